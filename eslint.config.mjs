@@ -1,0 +1,49 @@
+// Lint for the whole workspace. The module-boundary rule encodes the house rules of ARCHITECTURE.md:
+//   type:format  libs/oci       imports nothing of ours
+//   type:pure    libs/unionfs   imports only libs/oci
+//   type:infra   storage, platform (Nest plumbing): format + infra
+//   type:domain  blobs, registry, auth, containers, images, ...: format, pure, infra, and other
+//                domains only through their entry point (index.ts exports the interface and client)
+//   type:testing libs/testing   test helpers; only tests import it
+//   type:app     apps/*, tools/cli  wiring: may import any lib, never another app
+import nx from '@nx/eslint-plugin';
+import tseslint from 'typescript-eslint';
+
+export default [
+  { ignores: ['**/node_modules/**', '**/dist/**', '**/tmp/**', '.nx/**', 'data/**', 'coverage/**', '**/*.cjs', '**/*.js', '**/*.mjs'] },
+  ...nx.configs['flat/base'],
+  ...nx.configs['flat/typescript'],
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          enforceBuildableLibDependency: false,
+          allow: [],
+          banTransitiveDependencies: false,
+          checkDynamicDependenciesExceptions: [],
+          depConstraints: [
+            { sourceTag: 'type:format', onlyDependOnLibsWithTags: [] },
+            { sourceTag: 'type:pure', onlyDependOnLibsWithTags: ['type:format'] },
+            { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:format', 'type:infra'] },
+            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:format', 'type:pure', 'type:infra', 'type:domain'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:format', 'type:infra', 'type:testing'] },
+            { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:format', 'type:pure', 'type:infra', 'type:domain', 'type:testing'] },
+          ],
+        },
+      ],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'off',
+      'require-yield': 'off',
+    },
+  },
+  {
+    // Production code must not pull in test helpers.
+    files: ['**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'libs/testing/**', '**/test/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: '@stevedore/testing', message: 'libs/testing is for tests only.' }] }],
+    },
+  },
+];

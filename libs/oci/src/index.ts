@@ -1,0 +1,3 @@
+export * from './errors';
+export * from './digest';
+export * from './media-types';
