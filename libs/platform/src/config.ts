@@ -1,0 +1,61 @@
+// Configuration: read once from the environment, validated with zod at start, then passed in.
+// Domain code never reads process.env; it receives the parts of StevedoreConfig it needs.
+import { z } from 'zod';
+
+export const TARGETS = ['all', 'gateway', 'blob-service', 'metadata-service', 'commit-worker'] as const;
+export type Target = (typeof TARGETS)[number];
+
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+export const ConfigSchema = z.object({
+  /** Which services this process runs (Loki-style targets); 'all' is the single-process default. */
+  STEVEDORE_TARGET: z.enum(TARGETS).default('all'),
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(5000),
+  /** The URL clients use to reach the gateway (token realm, Location headers). Defaults to http://HOST:PORT. */
+  STEVEDORE_PUBLIC_URL: z.string().url().optional(),
+  STEVEDORE_DATA_DIR: z.string().default('./data'),
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
+  /** Prefix for every Redis key and queue, so several deployments can share one Redis. */
+  STEVEDORE_REDIS_PREFIX: z.string().default('stevedore'),
+  STEVEDORE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
+  S3_ENDPOINT: z.string().url().optional(),
+  S3_ACCESS_KEY: z.string().optional(),
+  S3_SECRET_KEY: z.string().optional(),
+  S3_BUCKET: z.string().default('stevedore'),
+  S3_REGION: z.string().default('us-east-1'),
+  /** Answer blob GETs with a 307 to a presigned S3 URL so pull bytes bypass the gateway. */
+  S3_REDIRECT: bool.default(false),
+  /** Split deployments: where the gateway finds the services it does not host. */
+  STEVEDORE_BLOB_SERVICE_URL: z.string().url().optional(),
+  STEVEDORE_METADATA_SERVICE_URL: z.string().url().optional(),
+  /** Shared secret between split services (internal API); required when a service URL is set. */
+  STEVEDORE_INTERNAL_TOKEN: z.string().optional(),
+  STEVEDORE_ADMIN_PASSWORD: z.string().optional(),
+  /** PEM private key (ES256) for signing registry tokens; generated under the data dir when absent. */
+  STEVEDORE_TOKEN_KEY: z.string().optional(),
+  STEVEDORE_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(300),
+  /** Largest manifest body accepted (distribution uses 4 MiB). */
+  STEVEDORE_MAX_MANIFEST_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  STEVEDORE_COMMIT_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type StevedoreConfig = z.infer<typeof ConfigSchema> & { publicUrl: string };
+
+/** Parse and validate; throws one readable error listing every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): StevedoreConfig {
+  const parsed = ConfigSchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`invalid configuration:\n${lines.join('\n')}`);
+  }
+  const c = parsed.data;
+  if (c.STEVEDORE_STORAGE === 's3' && (!c.S3_ENDPOINT || !c.S3_ACCESS_KEY || !c.S3_SECRET_KEY)) {
+    throw new Error('invalid configuration:\n  STEVEDORE_STORAGE=s3 needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY');
+  }
+  const publicUrl = (c.STEVEDORE_PUBLIC_URL ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${c.PORT}`).replace(/\/$/, '');
+  return { ...c, publicUrl };
+}
