@@ -1,1 +1,5 @@
-export {};
+export * from './blob-service';
+export * from './blob-store';
+export * from './blob-service.client';
+export * from './blobs-internal.controller';
+export * from './blobs.module';

@@ -1,1 +1,4 @@
-export {};
+export * from './routes';
+export * from './access-guard';
+export * from './distribution-api';
+export * from './registry-api.module';

@@ -1,0 +1,4 @@
+// The blob-service target of Stevedore (split deployment). Wiring only: see libs/server.
+import { runTarget } from '@stevedore/server';
+
+runTarget('blob-service');

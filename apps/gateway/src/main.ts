@@ -1,0 +1,4 @@
+// The gateway target of Stevedore (split deployment). Wiring only: see libs/server.
+import { runTarget } from '@stevedore/server';
+
+runTarget('gateway');

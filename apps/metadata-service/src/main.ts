@@ -1,0 +1,4 @@
+// The metadata-service target of Stevedore (split deployment). Wiring only: see libs/server.
+import { runTarget } from '@stevedore/server';
+
+runTarget('metadata-service');

@@ -1,0 +1,63 @@
+// The blob service's interface: what the registry API, commits and loads need from layer storage.
+// Implemented in-process by BlobStore and over HTTP by BlobServiceClient (split deployments).
+import type { Readable } from 'node:stream';
+import type { Digest } from '@stevedore/oci';
+
+export interface BlobInfo {
+  digest: Digest;
+  size: number;
+}
+
+export interface UploadStatus {
+  id: string;
+  name: string;
+  /** Bytes received so far; the next chunk must start here. */
+  offset: number;
+}
+
+export interface ByteRange {
+  start: number;
+  /** Inclusive last byte; undefined means to the end. */
+  end?: number;
+}
+
+export interface BlobContent {
+  info: BlobInfo;
+  /** Set when the client may fetch the bytes elsewhere (presigned storage URL). */
+  redirectUrl?: string;
+  stream?: Readable;
+  /** The range served, when one was asked for. */
+  range?: { start: number; end: number };
+}
+
+export interface OpenOptions {
+  range?: ByteRange;
+  /** Prefer a redirect URL when the storage offers one. */
+  allowRedirect?: boolean;
+}
+
+export interface BlobService {
+  /** The blob if it is linked into repository `name`, else undefined. */
+  stat(name: string, digest: Digest): Promise<BlobInfo | undefined>;
+  /** Open a linked blob for reading; BLOB_UNKNOWN when it is not linked; RANGE_INVALID for a bad range. */
+  open(name: string, digest: Digest, options?: OpenOptions): Promise<BlobContent>;
+  startUpload(name: string): Promise<UploadStatus>;
+  uploadStatus(name: string, id: string): Promise<UploadStatus>;
+  /** Append a chunk at `range.start` (must equal the current offset). */
+  appendChunk(name: string, id: string, body: Readable, range?: ByteRange, length?: number): Promise<UploadStatus>;
+  /** Finish: optional last chunk, verify the digest, make the blob visible and link it. */
+  completeUpload(name: string, id: string, digest: Digest, body?: Readable, length?: number): Promise<BlobInfo>;
+  cancelUpload(name: string, id: string): Promise<void>;
+  /** Link a blob from repository `from` into `name`; undefined when `from` does not have it. */
+  mount(name: string, from: string, digest: Digest): Promise<BlobInfo | undefined>;
+  /** Store a whole blob in one call (commits, loads); verifies `expected` when given. */
+  putBlob(name: string, body: Readable, expected?: Digest, sizeHint?: number): Promise<BlobInfo>;
+  /** Remove the blob's link from the repository (the bytes stay until GC). */
+  unlink(name: string, digest: Digest): Promise<void>;
+  /** Whether the bytes exist at all (any repository). */
+  exists(digest: Digest): Promise<BlobInfo | undefined>;
+  /** Rebuild the blob and link indexes from storage; returns how many blobs were found. */
+  reindex(): Promise<number>;
+}
+
+export const BLOB_SERVICE = Symbol('BlobService');

@@ -1,0 +1,283 @@
+// Content-addressed blobs and resumable uploads over a StorageDriver, indexed in Redis.
+//
+// Uploads: every chunk (PATCH, or the body of the final PUT) becomes its own storage object under
+// the upload's folder, written atomically; the running sha256 state (hash-wasm, 116 bytes) and the
+// offset go to Redis only after the chunk is durable. So a process killed mid-chunk leaves the
+// session at the last whole chunk and any replica can resume or complete it, and completion never
+// re-reads the bytes to learn their digest (as distribution keeps its hashstates).
+//
+// Write order: blob bytes -> link object -> Redis index. Readers consult only Redis (no storage
+// stat on the hot path); `reindex` rebuilds Redis from the link objects.
+import { randomUUID } from 'node:crypto';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createSHA256, type IHasher } from 'hash-wasm';
+import type Redis from 'ioredis';
+import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
+import { RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import type { BlobContent, BlobInfo, BlobService, ByteRange, OpenOptions, UploadStatus } from './blob-service';
+
+interface UploadRecord {
+  name: string;
+  offset: number;
+  /** base64 of hash-wasm's saved sha256 state; empty before the first byte. */
+  hashState: string;
+  /** Offsets at which chunk objects start, in order. */
+  chunks: number[];
+  startedAt: number;
+}
+
+const UPLOAD_ID = /^[a-f0-9-]{36}$/;
+
+/** Counts and hashes bytes as they flow to storage. */
+class HashingCounter extends Transform {
+  size = 0;
+  constructor(private readonly hasher: IHasher) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hasher.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+export interface BlobStoreOptions {
+  /** Seconds a presigned redirect stays valid. */
+  redirectExpirySeconds?: number;
+}
+
+export class BlobStore implements BlobService {
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    private readonly options: BlobStoreOptions = {},
+  ) {}
+
+  private blobKey(d: Digest): string {
+    return this.keys.key('blob', d);
+  }
+  private layersKey(name: string): string {
+    return this.keys.repo(name, 'layers');
+  }
+  private uploadKey(id: string): string {
+    return this.keys.key('upload', id);
+  }
+
+  async exists(digest: Digest): Promise<BlobInfo | undefined> {
+    const size = await this.redis.hget(this.blobKey(digest), 'size');
+    return size === null ? undefined : { digest, size: Number(size) };
+  }
+
+  async stat(name: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const [[, linked], [, size]] = (await this.redis.multi().sismember(this.layersKey(name), digest).hget(this.blobKey(digest), 'size').exec()) as [
+      [unknown, number],
+      [unknown, string | null],
+    ];
+    return linked && size !== null ? { digest, size: Number(size) } : undefined;
+  }
+
+  async open(name: string, digest: Digest, options: OpenOptions = {}): Promise<BlobContent> {
+    const info = await this.stat(name, digest);
+    if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+    const path = StorageLayout.blobData(digest);
+    if (options.allowRedirect && !options.range) {
+      const url = await this.storage.presign(path, { method: 'GET', expirySeconds: this.options.redirectExpirySeconds ?? 600 });
+      if (url) return { info, redirectUrl: url };
+    }
+    if (options.range) {
+      const start = options.range.start;
+      const end = Math.min(options.range.end ?? info.size - 1, info.size - 1);
+      if (start >= info.size || end < start) {
+        throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size: info.size });
+      }
+      const stream = await this.storage.reader(path, { offset: start, length: end - start + 1 });
+      return { info, stream, range: { start, end } };
+    }
+    return { info, stream: await this.storage.reader(path) };
+  }
+
+  async startUpload(name: string): Promise<UploadStatus> {
+    const id = randomUUID();
+    const record: UploadRecord = { name, offset: 0, hashState: '', chunks: [], startedAt: Date.now() };
+    await this.storage.putContent(StorageLayout.uploadStartedAt(name, id), new Date(record.startedAt).toISOString());
+    await this.redis.set(this.uploadKey(id), JSON.stringify(record));
+    return { id, name, offset: 0 };
+  }
+
+  private async load(name: string, id: string): Promise<UploadRecord> {
+    const raw = UPLOAD_ID.test(id) ? await this.redis.get(this.uploadKey(id)) : null;
+    const record = raw ? (JSON.parse(raw) as UploadRecord) : undefined;
+    if (!record || record.name !== name) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
+    return record;
+  }
+
+  async uploadStatus(name: string, id: string): Promise<UploadStatus> {
+    const r = await this.load(name, id);
+    return { id, name, offset: r.offset };
+  }
+
+  async appendChunk(name: string, id: string, body: Readable, range?: ByteRange, length?: number): Promise<UploadStatus> {
+    const record = await this.load(name, id);
+    await this.writeChunk(id, record, body, range, length);
+    return { id, name, offset: record.offset };
+  }
+
+  private async hasherFor(record: UploadRecord): Promise<IHasher> {
+    const hasher = await createSHA256();
+    if (record.hashState) hasher.load(Buffer.from(record.hashState, 'base64'));
+    else hasher.init();
+    return hasher;
+  }
+
+  /** Store one chunk and advance the session; the session changes only once the chunk is durable. */
+  private async writeChunk(id: string, record: UploadRecord, body: Readable, range?: ByteRange, length?: number): Promise<void> {
+    if (range && range.start !== record.offset) {
+      body.resume();
+      throw new RegistryError('RANGE_INVALID', `chunk starts at ${range.start} but the upload is at ${record.offset}`, { offset: record.offset }, 416);
+    }
+    if (range?.end !== undefined && length !== undefined && range.end - range.start + 1 !== length) {
+      body.resume();
+      throw new RegistryError('RANGE_INVALID', 'Content-Range does not match Content-Length', { range, length }, 416);
+    }
+    const expected = length ?? (range?.end !== undefined ? range.end - range.start + 1 : undefined);
+    const hasher = await this.hasherFor(record);
+    const counter = new HashingCounter(hasher);
+    const key = StorageLayout.uploadChunk(record.name, id, record.offset);
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const write = this.storage.writeStream(key, out, expected);
+    try {
+      await Promise.all([pipeline(body, counter, out), write]);
+    } catch (e) {
+      out.destroy();
+      await write.catch(() => undefined);
+      await this.storage.delete(key).catch(() => undefined);
+      throw e;
+    }
+    if (expected !== undefined && counter.size !== expected) {
+      await this.storage.delete(key);
+      throw new RegistryError('SIZE_INVALID', `received ${counter.size} bytes, expected ${expected}`, { received: counter.size, expected });
+    }
+    if (counter.size === 0) {
+      await this.storage.delete(key);
+      return;
+    }
+    record.chunks.push(record.offset);
+    record.offset += counter.size;
+    record.hashState = Buffer.from(hasher.save()).toString('base64');
+    await this.redis.set(this.uploadKey(id), JSON.stringify(record));
+  }
+
+  async completeUpload(name: string, id: string, digest: Digest, body?: Readable, length?: number): Promise<BlobInfo> {
+    const record = await this.load(name, id);
+    if (body) await this.writeChunk(id, record, body, undefined, length);
+    const chunkKeys = record.chunks.map((o) => StorageLayout.uploadChunk(name, id, o));
+    let actual: Digest;
+    if (digestAlgorithm(digest) === 'sha256') {
+      actual = `sha256:${(await this.hasherFor(record)).digest('hex')}` as Digest;
+    } else {
+      // Only sha256 state is kept; another algorithm means one read of what was stored.
+      const ds = new DigestStream(digestAlgorithm(digest));
+      await pipeline(this.concat(chunkKeys), ds, new PassThrough().resume());
+      actual = ds.digest();
+    }
+    try {
+      verifyDigest(digest, actual);
+    } catch (e) {
+      await this.discard(name, id);
+      throw e;
+    }
+    const info: BlobInfo = { digest, size: record.offset };
+    if (!(await this.exists(digest))) {
+      const dest = StorageLayout.blobData(digest);
+      if (chunkKeys.length === 0) await this.storage.putContent(dest, Buffer.alloc(0));
+      else if (chunkKeys.length === 1) await this.storage.move(chunkKeys[0], dest);
+      else await this.storage.writeStream(dest, this.concat(chunkKeys), record.offset);
+    }
+    await this.commitLink(name, info);
+    await this.discard(name, id);
+    return info;
+  }
+
+  private concat(keys: string[]): Readable {
+    const storage = this.storage;
+    return Readable.from(
+      (async function* () {
+        for (const k of keys) yield* await storage.reader(k);
+      })(),
+    );
+  }
+
+  /** Bytes are durable: record them globally, then link them into the repository. */
+  private async commitLink(name: string, info: BlobInfo): Promise<void> {
+    await this.redis.hset(this.blobKey(info.digest), 'size', String(info.size));
+    await this.storage.putContent(StorageLayout.layerLink(name, info.digest), info.digest);
+    await this.redis.sadd(this.layersKey(name), info.digest);
+  }
+
+  private async discard(name: string, id: string): Promise<void> {
+    await this.redis.del(this.uploadKey(id));
+    await this.storage.deletePrefix(StorageLayout.uploadRoot(name, id));
+  }
+
+  async cancelUpload(name: string, id: string): Promise<void> {
+    await this.load(name, id);
+    await this.discard(name, id);
+  }
+
+  async mount(name: string, from: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const info = await this.stat(from, digest);
+    if (!info) return undefined;
+    await this.commitLink(name, info);
+    return info;
+  }
+
+  async putBlob(name: string, body: Readable, expected?: Digest, sizeHint?: number): Promise<BlobInfo> {
+    if (expected) {
+      const have = await this.exists(expected);
+      if (have) {
+        body.resume();
+        await this.commitLink(name, have);
+        return have;
+      }
+    }
+    const id = randomUUID();
+    const tmp = StorageLayout.uploadChunk(name, id, 0);
+    const ds = new DigestStream();
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    try {
+      await Promise.all([pipeline(body, ds, out), this.storage.writeStream(tmp, out, sizeHint)]);
+      const digest = ds.digest();
+      if (expected) verifyDigest(expected, digest);
+      const info = { digest, size: ds.size };
+      if (!(await this.exists(digest))) await this.storage.move(tmp, StorageLayout.blobData(digest));
+      await this.commitLink(name, info);
+      return info;
+    } finally {
+      await this.storage.deletePrefix(StorageLayout.uploadRoot(name, id)).catch(() => undefined);
+    }
+  }
+
+  async reindex(): Promise<number> {
+    let blobs = 0;
+    for await (const f of this.storage.list(StorageLayout.blobsRoot)) {
+      const m = /^blobs\/(sha256|sha512)\/[a-f0-9]{2}\/([a-f0-9]+)\/data$/.exec(f.path);
+      if (!m) continue;
+      await this.redis.hset(this.blobKey(`${m[1]}:${m[2]}` as Digest), 'size', String(f.size));
+      blobs++;
+    }
+    for await (const f of this.storage.list(StorageLayout.repositoriesRoot)) {
+      const link = parseLinkKey(f.path);
+      if (link?.kind === 'layer' && (await this.exists(link.digest as Digest))) await this.redis.sadd(this.layersKey(link.name), link.digest);
+    }
+    return blobs;
+  }
+
+  async unlink(name: string, digest: Digest): Promise<void> {
+    const removed = await this.redis.srem(this.layersKey(name), digest);
+    if (!removed) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+    await this.storage.delete(StorageLayout.layerLink(name, digest));
+  }
+}

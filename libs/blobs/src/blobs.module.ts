@@ -1,0 +1,43 @@
+// Nest wiring of the blob service: the in-process store, or a client of a remote blob-service.
+import { DynamicModule, Module } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { BLOB_SERVICE } from './blob-service';
+import { BlobStore } from './blob-store';
+import { BlobServiceClient } from './blob-service.client';
+import { BlobsInternalController } from './blobs-internal.controller';
+
+@Module({})
+export class BlobsModule {
+  /** This process stores blobs; `serveInternal` also exposes the internal API for split gateways. */
+  static inProcess(options: { serveInternal?: boolean } = {}): DynamicModule {
+    return {
+      module: BlobsModule,
+      controllers: options.serveInternal ? [BlobsInternalController] : [],
+      providers: [
+        {
+          provide: BLOB_SERVICE,
+          inject: [STORAGE, REDIS, RedisKeys],
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new BlobStore(storage, redis, keys),
+        },
+      ],
+      exports: [BLOB_SERVICE],
+    };
+  }
+
+  /** Blobs live in another process (STEVEDORE_BLOB_SERVICE_URL). */
+  static remote(): DynamicModule {
+    return {
+      module: BlobsModule,
+      providers: [
+        {
+          provide: BLOB_SERVICE,
+          inject: [CONFIG],
+          useFactory: (c: StevedoreConfig) => new BlobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+        },
+      ],
+      exports: [BLOB_SERVICE],
+    };
+  }
+}

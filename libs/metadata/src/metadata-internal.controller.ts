@@ -1,0 +1,97 @@
+// metadata-service's internal API: the MetadataService interface over HTTP for split deployments.
+import { Controller, Delete, Get, Inject, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { parseDigest } from '@stevedore/oci';
+import { CONFIG, checkInternalToken, readLimited, type StevedoreConfig } from '@stevedore/platform';
+import { METADATA_SERVICE, type MetadataService } from './metadata-service';
+
+type Q = Record<string, string | undefined>;
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+
+@Controller('internal/v1')
+export class MetadataInternalController {
+  constructor(
+    @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
+    @Inject(CONFIG) private readonly config: StevedoreConfig,
+  ) {}
+
+  private auth(req: FastifyRequest): void {
+    checkInternalToken(req, this.config.STEVEDORE_INTERNAL_TOKEN);
+  }
+  private send(reply: FastifyReply, value: unknown): void {
+    if (value === undefined) reply.code(204).send();
+    else reply.header('content-type', 'application/json').send(JSON.stringify(value));
+  }
+
+  @Get('manifests')
+  async get(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    const m = await this.metadata.getManifest(q.name!, q.reference!);
+    reply.header('content-type', m.mediaType).header('x-digest', m.digest).send(m.bytes);
+  }
+
+  @Put('manifests')
+  async put(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    const bytes = await readLimited(((req.body as Readable | undefined) ?? req.raw) as Readable, this.config.STEVEDORE_MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
+    this.send(reply, await this.metadata.putManifest(q.name!, q.reference!, bytes, q.contentType));
+  }
+
+  @Delete('manifests')
+  async deleteManifest(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    await this.metadata.deleteManifest(q.name!, parseDigest(q.digest!));
+    this.send(reply, undefined);
+  }
+
+  @Delete('tags')
+  async deleteTag(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    await this.metadata.deleteTag(q.name!, q.tag!);
+    this.send(reply, undefined);
+  }
+
+  @Put('tags')
+  async tag(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    await this.metadata.tagManifest(q.name!, q.tag!, parseDigest(q.digest!));
+    this.send(reply, undefined);
+  }
+
+  @Get('tags')
+  async tags(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.metadata.listTags(q.name!, num(q.n), q.last));
+  }
+
+  @Get('tags/of')
+  async tagsOf(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.metadata.tagsOf(q.name!, parseDigest(q.digest!)));
+  }
+
+  @Get('tags/history')
+  async history(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.metadata.tagHistory(q.name!, q.tag!));
+  }
+
+  @Get('catalog')
+  async catalog(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.metadata.catalog(num(q.n), q.last));
+  }
+
+  @Get('referrers')
+  async referrers(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.metadata.referrers(q.name!, parseDigest(q.subject!), q.artifactType));
+  }
+
+  @Post('reindex')
+  async reindex(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.metadata.reindex());
+  }
+}

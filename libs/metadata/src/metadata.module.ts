@@ -1,0 +1,45 @@
+// Nest wiring of the metadata service: the in-process store, or a client of a remote metadata-service.
+import { DynamicModule, Module } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
+import { METADATA_SERVICE } from './metadata-service';
+import { ManifestStore } from './manifest-store';
+import { MetadataServiceClient } from './metadata-service.client';
+import { MetadataInternalController } from './metadata-internal.controller';
+
+@Module({})
+export class MetadataModule {
+  /** Needs a BLOB_SERVICE provider in scope (BlobsModule, in-process or remote). */
+  static inProcess(blobs: DynamicModule, options: { serveInternal?: boolean } = {}): DynamicModule {
+    return {
+      module: MetadataModule,
+      imports: [blobs],
+      controllers: options.serveInternal ? [MetadataInternalController] : [],
+      providers: [
+        {
+          provide: METADATA_SERVICE,
+          inject: [STORAGE, REDIS, RedisKeys, BLOB_SERVICE, CONFIG],
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, b: BlobService, c: StevedoreConfig) =>
+            new ManifestStore(storage, redis, keys, b, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES }),
+        },
+      ],
+      exports: [METADATA_SERVICE],
+    };
+  }
+
+  static remote(): DynamicModule {
+    return {
+      module: MetadataModule,
+      providers: [
+        {
+          provide: METADATA_SERVICE,
+          inject: [CONFIG],
+          useFactory: (c: StevedoreConfig) => new MetadataServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+        },
+      ],
+      exports: [METADATA_SERVICE],
+    };
+  }
+}

@@ -1,0 +1,76 @@
+// The internal HTTP protocol between split services: a shared bearer token, JSON or streamed
+// bodies, and errors carried as the OCI envelope so RegistryError crosses the wire intact.
+import { timingSafeEqual } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import { Agent, request } from 'undici';
+import { RegistryError } from '@stevedore/oci';
+import type { FastifyRequest } from 'fastify';
+
+export const INTERNAL_PREFIX = '/internal/v1';
+
+export function checkInternalToken(req: FastifyRequest, token: string | undefined): void {
+  if (!token) return;
+  const got = Buffer.from(String(req.headers['x-stevedore-internal-token'] ?? ''));
+  const want = Buffer.from(token);
+  if (got.length !== want.length || !timingSafeEqual(got, want)) {
+    throw new RegistryError('UNAUTHORIZED', 'internal API token missing or wrong');
+  }
+}
+
+export interface InternalCall {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD';
+  path: string;
+  query?: Record<string, string | number | boolean | undefined>;
+  json?: unknown;
+  body?: Readable | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface InternalResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Readable & { json(): Promise<unknown>; text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer> };
+}
+
+/** A small client for one internal service; keeps connections alive across calls. */
+export class InternalClient {
+  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
+  constructor(
+    private readonly baseUrl: string,
+    private readonly token: string | undefined,
+  ) {}
+
+  async call(c: InternalCall): Promise<InternalResponse> {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(c.query ?? {})) if (v !== undefined) qs.set(k, String(v));
+    const url = `${this.baseUrl.replace(/\/$/, '')}${INTERNAL_PREFIX}${c.path}${qs.size ? '?' + qs : ''}`;
+    const headers: Record<string, string> = { ...(c.headers ?? {}) };
+    if (this.token) headers['x-stevedore-internal-token'] = this.token;
+    let body: Readable | Buffer | string | undefined = c.body;
+    if (c.json !== undefined) {
+      body = JSON.stringify(c.json);
+      headers['content-type'] = 'application/json';
+    } else if (c.body) headers['content-type'] = 'application/octet-stream';
+    const res = await request(url, { method: c.method, headers, body, dispatcher: this.agent });
+    if (res.statusCode >= 400) {
+      const text = await res.body.text();
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(text);
+      } catch {
+        parsed = text.slice(0, 200);
+      }
+      throw RegistryError.fromEnvelope(res.statusCode, parsed);
+    }
+    return { status: res.statusCode, headers: res.headers, body: res.body as unknown as InternalResponse['body'] };
+  }
+
+  async json<T>(c: InternalCall): Promise<T> {
+    const r = await this.call(c);
+    return (r.status === 204 ? undefined : await r.body.json()) as T;
+  }
+
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+}

@@ -1,0 +1,298 @@
+// The OCI Distribution API (/v2) on Fastify routes: status codes, headers and error envelope as the
+// spec gives them. Bodies stream end to end; manifests are read up to a cap. Domain work is done by
+// the BlobService and MetadataService interfaces, in-process or over HTTP.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { MediaTypes, RegistryError, parseDigest, assertRepositoryName, type Digest } from '@stevedore/oci';
+import { readLimited, sendRegistryError, toRegistryError } from '@stevedore/platform';
+import type { BlobService, ByteRange } from '@stevedore/blobs';
+import type { MetadataService } from '@stevedore/metadata';
+import { Logger } from '@nestjs/common';
+import { matchV2, requiredAccess, type V2Route } from './routes';
+import type { AccessGuard, AccessRequest } from './access-guard';
+
+export interface DistributionApiOptions {
+  maxManifestBytes: number;
+  /** Answer blob GETs with 307 to presigned storage URLs when the storage offers them. */
+  redirectBlobs: boolean;
+}
+
+const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' };
+
+function body(req: FastifyRequest): Readable {
+  return ((req.body as Readable | undefined) ?? req.raw) as Readable;
+}
+
+function header(req: FastifyRequest, name: string): string | undefined {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+function contentLength(req: FastifyRequest): number | undefined {
+  const v = header(req, 'content-length');
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RegistryError('SIZE_INVALID', 'invalid Content-Length', { contentLength: v });
+  return n;
+}
+
+/** `Content-Range: <start>-<end>` of a PATCH (the spec's form, also tolerating a `bytes ` prefix). */
+function parseContentRange(v: string | undefined): ByteRange | undefined {
+  if (!v) return undefined;
+  const m = /^(?:bytes[ =])?(\d+)-(\d+)(?:\/(?:\d+|\*))?$/.exec(v.trim());
+  if (!m) throw new RegistryError('RANGE_INVALID', 'invalid Content-Range', { contentRange: v }, 416);
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  if (end < start) throw new RegistryError('RANGE_INVALID', 'invalid Content-Range', { contentRange: v }, 416);
+  return { start, end };
+}
+
+/** A `Range: bytes=a-b` request header of a blob GET (single range). */
+function parseRange(v: string | undefined): ByteRange | undefined {
+  if (!v) return undefined;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(v.trim());
+  if (!m || (m[1] === '' && m[2] === '')) throw new RegistryError('RANGE_INVALID', 'invalid Range', { range: v });
+  if (m[1] === '') return { start: -Number(m[2]) };
+  return { start: Number(m[1]), end: m[2] === '' ? undefined : Number(m[2]) };
+}
+
+function uploadHeaders(name: string, id: string, offset: number): Record<string, string> {
+  return {
+    location: `/v2/${name}/blobs/uploads/${id}`,
+    range: `0-${Math.max(0, offset - 1)}`,
+    'docker-upload-uuid': id,
+  };
+}
+
+function pageQuery(q: Record<string, string | undefined>): { n?: number; last?: string } {
+  let n: number | undefined;
+  if (q.n !== undefined) {
+    n = Number(q.n);
+    if (!Number.isInteger(n) || n < 0) throw new RegistryError('INVALID_REQUEST', 'n must be a non-negative integer', { n: q.n });
+  }
+  return { n, last: q.last || undefined };
+}
+
+export class DistributionApi {
+  private readonly logger = new Logger('v2');
+
+  constructor(
+    private readonly blobs: BlobService,
+    private readonly metadata: MetadataService,
+    private readonly options: DistributionApiOptions,
+    private readonly guard?: AccessGuard,
+  ) {}
+
+  register(app: FastifyInstance): void {
+    const handler = (req: FastifyRequest, reply: FastifyReply) => this.handle(req, reply);
+    app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler });
+    app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2/*', handler, exposeHeadRoute: false });
+  }
+
+  private async handle(req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    const url = req.url;
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = req.query as Record<string, string | undefined>;
+    const route = matchV2(path);
+    let access: AccessRequest | undefined;
+    try {
+      if (!route) throw new RegistryError('NOT_FOUND', 'no such endpoint', { path });
+      access = requiredAccess(route, req.method);
+      if (this.guard) await this.guard.check(req, access);
+      if ('name' in route) assertRepositoryName(route.name);
+      await this.dispatch(route, req, reply, query);
+    } catch (e) {
+      const err = toRegistryError(e, this.logger);
+      const extra = err.code === 'UNAUTHORIZED' && this.guard && access ? this.guard.challenge(access) : {};
+      if (req.method === 'HEAD') {
+        if (!reply.sent) reply.code(err.status).headers({ ...API_VERSION, ...extra }).send();
+      } else {
+        sendRegistryError(reply, err, { ...API_VERSION, ...extra });
+      }
+      // An unread request body must not wedge the connection.
+      if (!req.raw.readableEnded) req.raw.resume();
+    }
+  }
+
+  private async dispatch(route: V2Route, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
+    const m = req.method;
+    reply.headers(API_VERSION);
+    switch (route.kind) {
+      case 'base':
+        if (m !== 'GET' && m !== 'HEAD') break;
+        reply.header('content-type', 'application/json').send(m === 'HEAD' ? undefined : '{}');
+        return;
+      case 'catalog': {
+        if (m !== 'GET') break;
+        const { n, last } = pageQuery(query);
+        const page = await this.metadata.catalog(n, last);
+        if (page.next) reply.header('link', `</v2/_catalog?n=${n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
+        reply.header('content-type', 'application/json').send(JSON.stringify({ repositories: page.items }));
+        return;
+      }
+      case 'tags': {
+        if (m !== 'GET') break;
+        const { n, last } = pageQuery(query);
+        const page = await this.metadata.listTags(route.name, n, last);
+        if (page.next) reply.header('link', `</v2/${route.name}/tags/list?n=${n}&last=${encodeURIComponent(page.next)}>; rel="next"`);
+        reply.header('content-type', 'application/json').send(JSON.stringify({ name: route.name, tags: page.items }));
+        return;
+      }
+      case 'manifest':
+        return this.manifest(route.name, route.reference, req, reply);
+      case 'blob':
+        return this.blob(route.name, parseDigest(route.digest), req, reply);
+      case 'uploads':
+        if (m !== 'POST') break;
+        return this.startUpload(route.name, req, reply, query);
+      case 'upload':
+        return this.upload(route.name, route.id, req, reply, query);
+      case 'referrers': {
+        if (m !== 'GET') break;
+        const subject = parseDigest(route.digest);
+        const artifactType = query.artifactType;
+        const manifests = await this.metadata.referrers(route.name, subject, artifactType);
+        if (artifactType) reply.header('oci-filters-applied', 'artifactType');
+        reply
+          .header('content-type', MediaTypes.ociIndex)
+          .send(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
+        return;
+      }
+    }
+    throw new RegistryError('UNSUPPORTED', `${m} is not supported here`, undefined, 405);
+  }
+
+  private async manifest(name: string, reference: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    switch (req.method) {
+      case 'GET':
+      case 'HEAD': {
+        const mf = await this.metadata.getManifest(name, reference);
+        reply.headers({
+          'content-type': mf.mediaType,
+          'docker-content-digest': mf.digest,
+          etag: `"${mf.digest}"`,
+          'content-length': String(mf.size),
+        });
+        if (req.method === 'HEAD') reply.send();
+        else reply.send(mf.bytes);
+        return;
+      }
+      case 'PUT': {
+        const len = contentLength(req);
+        if (len !== undefined && len > this.options.maxManifestBytes) {
+          throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.options.maxManifestBytes} bytes`, { size: len }, 413);
+        }
+        const bytes = await readLimited(body(req), this.options.maxManifestBytes, 'MANIFEST_INVALID');
+        const r = await this.metadata.putManifest(name, reference, bytes, header(req, 'content-type'));
+        reply.code(201).headers({ location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' });
+        if (r.subject) reply.header('oci-subject', r.subject);
+        reply.send();
+        return;
+      }
+      case 'DELETE': {
+        if (reference.includes(':')) await this.metadata.deleteManifest(name, parseDigest(reference));
+        else await this.metadata.deleteTag(name, reference);
+        reply.code(202).header('content-length', '0').send();
+        return;
+      }
+    }
+    throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on manifests`, undefined, 405);
+  }
+
+  private async blob(name: string, digest: Digest, req: FastifyRequest, reply: FastifyReply): Promise<void> {
+    switch (req.method) {
+      case 'HEAD': {
+        const info = await this.blobs.stat(name, digest);
+        if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+        reply
+          .headers({ 'content-length': String(info.size), 'docker-content-digest': digest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${digest}"` })
+          .send();
+        return;
+      }
+      case 'GET': {
+        let range = parseRange(header(req, 'range'));
+        if (range && range.start < 0) {
+          const info = await this.blobs.stat(name, digest);
+          if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+          range = { start: Math.max(0, info.size + range.start), end: info.size - 1 };
+        }
+        const content = await this.blobs.open(name, digest, { range, allowRedirect: this.options.redirectBlobs });
+        if (content.redirectUrl) {
+          reply.code(307).headers({ location: content.redirectUrl, 'docker-content-digest': digest }).send();
+          return;
+        }
+        const common = { 'docker-content-digest': digest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${digest}"` };
+        if (content.range) {
+          const { start, end } = content.range;
+          reply.code(206).headers({ ...common, 'content-range': `bytes ${start}-${end}/${content.info.size}`, 'content-length': String(end - start + 1) });
+        } else {
+          reply.headers({ ...common, 'content-length': String(content.info.size) });
+        }
+        reply.send(content.stream);
+        return;
+      }
+      case 'DELETE':
+        await this.blobs.unlink(name, digest);
+        reply.code(202).header('content-length', '0').send();
+        return;
+    }
+    throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on blobs`, undefined, 405);
+  }
+
+  private async startUpload(name: string, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
+    if (query.mount) {
+      const digest = parseDigest(query.mount);
+      const from = query.from;
+      if (from) {
+        assertRepositoryName(from);
+        // The client needs pull on the source too.
+        if (this.guard) await this.guard.check(req, { type: 'repository', name: from, actions: ['pull'] });
+        const info = await this.blobs.mount(name, from, digest);
+        if (info) {
+          reply.code(201).headers({ location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': '0' }).send();
+          return;
+        }
+      }
+      // Not mountable: fall through to an ordinary upload session, as the spec says.
+    }
+    const status = await this.blobs.startUpload(name);
+    if (query.digest) {
+      const digest = parseDigest(query.digest);
+      const info = await this.blobs.completeUpload(name, status.id, digest, body(req), contentLength(req));
+      reply.code(201).headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' }).send();
+      return;
+    }
+    reply.code(202).headers({ ...uploadHeaders(name, status.id, 0), 'content-length': '0' }).send();
+  }
+
+  private async upload(name: string, id: string, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
+    switch (req.method) {
+      case 'GET': {
+        const s = await this.blobs.uploadStatus(name, id);
+        reply.code(204).headers(uploadHeaders(name, id, s.offset)).send();
+        return;
+      }
+      case 'PATCH': {
+        const range = parseContentRange(header(req, 'content-range'));
+        const s = await this.blobs.appendChunk(name, id, body(req), range, contentLength(req));
+        reply.code(202).headers({ ...uploadHeaders(name, id, s.offset), 'content-length': '0' }).send();
+        return;
+      }
+      case 'PUT': {
+        if (!query.digest) throw new RegistryError('DIGEST_INVALID', 'the digest query parameter is required', undefined);
+        const digest = parseDigest(query.digest);
+        const len = contentLength(req);
+        const hasBody = (len !== undefined && len > 0) || header(req, 'transfer-encoding') !== undefined;
+        const info = await this.blobs.completeUpload(name, id, digest, hasBody ? body(req) : undefined, hasBody ? len : undefined);
+        reply.code(201).headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' }).send();
+        return;
+      }
+      case 'DELETE':
+        await this.blobs.cancelUpload(name, id);
+        reply.code(204).send();
+        return;
+    }
+    throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on uploads`, undefined, 405);
+  }
+}

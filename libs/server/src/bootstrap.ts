@@ -1,0 +1,82 @@
+// Starting a Stevedore process: validated config, Fastify with streaming body parsers, the one
+// error filter, the modules of the target. Used by every app's main.ts and by the e2e tests.
+import 'reflect-metadata';
+import { Module, type DynamicModule, type INestApplication, Logger } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { loadConfig, PlatformModule, RegistryExceptionFilter, type StevedoreConfig, type Target } from '@stevedore/platform';
+import { modulesFor } from './targets';
+
+export interface RunningServer {
+  app: INestApplication;
+  config: StevedoreConfig;
+  url: string;
+  close(): Promise<void>;
+}
+
+function rootModule(config: StevedoreConfig, modules: DynamicModule[]): DynamicModule {
+  @Module({})
+  class StevedoreRoot {}
+  return { module: StevedoreRoot, imports: [PlatformModule.forRoot(config), ...modules] };
+}
+
+export async function startServer(env: Record<string, string | undefined> = process.env, target?: Target): Promise<RunningServer> {
+  const config = loadConfig(target ? { ...env, STEVEDORE_TARGET: target } : env);
+  const adapter = new FastifyAdapter({
+    bodyLimit: 1024 * 1024,
+    // Large layer uploads can be slow; the default 5 s request timeouts of proxies are not ours.
+    requestTimeout: 0,
+    maxParamLength: 1024,
+    return503OnClosing: true,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(rootModule(config, modulesFor(config.STEVEDORE_TARGET, config)), adapter, {
+    logger: config.LOG_LEVEL === 'silent' ? false : ['log', 'warn', 'error'],
+    bufferLogs: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  // Registry bodies (blobs, manifests) stay streams: handlers read them with their own limits and
+  // hash them on the way to storage. JSON stays parsed for the management API, except on /v2 where
+  // a manifest may be sent as application/json and its exact bytes matter.
+  fastify.removeAllContentTypeParsers();
+  fastify.addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  fastify.addContentTypeParser('application/json', (req, payload, done) => {
+    if (req.url.startsWith('/v2/') || req.url.startsWith('/internal/')) return done(null, payload);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    payload.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > 1024 * 1024) {
+        payload.destroy();
+        done(Object.assign(new Error('request body too large'), { statusCode: 413 }), undefined);
+        return;
+      }
+      chunks.push(c);
+    });
+    payload.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      if (!text) return done(null, undefined);
+      try {
+        done(null, JSON.parse(text));
+      } catch {
+        done(Object.assign(new Error('request body is not valid JSON'), { statusCode: 400 }), undefined);
+      }
+    });
+    payload.on('error', (e) => done(e, undefined));
+  });
+  app.useGlobalFilters(new RegistryExceptionFilter());
+  app.enableShutdownHooks();
+  await app.listen(config.PORT, config.HOST);
+  const address = fastify.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.PORT;
+  const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
+  new Logger('stevedore').log(`${config.STEVEDORE_TARGET} listening on ${url} (storage: ${config.STEVEDORE_STORAGE})`);
+  return { app, config, url, close: () => app.close() };
+}
+
+/** main() of every app: start, or print the configuration error and exit 1. */
+export function runTarget(target: Target): void {
+  startServer(process.env, target).catch((e: Error) => {
+    console.error(`stevedore ${target}: ${e.message}`);
+    process.exit(1);
+  });
+}

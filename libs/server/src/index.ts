@@ -1,0 +1,2 @@
+export * from './targets';
+export * from './bootstrap';

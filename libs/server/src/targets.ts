@@ -1,0 +1,34 @@
+// Which modules each target runs (Loki's modules.go, in Nest terms): 'all' is everything in one
+// process with in-process services; a split target hosts its own service and reaches the others
+// over HTTP through clients of the same interfaces. Nothing is wired twice.
+import type { DynamicModule } from '@nestjs/common';
+import type { StevedoreConfig, Target } from '@stevedore/platform';
+import { BlobsModule } from '@stevedore/blobs';
+import { MetadataModule } from '@stevedore/metadata';
+import { RegistryApiModule } from '@stevedore/registry';
+
+export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
+  const need = (url: string | undefined, name: string): void => {
+    if (!url) throw new Error(`invalid configuration:\n  STEVEDORE_TARGET=${target} needs ${name}`);
+  };
+  switch (target) {
+    case 'all': {
+      const blobs = BlobsModule.inProcess();
+      const metadata = MetadataModule.inProcess(blobs);
+      return [RegistryApiModule.forRoot([blobs, metadata])];
+    }
+    case 'blob-service':
+      return [BlobsModule.inProcess({ serveInternal: true })];
+    case 'metadata-service': {
+      need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
+      return [MetadataModule.inProcess(BlobsModule.remote(), { serveInternal: true })];
+    }
+    case 'gateway': {
+      need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
+      need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
+      return [RegistryApiModule.forRoot([BlobsModule.remote(), MetadataModule.remote()])];
+    }
+    case 'commit-worker':
+      return [];
+  }
+}

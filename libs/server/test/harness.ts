@@ -1,0 +1,135 @@
+// Starts Stevedore for e2e tests as real processes: all-in-one, or split into blob-service,
+// metadata-service and gateway, each with its own port; filesystem or S3 storage; a private Redis.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { freePort, startRedis, useSharedS3, waitFor } from '@stevedore/testing';
+
+const root = path.resolve(__dirname, '../../..');
+
+export type Wiring = 'all' | 'split';
+export type StorageKind = 'filesystem' | 's3';
+
+export interface StevedoreUnderTest {
+  url: string;
+  redisUrl: string;
+  env: Record<string, string>;
+  /** kill -9 one process ('gateway' in split mode is the edge; 'all' the single process). */
+  kill(which?: string): void;
+  /** Start a killed process again with the same environment. */
+  restart(which?: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Proc {
+  target: string;
+  env: Record<string, string>;
+  port: number;
+  child?: ChildProcess;
+  log: string[];
+}
+
+async function launch(p: Proc): Promise<void> {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(root, 'libs/server/test/main-for-tests.ts')], {
+    cwd: root,
+    env: { ...process.env, ...p.env, STEVEDORE_TARGET: p.target, PORT: String(p.port), HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  p.child = child;
+  const keep = (b: Buffer) => {
+    p.log.push(b.toString());
+    if (p.log.length > 200) p.log.shift();
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
+  try {
+    await waitFor(async () => {
+      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
+      const r = await fetch(`http://127.0.0.1:${p.port}/healthz`).catch(() => undefined);
+      return !!r && r.ok;
+    }, 60_000);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${p.target} did not start: ${(e as Error).message}\n${p.log.join('')}`);
+  }
+}
+
+function stopProc(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  const child = p.child;
+  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 5000);
+    child.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    child.kill(signal);
+  });
+}
+
+export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageKind; extraEnv?: Record<string, string> } = {}): Promise<StevedoreUnderTest> {
+  const wiring = opts.wiring ?? 'all';
+  const redis = await startRedis();
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-e2e-'));
+  const env: Record<string, string> = {
+    REDIS_URL: redis.url,
+    STEVEDORE_DATA_DIR: dataDir,
+    STEVEDORE_STORAGE: opts.storage ?? 'filesystem',
+    STEVEDORE_INTERNAL_TOKEN: randomBytes(16).toString('hex'),
+    LOG_LEVEL: 'warn',
+    ...(opts.extraEnv ?? {}),
+  };
+  if (opts.storage === 's3') {
+    const s3 = await useSharedS3();
+    Object.assign(env, {
+      S3_ENDPOINT: s3.endpoint,
+      S3_ACCESS_KEY: s3.accessKey,
+      S3_SECRET_KEY: s3.secretKey,
+      S3_REGION: s3.region,
+      S3_BUCKET: `e2e-${randomBytes(6).toString('hex')}`,
+    });
+  }
+  const procs = new Map<string, Proc>();
+  try {
+    if (wiring === 'all') {
+      procs.set('all', { target: 'all', env, port: await freePort(), log: [] });
+    } else {
+      const blob: Proc = { target: 'blob-service', env, port: await freePort(), log: [] };
+      const meta: Proc = { target: 'metadata-service', env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}` }, port: await freePort(), log: [] };
+      const gw: Proc = {
+        target: 'gateway',
+        env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}`, STEVEDORE_METADATA_SERVICE_URL: `http://127.0.0.1:${meta.port}` },
+        port: await freePort(),
+        log: [],
+      };
+      procs.set('blob-service', blob).set('metadata-service', meta).set('gateway', gw);
+    }
+    for (const p of procs.values()) await launch(p);
+  } catch (e) {
+    for (const p of procs.values()) await stopProc(p);
+    await redis.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+    throw e;
+  }
+  const edge = procs.get('all') ?? procs.get('gateway')!;
+  return {
+    url: `http://127.0.0.1:${edge.port}`,
+    redisUrl: redis.url,
+    env,
+    kill(which = edge.target) {
+      procs.get(which)!.child!.kill('SIGKILL');
+    },
+    async restart(which = edge.target) {
+      const p = procs.get(which)!;
+      await stopProc(p, 'SIGKILL');
+      await launch(p);
+    },
+    async stop() {
+      for (const p of [...procs.values()].reverse()) await stopProc(p);
+      await redis.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
