@@ -33,7 +33,12 @@ export const ConfigSchema = z.object({
   STEVEDORE_METADATA_SERVICE_URL: z.string().url().optional(),
   /** Shared secret between split services (internal API); required when a service URL is set. */
   STEVEDORE_INTERNAL_TOKEN: z.string().optional(),
+  /** Docker token auth on /v2 and the management API. Off only for a private, single-user machine. */
+  STEVEDORE_AUTH: bool.default(true),
   STEVEDORE_ADMIN_PASSWORD: z.string().optional(),
+  /** Failed logins allowed per user and per client address within STEVEDORE_LOGIN_WINDOW_SECONDS. */
+  STEVEDORE_LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10),
+  STEVEDORE_LOGIN_WINDOW_SECONDS: z.coerce.number().int().positive().default(300),
   /** PEM private key (ES256) for signing registry tokens; generated under the data dir when absent. */
   STEVEDORE_TOKEN_KEY: z.string().optional(),
   STEVEDORE_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(300),
