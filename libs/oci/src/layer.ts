@@ -1,0 +1,73 @@
+// A layer as every source and sink sees it (go-containerregistry's v1.Layer), and helpers that derive
+// the whole interface from the least a source knows.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Digester, digestOf, type Digest } from './digest';
+import { decompressStream } from './compression';
+import { MediaTypes } from './media-types';
+
+export interface Layer {
+  /** Digest of the bytes as stored and transferred (compressed, if the media type says so). */
+  digest(): Promise<Digest>;
+  /** Digest of the uncompressed tar: the image config's rootfs.diff_ids entry. */
+  diffId(): Promise<Digest>;
+  /** Size of the compressed bytes. */
+  size(): Promise<number>;
+  mediaType(): Promise<string>;
+  compressed(): Promise<Readable>;
+  /** The tar, decompressed when the blob is gzip (bzip2/xz/zstd raise UNSUPPORTED). */
+  uncompressed(): Promise<Readable>;
+}
+
+/** Digest and count a stream, to the end. */
+export async function digestStream(stream: Readable): Promise<{ digest: Digest; size: number }> {
+  const d = new Digester();
+  await pipeline(stream, async function (src: AsyncIterable<Buffer>) {
+    for await (const chunk of src) d.update(chunk);
+  });
+  return { digest: d.digest(), size: d.size };
+}
+
+export async function uncompressedOf(compressed: Readable): Promise<Readable> {
+  return (await decompressStream(compressed)).stream;
+}
+
+export interface LayerSource {
+  /** Opens the stored (compressed) bytes; called once per read. */
+  open(): Promise<Readable>;
+  mediaType: string;
+  digest?: Digest;
+  diffId?: Digest;
+  size?: number;
+}
+
+/**
+ * A Layer from an opener and whatever is already known; missing facts are computed by reading the
+ * blob (once, then remembered).
+ */
+export function layerFrom(src: LayerSource): Layer {
+  let stats: Promise<{ digest: Digest; size: number }> | undefined;
+  let diff: Promise<Digest> | undefined;
+  const compressedStats = () => (stats ??= src.open().then(digestStream));
+  return {
+    digest: async () => src.digest ?? (await compressedStats()).digest,
+    size: async () => src.size ?? (await compressedStats()).size,
+    mediaType: async () => src.mediaType,
+    compressed: () => src.open(),
+    uncompressed: async () => uncompressedOf(await src.open()),
+    diffId: () => {
+      if (src.diffId) return Promise.resolve(src.diffId);
+      diff ??= src
+        .open()
+        .then(uncompressedOf)
+        .then(digestStream)
+        .then((s) => s.digest);
+      return diff;
+    },
+  };
+}
+
+/** An in-memory layer; the media type defaults to gzip-compressed OCI. */
+export function layerFromBytes(bytes: Buffer, mediaType: string = MediaTypes.ociLayerGzip, diffId?: Digest): Layer {
+  return layerFrom({ open: async () => Readable.from([bytes]), mediaType, digest: digestOf(bytes), size: bytes.length, diffId });
+}
