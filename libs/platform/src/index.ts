@@ -7,3 +7,4 @@ export * from './storage-layout';
 export * from './platform.module';
 export * from './health.controller';
 export * from './internal-http';
+export * from './queues';
