@@ -30,6 +30,7 @@ function envMap(env: readonly string[] | null | undefined): Map<string, string> 
  * single quotes.
  */
 export function splitWords(input: string, env?: Map<string, string>): string[] {
+  const vars = env ?? new Map<string, string>();
   const words: string[] = [];
   let word = '';
   let inWord = false;
@@ -40,7 +41,7 @@ export function splitWords(input: string, env?: Map<string, string>): string[] {
     let m = /^\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}/.exec(rest);
     if (m) {
       i += m[0].length + 1;
-      const v = env!.get(m[1]);
+      const v = vars.get(m[1]);
       if (m[2] === '-') return v ? v : m[3];
       if (m[2] === '+') return v ? m[3] : '';
       return v ?? '';
@@ -48,7 +49,7 @@ export function splitWords(input: string, env?: Map<string, string>): string[] {
     m = /^[A-Za-z_][A-Za-z0-9_]*/.exec(rest);
     if (m) {
       i += m[0].length + 1;
-      return env!.get(m[0]) ?? '';
+      return vars.get(m[0]) ?? '';
     }
     i++;
     return '$';
@@ -162,9 +163,10 @@ export function applyChanges(config: ImageConfig, changes: readonly string[]): I
   for (const raw of changes) {
     const change = raw.trim();
     if (!change || change.startsWith('#')) continue;
-    const m = /^(\S+)(?:\s+([\s\S]*))?$/.exec(change)!;
-    const instruction = m[1].toUpperCase();
-    const rest = (m[2] ?? '').trim();
+    const space = change.search(/\s/);
+    const word = space < 0 ? change : change.slice(0, space);
+    const instruction = word.toUpperCase();
+    const rest = space < 0 ? '' : change.slice(space).trim();
     const env = envMap(cfg.Env);
     const shellForm = (): string[] => [...(cfg.Shell?.length ? cfg.Shell : DEFAULT_SHELL), rest];
     switch (instruction) {
@@ -224,7 +226,7 @@ export function applyChanges(config: ImageConfig, changes: readonly string[]): I
         break;
       }
       default:
-        throw changeError(`${m[1]} is not a valid change instruction: docker commit -c supports ${COMMIT_INSTRUCTIONS.join(', ')}`, change);
+        throw changeError(`${word} is not a valid change instruction: docker commit -c supports ${COMMIT_INSTRUCTIONS.join(', ')}`, change);
     }
   }
   return out;

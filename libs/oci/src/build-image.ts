@@ -10,10 +10,15 @@ import type { Descriptor, ImageConfig } from './schemas';
 export type ManifestFormat = 'oci' | 'docker';
 
 export interface BuildImageOptions {
-  config: ImageConfig;
+  config?: ImageConfig;
   layers: Layer[];
   /** OCI image manifest (default) or Docker schema2. */
   format?: ManifestFormat;
+  /**
+   * Config bytes to use exactly as given (their digest is the image ID), for sources such as a
+   * docker-archive that already hold a config; `config` is then ignored.
+   */
+  rawConfig?: Buffer;
   /** Manifest annotations (OCI only; Docker schema2 has none). */
   annotations?: Record<string, string>;
 }
@@ -32,13 +37,16 @@ export function layerMediaTypeFor(format: ManifestFormat, mediaType: string): st
 export async function buildImage(opts: BuildImageOptions): Promise<Image> {
   const format = opts.format ?? 'oci';
   const descriptors: Descriptor[] = [];
-  const diffIds = [];
+  const diffIds: string[] = [];
   for (const l of opts.layers) {
     descriptors.push({ mediaType: layerMediaTypeFor(format, await l.mediaType()), digest: await l.digest(), size: await l.size() });
     diffIds.push(await l.diffId());
   }
-  const config: ImageConfig = { ...opts.config, rootfs: { type: 'layers', diff_ids: diffIds } };
-  const rawConfig = Buffer.from(JSON.stringify(config));
+  let rawConfig = opts.rawConfig;
+  if (!rawConfig) {
+    if (!opts.config) throw new RegistryError('INVALID_REQUEST', 'buildImage needs a config or rawConfig');
+    rawConfig = Buffer.from(JSON.stringify({ ...opts.config, rootfs: { type: 'layers', diff_ids: diffIds } }));
+  }
   const configDescriptor: Descriptor = {
     mediaType: format === 'docker' ? MediaTypes.dockerConfig : MediaTypes.ociConfig,
     digest: digestOf(rawConfig),
