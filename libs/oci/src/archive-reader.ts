@@ -162,7 +162,7 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
 
   // OCI layout side: every image manifest reachable from index.json, by config digest, with its names.
   const ociByConfig = new Map<string, Buffer>();
-  const ociImages: Array<{ raw: Buffer; names: string[] }> = [];
+  const ociImages: Array<{ raw: Buffer; names: string[]; fullNames: string[] }> = [];
   if (files.has('index.json')) {
     const walk = async (descs: Descriptor[], depth: number): Promise<void> => {
       for (const d of descs) {
@@ -175,12 +175,15 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
         }
         const configDigest = (p.references[0] as Descriptor).digest;
         ociByConfig.set(configDigest, raw);
+        // A bare ref.name (`v1`) is only a tag within the layout, not an image name: keep it as
+        // written but do not parse it into a docker.io reference.
         const a = d.annotations ?? {};
-        const name = a[ANNOTATION_IMAGE_NAME] ?? (a[ANNOTATION_REF_NAME] && !a[ANNOTATION_REF_NAME].includes('/') ? undefined : a[ANNOTATION_REF_NAME]);
-        const existing = ociImages.find((i) => i.raw.equals(raw));
-        if (existing) {
-          if (name) existing.names.push(name);
-        } else ociImages.push({ raw, names: name ? [name] : [] });
+        const name = a[ANNOTATION_IMAGE_NAME] ?? a[ANNOTATION_REF_NAME];
+        const full = a[ANNOTATION_IMAGE_NAME] ?? (a[ANNOTATION_REF_NAME]?.includes('/') ? a[ANNOTATION_REF_NAME] : undefined);
+        let existing = ociImages.find((i) => i.raw.equals(raw));
+        if (!existing) ociImages.push((existing = { raw, names: [], fullNames: [] }));
+        if (name) existing.names.push(name);
+        if (full) existing.fullNames.push(full);
       }
     };
     const index = parseManifest(await read('index.json'), MediaTypes.ociIndex);
@@ -201,7 +204,7 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
 
   if (!files.has('manifest.json')) {
     if (!files.has('index.json')) throw archiveInvalid('archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
-    const images = ociImages.map((i) => ({ image: imageFromBlobs({ rawManifest: i.raw, openBlob }), repoTags: i.names, tags: toTags(i.names) }));
+    const images = ociImages.map((i) => ({ image: imageFromBlobs({ rawManifest: i.raw, openBlob }), repoTags: i.names, tags: toTags(i.fullNames) }));
     return { images, format: 'oci-layout' };
   }
 
