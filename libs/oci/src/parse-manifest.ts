@@ -80,10 +80,9 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   if (!schema) throw invalid(`unsupported manifest media type "${String(mediaType).slice(0, 200)}"`, { mediaType });
   const result = schema.safeParse(json);
   if (!result.success) {
-    throw invalid(`invalid ${mediaType}`, {
-      mediaType,
-      issues: result.error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
+    const issues = result.error.issues.slice(0, 20).map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const first = issues[0];
+    throw invalid(`invalid ${mediaType}: ${first.path || '(root)'}: ${first.message}`, { mediaType, issues });
   }
   const parsed = result.data as ParsedManifest['parsed'];
   const isIndex = 'manifests' in parsed;

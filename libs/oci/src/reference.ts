@@ -139,6 +139,10 @@ export function familiarName(ref: Reference): string {
   if (ref.registry !== DEFAULT_REGISTRY) return fullName(ref);
   const prefix = `${OFFICIAL_NAMESPACE}/`;
   if (ref.repository.startsWith(prefix) && !ref.repository.slice(prefix.length).includes('/')) return ref.repository.slice(prefix.length);
+  // Docker would render docker.io/a.b/c as `a.b/c`, which then parses as registry a.b; keep the
+  // registry whenever the first component would be read as one, so rendering round-trips.
+  const first = ref.repository.split('/')[0];
+  if (ref.repository.includes('/') && (first.includes('.') || first === 'localhost')) return fullName(ref);
   return ref.repository;
 }
 
