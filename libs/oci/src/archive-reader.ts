@@ -80,6 +80,7 @@ async function spool(stream: Readable, dir: string): Promise<Map<string, Spooled
   const links: Array<[string, string]> = [];
   const extract = tar.extract();
   let n = 0;
+  let failure: Error | undefined;
   const done = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
       const handle = async (): Promise<void> => {
@@ -109,10 +110,15 @@ async function spool(stream: Readable, dir: string): Promise<Map<string, Spooled
         }
         body.resume();
       };
-      handle().then(() => next(), (e: Error) => {
-        body.destroy();
-        next(e);
-      });
+      handle().then(
+        () => next(),
+        (e: Error) => {
+          // Kept here because the extractor may report 'close' rather than this error.
+          failure ??= e;
+          body.destroy();
+          next(e);
+        },
+      );
     });
     extract.on('finish', resolve);
     extract.on('close', resolve);
@@ -120,7 +126,10 @@ async function spool(stream: Readable, dir: string): Promise<Map<string, Spooled
   });
   stream.on('error', (e) => extract.destroy(e));
   stream.pipe(extract as unknown as NodeJS.WritableStream);
-  await done;
+  await done.catch((e: Error) => {
+    failure ??= e;
+  });
+  if (failure) throw failure;
   // Links may point at links; resolve a few hops, then give up.
   for (let hop = 0; hop < 8 && links.length; hop++) {
     for (let i = links.length - 1; i >= 0; i--) {

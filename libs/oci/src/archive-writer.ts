@@ -45,6 +45,8 @@ export function writeArchive(entries: readonly ArchiveEntry[], options: WriteArc
   const pack = tar.pack();
   const out = new PassThrough();
   const mtime = options.mtime ?? new Date(0);
+  // Errors reach the caller through `out`; pack's own 'error' would otherwise be unhandled.
+  pack.on('error', () => undefined);
   const fail = (e: unknown): void => {
     out.destroy(e as Error);
     pack.destroy(e as Error);
@@ -148,6 +150,7 @@ async function streamBlob(pack: tar.Pack, digest: Digest, size: number, body: Re
     sink = pack.entry({ name: blobPath(digest), size, mode: 0o644, mtime, type: 'file' }, (err) => (err ? reject(err) : resolve()));
   });
   done.catch((e: Error) => (sinkError = e));
+  sink.on('error', (e: Error) => (sinkError ??= e));
   try {
     for await (const c of body as AsyncIterable<Buffer>) {
       check.update(c);
