@@ -130,6 +130,13 @@ async function spool(stream: Readable, dir: string): Promise<Map<string, Spooled
     failure ??= e;
   });
   if (failure) throw failure;
+  // A content-addressed path is a promise about the bytes; hold the archive to it.
+  for (const [name, f] of files) {
+    const m = /^blobs\/sha256\/([a-f0-9]{64})$/.exec(name);
+    if (m && f.digest !== `sha256:${m[1]}`) {
+      throw new RegistryError('DIGEST_INVALID', `archive blob "${name}" does not match its digest`, { path: name, actual: f.digest });
+    }
+  }
   // Links may point at links; resolve a few hops, then give up.
   for (let hop = 0; hop < 8 && links.length; hop++) {
     for (let i = links.length - 1; i >= 0; i--) {

@@ -209,3 +209,16 @@ describe('docker-archive + OCI layout tarballs', () => {
     expect(await layerFromBytes(t, MediaTypes.ociLayer).diffId()).toBe(digestOf(t));
   });
 });
+
+describe('content-addressed paths', () => {
+  it('refuses a blob whose bytes do not match its name', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oci-spec-'));
+    try {
+      const name = `blobs/sha256/${'0'.repeat(64)}`;
+      await failsWith(readArchive(Readable.from([await tarball([{ name, body: 'x' }])]), { spoolDir: dir }), 'DIGEST_INVALID', /does not match its digest/);
+      expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
