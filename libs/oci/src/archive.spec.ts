@@ -78,11 +78,11 @@ describe('docker-archive + OCI layout tarballs', () => {
     // a and b share their second layer; each image has a config, a manifest and a layer of its own.
     expect(blobs).toHaveLength(3 * 3 + 1 + 2);
     expect(files.get('oci-layout')?.toString()).toBe('{"imageLayoutVersion":"1.0.0"}');
-    const manifestJson = JSON.parse(files.get('manifest.json')!.toString());
+    const manifestJson = JSON.parse(String(files.get('manifest.json')));
     expect(manifestJson.map((m: { RepoTags: string[] }) => m.RepoTags)).toEqual([['busybox:1', 'busybox:latest', 'busybox:again'], ['quay.io/x/y:2'], null]);
     expect(manifestJson[0].Config).toBe(`blobs/sha256/${(await a.configName()).slice(7)}`);
     expect(manifestJson[0].Layers[0]).toMatch(/^blobs\/sha256\/[a-f0-9]{64}$/);
-    const index = JSON.parse(files.get('index.json')!.toString());
+    const index = JSON.parse(String(files.get('index.json')));
     expect(index.manifests.map((m: { annotations?: Record<string, string> }) => m.annotations)).toEqual([
       { 'io.containerd.image.name': 'docker.io/library/busybox:1', 'org.opencontainers.image.ref.name': '1' },
       { 'io.containerd.image.name': 'docker.io/library/busybox:latest', 'org.opencontainers.image.ref.name': 'latest' },
@@ -90,7 +90,7 @@ describe('docker-archive + OCI layout tarballs', () => {
       { 'io.containerd.image.name': 'docker.io/library/busybox:again', 'org.opencontainers.image.ref.name': 'again' },
       undefined,
     ]);
-    expect(Object.keys(JSON.parse(files.get('repositories')!.toString()))).toEqual(['busybox', 'quay.io/x/y']);
+    expect(Object.keys(JSON.parse(String(files.get('repositories'))))).toEqual(['busybox', 'quay.io/x/y']);
 
     const archive = await read(bytes);
     expect(archive.format).toBe('docker-archive+oci-layout');
