@@ -180,20 +180,21 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
   const ociByConfig = new Map<string, Buffer>();
   const ociImages: Array<{ raw: Buffer; names: string[]; fullNames: string[] }> = [];
   if (files.has('index.json')) {
-    const walk = async (descs: Descriptor[], depth: number): Promise<void> => {
+    const walk = async (descs: Descriptor[], depth: number, inherited?: Record<string, string>): Promise<void> => {
       for (const d of descs) {
         if (!files.has(blobName(d.digest))) continue;
         const raw = await read(blobName(d.digest));
         const p = parseManifest(raw, d.mediaType);
         if (p.isIndex) {
-          if (depth < 4) await walk((p.parsed as OciIndex).manifests, depth + 1);
+          // A name on an index (a multi-platform image) names each of its manifests.
+          if (depth < 4) await walk((p.parsed as OciIndex).manifests, depth + 1, d.annotations ?? inherited);
           continue;
         }
         const configDigest = (p.references[0] as Descriptor).digest;
         ociByConfig.set(configDigest, raw);
         // A bare ref.name (`v1`) is only a tag within the layout, not an image name: keep it as
         // written but do not parse it into a docker.io reference.
-        const a = d.annotations ?? {};
+        const a = d.annotations ?? inherited ?? {};
         const name = a[ANNOTATION_IMAGE_NAME] ?? a[ANNOTATION_REF_NAME];
         const full = a[ANNOTATION_IMAGE_NAME] ?? (a[ANNOTATION_REF_NAME]?.includes('/') ? a[ANNOTATION_REF_NAME] : undefined);
         let existing = ociImages.find((i) => i.raw.equals(raw));

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
+import fc from 'fast-check';
 import tar from 'tar-stream';
 import {
   MediaTypes,
@@ -217,6 +218,69 @@ describe('content-addressed paths', () => {
       const name = `blobs/sha256/${'0'.repeat(64)}`;
       await failsWith(readArchive(Readable.from([await tarball([{ name, body: 'x' }])]), { spoolDir: dir }), 'DIGEST_INVALID', /does not match its digest/);
       expect(await readdir(dir)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('archive round trip (property)', () => {
+  it('whatever layers go in come out with the same digests and bytes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oci-prop-'));
+    try {
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 50 }), { minKeys: 1, maxKeys: 3 }), { maxLength: 3 }), fc.boolean(), async (contents, gzip) => {
+          const layers = await Promise.all(contents.map(async (c) => layerFromBytes(gzipSync(await tarOf(c)))));
+          const image = await buildImage({ config: baseConfig, layers, format: gzip ? 'docker' : 'oci' });
+          const archive = await readArchive(writeArchive([{ image, tags: ['p:1'] }], { gzip }), { spoolDir: dir });
+          try {
+            const back = archive.images[0].image;
+            expect(await back.digest()).toBe(await image.digest());
+            const got = await back.layers();
+            for (let i = 0; i < got.length; i++) expect(await readAll(await got[i].compressed())).toEqual(await readAll(await layers[i].compressed()));
+          } finally {
+            await archive.close();
+          }
+        }),
+        { numRuns: 15 },
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('follows a nested index in an OCI layout tarball', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'oci-nested-'));
+    try {
+      const img = await sampleImage('n');
+      const raw = await img.rawManifest();
+      const child = { mediaType: MediaTypes.ociManifest, digest: await img.digest(), size: raw.length, platform: { architecture: 'amd64', os: 'linux' } };
+      const inner = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [child] }));
+      const blob = (d: string, body: Buffer): Entry => ({ name: `blobs/sha256/${d.slice(7)}`, body });
+      const entries: Entry[] = [
+        blob(await img.digest(), raw),
+        blob(await img.configName(), await img.rawConfigFile()),
+        ...(await Promise.all((await img.layers()).map(async (l) => blob(await l.digest(), await readAll(await l.compressed()))))),
+        blob(digestOf(inner), inner),
+        { name: 'oci-layout', body: '{"imageLayoutVersion":"1.0.0"}' },
+        {
+          name: 'index.json',
+          body: JSON.stringify({
+            schemaVersion: 2,
+            manifests: [
+              { mediaType: MediaTypes.ociIndex, digest: digestOf(inner), size: inner.length, annotations: { 'io.containerd.image.name': 'example.com/n:1' } },
+              { mediaType: MediaTypes.ociManifest, digest: digestOf('absent'), size: 1 },
+            ],
+          }),
+        },
+      ];
+      const archive = await readArchive(Readable.from([await tarball(entries)]), { spoolDir: dir });
+      expect(archive.format).toBe('oci-layout');
+      expect(archive.images).toHaveLength(1);
+      expect(await archive.images[0].image.digest()).toBe(await img.digest());
+      expect(archive.images[0].repoTags).toEqual(['example.com/n:1']);
+      expect(archive.images[0].tags).toEqual([{ registry: 'example.com', repository: 'n', tag: '1' }]);
+      await archive.close();
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
