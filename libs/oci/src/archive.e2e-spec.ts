@@ -11,17 +11,8 @@ import { readArchive, writeArchive, familiarString, digestOf, type Archive } fro
 import { readAll, sampleImage, tarDir, writeOciLayoutDir } from '../test/helpers';
 
 const run = promisify(execFile);
-const haveSkopeo = (() => {
-  try {
-    require('node:child_process').execFileSync('skopeo', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const describeSkopeo = haveSkopeo ? describe : describe.skip;
-
-describeSkopeo('docker-archive interop with skopeo', () => {
+// skopeo is a required test dependency (npm test installs it): a missing one fails here, loudly.
+describe('docker-archive interop with skopeo', () => {
   jest.setTimeout(120_000);
   let dir: string;
   let policy: string;
