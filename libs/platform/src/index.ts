@@ -8,3 +8,6 @@ export * from './platform.module';
 export * from './health.controller';
 export * from './internal-http';
 export * from './queues';
+export * from './metrics';
+export * from './metrics.controller';
+export * from './instrumented-storage';

@@ -7,6 +7,9 @@ import type { StevedoreConfig } from './config';
 import { connectRedis, RedisKeys } from './redis';
 import { CONFIG, REDIS, STORAGE } from './tokens';
 import { HealthController } from './health.controller';
+import { MetricsController } from './metrics.controller';
+import { StevedoreMetrics } from './metrics';
+import { instrumentStorage } from './instrumented-storage';
 
 export function storageFromConfig(config: StevedoreConfig): Promise<StorageDriver> | StorageDriver {
   if (config.STEVEDORE_STORAGE === 's3') {
@@ -35,15 +38,40 @@ export class PlatformModule {
   static forRoot(config: StevedoreConfig): DynamicModule {
     return {
       module: PlatformModule,
-      controllers: [HealthController],
+      controllers: [HealthController, MetricsController],
       providers: [
         { provide: CONFIG, useValue: config },
-        { provide: REDIS, useFactory: () => connectRedis(config.REDIS_URL) },
+        { provide: StevedoreMetrics, useValue: new StevedoreMetrics(config.STEVEDORE_TARGET) },
+        {
+          provide: REDIS,
+          inject: [StevedoreMetrics],
+          useFactory: async (metrics: StevedoreMetrics) => {
+            const redis = await connectRedis(config.REDIS_URL);
+            metrics.onScrape(async () => {
+              const t = process.hrtime.bigint();
+              await redis.ping();
+              metrics.dependencyRtt.set({ dependency: 'redis' }, Number(process.hrtime.bigint() - t) / 1e9);
+            });
+            return redis;
+          },
+        },
         { provide: RedisKeys, useValue: new RedisKeys(config.STEVEDORE_REDIS_PREFIX) },
-        { provide: STORAGE, useFactory: () => storageFromConfig(config) },
+        {
+          provide: STORAGE,
+          inject: [StevedoreMetrics],
+          useFactory: async (metrics: StevedoreMetrics) => {
+            const storage = instrumentStorage(await storageFromConfig(config), metrics);
+            metrics.onScrape(async () => {
+              const t = process.hrtime.bigint();
+              await storage.stat('readyz-probe');
+              metrics.dependencyRtt.set({ dependency: 'storage' }, Number(process.hrtime.bigint() - t) / 1e9);
+            });
+            return storage;
+          },
+        },
         RedisCloser,
       ],
-      exports: [CONFIG, REDIS, RedisKeys, STORAGE],
+      exports: [CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics],
     };
   }
 }

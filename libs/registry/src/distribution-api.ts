@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { MediaTypes, RegistryError, parseDigest, assertRepositoryName, type Digest } from '@stevedore/oci';
-import { readLimited, sendRegistryError, toRegistryError } from '@stevedore/platform';
+import { readLimited, sendRegistryError, toRegistryError, type StevedoreMetrics } from '@stevedore/platform';
+import { Transform } from 'node:stream';
 import type { BlobService, ByteRange } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { Logger } from '@nestjs/common';
@@ -21,6 +22,20 @@ const API_VERSION = { 'docker-distribution-api-version': 'registry/2.0' };
 
 function body(req: FastifyRequest): Readable {
   return ((req.body as Readable | undefined) ?? req.raw) as Readable;
+}
+
+/** The request body, counted into bytes-pushed as it flows. */
+function countedBody(req: FastifyRequest, metrics?: StevedoreMetrics): Readable {
+  const src = body(req);
+  if (!metrics) return src;
+  const counter = new Transform({
+    transform(chunk: Buffer, _e, cb) {
+      metrics.bytesPushed.inc(chunk.length);
+      cb(null, chunk);
+    },
+  });
+  src.on('error', (e) => counter.destroy(e));
+  return src.pipe(counter);
 }
 
 function header(req: FastifyRequest, name: string): string | undefined {
@@ -81,6 +96,7 @@ export class DistributionApi {
     private readonly metadata: MetadataService,
     private readonly options: DistributionApiOptions,
     private readonly guard?: AccessGuard,
+    private readonly metrics?: StevedoreMetrics,
   ) {}
 
   register(app: FastifyInstance): void {
@@ -95,6 +111,8 @@ export class DistributionApi {
     const path = q < 0 ? url : url.slice(0, q);
     const query = req.query as Record<string, string | undefined>;
     const route = matchV2(path);
+    // A bounded label for metrics and logs: the endpoint kind, never the raw path.
+    (req as FastifyRequest & { routeLabel?: string }).routeLabel = `v2.${route?.kind ?? 'unknown'}`;
     let access: AccessRequest | undefined;
     try {
       if (!route) throw new RegistryError('NOT_FOUND', 'no such endpoint', { path });
@@ -229,6 +247,7 @@ export class DistributionApi {
         } else {
           reply.headers({ ...common, 'content-length': String(content.info.size) });
         }
+        this.metrics?.bytesPulled.inc(content.range ? content.range.end - content.range.start + 1 : content.info.size);
         reply.send(content.stream);
         return;
       }
@@ -238,6 +257,15 @@ export class DistributionApi {
         return;
     }
     throw new RegistryError('UNSUPPORTED', `${req.method} is not supported on blobs`, undefined, 405);
+  }
+
+  private async withUpload<T>(fn: () => Promise<T>): Promise<T> {
+    this.metrics?.uploadsInFlight.inc();
+    try {
+      return await fn();
+    } finally {
+      this.metrics?.uploadsInFlight.dec();
+    }
   }
 
   private async startUpload(name: string, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
@@ -259,7 +287,7 @@ export class DistributionApi {
     const status = await this.blobs.startUpload(name);
     if (query.digest) {
       const digest = parseDigest(query.digest);
-      const info = await this.blobs.completeUpload(name, status.id, digest, body(req), contentLength(req));
+      const info = await this.withUpload(() => this.blobs.completeUpload(name, status.id, digest, countedBody(req, this.metrics), contentLength(req)));
       reply.code(201).headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' }).send();
       return;
     }
@@ -275,7 +303,7 @@ export class DistributionApi {
       }
       case 'PATCH': {
         const range = parseContentRange(header(req, 'content-range'));
-        const s = await this.blobs.appendChunk(name, id, body(req), range, contentLength(req));
+        const s = await this.withUpload(() => this.blobs.appendChunk(name, id, countedBody(req, this.metrics), range, contentLength(req)));
         reply.code(202).headers({ ...uploadHeaders(name, id, s.offset), 'content-length': '0' }).send();
         return;
       }
@@ -284,7 +312,7 @@ export class DistributionApi {
         const digest = parseDigest(query.digest);
         const len = contentLength(req);
         const hasBody = (len !== undefined && len > 0) || header(req, 'transfer-encoding') !== undefined;
-        const info = await this.blobs.completeUpload(name, id, digest, hasBody ? body(req) : undefined, hasBody ? len : undefined);
+        const info = await this.withUpload(() => this.blobs.completeUpload(name, id, digest, hasBody ? countedBody(req, this.metrics) : undefined, hasBody ? len : undefined));
         reply.code(201).headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' }).send();
         return;
       }

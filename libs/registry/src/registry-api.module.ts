@@ -3,7 +3,7 @@
 import { DynamicModule, Inject, Module, OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
-import { CONFIG, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { DistributionApi } from './distribution-api';
@@ -15,6 +15,7 @@ class DistributionRoutes implements OnModuleInit {
     @Inject(BLOB_SERVICE) private readonly blobs: BlobService,
     @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
     @Inject(CONFIG) private readonly config: StevedoreConfig,
+    @Inject(StevedoreMetrics) private readonly metrics: StevedoreMetrics,
     @Optional() @Inject(ACCESS_GUARD) private readonly guard?: AccessGuard,
   ) {}
 
@@ -24,6 +25,7 @@ class DistributionRoutes implements OnModuleInit {
       this.metadata,
       { maxManifestBytes: this.config.STEVEDORE_MAX_MANIFEST_BYTES, redirectBlobs: this.config.S3_REDIRECT },
       this.guard,
+      this.metrics,
     );
     api.register(this.host.httpAdapter.getInstance<FastifyInstance>());
   }

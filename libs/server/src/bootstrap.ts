@@ -4,7 +4,7 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig, PlatformModule, RegistryExceptionFilter, type StevedoreConfig, type Target } from '@stevedore/platform';
+import { loadConfig, PlatformModule, RegistryExceptionFilter, StevedoreMetrics, type StevedoreConfig, type Target } from '@stevedore/platform';
 import { modulesFor } from './targets';
 
 export interface RunningServer {
@@ -62,6 +62,16 @@ export async function startServer(env: Record<string, string | undefined> = proc
       }
     });
     payload.on('error', (e) => done(e, undefined));
+  });
+  // Request metrics by a bounded route label: the /v2 API sets its endpoint kind, Nest routes have
+  // their route pattern; anything else (404s) counts as 'other'.
+  const metrics = app.get(StevedoreMetrics);
+  fastify.addHook('onResponse', (req, reply, done) => {
+    const label = (req as { routeLabel?: string }).routeLabel ?? req.routeOptions?.url ?? 'other';
+    const route = label === '/v2/*' || label === '/v2' ? 'v2.unknown' : label;
+    metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
+    metrics.httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
+    done();
   });
   app.useGlobalFilters(new RegistryExceptionFilter());
   app.enableShutdownHooks();

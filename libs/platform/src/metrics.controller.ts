@@ -1,0 +1,14 @@
+// GET /metrics in the Prometheus text format.
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { StevedoreMetrics } from './metrics';
+
+@Controller()
+export class MetricsController {
+  constructor(@Inject(StevedoreMetrics) private readonly metrics: StevedoreMetrics) {}
+
+  @Get('metrics')
+  async metricsText(@Res() reply: FastifyReply): Promise<void> {
+    reply.header('content-type', this.metrics.registry.contentType).send(await this.metrics.render());
+  }
+}
