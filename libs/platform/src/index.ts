@@ -11,3 +11,5 @@ export * from './queues';
 export * from './metrics';
 export * from './metrics.controller';
 export * from './instrumented-storage';
+export * from './request-context';
+export * from './logging';

@@ -5,6 +5,7 @@ import type { Readable } from 'node:stream';
 import { Agent, request } from 'undici';
 import { RegistryError } from '@stevedore/oci';
 import type { FastifyRequest } from 'fastify';
+import { REQUEST_ID_HEADER, currentRequestId } from './request-context';
 
 export const INTERNAL_PREFIX = '/internal/v1';
 
@@ -46,6 +47,8 @@ export class InternalClient {
     const url = `${this.baseUrl.replace(/\/$/, '')}${INTERNAL_PREFIX}${c.path}${qs.size ? '?' + qs : ''}`;
     const headers: Record<string, string> = { ...(c.headers ?? {}) };
     if (this.token) headers['x-stevedore-internal-token'] = this.token;
+    const requestId = currentRequestId();
+    if (requestId) headers[REQUEST_ID_HEADER] = requestId;
     let body: Readable | Buffer | string | undefined = c.body;
     if (c.json !== undefined) {
       body = JSON.stringify(c.json);

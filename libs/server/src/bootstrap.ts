@@ -1,10 +1,22 @@
 // Starting a Stevedore process: validated config, Fastify with streaming body parsers, the one
 // error filter, the modules of the target. Used by every app's main.ts and by the e2e tests.
 import 'reflect-metadata';
-import { Module, type DynamicModule, type INestApplication, Logger } from '@nestjs/common';
+import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { loadConfig, PlatformModule, RegistryExceptionFilter, StevedoreMetrics, type StevedoreConfig, type Target } from '@stevedore/platform';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import {
+  acceptRequestId,
+  loadConfig,
+  loggingModule,
+  PlatformModule,
+  REQUEST_ID_HEADER,
+  RegistryExceptionFilter,
+  runWithRequestId,
+  StevedoreMetrics,
+  type StevedoreConfig,
+  type Target,
+} from '@stevedore/platform';
 import { modulesFor } from './targets';
 
 export interface RunningServer {
@@ -17,7 +29,7 @@ export interface RunningServer {
 function rootModule(config: StevedoreConfig, modules: DynamicModule[]): DynamicModule {
   @Module({})
   class StevedoreRoot {}
-  return { module: StevedoreRoot, imports: [PlatformModule.forRoot(config), ...modules] };
+  return { module: StevedoreRoot, imports: [loggingModule(config), PlatformModule.forRoot(config), ...modules] };
 }
 
 export async function startServer(env: Record<string, string | undefined> = process.env, target?: Target): Promise<RunningServer> {
@@ -28,11 +40,18 @@ export async function startServer(env: Record<string, string | undefined> = proc
     requestTimeout: 0,
     maxParamLength: 1024,
     return503OnClosing: true,
+    requestIdHeader: REQUEST_ID_HEADER,
+    genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
+  });
+  // Every request runs inside its request id's context, so internal calls and jobs carry it on.
+  adapter.getInstance().addHook('onRequest', (req, reply, done) => {
+    reply.header(REQUEST_ID_HEADER, req.id);
+    runWithRequestId(req.id, done);
   });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule(config, modulesFor(config.STEVEDORE_TARGET, config)), adapter, {
-    logger: config.LOG_LEVEL === 'silent' ? false : ['log', 'warn', 'error'],
-    bufferLogs: false,
+    bufferLogs: true,
   });
+  app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();
   // Registry bodies (blobs, manifests) stay streams: handlers read them with their own limits and
   // hash them on the way to storage. JSON stays parsed for the management API, except on /v2 where
@@ -79,7 +98,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;
   const url = `http://${config.HOST === '0.0.0.0' ? '127.0.0.1' : config.HOST}:${port}`;
-  new Logger('stevedore').log(`${config.STEVEDORE_TARGET} listening on ${url} (storage: ${config.STEVEDORE_STORAGE})`);
+  app.get(PinoNestLogger).log(`${config.STEVEDORE_TARGET} listening on ${url} (storage: ${config.STEVEDORE_STORAGE})`);
   return { app, config, url, close: () => app.close() };
 }
 

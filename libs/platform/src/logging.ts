@@ -1,0 +1,38 @@
+// Structured JSON logs (pino through nestjs-pino). Every line of a request carries its request id;
+// credentials are redacted wherever they could appear.
+import { LoggerModule } from 'nestjs-pino';
+import type { DynamicModule } from '@nestjs/common';
+import type { IncomingMessage } from 'node:http';
+import type { StevedoreConfig } from './config';
+import { REQUEST_ID_HEADER, currentRequestId } from './request-context';
+
+export const REDACT_PATHS = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-stevedore-internal-token"]',
+  'res.headers["set-cookie"]',
+  '*.password',
+  '*.token',
+  '*.access_token',
+  '*.refresh_token',
+  '*.secret',
+  '*.secretKey',
+];
+
+export function loggingModule(config: StevedoreConfig): DynamicModule {
+  return LoggerModule.forRoot({
+    pinoHttp: {
+      level: config.LOG_LEVEL,
+      base: { service: config.STEVEDORE_TARGET },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      genReqId: (req: IncomingMessage) => currentRequestId() ?? String(req.headers[REQUEST_ID_HEADER] ?? ''),
+      customProps: () => ({ requestId: currentRequestId() }),
+      // Probes and scrapes would drown everything else.
+      autoLogging: { ignore: (req: IncomingMessage) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') },
+      serializers: {
+        req: (req: { method: string; url: string; id: unknown }) => ({ method: req.method, url: String(req.url).replace(/([?&](?:password|token|access_token|refresh_token)=)[^&]*/gi, '$1[redacted]'), id: req.id }),
+      },
+      quietReqLogger: true,
+    },
+  });
+}
