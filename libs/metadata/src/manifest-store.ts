@@ -10,7 +10,7 @@ import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidT
 import { RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { BlobService } from '@stevedore/blobs';
-import type { MetadataService, Page, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
+import type { MetadataService, Page, PutManifestOptions, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
 
 export interface ManifestStoreOptions {
   maxManifestBytes: number;
@@ -63,7 +63,7 @@ export class ManifestStore implements MetadataService {
     return { digest, mediaType: raw[0].toString(), size: raw[1].length, bytes: raw[1] };
   }
 
-  async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
+  async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
     if (bytes.length > this.options.maxManifestBytes) {
       throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.options.maxManifestBytes} bytes`, { size: bytes.length }, 413);
     }
@@ -74,7 +74,7 @@ export class ManifestStore implements MetadataService {
     if (byDigest && digestOf(bytes, digest.startsWith('sha512:') ? 'sha512' : 'sha256') !== digest) {
       throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: digest });
     }
-    await this.checkReferences(name, parsed.references);
+    if (!options.allowMissingReferences) await this.checkReferences(name, parsed.references);
 
     // 1. bytes (content-addressed, as a blob) 2. revision link 3. index
     const dataKey = StorageLayout.blobData(digest);

@@ -35,7 +35,7 @@ export class MetadataInternalController {
   async put(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
     this.auth(req);
     const bytes = await readLimited(((req.body as Readable | undefined) ?? req.raw) as Readable, this.config.STEVEDORE_MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
-    this.send(reply, await this.metadata.putManifest(q.name!, q.reference!, bytes, q.contentType));
+    this.send(reply, await this.metadata.putManifest(q.name!, q.reference!, bytes, q.contentType, { allowMissingReferences: q.allowMissingReferences === '1' }));
   }
 
   @Delete('manifests')

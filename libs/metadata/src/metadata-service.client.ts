@@ -1,7 +1,7 @@
 // MetadataService over HTTP: what a split gateway uses to reach metadata-service.
 import type { Digest } from '@stevedore/oci';
 import { InternalClient } from '@stevedore/platform';
-import type { MetadataService, Page, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
+import type { MetadataService, Page, PutManifestOptions, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
 
 export class MetadataServiceClient implements MetadataService {
   private readonly http: InternalClient;
@@ -14,8 +14,9 @@ export class MetadataServiceClient implements MetadataService {
     const bytes = Buffer.from(await r.body.arrayBuffer());
     return { digest: r.headers['x-digest'] as Digest, mediaType: String(r.headers['content-type']), size: bytes.length, bytes };
   }
-  putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult> {
-    return this.http.json({ method: 'PUT', path: '/manifests', query: { name, reference, contentType }, body: bytes });
+  putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
+    const allowMissingReferences = options.allowMissingReferences ? 1 : undefined;
+    return this.http.json({ method: 'PUT', path: '/manifests', query: { name, reference, contentType, allowMissingReferences }, body: bytes });
   }
   async deleteManifest(name: string, digest: Digest): Promise<void> {
     await this.http.json({ method: 'DELETE', path: '/manifests', query: { name, digest } });

@@ -34,11 +34,19 @@ export interface TagHistoryEntry {
   digest: Digest;
 }
 
+export interface PutManifestOptions {
+  /**
+   * Store the manifest although its blobs or children are not here yet. Only the pull-through
+   * cache uses it: it caches an upstream's manifest before the blobs arrive on first GET.
+   */
+  allowMissingReferences?: boolean;
+}
+
 export interface MetadataService {
   /** By tag or digest; MANIFEST_UNKNOWN when absent. */
   getManifest(name: string, reference: string): Promise<StoredManifest>;
   /** Validate (every referenced blob and child must exist) and store; tag it when `reference` is a tag. */
-  putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined): Promise<PutManifestResult>;
+  putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult>;
   /** Delete a manifest by digest: its revision and every tag on it. */
   deleteManifest(name: string, digest: Digest): Promise<void>;
   /** Remove one tag; the manifest stays. */
