@@ -1,1 +1,11 @@
-export {};
+export * from './image-reference';
+export * from './image-inspect';
+export * from './image-service';
+export * from './layer-size-cache';
+export * from './decompress';
+export * from './rootfs-import';
+export * from './archive-export';
+export * from './archive-load';
+export * from './image-jobs';
+export * from './images-options';
+export * from './images.module';

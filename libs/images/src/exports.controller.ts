@@ -1,0 +1,90 @@
+// /api/v1/exports: `docker save` as a job. POST queues it (references are resolved first, so a bad
+// one is refused at once); GET reports state and progress; /archive streams the finished tarball.
+import { randomUUID } from 'node:crypto';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import { RegistryError } from '@stevedore/oci';
+import { STORAGE } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
+import { planExport, type ExportProgress, type ExportResult } from './archive-export';
+import { ImageJobQueues } from './image-job-queues';
+import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ExportJobStatus } from './image-jobs';
+import { parseBody } from './images-options';
+
+const ExportBody = z.object({
+  references: z.array(z.string().min(1).max(600)).min(1).max(1000),
+  compression: z.enum(['none', 'gzip']).default('none'),
+  platform: z.string().max(100).optional(),
+});
+
+@Controller('api/v1/exports')
+export class ExportsController {
+  constructor(
+    private readonly queues: ImageJobQueues,
+    @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
+    @Inject(STORAGE) private readonly storage: StorageDriver,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  async create(@Body() body: unknown): Promise<ExportJobStatus> {
+    const spec = parseBody(ExportBody, body);
+    const plan = await planExport(this.metadata, spec);
+    const id = randomUUID();
+    await this.queues.exports.add('export', spec, {
+      jobId: id,
+      attempts: 1,
+      removeOnComplete: { age: JOB_RETENTION_SECONDS },
+      removeOnFail: { age: JOB_RETENTION_SECONDS },
+    });
+    return {
+      id,
+      kind: 'export',
+      state: 'waiting',
+      progress: { phase: 'planning', bytes: 0, totalBytes: plan.reduce((a, p) => a + p.size, 0), percent: 0 },
+      createdAt: new Date().toISOString(),
+      links: this.links(id),
+    };
+  }
+
+  private links(id: string): Record<string, string> {
+    return { self: `/api/v1/exports/${id}`, archive: `/api/v1/exports/${id}/archive` };
+  }
+
+  @Get(':id')
+  async status(@Param('id') id: string): Promise<ExportJobStatus> {
+    const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
+    return { ...status, links: this.links(id) };
+  }
+
+  @Get(':id/archive')
+  async archive(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
+    if (status.state !== 'completed' || !status.result) {
+      throw new RegistryError('CONFLICT', `export ${id} is ${status.state}; the archive is ready when it is completed`, { state: status.state, error: status.error });
+    }
+    const a = status.result.archive;
+    const info = await this.storage.stat(a.path);
+    if (!info) throw new RegistryError('NOT_FOUND', `the archive of export ${id} is gone`, { id });
+    const stream = await this.storage.reader(a.path);
+    reply
+      .code(200)
+      .header('content-type', a.mediaType)
+      .header('content-length', String(info.size))
+      .header('content-disposition', `attachment; filename="stevedore-${id}.tar${a.compression === 'gzip' ? '.gz' : ''}"`)
+      .header('x-archive-digest', a.digest);
+    await reply.send(stream);
+  }
+
+  /** Removes the job and its archive. */
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Param('id') id: string): Promise<void> {
+    const { job, status } = await jobStatus(this.queues.exports, 'export', id);
+    if (status.state === 'active') throw new RegistryError('CONFLICT', `export ${id} is running`, { state: status.state });
+    await job.remove();
+    await this.storage.delete(ImageJobPaths.exportArchive(id));
+  }
+}

@@ -1,0 +1,82 @@
+// Save and load as BullMQ jobs (queues `export` and `import`): typed payloads and results, where
+// their bytes live in storage, and how a job's state is reported to clients.
+import type { Job, Queue } from 'bullmq';
+import { RegistryError, type ErrorBody } from '@stevedore/oci';
+import type { ExportCompression, ExportProgress, ExportResult } from './archive-export';
+import type { LoadProgress, LoadReport } from './archive-load';
+
+export interface ExportJobData {
+  references: string[];
+  compression: ExportCompression;
+  platform?: string;
+}
+
+export interface ImportJobData {
+  /** Storage key of the uploaded tarball (removed when the job ends). */
+  upload: string;
+  size: number;
+  maxBytes: number;
+  repository?: string;
+}
+
+export const ImageJobPaths = {
+  exportArchive: (id: string) => `exports/${id}/archive`,
+  importUpload: (id: string) => `imports/${id}/upload`,
+} as const;
+
+/** Finished jobs stay queryable this long; their archives are removed with them by DELETE. */
+export const JOB_RETENTION_SECONDS = 7 * 24 * 3600;
+
+export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'waiting-children' | 'unknown';
+
+export interface JobStatus<P, R> {
+  id: string;
+  kind: 'export' | 'import';
+  state: JobState;
+  progress: P | null;
+  result?: R;
+  error?: ErrorBody;
+  createdAt: string;
+  finishedAt?: string;
+  links?: Record<string, string>;
+}
+
+const ERROR_MARK = 'stevedore-error:';
+
+/** A job's failure as BullMQ keeps it (a string): the RegistryError's body, tagged to parse back. */
+export function jobFailure(e: unknown): string {
+  const err = RegistryError.is(e) ? e : new RegistryError('INTERNAL', (e as Error)?.message ?? String(e));
+  return ERROR_MARK + JSON.stringify(err.toJSON());
+}
+
+export function parseJobFailure(reason: string | undefined): ErrorBody | undefined {
+  if (!reason) return undefined;
+  if (reason.startsWith(ERROR_MARK)) {
+    try {
+      return JSON.parse(reason.slice(ERROR_MARK.length)) as ErrorBody;
+    } catch {
+      // fall through
+    }
+  }
+  return { code: 'INTERNAL', message: reason.slice(0, 500) };
+}
+
+export async function jobStatus<P, R>(queue: Queue, kind: 'export' | 'import', id: string): Promise<{ status: JobStatus<P, R>; job: Job }> {
+  const job = id && /^[A-Za-z0-9-]{1,64}$/.test(id) ? await queue.getJob(id) : undefined;
+  if (!job) throw new RegistryError('NOT_FOUND', `${kind} job ${id.slice(0, 64)} not found`, { id: id.slice(0, 64) });
+  const state = (await job.getState()) as JobState;
+  const status: JobStatus<P, R> = {
+    id,
+    kind,
+    state,
+    progress: (typeof job.progress === 'object' ? job.progress : null) as P | null,
+    createdAt: new Date(job.timestamp).toISOString(),
+  };
+  if (job.finishedOn) status.finishedAt = new Date(job.finishedOn).toISOString();
+  if (state === 'completed') status.result = job.returnvalue as R;
+  if (state === 'failed') status.error = parseJobFailure(job.failedReason);
+  return { status, job };
+}
+
+export type ExportJobStatus = JobStatus<ExportProgress, ExportResult>;
+export type ImportJobStatus = JobStatus<LoadProgress, LoadReport>;

@@ -1,0 +1,372 @@
+// The image commands of the management API with Docker's rules, over the metadata and blob
+// services: tag (one image, many tags; a tag names one image; retag moves it), untag, rmi,
+// images, inspect and history.
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  RegistryError,
+  isIndexMediaType,
+  layerCompression,
+  parseImageConfig,
+  parseManifest,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  type ParsedManifest,
+} from '@stevedore/oci';
+import type { BlobService } from '@stevedore/blobs';
+import type { MetadataService } from '@stevedore/metadata';
+import { decompress } from './decompress';
+import { formatImageRef, parseImageRef, type ImageRef } from './image-reference';
+import { historyOf, inspectImage, inspectIndex, platformString, type DockerImageInspect, type DockerIndexInspect, type HistoryEntry } from './image-inspect';
+import type { LayerSizeCache } from './layer-size-cache';
+
+/** Image configs are small JSON; refuse to buffer a blob that claims to be one but is not. */
+const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
+
+export interface ResolvedManifest {
+  name: string;
+  digest: Digest;
+  mediaType: string;
+  bytes: Buffer;
+  parsed: ParsedManifest;
+}
+
+export interface ImageSummary {
+  repository: string;
+  tag: string;
+  digest: Digest;
+  mediaType: string;
+  /** Config digest (Docker's image ID); the index digest for a multi-platform image. */
+  id: string;
+  created: string | null;
+  /** Bytes as stored and pulled: manifest, config and layers (children's, for an index). */
+  compressedSize: number;
+  /** Unpacked layer bytes, when known (learned on inspect, load and import). */
+  uncompressedSize: number | null;
+  platforms?: string[];
+}
+
+export interface ListImagesOptions {
+  repository?: string;
+  /** Page size (default 100, at most 1000). */
+  n?: number;
+  /** `repository:tag` of the last row of the previous page. */
+  last?: string;
+}
+
+export interface TagResult {
+  source: string;
+  target: string;
+  digest: Digest;
+  /** The image the tag named before, when tagging moved it. */
+  previous?: Digest;
+}
+
+export interface RemoveResult {
+  untagged: string[];
+  deleted: Digest[];
+}
+
+async function readCapped(stream: Readable, limit: number, what: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let n = 0;
+  for await (const c of stream) {
+    n += (c as Buffer).length;
+    if (n > limit) {
+      stream.destroy();
+      throw new RegistryError('MANIFEST_INVALID', `${what} is larger than ${limit} bytes`, { limit });
+    }
+    chunks.push(c as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+export class ImageService {
+  constructor(
+    private readonly metadata: MetadataService,
+    private readonly blobs: BlobService,
+    private readonly sizes: LayerSizeCache,
+  ) {}
+
+  /** The manifest a reference names: digest wins over tag; a bare name means `latest`. */
+  async resolve(ref: ImageRef | string): Promise<ResolvedManifest> {
+    const r = typeof ref === 'string' ? parseImageRef(ref, { defaultTag: true }) : ref;
+    const m = await this.metadata.getManifest(r.name, r.digest ?? r.tag ?? 'latest');
+    return { name: r.name, digest: m.digest, mediaType: m.mediaType, bytes: m.bytes, parsed: parseManifest(m.bytes, m.mediaType) };
+  }
+
+  async config(name: string, manifest: ImageManifest): Promise<ImageConfig> {
+    const c = await this.blobs.open(name, manifest.config.digest);
+    return parseImageConfig(await readCapped(c.stream!, MAX_CONFIG_BYTES, 'image config'));
+  }
+
+  /**
+   * `docker tag SOURCE TARGET`. Within a repository the tag is pointed at the manifest (moving it
+   * if it named another image); across repositories the manifest is copied and its blobs mounted,
+   * children of an index first, so the target never names something incomplete.
+   */
+  async tag(source: string, target: string): Promise<TagResult> {
+    const src = parseImageRef(source, { defaultTag: true });
+    const dst = parseImageRef(target, { defaultTag: true });
+    if (dst.digest) throw new RegistryError('INVALID_REQUEST', 'a tag target cannot name a digest', { target });
+    const m = await this.resolve(src);
+    const previous = await this.metadata.getManifest(dst.name, dst.tag!).then(
+      (p) => p.digest,
+      (e: unknown) => {
+        if (RegistryError.is(e, 'MANIFEST_UNKNOWN') || RegistryError.is(e, 'NAME_UNKNOWN')) return undefined;
+        throw e;
+      },
+    );
+    if (dst.name === src.name) await this.metadata.tagManifest(dst.name, dst.tag!, m.digest);
+    else await this.copyManifest(src.name, dst.name, m, dst.tag);
+    const result: TagResult = { source: formatImageRef(src), target: formatImageRef(dst), digest: m.digest };
+    if (previous && previous !== m.digest) result.previous = previous;
+    return result;
+  }
+
+  private async copyManifest(from: string, to: string, m: ResolvedManifest, tag?: string, depth = 0): Promise<void> {
+    if (m.parsed.isIndex) {
+      if (depth > 4) throw new RegistryError('MANIFEST_INVALID', 'index nesting is too deep', { digest: m.digest });
+      for (const child of m.parsed.references) {
+        const c = await this.metadata.getManifest(from, child.digest);
+        await this.copyManifest(from, to, { name: from, digest: c.digest, mediaType: c.mediaType, bytes: c.bytes, parsed: parseManifest(c.bytes, c.mediaType) }, undefined, depth + 1);
+      }
+    } else {
+      for (const d of m.parsed.references) {
+        if (await this.blobs.stat(to, d.digest)) continue;
+        if (!(await this.blobs.mount(to, from, d.digest))) {
+          throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${d.digest} of ${from}@${m.digest} is missing`, { name: from, digest: d.digest });
+        }
+      }
+    }
+    await this.metadata.putManifest(to, tag ?? m.digest, m.bytes, m.mediaType);
+  }
+
+  /** `docker rmi NAME:TAG`: removes the reference only; the image stays for its other tags and digest. */
+  async untag(reference: string): Promise<{ untagged: string; digest: Digest; remainingTags: string[] }> {
+    const ref = parseImageRef(reference, { defaultTag: true });
+    if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'untag takes NAME:TAG; remove an image by digest with rmi', { reference });
+    const m = await this.metadata.getManifest(ref.name, ref.tag!);
+    await this.metadata.deleteTag(ref.name, ref.tag!);
+    const remaining = await this.metadata.tagsOf(ref.name, m.digest);
+    return { untagged: `${ref.name}:${ref.tag}`, digest: m.digest, remainingTags: remaining.map((t) => `${ref.name}:${t}`) };
+  }
+
+  /**
+   * `docker rmi`: a tag reference untags; a digest reference deletes the manifest and every tag on
+   * it, which needs `force` when tags exist (as distribution v3 does on DELETE by digest). A
+   * manifest that a tagged index of the repository lists is refused even with force: deleting it
+   * would leave the index pointing at nothing.
+   */
+  async remove(reference: string, force = false): Promise<RemoveResult> {
+    const ref = parseImageRef(reference);
+    if (!ref.digest) {
+      const u = await this.untag(reference);
+      return { untagged: [u.untagged], deleted: [] };
+    }
+    const m = await this.resolve({ name: ref.name, digest: ref.digest });
+    const tags = await this.metadata.tagsOf(ref.name, m.digest);
+    if (tags.length && !force) {
+      throw new RegistryError('CONFLICT', `image ${ref.name}@${m.digest} is tagged (${tags.map((t) => `${ref.name}:${t}`).join(', ')}); untag it or remove with force`, {
+        tags: tags.map((t) => `${ref.name}:${t}`),
+      });
+    }
+    const parents = await this.parentIndexes(ref.name, m.digest);
+    if (parents.length) {
+      throw new RegistryError('CONFLICT', `image ${ref.name}@${m.digest} is part of index ${parents[0]}; remove the index first`, { indexes: parents });
+    }
+    await this.metadata.deleteManifest(ref.name, m.digest);
+    return { untagged: tags.map((t) => `${ref.name}:${t}`), deleted: [m.digest] };
+  }
+
+  private async parentIndexes(name: string, digest: Digest): Promise<string[]> {
+    const out = new Set<string>();
+    for (const tag of await this.allTags(name)) {
+      const m = await this.metadata.getManifest(name, tag).catch(() => undefined);
+      if (!m || !isIndexMediaType(m.mediaType) || m.digest === digest) continue;
+      const idx = parseManifest(m.bytes, m.mediaType);
+      if (idx.references.some((d) => d.digest === digest)) out.add(m.digest);
+    }
+    return [...out];
+  }
+
+  /** Every tag of a repository, paging through the metadata service. */
+  async allTags(name: string): Promise<string[]> {
+    const tags: string[] = [];
+    let last: string | undefined;
+    for (;;) {
+      const page = await this.metadata.listTags(name, 1000, last);
+      tags.push(...page.items);
+      if (!page.next) return tags;
+      last = page.next;
+    }
+  }
+
+  /** `docker images`: one row per repository and tag, ordered by repository then tag. */
+  async list(options: ListImagesOptions = {}): Promise<{ items: ImageSummary[]; next?: string }> {
+    const n = Math.min(Math.max(options.n ?? 100, 1), 1000);
+    let afterRepo: string | undefined;
+    let afterTag: string | undefined;
+    if (options.last) {
+      const i = options.last.lastIndexOf(':');
+      if (i <= 0) throw new RegistryError('INVALID_REQUEST', '`last` must be REPOSITORY:TAG from the previous page', { last: options.last });
+      afterRepo = options.last.slice(0, i);
+      afterTag = options.last.slice(i + 1);
+    }
+    const items: ImageSummary[] = [];
+    const want = n + 1;
+    const repos = options.repository ? [parseImageRef(options.repository).name] : undefined;
+    const summaries = new Map<string, Omit<ImageSummary, 'repository' | 'tag'>>();
+    let repoCursor = afterRepo ? repoBefore(afterRepo) : undefined;
+    outer: for (;;) {
+      let batch: string[];
+      let more = false;
+      if (repos) {
+        batch = repos;
+      } else {
+        const page = await this.metadata.catalog(100, repoCursor);
+        batch = page.items;
+        more = !!page.next;
+        repoCursor = page.next;
+      }
+      for (const repo of batch) {
+        if (afterRepo && repo < afterRepo) continue;
+        let tagCursor = repo === afterRepo ? afterTag : undefined;
+        for (;;) {
+          const page = await this.metadata.listTags(repo, Math.min(want - items.length, 1000), tagCursor).catch((e: unknown) => {
+            if (RegistryError.is(e, 'NAME_UNKNOWN')) return { items: [] as string[], next: undefined };
+            throw e;
+          });
+          for (const tag of page.items) {
+            const m = await this.metadata.getManifest(repo, tag).catch(() => undefined);
+            if (!m) continue;
+            const key = `${repo}@${m.digest}`;
+            let s = summaries.get(key);
+            if (!s) {
+              s = await this.summarize(repo, { name: repo, digest: m.digest, mediaType: m.mediaType, bytes: m.bytes, parsed: parseManifest(m.bytes, m.mediaType) });
+              summaries.set(key, s);
+            }
+            items.push({ repository: repo, tag, ...s });
+            if (items.length >= want) break outer;
+          }
+          if (!page.next) break;
+          tagCursor = page.next;
+        }
+      }
+      if (!more) break;
+    }
+    if (items.length > n) {
+      items.length = n;
+      return { items, next: `${items[n - 1].repository}:${items[n - 1].tag}` };
+    }
+    return { items };
+  }
+
+  private async summarize(name: string, m: ResolvedManifest): Promise<Omit<ImageSummary, 'repository' | 'tag'>> {
+    if (m.parsed.isIndex) {
+      const index = m.parsed.parsed as ImageIndex;
+      let compressed = m.bytes.length;
+      for (const d of index.manifests) {
+        const child = await this.metadata.getManifest(name, d.digest).catch(() => undefined);
+        if (!child) continue;
+        const p = parseManifest(child.bytes, child.mediaType);
+        compressed += child.bytes.length + p.references.reduce((a, r) => a + r.size, 0);
+      }
+      return {
+        digest: m.digest,
+        mediaType: m.mediaType,
+        id: m.digest,
+        created: null,
+        compressedSize: compressed,
+        uncompressedSize: null,
+        platforms: index.manifests.filter((d) => d.platform).map((d) => platformString(d.platform!)),
+      };
+    }
+    const manifest = m.parsed.parsed as ImageManifest;
+    const config = await this.config(name, manifest).catch(() => undefined);
+    const layerSizes = await this.sizes.get(manifest.layers.map((l) => l.digest));
+    const known = layerSizes.every((s) => s !== undefined);
+    return {
+      digest: m.digest,
+      mediaType: m.mediaType,
+      id: manifest.config.digest,
+      created: config?.created ?? null,
+      compressedSize: m.bytes.length + manifest.config.size + manifest.layers.reduce((a, l) => a + l.size, 0),
+      uncompressedSize: known ? layerSizes.reduce<number>((a, s) => a + (s as number), 0) : null,
+    };
+  }
+
+  /** `docker inspect` of an image (or, for an index, its platforms and manifests). */
+  async inspect(reference: string): Promise<DockerImageInspect | DockerIndexInspect> {
+    const m = await this.resolve(reference);
+    const tags = await this.metadata.tagsOf(m.name, m.digest);
+    if (m.parsed.isIndex) {
+      const index = m.parsed.parsed as ImageIndex;
+      const available = new Set<string>();
+      for (const d of index.manifests) {
+        if (await this.metadata.getManifest(m.name, d.digest).then(() => true, () => false)) available.add(d.digest);
+      }
+      return inspectIndex({ name: m.name, digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, index, tags, available });
+    }
+    const manifest = m.parsed.parsed as ImageManifest;
+    const config = await this.config(m.name, manifest);
+    const layerSizes = await this.uncompressedSizes(m.name, manifest.layers);
+    return inspectImage({ name: m.name, digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, manifest, config, tags, layerSizes });
+  }
+
+  /** `docker history`: newest first, with each step's layer size. */
+  async history(reference: string): Promise<HistoryEntry[]> {
+    const m = await this.resolve(reference);
+    if (m.parsed.isIndex) {
+      throw new RegistryError('INVALID_REQUEST', `${m.name}@${m.digest} is a multi-platform index; ask for one of its manifests by digest`, {
+        manifests: m.parsed.references.map((d) => ({ digest: d.digest, platform: d.platform })),
+      });
+    }
+    const manifest = m.parsed.parsed as ImageManifest;
+    const config = await this.config(m.name, manifest);
+    const tags = await this.metadata.tagsOf(m.name, m.digest);
+    const layerSizes = await this.uncompressedSizes(m.name, manifest.layers);
+    return historyOf({ imageId: manifest.config.digest, tags: tags.map((t) => `${m.name}:${t}`), config, layers: manifest.layers, layerSizes });
+  }
+
+  /** Uncompressed size of each layer: cached, else learned by reading it once. */
+  async uncompressedSizes(name: string, layers: Descriptor[]): Promise<Array<number | undefined>> {
+    const cached = await this.sizes.get(layers.map((l) => l.digest));
+    return Promise.all(
+      layers.map(async (l, i) => {
+        if (cached[i] !== undefined) return cached[i];
+        const kind = layerCompression(l.mediaType);
+        if (kind === undefined) return undefined;
+        let size: number;
+        if (kind === 'none') size = l.size;
+        else {
+          try {
+            const c = await this.blobs.open(name, l.digest);
+            const { stream } = await decompress(c.stream!);
+            size = 0;
+            await pipeline(stream, async (src: AsyncIterable<Buffer>) => {
+              for await (const chunk of src) size += chunk.length;
+            });
+          } catch {
+            // Not a readable layer (or a compression we cannot undo here): the size stays unknown.
+            return undefined;
+          }
+        }
+        await this.sizes.set(l.digest, size);
+        return size;
+      }),
+    );
+  }
+}
+
+/** A catalog cursor just before `repo`, so a page starts at `repo` itself. */
+function repoBefore(repo: string): string | undefined {
+  // The catalog pages strictly after `last`; the greatest string below `repo` in practice is
+  // `repo` with its last character decremented and padded high.
+  if (!repo) return undefined;
+  const last = repo.charCodeAt(repo.length - 1);
+  return repo.slice(0, -1) + String.fromCharCode(last - 1) + '\uffff';
+}

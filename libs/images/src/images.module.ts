@@ -1,0 +1,51 @@
+// Nest wiring of the images domain: the management API (on 'all' and 'gateway') and the export and
+// import workers (on 'all' and 'commit-worker'). `deps` provide BLOB_SERVICE and METADATA_SERVICE,
+// in-process or remote; both halves only use those interfaces, storage and Redis.
+import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { REDIS, RedisKeys } from '@stevedore/platform';
+import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
+import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
+import { ImageService } from './image-service';
+import { ImagesController } from './images.controller';
+import { ExportsController } from './exports.controller';
+import { ImportsController } from './imports.controller';
+import { ImageJobQueues } from './image-job-queues';
+import { ImageJobWorkers } from './image-workers';
+import { LAYER_SIZES, RedisLayerSizeCache, type LayerSizeCache } from './layer-size-cache';
+import { DEFAULT_IMAGES_OPTIONS, IMAGES_OPTIONS, type ImagesOptions } from './images-options';
+
+export interface ImagesModuleOptions extends Partial<ImagesOptions> {
+  /** Serve /api/v1/images, /exports, /imports. */
+  api?: boolean;
+  /** Run the export and import job workers. */
+  workers?: boolean;
+}
+
+@Module({})
+export class ImagesModule {
+  static forRoot(deps: DynamicModule[], options: ImagesModuleOptions = {}): DynamicModule {
+    const providers: Provider[] = [
+      { provide: IMAGES_OPTIONS, useValue: { ...DEFAULT_IMAGES_OPTIONS, ...stripUndefined({ maxArchiveBytes: options.maxArchiveBytes }) } },
+      { provide: LAYER_SIZES, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RedisLayerSizeCache(redis, keys.key('images', 'layer-usize')) },
+      {
+        provide: ImageService,
+        inject: [METADATA_SERVICE, BLOB_SERVICE, LAYER_SIZES],
+        useFactory: (m: MetadataService, b: BlobService, s: LayerSizeCache) => new ImageService(m, b, s),
+      },
+    ];
+    if (options.api) providers.push(ImageJobQueues);
+    if (options.workers) providers.push(ImageJobWorkers);
+    return {
+      module: ImagesModule,
+      imports: deps,
+      controllers: options.api ? [ImagesController, ExportsController, ImportsController] : [],
+      providers,
+      exports: [ImageService],
+    };
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}

@@ -1,0 +1,66 @@
+// /api/v1/imports: `docker load` as a job. The upload is streamed to storage (never buffered) under
+// the size limit, then a job loads it; GET reports state, progress and what was loaded.
+import { randomUUID } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import { PassThrough } from 'node:stream';
+import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
+import { RegistryError } from '@stevedore/oci';
+import { STORAGE } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import type { LoadProgress, LoadReport } from './archive-load';
+import { ByteLimit } from './decompress';
+import { parseImageRef } from './image-reference';
+import { ImageJobQueues } from './image-job-queues';
+import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ImportJobStatus } from './image-jobs';
+import { IMAGES_OPTIONS, parseLimit, requestBody, type ImagesOptions } from './images-options';
+
+@Controller('api/v1/imports')
+export class ImportsController {
+  constructor(
+    private readonly queues: ImageJobQueues,
+    @Inject(STORAGE) private readonly storage: StorageDriver,
+    @Inject(IMAGES_OPTIONS) private readonly options: ImagesOptions,
+  ) {}
+
+  @Post()
+  @HttpCode(202)
+  async create(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('maxBytes') maxBytes?: string): Promise<ImportJobStatus> {
+    if (repository) parseImageRef(repository);
+    const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);
+    const declared = Number(req.headers['content-length']);
+    const body = requestBody(req);
+    if (Number.isFinite(declared) && declared > limit) {
+      body.resume();
+      throw new RegistryError('PAYLOAD_TOO_LARGE', `the archive (${declared} bytes) exceeds the limit of ${limit} bytes`, { limit, size: declared }, 413);
+    }
+    const id = randomUUID();
+    const upload = ImageJobPaths.importUpload(id);
+    const counted = new ByteLimit(limit, 'the archive');
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    try {
+      await Promise.all([pipeline(body, counted, out), this.storage.writeStream(upload, out, Number.isFinite(declared) ? declared : undefined)]);
+    } catch (e) {
+      out.destroy();
+      await this.storage.delete(upload).catch(() => undefined);
+      if (RegistryError.is(e)) throw e;
+      throw new RegistryError('INVALID_REQUEST', `the upload did not complete: ${(e as Error).message}`);
+    }
+    if (counted.bytes === 0) {
+      await this.storage.delete(upload);
+      throw new RegistryError('INVALID_REQUEST', 'the request has no archive in its body');
+    }
+    await this.queues.imports.add(
+      'import',
+      { upload, size: counted.bytes, maxBytes: limit, ...(repository ? { repository } : {}) },
+      { jobId: id, attempts: 1, removeOnComplete: { age: JOB_RETENTION_SECONDS }, removeOnFail: { age: JOB_RETENTION_SECONDS } },
+    );
+    return { id, kind: 'import', state: 'waiting', progress: null, createdAt: new Date().toISOString(), links: { self: `/api/v1/imports/${id}` } };
+  }
+
+  @Get(':id')
+  async status(@Param('id') id: string): Promise<ImportJobStatus> {
+    const { status } = await jobStatus<LoadProgress, LoadReport>(this.queues.imports, 'import', id);
+    return { ...status, links: { self: `/api/v1/imports/${id}` } };
+  }
+}
