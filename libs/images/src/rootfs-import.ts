@@ -57,8 +57,10 @@ class TarCheck extends Transform {
         this.entries++;
         if (header.name.split('/').includes('..')) {
           this.failure = new RegistryError('INVALID_REQUEST', `unsafe path in tarball: "${header.name.slice(0, 300)}" contains ".."`, { path: header.name.slice(0, 300) });
+          // Stop here: the transform fails on its next chunk (or at flush) with this error.
+          body.on('error', () => undefined);
           body.resume();
-          next(this.failure);
+          body.on('end', () => next());
           return;
         }
         body.on('end', () => next());
@@ -78,9 +80,10 @@ class TarCheck extends Transform {
     else this.extract.once('drain', go);
   }
   override _flush(cb: TransformCallback): void {
+    if (this.failure) return cb(this.failure);
     (this.extract as unknown as { end(): void }).end();
     this.done.then(
-      () => (this.entries === 0 ? cb(new RegistryError('INVALID_REQUEST', 'the tarball holds no files')) : cb()),
+      () => cb(this.failure ?? (this.entries === 0 ? new RegistryError('INVALID_REQUEST', 'the tarball holds no files') : undefined)),
       (e: Error) => cb(e),
     );
   }
