@@ -102,16 +102,29 @@ export async function loadArchive(
 
   let archive: Archive;
   let compression: Compression;
+  // A failure upstream of the tar reader (limit, decompressor, storage) ends the reader's input
+  // instead of erroring it, and is reported in place of the reader's "unexpected end": the reader
+  // may not be listening for errors at every moment.
+  let upstream: Error | undefined;
   try {
     const d = await decompress(input);
     compression = d.compression;
-    const limited = d.stream.pipe(new ByteLimit(options.maxBytes, 'the archive (uncompressed)'));
-    d.stream.on('error', (e) => limited.destroy(e));
-    const counted = limited.pipe(new ByteCounter((n) => throttled('reading', (read += n), 0)));
-    limited.on('error', (e) => counted.destroy(e));
-    archive = await readArchive(counted as unknown as Readable, { spoolDir: options.spoolDir });
+    const fused = new PassThrough();
+    const stop = (e: Error): void => {
+      upstream ??= e;
+      fused.end();
+    };
+    const limited = new ByteLimit(options.maxBytes, 'the archive (uncompressed)');
+    const counted = new ByteCounter((n) => throttled('reading', (read += n), 0));
+    for (const st of [d.stream, limited, counted]) st.on('error', stop);
+    d.stream.pipe(limited).pipe(counted).pipe(fused);
+    archive = await readArchive(fused, { spoolDir: options.spoolDir });
   } catch (e) {
-    throw refusal(e);
+    throw refusal(upstream ?? e);
+  }
+  if (upstream) {
+    await archive.close();
+    throw refusal(upstream);
   }
   try {
     return await storeArchive(deps, archive, compression, options, progress, throttled);
