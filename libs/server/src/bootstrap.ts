@@ -17,6 +17,8 @@ import {
   type StevedoreConfig,
   type Target,
 } from '@stevedore/platform';
+import { BlobsModule } from '@stevedore/blobs';
+import { METADATA_SERVICE, MetadataModule, type MetadataService } from '@stevedore/metadata';
 import { modulesFor } from './targets';
 
 export interface RunningServer {
@@ -102,8 +104,36 @@ export async function startServer(env: Record<string, string | undefined> = proc
   return { app, config, url, close: () => app.close() };
 }
 
-/** main() of every app: start, or print the configuration error and exit 1. */
+/**
+ * `reindex`: rebuild every Redis index from storage (after Redis was lost or flushed), with the
+ * in-process services of the all-in-one target; prints what it found as JSON.
+ */
+export async function reindex(env: Record<string, string | undefined> = process.env): Promise<Awaited<ReturnType<MetadataService['reindex']>>> {
+  const config = loadConfig({ ...env, STEVEDORE_TARGET: 'all' });
+  const blobs = BlobsModule.inProcess();
+  const app = await NestFactory.createApplicationContext(rootModule(config, [blobs, MetadataModule.inProcess(blobs)]), { logger: false });
+  try {
+    return await app.get<MetadataService>(METADATA_SERVICE).reindex();
+  } finally {
+    await app.close();
+  }
+}
+
+/** main() of every app: start (or run `reindex`), or print the configuration error and exit 1. */
 export function runTarget(target: Target): void {
+  if (process.argv[2] === 'reindex') {
+    reindex().then(
+      (r) => {
+        console.log(JSON.stringify(r));
+        process.exit(0);
+      },
+      (e: Error) => {
+        console.error(`stevedore reindex: ${e.message}`);
+        process.exit(1);
+      },
+    );
+    return;
+  }
   startServer(process.env, target).catch((e: Error) => {
     console.error(`stevedore ${target}: ${e.message}`);
     process.exit(1);

@@ -1,13 +1,16 @@
 // Starts Stevedore for e2e tests as real processes: all-in-one, or split into blob-service,
 // metadata-service and gateway, each with its own port; filesystem or S3 storage; a private Redis.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, startRedis, useSharedS3, waitFor } from '@stevedore/testing';
+import { useCredentials } from './registry-client';
 
 const root = path.resolve(__dirname, '../../..');
+const execFileP = promisify(execFile);
 
 export type Wiring = 'all' | 'split';
 export type StorageKind = 'filesystem' | 's3';
@@ -16,11 +19,17 @@ export interface StevedoreUnderTest {
   url: string;
   redisUrl: string;
   env: Record<string, string>;
+  /** The bootstrap admin (STEVEDORE_ADMIN_PASSWORD is set by the harness). */
+  admin: { user: string; password: string };
   /** kill -9 one process ('gateway' in split mode is the edge; 'all' the single process). */
   kill(which?: string): void;
   /** Start a killed process again with the same environment. */
   restart(which?: string): Promise<void>;
   stop(): Promise<void>;
+  /** Run `reindex` as its own process with the same environment; resolves to what it printed. */
+  reindex(): Promise<Record<string, number>>;
+  /** Recent output of a process (for log assertions). */
+  logs(which?: string): string;
 }
 
 interface Proc {
@@ -78,6 +87,7 @@ export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageK
     STEVEDORE_DATA_DIR: dataDir,
     STEVEDORE_STORAGE: opts.storage ?? 'filesystem',
     STEVEDORE_INTERNAL_TOKEN: randomBytes(16).toString('hex'),
+    STEVEDORE_ADMIN_PASSWORD: randomBytes(12).toString('base64url'),
     LOG_LEVEL: 'warn',
     ...(opts.extraEnv ?? {}),
   };
@@ -114,10 +124,13 @@ export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageK
     throw e;
   }
   const edge = procs.get('all') ?? procs.get('gateway')!;
+  const admin = { user: 'admin', password: env.STEVEDORE_ADMIN_PASSWORD };
+  useCredentials(`http://127.0.0.1:${edge.port}`, admin);
   return {
     url: `http://127.0.0.1:${edge.port}`,
     redisUrl: redis.url,
     env,
+    admin,
     kill(which = edge.target) {
       procs.get(which)!.child!.kill('SIGKILL');
     },
@@ -125,6 +138,16 @@ export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageK
       const p = procs.get(which)!;
       await stopProc(p, 'SIGKILL');
       await launch(p);
+    },
+    async reindex() {
+      const r = await execFileP(process.execPath, ['-r', '@swc-node/register', path.join(root, 'libs/server/test/main-for-tests.ts'), 'reindex'], {
+        cwd: root,
+        env: { ...process.env, ...env, STEVEDORE_TARGET: 'all' },
+      });
+      return JSON.parse(r.stdout.trim().split('\n').pop()!);
+    },
+    logs(which = edge.target) {
+      return procs.get(which)!.log.join('');
     },
     async stop() {
       for (const p of [...procs.values()].reverse()) await stopProc(p);

@@ -10,8 +10,18 @@ export interface Resp {
   json<T = any>(): T;
 }
 
+const credentialsByBase = new Map<string, string>();
+
+/** Send Basic credentials on every request to `base` (the harness sets the admin's); null clears. */
+export function useCredentials(base: string, creds: { user: string; password: string } | null): void {
+  if (creds) credentialsByBase.set(base, 'Basic ' + Buffer.from(`${creds.user}:${creds.password}`).toString('base64'));
+  else credentialsByBase.delete(base);
+}
+
 export async function http(base: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<Resp> {
-  const r = await fetch(base + path, { method, body, headers, redirect: 'manual' });
+  const auth = credentialsByBase.get(base);
+  const h = auth && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization') ? { authorization: auth, ...headers } : headers;
+  const r = await fetch(base + path, { method, body, headers: h, redirect: 'manual' });
   const buf = Buffer.from(await r.arrayBuffer());
   return { status: r.status, headers: r.headers, body: buf, json: () => JSON.parse(buf.toString()) };
 }
