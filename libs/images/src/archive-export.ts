@@ -8,6 +8,7 @@ import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
 import { ByteCounter } from './decompress';
+import { openBlobStream } from './blob-stream';
 import { archiveTagFor, parseImageRef } from './image-reference';
 import { platformString } from './image-inspect';
 
@@ -83,7 +84,7 @@ export async function planExport(metadata: MetadataService, spec: ExportSpec): P
       );
       if (!child) {
         throw new RegistryError('NOT_FOUND', `${name}@${m.digest} has no manifest for ${platformString(platform)}`, {
-          platforms: index.manifests.filter((d) => d.platform).map((d) => platformString(d.platform!)),
+          platforms: index.manifests.flatMap((d) => (d.platform ? [platformString(d.platform)] : [])),
         });
       }
       m = await metadata.getManifest(name, child.digest);
@@ -139,12 +140,12 @@ export async function writeExport(
     image: imageFromBlobs({
       rawManifest: p.bytes,
       openBlob: async (d) => {
-        const c = await deps.blobs.open(p.name, d.digest);
+        const stream = await openBlobStream(deps.blobs, p.name, d.digest);
         const counter = new ByteCounter((n) => {
           bytes += n;
           report('writing');
         });
-        return c.stream!.pipe(counter) as Readable;
+        return stream.pipe(counter) as Readable;
       },
     }),
     tags: p.tags.map((t) => archiveTagFor(p.name, t)),

@@ -27,7 +27,7 @@ const manifest: ImageManifest = {
 
 describe('docker inspect', () => {
   it('shows the fields docker inspect prints, Id being the config digest', () => {
-    const i = inspectImage({ name: 'music51555/bh', digest: d('f'), mediaType: manifest.mediaType!, size: 300, manifest, config, tags: ['latest', 'v0.2'], layerSizes: [1000, 500] });
+    const i = inspectImage({ name: 'music51555/bh', digest: d('f'), mediaType: String(manifest.mediaType), size: 300, manifest, config, tags: ['latest', 'v0.2'], layerSizes: [1000, 500] });
     expect(i.Id).toBe(d('c'));
     expect(i.RepoTags).toEqual(['music51555/bh:latest', 'music51555/bh:v0.2']);
     expect(i.RepoDigests).toEqual([`music51555/bh@${d('f')}`]);
@@ -43,7 +43,7 @@ describe('docker inspect', () => {
   });
 
   it('falls back to compressed sizes when the uncompressed ones are unknown', () => {
-    const i = inspectImage({ name: 'x', digest: d('f'), mediaType: manifest.mediaType!, size: 1, manifest, config, tags: [], layerSizes: [undefined, 5] });
+    const i = inspectImage({ name: 'x', digest: d('f'), mediaType: String(manifest.mediaType), size: 1, manifest, config, tags: [], layerSizes: [undefined, 5] });
     expect(i.Size).toBe(150);
     expect(i.UncompressedSize).toBeNull();
     expect(i.RepoTags).toEqual([]);

@@ -161,7 +161,7 @@ export function inspectIndex(i: IndexInspectInput): DockerIndexInspect {
     RepoTags: i.tags.map((t) => `${i.name}:${t}`),
     RepoDigests: [`${i.name}@${i.digest}`],
     Descriptor: { mediaType: i.mediaType, digest: i.digest, size: i.size },
-    Platforms: manifests.filter((m) => m.Kind === 'image' && m.Platform).map((m) => platformString(m.Platform!)),
+    Platforms: manifests.flatMap((m) => (m.Kind === 'image' && m.Platform ? [platformString(m.Platform)] : [])),
     Manifests: manifests,
   };
 }

@@ -19,6 +19,7 @@ import {
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { decompress } from './decompress';
+import { openBlobStream } from './blob-stream';
 import { formatImageRef, parseImageRef, type ImageRef } from './image-reference';
 import { historyOf, inspectImage, inspectIndex, platformString, type DockerImageInspect, type DockerIndexInspect, type HistoryEntry } from './image-inspect';
 import type { LayerSizeCache } from './layer-size-cache';
@@ -99,8 +100,8 @@ export class ImageService {
   }
 
   async config(name: string, manifest: ImageManifest): Promise<ImageConfig> {
-    const c = await this.blobs.open(name, manifest.config.digest);
-    return parseImageConfig(await readCapped(c.stream!, MAX_CONFIG_BYTES, 'image config'));
+    const stream = await openBlobStream(this.blobs, name, manifest.config.digest);
+    return parseImageConfig(await readCapped(stream, MAX_CONFIG_BYTES, 'image config'));
   }
 
   /**
@@ -112,16 +113,17 @@ export class ImageService {
     const src = parseImageRef(source, { defaultTag: true });
     const dst = parseImageRef(target, { defaultTag: true });
     if (dst.digest) throw new RegistryError('INVALID_REQUEST', 'a tag target cannot name a digest', { target });
+    const tag = dst.tag ?? 'latest';
     const m = await this.resolve(src);
-    const previous = await this.metadata.getManifest(dst.name, dst.tag!).then(
+    const previous = await this.metadata.getManifest(dst.name, tag).then(
       (p) => p.digest,
       (e: unknown) => {
         if (RegistryError.is(e, 'MANIFEST_UNKNOWN') || RegistryError.is(e, 'NAME_UNKNOWN')) return undefined;
         throw e;
       },
     );
-    if (dst.name === src.name) await this.metadata.tagManifest(dst.name, dst.tag!, m.digest);
-    else await this.copyManifest(src.name, dst.name, m, dst.tag);
+    if (dst.name === src.name) await this.metadata.tagManifest(dst.name, tag, m.digest);
+    else await this.copyManifest(src.name, dst.name, m, tag);
     const result: TagResult = { source: formatImageRef(src), target: formatImageRef(dst), digest: m.digest };
     if (previous && previous !== m.digest) result.previous = previous;
     return result;
@@ -149,10 +151,11 @@ export class ImageService {
   async untag(reference: string): Promise<{ untagged: string; digest: Digest; remainingTags: string[] }> {
     const ref = parseImageRef(reference, { defaultTag: true });
     if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'untag takes NAME:TAG; remove an image by digest with rmi', { reference });
-    const m = await this.metadata.getManifest(ref.name, ref.tag!);
-    await this.metadata.deleteTag(ref.name, ref.tag!);
+    const tag = ref.tag ?? 'latest';
+    const m = await this.metadata.getManifest(ref.name, tag);
+    await this.metadata.deleteTag(ref.name, tag);
     const remaining = await this.metadata.tagsOf(ref.name, m.digest);
-    return { untagged: `${ref.name}:${ref.tag}`, digest: m.digest, remainingTags: remaining.map((t) => `${ref.name}:${t}`) };
+    return { untagged: `${ref.name}:${tag}`, digest: m.digest, remainingTags: remaining.map((t) => `${ref.name}:${t}`) };
   }
 
   /**
@@ -282,7 +285,7 @@ export class ImageService {
         created: null,
         compressedSize: compressed,
         uncompressedSize: null,
-        platforms: index.manifests.filter((d) => d.platform).map((d) => platformString(d.platform!)),
+        platforms: index.manifests.flatMap((d) => (d.platform ? [platformString(d.platform)] : [])),
       };
     }
     const manifest = m.parsed.parsed as ImageManifest;
@@ -344,8 +347,7 @@ export class ImageService {
         if (kind === 'none') size = l.size;
         else {
           try {
-            const c = await this.blobs.open(name, l.digest);
-            const { stream } = await decompress(c.stream!);
+            const { stream } = await decompress(await openBlobStream(this.blobs, name, l.digest));
             size = 0;
             await pipeline(stream, async (src: AsyncIterable<Buffer>) => {
               for await (const chunk of src) size += chunk.length;

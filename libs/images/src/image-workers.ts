@@ -51,7 +51,7 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
   async runExport(job: Job<ExportJobData>): Promise<ExportResult> {
     const plan = await planExport(this.metadata, job.data);
     return writeExport({ blobs: this.blobs, storage: this.storage }, plan, {
-      path: ImageJobPaths.exportArchive(job.id!),
+      path: ImageJobPaths.exportArchive(String(job.id)),
       compression: job.data.compression,
       onProgress: (p) => void job.updateProgress({ ...p }).catch(() => undefined),
     });

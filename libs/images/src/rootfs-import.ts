@@ -19,6 +19,7 @@ import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { ByteLimit, decompress } from './decompress';
 import { parseImageRef } from './image-reference';
+import { openBlobStream } from './blob-stream';
 import type { LayerSizeCache } from './layer-size-cache';
 
 export interface RootfsImportOptions {
@@ -100,6 +101,7 @@ export async function importRootfs(
 ): Promise<RootfsImportResult> {
   const ref = parseImageRef(options.reference, { defaultTag: true });
   if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'import needs REPOSITORY[:TAG], not a digest', { reference: options.reference });
+  const tag = ref.tag ?? 'latest';
   const now = (options.now ?? new Date()).toISOString();
   const base: ImageConfig = {
     created: now,
@@ -128,13 +130,13 @@ export async function importRootfs(
   const diffId = diff.digest();
   await deps.sizes.set(blob.digest, diff.size);
 
-  const layer = layerFrom({ open: async () => (await deps.blobs.open(ref.name, blob.digest)).stream!, mediaType: MediaTypes.ociLayerGzip, digest: blob.digest, size: blob.size, diffId });
+  const layer = layerFrom({ open: () => openBlobStream(deps.blobs, ref.name, blob.digest), mediaType: MediaTypes.ociLayerGzip, digest: blob.digest, size: blob.size, diffId });
   const image = await buildImage({ config, layers: [layer], format: 'oci' });
   const rawConfig = await image.rawConfigFile();
   await deps.blobs.putBlob(ref.name, Readable.from([rawConfig]), await image.configName());
-  const put = await deps.metadata.putManifest(ref.name, ref.tag!, await image.rawManifest(), await image.mediaType());
+  const put = await deps.metadata.putManifest(ref.name, tag, await image.rawManifest(), await image.mediaType());
   return {
-    reference: `${ref.name}:${ref.tag}`,
+    reference: `${ref.name}:${tag}`,
     digest: put.digest,
     id: await image.configName(),
     layer: { digest: blob.digest, size: blob.size, diffId, uncompressedSize: diff.size },

@@ -34,7 +34,7 @@ export class MemoryBlobs implements BlobService {
   async open(name: string, digest: Digest): Promise<BlobContent> {
     const info = await this.stat(name, digest);
     if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
-    return { info, stream: Readable.from([this.bytes.get(digest)!]) };
+    return { info, stream: Readable.from([this.bytes.get(digest) ?? Buffer.alloc(0)]) };
   }
   async putBlob(name: string, body: Readable, expected?: Digest): Promise<BlobInfo> {
     const b = await readAll(body);
