@@ -6,6 +6,7 @@ import type { StevedoreConfig, Target } from '@stevedore/platform';
 import { BlobsModule } from '@stevedore/blobs';
 import { MetadataModule } from '@stevedore/metadata';
 import { RegistryApiModule } from '@stevedore/registry';
+import { ImagesModule } from '@stevedore/images';
 
 export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
   const need = (url: string | undefined, name: string): void => {
@@ -15,7 +16,7 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
     case 'all': {
       const blobs = BlobsModule.inProcess();
       const metadata = MetadataModule.inProcess(blobs);
-      return [RegistryApiModule.forRoot([blobs, metadata])];
+      return [RegistryApiModule.forRoot([blobs, metadata]), ImagesModule.forRoot([blobs, metadata], { api: true, workers: true })];
     }
     case 'blob-service':
       return [BlobsModule.inProcess({ serveInternal: true })];
@@ -26,9 +27,16 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
     case 'gateway': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
       need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
-      return [RegistryApiModule.forRoot([BlobsModule.remote(), MetadataModule.remote()])];
+      const blobs = BlobsModule.remote();
+      const metadata = MetadataModule.remote();
+      return [RegistryApiModule.forRoot([blobs, metadata]), ImagesModule.forRoot([blobs, metadata], { api: true })];
     }
-    case 'commit-worker':
-      return [];
+    case 'commit-worker': {
+      need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
+      need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
+      const blobs = BlobsModule.remote();
+      const metadata = MetadataModule.remote();
+      return [ImagesModule.forRoot([blobs, metadata], { workers: true })];
+    }
   }
 }
