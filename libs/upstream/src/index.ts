@@ -1,1 +1,14 @@
-export {};
+export * from './www-authenticate';
+export * from './secret-box';
+export * from './upstream';
+export * from './upstream-mapping';
+export * from './upstream-store';
+export * from './remote-registry';
+export * from './upstream-clients';
+export * from './pull-through-metadata';
+export * from './pull-through-blobs';
+export * from './replication-rules';
+export * from './replicator';
+export * from './replication-queue';
+export * from './upstreams.controller';
+export * from './upstream.module';

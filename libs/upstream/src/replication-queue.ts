@@ -1,0 +1,104 @@
+// The `replicate` queue: enqueue (API and rules), status, and the worker that runs Replicator.
+import { createHash } from 'node:crypto';
+import { Logger } from '@nestjs/common';
+import type { Job, Queue, Worker } from 'bullmq';
+import { RegistryError, parseReference, type Digest } from '@stevedore/oci';
+import { QueueNames, createQueue, createWorker, type StevedoreConfig } from '@stevedore/platform';
+import type { ReplicateJobData, ReplicateProgress, ReplicateResult, Replicator } from './replicator';
+import { targetRepository, type ReplicationRuleStore } from './replication-rules';
+
+export interface ReplicationStatus {
+  id: string;
+  state: string;
+  data: ReplicateJobData;
+  progress?: ReplicateProgress;
+  result?: ReplicateResult;
+  failedReason?: string;
+  attemptsMade: number;
+}
+
+const JOB_OPTIONS = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 2000 },
+  removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+  removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+} as const;
+
+export class ReplicationQueue {
+  private readonly logger = new Logger('replicate');
+  private readonly queue: Queue<ReplicateJobData, ReplicateResult>;
+
+  constructor(
+    config: StevedoreConfig,
+    private readonly rules: ReplicationRuleStore,
+  ) {
+    this.queue = createQueue<ReplicateJobData, ReplicateResult>(config, QueueNames.replicate);
+  }
+
+  async enqueue(data: ReplicateJobData, jobId?: string): Promise<string> {
+    const job = await this.queue.add('replicate', data, { ...JOB_OPTIONS, jobId });
+    return job.id!;
+  }
+
+  async status(id: string): Promise<ReplicationStatus> {
+    const job = /^[\w-]{1,100}$/.test(id) ? await this.queue.getJob(id) : undefined;
+    if (!job) throw new RegistryError('NOT_FOUND', `no replication job "${id.slice(0, 100)}"`);
+    const s: ReplicationStatus = { id: job.id!, state: await job.getState(), data: job.data, attemptsMade: job.attemptsMade };
+    if (job.progress && typeof job.progress === 'object') s.progress = job.progress as ReplicateProgress;
+    if (job.returnvalue) s.result = job.returnvalue;
+    if (job.failedReason) s.failedReason = job.failedReason;
+    return s;
+  }
+
+  /** The rule hook: called after a tag write succeeds; enqueues one job per matching rule. */
+  readonly onTagWritten = async (name: string, tag: string, digest: Digest): Promise<void> => {
+    for (const rule of await this.rules.matching(name, tag)) {
+      const target = { upstream: rule.target.upstream, name: targetRepository(rule, name), tag };
+      // Same rule, tag and digest -> same job id: a retried push does not replicate twice.
+      const jobId = 'rule-' + createHash('sha256').update(JSON.stringify([rule.id, name, tag, digest])).digest('hex').slice(0, 32);
+      await this.enqueue({ source: { name, reference: digest }, target, rule: rule.id }, jobId);
+      this.logger.log(`rule ${rule.id}: ${name}:${tag} -> ${rule.target.upstream}/${target.name}:${tag}`);
+    }
+  };
+
+  async close(): Promise<void> {
+    await this.queue.close();
+  }
+}
+
+/** Parse the API's `{source: "name:tag" | "name@digest", target: {upstream, name, tag?}}`. */
+export function replicateRequest(body: unknown): ReplicateJobData {
+  const b = (body ?? {}) as { source?: unknown; target?: { upstream?: unknown; name?: unknown; tag?: unknown } };
+  if (typeof b.source !== 'string' || !b.target || typeof b.target.upstream !== 'string' || typeof b.target.name !== 'string') {
+    throw new RegistryError('INVALID_REQUEST', 'expected {source: "name:tag", target: {upstream, name, tag?}}');
+  }
+  // Local names are plain repository paths: parse without Docker's registry/library defaults.
+  const ref = parseReference(`localhost/${b.source}`);
+  const reference = ref.digest ?? ref.tag!;
+  const target = parseReference(`localhost/${b.target.name}`, { defaultTag: false });
+  if (target.tag || target.digest) throw new RegistryError('INVALID_REQUEST', 'target.name is a repository name; give the tag as target.tag');
+  const out: ReplicateJobData = { source: { name: ref.repository, reference }, target: { upstream: b.target.upstream, name: target.repository } };
+  if (b.target.tag !== undefined) {
+    if (typeof b.target.tag !== 'string') throw new RegistryError('INVALID_REQUEST', 'target.tag must be a string');
+    parseReference(`localhost/x:${b.target.tag}`);
+    out.target.tag = b.target.tag;
+  }
+  return out;
+}
+
+export function startReplicationWorker(config: StevedoreConfig, replicator: Replicator): Worker<ReplicateJobData, ReplicateResult> {
+  const logger = new Logger('replicate');
+  const worker = createWorker<ReplicateJobData, ReplicateResult>(
+    config,
+    QueueNames.replicate,
+    async (job: Job<ReplicateJobData, ReplicateResult>) => {
+      const r = await replicator.replicate(job.data, (p) => job.updateProgress(p as unknown as object));
+      logger.log(`${job.data.source.name}@${r.digest} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.existing} there)`);
+      return r;
+    },
+    { concurrency: config.STEVEDORE_REPLICATE_CONCURRENCY },
+  );
+  worker.on('failed', (job, e) => logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${e.message}`));
+  worker.on('error', (e) => logger.warn(`worker: ${e.message}`));
+  return worker;
+}

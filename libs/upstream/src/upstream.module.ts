@@ -1,0 +1,116 @@
+// Nest wiring: wraps the BLOB_SERVICE and METADATA_SERVICE of `deps` with pull-through (and the
+// replication-rule hook on tag writes), serves the management API, and optionally runs the
+// `replicate` worker. Hand the result to RegistryApiModule.forRoot in place of the plain services.
+import { DynamicModule, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import type Redis from 'ioredis';
+import type { Worker } from 'bullmq';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
+import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
+import { ACCESS_GUARD } from '@stevedore/registry';
+import { SecretBox, loadSecretKey } from './secret-box';
+import { UpstreamStore } from './upstream-store';
+import { UpstreamClients } from './upstream-clients';
+import { PullThroughBlobService } from './pull-through-blobs';
+import { PullThroughMetadataService } from './pull-through-metadata';
+import { ReplicationRuleStore } from './replication-rules';
+import { ReplicationQueue, startReplicationWorker } from './replication-queue';
+import { Replicator } from './replicator';
+import { UPSTREAM_ACCESS_GUARD, UpstreamsController } from './upstreams.controller';
+
+const INNER_BLOBS = Symbol('InnerBlobService');
+const INNER_METADATA = Symbol('InnerMetadataService');
+
+/** Re-exports the services of `deps` under inner tokens, so the wrappers can take the real names. */
+@Module({})
+class InnerServicesModule {}
+
+class UpstreamLifecycle implements OnModuleInit, OnApplicationShutdown {
+  private worker?: Worker;
+  constructor(
+    private readonly runWorker: boolean,
+    private readonly config: StevedoreConfig,
+    private readonly replicator: Replicator,
+    private readonly clients: UpstreamClients,
+    private readonly queue: ReplicationQueue,
+  ) {}
+  onModuleInit(): void {
+    if (this.runWorker) this.worker = startReplicationWorker(this.config, this.replicator);
+  }
+  async onApplicationShutdown(): Promise<void> {
+    await this.worker?.close();
+    await this.queue.close();
+    await this.clients.close();
+  }
+}
+
+export interface UpstreamModuleOptions {
+  /** Serve /api/v1/upstreams, /api/v1/replications and /api/v1/replication-rules. */
+  api?: boolean;
+  /** Run the `replicate` worker in this process. */
+  worker?: boolean;
+}
+
+@Module({})
+export class UpstreamModule {
+  /** `deps` must provide BLOB_SERVICE and METADATA_SERVICE (and optionally ACCESS_GUARD). */
+  static forRoot(deps: DynamicModule[], options: UpstreamModuleOptions = {}): DynamicModule {
+    const inner: DynamicModule = {
+      module: InnerServicesModule,
+      imports: deps,
+      providers: [
+        { provide: INNER_BLOBS, useExisting: BLOB_SERVICE },
+        { provide: INNER_METADATA, useExisting: METADATA_SERVICE },
+        { provide: UPSTREAM_ACCESS_GUARD, inject: [{ token: ACCESS_GUARD, optional: true }], useFactory: (g?: unknown) => g ?? null },
+      ],
+      exports: [INNER_BLOBS, INNER_METADATA, UPSTREAM_ACCESS_GUARD],
+    };
+    return {
+      module: UpstreamModule,
+      imports: [inner],
+      controllers: options.api === false ? [] : [UpstreamsController],
+      providers: [
+        {
+          provide: UpstreamStore,
+          inject: [STORAGE, CONFIG],
+          useFactory: (storage: StorageDriver, c: StevedoreConfig) => new UpstreamStore(storage, new SecretBox(loadSecretKey(c.STEVEDORE_SECRET_KEY, c.STEVEDORE_DATA_DIR))),
+        },
+        {
+          provide: UpstreamClients,
+          inject: [UpstreamStore, CONFIG],
+          useFactory: (store: UpstreamStore, c: StevedoreConfig) => new UpstreamClients(store, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES }),
+        },
+        { provide: ReplicationRuleStore, inject: [STORAGE], useFactory: (storage: StorageDriver) => new ReplicationRuleStore(storage) },
+        {
+          provide: ReplicationQueue,
+          inject: [CONFIG, ReplicationRuleStore],
+          useFactory: (c: StevedoreConfig, rules: ReplicationRuleStore) => new ReplicationQueue(c, rules),
+        },
+        {
+          provide: BLOB_SERVICE,
+          inject: [INNER_BLOBS, UpstreamStore, UpstreamClients, REDIS, RedisKeys],
+          useFactory: (b: BlobService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys) => new PullThroughBlobService(b, s, cl, r, k),
+        },
+        {
+          provide: METADATA_SERVICE,
+          inject: [INNER_METADATA, UpstreamStore, UpstreamClients, REDIS, RedisKeys, CONFIG, ReplicationQueue],
+          useFactory: (m: MetadataService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys, c: StevedoreConfig, q: ReplicationQueue) =>
+            new PullThroughMetadataService(m, s, cl, r, k, { manifestTtlSeconds: c.STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS }, q.onTagWritten),
+        },
+        {
+          provide: Replicator,
+          inject: [BLOB_SERVICE, METADATA_SERVICE, UpstreamClients, REDIS, RedisKeys],
+          useFactory: (b: BlobService, m: MetadataService, cl: UpstreamClients, r: Redis, k: RedisKeys) => new Replicator(b, m, cl, r, k),
+        },
+        {
+          provide: UpstreamLifecycle,
+          inject: [CONFIG, Replicator, UpstreamClients, ReplicationQueue],
+          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue) => new UpstreamLifecycle(!!options.worker, c, rep, cl, q),
+        },
+      ],
+      exports: [BLOB_SERVICE, METADATA_SERVICE, UpstreamStore, ReplicationQueue],
+    };
+  }
+}
+

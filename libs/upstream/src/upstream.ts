@@ -1,0 +1,72 @@
+// A configured upstream registry: where it is, how to log in, and which repository names it serves.
+import { z } from 'zod';
+
+/** As stored in `upstreams/<id>.json`; the password only ever sealed (SecretBox). */
+export interface UpstreamRecord {
+  id: string;
+  /** Base URL of the registry, e.g. https://registry-1.docker.io (no /v2). */
+  url: string;
+  /**
+   * Repository-name prefixes served, without a trailing slash: `docker.io`, `quay.io`, `mirror/ghcr`.
+   * `docker.io/library/busybox` is served by the upstream with prefix `docker.io` as `library/busybox`.
+   */
+  prefixes: string[];
+  /** Also serves short names (no registry host in the first component), as docker.io does for Docker. */
+  default: boolean;
+  username?: string;
+  /** SecretBox-sealed password or token. */
+  passwordSealed?: string;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** What the API shows: never the secret. */
+export interface UpstreamView {
+  id: string;
+  url: string;
+  prefixes: string[];
+  default: boolean;
+  username?: string;
+  hasPassword: boolean;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface UpstreamCredentials {
+  username: string;
+  password: string;
+}
+
+/** An upstream ready to talk to: the record plus its decrypted credentials. */
+export interface Upstream {
+  record: UpstreamRecord;
+  credentials?: UpstreamCredentials;
+}
+
+const PREFIX_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
+
+export const UpstreamInputSchema = z
+  .object({
+    id: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'id: lowercase letters, digits and dashes')
+      .optional(),
+    url: z
+      .string()
+      .url()
+      .refine((u) => /^https?:\/\//.test(u), 'url must be http or https'),
+    prefixes: z
+      .array(z.string().transform((p) => p.replace(/\/+$/, '')).refine((p) => PREFIX_RE.test(p), 'prefix must be a repository-name path'))
+      .default([]),
+    default: z.boolean().default(false),
+    username: z.string().min(1).optional(),
+    password: z.string().min(1).optional(),
+  })
+  .strict();
+export type UpstreamInput = z.input<typeof UpstreamInputSchema>;
+
+export function viewOf(r: UpstreamRecord): UpstreamView {
+  const v: UpstreamView = { id: r.id, url: r.url, prefixes: r.prefixes, default: r.default, hasPassword: !!r.passwordSealed, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  if (r.username) v.username = r.username;
+  return v;
+}
