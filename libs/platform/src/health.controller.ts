@@ -1,5 +1,7 @@
-// /healthz: the process answers. /readyz: Redis and storage answer too (Kubernetes probes).
-import { Controller, Get, Inject, Res } from '@nestjs/common';
+// /healthz: the process answers. /readyz: Redis, storage and whatever else a module registered
+// (workers add their queue connection) answer too. Kubernetes probes use both (@nestjs/terminus).
+import { Controller, Get, Inject, Injectable, Res, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type Redis from 'ioredis';
 import type { FastifyReply } from 'fastify';
 import type { StorageDriver } from '@stevedore/storage';
@@ -14,12 +16,36 @@ async function timed<T>(p: Promise<T>, ms: number): Promise<T> {
   }
 }
 
+/** Extra readiness checks registered by modules at start (e.g. a worker's queue connection). */
+@Injectable()
+export class ReadinessChecks {
+  readonly checks = new Map<string, () => Promise<void>>();
+  add(name: string, check: () => Promise<void>): void {
+    this.checks.set(name, check);
+  }
+}
+
 @Controller()
 export class HealthController {
   constructor(
     @Inject(REDIS) private readonly redis: Redis,
     @Inject(STORAGE) private readonly storage: StorageDriver,
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly extra: ReadinessChecks,
   ) {}
+
+  private indicator(key: string, probe: () => Promise<unknown>, ms = 3000): () => Promise<HealthIndicatorResult> {
+    return async () => {
+      const session = this.indicators.check(key);
+      try {
+        await timed(probe(), ms);
+        return session.up();
+      } catch (e) {
+        return session.down({ message: (e as Error).message });
+      }
+    };
+  }
 
   @Get('healthz')
   healthz(): { status: string } {
@@ -28,18 +54,16 @@ export class HealthController {
 
   @Get('readyz')
   async readyz(@Res() reply: FastifyReply): Promise<void> {
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      timed(this.redis.ping(), 2000).then(
-        () => (checks.redis = 'up'),
-        (e: Error) => (checks.redis = `down: ${e.message}`),
-      ),
-      timed(this.storage.stat('readyz-probe'), 5000).then(
-        () => (checks.storage = 'up'),
-        (e: Error) => (checks.storage = `down: ${e.message}`),
-      ),
-    ]);
-    const ok = Object.values(checks).every((v) => v === 'up');
-    reply.code(ok ? 200 : 503).send({ status: ok ? 'ready' : 'not ready', checks });
+    const checks = [
+      this.indicator('redis', () => this.redis.ping()),
+      this.indicator('storage', () => this.storage.stat('readyz-probe'), 5000),
+      ...[...this.extra.checks].map(([name, fn]) => this.indicator(name, fn)),
+    ];
+    try {
+      reply.send(await this.health.check(checks));
+    } catch (e) {
+      if (e instanceof ServiceUnavailableException) reply.code(503).send(e.getResponse());
+      else throw e;
+    }
   }
 }

@@ -6,7 +6,8 @@ import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import type { StevedoreConfig } from './config';
 import { connectRedis, RedisKeys } from './redis';
 import { CONFIG, REDIS, STORAGE } from './tokens';
-import { HealthController } from './health.controller';
+import { TerminusModule } from '@nestjs/terminus';
+import { HealthController, ReadinessChecks } from './health.controller';
 import { MetricsController } from './metrics.controller';
 import { StevedoreMetrics } from './metrics';
 import { instrumentStorage } from './instrumented-storage';
@@ -38,6 +39,7 @@ export class PlatformModule {
   static forRoot(config: StevedoreConfig): DynamicModule {
     return {
       module: PlatformModule,
+      imports: [TerminusModule.forRoot({ logger: false })],
       controllers: [HealthController, MetricsController],
       providers: [
         { provide: CONFIG, useValue: config },
@@ -70,8 +72,9 @@ export class PlatformModule {
           },
         },
         RedisCloser,
+        ReadinessChecks,
       ],
-      exports: [CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics],
+      exports: [CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, ReadinessChecks],
     };
   }
 }
