@@ -60,10 +60,9 @@ export function parseChallenges(header: string | string[] | undefined): Challeng
         }
         i++;
       } else {
-        const v = token();
-        value = v ?? '';
-        // token68 padding ('=' at the end) is part of the value
-        while (s[i] === '=') value += s[i++];
+        // Lenient as Docker's parser: an unquoted value runs to the next comma or space, so
+        // `realm=https://host/token` (not a strict RFC token) still reads whole.
+        while (i < s.length && s[i] !== ',' && s[i] !== ' ' && s[i] !== '\t') value += s[i++];
       }
       challenge.params[name.toLowerCase()] = value;
       skipSpace();
