@@ -7,6 +7,7 @@ import { BlobsModule } from '@stevedore/blobs';
 import { MetadataModule } from '@stevedore/metadata';
 import { RegistryApiModule } from '@stevedore/registry';
 import { ImagesModule } from '@stevedore/images';
+import { UpstreamModule } from '@stevedore/upstream';
 
 export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
   const need = (url: string | undefined, name: string): void => {
@@ -16,7 +17,9 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
     case 'all': {
       const blobs = BlobsModule.inProcess();
       const metadata = MetadataModule.inProcess(blobs);
-      return [RegistryApiModule.forRoot([blobs, metadata]), ImagesModule.forRoot([blobs, metadata], { api: true, workers: true })];
+      // Pull-through and the replication-rule hook wrap the services every API here uses.
+      const upstream = UpstreamModule.forRoot([blobs, metadata], { worker: true });
+      return [RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true, workers: true })];
     }
     case 'blob-service':
       return [BlobsModule.inProcess({ serveInternal: true })];
@@ -29,14 +32,15 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
-      return [RegistryApiModule.forRoot([blobs, metadata]), ImagesModule.forRoot([blobs, metadata], { api: true })];
+      const upstream = UpstreamModule.forRoot([blobs, metadata]);
+      return [RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true })];
     }
     case 'commit-worker': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
       need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
-      return [ImagesModule.forRoot([blobs, metadata], { workers: true })];
+      return [ImagesModule.forRoot([blobs, metadata], { workers: true }), UpstreamModule.forRoot([blobs, metadata], { api: false, worker: true })];
     }
   }
 }
