@@ -2,7 +2,7 @@
 // validated configuration (ConfigSchema), the environment each container starts with passes
 // loadConfig and the target's own wiring (modulesFor), and the ports, probes, URLs, queue names and
 // hosts in the manifests agree with that configuration.
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigSchema, QueueNames, TARGETS, loadConfig } from '@stevedore/platform';
 import { modulesFor } from '@stevedore/server';
@@ -16,6 +16,7 @@ import {
   containerEnv,
   find,
   get,
+  must,
   podContainers,
   podLabels,
   rendered,
@@ -73,11 +74,11 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   });
 
   it.each(Object.keys(SPLIT_APPS))('%s: env names are ConfigSchema keys, and the env passes loadConfig and the target wiring', (app) => {
-    const d = deployments.find((x) => stevedoreApp(x) === app)!;
+    const d = must(deployments.find((x) => stevedoreApp(x) === app), `Deployment of ${app}`);
     expect(d).toBeDefined();
     const [c, ...others] = podContainers(d);
     expect(others).toHaveLength(0);
-    const { env, names } = containerEnv(objects, c, placeholder);
+    const { env, names } = containerEnv(objects, c as { env?: any[]; envFrom?: any[] }, placeholder);
     expect({ app, unknown: names.filter((n) => !CONFIG_KEYS.includes(n)) }).toEqual({ app, unknown: [] });
     // A variable set twice is a mistake waiting to happen (the later one wins silently).
     const direct = (c.env ?? []).map((e: any) => e.name);
@@ -105,7 +106,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     // Every URL points at a Service of this deployment that reaches the right pods.
     const redis = serviceFor(objects, parsed.REDIS_URL);
     expect(redis.pods.map((w) => w.metadata.name)).toEqual(['redis']);
-    const s3 = serviceFor(objects, parsed.S3_ENDPOINT!);
+    const s3 = serviceFor(objects, must(parsed.S3_ENDPOINT, 'S3_ENDPOINT'));
     expect(s3.pods.map((w) => w.metadata.name)).toEqual(['minio']);
     for (const [url, target] of [
       [parsed.STEVEDORE_BLOB_SERVICE_URL, 'blob-service'],
@@ -135,7 +136,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('KEDA scales commit-worker on the BullMQ wait list of the commit queue, in the Redis the apps use', () => {
     const so = get(objects, 'ScaledObject', 'commit-worker');
-    expect(so.spec.scaleTargetRef.name).toBe(deployments.find((d) => stevedoreApp(d) === 'commit-worker')!.metadata.name);
+    expect(so.spec.scaleTargetRef.name).toBe(must(deployments.find((d) => stevedoreApp(d) === 'commit-worker'), 'commit-worker Deployment').metadata.name);
     const parsed = ConfigSchema.parse(config.data);
     const [trigger, ...rest] = so.spec.triggers;
     expect(rest).toHaveLength(0);
@@ -153,7 +154,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('the Ingress host is STEVEDORE_PUBLIC_URL, with TLS when the URL is https, and takes multi-GB uploads', () => {
     const ing = get(objects, 'Ingress', 'stevedore');
-    const publicUrl = new URL(ConfigSchema.parse(config.data).STEVEDORE_PUBLIC_URL!);
+    const publicUrl = new URL(must(ConfigSchema.parse(config.data).STEVEDORE_PUBLIC_URL, 'STEVEDORE_PUBLIC_URL'));
     expect(ing.spec.rules.map((r: any) => r.host)).toEqual([publicUrl.hostname]);
     const backend = ing.spec.rules[0].http.paths[0].backend.service;
     const gateway = serviceFor(objects, `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: any) => p.name === backend.port.name).port}`);
@@ -165,7 +166,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       expect(ing.spec.tls).toBeUndefined();
       expect(overlay).toBe('dev');
     }
-    const a = ing.metadata.annotations;
+    const a = must(ing.metadata.annotations, 'Ingress annotations');
     expect(ing.spec.ingressClassName).toBe('nginx');
     expect(a['nginx.ingress.kubernetes.io/proxy-body-size']).toBe('0');
     expect(a['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
@@ -205,4 +206,17 @@ it('the README tells how to create every key production reads from stevedore-sec
   expect(create.length).toBeLessThan(readme.length);
   const block = create.slice(0, create.indexOf('```'));
   for (const k of keys) expect({ key: k, documented: block.includes(`${k}=`) }).toEqual({ key: k, documented: true });
+});
+
+it('the metrics the README says to watch are metrics the apps define', () => {
+  const readme = readFileSync(join(DEPLOY, 'README.md'), 'utf8');
+  const named = [...new Set(readme.match(/\bstevedore_[a-z_]+\b/g) ?? [])];
+  expect(named.length).toBeGreaterThan(5);
+  const file = join(DEPLOY, '..', 'libs', 'platform', 'src', 'metrics.ts');
+  if (!existsSync(file)) {
+    console.warn(`${file} is missing: the README's metric names were not checked`);
+    return;
+  }
+  const source = readFileSync(file, 'utf8');
+  expect(named.filter((n) => !source.includes(`'${n}'`))).toEqual([]);
 });

@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigSchema } from '@stevedore/platform';
-import { APPS, DEPLOY, REPO, rendered, stevedoreApp, stevedoreDeployments, podContainers, splitImage } from './manifests';
+import { APPS, DEPLOY, REPO, must, rendered, stevedoreApp, stevedoreDeployments, podContainers, splitImage } from './manifests';
 
 interface Instruction {
   op: string;
@@ -75,7 +75,7 @@ describe.each(Object.keys(APPS))('%s.Dockerfile', (app) => {
     for (const f of froms) expect(f.args).toMatch(/^node:20-slim(@sha256:[0-9a-f]{64})?( AS [a-z][-a-z0-9]*)?$/i);
     const deps = stages.find((s) => s.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)));
     expect(deps).toBeDefined();
-    const npmCi = deps!.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args))!;
+    const npmCi = must(deps?.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)), 'npm ci');
     expect(npmCi.args).toMatch(/--omit=dev\b/);
     // The runtime stage takes node_modules from the deps stage and installs nothing itself.
     expect(runtime.some((i) => i.op === 'COPY' && /--from=deps\b/.test(i.args) && /node_modules/.test(i.args))).toBe(true);

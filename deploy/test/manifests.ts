@@ -32,8 +32,9 @@ export const EXTERNAL_SECRETS: Record<Overlay, string[]> = {
 const cache = new Map<string, K8sObject[]>();
 export function rendered(overlay: Overlay | 'base'): K8sObject[] {
   const dir = overlay === 'base' ? join(K8S, 'base') : join(K8S, 'overlays', overlay);
-  if (!cache.has(dir)) cache.set(dir, render(dir));
-  return structuredClone(cache.get(dir)!);
+  const objects = cache.get(dir) ?? render(dir);
+  cache.set(dir, objects);
+  return structuredClone(objects);
 }
 
 /** `kubectl kustomize` output, or undefined with the reason when kubectl is not installed. */
@@ -90,7 +91,7 @@ export function stevedoreApp(o: K8sObject): string | undefined {
   if (o.kind !== 'Deployment') return undefined;
   for (const c of podContainers(o)) {
     const repo = splitImage(c.image).repo;
-    const last = repo.split('/').pop()!;
+    const last = repo.split('/').pop() ?? repo;
     const app = last.startsWith('stevedore-') ? last.slice('stevedore-'.length) : repo.split('/').slice(-2)[0] === 'stevedore' ? last : undefined;
     if (app && app in APPS) return app;
   }
@@ -128,7 +129,7 @@ export function containerEnv(
     } else if (from.secretRef) {
       const s = find(objects, 'Secret', from.secretRef.name);
       for (const k of Object.keys({ ...(s?.data ?? {}), ...(s?.stringData ?? {}) })) {
-        env[(from.prefix ?? '') + k] = secretValue(from.secretRef.name, k)!;
+        env[(from.prefix ?? '') + k] = must(secretValue(from.secretRef.name, k), `Secret ${from.secretRef.name} key ${k}`);
         names.push((from.prefix ?? '') + k);
       }
     }
@@ -172,6 +173,12 @@ export function quantity(q: string | number): number {
 
 export { podContainers, podSpec, splitImage };
 export type { K8sObject };
+
+/** The value, or a test failure naming what was missing. */
+export function must<T>(v: T | undefined | null, what: string): T {
+  if (v === undefined || v === null) throw new Error(`missing: ${what}`);
+  return v;
+}
 
 export function appSourceExists(app: string): boolean {
   return existsSync(join(REPO, 'apps', app, 'src', 'main.ts'));

@@ -10,7 +10,7 @@ interface Source {
 
 /** Is a TCP connection from `src` to a pod of workload `dst` on `port` allowed by the policies? */
 function allowed(objects: K8sObject[], src: Source, dst: K8sObject, port: number): boolean {
-  const dstNs = dst.metadata.namespace!;
+  const dstNs = dst.metadata.namespace ?? 'default';
   const labels = podLabels(dst);
   const policies = objects.filter(
     (p) => p.kind === 'NetworkPolicy' && p.metadata.namespace === dstNs && (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && selects(p.spec.podSelector, labels),

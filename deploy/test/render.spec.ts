@@ -11,6 +11,7 @@ import {
   OVERLAYS,
   find,
   kubectlKustomize,
+  must,
   podContainers,
   podLabels,
   podSpec,
@@ -148,7 +149,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         expect({ where, selected: selects(w.spec.selector, labels) }).toEqual({ where, selected: true });
         expect(Object.keys(w.spec.selector.matchLabels ?? {}).length).toBeGreaterThan(0);
       }
-      const spec = podSpec(w)!;
+      const spec = must(podSpec(w), `${where} pod spec`);
       // The namespace enforces the `restricted` Pod Security Standard.
       expect({ where, sc: spec.securityContext?.runAsNonRoot, seccomp: spec.securityContext?.seccompProfile?.type }).toEqual({
         where,
@@ -248,10 +249,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
     for (const o of objects.filter((x) => x.kind === 'HorizontalPodAutoscaler' || x.kind === 'ScaledObject')) {
       const ref = o.spec.scaleTargetRef;
-      const target = find(objects, ref.kind ?? 'Deployment', ref.name);
-      expect({ scaler: key(o), target: !!target }).toEqual({ scaler: key(o), target: true });
+      const target = must(find(objects, ref.kind ?? 'Deployment', ref.name), `${key(o)} scale target`);
       // Whoever scales the Deployment owns its replica count: `kubectl apply` must not fight it.
-      expect({ scaler: key(o), replicas: target!.spec.replicas }).toEqual({ scaler: key(o), replicas: undefined });
+      expect({ scaler: key(o), replicas: target.spec.replicas }).toEqual({ scaler: key(o), replicas: undefined });
       const min = o.spec.minReplicas ?? o.spec.minReplicaCount;
       const max = o.spec.maxReplicas ?? o.spec.maxReplicaCount;
       expect(min).toBeGreaterThanOrEqual(1);
@@ -259,10 +259,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       if (o.kind === 'HorizontalPodAutoscaler') {
         for (const m of o.spec.metrics) {
           if (m.type === 'Resource' && m.resource.target.type === 'Utilization') {
-            for (const c of podContainers(target!)) expect(c.resources?.requests?.[m.resource.name]).toBeDefined();
+            for (const c of podContainers(target)) expect(c.resources?.requests?.[m.resource.name]).toBeDefined();
           }
         }
-        const pdb = objects.find((p) => p.kind === 'PodDisruptionBudget' && selects(p.spec.selector, podLabels(target!)));
+        const pdb = objects.find((p) => p.kind === 'PodDisruptionBudget' && selects(p.spec.selector, podLabels(target)));
         if (pdb?.spec.minAvailable !== undefined) expect(pdb.spec.minAvailable).toBeLessThan(min);
       }
     }
@@ -276,10 +276,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         expect(rule.host).toMatch(DNS1123_SUBDOMAIN);
         for (const p of rule.http.paths) {
           expect(['Prefix', 'Exact', 'ImplementationSpecific']).toContain(p.pathType);
-          const svc = find(objects, 'Service', p.backend.service.name);
-          expect(svc).toBeDefined();
+          const svc = must(find(objects, 'Service', p.backend.service.name), `Service ${p.backend.service.name}`);
           const port = p.backend.service.port;
-          expect(svc!.spec.ports.some((sp: any) => (port.name ? sp.name === port.name : sp.port === port.number))).toBe(true);
+          expect(svc.spec.ports.some((sp: any) => (port.name ? sp.name === port.name : sp.port === port.number))).toBe(true);
         }
       }
       for (const t of ing.spec.tls ?? []) expect(find(objects, 'Secret', t.secretName) ?? external.includes(t.secretName)).toBeTruthy();

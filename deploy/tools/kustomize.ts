@@ -92,8 +92,9 @@ export function render(dir: string): K8sObject[] {
     if (text === undefined) throw new Error(`${file}: a patch needs path or patch`);
     const docs = parseYamlDocuments(text, patch.path ?? file);
     if (docs.length === 1 && Array.isArray(docs[0])) {
-      if (!patch.target) throw new Error(`${file}: a JSON 6902 patch needs a target`);
-      const hits = objects.filter((o) => matches(o, patch.target!));
+      const target = patch.target;
+      if (!target) throw new Error(`${file}: a JSON 6902 patch needs a target`);
+      const hits = objects.filter((o) => matches(o, target));
       if (hits.length === 0) throw new Error(`${file}: patch target ${JSON.stringify(patch.target)} matches nothing`);
       objects = objects.map((o) => (hits.includes(o) ? applyJson6902(o, docs[0] as Json6902Op[], patch.path ?? file) : o));
     } else {
