@@ -20,6 +20,7 @@ import {
 import { BlobsModule } from '@stevedore/blobs';
 import { METADATA_SERVICE, MetadataModule, type MetadataService } from '@stevedore/metadata';
 import { modulesFor } from './targets';
+import { serveApiDocs } from './openapi';
 
 export interface RunningServer {
   app: INestApplication;
@@ -95,6 +96,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
     done();
   });
   app.useGlobalFilters(new RegistryExceptionFilter());
+  if (config.STEVEDORE_TARGET === 'all' || config.STEVEDORE_TARGET === 'gateway') serveApiDocs(app);
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
   const address = fastify.server.address();

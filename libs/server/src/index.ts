@@ -1,2 +1,3 @@
 export * from './targets';
 export * from './bootstrap';
+export * from './openapi';
