@@ -1,7 +1,8 @@
 // MetadataService with pull-through: a manifest GET/HEAD for an upstream-served name that is not
 // here (or, for a tag, is past its TTL) is fetched from the upstream and cached. Digests never go
 // stale; tags are revalidated with a HEAD (cheap, and not counted by Docker Hub's pull limit) and
-// fetched only when the digest moved. When the upstream fails (down, 429, refuses us) and a copy
+// fetched only when the digest moved. Only tags that came from the upstream are revalidated: a
+// tag pushed here is ours and never replaced by the upstream's. When the upstream fails (down, 429, refuses us) and a copy
 // is here, the copy is served. Also the hook point for replication rules: every tag written through
 // the registry API is reported to `onTagWritten`.
 import { Logger } from '@nestjs/common';
@@ -43,6 +44,21 @@ export class PullThroughMetadataService implements MetadataService {
     return this.keys.repo(name, 'upstream-fresh', tag);
   }
 
+  /** Marks a tag as the upstream's (cached by pull-through); a local push removes it. */
+  private originKey(name: string, tag: string): string {
+    return this.keys.repo(name, 'upstream-origin', tag);
+  }
+
+  /**
+   * Whether a tag that is here should be revalidated: only tags that came from the upstream, and
+   * only past their TTL. A tag pushed here is never overwritten by the upstream's tag of that name.
+   */
+  private async due(name: string, reference: string): Promise<boolean> {
+    if (!isTag(reference)) return false;
+    const [origin, fresh] = await this.redis.mget(this.originKey(name, reference), this.freshKey(name, reference));
+    return origin !== null && fresh === null;
+  }
+
   private async mapping(name: string): Promise<UpstreamMapping | undefined> {
     try {
       return await this.upstreams.resolve(name);
@@ -62,7 +78,7 @@ export class PullThroughMetadataService implements MetadataService {
     } catch (e) {
       if (!RegistryError.is(e, 'MANIFEST_UNKNOWN')) throw e;
     }
-    if (local && (!isTag(reference) || (await this.redis.exists(this.freshKey(name, reference))))) return local;
+    if (local && !(await this.due(name, reference))) return local;
     try {
       return await this.flights.run(`${name}\n${reference}`, () => this.fetch(mapping, name, reference, local));
     } catch (e) {
@@ -86,7 +102,10 @@ export class PullThroughMetadataService implements MetadataService {
     }
     const m = await registry.getManifest(mapping.remoteName, reference);
     const r = await this.inner.putManifest(name, reference, m.bytes, m.mediaType, { allowMissingReferences: true });
-    if (isTag(reference)) await this.markFresh(name, reference);
+    if (isTag(reference)) {
+      await this.redis.set(this.originKey(name, reference), '1');
+      await this.markFresh(name, reference);
+    }
     return { digest: r.digest, mediaType: r.mediaType, size: m.bytes.length, bytes: m.bytes };
   }
 
@@ -96,9 +115,9 @@ export class PullThroughMetadataService implements MetadataService {
 
   async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult> {
     const r = await this.inner.putManifest(name, reference, bytes, contentType, options);
-    // A push replaces what the upstream had said about this tag until the TTL runs out.
+    // A push makes the tag ours: the upstream's tag of that name no longer replaces it.
     if (isTag(reference)) {
-      await this.markFresh(name, reference);
+      await this.redis.del(this.originKey(name, reference));
       this.tagWritten(name, reference, r.digest);
     }
     return r;
@@ -106,6 +125,7 @@ export class PullThroughMetadataService implements MetadataService {
 
   async tagManifest(name: string, tag: string, digest: Digest): Promise<void> {
     await this.inner.tagManifest(name, tag, digest);
+    await this.redis.del(this.originKey(name, tag));
     this.tagWritten(name, tag, digest);
   }
 
