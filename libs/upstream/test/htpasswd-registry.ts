@@ -5,6 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import bcrypt from 'bcryptjs';
+// eslint-disable-next-line @nx/enforce-module-boundaries -- test helpers, test code only
 import { freePort, waitFor } from '@stevedore/testing';
 
 export interface HtpasswdRegistry {
