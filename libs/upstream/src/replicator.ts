@@ -85,7 +85,8 @@ export class Replicator {
           progress.bytes.done += n;
         });
         counts[result === 'exists' ? 'existing' : result]++;
-        if (result !== 'uploaded') progress.bytes.done += result === 'exists' || result === 'mounted' ? size : 0;
+        // Uploads counted their bytes as they went; a skip or mount moves the whole blob at once.
+        if (result !== 'uploaded') progress.bytes.done += size;
         await this.redis.set(pushedKey, job.target.name, 'EX', PUSHED_TTL_SECONDS);
         progress.blobs.done++;
         await report();
