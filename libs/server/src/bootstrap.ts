@@ -41,7 +41,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
     bodyLimit: 1024 * 1024,
     // Large layer uploads can be slow; the default 5 s request timeouts of proxies are not ours.
     requestTimeout: 0,
-    maxParamLength: 1024,
+    routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
@@ -53,6 +53,8 @@ export async function startServer(env: Record<string, string | undefined> = proc
   });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule(config, modulesFor(config.STEVEDORE_TARGET, config)), adapter, {
     bufferLogs: true,
+    // Our own parsers below: registry bodies must stay streams.
+    bodyParser: false,
   });
   app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();

@@ -53,12 +53,16 @@ async function launch(p: Proc): Promise<void> {
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`exited with ${code ?? signal}`))));
+  exited.catch(() => undefined);
   try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`exited with ${child.exitCode}`);
-      const r = await fetch(`http://127.0.0.1:${p.port}/healthz`).catch(() => undefined);
-      return !!r && r.ok;
-    }, 60_000);
+    await Promise.race([
+      exited,
+      waitFor(async () => {
+        const r = await fetch(`http://127.0.0.1:${p.port}/healthz`).catch(() => undefined);
+        return !!r && r.ok;
+      }, 60_000),
+    ]);
   } catch (e) {
     child.kill('SIGKILL');
     throw new Error(`${p.target} did not start: ${(e as Error).message}\n${p.log.join('')}`);

@@ -1,1 +1,5 @@
 export * from './storage-driver';
+export * from './keys';
+export * from './filesystem-driver';
+export * from './s3-driver';
+export * from './create-storage-driver';

@@ -1,1 +1,4 @@
-export {};
+export * from './net';
+export * from './redis-server';
+export * from './s3-server';
+export * from './reference-registry';

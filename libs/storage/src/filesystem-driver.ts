@@ -1,0 +1,265 @@
+// The embedded default: keys are files under a root directory. Writes go to a temp file in the
+// same directory, are fsynced and renamed into place, so a crash never leaves a partial object
+// visible. Multipart parts live under a hidden folder that list() does not show.
+import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import {
+  PathNotFoundError,
+  type FileInfo,
+  type MultipartPart,
+  type MultipartUploadInfo,
+  type PresignOptions,
+  type ReadRange,
+  type StorageDriver,
+} from './storage-driver';
+import { checkKey } from './keys';
+
+const MULTIPART_DIR = '.multipart';
+const TEMP_PREFIX = '.tmp-';
+
+function isNotFound(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
+}
+
+export class FilesystemDriver implements StorageDriver {
+  readonly name = 'filesystem';
+  readonly minPartSize = 1;
+
+  constructor(readonly root: string) {}
+
+  private full(key: string, allowPrefix = false): string {
+    return path.join(this.root, checkKey(key, allowPrefix));
+  }
+
+  async stat(key: string): Promise<FileInfo | undefined> {
+    try {
+      const st = await fs.stat(this.full(key));
+      return st.isFile() ? { path: key, size: st.size, modTime: st.mtime } : undefined;
+    } catch (e) {
+      if (isNotFound(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') return undefined;
+      throw e;
+    }
+  }
+
+  async getContent(key: string): Promise<Buffer> {
+    try {
+      return await fs.readFile(this.full(key));
+    } catch (e) {
+      if (isNotFound(e) || (e as NodeJS.ErrnoException).code === 'EISDIR') throw new PathNotFoundError(key);
+      throw e;
+    }
+  }
+
+  async putContent(key: string, content: Buffer | string): Promise<void> {
+    await this.writeStream(key, Readable.from([Buffer.from(content)]));
+  }
+
+  async reader(key: string, range: ReadRange = {}): Promise<Readable> {
+    const file = this.full(key);
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, 'r');
+    } catch (e) {
+      if (isNotFound(e)) throw new PathNotFoundError(key);
+      throw e;
+    }
+    const start = range.offset ?? 0;
+    const end = range.length !== undefined ? start + range.length - 1 : undefined;
+    if (end !== undefined && end < start) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return createReadStream('', { fd: handle, start, end, highWaterMark: 1 << 20, autoClose: true });
+  }
+
+  private async atomicWrite(dest: string, source: Readable): Promise<number> {
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    const tmp = path.join(path.dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
+    let bytes = 0;
+    const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
+    try {
+      await pipeline(
+        source,
+        new PassThrough({
+          transform(chunk: Buffer, _e, cb) {
+            bytes += chunk.length;
+            cb(null, chunk);
+          },
+        }),
+        out,
+      );
+      const fh = await fs.open(tmp, 'r');
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await fs.rename(tmp, dest);
+      return bytes;
+    } catch (e) {
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+  }
+
+  writeStream(key: string, source: Readable, _sizeHint?: number): Promise<number> {
+    return this.atomicWrite(this.full(key), source);
+  }
+
+  async *list(prefix: string): AsyncIterable<FileInfo> {
+    if (prefix !== '') checkKey(prefix, true);
+    // Walk from the deepest directory the prefix names, then filter by the full prefix.
+    const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const start = path.join(this.root, dirPart);
+    const stack: string[] = [start];
+    while (stack.length) {
+      const dir = stack.pop()!;
+      let entries: import('node:fs').Dirent[];
+      try {
+        entries = await fs.readdir(dir, { withFileTypes: true });
+      } catch (e) {
+        if (isNotFound(e) || (e as NodeJS.ErrnoException).code === 'ENOTDIR') continue;
+        throw e;
+      }
+      for (const ent of entries) {
+        if (ent.name.startsWith(TEMP_PREFIX) || ent.name === MULTIPART_DIR) continue;
+        const full = path.join(dir, ent.name);
+        const key = path.relative(this.root, full).split(path.sep).join('/');
+        if (ent.isDirectory()) {
+          if (key.startsWith(prefix) || prefix.startsWith(key + '/')) stack.push(full);
+        } else if (ent.isFile() && key.startsWith(prefix)) {
+          try {
+            const st = await fs.stat(full);
+            yield { path: key, size: st.size, modTime: st.mtime };
+          } catch (e) {
+            if (!isNotFound(e)) throw e;
+          }
+        }
+      }
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    const file = this.full(key);
+    await fs.rm(file, { force: true });
+    await this.pruneEmptyDirs(path.dirname(file));
+  }
+
+  /** Remove directories left empty, up to the root, so deleted repositories leave no husks. */
+  private async pruneEmptyDirs(dir: string): Promise<void> {
+    const root = path.resolve(this.root);
+    let d = path.resolve(dir);
+    while (d.startsWith(root + path.sep)) {
+      try {
+        await fs.rmdir(d);
+      } catch {
+        return;
+      }
+      d = path.dirname(d);
+    }
+  }
+
+  async deleteMany(keys: string[]): Promise<void> {
+    for (const k of keys) await this.delete(k);
+  }
+
+  async deletePrefix(prefix: string): Promise<void> {
+    checkKey(prefix, true);
+    if (prefix.endsWith('/')) {
+      const dir = this.full(prefix, true);
+      await fs.rm(dir, { recursive: true, force: true });
+      await this.pruneEmptyDirs(path.dirname(dir));
+      return;
+    }
+    const keys: string[] = [];
+    for await (const f of this.list(prefix)) keys.push(f.path);
+    await this.deleteMany(keys);
+  }
+
+  async move(from: string, to: string): Promise<void> {
+    const src = this.full(from);
+    const dest = this.full(to);
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    try {
+      await fs.rename(src, dest);
+    } catch (e) {
+      if (isNotFound(e)) throw new PathNotFoundError(from);
+      throw e;
+    }
+    await this.pruneEmptyDirs(path.dirname(src));
+  }
+
+  async copy(from: string, to: string): Promise<void> {
+    await this.atomicWrite(this.full(to), await this.reader(from));
+  }
+
+  async presign(_key: string, _options: PresignOptions): Promise<string | undefined> {
+    return undefined;
+  }
+
+  private partsDir(uploadId: string): string {
+    if (!/^[a-f0-9-]{36}$/.test(uploadId)) throw new PathNotFoundError(`${MULTIPART_DIR}/${uploadId}`);
+    return path.join(this.root, MULTIPART_DIR, uploadId);
+  }
+
+  async createMultipart(key: string): Promise<string> {
+    checkKey(key);
+    const id = randomUUID();
+    const dir = this.partsDir(id);
+    await fs.mkdir(dir, { recursive: true });
+    await fs.writeFile(path.join(dir, 'key'), key);
+    return id;
+  }
+
+  async putPart(key: string, uploadId: string, partNumber: number, source: Readable, _size: number): Promise<MultipartPart> {
+    checkKey(key);
+    const dir = this.partsDir(uploadId);
+    if ((await fs.readFile(path.join(dir, 'key'), 'utf8').catch(() => undefined)) !== key) throw new PathNotFoundError(key);
+    const size = await this.atomicWrite(path.join(dir, `part-${String(partNumber).padStart(5, '0')}`), source);
+    return { partNumber, etag: `${partNumber}-${size}`, size };
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: MultipartPart[]): Promise<void> {
+    const dir = this.partsDir(uploadId);
+    const files = [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => path.join(dir, `part-${String(p.partNumber).padStart(5, '0')}`));
+    if (files.length === 1) {
+      // One part: a rename, not a copy.
+      const dest = this.full(key);
+      await fs.mkdir(path.dirname(dest), { recursive: true });
+      await fs.rename(files[0], dest);
+    } else {
+      const joined = Readable.from(
+        (async function* () {
+          for (const f of files) yield* createReadStream(f, { highWaterMark: 1 << 20 });
+        })(),
+      );
+      await this.atomicWrite(this.full(key), joined);
+    }
+    await fs.rm(dir, { recursive: true, force: true });
+  }
+
+  async abortMultipart(_key: string, uploadId: string): Promise<void> {
+    await fs.rm(this.partsDir(uploadId), { recursive: true, force: true });
+  }
+
+  async *listMultipart(prefix: string): AsyncIterable<MultipartUploadInfo> {
+    const base = path.join(this.root, MULTIPART_DIR);
+    let ids: string[];
+    try {
+      ids = await fs.readdir(base);
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    for (const id of ids) {
+      const keyFile = path.join(base, id, 'key');
+      const key = await fs.readFile(keyFile, 'utf8').catch(() => undefined);
+      if (key === undefined || !key.startsWith(prefix)) continue;
+      const st = await fs.stat(keyFile);
+      yield { path: key, uploadId: id, initiated: st.mtime };
+    }
+  }
+}
