@@ -100,7 +100,12 @@ export class DistributionApi {
   ) {}
 
   register(app: FastifyInstance): void {
-    const handler = (req: FastifyRequest, reply: FastifyReply) => this.handle(req, reply);
+    // Returning the reply tells Fastify the answer is (or will be) sent by us; an async handler that
+    // resolves to undefined would otherwise race a streamed body with an empty one.
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      await this.handle(req, reply);
+      return reply;
+    };
     app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2', handler });
     app.route({ method: ['GET', 'HEAD', 'PUT', 'POST', 'PATCH', 'DELETE'], url: '/v2/*', handler, exposeHeadRoute: false });
   }
@@ -174,7 +179,7 @@ export class DistributionApi {
         if (artifactType) reply.header('oci-filters-applied', 'artifactType');
         reply
           .header('content-type', MediaTypes.ociIndex)
-          .send(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests }));
+          .send(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests })));
         return;
       }
     }
