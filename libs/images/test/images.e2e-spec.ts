@@ -9,10 +9,8 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 // The e2e harness is test code of libs/server, not part of its public entry point.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { startStevedore, type StevedoreUnderTest } from '../../server/test/harness';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { http, pushBlob, sha256, type Resp } from '../../server/test/registry-client';
+import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { http, pushBlob, sha256, type Resp } from '@stevedore/testing';
 import { tarOf } from './fakes';
 
 const run = promisify(execFile);
@@ -23,7 +21,7 @@ let dir: string;
 let policy: string;
 
 beforeAll(async () => {
-  sut = await startStevedore({ wiring: 'all' });
+  sut = (await (await import('./in-process')).startInProcess()) as unknown as StevedoreUnderTest;
   dir = await mkdtemp(join(tmpdir(), 'images-e2e-'));
   policy = join(dir, 'policy.json');
   await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));

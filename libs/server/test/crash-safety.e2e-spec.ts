@@ -2,8 +2,8 @@
 // leaves a tag on a missing manifest; after Redis is flushed, reindex makes everything pullable.
 import { randomBytes } from 'node:crypto';
 import Redis from 'ioredis';
-import { startStevedore, type StevedoreUnderTest } from './harness';
-import { OCI_MANIFEST, http, pushImage, sha256 } from './registry-client';
+import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { OCI_MANIFEST, http, pushImage, sha256 } from '@stevedore/testing';
 
 jest.setTimeout(240_000);
 

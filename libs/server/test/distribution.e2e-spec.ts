@@ -1,8 +1,8 @@
 // The distribution spec's four workflows (pull, push, content discovery, content management) and
 // its error cases, against real processes: all-in-one and split, filesystem and S3 storage.
 import { randomBytes } from 'node:crypto';
-import { startStevedore, type StevedoreUnderTest, type StorageKind, type Wiring } from './harness';
-import { OCI_INDEX, OCI_MANIFEST, errorCode, http, pushBlob, pushImage, sha256 } from './registry-client';
+import { startStevedore, type StevedoreUnderTest, type StorageKind, type Wiring } from '@stevedore/testing';
+import { OCI_INDEX, OCI_MANIFEST, errorCode, http, pushBlob, pushImage, sha256 } from '@stevedore/testing';
 
 jest.setTimeout(180_000);
 

@@ -2,7 +2,7 @@
 // Gateway, from Debian's packages, started without systemd by scripts/ceph-rgw.sh (~15-30 s).
 // One per test run: `npm test` starts it and exports STEVEDORE_TEST_S3_*; a suite run on its own
 // starts a private one and stops it when the process exits.
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,14 +58,12 @@ export function useSharedS3(): Promise<S3Endpoint> {
   }
   if (!shared) {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-s3-'));
-    // Stop the daemons with the process, even when a suite forgets to.
-    process.once('exit', () => {
-      try {
-        execFileSync('bash', [SCRIPT, 'stop', dir], { stdio: 'ignore', timeout: 30_000 });
-      } catch {
-        // best effort at exit
-      }
-    });
+    // Stop the daemons when this process is gone, however it ends: a detached watchdog waits for
+    // our pid to disappear (Jest's sandboxed `process` does not deliver 'exit' to test code).
+    spawn('bash', ['-c', `while kill -0 ${process.pid} 2>/dev/null; do sleep 1; done; bash '${SCRIPT}' stop '${dir}'`], {
+      detached: true,
+      stdio: 'ignore',
+    }).unref();
     shared = startS3(dir);
   }
   return shared;

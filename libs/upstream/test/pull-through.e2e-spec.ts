@@ -8,12 +8,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 // Test helpers and the e2e harness (test code of libs/server), not public entry points.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { startReferenceRegistry, waitFor } from '@stevedore/testing';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { startStevedore, type StevedoreUnderTest } from '../../server/test/harness';
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { http, pushImage } from '../../server/test/registry-client';
+ 
+import { http, pushImage, startReferenceRegistry, startStevedore, waitFor, type StevedoreUnderTest } from '@stevedore/testing';
 import { startCountingProxy, type CountingProxy } from './counting-proxy';
 import { startHtpasswdRegistry, type HtpasswdRegistry } from './htpasswd-registry';
 import { writeImageLayout, writeIndexLayout } from './oci-layout';

@@ -1,4 +1,4 @@
-// Starts Stevedore for e2e tests as real processes: all-in-one, or split into blob-service,
+// Starts Stevedore for e2e tests of any project as real processes: all-in-one, or split into blob-service,
 // metadata-service and gateway, each with its own port; filesystem or S3 storage; a private Redis.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -6,11 +6,15 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { freePort, startRedis, useSharedS3, waitFor } from '@stevedore/testing';
+import { freePort, waitFor } from './net';
+import { startRedis } from './redis-server';
+import { useSharedS3 } from './s3-server';
 import { useCredentials } from './registry-client';
 
 const root = path.resolve(__dirname, '../../..');
 const execFileP = promisify(execFile);
+// The harness starts Stevedore by path, so libs/testing needs no import of the server code.
+const MAIN_FOR_TESTS = path.join(root, 'libs/server/test/main-for-tests.ts');
 
 export type Wiring = 'all' | 'split';
 export type StorageKind = 'filesystem' | 's3';
@@ -41,7 +45,7 @@ interface Proc {
 }
 
 async function launch(p: Proc): Promise<void> {
-  const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(root, 'libs/server/test/main-for-tests.ts')], {
+  const child = spawn(process.execPath, ['-r', '@swc-node/register', MAIN_FOR_TESTS], {
     cwd: root,
     env: { ...process.env, ...p.env, STEVEDORE_TARGET: p.target, PORT: String(p.port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,7 +148,7 @@ export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageK
       await launch(p);
     },
     async reindex() {
-      const r = await execFileP(process.execPath, ['-r', '@swc-node/register', path.join(root, 'libs/server/test/main-for-tests.ts'), 'reindex'], {
+      const r = await execFileP(process.execPath, ['-r', '@swc-node/register', MAIN_FOR_TESTS, 'reindex'], {
         cwd: root,
         env: { ...process.env, ...env, STEVEDORE_TARGET: 'all' },
       });

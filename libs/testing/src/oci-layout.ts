@@ -13,6 +13,8 @@ export interface LayoutImage {
   tag: string;
   manifestDigest: string;
   layerDigests: string[];
+  /** Digests of the uncompressed layer tars (the config's rootfs.diff_ids). */
+  diffIds: string[];
 }
 
 function writeBlob(dir: string, bytes: Buffer): { digest: string; size: number } {
@@ -68,7 +70,7 @@ export function buildLayout(dir: string, tag: string, layers: Array<Record<strin
   }
   index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...mDesc, annotations: { 'org.opencontainers.image.ref.name': tag } });
   writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
-  return { dir, tag, manifestDigest: mDesc.digest, layerDigests: layerDescs.map((l) => l.digest) };
+  return { dir, tag, manifestDigest: mDesc.digest, layerDigests: layerDescs.map((l) => l.digest), diffIds: built.map((l) => l.diffId) };
 }
 
 export function policyFile(dir: string): string {
