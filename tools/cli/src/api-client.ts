@@ -1,0 +1,212 @@
+// Every call the CLI makes to the platform, in one place, so a route that moves is changed here only.
+// Images, exports and imports follow libs/images; containers, commits and jobs follow issue 7
+// (`/api/v1/containers/...`, `/api/v1/commits`, `/api/v1/commits:batch`, `/api/v1/jobs/:id` + SSE).
+import type { Readable } from 'node:stream';
+import type { HttpClient, RawResponse } from './http-client';
+
+export interface ApiError {
+  code: string;
+  message: string;
+  detail?: unknown;
+}
+
+export interface ImageSummary {
+  repository: string;
+  tag: string;
+  digest: string;
+  mediaType: string;
+  id: string;
+  created: string | null;
+  compressedSize: number;
+  uncompressedSize: number | null;
+  platforms?: string[];
+}
+
+export interface HistoryEntry {
+  id?: string;
+  Id?: string;
+  created?: string;
+  Created?: string | number;
+  createdBy?: string;
+  CreatedBy?: string;
+  size?: number;
+  Size?: number;
+  comment?: string;
+  Comment?: string;
+  tags?: string[];
+  Tags?: string[] | null;
+  [k: string]: unknown;
+}
+
+export interface JobProgress {
+  phase?: string;
+  bytes?: number;
+  totalBytes?: number;
+  percent?: number;
+  files?: number;
+  totalFiles?: number;
+  [k: string]: unknown;
+}
+
+export interface JobStatus {
+  id: string;
+  kind?: string;
+  state: string;
+  progress?: JobProgress | number | null;
+  result?: any;
+  error?: ApiError;
+  failedReason?: string;
+  createdAt?: string;
+  finishedAt?: string;
+  children?: unknown;
+  [k: string]: unknown;
+}
+
+export interface ContainerSummary {
+  id?: string;
+  name: string;
+  image: string;
+  state?: string;
+  paused?: boolean;
+  createdAt?: string;
+  [k: string]: unknown;
+}
+
+export interface CommitSpec {
+  container: string;
+  repository?: string;
+  tag?: string;
+  reference?: string;
+  author?: string;
+  message?: string;
+  changes?: string[];
+  pause?: boolean;
+}
+
+const enc = encodeURIComponent;
+
+export class StevedoreApi {
+  constructor(readonly http: HttpClient) {}
+
+  // ---- images (libs/images: images.controller.ts)
+  listImages(q: { repository?: string; n?: number; last?: string } = {}) {
+    return this.http.json<{ items: ImageSummary[]; next?: string }>('/api/v1/images', { query: q });
+  }
+  inspectImage(ref: string) {
+    return this.http.json<Record<string, any>>('/api/v1/images/inspect', { query: { ref } });
+  }
+  history(ref: string) {
+    return this.http.json<HistoryEntry[]>('/api/v1/images/history', { query: { ref } });
+  }
+  tag(source: string, target: string) {
+    return this.http.json<{ source: string; target: string; digest: string; previous?: string }>('/api/v1/images/tag', { method: 'POST', json: { source, target } });
+  }
+  removeImage(ref: string, force: boolean) {
+    return this.http.json<{ untagged: string[]; deleted: string[] }>('/api/v1/images', { method: 'DELETE', query: { ref, force: force ? 'true' : undefined } });
+  }
+  importRootfs(body: () => Readable, q: { ref: string; change?: string[]; message?: string; author?: string; platform?: string }, size?: number) {
+    return this.http.json<Record<string, any>>('/api/v1/images/import', { method: 'POST', query: q, body, headers: size !== undefined ? { 'content-length': String(size) } : {} });
+  }
+
+  // ---- save / load (libs/images: exports.controller.ts, imports.controller.ts)
+  createExport(references: string[], compression: 'none' | 'gzip') {
+    return this.http.json<JobStatus>('/api/v1/exports', { method: 'POST', json: { references, compression } });
+  }
+  exportStatus(id: string) {
+    return this.http.json<JobStatus>(`/api/v1/exports/${enc(id)}`);
+  }
+  exportArchive(id: string): Promise<RawResponse> {
+    return this.http.stream(`/api/v1/exports/${enc(id)}/archive`);
+  }
+  deleteExport(id: string) {
+    return this.http.json<void>(`/api/v1/exports/${enc(id)}`, { method: 'DELETE' });
+  }
+  createImport(body: () => Readable, size: number, repository?: string) {
+    return this.http.json<JobStatus>('/api/v1/imports', { method: 'POST', query: { repository }, body, headers: { 'content-length': String(size) } });
+  }
+  importStatus(id: string) {
+    return this.http.json<JobStatus>(`/api/v1/imports/${enc(id)}`);
+  }
+
+  // ---- containers (issue 7; Docker Engine API shapes where the issue is silent)
+  createContainer(name: string, image: string) {
+    return this.http.json<ContainerSummary>('/api/v1/containers', { method: 'POST', json: { name, image } });
+  }
+  listContainers() {
+    return this.http.json<ContainerSummary[] | { items: ContainerSummary[] }>('/api/v1/containers');
+  }
+  inspectContainer(name: string) {
+    return this.http.json<ContainerSummary>(`/api/v1/containers/${enc(name)}`);
+  }
+  removeContainer(name: string, force: boolean) {
+    return this.http.json<void>(`/api/v1/containers/${enc(name)}`, { method: 'DELETE', query: { force: force ? 'true' : undefined } });
+  }
+  pause(name: string) {
+    return this.http.json<unknown>(`/api/v1/containers/${enc(name)}/pause`, { method: 'POST' });
+  }
+  unpause(name: string) {
+    return this.http.json<unknown>(`/api/v1/containers/${enc(name)}/unpause`, { method: 'POST' });
+  }
+  changes(name: string) {
+    return this.http.json<Array<{ Path?: string; path?: string; Kind?: number | string; kind?: number | string }> | { items: unknown[] }>(`/api/v1/containers/${enc(name)}/changes`);
+  }
+  /** Extracts a tar into the container's read-write layer under `path`. */
+  putArchive(name: string, path: string, body: () => Readable) {
+    return this.http.json<unknown>(`/api/v1/containers/${enc(name)}/archive`, { method: 'PUT', query: { path }, body, headers: { 'content-type': 'application/x-tar' } });
+  }
+  /** A tar of `path` (through the merged view) whose top entry is the basename of `path`. */
+  getArchive(name: string, path: string): Promise<RawResponse> {
+    return this.http.stream(`/api/v1/containers/${enc(name)}/archive`, { query: { path } });
+  }
+
+  // ---- commits and jobs (issue 7)
+  commit(spec: CommitSpec) {
+    return this.http.json<JobStatus>('/api/v1/commits', { method: 'POST', json: spec });
+  }
+  commitBatch(commits: CommitSpec[]) {
+    return this.http.json<JobStatus>('/api/v1/commits:batch', { method: 'POST', json: { commits } });
+  }
+  listJobs() {
+    return this.http.json<JobStatus[] | { items: JobStatus[] }>('/api/v1/jobs');
+  }
+  job(id: string) {
+    return this.http.json<JobStatus>(`/api/v1/jobs/${enc(id)}`);
+  }
+  jobEvents(id: string): Promise<RawResponse> {
+    return this.http.stream(`/api/v1/jobs/${enc(id)}/events`, { headers: { accept: 'text/event-stream' } });
+  }
+
+  // ---- registries (libs/upstream)
+  replicate(source: string, target: { upstream: string; name: string; tag?: string }) {
+    return this.http.json<{ id: string }>('/api/v1/replications', { method: 'POST', json: { source, target } });
+  }
+  replication(id: string) {
+    return this.http.json<JobStatus & { failedReason?: string }>(`/api/v1/replications/${enc(id)}`);
+  }
+  upstreams() {
+    return this.http.json<{ upstreams: Array<{ id: string; url: string; prefixes?: string[]; default?: boolean }> }>('/api/v1/upstreams');
+  }
+
+  // ---- /v2 (pull through the platform)
+  manifest(name: string, reference: string): Promise<RawResponse> {
+    return this.http.stream(`/v2/${name}/manifests/${enc(reference)}`, {
+      headers: {
+        accept: [
+          'application/vnd.oci.image.index.v1+json',
+          'application/vnd.docker.distribution.manifest.list.v2+json',
+          'application/vnd.oci.image.manifest.v1+json',
+          'application/vnd.docker.distribution.manifest.v2+json',
+        ].join(', '),
+      },
+    });
+  }
+  blob(name: string, digest: string): Promise<RawResponse> {
+    return this.http.stream(`/v2/${name}/blobs/${digest}`);
+  }
+}
+
+/** The list endpoints of issue 7 may answer an array or `{items}`; accept both. */
+export function itemsOf<T>(v: T[] | { items: T[] } | undefined): T[] {
+  if (!v) return [];
+  return Array.isArray(v) ? v : (v.items ?? []);
+}

@@ -1,0 +1,174 @@
+// `commit` (one container, or many with --batch) as a job on the server, and `jobs ls` / `jobs wait`.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { itemsOf, type CommitSpec, type JobStatus } from '../api-client';
+import { collectChange, parseLocalRef } from '../args';
+import type { Context } from '../context';
+import { CliError } from '../errors';
+import { jobError, progressNumbers, waitForJob } from '../jobs';
+import { createProgress, table, timeAgo } from '../output';
+
+const BatchEntry = z.object({
+  container: z.string().min(1),
+  reference: z.string().min(1).optional(),
+  repository: z.string().min(1).optional(),
+  tag: z.string().min(1).optional(),
+  author: z.string().optional(),
+  message: z.string().optional(),
+  changes: z.array(z.string()).optional(),
+  pause: z.boolean().optional(),
+});
+const BatchFile = z.union([z.array(BatchEntry), z.object({ commits: z.array(BatchEntry) })]);
+
+export interface CommitFlags {
+  author?: string;
+  message?: string;
+  change?: string[];
+  pause?: boolean;
+}
+
+/** One commit spec for the API from docker commit's arguments. */
+export function commitSpec(container: string, target: string | undefined, o: CommitFlags, serverKey?: string): CommitSpec {
+  const spec: CommitSpec = { container };
+  if (target) {
+    const ref = parseLocalRef(target, serverKey, { defaultTag: true });
+    if (ref.digest) throw new CliError('a commit target cannot name a digest', 'INVALID_ARGUMENT', 'write REPOSITORY[:TAG]');
+    spec.repository = ref.name;
+    spec.tag = ref.tag;
+  }
+  if (o.author !== undefined) spec.author = o.author;
+  if (o.message !== undefined) spec.message = o.message;
+  if (o.change?.length) spec.changes = o.change;
+  // docker commit pauses by default; --pause=false / --no-pause turns it off.
+  spec.pause = o.pause !== false;
+  return spec;
+}
+
+/** Reads a batch file (JSON: an array of specs or {commits: [...]}) into API specs. */
+export function parseBatchFile(text: string, serverKey?: string): CommitSpec[] {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    throw new CliError(`the batch file is not JSON: ${(e as Error).message}`, 'INVALID_ARGUMENT', 'write [{"container": "c1", "reference": "app:v1"}, ...]');
+  }
+  const parsed = BatchFile.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new CliError(`the batch file is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'INVALID_ARGUMENT', 'each entry needs "container"; see `stevedore commit --help`');
+  }
+  const entries = Array.isArray(parsed.data) ? parsed.data : parsed.data.commits;
+  if (!entries.length) throw new CliError('the batch file has no commits', 'INVALID_ARGUMENT');
+  return entries.map((e) => {
+    const changes = (e.changes ?? []).reduce<string[]>((acc, ch) => collectChange(ch, acc), []);
+    const target = e.reference ?? (e.repository ? e.repository + (e.tag ? `:${e.tag}` : '') : undefined);
+    return commitSpec(e.container, target, { author: e.author, message: e.message, change: changes, pause: e.pause }, serverKey);
+  });
+}
+
+/** The new image's ID from a commit job's result, whatever the worker named it. */
+export function imageIdOf(result: any): string | undefined {
+  if (!result || typeof result !== 'object') return typeof result === 'string' ? result : undefined;
+  return result.id ?? result.imageId ?? result.image?.id ?? result.config?.digest ?? result.digest;
+}
+
+function printBatch(c: Context, final: JobStatus): void {
+  const children: any[] = Array.isArray(final.result?.children) ? final.result.children : Array.isArray(final.result) ? final.result : Array.isArray(final.children) ? final.children : [];
+  let failed = 0;
+  for (const ch of children) {
+    const name = ch.reference ?? ch.target ?? ch.container ?? ch.id ?? '?';
+    if (ch.error || ch.state === 'failed') {
+      failed++;
+      c.print(`${name}: Error: ${ch.error?.message ?? ch.failedReason ?? 'failed'}${ch.error?.code ? ` (${ch.error.code})` : ''}`);
+    } else c.print(`${name}: ${imageIdOf(ch.result ?? ch) ?? ''}`);
+  }
+  if (failed) throw new CliError(`${failed} of ${children.length} commits failed`, 'JOB_FAILED');
+}
+
+async function waitCommit(c: Context, id: string, quiet: boolean, what: string): Promise<JobStatus> {
+  const bar = createProgress('Committing', { quiet, bytes: true });
+  return waitForJob({ status: () => c.api.job(id), events: () => c.api.jobEvents(id), progress: bar, what });
+}
+
+export function registerCommit(program: Command, ctx: () => Context): void {
+  program
+    .command('commit')
+    .description("Create a new image from a container's changes (a job on the server)")
+    .argument('[container]', 'container name')
+    .argument('[repository]', 'REPOSITORY[:TAG] for the new image')
+    .option('-a, --author <author>', 'author, e.g. "alex <452427904@qq.com>"')
+    .option('-m, --message <message>', 'commit message')
+    .option('-c, --change <instruction>', 'Dockerfile instruction: CMD ENTRYPOINT ENV EXPOSE LABEL ONBUILD USER VOLUME WORKDIR (repeatable)', collectChange, [] as string[])
+    .option('-p, --pause', 'pause the container during the commit (the default)')
+    .option('--no-pause', 'do not pause (also --pause=false)')
+    .option('--batch <file>', 'commit many: a JSON file of [{"container", "reference", "author", "message", "changes", "pause"}]')
+    .option('-d, --detach', 'print the job ID and do not wait')
+    .option('-q, --quiet', 'no progress')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ stevedore commit -a "alex <452427904@qq.com>" -c \'CMD ["/bin/httpd","-f","-h","/home/html"]\' -p bh busy_httpd:v0.2\n  $ stevedore commit --batch commits.json --detach',
+    )
+    .action(async (container: string | undefined, repository: string | undefined, o: CommitFlags & { batch?: string; detach?: boolean; quiet?: boolean }) => {
+      const c = ctx();
+      if (o.batch) {
+        if (container) throw new CliError('give either --batch FILE or CONTAINER, not both', 'INVALID_ARGUMENT');
+        const text = o.batch === '-' ? readFileSync(0, 'utf8') : readFileSync(o.batch, 'utf8');
+        const specs = parseBatchFile(text, c.server.key);
+        const job = await c.api.commitBatch(specs);
+        if (o.detach) return c.print(job.id);
+        const final = await waitCommit(c, job.id, !!o.quiet, `batch of ${specs.length} commits`);
+        return printBatch(c, final);
+      }
+      if (!container) throw new CliError('a container is needed', 'INVALID_ARGUMENT', 'stevedore commit CONTAINER [REPOSITORY[:TAG]]');
+      const spec = commitSpec(container, repository, o, c.server.key);
+      const job = await c.api.commit(spec);
+      if (o.detach) return c.print(job.id);
+      const final = job.state === 'completed' && job.result ? job : await waitCommit(c, job.id, !!o.quiet, `commit of ${container}`);
+      c.print(imageIdOf(final.result) ?? '');
+    });
+
+  const jobs = program.command('jobs').description('Server-side jobs (commits and batches)');
+  jobs
+    .command('ls')
+    .description('List jobs')
+    .option('--json', 'JSON')
+    .option('-q, --quiet', 'only IDs')
+    .action(async (o: { json?: boolean; quiet?: boolean }) => {
+      const c = ctx();
+      const items = itemsOf(await c.api.listJobs());
+      if (o.json) return c.print(JSON.stringify(items, null, 2));
+      if (o.quiet) return items.forEach((j) => c.print(j.id));
+      c.io.stdout.write(
+        table(
+          ['JOB ID', 'KIND', 'STATE', 'PROGRESS', 'CREATED'],
+          items.map((j) => {
+            const p = progressNumbers(j.progress);
+            return [j.id, String(j.kind ?? j['name'] ?? ''), j.state, p.total ? `${Math.floor((p.done / p.total) * 100)}%` : '', timeAgo(j.createdAt)];
+          }),
+        ),
+      );
+    });
+  jobs
+    .command('wait')
+    .description('Wait for a job, then print its result (the image ID of a commit)')
+    .argument('<id>', 'job ID')
+    .option('-q, --quiet', 'no progress')
+    .option('--json', 'print the whole final status as JSON')
+    .addHelpText('after', '\nExample:\n  $ stevedore jobs wait $(stevedore commit -d bh app:v1)')
+    .action(async (id: string, o: { quiet?: boolean; json?: boolean }) => {
+      const c = ctx();
+      let final: JobStatus;
+      try {
+        final = await waitCommit(c, id, !!o.quiet, `job ${id}`);
+      } catch (e) {
+        if (o.json && e instanceof CliError && e.code !== 'NOT_FOUND') c.print(JSON.stringify(await c.api.job(id), null, 2));
+        throw e;
+      }
+      if (o.json) return c.print(JSON.stringify(final, null, 2));
+      if (Array.isArray(final.result?.children) || Array.isArray(final.children)) return printBatch(c, final);
+      const id2 = imageIdOf(final.result);
+      if (id2) c.print(id2);
+      else if (final.state !== 'completed') throw jobError(final, `job ${id}`);
+    });
+}

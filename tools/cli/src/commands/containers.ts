@@ -1,0 +1,174 @@
+// Containers (an image plus an empty read-write layer on the server): create, ls, rm, inspect,
+// cp in and out (tar streams), diff, pause, unpause.
+import { existsSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Command } from 'commander';
+import { itemsOf, type ContainerSummary } from '../api-client';
+import { parseCopyEndpoint } from '../args';
+import type { Context } from '../context';
+import { CliError, formatError } from '../errors';
+import { compileTemplate } from '../format-template';
+import { shortId, table, timeAgo } from '../output';
+import { extractTar, packPath } from '../tar-fs';
+
+const KINDS: Record<string, string> = { '0': 'C', '1': 'A', '2': 'D', modified: 'C', added: 'A', deleted: 'D', c: 'C', a: 'A', d: 'D' };
+
+/** One `diff` line as docker prints it: `A /path`, `C /path`, `D /path`. */
+export function diffLine(change: { Path?: string; path?: string; Kind?: number | string; kind?: number | string }): string {
+  const kind = String(change.Kind ?? change.kind ?? '');
+  return `${KINDS[kind.toLowerCase()] ?? kind} ${change.Path ?? change.path ?? ''}`;
+}
+
+function containerState(x: ContainerSummary): string {
+  if (x.paused) return 'paused';
+  return String(x.state ?? x['status'] ?? 'created');
+}
+
+async function forEachName(c: Context, names: string[], fn: (n: string) => Promise<void>): Promise<void> {
+  let failed = 0;
+  for (const n of names) {
+    try {
+      await fn(n);
+    } catch (e) {
+      if (names.length === 1) throw e;
+      failed++;
+      c.note(formatError(e));
+    }
+  }
+  if (failed) throw new CliError(`${failed} of ${names.length} failed`);
+}
+
+export function registerContainers(program: Command, ctx: () => Context): void {
+  const container = program.command('container').description('Manage containers (an image with a read-write layer on the server)');
+
+  container
+    .command('create')
+    .description('Create a container from an image')
+    .requiredOption('--name <name>', 'container name')
+    .argument('<image>', 'image reference')
+    .addHelpText('after', '\nExample:\n  $ stevedore container create --name bh busybox:latest')
+    .action(async (image: string, o: { name: string }) => {
+      const c = ctx();
+      const created = await c.api.createContainer(o.name, await c.resolveImage(image, { defaultTag: true }));
+      c.print(String(created.id ?? created.name ?? o.name));
+    });
+
+  container
+    .command('ls')
+    .alias('list')
+    .description('List containers')
+    .option('-q, --quiet', 'only names')
+    .option('--json', 'JSON')
+    .option('--format <template>', 'Go template per container: .Name .Image .State .ID .CreatedSince')
+    .addHelpText('after', '\nExample:\n  $ stevedore container ls')
+    .action(async (o: { quiet?: boolean; json?: boolean; format?: string }) => {
+      const c = ctx();
+      const items = itemsOf(await c.api.listContainers());
+      if (o.json) return c.print(JSON.stringify(items, null, 2));
+      if (o.quiet) return items.forEach((x) => c.print(x.name));
+      const rows = items.map((x) => ({
+        ID: shortId(x.id),
+        Name: x.name,
+        Image: x.image,
+        State: containerState(x),
+        CreatedSince: timeAgo(x.createdAt ?? (x['created'] as string | undefined)),
+      }));
+      if (o.format) {
+        const t = compileTemplate(o.format);
+        return rows.forEach((r) => c.print(t(r)));
+      }
+      c.io.stdout.write(table(['CONTAINER ID', 'IMAGE', 'CREATED', 'STATUS', 'NAMES'], rows.map((r) => [r.ID, r.Image, r.CreatedSince, r.State, r.Name])));
+    });
+
+  container
+    .command('inspect')
+    .description('Show containers as JSON')
+    .argument('<name...>', 'containers')
+    .option('-f, --format <template>', 'Go template')
+    .action(async (names: string[], o: { format?: string }) => {
+      const c = ctx();
+      const t = o.format ? compileTemplate(o.format) : undefined;
+      const out: unknown[] = [];
+      await forEachName(c, names, async (n) => {
+        const x = await c.api.inspectContainer(n);
+        if (t) c.print(t(x));
+        else out.push(x);
+      });
+      if (!t) c.print(JSON.stringify(out, null, 4));
+    });
+
+  container
+    .command('rm')
+    .description('Remove containers (their read-write layers are discarded)')
+    .argument('<name...>', 'containers')
+    .option('-f, --force', 'remove even when paused')
+    .addHelpText('after', '\nExample:\n  $ stevedore container rm bh')
+    .action(async (names: string[], o: { force?: boolean }) => {
+      const c = ctx();
+      await forEachName(c, names, async (n) => {
+        await c.api.removeContainer(n, !!o.force);
+        c.print(n);
+      });
+    });
+
+  program
+    .command('cp')
+    .description('Copy files or directories between the local disk and a container')
+    .argument('<src>', 'LOCAL_PATH or CONTAINER:PATH')
+    .argument('<dest>', 'CONTAINER:PATH or LOCAL_PATH (- for a tar on stdout)')
+    .addHelpText(
+      'after',
+      '\nA destination ending in / is a directory to copy into; otherwise the copy gets that name.\n\nExamples:\n  $ stevedore cp ./index.html bh:/home/html/index.html\n  $ stevedore cp ./site bh:/home/html/\n  $ stevedore cp bh:/etc/passwd ./passwd',
+    )
+    .action(async (srcArg: string, destArg: string) => {
+      const c = ctx();
+      const src = parseCopyEndpoint(srcArg);
+      const dest = parseCopyEndpoint(destArg);
+      if (src.container && dest.container) throw new CliError('copying between two containers is not supported', 'INVALID_ARGUMENT', 'copy to the local disk first');
+      if (!src.container && !dest.container) throw new CliError('one of SRC and DEST must be CONTAINER:PATH', 'INVALID_ARGUMENT');
+      if (dest.container) {
+        if (!existsSync(src.path)) throw new CliError(`${src.path}: no such file or directory`, 'ENOENT', 'check the local path');
+        const intoDir = dest.path.endsWith('/');
+        const as = intoDir ? path.basename(path.resolve(src.path)) : path.posix.basename(dest.path);
+        const parent = intoDir ? dest.path : path.posix.dirname(dest.path);
+        if (!as || as === '/' ) throw new CliError(`cannot copy onto ${dest.path}`, 'INVALID_ARGUMENT', 'name a path below /');
+        await c.api.http.prime();
+        await c.api.putArchive(dest.container, parent, () => packPath(src.path, as));
+        return;
+      }
+      const res = await c.api.getArchive(src.container as string, src.path);
+      if (dest.path === '-') {
+        await pipeline(res.body, c.io.stdout, { end: false });
+        return;
+      }
+      const isDir = existsSync(dest.path) && statSync(dest.path).isDirectory();
+      if (isDir) await extractTar(res.body, dest.path);
+      else await extractTar(res.body, path.dirname(path.resolve(dest.path)), path.basename(dest.path));
+    });
+
+  program
+    .command('diff')
+    .description("List the container's changes against its image: A added, C changed, D deleted")
+    .argument('<name>', 'container')
+    .addHelpText('after', '\nExample:\n  $ stevedore diff bh')
+    .action(async (name: string) => {
+      const c = ctx();
+      for (const ch of itemsOf(await c.api.changes(name) as never)) c.print(diffLine(ch as never));
+    });
+
+  for (const verb of ['pause', 'unpause'] as const) {
+    program
+      .command(verb)
+      .description(verb === 'pause' ? 'Pause containers: writes are refused until unpaused (a consistent state to commit)' : 'Unpause containers')
+      .argument('<name...>', 'containers')
+      .addHelpText('after', `\nExample:\n  $ stevedore ${verb} bh`)
+      .action(async (names: string[]) => {
+        const c = ctx();
+        await forEachName(c, names, async (n) => {
+          await (verb === 'pause' ? c.api.pause(n) : c.api.unpause(n));
+          c.print(n);
+        });
+      });
+  }
+}

@@ -1,0 +1,167 @@
+// `images`, `tag`, `rmi`, `inspect`, `history`: the image verbs over /api/v1/images.
+import type { Command } from 'commander';
+import { formatLocalRef, parseLocalRef } from '../args';
+import type { Context } from '../context';
+import { CliError, formatError } from '../errors';
+import { compileTemplate } from '../format-template';
+import { humanSize, shortId, table, timeAgo } from '../output';
+import type { HistoryEntry, ImageSummary } from '../api-client';
+
+function imageRow(i: ImageSummary) {
+  return {
+    Repository: i.repository,
+    Tag: i.tag,
+    ID: shortId(i.id),
+    Id: i.id,
+    Digest: i.digest,
+    CreatedAt: i.created ?? '',
+    CreatedSince: timeAgo(i.created),
+    Size: humanSize(i.uncompressedSize ?? i.compressedSize),
+    CompressedSize: humanSize(i.compressedSize),
+    Platforms: i.platforms ?? [],
+  };
+}
+
+/** Runs `fn` for each argument; failures are printed as they come and make the exit non-zero at the end. */
+async function eachArg<T>(ctx: Context, args: string[], fn: (a: string) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  let failed = 0;
+  for (const a of args) {
+    try {
+      out.push(await fn(a));
+    } catch (e) {
+      failed++;
+      if (args.length === 1) throw e;
+      ctx.note(formatError(e));
+    }
+  }
+  if (failed) throw new CliError(`${failed} of ${args.length} failed`, undefined, undefined, 1);
+  return out;
+}
+
+export function registerImages(program: Command, ctx: () => Context): void {
+  program
+    .command('images')
+    .alias('image-ls')
+    .description('List images (one row per repository and tag)')
+    .argument('[repository]', 'only this repository')
+    .option('-q, --quiet', 'only image IDs')
+    .option('--digests', 'show digests')
+    .option('--no-trunc', 'full image IDs')
+    .option('--json', 'JSON, one array')
+    .option('--format <template>', 'Go template per row: .Repository .Tag .ID .Digest .CreatedSince .Size')
+    .addHelpText('after', "\nExamples:\n  $ stevedore images\n  $ stevedore images music51555/bh --format '{{.Repository}}:{{.Tag}} {{.ID}}'")
+    .action(async (repository: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc?: boolean; json?: boolean; format?: string }) => {
+      const c = ctx();
+      const items = await c.allImages(repository ? parseLocalRef(repository, c.server.key).name : undefined);
+      if (o.json) return c.print(JSON.stringify(items, null, 2));
+      const rows = items.map(imageRow);
+      if (o.quiet) {
+        const seen = new Set<string>();
+        for (const r of rows) {
+          const id = o.trunc === false ? r.Id : r.ID;
+          if (!seen.has(id)) c.print(id);
+          seen.add(id);
+        }
+        return;
+      }
+      if (o.format) {
+        const t = compileTemplate(o.format);
+        for (const r of rows) c.print(t(r));
+        return;
+      }
+      const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+      c.io.stdout.write(table(header, rows.map((r) => [r.Repository, r.Tag, ...(o.digests ? [r.Digest] : []), o.trunc === false ? r.Id : r.ID, r.CreatedSince, r.Size])));
+    });
+
+  program
+    .command('tag')
+    .description('Create a tag TARGET that refers to SOURCE (moves TARGET if it named another image)')
+    .argument('<source>', 'image: NAME[:TAG], NAME@DIGEST or an image ID')
+    .argument('<target>', 'NAME[:TAG]')
+    .addHelpText('after', '\nExamples:\n  $ stevedore tag busy_httpd:v0.2 music51555/bh:latest\n  $ stevedore tag 87f8dd508d21 music51555/bh:v0.2')
+    .action(async (source: string, target: string) => {
+      const c = ctx();
+      const dst = parseLocalRef(target, c.server.key, { defaultTag: true });
+      if (dst.digest) throw new CliError('a tag target cannot name a digest', 'INVALID_ARGUMENT', 'write NAME:TAG');
+      await c.api.tag(await c.resolveImage(source, { defaultTag: true }), formatLocalRef(dst));
+    });
+
+  program
+    .command('rmi')
+    .description('Remove images: a NAME:TAG is untagged; NAME@DIGEST (or an ID) deletes the image')
+    .argument('<image...>', 'images to remove')
+    .option('-f, --force', 'delete a digest even when tags name it')
+    .addHelpText('after', '\nExamples:\n  $ stevedore rmi music51555/bh:latest\n  $ stevedore rmi -f music51555/bh@sha256:4f1c...')
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      const c = ctx();
+      await eachArg(c, refs, async (r) => {
+        const res = await c.api.removeImage(await c.resolveImage(r), !!o.force);
+        for (const u of res.untagged) c.print(`Untagged: ${u}`);
+        for (const d of res.deleted) c.print(`Deleted: ${d}`);
+      });
+    });
+
+  program
+    .command('inspect')
+    .description('Show images as docker inspect does (a JSON array), or format each with --format')
+    .argument('<image...>', 'images to inspect')
+    .option('-f, --format <template>', 'Go template, e.g. {{.Config.Cmd}} or {{json .Config}}')
+    .addHelpText('after', "\nExamples:\n  $ stevedore inspect busy_httpd:v0.2\n  $ stevedore inspect -f '{{.Author}} {{.Config.Cmd}}' busy_httpd:v0.2\n  $ stevedore inspect --format '{{json .Config}}' busy_httpd:v0.2")
+    .action(async (refs: string[], o: { format?: string }) => {
+      const c = ctx();
+      const template = o.format ? compileTemplate(o.format) : undefined;
+      const results: unknown[] = [];
+      let error: unknown;
+      for (const r of refs) {
+        try {
+          const data = await c.api.inspectImage(await c.resolveImage(r, { defaultTag: true }));
+          if (template) c.print(template(data));
+          else results.push(data);
+        } catch (e) {
+          error = e;
+          if (refs.length > 1) c.note(formatError(e));
+        }
+      }
+      if (!template && (results.length || !error)) c.print(JSON.stringify(results, null, 4));
+      if (error) {
+        if (refs.length === 1) throw error;
+        throw new CliError('some images could not be inspected');
+      }
+    });
+
+  program
+    .command('history')
+    .description('Show the history of an image, newest first')
+    .argument('<image>', 'image')
+    .option('--no-trunc', 'do not truncate output')
+    .option('-q, --quiet', 'only image IDs')
+    .option('--json', 'JSON')
+    .option('--format <template>', 'Go template per entry: .ID .CreatedSince .CreatedBy .Size .Comment')
+    .addHelpText('after', '\nExample:\n  $ stevedore history busy_httpd:v0.2')
+    .action(async (ref: string, o: { trunc?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
+      const c = ctx();
+      const entries = await c.api.history(await c.resolveImage(ref, { defaultTag: true }));
+      if (o.json) return c.print(JSON.stringify(entries, null, 2));
+      const rows = entries.map((h: HistoryEntry) => {
+        const id = String(h.Id ?? h.id ?? '<missing>');
+        const created = h.Created ?? h.created;
+        const iso = typeof created === 'number' ? new Date(created * 1000).toISOString() : (created as string | undefined);
+        const by = String(h.CreatedBy ?? h.createdBy ?? '');
+        return {
+          ID: id === '<missing>' ? id : o.trunc === false ? id : shortId(id),
+          CreatedAt: iso ?? '',
+          CreatedSince: timeAgo(iso),
+          CreatedBy: o.trunc === false || by.length <= 45 ? by : by.slice(0, 44) + '…',
+          Size: humanSize(Number(h.Size ?? h.size ?? 0)),
+          Comment: String(h.Comment ?? h.comment ?? ''),
+        };
+      });
+      if (o.quiet) return rows.forEach((r) => c.print(r.ID));
+      if (o.format) {
+        const t = compileTemplate(o.format);
+        return rows.forEach((r) => c.print(t(r)));
+      }
+      c.io.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment])));
+    });
+}
