@@ -12,9 +12,10 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-export async function startRedis(): Promise<RunningRedis> {
+/** `port` restarts a Redis where a stopped one was (outage tests). */
+export async function startRedis(options: { port?: number } = {}): Promise<RunningRedis> {
   const bin = requireBinary('redis-server', 'redis-server');
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dir = mkdtempSync(path.join(os.tmpdir(), 'redis-test-'));
   const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'], {
     stdio: 'ignore',

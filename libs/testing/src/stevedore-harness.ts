@@ -22,6 +22,9 @@ export type StorageKind = 'filesystem' | 's3';
 export interface StevedoreUnderTest {
   url: string;
   redisUrl: string;
+  /** Stop Redis (an outage) and start an empty one on the same port again. */
+  stopRedis(): Promise<void>;
+  startRedis(): Promise<void>;
   env: Record<string, string>;
   /** The bootstrap admin (STEVEDORE_ADMIN_PASSWORD is set by the harness). */
   admin: { user: string; password: string };
@@ -88,7 +91,7 @@ function stopProc(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
 
 export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageKind; extraEnv?: Record<string, string> } = {}): Promise<StevedoreUnderTest> {
   const wiring = opts.wiring ?? 'all';
-  const redis = await startRedis();
+  let redis = await startRedis();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-e2e-'));
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
@@ -137,6 +140,12 @@ export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageK
   return {
     url: `http://127.0.0.1:${edge.port}`,
     redisUrl: redis.url,
+    async stopRedis() {
+      await redis.stop();
+    },
+    async startRedis() {
+      redis = await startRedis({ port: redis.port });
+    },
     env,
     admin,
     kill(which = edge.target) {

@@ -1,0 +1,103 @@
+// What an operator sees: metrics that move by the right amounts after a push, a request id in every
+// log line of one push across split services, /readyz following Redis down and up, and the OpenAPI
+// document listing the management routes and nothing else.
+import { randomBytes } from 'node:crypto';
+import { http, pushBlob, pushImage, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+
+jest.setTimeout(180_000);
+
+function metric(text: string, name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const ls = m[2] ?? '';
+    if (Object.entries(labels).every(([k, v]) => ls.includes(`${k}="${v}"`))) sum += Number(m[3]);
+  }
+  return sum;
+}
+
+describe('operability (all-in-one)', () => {
+  let s: StevedoreUnderTest;
+  beforeAll(async () => {
+    s = await startStevedore();
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('counts pushed and pulled bytes and requests by route', async () => {
+    const before = (await http(s.url, 'GET', '/metrics')).body.toString();
+    const data = randomBytes(123_457);
+    const d = await pushBlob(s.url, 'ops/metrics', data);
+    await http(s.url, 'GET', `/v2/ops/metrics/blobs/${d}`);
+    const after = (await http(s.url, 'GET', '/metrics')).body.toString();
+    expect(metric(after, 'stevedore_bytes_pushed_total') - metric(before, 'stevedore_bytes_pushed_total')).toBe(data.length);
+    expect(metric(after, 'stevedore_bytes_pulled_total') - metric(before, 'stevedore_bytes_pulled_total')).toBe(data.length);
+    const blobGets = (t: string) => metric(t, 'stevedore_http_requests_total', { route: 'v2.blob', method: 'GET', status: '200' });
+    expect(blobGets(after) - blobGets(before)).toBe(1);
+    const puts = (t: string) => metric(t, 'stevedore_http_requests_total', { route: 'v2.upload', method: 'PUT', status: '201' });
+    expect(puts(after) - puts(before)).toBe(1);
+    expect(metric(after, 'stevedore_storage_operations_total', { operation: 'writeStream', outcome: 'ok' })).toBeGreaterThan(0);
+    expect(after).toContain('stevedore_http_request_duration_seconds_bucket');
+    expect(metric(after, 'stevedore_dependency_round_trip_seconds', { dependency: 'redis', service: 'all' })).toBeGreaterThan(0);
+  });
+
+  it('/readyz goes not-ready when Redis stops and ready when it returns', async () => {
+    expect((await http(s.url, 'GET', '/readyz')).status).toBe(200);
+    await s.stopRedis();
+    const down = await http(s.url, 'GET', '/readyz');
+    expect(down.status).toBe(503);
+    expect(JSON.stringify(down.json())).toContain('redis');
+    expect((await http(s.url, 'GET', '/healthz')).status).toBe(200);
+    await s.startRedis();
+    const deadline = Date.now() + 30_000;
+    let status = 0;
+    while (Date.now() < deadline && status !== 200) {
+      status = (await http(s.url, 'GET', '/readyz')).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(status).toBe(200);
+  });
+
+  it('documents every management route under /api/v1 and nothing else', async () => {
+    const r = await http(s.url, 'GET', '/api/docs-json');
+    expect(r.status).toBe(200);
+    const doc = r.json();
+    const paths = Object.keys(doc.paths);
+    for (const p of paths) expect(p.startsWith('/api/v1/')).toBe(true);
+    expect(paths.some((p) => p.startsWith('/v2') || p.startsWith('/internal') || p === '/metrics' || p === '/healthz')).toBe(false);
+  });
+});
+
+describe('operability (split)', () => {
+  let s: StevedoreUnderTest;
+  beforeAll(async () => {
+    s = await startStevedore({ wiring: 'split', extraEnv: { LOG_LEVEL: 'info' } });
+  });
+  afterAll(async () => {
+    await s?.stop();
+  });
+
+  it('carries one request id through the gateway into the services it calls', async () => {
+    await pushImage(s.url, 'ops/base', 'v1');
+    const id = `push-${randomBytes(6).toString('hex')}`;
+    const manifest = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 }, layers: [] }),
+    );
+    await pushBlob(s.url, 'ops/trace', Buffer.from('{}'));
+    const r = await http(s.url, 'PUT', '/v2/ops/trace/manifests/t1', manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'x-request-id': id });
+    expect(r.status).toBe(201);
+    expect(r.headers.get('x-request-id')).toBe(id);
+    await new Promise((res) => setTimeout(res, 500));
+    for (const target of ['gateway', 'metadata-service', 'blob-service']) {
+      const lines = s
+        .logs(target)
+        .split('\n')
+        .filter((l) => l.includes(id));
+      expect({ target, logged: lines.length > 0 }).toEqual({ target, logged: true });
+      for (const l of lines) expect(JSON.parse(l).req?.id ?? JSON.parse(l).requestId).toBe(id);
+    }
+  });
+});
