@@ -212,6 +212,7 @@ function evalPipe(pipe: Pipeline, dot: unknown, root: unknown): unknown {
     if (head.kind === 'ident' && FUNCS[head.name]) {
       prev = FUNCS[head.name](...rest.map((a) => evalArg(a, dot, root)), ...piped);
     } else {
+      if (head.kind === 'ident' && !['true', 'false', 'nil'].includes(head.name)) fail(`function "${head.name}" not defined`);
       if (rest.length || piped.length) fail(`can't give argument to non-function ${head.kind === 'field' ? '.' + head.path.join('.') : 'value'}`);
       prev = evalArg(head, dot, root);
     }

@@ -19,7 +19,7 @@ const BatchEntry = z.object({
   changes: z.array(z.string()).optional(),
   pause: z.boolean().optional(),
 });
-const BatchFile = z.union([z.array(BatchEntry), z.object({ commits: z.array(BatchEntry) })]);
+const BatchEntries = z.array(BatchEntry);
 
 export interface CommitFlags {
   author?: string;
@@ -53,12 +53,14 @@ export function parseBatchFile(text: string, serverKey?: string): CommitSpec[] {
   } catch (e) {
     throw new CliError(`the batch file is not JSON: ${(e as Error).message}`, 'INVALID_ARGUMENT', 'write [{"container": "c1", "reference": "app:v1"}, ...]');
   }
-  const parsed = BatchFile.safeParse(json);
+  const list = Array.isArray(json) ? json : json && typeof json === 'object' ? (json as { commits?: unknown }).commits : undefined;
+  if (!Array.isArray(list)) throw new CliError('the batch file must hold an array of commits (or {"commits": [...]})', 'INVALID_ARGUMENT');
+  const parsed = BatchEntries.safeParse(list);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     throw new CliError(`the batch file is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'INVALID_ARGUMENT', 'each entry needs "container"; see `stevedore commit --help`');
   }
-  const entries = Array.isArray(parsed.data) ? parsed.data : parsed.data.commits;
+  const entries = parsed.data;
   if (!entries.length) throw new CliError('the batch file has no commits', 'INVALID_ARGUMENT');
   return entries.map((e) => {
     const changes = (e.changes ?? []).reduce<string[]>((acc, ch) => collectChange(ch, acc), []);
