@@ -1,0 +1,35 @@
+// Runs the real `stevedore` command (tools/cli/bin/stevedore.js) as a child process.
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+
+export const BIN = path.resolve(__dirname, '../bin/stevedore.js');
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** The argv the process was started with (to check secrets never appear there). */
+  argv: string[];
+}
+
+export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+  return new Promise((resolve, reject) => {
+    const argv = [BIN, ...args];
+    const child = spawn(process.execPath, argv, {
+      cwd: opts.cwd ?? path.resolve(__dirname, '../../..'),
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b) => (stdout += b));
+    child.stderr.on('data', (b) => (stderr += b));
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000);
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 : 1), stdout, stderr, argv });
+    });
+    child.stdin.end(opts.input ?? '');
+  });
+}
