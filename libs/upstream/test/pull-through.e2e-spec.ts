@@ -7,8 +7,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-// Test helpers and the e2e harness (test code of libs/server), not public entry points.
- 
 import { http, pushImage, startReferenceRegistry, startStevedore, waitFor, type StevedoreUnderTest } from '@stevedore/testing';
 import { startCountingProxy, type CountingProxy } from './counting-proxy';
 import { startHtpasswdRegistry, type HtpasswdRegistry } from './htpasswd-registry';
