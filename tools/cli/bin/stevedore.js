@@ -5,12 +5,24 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const compiled = path.join(__dirname, '..', 'dist', 'main.js');
+const root = path.join(__dirname, '..');
+const compiled = path.join(root, 'dist', 'main.js');
+const source = path.join(root, 'src', 'main.ts');
+
 if (fs.existsSync(compiled)) {
   require(compiled).main();
-} else {
-  // The repository's tsconfig carries the @stevedore/* path aliases; use it whatever the cwd is.
-  process.env.SWC_NODE_PROJECT = path.join(__dirname, '..', 'tsconfig.json');
+} else if (fs.existsSync(source)) {
+  // The project's tsconfig carries the @stevedore/* path aliases; use it whatever the cwd is.
+  process.env.SWC_NODE_PROJECT = path.join(root, 'tsconfig.json');
+  try {
+    require.resolve('@swc-node/register');
+  } catch {
+    process.stderr.write('Error: @swc-node/register is not installed (MODULE_NOT_FOUND); run `npm ci` in the Stevedore repository\n');
+    process.exit(1);
+  }
   require('@swc-node/register');
-  require(path.join(__dirname, '..', 'src', 'main.ts')).main();
+  require(source).main();
+} else {
+  process.stderr.write('Error: this stevedore package has no dist/main.js (MODULE_NOT_FOUND); it was packed without its build\n');
+  process.exit(1);
 }
