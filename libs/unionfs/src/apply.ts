@@ -3,20 +3,23 @@
 import type { Layer } from './entry';
 import type { FsView } from './fs-view';
 import { ancestorsOf } from './paths';
-import { sortEntries } from './entry';
+import { makeEntry, sortEntries } from './entry';
 import { Tree } from './tree';
 
 export function apply(layer: Layer, view: FsView): Tree {
   const tree = view instanceof Tree ? new Tree(view.walk()) : Tree.from(view);
   for (const e of sortEntries(layer.entries)) {
+    // A missing parent is created by the extractor, even for a whiteout (as moby's UnpackLayer does);
+    // something else in the way is replaced.
+    for (const a of ancestorsOf(e.path)) {
+      const existing = tree.lookup(a);
+      if (existing?.type === 'directory') continue;
+      if (existing) tree.remove(a);
+      tree.set(makeEntry(a, 'directory'));
+    }
     if (e.type === 'whiteout') {
       tree.remove(e.path);
       continue;
-    }
-    // A missing parent is created by the extractor; something else in the way is replaced.
-    for (const a of ancestorsOf(e.path)) {
-      const existing = tree.lookup(a);
-      if (existing && existing.type !== 'directory') tree.remove(a);
     }
     const existing = tree.lookup(e.path);
     if (e.type === 'directory' && existing?.type === 'directory') {
