@@ -111,6 +111,8 @@ describe('ReadWriteLayer', () => {
     rw.link('/etc/hosts', '/etc/hosts2');
     rw.mknod('/etc/fifo', 'fifo');
     rw.mknod('/etc/null', 'char-device', { devmajor: 1, devminor: 3 });
+    expect(rw.stat('/opt/app').mode).toBe(0o755);
+    expect(rw.stat('/etc/fifo').mode).toBe(0o644);
     expect(rw.stat('/etc/pw')).toMatchObject({ type: 'symlink', linkname: '/etc/passwd', mode: 0o777 });
     expect(rw.stat('/etc/hosts2')).toMatchObject({ type: 'hardlink', linkname: 'etc/hosts', size: 0 });
     expect(rw.stat('/etc/null')).toMatchObject({ devmajor: 1, devminor: 3 });
