@@ -26,6 +26,8 @@ export interface BlobContent {
   /** Set when the client may fetch the bytes elsewhere (presigned storage URL). */
   redirectUrl?: string;
   stream?: Readable;
+  /** The whole body in memory, when it is small and cached (the stream then yields the same bytes). */
+  bytes?: Buffer;
   /** The range served, when one was asked for. */
   range?: { start: number; end: number };
 }

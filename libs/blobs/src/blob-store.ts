@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { createSHA256, type IHasher } from 'hash-wasm';
 import type Redis from 'ioredis';
 import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
-import { RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
+import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { BlobContent, BlobInfo, BlobService, ByteRange, OpenOptions, UploadStatus } from './blob-service';
 
@@ -46,15 +46,26 @@ class HashingCounter extends Transform {
 export interface BlobStoreOptions {
   /** Seconds a presigned redirect stays valid. */
   redirectExpirySeconds?: number;
+  /** In-process cache of small blobs (configs, tiny layers): total bytes, largest entry. */
+  smallBlobCacheBytes?: number;
+  smallBlobMaxBytes?: number;
 }
 
 export class BlobStore implements BlobService {
+  // Blobs are content-addressed and immutable, so cached bytes never go stale; whether a
+  // repository may see them is still asked of Redis on every request.
+  private readonly small: ByteLru;
+  private readonly smallMax: number;
+
   constructor(
     private readonly storage: StorageDriver,
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly options: BlobStoreOptions = {},
-  ) {}
+  ) {
+    this.smallMax = options.smallBlobMaxBytes ?? 256 * 1024;
+    this.small = new ByteLru(options.smallBlobCacheBytes ?? 64 * 1024 * 1024, this.smallMax);
+  }
 
   private blobKey(d: Digest): string {
     return this.keys.key('blob', d);
@@ -87,15 +98,28 @@ export class BlobStore implements BlobService {
       const url = await this.storage.presign(path, { method: 'GET', expirySeconds: this.options.redirectExpirySeconds ?? 600 });
       if (url) return { info, redirectUrl: url };
     }
+    let bytes: Buffer | undefined;
+    if (info.size <= this.smallMax) {
+      bytes = this.small.get(digest);
+      if (!bytes) {
+        bytes = await this.storage.getContent(path);
+        this.small.set(digest, bytes);
+      }
+    }
     if (options.range) {
       const start = options.range.start;
       const end = Math.min(options.range.end ?? info.size - 1, info.size - 1);
       if (start >= info.size || end < start) {
         throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size: info.size });
       }
+      if (bytes) {
+        const part = bytes.subarray(start, end + 1);
+        return { info, bytes: part, stream: Readable.from([part]), range: { start, end } };
+      }
       const stream = await this.storage.reader(path, { offset: start, length: end - start + 1 });
       return { info, stream, range: { start, end } };
     }
+    if (bytes) return { info, bytes, stream: Readable.from([bytes]) };
     return { info, stream: await this.storage.reader(path) };
   }
 

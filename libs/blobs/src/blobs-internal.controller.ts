@@ -55,7 +55,8 @@ export class BlobsInternalController {
       return;
     }
     if (c.range) reply.header('x-range-start', String(c.range.start)).header('x-range-end', String(c.range.end));
-    reply.header('content-type', 'application/octet-stream').send(c.stream);
+    if (c.bytes) c.stream?.destroy();
+    reply.header('content-type', 'application/octet-stream').send(c.bytes ?? c.stream);
   }
 
   @Post('uploads')

@@ -7,7 +7,7 @@
 // its previous one, never at something missing.
 import type Redis from 'ioredis';
 import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, type Digest } from '@stevedore/oci';
-import { RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
+import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService, Page, PutManifestOptions, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
@@ -17,6 +17,8 @@ export interface ManifestStoreOptions {
 }
 
 export class ManifestStore implements MetadataService {
+  private readonly cache = new ByteLru(32 * 1024 * 1024, 4 * 1024 * 1024 + 256);
+
   constructor(
     private readonly storage: StorageDriver,
     private readonly redis: Redis,
@@ -58,9 +60,20 @@ export class ManifestStore implements MetadataService {
 
   async getManifest(name: string, reference: string): Promise<StoredManifest> {
     const digest = await this.resolve(name, reference);
+    // Manifest bytes are immutable per digest: after the repository check above, a cached copy
+    // saves the second Redis round trip on every pull.
+    const cached = this.cache.get(digest);
+    if (cached) return this.decodeCached(digest, cached);
     const raw = await this.redis.hmgetBuffer(this.manifestKey(digest), 'mediaType', 'bytes');
     if (!raw[0] || !raw[1]) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, reference });
+    this.cache.set(digest, Buffer.concat([Buffer.from(raw[0].toString() + '\n'), raw[1]]));
     return { digest, mediaType: raw[0].toString(), size: raw[1].length, bytes: raw[1] };
+  }
+
+  private decodeCached(digest: Digest, entry: Buffer): StoredManifest {
+    const nl = entry.indexOf(0x0a);
+    const bytes = entry.subarray(nl + 1);
+    return { digest, mediaType: entry.subarray(0, nl).toString(), size: bytes.length, bytes };
   }
 
   async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {

@@ -13,3 +13,4 @@ export * from './metrics.controller';
 export * from './instrumented-storage';
 export * from './request-context';
 export * from './logging';
+export * from './byte-lru';

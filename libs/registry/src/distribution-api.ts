@@ -253,7 +253,10 @@ export class DistributionApi {
           reply.headers({ ...common, 'content-length': String(content.info.size) });
         }
         this.metrics?.bytesPulled.inc(content.range ? content.range.end - content.range.start + 1 : content.info.size);
-        reply.send(content.stream);
+        if (content.bytes) {
+          content.stream?.destroy();
+          reply.send(content.bytes);
+        } else reply.send(content.stream);
         return;
       }
       case 'DELETE':
