@@ -1,5 +1,5 @@
 // Collapse a stack of layers into one that gives the same merged view over any base.
-import { makeEntry, sortEntries, type Entry, type Layer } from './entry';
+import { makeEntry, sortEntries, type Layer } from './entry';
 import { MemoryLayerIndex } from './layer-index';
 import { ancestorsOf } from './paths';
 
