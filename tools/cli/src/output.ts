@@ -66,6 +66,7 @@ export function createProgress(label: string, opts: ProgressOptions = {}): Progr
   if (opts.quiet) return { update: () => undefined, stop: () => undefined };
   const tty = opts.tty ?? (!!process.stdout.isTTY && !!stream.isTTY);
   const fmt = (n: number) => (opts.bytes ? humanSize(n) : String(n));
+  const phaseOf = (phase: string | undefined) => (phase && phase.toLowerCase() !== label.toLowerCase() ? phase : '');
   if (tty) {
     const bar = new SingleBar(
       {
@@ -84,7 +85,7 @@ export function createProgress(label: string, opts: ProgressOptions = {}): Progr
       update(done, total, phase) {
         const t = total && total > 0 ? total : Math.max(done, 1);
         last = { done, total: t };
-        const payload = { phase: phase ?? '', doneH: fmt(done), totalH: total ? fmt(total) : '?' };
+        const payload = { phase: phaseOf(phase), doneH: fmt(done), totalH: total ? fmt(total) : '?' };
         if (!started) {
           bar.start(t, done, payload);
           started = true;
@@ -108,7 +109,7 @@ export function createProgress(label: string, opts: ProgressOptions = {}): Progr
   let lastTotal: number | undefined;
   const write = (done: number, total: number | undefined, phase: string | undefined) => {
     const pct = total ? ` ${Math.floor((done / total) * 100)}%` : '';
-    stream.write(`${label}${phase ? ` ${phase}` : ''}:${pct} ${fmt(done)}${total ? `/${fmt(total)}` : ''}\n`);
+    stream.write(`${label}${phaseOf(phase) ? ` ${phase}` : ''}:${pct} ${fmt(done)}${total ? `/${fmt(total)}` : ''}\n`);
   };
   return {
     update(done, total, phase) {
