@@ -62,9 +62,11 @@ export function parseJobFailure(reason: string | undefined): ErrorBody | undefin
 }
 
 export async function jobStatus<P, R>(queue: Queue, kind: 'export' | 'import', id: string): Promise<{ status: JobStatus<P, R>; job: Job }> {
-  const job = id && /^[A-Za-z0-9-]{1,64}$/.test(id) ? await queue.getJob(id) : undefined;
-  if (!job) throw new RegistryError('NOT_FOUND', `${kind} job ${id.slice(0, 64)} not found`, { id: id.slice(0, 64) });
-  const state = (await job.getState()) as JobState;
+  const valid = !!id && /^[A-Za-z0-9-]{1,64}$/.test(id);
+  // State first, then the job: a job read before it finished could show 'failed' without its reason.
+  const state = (valid ? await queue.getJobState(id) : 'unknown') as JobState;
+  const job = valid ? await queue.getJob(id) : undefined;
+  if (!job || state === 'unknown') throw new RegistryError('NOT_FOUND', `${kind} job ${String(id).slice(0, 64)} not found`, { id: String(id).slice(0, 64) });
   const status: JobStatus<P, R> = {
     id,
     kind,
