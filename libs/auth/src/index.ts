@@ -1,1 +1,8 @@
-export {};
+export * from './principal';
+export * from './user-store';
+export * from './token-service';
+export * from './login-limiter';
+export * from './authenticator';
+export * from './token.controller';
+export * from './users.controller';
+export * from './auth.module';

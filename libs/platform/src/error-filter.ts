@@ -24,6 +24,8 @@ export function toRegistryError(e: unknown, logger?: Logger): RegistryError {
 
 export function sendRegistryError(reply: FastifyReply, err: RegistryError, headers: Record<string, string> = {}): void {
   if (reply.sent) return;
+  const retry = (err.detail as { retryAfterSeconds?: number } | undefined)?.retryAfterSeconds;
+  if (err.code === 'TOOMANYREQUESTS' && retry) headers = { 'retry-after': String(retry), ...headers };
   reply.code(err.status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err.envelope()));
 }
 

@@ -8,18 +8,21 @@ import { MetadataModule } from '@stevedore/metadata';
 import { RegistryApiModule } from '@stevedore/registry';
 import { ImagesModule } from '@stevedore/images';
 import { UpstreamModule } from '@stevedore/upstream';
+import { AuthModule } from '@stevedore/auth';
 
 export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
   const need = (url: string | undefined, name: string): void => {
     if (!url) throw new Error(`invalid configuration:\n  STEVEDORE_TARGET=${target} needs ${name}`);
   };
+  // Token auth where clients arrive (global: every API module's guard); off only when configured so.
+  const auth = config.STEVEDORE_AUTH ? [AuthModule.forRoot({ api: true })] : [];
   switch (target) {
     case 'all': {
       const blobs = BlobsModule.inProcess();
       const metadata = MetadataModule.inProcess(blobs);
       // Pull-through and the replication-rule hook wrap the services every API here uses.
       const upstream = UpstreamModule.forRoot([blobs, metadata], { worker: true });
-      return [RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true, workers: true })];
+      return [...auth, RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true, workers: true })];
     }
     case 'blob-service':
       return [BlobsModule.inProcess({ serveInternal: true })];
@@ -33,7 +36,7 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
       const upstream = UpstreamModule.forRoot([blobs, metadata]);
-      return [RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true })];
+      return [...auth, RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true })];
     }
     case 'commit-worker': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');

@@ -1,0 +1,82 @@
+// Nest wiring of auth: the access guard every API asks (global, so each module sees it), the token
+// endpoint, the users API, and the bootstrap admin on first start.
+import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { randomBytes } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type Redis from 'ioredis';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { ACCESS_GUARD } from '@stevedore/registry';
+import { Authenticator } from './authenticator';
+import { LoginLimiter } from './login-limiter';
+import { TokenController } from './token.controller';
+import { TokenService } from './token-service';
+import { UsersController } from './users.controller';
+import { UserStore } from './user-store';
+
+class AdminBootstrap implements OnModuleInit {
+  private readonly logger = new Logger('auth');
+  constructor(
+    @Inject(UserStore) private readonly users: UserStore,
+    @Inject(CONFIG) private readonly config: StevedoreConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    await this.users.reindexPublic();
+    const existing = await this.users.get('admin');
+    const configured = this.config.STEVEDORE_ADMIN_PASSWORD;
+    if (existing) {
+      // A configured password is authoritative: rotating the secret rotates the admin.
+      if (configured) await this.users.update('admin', { password: configured, disabled: false, admin: true });
+      return;
+    }
+    let password = configured;
+    if (!password) {
+      const file = path.resolve(this.config.STEVEDORE_DATA_DIR, 'admin-password');
+      password = await fs.readFile(file, 'utf8').then((s) => s.trim(), () => undefined);
+      if (!password) {
+        password = randomBytes(18).toString('base64url');
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await fs.writeFile(file, password + '\n', { mode: 0o600 });
+        this.logger.log(`created the bootstrap admin "admin"; its generated password is in ${file} (mode 0600)`);
+      }
+    }
+    await this.users.create('admin', password, { admin: true }).catch((e) => {
+      // Another replica created it first.
+      if ((e as { code?: string }).code !== 'CONFLICT') throw e;
+    });
+  }
+}
+
+@Global()
+@Module({})
+export class AuthModule {
+  static forRoot(options: { api?: boolean } = { api: true }): DynamicModule {
+    return {
+      module: AuthModule,
+      controllers: options.api ? [TokenController, UsersController] : [],
+      providers: [
+        { provide: UserStore, inject: [STORAGE, REDIS, RedisKeys], useFactory: (s: StorageDriver, r: Redis, k: RedisKeys) => new UserStore(s, r, k) },
+        {
+          provide: TokenService,
+          inject: [STORAGE, CONFIG],
+          useFactory: (s: StorageDriver, c: StevedoreConfig) => TokenService.create(s, c.STEVEDORE_TOKEN_TTL_SECONDS, c.STEVEDORE_TOKEN_KEY),
+        },
+        {
+          provide: LoginLimiter,
+          inject: [REDIS, RedisKeys, CONFIG],
+          useFactory: (r: Redis, k: RedisKeys, c: StevedoreConfig) => new LoginLimiter(r, k, c.STEVEDORE_LOGIN_MAX_FAILURES, c.STEVEDORE_LOGIN_WINDOW_SECONDS),
+        },
+        {
+          provide: Authenticator,
+          inject: [UserStore, TokenService, LoginLimiter, CONFIG],
+          useFactory: (u: UserStore, t: TokenService, l: LoginLimiter, c: StevedoreConfig) => new Authenticator(u, t, l, `${c.publicUrl}/auth/token`),
+        },
+        { provide: ACCESS_GUARD, useExisting: Authenticator },
+        AdminBootstrap,
+      ],
+      exports: [ACCESS_GUARD, Authenticator, UserStore, TokenService],
+    };
+  }
+}

@@ -1,0 +1,162 @@
+// Users, robots and public repositories. Storage holds them durably (`auth/...` objects); Redis
+// only caches, so losing Redis loses nothing. Passwords are bcrypt hashes; secrets never leave.
+import bcrypt from 'bcryptjs';
+import type Redis from 'ioredis';
+import { RegistryError } from '@stevedore/oci';
+import { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import type { Principal, RobotScope } from './principal';
+
+export interface UserRecord {
+  name: string;
+  passwordHash: string;
+  admin: boolean;
+  disabled: boolean;
+  robotScopes?: RobotScope[];
+  createdAt: string;
+}
+
+export interface UserView {
+  name: string;
+  admin: boolean;
+  disabled: boolean;
+  robot: boolean;
+  robotScopes?: RobotScope[];
+  createdAt: string;
+}
+
+const USER_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
+const BCRYPT_COST = 10;
+const CACHE_SECONDS = 60;
+// Compared against for unknown users, so the time to answer does not tell who exists.
+const DUMMY_HASH = bcrypt.hashSync('stevedore-no-such-user', BCRYPT_COST);
+
+export function viewOf(u: UserRecord): UserView {
+  return { name: u.name, admin: u.admin, disabled: u.disabled, robot: !!u.robotScopes, robotScopes: u.robotScopes, createdAt: u.createdAt };
+}
+
+export class UserStore {
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  private userKey(name: string): string {
+    return `auth/users/${name}.json`;
+  }
+  private cacheKey(name: string): string {
+    return this.keys.key('auth', 'user', name);
+  }
+
+  static checkName(name: string): void {
+    if (typeof name !== 'string' || name.length < 2 || name.length > 64 || !USER_NAME.test(name)) {
+      throw new RegistryError('INVALID_REQUEST', 'user names are 2-64 characters of a-z, 0-9 and . _ - between them', { name: String(name).slice(0, 64) });
+    }
+  }
+
+  static checkPassword(password: string): void {
+    if (typeof password !== 'string' || password.length < 8 || password.length > 256) {
+      throw new RegistryError('INVALID_REQUEST', 'passwords are 8-256 characters');
+    }
+  }
+
+  async get(name: string): Promise<UserRecord | undefined> {
+    if (!USER_NAME.test(name) || name.length > 64) return undefined;
+    const cached = await this.redis.get(this.cacheKey(name));
+    if (cached) return JSON.parse(cached) as UserRecord;
+    const raw = await this.storage.getContent(this.userKey(name)).catch(() => undefined);
+    if (!raw) return undefined;
+    await this.redis.set(this.cacheKey(name), raw.toString(), 'EX', CACHE_SECONDS);
+    return JSON.parse(raw.toString()) as UserRecord;
+  }
+
+  private async save(u: UserRecord): Promise<void> {
+    await this.storage.putContent(this.userKey(u.name), JSON.stringify(u));
+    await this.redis.del(this.cacheKey(u.name));
+  }
+
+  async create(name: string, password: string, options: { admin?: boolean; robotScopes?: RobotScope[] } = {}): Promise<UserRecord> {
+    UserStore.checkName(name);
+    UserStore.checkPassword(password);
+    if (await this.get(name)) throw new RegistryError('CONFLICT', `user ${name} exists`, { name });
+    const u: UserRecord = {
+      name,
+      passwordHash: await bcrypt.hash(password, BCRYPT_COST),
+      admin: !!options.admin,
+      disabled: false,
+      robotScopes: options.robotScopes,
+      createdAt: new Date().toISOString(),
+    };
+    await this.save(u);
+    return u;
+  }
+
+  async update(name: string, change: { password?: string; disabled?: boolean; admin?: boolean }): Promise<UserRecord> {
+    const u = await this.get(name);
+    if (!u) throw new RegistryError('NOT_FOUND', `no user ${name}`, { name });
+    if (change.password !== undefined) {
+      UserStore.checkPassword(change.password);
+      u.passwordHash = await bcrypt.hash(change.password, BCRYPT_COST);
+    }
+    if (change.disabled !== undefined) u.disabled = change.disabled;
+    if (change.admin !== undefined) u.admin = change.admin;
+    await this.save(u);
+    return u;
+  }
+
+  async list(): Promise<UserRecord[]> {
+    const out: UserRecord[] = [];
+    for await (const f of this.storage.list('auth/users/')) {
+      const m = /^auth\/users\/([^/]+)\.json$/.exec(f.path);
+      const u = m ? await this.get(m[1]) : undefined;
+      if (u) out.push(u);
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** The principal for valid, enabled credentials; undefined otherwise (no hint which part was wrong). */
+  async verify(name: string, password: string): Promise<Principal | undefined> {
+    const u = await this.get(name);
+    const ok = await bcrypt.compare(password, u?.passwordHash ?? DUMMY_HASH);
+    if (!u || !ok || u.disabled) return undefined;
+    return this.principalOf(u);
+  }
+
+  principalOf(u: UserRecord): Principal {
+    return { name: u.name, admin: u.admin, robotScopes: u.robotScopes };
+  }
+
+  // Public repositories: one storage object each, mirrored into a Redis set read on every pull.
+  private publicKey(): string {
+    return this.keys.key('auth', 'public');
+  }
+
+  async setPublic(repository: string, isPublic: boolean): Promise<void> {
+    const key = `auth/public/${repository}/flag`;
+    if (isPublic) {
+      await this.storage.putContent(key, '1');
+      await this.redis.sadd(this.publicKey(), repository);
+    } else {
+      await this.redis.srem(this.publicKey(), repository);
+      await this.storage.delete(key);
+    }
+  }
+
+  async isPublic(repository: string): Promise<boolean> {
+    return (await this.redis.sismember(this.publicKey(), repository)) === 1;
+  }
+
+  /** Rebuild the public set from storage (at start, and after Redis was lost). */
+  async reindexPublic(): Promise<number> {
+    let n = 0;
+    for await (const f of this.storage.list('auth/public/')) {
+      const m = /^auth\/public\/(.+)\/flag$/.exec(f.path);
+      if (m) {
+        await this.redis.sadd(this.publicKey(), m[1]);
+        n++;
+      }
+    }
+    return n;
+  }
+}
