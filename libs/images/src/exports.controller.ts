@@ -1,8 +1,8 @@
 // /api/v1/exports: `docker save` as a job. POST queues it (references are resolved first, so a bad
 // one is refused at once); GET reports state and progress; /archive streams the finished tarball.
 import { randomUUID } from 'node:crypto';
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '@stevedore/oci';
 import { STORAGE } from '@stevedore/platform';
@@ -12,6 +12,8 @@ import { planExport, type ExportProgress, type ExportResult } from './archive-ex
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ExportJobStatus } from './image-jobs';
 import { parseBody } from './images-options';
+import { parseImageRef } from './image-reference';
+import { ImagesAccess } from './images-access';
 
 const ExportBody = z.object({
   references: z.array(z.string().min(1).max(600)).min(1).max(1000),
@@ -25,12 +27,14 @@ export class ExportsController {
     private readonly queues: ImageJobQueues,
     @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
+    private readonly access: ImagesAccess,
   ) {}
 
   @Post()
   @HttpCode(202)
-  async create(@Body() body: unknown): Promise<ExportJobStatus> {
+  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ExportJobStatus> {
     const spec = parseBody(ExportBody, body);
+    for (const name of new Set(spec.references.map((r) => parseImageRef(r).name))) await this.access.repository(req, name, ['pull']);
     const plan = await planExport(this.metadata, spec);
     const id = randomUUID();
     await this.queues.exports.add('export', spec, {
@@ -54,13 +58,15 @@ export class ExportsController {
   }
 
   @Get(':id')
-  async status(@Param('id') id: string): Promise<ExportJobStatus> {
+  async status(@Req() req: FastifyRequest, @Param('id') id: string): Promise<ExportJobStatus> {
+    await this.access.authenticated(req);
     const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
     return { ...status, links: this.links(id) };
   }
 
   @Get(':id/archive')
-  async archive(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+  async archive(@Req() req: FastifyRequest, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
+    await this.access.authenticated(req);
     const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
     if (status.state !== 'completed' || !status.result) {
       throw new RegistryError('CONFLICT', `export ${id} is ${status.state}; the archive is ready when it is completed`, { state: status.state, error: status.error });
@@ -81,7 +87,8 @@ export class ExportsController {
   /** Removes the job and its archive. */
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Param('id') id: string): Promise<void> {
+  async remove(@Req() req: FastifyRequest, @Param('id') id: string): Promise<void> {
+    await this.access.authenticated(req);
     const { job, status } = await jobStatus(this.queues.exports, 'export', id);
     if (status.state === 'active') throw new RegistryError('CONFLICT', `export ${id} is running`, { state: status.state });
     await job.remove();

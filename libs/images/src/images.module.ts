@@ -11,6 +11,7 @@ import { ImagesController } from './images.controller';
 import { ExportsController } from './exports.controller';
 import { ImportsController } from './imports.controller';
 import { ImageJobQueues } from './image-job-queues';
+import { ImagesAccess } from './images-access';
 import { ImageJobWorkers } from './image-workers';
 import { LAYER_SIZES, RedisLayerSizeCache, type LayerSizeCache } from './layer-size-cache';
 import { DEFAULT_IMAGES_OPTIONS, IMAGES_OPTIONS, type ImagesOptions } from './images-options';
@@ -34,7 +35,7 @@ export class ImagesModule {
         useFactory: (m: MetadataService, b: BlobService, s: LayerSizeCache) => new ImageService(m, b, s),
       },
     ];
-    if (options.api) providers.push(ImageJobQueues);
+    if (options.api) providers.push(ImageJobQueues, ImagesAccess);
     if (options.workers) providers.push(ImageJobWorkers);
     return {
       module: ImagesModule,

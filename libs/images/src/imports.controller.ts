@@ -14,6 +14,7 @@ import { parseImageRef } from './image-reference';
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ImportJobStatus } from './image-jobs';
 import { IMAGES_OPTIONS, parseLimit, requestBody, type ImagesOptions } from './images-options';
+import { ImagesAccess } from './images-access';
 
 @Controller('api/v1/imports')
 export class ImportsController {
@@ -21,12 +22,14 @@ export class ImportsController {
     private readonly queues: ImageJobQueues,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     @Inject(IMAGES_OPTIONS) private readonly options: ImagesOptions,
+    private readonly access: ImagesAccess,
   ) {}
 
   @Post()
   @HttpCode(202)
   async create(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('maxBytes') maxBytes?: string): Promise<ImportJobStatus> {
     if (repository) parseImageRef(repository);
+    await this.access.registry(req);
     const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);
     const declared = Number(req.headers['content-length']);
     const body = requestBody(req);
@@ -59,7 +62,8 @@ export class ImportsController {
   }
 
   @Get(':id')
-  async status(@Param('id') id: string): Promise<ImportJobStatus> {
+  async status(@Req() req: FastifyRequest, @Param('id') id: string): Promise<ImportJobStatus> {
+    await this.access.authenticated(req);
     const { status } = await jobStatus<LoadProgress, LoadReport>(this.queues.imports, 'import', id);
     return { ...status, links: { self: `/api/v1/imports/${id}` } };
   }

@@ -170,6 +170,16 @@ describe('tag and rmi rules over HTTP', () => {
   });
 });
 
+describe('access', () => {
+  it('refuses anonymous callers when auth is on', async () => {
+    const anon = (method: string, path: string) => fetch(sut.url + path, { method });
+    expect((await anon('GET', '/api/v1/images/inspect?ref=bh:v0.1')).status).toBe(401);
+    expect((await anon('DELETE', '/api/v1/images?ref=bh:v0.1')).status).toBe(401);
+    expect((await anon('POST', '/api/v1/imports')).status).toBe(401);
+    expect((await anon('GET', '/api/v1/images')).status).toBe(401);
+  });
+});
+
 describe('docker import', () => {
   it('makes a base image from a gzip rootfs with -c changes', async () => {
     const rootfs = gzipSync(await tarOf({ 'bin/sh': '#!/bin/true', 'etc/hostname': 'imported' }));
