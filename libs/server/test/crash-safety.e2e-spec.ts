@@ -36,16 +36,27 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
     expect(r1.status).toBe(202);
     // A second chunk is cut off by kill -9 of the process that stores it.
     const victim = wiring === 'all' ? 'all' : 'blob-service';
+    let killed!: () => void;
+    const wasKilled = new Promise<void>((r) => (killed = r));
     const slow = new ReadableStream({
       async start(controller) {
         controller.enqueue(data.subarray(first.length, first.length + 64 * 1024));
         await new Promise((r) => setTimeout(r, 300));
         s.kill(victim);
+        killed();
         await new Promise((r) => setTimeout(r, 300));
         controller.close();
       },
     });
-    await fetch(s.url + loc, { method: 'PATCH', body: slow, headers: { 'content-type': 'application/octet-stream' }, duplex: 'half' } as RequestInit).catch(() => undefined);
+    const authorization = 'Basic ' + Buffer.from(`${s.admin.user}:${s.admin.password}`).toString('base64');
+    const cut = await fetch(s.url + loc, { method: 'PATCH', body: slow, headers: { 'content-type': 'application/octet-stream', authorization }, duplex: 'half' } as RequestInit).catch(
+      (e: Error) => e,
+    );
+    // The chunk must not have been accepted: the connection is cut (all-in-one) or the gateway
+    // answers with an error (split: the blob-service behind it died).
+    const cutStatus = cut instanceof Response ? cut.status : 0;
+    expect(cutStatus >= 200 && cutStatus < 300).toBe(false);
+    await wasKilled;
     await s.restart(victim);
     const status = await http(s.url, 'GET', loc);
     expect(status.status).toBe(204);
@@ -60,10 +71,13 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
   });
 
   it('never leaves a tag pointing at a missing manifest when killed during pushes', async () => {
+    await pushImage(s.url, 'crash/tags', 'before');
+    let done = 0;
     const pushes = (async () => {
-      for (let i = 0; i < 40; i++) await pushImage(s.url, 'crash/tags', `t${i}`).catch(() => undefined);
+      for (let i = 0; i < 40; i++) await pushImage(s.url, 'crash/tags', `t${i}`).then(() => done++, () => undefined);
     })();
-    await new Promise((r) => setTimeout(r, 400));
+    // Kill while pushes are in full flow.
+    while (done < 3) await new Promise((r) => setTimeout(r, 20));
     s.kill(wiring === 'all' ? 'all' : 'metadata-service');
     await pushes;
     await s.restart(wiring === 'all' ? 'all' : 'metadata-service');
