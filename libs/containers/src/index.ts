@@ -1,1 +1,9 @@
-export {};
+export * from './container';
+export * from './container-service';
+export * from './content-store';
+export * from './container-store';
+export * from './apply-layer';
+export * from './errors';
+export * from './containers-access';
+export * from './containers.controller';
+export * from './containers.module';

@@ -1,0 +1,38 @@
+// The producer side of queue `commit` (single commits and batch flows) and, on first use, the queue
+// events that feed the SSE route. Held once per API process.
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { FlowProducer, Queue, QueueEvents } from 'bullmq';
+import { CONFIG, QueueNames, createFlowProducer, createQueue, createQueueEvents, type StevedoreConfig } from '@stevedore/platform';
+import type { BatchJobData, CommitJobData } from './commit-job';
+
+export type CommitQueueData = CommitJobData | BatchJobData;
+
+@Injectable()
+export class CommitQueues implements OnApplicationShutdown {
+  readonly queue: Queue<CommitQueueData>;
+  readonly flows: FlowProducer;
+  private queueEvents?: QueueEvents;
+
+  constructor(@Inject(CONFIG) private readonly config: StevedoreConfig) {
+    this.queue = createQueue<CommitQueueData>(config, QueueNames.commit);
+    this.flows = createFlowProducer(config);
+  }
+
+  get events(): QueueEvents {
+    if (!this.queueEvents) {
+      this.queueEvents = createQueueEvents(this.config, QueueNames.commit);
+      this.queueEvents.setMaxListeners(0);
+      this.queueEvents.on('error', () => undefined);
+    }
+    return this.queueEvents;
+  }
+
+  /** Where a cancellation request for an active job is left for its worker. */
+  cancelKey(id: string): string {
+    return `${this.config.STEVEDORE_REDIS_PREFIX}:commit-cancel:${id}`;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.all([this.queue.close(), this.flows.close(), this.queueEvents?.close()].map((p) => p?.catch(() => undefined)));
+  }
+}

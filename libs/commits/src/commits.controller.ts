@@ -1,0 +1,100 @@
+// /api/v1/commits (docker commit, one at a time or as a batch) and /api/v1/jobs (status, SSE, cancel).
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ContainersAccess } from '@stevedore/containers';
+import { parseBody } from '@stevedore/images';
+import { BatchSchema, CommitSpecSchema, type BatchItem } from './commit-job';
+import { CommitQueues } from './commit-queues';
+import { CommitService, parseTarget } from './commit-service';
+import { TERMINAL, jobView, type JobView } from './job-status';
+
+@Controller('api/v1')
+export class CommitsController {
+  constructor(
+    private readonly commits: CommitService,
+    private readonly queues: CommitQueues,
+    private readonly access: ContainersAccess,
+  ) {}
+
+  /** `{container, reference, author?, message?, changes?, pause?}` -> 202 with the job (200 when it existed). */
+  @Post('commits')
+  async commit(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Body() body: unknown): Promise<JobView> {
+    const spec = parseBody(CommitSpecSchema, body);
+    await this.access.push(req, parseTarget(spec.reference).repository);
+    const s = await this.commits.submit(spec);
+    reply.code(s.created ? 202 : 200);
+    return (await jobView(this.queues.queue, s.id)).view;
+  }
+
+  /** `{commits: [...]}` -> 202 with the batch job (a BullMQ flow) and its children's job ids. */
+  @Post('commits::batch')
+  @HttpCode(202)
+  async batch(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ id: string; children: BatchItem[]; links: JobView['links'] }> {
+    const { commits } = parseBody(BatchSchema, body);
+    const repos = new Set(commits.map((c) => parseTarget(c.reference).repository));
+    for (const r of repos) await this.access.push(req, r);
+    const b = await this.commits.submitBatch(commits);
+    return { ...b, links: { self: `/api/v1/jobs/${b.id}`, events: `/api/v1/jobs/${b.id}/events` } };
+  }
+
+  @Get('jobs/:id')
+  async status(@Req() req: FastifyRequest, @Param('id') id: string): Promise<JobView> {
+    await this.access.authenticated(req);
+    return (await jobView(this.queues.queue, id)).view;
+  }
+
+  @Delete('jobs/:id')
+  @HttpCode(202)
+  async cancel(@Req() req: FastifyRequest, @Param('id') id: string): Promise<{ id: string; state: string }> {
+    await this.access.authenticated(req);
+    return { id, state: await this.commits.cancel(id) };
+  }
+
+  /** Server-sent events: `status` first, `progress` as the worker reports, then `completed` or `failed`. */
+  @Get('jobs/:id/events')
+  async events(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    await this.access.authenticated(req);
+    const first = (await jobView(this.queues.queue, id)).view;
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    let closed = false;
+    const events = this.queues.events;
+    const finish = async () => {
+      if (closed) return;
+      closed = true;
+      cleanup();
+      const v = await jobView(this.queues.queue, id).then((r) => r.view, () => undefined);
+      if (v) send(v.state === 'completed' ? 'completed' : v.state === 'failed' ? 'failed' : 'status', v);
+      raw.end();
+    };
+    const onProgress = (a: { jobId: string; data: unknown }) => a.jobId === id && send('progress', a.data);
+    const onDone = (a: { jobId: string }) => a.jobId === id && void finish();
+    const poll = setInterval(() => {
+      void jobView(this.queues.queue, id).then(
+        (r) => {
+          if (TERMINAL.has(r.view.state)) void finish();
+        },
+        () => void finish(),
+      );
+    }, 2000);
+    const ping = setInterval(() => raw.write(': ping\n\n'), 15_000);
+    const cleanup = () => {
+      clearInterval(poll);
+      clearInterval(ping);
+      events.off('progress', onProgress as never);
+      events.off('completed', onDone as never);
+      events.off('failed', onDone as never);
+    };
+    raw.on('close', () => {
+      closed = true;
+      cleanup();
+    });
+    events.on('progress', onProgress as never);
+    events.on('completed', onDone as never);
+    events.on('failed', onDone as never);
+    send('status', first);
+    if (TERMINAL.has(first.state)) await finish();
+  }
+}

@@ -1,0 +1,34 @@
+// The containers domain's interface: what the management API and the commit worker need.
+import type { Readable } from 'node:stream';
+import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptions, TarMode } from './container';
+
+export interface CreateContainerOptions {
+  image: string;
+  name?: string;
+}
+
+export interface ContainerService {
+  create(options: CreateContainerOptions): Promise<ContainerView>;
+  list(): Promise<ContainerView[]>;
+  inspect(id: string): Promise<ContainerView>;
+  remove(id: string): Promise<void>;
+
+  writeFile(id: string, path: string, body: Readable, options?: FileOptions): Promise<Entry>;
+  apply(id: string, op: FileOp): Promise<Entry | undefined>;
+  uploadTar(id: string, body: Readable, mode: TarMode): Promise<{ entries: number }>;
+
+  stat(id: string, path: string): Promise<Entry>;
+  readFile(id: string, path: string): Promise<{ entry: Entry; stream: Readable }>;
+  listDir(id: string, path: string): Promise<Entry[]>;
+  diff(id: string): Promise<Change[]>;
+
+  pause(id: string): Promise<ContainerView>;
+  unpause(id: string): Promise<ContainerView>;
+
+  /** Pause for commit job `holder` (if asked) and return the read-write layer as it is now. */
+  snapshot(id: string, holder?: string): Promise<ContainerSnapshot>;
+  /** Release a commit's pause; the container is running again unless someone else holds it. */
+  release(id: string, holder: string): Promise<void>;
+}
+
+export const CONTAINER_SERVICE = Symbol('ContainerService');

@@ -1,0 +1,298 @@
+// The in-process ContainerService: records and read-write layers in Redis (one JSON value per
+// container, changed under a per-container lock) with a durable copy in storage; file contents in
+// the content store; the image's layers read through the blob and metadata services (pull-through
+// when the process wires UpstreamModule). Lower layers are only ever read.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type Redis from 'ioredis';
+import type { BlobService } from '@stevedore/blobs';
+import type { MetadataService } from '@stevedore/metadata';
+import type { ImageService } from '@stevedore/images';
+import { RegistryError, parseManifest, type Digest, type ImageManifest } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { ReadWriteLayer, Tree, diff, readLayer, type Entry } from '@stevedore/unionfs';
+import { applyLayer } from './apply-layer';
+import { ContainerPaths, StorageContentStore } from './content-store';
+import { viewOf, type Change, type ContainerImage, type ContainerSnapshot, type ContainerState, type ContainerView, type FileOp, type FileOptions, type TarMode } from './container';
+import type { ContainerService, CreateContainerOptions } from './container-service';
+import { mapErrors } from './errors';
+import { LowerLayers } from './lower-layers';
+
+const ID_RE = /^[a-f0-9]{12,64}$/;
+const LOCK_MS = 30_000;
+
+export class ContainerStore implements ContainerService {
+  readonly content: StorageContentStore;
+  private readonly lower: LowerLayers;
+
+  constructor(
+    private readonly images: ImageService,
+    private readonly metadata: MetadataService,
+    blobs: BlobService,
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {
+    this.content = new StorageContentStore(storage);
+    this.lower = new LowerLayers(blobs, storage, redis, (d) => keys.key('containers', 'layer-index', d), this.content);
+  }
+
+  private stateKey(id: string): string {
+    return this.keys.key('containers', `{${id}}`, 'state');
+  }
+  private lockKey(id: string): string {
+    return this.keys.key('containers', `{${id}}`, 'lock');
+  }
+  private get indexKey(): string {
+    return this.keys.key('containers', 'ids');
+  }
+
+  // ---- lifecycle
+
+  async create(options: CreateContainerOptions): Promise<ContainerView> {
+    if (options.name !== undefined && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/.test(options.name)) {
+      throw new RegistryError('INVALID_REQUEST', `invalid container name "${String(options.name).slice(0, 130)}"`);
+    }
+    const image = await this.resolveImage(options.image);
+    // Index the lower layers now, so a missing or unreadable layer fails the create, not a later read.
+    await this.lower.view(image);
+    const id = randomBytes(32).toString('hex');
+    const state: ContainerState = {
+      record: { id, image, createdAt: new Date().toISOString(), paused: false, pausedBy: [], generation: 0 },
+      entries: [],
+    };
+    if (options.name) state.record.name = options.name;
+    await this.save(state);
+    await this.redis.zadd(this.indexKey, Date.now(), id);
+    return viewOf(state);
+  }
+
+  private async resolveImage(reference: string): Promise<ContainerImage> {
+    let m = await this.images.resolve(reference);
+    if (m.parsed.isIndex) {
+      const refs = m.parsed.references;
+      const pick = refs.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? refs.find((d) => d.platform?.os !== 'unknown') ?? refs[0];
+      if (!pick) throw new RegistryError('MANIFEST_INVALID', `${reference} is an empty index`);
+      const child = await this.metadata.getManifest(m.name, pick.digest);
+      m = { ...m, digest: child.digest, mediaType: child.mediaType, bytes: child.bytes, parsed: parseManifest(child.bytes, child.mediaType) };
+    }
+    const manifest = m.parsed.parsed as ImageManifest;
+    return {
+      reference,
+      repository: m.name,
+      manifestDigest: m.digest,
+      configDigest: manifest.config.digest as Digest,
+      layers: manifest.layers.map((l) => l.digest as Digest),
+    };
+  }
+
+  async list(): Promise<ContainerView[]> {
+    const ids = await this.redis.zrange(this.indexKey, '0', '-1');
+    const out: ContainerView[] = [];
+    for (const id of ids) {
+      const s = await this.load(id).catch(() => undefined);
+      if (s) out.push(viewOf(s));
+    }
+    return out;
+  }
+
+  async inspect(id: string): Promise<ContainerView> {
+    return viewOf(await this.load(id));
+  }
+
+  async remove(id: string): Promise<void> {
+    await this.locked(id, async () => {
+      const s = await this.load(id);
+      if (s.record.pausedBy.length > 0) throw new RegistryError('CONFLICT', `container ${id} is being committed`, { pausedBy: s.record.pausedBy });
+      await this.storage.delete(ContainerPaths.state(id));
+      await this.redis.del(this.stateKey(id));
+      await this.redis.zrem(this.indexKey, id);
+    });
+  }
+
+  // ---- writes
+
+  async writeFile(id: string, path: string, body: Readable, options: FileOptions = {}): Promise<Entry> {
+    await this.writable(await this.load(id));
+    // Bytes first (outside the lock: they may be large); the entry is added under the lock.
+    const ref = await this.content.put(body);
+    return this.mutate(id, (rw) => rw.writeFile(path, ref, options));
+  }
+
+  async apply(id: string, op: FileOp): Promise<Entry | undefined> {
+    return this.mutate(id, (rw) => {
+      switch (op.op) {
+        case 'mkdir':
+          return rw.mkdir(op.path, { parents: op.parents, mode: op.mode, uid: op.uid, gid: op.gid });
+        case 'symlink':
+          return rw.symlink(op.target, op.path);
+        case 'chmod':
+          return rw.chmod(op.path, op.mode);
+        case 'chown':
+          return rw.chown(op.path, op.uid, op.gid);
+        case 'remove':
+          rw.remove(op.path, { recursive: op.recursive });
+          return undefined;
+        case 'rename':
+          rw.rename(op.from, op.to);
+          return rw.lookup(op.to);
+      }
+    });
+  }
+
+  async uploadTar(id: string, body: Readable, mode: TarMode): Promise<{ entries: number }> {
+    const s = await this.load(id);
+    await this.writable(s);
+    const read = await mapErrors(() => readLayer(body, { contentStore: this.content, overlayWhiteouts: mode === 'overlay' }));
+    let count = 0;
+    await this.mutate(id, (rw, state) => {
+      if (mode === 'overlay') {
+        count = applyLayer(rw, read.layer);
+        return;
+      }
+      if (read.layer.entries.some((e) => e.type === 'whiteout' || e.opaque)) {
+        throw new RegistryError('INVALID_REQUEST', 'a rootfs snapshot holds no whiteouts; upload it with mode=overlay');
+      }
+      // The snapshot is the whole filesystem: the read-write layer becomes its difference to the image.
+      const fresh = new ReadWriteLayer(rw.lower);
+      const changes = diff(rw.lower, new Tree(read.layer.entries));
+      count = applyLayer(fresh, changes);
+      state.entries = fresh.toJSON().entries;
+      return 'replaced';
+    });
+    return { entries: count };
+  }
+
+  // ---- reads
+
+  async stat(id: string, path: string): Promise<Entry> {
+    const rw = await this.layer(await this.load(id));
+    return mapErrors(() => rw.stat(path));
+  }
+
+  async readFile(id: string, path: string): Promise<{ entry: Entry; stream: Readable }> {
+    const rw = await this.layer(await this.load(id));
+    let entry = await mapErrors(() => rw.stat(path));
+    if (entry.type === 'hardlink') entry = await mapErrors(() => rw.stat(entry.linkname ?? ''));
+    if (entry.type !== 'file') throw new RegistryError('INVALID_REQUEST', `/${entry.path} is a ${entry.type}, not a file`, { type: entry.type, linkname: entry.linkname });
+    if (entry.size === 0 || !entry.digest) return { entry, stream: Readable.from([]) };
+    return { entry, stream: await this.content.open(entry.digest) };
+  }
+
+  async listDir(id: string, path: string): Promise<Entry[]> {
+    const rw = await this.layer(await this.load(id));
+    const dir = await mapErrors(() => rw.stat(path));
+    if (dir.type !== 'directory') throw new RegistryError('INVALID_REQUEST', `/${dir.path} is not a directory`);
+    return rw.list(path);
+  }
+
+  async diff(id: string): Promise<Change[]> {
+    return (await this.layer(await this.load(id))).changes();
+  }
+
+  // ---- pause
+
+  async pause(id: string): Promise<ContainerView> {
+    return this.setPaused(id, (s) => (s.record.paused = true));
+  }
+
+  async unpause(id: string): Promise<ContainerView> {
+    return this.setPaused(id, (s) => (s.record.paused = false));
+  }
+
+  async snapshot(id: string, holder?: string): Promise<ContainerSnapshot> {
+    return this.locked(id, async () => {
+      const s = await this.load(id);
+      if (holder && !s.record.pausedBy.includes(holder)) {
+        s.record.pausedBy.push(holder);
+        await this.save(s);
+      }
+      return { record: s.record, entries: s.entries };
+    });
+  }
+
+  async release(id: string, holder: string): Promise<void> {
+    await this.locked(id, async () => {
+      const s = await this.load(id).catch((e) => (RegistryError.is(e, 'NOT_FOUND') ? undefined : Promise.reject(e)));
+      if (!s || !s.record.pausedBy.includes(holder)) return;
+      s.record.pausedBy = s.record.pausedBy.filter((h) => h !== holder);
+      await this.save(s);
+    });
+  }
+
+  private async setPaused(id: string, fn: (s: ContainerState) => void): Promise<ContainerView> {
+    return this.locked(id, async () => {
+      const s = await this.load(id);
+      fn(s);
+      await this.save(s);
+      return viewOf(s);
+    });
+  }
+
+  // ---- state
+
+  private async writable(s: ContainerState): Promise<void> {
+    if (s.record.paused || s.record.pausedBy.length > 0) {
+      const why = s.record.pausedBy.length > 0 ? `being committed (${s.record.pausedBy.join(', ')})` : 'paused';
+      throw new RegistryError('CONFLICT', `container ${s.record.id} is ${why}; writes are refused until it is unpaused`, {
+        state: 'paused',
+        pausedBy: s.record.pausedBy,
+      });
+    }
+  }
+
+  private async layer(s: ContainerState): Promise<ReadWriteLayer> {
+    return new ReadWriteLayer(await this.lower.view(s.record.image), { entries: s.entries });
+  }
+
+  /** Run `fn` on the read-write layer under the lock; save when it returns. */
+  private async mutate<T>(id: string, fn: (rw: ReadWriteLayer, state: ContainerState) => T): Promise<T> {
+    return this.locked(id, async () => {
+      const s = await this.load(id);
+      await this.writable(s);
+      const rw = await this.layer(s);
+      const out = await mapErrors(() => fn(rw, s));
+      if ((out as unknown) !== 'replaced') s.entries = rw.toJSON().entries;
+      s.record.generation++;
+      await this.save(s);
+      return out;
+    });
+  }
+
+  private async load(id: string): Promise<ContainerState> {
+    if (typeof id !== 'string' || !ID_RE.test(id)) throw new RegistryError('NOT_FOUND', `no such container: ${String(id).slice(0, 80)}`, { id: String(id).slice(0, 80) });
+    const hit = await this.redis.getBuffer(this.stateKey(id));
+    if (hit) return JSON.parse(hit.toString()) as ContainerState;
+    // Redis lost it (or never had it, after a reindex): the durable copy is the truth.
+    const stored = await this.storage.getContent(ContainerPaths.state(id)).catch(() => undefined);
+    if (!stored) throw new RegistryError('NOT_FOUND', `no such container: ${id}`, { id });
+    await this.redis.set(this.stateKey(id), stored);
+    const s = JSON.parse(stored.toString()) as ContainerState;
+    await this.redis.zadd(this.indexKey, Date.parse(s.record.createdAt) || Date.now(), id);
+    return s;
+  }
+
+  private async save(s: ContainerState): Promise<void> {
+    const json = Buffer.from(JSON.stringify(s));
+    // Storage first: Redis never holds a state that a restart could lose.
+    await this.storage.putContent(ContainerPaths.state(s.record.id), json);
+    await this.redis.set(this.stateKey(s.record.id), json);
+  }
+
+  private async locked<T>(id: string, fn: () => Promise<T>): Promise<T> {
+    const key = this.lockKey(id);
+    const token = randomUUID();
+    const deadline = Date.now() + 20_000;
+    for (let wait = 2; ; wait = Math.min(wait * 2, 50)) {
+      if ((await this.redis.set(key, token, 'PX', LOCK_MS, 'NX')) === 'OK') break;
+      if (Date.now() > deadline) throw new RegistryError('UNAVAILABLE', `container ${id} is busy; try again`, { id });
+      await new Promise((r) => setTimeout(r, wait));
+    }
+    try {
+      return await fn();
+    } finally {
+      await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, token).catch(() => undefined);
+    }
+  }
+}

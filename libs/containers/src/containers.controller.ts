@@ -1,0 +1,160 @@
+// /api/v1/containers: docker create/ps/inspect/rm, file operations on the read-write layer, reads
+// through the merged view, diff, pause and unpause. Paths are container paths, given as `?path=`.
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import { parseImageRef, parseBody, requestBody } from '@stevedore/images';
+import { RegistryError } from '@stevedore/oci';
+import type { Change, ContainerView, Entry, FileOp } from './container';
+import { CONTAINER_SERVICE, type ContainerService } from './container-service';
+import { ContainersAccess } from './containers-access';
+
+const CreateBody = z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional() });
+const mode = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^[0-7]{1,4}$/).transform((s) => parseInt(s, 8))]);
+const id = z.number().int().min(0).max(2 ** 32 - 1);
+const path = z.string().min(1).max(4096);
+const OpBody = z.discriminatedUnion('op', [
+  z.object({ op: z.literal('mkdir'), path, parents: z.boolean().optional(), mode: mode.optional(), uid: id.optional(), gid: id.optional() }),
+  z.object({ op: z.literal('symlink'), path, target: z.string().min(1).max(4096) }),
+  z.object({ op: z.literal('chmod'), path, mode }),
+  z.object({ op: z.literal('chown'), path, uid: id, gid: id }),
+  z.object({ op: z.literal('remove'), path, recursive: z.boolean().optional() }),
+  z.object({ op: z.literal('rename'), from: path, to: path }),
+]);
+
+function num(v: string | undefined, name: string, radix = 10): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  const n = parseInt(v, radix);
+  if (!Number.isSafeInteger(n) || n < 0) throw new RegistryError('INVALID_REQUEST', `\`${name}\` must be a non-negative integer`, { [name]: v });
+  return n;
+}
+
+function needPath(q: Record<string, string | undefined>): string {
+  if (!q.path) throw new RegistryError('INVALID_REQUEST', 'give the container path as ?path=/...');
+  return q.path;
+}
+
+/** Docker's `docker diff` lines: kind and path. */
+export interface DiffAnswer {
+  changes: Change[];
+}
+
+@Controller('api/v1/containers')
+export class ContainersController {
+  constructor(
+    @Inject(CONTAINER_SERVICE) private readonly containers: ContainerService,
+    private readonly access: ContainersAccess,
+  ) {}
+
+  @Post()
+  @HttpCode(201)
+  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ContainerView> {
+    const spec = parseBody(CreateBody, body);
+    await this.access.pull(req, parseImageRef(spec.image, { defaultTag: true }).name);
+    return this.containers.create(spec);
+  }
+
+  @Get()
+  async list(@Req() req: FastifyRequest): Promise<{ containers: ContainerView[] }> {
+    await this.access.authenticated(req);
+    return { containers: await this.containers.list() };
+  }
+
+  @Get(':id')
+  async inspect(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<ContainerView> {
+    await this.access.authenticated(req);
+    return this.containers.inspect(cid);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<void> {
+    await this.access.authenticated(req);
+    await this.containers.remove(cid);
+  }
+
+  /** Write a file from the raw body (streamed to storage): `PUT ...?path=/etc/motd&mode=0644&uid=0&gid=0`. */
+  @Put(':id/files')
+  @HttpCode(201)
+  async writeFile(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
+    await this.access.authenticated(req);
+    return this.containers.writeFile(cid, needPath(q), requestBody(req), {
+      mode: num(q.mode, 'mode', 8),
+      uid: num(q.uid, 'uid'),
+      gid: num(q.gid, 'gid'),
+    });
+  }
+
+  /** Read a file through the merged view. */
+  @Get(':id/files')
+  async readFile(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<FastifyReply> {
+    await this.access.authenticated(req);
+    const { entry, stream } = await this.containers.readFile(cid, needPath(q));
+    return reply
+      .code(200)
+      .header('content-type', 'application/octet-stream')
+      .header('content-length', String(entry.size))
+      .header('x-file-mode', entry.mode.toString(8).padStart(4, '0'))
+      .send(stream);
+  }
+
+  @Delete(':id/files')
+  @HttpCode(204)
+  async removeFile(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<void> {
+    await this.access.authenticated(req);
+    await this.containers.apply(cid, { op: 'remove', path: needPath(q), recursive: q.recursive === '1' || q.recursive === 'true' });
+  }
+
+  @Get(':id/stat')
+  async stat(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
+    await this.access.authenticated(req);
+    return this.containers.stat(cid, needPath(q));
+  }
+
+  /** List a directory through the merged view. */
+  @Get(':id/dir')
+  async listDir(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: Entry[] }> {
+    await this.access.authenticated(req);
+    return { entries: await this.containers.listDir(cid, q.path || '/') };
+  }
+
+  /** mkdir, symlink, chmod, chown, remove, rename as JSON: `{"op":"mkdir","path":"/srv","parents":true}`. */
+  @Post(':id/ops')
+  async op(@Req() req: FastifyRequest, @Param('id') cid: string, @Body() body: unknown): Promise<{ entry?: Entry }> {
+    await this.access.authenticated(req);
+    const entry = await this.containers.apply(cid, parseBody(OpBody, body) as FileOp);
+    return entry ? { entry } : {};
+  }
+
+  /**
+   * Upload a tar (plain or gzip): `mode=overlay` (default) is an upper dir with whiteouts applied over
+   * the container; `mode=rootfs` is a whole filesystem, diffed against the image.
+   */
+  @Put(':id/archive')
+  async upload(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: number }> {
+    await this.access.authenticated(req);
+    const m = q.mode ?? 'overlay';
+    if (m !== 'overlay' && m !== 'rootfs') throw new RegistryError('INVALID_REQUEST', '`mode` is overlay or rootfs', { mode: m });
+    return this.containers.uploadTar(cid, requestBody(req), m);
+  }
+
+  @Get(':id/changes')
+  async changes(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<DiffAnswer> {
+    await this.access.authenticated(req);
+    return { changes: await this.containers.diff(cid) };
+  }
+
+  @Post(':id/pause')
+  @HttpCode(200)
+  async pause(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<ContainerView> {
+    await this.access.authenticated(req);
+    return this.containers.pause(cid);
+  }
+
+  @Post(':id/unpause')
+  @HttpCode(200)
+  async unpause(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<ContainerView> {
+    await this.access.authenticated(req);
+    return this.containers.unpause(cid);
+  }
+}

@@ -1,0 +1,40 @@
+// Container file contents in storage, addressed by sha256 under `containers/content/`: outside the
+// blob namespace, so registry GC never sweeps bytes a container still refers to.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { DigestStream, digestHex, type Digest } from '@stevedore/oci';
+import type { StorageDriver } from '@stevedore/storage';
+import type { ContentRef, ContentStore } from '@stevedore/unionfs';
+
+export const ContainerPaths = {
+  content: (d: Digest) => `containers/content/sha256/${digestHex(d).slice(0, 2)}/${digestHex(d)}`,
+  tmp: () => `containers/content/_tmp/${randomUUID()}`,
+  state: (id: string) => `containers/records/${id}/state.json`,
+  records: 'containers/records/',
+  layerIndex: (d: Digest) => `containers/layers/sha256/${digestHex(d)}/index.json`,
+} as const;
+
+export class StorageContentStore implements ContentStore {
+  constructor(private readonly storage: StorageDriver) {}
+
+  async put(data: Readable | Uint8Array | string): Promise<ContentRef> {
+    const source = typeof data === 'string' || data instanceof Uint8Array ? Readable.from([Buffer.from(data)]) : data;
+    const hash = new DigestStream();
+    const tmp = ContainerPaths.tmp();
+    source.on('error', (e) => hash.destroy(e));
+    await this.storage.writeStream(tmp, source.pipe(hash));
+    const digest = hash.digest();
+    const final = ContainerPaths.content(digest);
+    if (await this.storage.stat(final)) await this.storage.delete(tmp);
+    else await this.storage.move(tmp, final);
+    return { digest, size: hash.size };
+  }
+
+  open(digest: Digest): Promise<Readable> {
+    return this.storage.reader(ContainerPaths.content(digest));
+  }
+
+  async has(digest: Digest): Promise<boolean> {
+    return !!(await this.storage.stat(ContainerPaths.content(digest)));
+  }
+}
