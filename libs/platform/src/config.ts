@@ -45,6 +45,8 @@ export const ConfigSchema = z.object({
   /** Largest manifest body accepted (distribution uses 4 MiB). */
   STEVEDORE_MAX_MANIFEST_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   STEVEDORE_COMMIT_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /** A commit job's lock; a worker that dies holding it loses the job to another after this long. */
+  STEVEDORE_COMMIT_LOCK_SECONDS: z.coerce.number().int().positive().default(30),
   /** Seconds a pull-through tag stays fresh before the upstream is asked again (digests never expire). */
   STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Key (32 bytes, base64 or hex) that encrypts upstream credentials at rest; generated under the data dir when absent. */

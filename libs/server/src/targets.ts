@@ -9,6 +9,7 @@ import { RegistryApiModule } from '@stevedore/registry';
 import { ImagesModule } from '@stevedore/images';
 import { UpstreamModule } from '@stevedore/upstream';
 import { AuthModule } from '@stevedore/auth';
+import { CommitsModule } from '@stevedore/commits';
 
 export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
   const need = (url: string | undefined, name: string): void => {
@@ -22,7 +23,12 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       const metadata = MetadataModule.inProcess(blobs);
       // Pull-through and the replication-rule hook wrap the services every API here uses.
       const upstream = UpstreamModule.forRoot([blobs, metadata], { worker: true });
-      return [...auth, RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true, workers: true })];
+      return [
+        ...auth,
+        RegistryApiModule.forRoot([upstream]),
+        ImagesModule.forRoot([upstream], { api: true, workers: true }),
+        CommitsModule.forRoot([upstream], { api: true, worker: true }),
+      ];
     }
     case 'blob-service':
       return [BlobsModule.inProcess({ serveInternal: true })];
@@ -36,14 +42,19 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
       const upstream = UpstreamModule.forRoot([blobs, metadata]);
-      return [...auth, RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true })];
+      // Containers live in Redis and storage, which every process shares; the gateway serves them directly.
+      return [...auth, RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true }), CommitsModule.forRoot([upstream], { api: true })];
     }
     case 'commit-worker': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
       need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
-      return [ImagesModule.forRoot([blobs, metadata], { workers: true }), UpstreamModule.forRoot([blobs, metadata], { api: false, worker: true })];
+      return [
+        ImagesModule.forRoot([blobs, metadata], { workers: true }),
+        UpstreamModule.forRoot([blobs, metadata], { api: false, worker: true }),
+        CommitsModule.forRoot([blobs, metadata], { worker: true }),
+      ];
     }
   }
 }
