@@ -1,12 +1,14 @@
 // The embedded default: keys are files under a root directory. Writes go to a temp file in the
 // same directory, are fsynced and renamed into place, so a crash never leaves a partial object
-// visible. Multipart parts live under a hidden folder that list() does not show.
+// visible. Multipart parts live under `_multipart/<uploadId>/` at the root, which list() does not
+// show and keys may not name; temp files start with `.tmp-`, which no key segment may.
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
+  InvalidPathError,
   PathNotFoundError,
   type FileInfo,
   type MultipartPart,
@@ -17,7 +19,7 @@ import {
 } from './storage-driver';
 import { checkKey } from './keys';
 
-const MULTIPART_DIR = '.multipart';
+const MULTIPART_DIR = '_multipart';
 const TEMP_PREFIX = '.tmp-';
 
 function isNotFound(e: unknown): boolean {
@@ -31,7 +33,10 @@ export class FilesystemDriver implements StorageDriver {
   constructor(readonly root: string) {}
 
   private full(key: string, allowPrefix = false): string {
-    return path.join(this.root, checkKey(key, allowPrefix));
+    checkKey(key, allowPrefix);
+    const segments = key.split('/');
+    if (segments[0] === MULTIPART_DIR || segments.some((s) => s.startsWith(TEMP_PREFIX))) throw new InvalidPathError(key);
+    return path.join(this.root, key);
   }
 
   async stat(key: string): Promise<FileInfo | undefined> {
@@ -105,15 +110,15 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  writeStream(key: string, source: Readable, _sizeHint?: number): Promise<number> {
+  async writeStream(key: string, source: Readable, _sizeHint?: number): Promise<number> {
     return this.atomicWrite(this.full(key), source);
   }
 
   async *list(prefix: string): AsyncIterable<FileInfo> {
-    if (prefix !== '') checkKey(prefix, true);
+    if (prefix !== '') this.full(prefix, true);
     // Walk from the deepest directory the prefix names, then filter by the full prefix.
     const dirPart = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
-    const start = path.join(this.root, dirPart);
+    const start = dirPart ? path.join(this.root, dirPart) : this.root;
     const stack: string[] = [start];
     while (stack.length) {
       const dir = stack.pop()!;
@@ -125,7 +130,7 @@ export class FilesystemDriver implements StorageDriver {
         throw e;
       }
       for (const ent of entries) {
-        if (ent.name.startsWith(TEMP_PREFIX) || ent.name === MULTIPART_DIR) continue;
+        if (ent.name.startsWith(TEMP_PREFIX) || (dir === this.root && ent.name === MULTIPART_DIR)) continue;
         const full = path.join(dir, ent.name);
         const key = path.relative(this.root, full).split(path.sep).join('/');
         if (ent.isDirectory()) {
@@ -144,7 +149,14 @@ export class FilesystemDriver implements StorageDriver {
 
   async delete(key: string): Promise<void> {
     const file = this.full(key);
-    await fs.rm(file, { force: true });
+    try {
+      await fs.unlink(file);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      // A directory is only a prefix of other keys, not an object: nothing to delete, as on S3.
+      if (code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR' || code === 'EPERM') return;
+      throw e;
+    }
     await this.pruneEmptyDirs(path.dirname(file));
   }
 
@@ -167,7 +179,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async deletePrefix(prefix: string): Promise<void> {
-    checkKey(prefix, true);
+    this.full(prefix, true);
     if (prefix.endsWith('/')) {
       const dir = this.full(prefix, true);
       await fs.rm(dir, { recursive: true, force: true });
@@ -206,7 +218,7 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async createMultipart(key: string): Promise<string> {
-    checkKey(key);
+    this.full(key);
     const id = randomUUID();
     const dir = this.partsDir(id);
     await fs.mkdir(dir, { recursive: true });
@@ -215,16 +227,33 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   async putPart(key: string, uploadId: string, partNumber: number, source: Readable, _size: number): Promise<MultipartPart> {
-    checkKey(key);
-    const dir = this.partsDir(uploadId);
-    if ((await fs.readFile(path.join(dir, 'key'), 'utf8').catch(() => undefined)) !== key) throw new PathNotFoundError(key);
-    const size = await this.atomicWrite(path.join(dir, `part-${String(partNumber).padStart(5, '0')}`), source);
+    await this.uploadDir(key, uploadId);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new RangeError(`part number out of range: ${partNumber}`);
+    const size = await this.atomicWrite(this.partFile(uploadId, partNumber), source);
     return { partNumber, etag: `${partNumber}-${size}`, size };
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: MultipartPart[]): Promise<void> {
+  private partFile(uploadId: string, partNumber: number): string {
+    return path.join(this.partsDir(uploadId), `part-${String(partNumber).padStart(5, '0')}`);
+  }
+
+  /** The upload's directory, after checking that it exists and belongs to `key`. */
+  private async uploadDir(key: string, uploadId: string): Promise<string> {
+    this.full(key);
     const dir = this.partsDir(uploadId);
-    const files = [...parts].sort((a, b) => a.partNumber - b.partNumber).map((p) => path.join(dir, `part-${String(p.partNumber).padStart(5, '0')}`));
+    if ((await fs.readFile(path.join(dir, 'key'), 'utf8').catch(() => undefined)) !== key) throw new PathNotFoundError(`${key} (upload ${uploadId})`);
+    return dir;
+  }
+
+  async completeMultipart(key: string, uploadId: string, parts: MultipartPart[]): Promise<void> {
+    const dir = await this.uploadDir(key, uploadId);
+    const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
+    const files = sorted.map((p) => this.partFile(uploadId, p.partNumber));
+    // Like S3, refuse parts that were never uploaded (or whose size differs) before touching `key`.
+    for (const [i, f] of files.entries()) {
+      const st = await fs.stat(f).catch(() => undefined);
+      if (!st || st.size !== sorted[i].size) throw new PathNotFoundError(`${key} (upload ${uploadId} part ${sorted[i].partNumber})`);
+    }
     if (files.length === 1) {
       // One part: a rename, not a copy.
       const dest = this.full(key);
@@ -241,7 +270,8 @@ export class FilesystemDriver implements StorageDriver {
     await fs.rm(dir, { recursive: true, force: true });
   }
 
-  async abortMultipart(_key: string, uploadId: string): Promise<void> {
+  async abortMultipart(key: string, uploadId: string): Promise<void> {
+    this.full(key);
     await fs.rm(this.partsDir(uploadId), { recursive: true, force: true });
   }
 

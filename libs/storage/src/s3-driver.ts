@@ -13,20 +13,67 @@ import {
 } from './storage-driver';
 import { checkKey } from './keys';
 
+/** The minio client's connection options plus the bucket; always path-style (MinIO, Ceph RGW). */
 export interface S3DriverOptions {
-  /** e.g. http://127.0.0.1:7480 */
-  endpoint: string;
+  endPoint: string;
+  port?: number;
+  useSSL?: boolean;
   accessKey: string;
   secretKey: string;
-  bucket: string;
   region?: string;
+  bucket: string;
+  /** Accepted for symmetry with the minio options; the driver is always path-style. */
+  pathStyle?: boolean;
 }
 
-const MIN_PART = 5 * 1024 * 1024;
+/** Driver options from an endpoint URL such as http://127.0.0.1:7480 (how configuration names it). */
+export function s3OptionsFromUrl(endpoint: string, rest: Omit<S3DriverOptions, 'endPoint' | 'port' | 'useSSL'>): S3DriverOptions {
+  const u = new URL(endpoint);
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`S3 endpoint must be an http(s) URL: ${endpoint}`);
+  return {
+    ...rest,
+    endPoint: u.hostname,
+    port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80,
+    useSSL: u.protocol === 'https:',
+  };
+}
+
+const MiB = 1024 * 1024;
+const MIN_PART = 5 * MiB;
+const MAX_PARTS = 10_000;
+// Parts are buffered (the client signs each body), so they start small: 8 MiB, or what a size
+// hint needs to fit in 9,000 parts; they double every 1,000 parts so that a wrong or missing hint
+// still reaches S3's 5 TB object limit within its 10,000 parts.
+const DEFAULT_PART = 8 * MiB;
+const DELETE_BATCH = 1000;
 
 function isNotFound(e: unknown): boolean {
   const code = (e as { code?: string })?.code;
   return code === 'NotFound' || code === 'NoSuchKey' || code === 'NoSuchUpload';
+}
+
+/** Cut a stream into buffers of `size(partNumber)` bytes (the last one shorter). */
+async function* partChunks(source: Readable, size: (partNumber: number) => number): AsyncGenerator<Buffer> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let n = 1;
+  for await (const chunk of source) {
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+    while (pendingBytes + buf.length >= size(n)) {
+      const take = size(n) - pendingBytes;
+      pending.push(buf.subarray(0, take));
+      yield Buffer.concat(pending);
+      n++;
+      buf = buf.subarray(take);
+      pending = [];
+      pendingBytes = 0;
+    }
+    if (buf.length) {
+      pending.push(buf);
+      pendingBytes += buf.length;
+    }
+  }
+  if (pendingBytes || n === 1) yield Buffer.concat(pending);
 }
 
 async function toBuffer(src: Readable): Promise<Buffer> {
@@ -42,11 +89,10 @@ export class S3Driver implements StorageDriver {
   readonly bucket: string;
 
   constructor(private readonly options: S3DriverOptions) {
-    const u = new URL(options.endpoint);
     this.client = new Client({
-      endPoint: u.hostname,
-      port: u.port ? Number(u.port) : u.protocol === 'https:' ? 443 : 80,
-      useSSL: u.protocol === 'https:',
+      endPoint: options.endPoint,
+      port: options.port,
+      useSSL: options.useSSL ?? false,
       accessKey: options.accessKey,
       secretKey: options.secretKey,
       region: options.region ?? 'us-east-1',
@@ -102,12 +148,39 @@ export class S3Driver implements StorageDriver {
 
   async writeStream(key: string, source: Readable, sizeHint?: number): Promise<number> {
     checkKey(key);
-    let bytes = 0;
-    source.on('data', (c: Buffer) => (bytes += c.length));
-    // With a size the client picks the part size itself (within S3's 10,000 parts); without one it
-    // uses its 64 MiB default, which covers objects up to ~640 GB.
-    await this.client.putObject(this.bucket, key, source, sizeHint);
-    return bytes;
+    // Our own part loop rather than putObject's: putObject resumes any unfinished upload it finds
+    // for the same key, so two concurrent writers of one key (two pushes of one blob) would share
+    // an upload id and one would fail or corrupt the other.
+    const base = Math.max(DEFAULT_PART, Math.ceil((sizeHint ?? 0) / (MAX_PARTS - 1000) / MiB) * MiB);
+    const partSize = (n: number) => base * 2 ** Math.floor((n - 1) / 1000);
+    const chunks = partChunks(source, partSize);
+    const first = await chunks.next();
+    const firstBuf = first.done ? Buffer.alloc(0) : first.value;
+    const second = first.done ? first : await chunks.next();
+    if (second.done) {
+      // Fits in one part: a single PUT, the cheapest request and atomic by nature.
+      await this.client.putObject(this.bucket, key, firstBuf, firstBuf.length);
+      return firstBuf.length;
+    }
+    const uploadId = await this.client.initiateNewMultipartUpload(this.bucket, key, {});
+    try {
+      const parts: MultipartPart[] = [];
+      let n = 1;
+      let bytes = 0;
+      const upload = async (buf: Buffer) => {
+        const r = await this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: n, headers: {} }, buf);
+        parts.push({ partNumber: n++, etag: r.etag, size: buf.length });
+        bytes += buf.length;
+      };
+      await upload(firstBuf);
+      await upload(second.value);
+      for (let c = await chunks.next(); !c.done; c = await chunks.next()) await upload(c.value);
+      await this.completeMultipart(key, uploadId, parts);
+      return bytes;
+    } catch (e) {
+      await this.abortMultipart(key, uploadId).catch(() => undefined);
+      throw e;
+    }
   }
 
   async *list(prefix: string): AsyncIterable<FileInfo> {
@@ -123,8 +196,8 @@ export class S3Driver implements StorageDriver {
   }
 
   async deleteMany(keys: string[]): Promise<void> {
-    for (let i = 0; i < keys.length; i += 1000) {
-      const batch = keys.slice(i, i + 1000).map((k) => checkKey(k));
+    for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+      const batch = keys.slice(i, i + DELETE_BATCH).map((k) => checkKey(k));
       const res = await this.client.removeObjects(this.bucket, batch);
       const failed = (res as Array<{ Error?: { Code?: string; Key?: string } }>).filter((r) => r.Error && r.Error.Code !== 'NoSuchKey');
       if (failed.length) throw new Error(`S3 DeleteObjects failed for ${failed.length} keys (first: ${failed[0].Error?.Key} ${failed[0].Error?.Code})`);

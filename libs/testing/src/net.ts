@@ -1,5 +1,7 @@
 // Ports and readiness for test servers, all on 127.0.0.1.
+import { accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,13 +34,22 @@ export async function waitFor(target: string | (() => Promise<boolean> | boolean
   throw new Error(`not ready after ${timeoutMs} ms${last ? `: ${(last as Error).message}` : ''}`);
 }
 
-export function requireBinary(bin: string, aptPackage: string): string {
-  const { execFileSync } = require('node:child_process') as typeof import('node:child_process');
-  try {
-    return execFileSync('sh', ['-c', `command -v ${bin}`], { encoding: 'utf8' }).trim();
-  } catch {
-    throw new Error(`${bin} is not installed: apt-get install -y --no-install-recommends ${aptPackage}`);
+/**
+ * The absolute path of `bin` on PATH, or an error naming the Debian package to install.
+ * `installPackages` is the whole apt line's package list when one helper needs several.
+ */
+export function requireBinary(bin: string, aptPackage: string, installPackages = aptPackage): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (!dir) continue;
+    const candidate = join(dir, bin);
+    try {
+      accessSync(candidate, constants.X_OK);
+      return candidate;
+    } catch {
+      // not in this directory
+    }
   }
+  throw new Error(`${bin} is not installed (Debian package ${aptPackage}): apt-get install -y --no-install-recommends ${installPackages}`);
 }
 
 export function isAlive(pid: number | undefined): boolean {
