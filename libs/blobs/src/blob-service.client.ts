@@ -2,9 +2,21 @@
 import type { Readable } from 'node:stream';
 import type { Digest } from '@stevedore/oci';
 import { InternalClient } from '@stevedore/platform';
-import type { BlobContent, BlobInfo, BlobService, ByteRange, OpenOptions, UploadStatus } from './blob-service';
+import type {
+  BlobContent,
+  BlobInfo,
+  BlobRecord,
+  BlobGcService,
+  BlobService,
+  BlobSweepItem,
+  BlobSweepResult,
+  ByteRange,
+  OpenOptions,
+  UploadPurgeReport,
+  UploadStatus,
+} from './blob-service';
 
-export class BlobServiceClient implements BlobService {
+export class BlobServiceClient implements BlobService, BlobGcService {
   private readonly http: InternalClient;
   constructor(baseUrl: string, token?: string) {
     this.http = new InternalClient(baseUrl, token);
@@ -63,5 +75,17 @@ export class BlobServiceClient implements BlobService {
   async reindex(): Promise<number> {
     const r = await this.http.json<{ blobs: number }>({ method: 'POST', path: '/blobs/reindex' });
     return r.blobs;
+  }
+  listBlobs(cursor?: string): Promise<{ items: BlobRecord[]; cursor?: string }> {
+    return this.http.json({ method: 'GET', path: '/gc/blobs', query: { cursor } });
+  }
+  listLinks(name: string): Promise<Digest[]> {
+    return this.http.json({ method: 'GET', path: '/gc/links', query: { name } });
+  }
+  sweepBlobs(items: BlobSweepItem[], options: { olderThan: number }): Promise<BlobSweepResult> {
+    return this.http.json({ method: 'POST', path: '/gc/blobs/sweep', json: { items, olderThan: options.olderThan } });
+  }
+  purgeUploads(options: { olderThan: number; dryRun?: boolean }): Promise<UploadPurgeReport> {
+    return this.http.json({ method: 'POST', path: '/gc/uploads/purge', query: { olderThan: options.olderThan, dryRun: options.dryRun ? 1 : undefined } });
   }
 }

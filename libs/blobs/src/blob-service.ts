@@ -38,6 +38,43 @@ export interface OpenOptions {
   allowRedirect?: boolean;
 }
 
+/** A blob as garbage collection sees it. */
+export interface BlobRecord {
+  digest: Digest;
+  size: number;
+  /** Last upload, mount or reference (ms, Redis clock); undefined until GC first stamps it. */
+  touched?: number;
+}
+
+/** One digest for `sweepBlobs`: unlink it from repositories, and delete its bytes when nothing references it. */
+export interface BlobSweepItem {
+  digest: Digest;
+  unlinkFrom: string[];
+  deleteData: boolean;
+}
+
+export interface BlobSweepResult {
+  /** Blobs whose bytes were deleted. */
+  deleted: BlobInfo[];
+  /** Repository links removed. */
+  unlinked: number;
+  /** Digests left alone because a push touched them since `olderThan` or is writing them. */
+  skipped: Digest[];
+}
+
+export interface UploadPurgeReport {
+  sessions: number;
+  bytes: number;
+  multipartAborted: number;
+}
+
+/** Quota accounting hook: blob upload completion and manifest PUT call it before linking. */
+export interface BlobQuota {
+  /** Count `blob` against the namespace of `name` (once per namespace); DENIED when it would exceed the quota. */
+  reserve(name: string, blob: BlobInfo): Promise<void>;
+}
+export const BLOB_QUOTA = Symbol('BlobQuota');
+
 export interface BlobService {
   /** The blob if it is linked into repository `name`, else undefined. */
   stat(name: string, digest: Digest): Promise<BlobInfo | undefined>;
@@ -62,4 +99,21 @@ export interface BlobService {
   reindex(): Promise<number>;
 }
 
+/**
+ * What garbage collection (libs/gc) needs of the blob service. Its own interface beside BlobService
+ * so wrappers of BlobService (pull-through, test fakes) need not implement it; BlobStore and
+ * BlobServiceClient implement both, and BlobsModule provides the same instance under both tokens.
+ */
+export interface BlobGcService {
+  /** One page of every blob in the index; pass the returned cursor until it is undefined. */
+  listBlobs(cursor?: string): Promise<{ items: BlobRecord[]; cursor?: string }>;
+  /** Digests linked into repository `name`. */
+  listLinks(name: string): Promise<Digest[]>;
+  /** Index first, then storage (batched): only digests not touched since `olderThan` and not being written. */
+  sweepBlobs(items: BlobSweepItem[], options: { olderThan: number }): Promise<BlobSweepResult>;
+  /** Drop upload sessions (Redis state, storage folder) and multipart uploads started before `olderThan`. */
+  purgeUploads(options: { olderThan: number; dryRun?: boolean }): Promise<UploadPurgeReport>;
+}
+
 export const BLOB_SERVICE = Symbol('BlobService');
+export const BLOB_GC_SERVICE = Symbol('BlobGcService');

@@ -16,7 +16,21 @@ import type Redis from 'ioredis';
 import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import type { BlobContent, BlobInfo, BlobService, ByteRange, OpenOptions, UploadStatus } from './blob-service';
+import type {
+  BlobContent,
+  BlobInfo,
+  BlobQuota,
+  BlobRecord,
+  BlobGcService,
+  BlobService,
+  BlobSweepItem,
+  BlobSweepResult,
+  ByteRange,
+  OpenOptions,
+  UploadPurgeReport,
+  UploadStatus,
+} from './blob-service';
+import { DigestGuard } from './digest-guard';
 
 interface UploadRecord {
   name: string;
@@ -49,13 +63,40 @@ export interface BlobStoreOptions {
   /** In-process cache of small blobs (configs, tiny layers): total bytes, largest entry. */
   smallBlobCacheBytes?: number;
   smallBlobMaxBytes?: number;
+  /** Namespace quotas (libs/gc), checked before a blob is linked. */
+  quota?: BlobQuota;
 }
 
-export class BlobStore implements BlobService {
+// GC's sweep of one digest, atomic against DigestGuard's writers. KEYS: blob, touched, writing,
+// sweeping, then the layer sets to unlink from. ARGV: cutoff ms, lease seconds, deleteData, digest.
+// Returns -1 busy, -2 first seen (stamped now), -3 touched since the cutoff, else the size swept.
+const SWEEP = `
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
+local t = redis.call('GET', KEYS[2])
+if not t then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] * 1000 + math.floor(now[2] / 1000))
+  return -2
+end
+if tonumber(t) >= tonumber(ARGV[1]) then return -3 end
+local size = tonumber(redis.call('HGET', KEYS[1], 'size') or '0')
+for i = 5, #KEYS do redis.call('SREM', KEYS[i], ARGV[4]) end
+if ARGV[3] == '1' then
+  redis.call('DEL', KEYS[1])
+  redis.call('DEL', KEYS[2])
+end
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
+return size`;
+
+/** Seconds a sweep lease outlives a crashed collector (writers of that digest wait at most this long). */
+const SWEEP_LEASE_SECONDS = 600;
+
+export class BlobStore implements BlobService, BlobGcService {
   // Blobs are content-addressed and immutable, so cached bytes never go stale; whether a
   // repository may see them is still asked of Redis on every request.
   private readonly small: ByteLru;
   private readonly smallMax: number;
+  private readonly guard: DigestGuard;
 
   constructor(
     private readonly storage: StorageDriver,
@@ -65,6 +106,7 @@ export class BlobStore implements BlobService {
   ) {
     this.smallMax = options.smallBlobMaxBytes ?? 256 * 1024;
     this.small = new ByteLru(options.smallBlobCacheBytes ?? 64 * 1024 * 1024, this.smallMax);
+    this.guard = new DigestGuard(redis, keys);
   }
 
   private blobKey(d: Digest): string {
@@ -214,13 +256,21 @@ export class BlobStore implements BlobService {
       throw e;
     }
     const info: BlobInfo = { digest, size: record.offset };
-    if (!(await this.exists(digest))) {
-      const dest = StorageLayout.blobData(digest);
-      if (chunkKeys.length === 0) await this.storage.putContent(dest, Buffer.alloc(0));
-      else if (chunkKeys.length === 1) await this.storage.move(chunkKeys[0], dest);
-      else await this.storage.writeStream(dest, this.concat(chunkKeys), record.offset);
+    try {
+      await this.guard.hold([digest], async () => {
+        await this.options.quota?.reserve(name, info);
+        if (!(await this.exists(digest))) {
+          const dest = StorageLayout.blobData(digest);
+          if (chunkKeys.length === 0) await this.storage.putContent(dest, Buffer.alloc(0));
+          else if (chunkKeys.length === 1) await this.storage.move(chunkKeys[0], dest);
+          else await this.storage.writeStream(dest, this.concat(chunkKeys), record.offset);
+        }
+        await this.commitLink(name, info);
+      });
+    } catch (e) {
+      if (e instanceof RegistryError && e.code === 'DENIED') await this.discard(name, id);
+      throw e;
     }
-    await this.commitLink(name, info);
     await this.discard(name, id);
     return info;
   }
@@ -252,18 +302,33 @@ export class BlobStore implements BlobService {
   }
 
   async mount(name: string, from: string, digest: Digest): Promise<BlobInfo | undefined> {
-    const info = await this.stat(from, digest);
-    if (!info) return undefined;
-    await this.commitLink(name, info);
-    return info;
+    await this.guard.begin([digest]);
+    let linked: BlobInfo | undefined;
+    try {
+      const info = await this.stat(from, digest);
+      if (info) {
+        await this.options.quota?.reserve(name, info);
+        await this.commitLink(name, info);
+        linked = info;
+      }
+    } finally {
+      await this.guard.end([digest], linked !== undefined);
+    }
+    return linked;
   }
 
   async putBlob(name: string, body: Readable, expected?: Digest, sizeHint?: number): Promise<BlobInfo> {
     if (expected) {
-      const have = await this.exists(expected);
+      const have = await this.guard.hold([expected], async () => {
+        const info = await this.exists(expected);
+        if (info) {
+          await this.options.quota?.reserve(name, info);
+          await this.commitLink(name, info);
+        }
+        return info;
+      });
       if (have) {
         body.resume();
-        await this.commitLink(name, have);
         return have;
       }
     }
@@ -276,8 +341,11 @@ export class BlobStore implements BlobService {
       const digest = ds.digest();
       if (expected) verifyDigest(expected, digest);
       const info = { digest, size: ds.size };
-      if (!(await this.exists(digest))) await this.storage.move(tmp, StorageLayout.blobData(digest));
-      await this.commitLink(name, info);
+      await this.guard.hold([digest], async () => {
+        await this.options.quota?.reserve(name, info);
+        if (!(await this.exists(digest))) await this.storage.move(tmp, StorageLayout.blobData(digest));
+        await this.commitLink(name, info);
+      });
       return info;
     } finally {
       await this.storage.deletePrefix(StorageLayout.uploadRoot(name, id)).catch(() => undefined);
@@ -303,5 +371,103 @@ export class BlobStore implements BlobService {
     const removed = await this.redis.srem(this.layersKey(name), digest);
     if (!removed) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
     await this.storage.delete(StorageLayout.layerLink(name, digest));
+  }
+
+  async listBlobs(cursor = '0'): Promise<{ items: BlobRecord[]; cursor?: string }> {
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.key('blob', '*'), 'COUNT', 1000);
+    const prefix = this.keys.key('blob', '');
+    const digests = keys.map((k) => k.slice(prefix.length) as Digest);
+    const rows = await Promise.all(digests.map((d) => Promise.all([this.redis.hget(this.blobKey(d), 'size'), this.redis.get(this.guard.touchedKey(d))])));
+    const items: BlobRecord[] = [];
+    digests.forEach((digest, i) => {
+      const [size, touched] = rows[i];
+      if (size === null) return;
+      items.push(touched === null ? { digest, size: Number(size) } : { digest, size: Number(size), touched: Number(touched) });
+    });
+    return next === '0' ? { items } : { items, cursor: next };
+  }
+
+  async listLinks(name: string): Promise<Digest[]> {
+    return (await this.redis.smembers(this.layersKey(name))) as Digest[];
+  }
+
+  async sweepBlobs(items: BlobSweepItem[], options: { olderThan: number }): Promise<BlobSweepResult> {
+    const result: BlobSweepResult = { deleted: [], unlinked: 0, skipped: [] };
+    const paths: string[] = [];
+    const leased: Digest[] = [];
+    // 1. Index first, digest by digest, each atomic against writers: readers miss before bytes go.
+    const outcomes = await Promise.all(
+      items.map((it) => {
+        const keys = [this.blobKey(it.digest), this.guard.touchedKey(it.digest), this.guard.writingKey(it.digest), this.guard.sweepingKey(it.digest), ...it.unlinkFrom.map((n) => this.layersKey(n))];
+        return this.redis.eval(SWEEP, keys.length, ...keys, options.olderThan, SWEEP_LEASE_SECONDS, it.deleteData ? '1' : '0', it.digest) as Promise<number>;
+      }),
+    );
+    items.forEach((it, i) => {
+      const size = outcomes[i];
+      if (size < 0) {
+        result.skipped.push(it.digest);
+        return;
+      }
+      leased.push(it.digest);
+      for (const n of it.unlinkFrom) paths.push(StorageLayout.layerLink(n, it.digest));
+      result.unlinked += it.unlinkFrom.length;
+      if (it.deleteData) {
+        paths.push(StorageLayout.blobData(it.digest));
+        result.deleted.push({ digest: it.digest, size });
+        this.small.delete(it.digest);
+      }
+    });
+    // 2. Storage, in as few calls as the driver allows; 3. release the leases writers wait on.
+    try {
+      if (paths.length) await this.storage.deleteMany(paths);
+    } finally {
+      if (leased.length) await this.redis.del(...leased.map((d) => this.guard.sweepingKey(d)));
+    }
+    return result;
+  }
+
+  async purgeUploads(options: { olderThan: number; dryRun?: boolean }): Promise<UploadPurgeReport> {
+    const report: UploadPurgeReport = { sessions: 0, bytes: 0, multipartAborted: 0 };
+    // Sessions dealt with through Redis (kept or purged); storage's view of them is not counted again.
+    const handled = new Set<string>();
+    // Sessions Redis knows about.
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.uploadKey('*'), 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const raw = await this.redis.get(key);
+        if (!raw) continue;
+        const id = key.slice(this.uploadKey('').length);
+        const record = JSON.parse(raw) as UploadRecord;
+        handled.add(id);
+        if (record.startedAt >= options.olderThan) continue;
+        report.sessions++;
+        report.bytes += record.offset;
+        if (!options.dryRun) await this.discard(record.name, id);
+      }
+    } while (cursor !== '0');
+    // Folders storage holds without a session (Redis lost, or a crash before the session was saved).
+    const folders = new Map<string, { newest: number; bytes: number }>();
+    for await (const f of this.storage.list(StorageLayout.repositoriesRoot)) {
+      const m = /^(repositories\/.+\/_uploads\/([^/]+)\/)/.exec(f.path);
+      if (!m || handled.has(m[2])) continue;
+      const folder = folders.get(m[1]) ?? { newest: 0, bytes: 0 };
+      folder.newest = Math.max(folder.newest, f.modTime.getTime());
+      if (!f.path.endsWith('/startedat')) folder.bytes += f.size;
+      folders.set(m[1], folder);
+    }
+    for (const [prefix, folder] of folders) {
+      if (folder.newest >= options.olderThan) continue;
+      report.sessions++;
+      report.bytes += folder.bytes;
+      if (!options.dryRun) await this.storage.deletePrefix(prefix);
+    }
+    for await (const u of this.storage.listMultipart('')) {
+      if (u.initiated.getTime() >= options.olderThan) continue;
+      report.multipartAborted++;
+      if (!options.dryRun) await this.storage.abortMultipart(u.path, u.uploadId);
+    }
+    return report;
   }
 }

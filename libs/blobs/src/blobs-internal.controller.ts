@@ -3,8 +3,8 @@ import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Query, Req, R
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { parseDigest } from '@stevedore/oci';
-import { CONFIG, checkInternalToken, type StevedoreConfig } from '@stevedore/platform';
-import { BLOB_SERVICE, type BlobService } from './blob-service';
+import { CONFIG, checkInternalToken, readLimited, type StevedoreConfig } from '@stevedore/platform';
+import { BLOB_GC_SERVICE, BLOB_SERVICE, type BlobGcService, type BlobService, type BlobSweepItem } from './blob-service';
 
 type Q = Record<string, string | undefined>;
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
@@ -13,6 +13,7 @@ const num = (v: string | undefined) => (v === undefined || v === '' ? undefined 
 export class BlobsInternalController {
   constructor(
     @Inject(BLOB_SERVICE) private readonly blobs: BlobService,
+    @Inject(BLOB_GC_SERVICE) private readonly gc: BlobGcService,
     @Inject(CONFIG) private readonly config: StevedoreConfig,
   ) {}
 
@@ -101,6 +102,31 @@ export class BlobsInternalController {
   async reindex(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     this.auth(req);
     this.send(reply, { blobs: await this.blobs.reindex() });
+  }
+
+  @Get('gc/blobs')
+  async listBlobs(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.gc.listBlobs(q.cursor));
+  }
+
+  @Get('gc/links')
+  async listLinks(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.gc.listLinks(q.name!));
+  }
+
+  @Post('gc/blobs/sweep')
+  async sweep(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.auth(req);
+    const body = JSON.parse((await readLimited(this.stream(req), 64 * 1024 * 1024, 'INVALID_REQUEST')).toString()) as { items: BlobSweepItem[]; olderThan: number };
+    this.send(reply, await this.gc.sweepBlobs(body.items, { olderThan: body.olderThan }));
+  }
+
+  @Post('gc/uploads/purge')
+  async purgeUploads(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.gc.purgeUploads({ olderThan: Number(q.olderThan), dryRun: q.dryRun === '1' }));
   }
 
   @Post('blobs')

@@ -3,7 +3,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { BLOB_SERVICE } from './blob-service';
+import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobQuota } from './blob-service';
 import { BlobStore } from './blob-store';
 import { BlobServiceClient } from './blob-service.client';
 import { BlobsInternalController } from './blobs-internal.controller';
@@ -18,11 +18,13 @@ export class BlobsModule {
       providers: [
         {
           provide: BLOB_SERVICE,
-          inject: [STORAGE, REDIS, RedisKeys],
-          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new BlobStore(storage, redis, keys),
+          // BLOB_QUOTA comes from a global module (libs/gc) where the target enforces quotas.
+          inject: [STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }],
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) => new BlobStore(storage, redis, keys, { quota }),
         },
+        { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],
-      exports: [BLOB_SERVICE],
+      exports: [BLOB_SERVICE, BLOB_GC_SERVICE],
     };
   }
 
@@ -36,8 +38,9 @@ export class BlobsModule {
           inject: [CONFIG],
           useFactory: (c: StevedoreConfig) => new BlobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
         },
+        { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],
-      exports: [BLOB_SERVICE],
+      exports: [BLOB_SERVICE, BLOB_GC_SERVICE],
     };
   }
 }

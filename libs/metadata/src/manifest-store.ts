@@ -9,15 +9,73 @@ import type Redis from 'ioredis';
 import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, type Digest } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import type { BlobService } from '@stevedore/blobs';
-import type { MetadataService, Page, PutManifestOptions, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
+import { DigestGuard, type BlobQuota, type BlobService } from '@stevedore/blobs';
+import type {
+  ManifestDataRecord,
+  ManifestGcService,
+  ManifestRecord,
+  MetadataService,
+  Page,
+  PutManifestOptions,
+  PutManifestResult,
+  ReferrerDescriptor,
+  StoredManifest,
+  TagHistoryEntry,
+} from './metadata-service';
 
 export interface ManifestStoreOptions {
   maxManifestBytes: number;
+  /** Namespace quotas (libs/gc), checked before a manifest is stored. */
+  quota?: BlobQuota;
 }
 
-export class ManifestStore implements MetadataService {
+// GC's removal of untagged manifests from one repository, atomic against tagging and pushes (which
+// run as DigestGuard writers). KEYS: revisions, tags, then per candidate touched, writing, referrers.
+// ARGV: cutoff ms, then per candidate digest and '1' when it has a referrers entry to drop.
+const DELETE_UNTAGGED = `
+local tagged = {}
+for _, d in ipairs(redis.call('HVALS', KEYS[2])) do tagged[d] = true end
+local removed = {}
+local n = (#KEYS - 2) / 3
+for i = 0, n - 1 do
+  local d = ARGV[2 + i * 2]
+  local touched, writing, referrers = KEYS[3 + i * 3], KEYS[4 + i * 3], KEYS[5 + i * 3]
+  if not tagged[d] and redis.call('EXISTS', writing) == 0 and redis.call('SISMEMBER', KEYS[1], d) == 1 then
+    local t = redis.call('GET', touched)
+    if not t then
+      local now = redis.call('TIME')
+      redis.call('SET', touched, now[1] * 1000 + math.floor(now[2] / 1000))
+    elseif tonumber(t) < tonumber(ARGV[1]) then
+      redis.call('SREM', KEYS[1], d)
+      if ARGV[3 + i * 2] == '1' then redis.call('HDEL', referrers, d) end
+      table.insert(removed, d)
+    end
+  end
+end
+return removed`;
+
+// GC's purge of one manifest record no repository holds. KEYS: manifest, touched, writing, sweeping,
+// blob. ARGV: cutoff ms, lease seconds. Returns {-1} busy, {-2} first seen, {-3} recent, else
+// {size, 1 when the bytes go too (not also a blob, whose sweep owns them)}.
+const PURGE = `
+if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {-1} end
+local t = redis.call('GET', KEYS[2])
+if not t then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[2], now[1] * 1000 + math.floor(now[2] / 1000))
+  return {-2}
+end
+if tonumber(t) >= tonumber(ARGV[1]) then return {-3} end
+local size = redis.call('HSTRLEN', KEYS[1], 'bytes')
+redis.call('DEL', KEYS[1])
+if redis.call('EXISTS', KEYS[5]) == 1 then return {size, 0} end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
+return {size, 1}`;
+
+export class ManifestStore implements MetadataService, ManifestGcService {
   private readonly cache = new ByteLru(32 * 1024 * 1024, 4 * 1024 * 1024 + 256);
+  private readonly guard: DigestGuard;
 
   constructor(
     private readonly storage: StorageDriver,
@@ -25,7 +83,9 @@ export class ManifestStore implements MetadataService {
     private readonly keys: RedisKeys,
     private readonly blobs: BlobService,
     private readonly options: ManifestStoreOptions,
-  ) {}
+  ) {
+    this.guard = new DigestGuard(redis, keys);
+  }
 
   private manifestKey(d: string): string {
     return this.keys.key('manifest', d);
@@ -38,6 +98,9 @@ export class ManifestStore implements MetadataService {
   }
   private tagNamesKey(name: string): string {
     return this.keys.repo(name, 'tagnames');
+  }
+  private tagTimesKey(name: string): string {
+    return this.keys.repo(name, 'tagtimes');
   }
   private referrersKey(name: string, subject: string): string {
     return this.keys.repo(name, 'referrers', subject);
@@ -87,15 +150,20 @@ export class ManifestStore implements MetadataService {
     if (byDigest && digestOf(bytes, digest.startsWith('sha512:') ? 'sha512' : 'sha256') !== digest) {
       throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: digest });
     }
-    if (!options.allowMissingReferences) await this.checkReferences(name, parsed.references);
+    // The manifest and everything it references are held from GC from the check to the tag.
+    const references = parsed.references.map((r) => r.digest as Digest);
+    return this.guard.hold([digest, ...references], async () => {
+      if (!options.allowMissingReferences) await this.checkReferences(name, parsed.references);
+      await this.options.quota?.reserve(name, { digest, size: bytes.length });
 
-    // 1. bytes (content-addressed, as a blob) 2. revision link 3. index
-    const dataKey = StorageLayout.blobData(digest);
-    if (!(await this.blobs.exists(digest))) await this.storage.putContent(dataKey, bytes);
-    await this.storage.putContent(StorageLayout.revisionLink(name, digest), digest);
-    await this.indexManifest(name, digest, parsed.mediaType, bytes, parsed.subject, parsed.artifactType, parsed.annotations);
-    if (!byDigest) await this.tagManifest(name, reference, digest);
-    return { digest, mediaType: parsed.mediaType, subject: parsed.subject?.digest as Digest | undefined };
+      // 1. bytes (content-addressed, as a blob) 2. revision link 3. index
+      const dataKey = StorageLayout.blobData(digest);
+      if (!(await this.blobs.exists(digest))) await this.storage.putContent(dataKey, bytes);
+      await this.storage.putContent(StorageLayout.revisionLink(name, digest), digest);
+      await this.indexManifest(name, digest, parsed.mediaType, bytes, parsed.subject, parsed.artifactType, parsed.annotations);
+      if (!byDigest) await this.tagManifest(name, reference, digest);
+      return { digest, mediaType: parsed.mediaType, subject: parsed.subject?.digest as Digest | undefined };
+    });
   }
 
   private async checkReferences(name: string, refs: Array<{ digest: string; mediaType: string }>): Promise<void> {
@@ -137,19 +205,28 @@ export class ManifestStore implements MetadataService {
 
   async tagManifest(name: string, tag: string, digest: Digest): Promise<void> {
     isValidTag(tag);
-    if (!(await this.redis.sismember(this.revisionsKey(name), digest))) {
-      throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, digest });
-    }
-    await this.storage.putContent(StorageLayout.tagIndexEntry(name, tag, digest), digest);
-    await this.storage.putContent(StorageLayout.tagCurrent(name, tag), digest);
-    await this.redis.multi().hset(this.tagsKey(name), tag, digest).zadd(this.tagNamesKey(name), 0, tag).rpush(this.keys.repo(name, 'taghistory', tag), digest).exec();
+    // A writer of the digest: GC cannot drop the revision between the check and the tag.
+    await this.guard.hold([digest], async () => {
+      if (!(await this.redis.sismember(this.revisionsKey(name), digest))) {
+        throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, digest });
+      }
+      await this.storage.putContent(StorageLayout.tagIndexEntry(name, tag, digest), digest);
+      await this.storage.putContent(StorageLayout.tagCurrent(name, tag), digest);
+      await this.redis
+        .multi()
+        .hset(this.tagsKey(name), tag, digest)
+        .zadd(this.tagNamesKey(name), 0, tag)
+        .hset(this.tagTimesKey(name), tag, Date.now())
+        .rpush(this.keys.repo(name, 'taghistory', tag), digest)
+        .exec();
+    });
   }
 
   async deleteTag(name: string, tag: string): Promise<void> {
     const d = await this.redis.hget(this.tagsKey(name), tag);
     if (!d) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, tag });
     // Index first so readers stop seeing it, then the link (a crash in between is repaired by reindex).
-    await this.redis.multi().hdel(this.tagsKey(name), tag).zrem(this.tagNamesKey(name), tag).exec();
+    await this.redis.multi().hdel(this.tagsKey(name), tag).zrem(this.tagNamesKey(name), tag).hdel(this.tagTimesKey(name), tag).exec();
     await this.storage.delete(StorageLayout.tagCurrent(name, tag));
   }
 
@@ -246,5 +323,99 @@ export class ManifestStore implements MetadataService {
       tags++;
     }
     return { repositories: repos.size, manifests, tags, blobs };
+  }
+
+  async listManifests(name: string): Promise<ManifestRecord[]> {
+    const [digests, tags, times] = await Promise.all([this.redis.smembers(this.revisionsKey(name)), this.redis.hgetall(this.tagsKey(name)), this.redis.hgetall(this.tagTimesKey(name))]);
+    const tagsOf = new Map<string, Array<{ tag: string; taggedAt: number }>>();
+    for (const [tag, d] of Object.entries(tags)) {
+      // Tags set before tag times were recorded: the tag link's modification time.
+      const taggedAt = times[tag] ? Number(times[tag]) : ((await this.storage.stat(StorageLayout.tagCurrent(name, tag)))?.modTime.getTime() ?? 0);
+      tagsOf.set(d, [...(tagsOf.get(d) ?? []), { tag, taggedAt }]);
+    }
+    const records = await Promise.all(
+      digests.map(async (d): Promise<ManifestRecord | undefined> => {
+        const [[mediaType, bytes], touched] = await Promise.all([this.redis.hmgetBuffer(this.manifestKey(d), 'mediaType', 'bytes'), this.redis.get(this.guard.touchedKey(d))]);
+        if (!mediaType || !bytes) return undefined;
+        const record: ManifestRecord = { digest: d as Digest, mediaType: mediaType.toString(), size: bytes.length, references: [], tags: tagsOf.get(d) ?? [] };
+        if (touched !== null) record.touched = Number(touched);
+        try {
+          const parsed = parseManifest(bytes, record.mediaType);
+          record.references = parsed.references.map((r) => r.digest as Digest);
+          if (parsed.subject) record.subject = parsed.subject.digest as Digest;
+        } catch {
+          // Unparseable: it references nothing GC could follow.
+        }
+        return record;
+      }),
+    );
+    return records.filter((r): r is ManifestRecord => r !== undefined);
+  }
+
+  async deleteUntagged(name: string, digests: Digest[], options: { olderThan: number }): Promise<Digest[]> {
+    if (!digests.length) return [];
+    const keys = [this.revisionsKey(name), this.tagsKey(name)];
+    const args: string[] = [String(options.olderThan)];
+    for (const d of digests) {
+      const raw = await this.redis.hgetBuffer(this.manifestKey(d), 'bytes');
+      let subject: string | undefined;
+      try {
+        subject = raw ? parseManifest(raw, undefined).subject?.digest : undefined;
+      } catch {
+        subject = undefined;
+      }
+      keys.push(this.guard.touchedKey(d), this.guard.writingKey(d), subject ? this.referrersKey(name, subject) : this.revisionsKey(name));
+      args.push(d, subject ? '1' : '0');
+    }
+    const removed = (await this.redis.eval(DELETE_UNTAGGED, keys.length, ...keys, ...args)) as Digest[];
+    if (removed.length) await this.storage.deleteMany(removed.map((d) => StorageLayout.revisionLink(name, d)));
+    return removed;
+  }
+
+  async listManifestData(cursor = '0'): Promise<{ items: ManifestDataRecord[]; cursor?: string }> {
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.manifestKey('*'), 'COUNT', 1000);
+    const prefix = this.manifestKey('');
+    const items = await Promise.all(
+      keys.map(async (k): Promise<ManifestDataRecord> => {
+        const digest = k.slice(prefix.length) as Digest;
+        const [size, touched] = await Promise.all([this.redis.hstrlen(k, 'bytes'), this.redis.get(this.guard.touchedKey(digest))]);
+        return touched === null ? { digest, size } : { digest, size, touched: Number(touched) };
+      }),
+    );
+    return next === '0' ? { items } : { items, cursor: next };
+  }
+
+  async purgeManifestData(digests: Digest[], options: { olderThan: number }): Promise<ManifestDataRecord[]> {
+    const purged: ManifestDataRecord[] = [];
+    const leased: Digest[] = [];
+    const outcomes = await Promise.all(
+      digests.map(
+        (d) =>
+          this.redis.eval(
+            PURGE,
+            5,
+            this.manifestKey(d),
+            this.guard.touchedKey(d),
+            this.guard.writingKey(d),
+            this.guard.sweepingKey(d),
+            this.guard.blobKey(d),
+            options.olderThan,
+            600,
+          ) as Promise<number[]>,
+      ),
+    );
+    digests.forEach((d, i) => {
+      const [size, bytesToo] = outcomes[i];
+      if (size < 0) return;
+      purged.push({ digest: d, size });
+      this.cache.delete(d);
+      if (bytesToo === 1) leased.push(d);
+    });
+    try {
+      if (leased.length) await this.storage.deleteMany(leased.map((d) => StorageLayout.blobData(d)));
+    } finally {
+      if (leased.length) await this.redis.del(...leased.map((d) => this.guard.sweepingKey(d)));
+    }
+    return purged;
   }
 }

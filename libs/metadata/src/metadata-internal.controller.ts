@@ -2,9 +2,9 @@
 import { Controller, Delete, Get, Inject, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { parseDigest } from '@stevedore/oci';
+import { parseDigest, type Digest } from '@stevedore/oci';
 import { CONFIG, checkInternalToken, readLimited, type StevedoreConfig } from '@stevedore/platform';
-import { METADATA_SERVICE, type MetadataService } from './metadata-service';
+import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from './metadata-service';
 
 type Q = Record<string, string | undefined>;
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
@@ -13,6 +13,7 @@ const num = (v: string | undefined) => (v === undefined || v === '' ? undefined 
 export class MetadataInternalController {
   constructor(
     @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
+    @Inject(METADATA_GC_SERVICE) private readonly gc: ManifestGcService,
     @Inject(CONFIG) private readonly config: StevedoreConfig,
   ) {}
 
@@ -87,6 +88,37 @@ export class MetadataInternalController {
   async referrers(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
     this.auth(req);
     this.send(reply, await this.metadata.referrers(q.name!, parseDigest(q.subject!), q.artifactType));
+  }
+
+  private async jsonBody<T>(req: FastifyRequest): Promise<T> {
+    const raw = await readLimited(((req.body as Readable | undefined) ?? req.raw) as Readable, 64 * 1024 * 1024, 'INVALID_REQUEST');
+    return JSON.parse(raw.toString()) as T;
+  }
+
+  @Get('gc/manifests')
+  async listManifests(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.gc.listManifests(q.name!));
+  }
+
+  @Post('gc/manifests/delete-untagged')
+  async deleteUntagged(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.auth(req);
+    const b = await this.jsonBody<{ name: string; digests: Digest[]; olderThan: number }>(req);
+    this.send(reply, await this.gc.deleteUntagged(b.name, b.digests, { olderThan: b.olderThan }));
+  }
+
+  @Get('gc/manifest-data')
+  async listManifestData(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.gc.listManifestData(q.cursor));
+  }
+
+  @Post('gc/manifest-data/purge')
+  async purgeManifestData(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.auth(req);
+    const b = await this.jsonBody<{ digests: Digest[]; olderThan: number }>(req);
+    this.send(reply, await this.gc.purgeManifestData(b.digests, { olderThan: b.olderThan }));
   }
 
   @Post('reindex')

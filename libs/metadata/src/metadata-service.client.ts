@@ -1,9 +1,20 @@
 // MetadataService over HTTP: what a split gateway uses to reach metadata-service.
 import type { Digest } from '@stevedore/oci';
 import { InternalClient } from '@stevedore/platform';
-import type { MetadataService, Page, PutManifestOptions, PutManifestResult, ReferrerDescriptor, StoredManifest, TagHistoryEntry } from './metadata-service';
+import type {
+  ManifestDataRecord,
+  ManifestGcService,
+  ManifestRecord,
+  MetadataService,
+  Page,
+  PutManifestOptions,
+  PutManifestResult,
+  ReferrerDescriptor,
+  StoredManifest,
+  TagHistoryEntry,
+} from './metadata-service';
 
-export class MetadataServiceClient implements MetadataService {
+export class MetadataServiceClient implements MetadataService, ManifestGcService {
   private readonly http: InternalClient;
   constructor(baseUrl: string, token?: string) {
     this.http = new InternalClient(baseUrl, token);
@@ -44,5 +55,17 @@ export class MetadataServiceClient implements MetadataService {
   }
   reindex(): Promise<{ repositories: number; manifests: number; tags: number; blobs: number }> {
     return this.http.json({ method: 'POST', path: '/reindex' });
+  }
+  listManifests(name: string): Promise<ManifestRecord[]> {
+    return this.http.json({ method: 'GET', path: '/gc/manifests', query: { name } });
+  }
+  deleteUntagged(name: string, digests: Digest[], options: { olderThan: number }): Promise<Digest[]> {
+    return this.http.json({ method: 'POST', path: '/gc/manifests/delete-untagged', json: { name, digests, olderThan: options.olderThan } });
+  }
+  listManifestData(cursor?: string): Promise<{ items: ManifestDataRecord[]; cursor?: string }> {
+    return this.http.json({ method: 'GET', path: '/gc/manifest-data', query: { cursor } });
+  }
+  purgeManifestData(digests: Digest[], options: { olderThan: number }): Promise<ManifestDataRecord[]> {
+    return this.http.json({ method: 'POST', path: '/gc/manifest-data/purge', json: { digests, olderThan: options.olderThan } });
   }
 }

@@ -64,3 +64,45 @@ export interface MetadataService {
 }
 
 export const METADATA_SERVICE = Symbol('MetadataService');
+
+/** A manifest of one repository as garbage collection sees it. */
+export interface ManifestRecord {
+  digest: Digest;
+  mediaType: string;
+  size: number;
+  /** Last push, tag or reference as a child (ms, Redis clock); undefined until GC first stamps it. */
+  touched?: number;
+  /** Config and layers, or the children of an index. */
+  references: Digest[];
+  subject?: Digest;
+  /** Tags on it, with when each was set (ms). */
+  tags: Array<{ tag: string; taggedAt: number }>;
+}
+
+/** A manifest's global record (bytes in Redis and storage), whichever repositories hold it. */
+export interface ManifestDataRecord {
+  digest: Digest;
+  size: number;
+  touched?: number;
+}
+
+/**
+ * What garbage collection (libs/gc) needs of the metadata service. Its own interface beside
+ * MetadataService so wrappers (pull-through, test fakes) need not implement it; ManifestStore and
+ * MetadataServiceClient implement both, and MetadataModule provides the instance under both tokens.
+ */
+export interface ManifestGcService {
+  /** Every manifest of repository `name`, with its references and tags. */
+  listManifests(name: string): Promise<ManifestRecord[]>;
+  /**
+   * Remove manifests from repository `name` that are still untagged, not being pushed or tagged,
+   * and not touched since `olderThan` (atomically per repository); returns those removed.
+   */
+  deleteUntagged(name: string, digests: Digest[], options: { olderThan: number }): Promise<Digest[]>;
+  /** One page of every manifest record; pass the returned cursor until it is undefined. */
+  listManifestData(cursor?: string): Promise<{ items: ManifestDataRecord[]; cursor?: string }>;
+  /** Delete the records (index first, then bytes in storage) of manifests no repository holds. */
+  purgeManifestData(digests: Digest[], options: { olderThan: number }): Promise<ManifestDataRecord[]>;
+}
+
+export const METADATA_GC_SERVICE = Symbol('MetadataGcService');

@@ -3,8 +3,8 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
-import { METADATA_SERVICE } from './metadata-service';
+import { BLOB_QUOTA, BLOB_SERVICE, type BlobQuota, type BlobService } from '@stevedore/blobs';
+import { METADATA_GC_SERVICE, METADATA_SERVICE } from './metadata-service';
 import { ManifestStore } from './manifest-store';
 import { MetadataServiceClient } from './metadata-service.client';
 import { MetadataInternalController } from './metadata-internal.controller';
@@ -20,12 +20,14 @@ export class MetadataModule {
       providers: [
         {
           provide: METADATA_SERVICE,
-          inject: [STORAGE, REDIS, RedisKeys, BLOB_SERVICE, CONFIG],
-          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, b: BlobService, c: StevedoreConfig) =>
-            new ManifestStore(storage, redis, keys, b, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES }),
+          // BLOB_QUOTA comes from a global module (libs/gc) where the target enforces quotas.
+          inject: [STORAGE, REDIS, RedisKeys, BLOB_SERVICE, CONFIG, { token: BLOB_QUOTA, optional: true }],
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, b: BlobService, c: StevedoreConfig, quota?: BlobQuota) =>
+            new ManifestStore(storage, redis, keys, b, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES, quota }),
         },
+        { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
       ],
-      exports: [METADATA_SERVICE],
+      exports: [METADATA_SERVICE, METADATA_GC_SERVICE],
     };
   }
 
@@ -38,8 +40,9 @@ export class MetadataModule {
           inject: [CONFIG],
           useFactory: (c: StevedoreConfig) => new MetadataServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
         },
+        { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
       ],
-      exports: [METADATA_SERVICE],
+      exports: [METADATA_SERVICE, METADATA_GC_SERVICE],
     };
   }
 }

@@ -1,0 +1,96 @@
+// The push side of online garbage collection. Every write that makes a digest's bytes or index
+// appear, or that references a digest (upload completion, mount, manifest PUT, tag), runs between
+// `begin` and `end`:
+//   begin: waits while GC is sweeping the digest, then counts a writer in (`gc:writing:<d>`);
+//   end:   counts the writer out and stamps `gc:touched:<d>` with Redis' clock.
+// GC deletes a digest only in one atomic script that sees no writer, no sweep, and a stamp older
+// than its grace cutoff (taken from Redis' clock when the run began), and that sets the sweep lease
+// before anything is removed. So a digest is never deleted while a push is writing or referencing
+// it, and once that push has ended its stamp is newer than the start of any run that could still
+// miss the push's manifest in its mark.
+import type Redis from 'ioredis';
+import { RegistryError, type Digest } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+
+const BEGIN = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[1])
+return 1`;
+
+const END = `
+local n = redis.call('DECR', KEYS[1])
+if n <= 0 then redis.call('DEL', KEYS[1]) end
+if ARGV[1] == '1' then
+  local t = redis.call('TIME')
+  redis.call('SET', KEYS[2], t[1] * 1000 + math.floor(t[2] / 1000))
+end
+return n`;
+
+/** Seconds a writer count outlives a crashed writer (its digest is kept from GC that long). */
+const WRITER_TTL_SECONDS = 3600;
+
+export class DigestGuard {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+    /** How long a writer waits for a sweep of the same digest to finish before giving up. */
+    private readonly waitMs = 60_000,
+  ) {}
+
+  touchedKey(d: string): string {
+    return this.keys.key('gc', 'touched', d);
+  }
+  writingKey(d: string): string {
+    return this.keys.key('gc', 'writing', d);
+  }
+  sweepingKey(d: string): string {
+    return this.keys.key('gc', 'sweeping', d);
+  }
+  /** The blob index entry of a digest (BlobStore's), for scripts that must see whether bytes are a blob's. */
+  blobKey(d: string): string {
+    return this.keys.key('blob', d);
+  }
+
+  /** Redis' clock in ms: the one clock every stamp and cutoff is taken from. */
+  async now(): Promise<number> {
+    const [s, us] = await this.redis.time();
+    return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+  }
+
+  async begin(digests: Digest[]): Promise<void> {
+    const unique = [...new Set(digests)];
+    const deadline = Date.now() + this.waitMs;
+    for (;;) {
+      const got = await Promise.all(unique.map((d) => this.redis.eval(BEGIN, 2, this.sweepingKey(d), this.writingKey(d), WRITER_TTL_SECONDS) as Promise<number>));
+      if (got.every((g) => g === 1)) return;
+      await this.release(unique.filter((_, i) => got[i] === 1), false);
+      if (Date.now() > deadline) {
+        throw new RegistryError('TOOMANYREQUESTS', 'a blob of this push is being garbage collected; retry', { digests: unique.filter((_, i) => got[i] !== 1) });
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Count the writers out; `touch` (on success) stamps the digests as referenced now. */
+  async end(digests: Digest[], touch: boolean): Promise<void> {
+    await this.release([...new Set(digests)], touch);
+  }
+
+  private async release(digests: Digest[], touch: boolean): Promise<void> {
+    await Promise.all(digests.map((d) => this.redis.eval(END, 2, this.writingKey(d), this.touchedKey(d), touch ? '1' : '0')));
+  }
+
+  /** Run `fn` as a writer of `digests`; stamps them only when it succeeds. */
+  async hold<T>(digests: Digest[], fn: () => Promise<T>): Promise<T> {
+    await this.begin(digests);
+    let ok = false;
+    try {
+      const r = await fn();
+      ok = true;
+      return r;
+    } finally {
+      await this.end(digests, ok);
+    }
+  }
+}
