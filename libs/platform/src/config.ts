@@ -52,6 +52,14 @@ export const ConfigSchema = z.object({
   /** Key (32 bytes, base64 or hex) that encrypts upstream credentials at rest; generated under the data dir when absent. */
   STEVEDORE_SECRET_KEY: z.string().optional(),
   STEVEDORE_REPLICATE_CONCURRENCY: z.coerce.number().int().positive().default(2),
+  /** GC: a blob or manifest uploaded, mounted or referenced within this many seconds is never collected. */
+  STEVEDORE_GC_GRACE_SECONDS: z.coerce.number().min(0).default(3600),
+  /** GC: untagged manifests not pushed or referenced for this long are removed (0: never). */
+  STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: z.coerce.number().min(0).default(7 * 24 * 3600),
+  /** GC: upload sessions started this long ago are purged with their storage. */
+  STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: z.coerce.number().min(0).default(7 * 24 * 3600),
+  /** GC: cron pattern of the scheduled run (a BullMQ job scheduler); 'off' for on-demand runs only. */
+  STEVEDORE_GC_SCHEDULE: z.string().default('30 3 * * *'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
