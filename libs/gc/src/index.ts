@@ -1,1 +1,10 @@
-export {};
+export * from './mark';
+export * from './retention';
+export * from './retention-store';
+export * from './namespace-quotas';
+export * from './gc-run';
+export * from './garbage-collector';
+export * from './gc-queue';
+export * from './gc-worker';
+export * from './gc.controller';
+export * from './gc.module';

@@ -10,6 +10,7 @@ import { ImagesModule } from '@stevedore/images';
 import { UpstreamModule } from '@stevedore/upstream';
 import { AuthModule } from '@stevedore/auth';
 import { CommitsModule } from '@stevedore/commits';
+import { GcModule } from '@stevedore/gc';
 
 export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
   const need = (url: string | undefined, name: string): void => {
@@ -28,13 +29,16 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
         RegistryApiModule.forRoot([upstream]),
         ImagesModule.forRoot([upstream], { api: true, workers: true }),
         CommitsModule.forRoot([upstream], { api: true, worker: true }),
+        // Quotas (global) are enforced by the stores; GC reads and sweeps the stores themselves.
+        GcModule.quotas(),
+        GcModule.forRoot([blobs, metadata], { api: true, worker: true }),
       ];
     }
     case 'blob-service':
-      return [BlobsModule.inProcess({ serveInternal: true })];
+      return [BlobsModule.inProcess({ serveInternal: true }), GcModule.quotas()];
     case 'metadata-service': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
-      return [MetadataModule.inProcess(BlobsModule.remote(), { serveInternal: true })];
+      return [MetadataModule.inProcess(BlobsModule.remote(), { serveInternal: true }), GcModule.quotas()];
     }
     case 'gateway': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
@@ -43,7 +47,14 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       const metadata = MetadataModule.remote();
       const upstream = UpstreamModule.forRoot([blobs, metadata]);
       // Containers live in Redis and storage, which every process shares; the gateway serves them directly.
-      return [...auth, RegistryApiModule.forRoot([upstream]), ImagesModule.forRoot([upstream], { api: true }), CommitsModule.forRoot([upstream], { api: true })];
+      return [
+        ...auth,
+        RegistryApiModule.forRoot([upstream]),
+        ImagesModule.forRoot([upstream], { api: true }),
+        CommitsModule.forRoot([upstream], { api: true }),
+        GcModule.quotas(),
+        GcModule.forRoot([blobs, metadata], { api: true }),
+      ];
     }
     case 'commit-worker': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
@@ -54,6 +65,8 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
         ImagesModule.forRoot([blobs, metadata], { workers: true }),
         UpstreamModule.forRoot([blobs, metadata], { api: false, worker: true }),
         CommitsModule.forRoot([blobs, metadata], { worker: true }),
+        GcModule.quotas(),
+        GcModule.forRoot([blobs, metadata], { worker: true }),
       ];
     }
   }

@@ -1,0 +1,39 @@
+// A GC run's request (job data) and report (job result).
+import { z } from 'zod';
+import { RegistryError } from '@stevedore/oci';
+
+export const GcRunRequestSchema = z
+  .object({
+    dryRun: z.boolean().default(false),
+    /** Overrides of the configured ages, in seconds (operators and tests). */
+    graceSeconds: z.number().min(0).optional(),
+    untaggedMaxAgeSeconds: z.number().min(0).optional(),
+    uploadMaxAgeSeconds: z.number().min(0).optional(),
+  })
+  .strict();
+export type GcRunRequest = z.infer<typeof GcRunRequestSchema> & { scheduled?: boolean };
+
+export function parseGcRunRequest(body: unknown): GcRunRequest {
+  const r = GcRunRequestSchema.safeParse(body ?? {});
+  if (!r.success) throw new RegistryError('INVALID_REQUEST', 'invalid GC request', { issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+  return r.data;
+}
+
+/** Lists in a report stop at this many entries (the counts are always whole). */
+export const REPORT_LIST_LIMIT = 1000;
+
+export interface GcReport {
+  dryRun: boolean;
+  startedAt: string;
+  durationMs: number;
+  settings: { graceSeconds: number; untaggedMaxAgeSeconds: number; uploadMaxAgeSeconds: number };
+  repositories: number;
+  retention: { tagsDeleted: number; tags: Array<{ repository: string; tag: string }> };
+  manifests: { scanned: number; deleted: number; bytesFreed: number; digests: Array<{ repository: string; digest: string }>; recordsPurged: number };
+  blobs: { scanned: number; deleted: number; unlinked: number; skipped: number; bytesFreed: number; digests: string[] };
+  uploads: { sessions: number; bytesFreed: number; multipartAborted: number };
+  /** Storage deleteMany batches sent (each up to 1,000 blobs). */
+  deleteBatches: number;
+  bytesFreed: number;
+  quotas?: Record<string, number>;
+}

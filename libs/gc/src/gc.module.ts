@@ -1,0 +1,86 @@
+// Nest wiring of storage hygiene. `GcModule.quotas()` (global) provides the quota hook BLOB_QUOTA to
+// whichever blob and metadata stores the target runs in-process; `GcModule.forRoot(deps, ...)` adds
+// the admin API ('all', 'gateway') and the worker with its schedule ('all', 'commit-worker'). `deps`
+// provide BLOB_GC_SERVICE and METADATA_GC_SERVICE (BlobsModule and MetadataModule, in-process or remote).
+import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
+import type Redis from 'ioredis';
+import { CONFIG, REDIS, RedisKeys, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
+import { BLOB_GC_SERVICE, BLOB_QUOTA, type BlobGcService } from '@stevedore/blobs';
+import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from '@stevedore/metadata';
+import { ACCESS_GUARD } from '@stevedore/registry';
+import { GarbageCollector } from './garbage-collector';
+import { GcQueue } from './gc-queue';
+import { GcWorker } from './gc-worker';
+import { GC_ACCESS_GUARD, GcController } from './gc.controller';
+import { NamespaceQuotas } from './namespace-quotas';
+import { RetentionStore } from './retention-store';
+
+@Global()
+@Module({})
+class GcQuotasModule {}
+
+export interface GcModuleOptions {
+  /** Serve /api/v1/gc, /retention, /quotas. */
+  api?: boolean;
+  /** Run the gc worker and keep the schedule. */
+  worker?: boolean;
+}
+
+@Module({})
+export class GcModule {
+  static quotas(): DynamicModule {
+    return {
+      module: GcQuotasModule,
+      global: true,
+      providers: [
+        { provide: NamespaceQuotas, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new NamespaceQuotas(redis, keys) },
+        { provide: BLOB_QUOTA, useExisting: NamespaceQuotas },
+      ],
+      exports: [NamespaceQuotas, BLOB_QUOTA],
+    };
+  }
+
+  static forRoot(deps: DynamicModule[], options: GcModuleOptions = {}): DynamicModule {
+    const providers: Provider[] = [
+      { provide: RetentionStore, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RetentionStore(redis, keys) },
+      GcQueue,
+    ];
+    if (options.worker) {
+      providers.push(
+        {
+          provide: GarbageCollector,
+          inject: [REDIS, RedisKeys, BLOB_GC_SERVICE, METADATA_GC_SERVICE, METADATA_SERVICE, RetentionStore, NamespaceQuotas, StevedoreMetrics, CONFIG],
+          useFactory: (
+            redis: Redis,
+            keys: RedisKeys,
+            blobs: BlobGcService,
+            manifests: ManifestGcService,
+            metadata: MetadataService,
+            retention: RetentionStore,
+            quotas: NamespaceQuotas,
+            metrics: StevedoreMetrics,
+            c: StevedoreConfig,
+          ) =>
+            new GarbageCollector(
+              { redis, keys, blobs, manifests, metadata, retention, quotas, metrics },
+              {
+                graceSeconds: c.STEVEDORE_GC_GRACE_SECONDS,
+                untaggedMaxAgeSeconds: c.STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS,
+                uploadMaxAgeSeconds: c.STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS,
+                batchSize: 1000,
+              },
+            ),
+        },
+        GcWorker,
+      );
+    }
+    if (options.api) providers.push({ provide: GC_ACCESS_GUARD, inject: [{ token: ACCESS_GUARD, optional: true }], useFactory: (g?: unknown) => g ?? null });
+    return {
+      module: GcModule,
+      imports: deps,
+      controllers: options.api ? [GcController] : [],
+      providers,
+      exports: [GcQueue],
+    };
+  }
+}

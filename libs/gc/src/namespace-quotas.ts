@@ -1,0 +1,108 @@
+// Storage quotas per namespace (the first component of a repository name). Usage counts each
+// digest (blob or manifest) once per namespace however many of its repositories hold it. Blob
+// upload completion, mount and manifest PUT reserve through BLOB_QUOTA before linking; a reserve
+// that would pass the limit is DENIED. GC recounts usage exactly from what is left after a sweep
+// (between runs, deletions are not subtracted, so usage errs high, never low).
+import type Redis from 'ioredis';
+import { RegistryError } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+import type { BlobInfo, BlobQuota } from '@stevedore/blobs';
+
+export function namespaceOf(repository: string): string {
+  return repository.split('/')[0];
+}
+
+// KEYS: limits, counted digests of the namespace, used. ARGV: namespace, digest, size.
+// Returns 0 when counted (or already counted), else {used, limit}.
+const RESERVE = `
+if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
+local used = tonumber(redis.call('GET', KEYS[3]) or '0')
+local limit = redis.call('HGET', KEYS[1], ARGV[1])
+if limit and used + tonumber(ARGV[3]) > tonumber(limit) then return {used, tonumber(limit)} end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+redis.call('INCRBY', KEYS[3], ARGV[3])
+return 0`;
+
+export interface NamespaceQuota {
+  namespace: string;
+  limitBytes?: number;
+  usedBytes: number;
+}
+
+function human(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
+}
+
+export class NamespaceQuotas implements BlobQuota {
+  constructor(
+    private readonly redis: Redis,
+    private readonly keys: RedisKeys,
+  ) {}
+
+  private limitsKey(): string {
+    return this.keys.key('quota', 'limits');
+  }
+  private countedKey(ns: string): string {
+    return this.keys.key('quota', `{${ns}}`, 'digests');
+  }
+  private usedKey(ns: string): string {
+    return this.keys.key('quota', `{${ns}}`, 'used');
+  }
+
+  async reserve(name: string, blob: BlobInfo): Promise<void> {
+    const ns = namespaceOf(name);
+    const r = (await this.redis.eval(RESERVE, 3, this.limitsKey(), this.countedKey(ns), this.usedKey(ns), ns, blob.digest, blob.size)) as 0 | [number, number];
+    if (r === 0) return;
+    const [used, limit] = r;
+    throw new RegistryError(
+      'DENIED',
+      `storage quota of namespace "${ns}" exceeded: ${human(used)} used + ${human(blob.size)} for ${blob.digest} > ${human(limit)} limit`,
+      { namespace: ns, usedBytes: used, requestedBytes: blob.size, limitBytes: limit },
+    );
+  }
+
+  async get(ns: string): Promise<NamespaceQuota> {
+    const [limit, used] = await Promise.all([this.redis.hget(this.limitsKey(), ns), this.redis.get(this.usedKey(ns))]);
+    const q: NamespaceQuota = { namespace: ns, usedBytes: Number(used ?? 0) };
+    if (limit !== null) q.limitBytes = Number(limit);
+    return q;
+  }
+
+  async list(): Promise<NamespaceQuota[]> {
+    const names = Object.keys(await this.redis.hgetall(this.limitsKey())).sort();
+    return Promise.all(names.map((n) => this.get(n)));
+  }
+
+  async setLimit(ns: string, limitBytes: number): Promise<NamespaceQuota> {
+    if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(ns)) throw new RegistryError('INVALID_REQUEST', 'invalid namespace', { namespace: ns });
+    if (!Number.isSafeInteger(limitBytes) || limitBytes < 0) throw new RegistryError('INVALID_REQUEST', 'limitBytes must be a non-negative integer', { limitBytes });
+    await this.redis.hset(this.limitsKey(), ns, limitBytes);
+    return this.get(ns);
+  }
+
+  async removeLimit(ns: string): Promise<void> {
+    if (!(await this.redis.hdel(this.limitsKey(), ns))) throw new RegistryError('NOT_FOUND', 'no quota for that namespace', { namespace: ns });
+  }
+
+  /** Replace a namespace's usage with an exact count (digest -> size). */
+  async recount(ns: string, sizes: Map<string, number>): Promise<number> {
+    let total = 0;
+    const m = this.redis.multi().del(this.countedKey(ns));
+    const entries = [...sizes];
+    for (let i = 0; i < entries.length; i += 1000) {
+      const chunk = entries.slice(i, i + 1000);
+      m.hset(this.countedKey(ns), ...chunk.flatMap(([d, s]) => [d, String(s)]));
+    }
+    for (const [, s] of entries) total += s;
+    m.set(this.usedKey(ns), total);
+    await m.exec();
+    return total;
+  }
+}
