@@ -7,24 +7,49 @@ import { RegistryError } from '@stevedore/oci';
 import type { AccessGuard, AccessRequest } from '@stevedore/registry';
 import { ANONYMOUS, grantedActions, type Principal, type ResourceRequest } from './principal';
 import { TOKEN_SERVICE_NAME, tokenCovers, type RegistryClaims, type TokenService } from './token-service';
-import type { UserStore } from './user-store';
+import type { UserRecord, UserStore } from './user-store';
 import type { LoginLimiter } from './login-limiter';
 
 export interface Authenticated {
   principal: Principal;
-  /** Present when the request carried a registry token. */
+  /** Present when the request carried a registry token (its rights are the token's, not the user's). */
   claims?: RegistryClaims;
+  /** The user record, when the request carried a password (Basic credentials). */
+  user?: UserRecord;
 }
 
-function clientIp(req: FastifyRequest): string {
+export type Credentials = { kind: 'none' } | { kind: 'basic'; user: string; password: string } | { kind: 'bearer'; token: string };
+
+const BASIC_CACHE_MS = 30_000;
+const CACHE_MAX = 10_000;
+
+export function clientIp(req: FastifyRequest): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
+}
+
+/** The Authorization header, parsed; malformed or unknown schemes are UNAUTHORIZED. */
+export function credentialsOf(req: FastifyRequest): Credentials {
+  const h = req.headers.authorization;
+  if (!h) return { kind: 'none' };
+  const m = /^(\S+)\s+(.+)$/.exec(h.trim());
+  if (!m) throw new RegistryError('UNAUTHORIZED', 'malformed Authorization header');
+  const scheme = m[1].toLowerCase();
+  if (scheme === 'bearer') return { kind: 'bearer', token: m[2].trim() };
+  if (scheme === 'basic') {
+    const decoded = Buffer.from(m[2].trim(), 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    if (colon < 0) throw new RegistryError('UNAUTHORIZED', 'malformed Basic credentials');
+    return { kind: 'basic', user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+  }
+  throw new RegistryError('UNAUTHORIZED', `unsupported authorization scheme ${scheme.slice(0, 20).replace(/[^\w-]/g, '')}`);
 }
 
 export class Authenticator implements AccessGuard {
   private readonly verified = new Map<string, RegistryClaims>();
   // Basic credentials on every /v2 call would cost a bcrypt compare each; a verified pair is
-  // remembered briefly under a hash of it (never the password itself).
-  private readonly basicOk = new Map<string, { principal: Principal; until: number }>();
+  // remembered briefly under a hash of it (never the password itself), and only while the stored
+  // record still has the same password hash and is enabled (so a change applies at once, everywhere).
+  private readonly basicOk = new Map<string, { passwordHash: string; until: number }>();
 
   constructor(
     private readonly users: UserStore,
@@ -34,53 +59,58 @@ export class Authenticator implements AccessGuard {
   ) {}
 
   /** Check a user name and password (rate limited per user and per address). */
-  async login(user: string, password: string, ip: string): Promise<Principal> {
+  async login(user: string, password: string, ip: string): Promise<{ principal: Principal; user: UserRecord }> {
     const key = createHash('sha256').update(user).update('\0').update(password).digest('hex');
     const hit = this.basicOk.get(key);
-    if (hit && hit.until > Date.now()) return hit.principal;
+    if (hit && hit.until > Date.now()) {
+      const u = await this.users.get(user);
+      if (u && !u.disabled && u.passwordHash === hit.passwordHash) return { principal: this.users.principalOf(u), user: u };
+      this.basicOk.delete(key);
+    }
     await this.limiter.check(user, ip);
-    const principal = await this.users.verify(user, password);
-    if (!principal) {
+    const u = await this.users.verify(user, password);
+    if (!u) {
       await this.limiter.failed(user, ip);
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
     }
     await this.limiter.succeeded(user);
-    if (this.basicOk.size > 10_000) this.basicOk.clear();
-    this.basicOk.set(key, { principal, until: Date.now() + 30_000 });
-    return principal;
+    if (this.basicOk.size > CACHE_MAX) this.basicOk.clear();
+    this.basicOk.set(key, { passwordHash: u.passwordHash, until: Date.now() + BASIC_CACHE_MS });
+    return { principal: this.users.principalOf(u), user: u };
   }
 
-  private async verifyToken(token: string): Promise<RegistryClaims> {
+  async verifyToken(token: string): Promise<RegistryClaims> {
     const hit = this.verified.get(token);
     if (hit && (hit.exp ?? 0) * 1000 > Date.now()) return hit;
     const claims = await this.tokens.verify(token, TOKEN_SERVICE_NAME);
-    if (this.verified.size > 10_000) this.verified.clear();
+    if (this.verified.size > CACHE_MAX) this.verified.clear();
     this.verified.set(token, claims);
     return claims;
   }
 
-  async authenticate(req: FastifyRequest): Promise<Authenticated> {
-    const h = req.headers.authorization;
-    if (!h) return { principal: ANONYMOUS };
-    const space = h.indexOf(' ');
-    const scheme = h.slice(0, space).toLowerCase();
-    const value = h.slice(space + 1).trim();
-    if (scheme === 'bearer') {
-      const claims = await this.verifyToken(value);
-      return { principal: { name: claims.sub || undefined, admin: !!claims.admin }, claims };
+  /** Who the request is. Bearer tokens are refused where `bearer: false` (password-only endpoints). */
+  async authenticate(req: FastifyRequest, options: { bearer?: boolean } = {}): Promise<Authenticated> {
+    const c = credentialsOf(req);
+    if (c.kind === 'none') return { principal: ANONYMOUS };
+    if (c.kind === 'bearer') {
+      if (options.bearer === false) throw new RegistryError('UNAUTHORIZED', 'this endpoint takes a user name and password (Basic), not a token');
+      const claims = await this.verifyToken(c.token);
+      return { principal: { name: claims.sub || undefined, admin: false }, claims };
     }
-    if (scheme === 'basic') {
-      const decoded = Buffer.from(value, 'base64').toString('utf8');
-      const colon = decoded.indexOf(':');
-      if (colon < 0) throw new RegistryError('UNAUTHORIZED', 'malformed Basic credentials');
-      return { principal: await this.login(decoded.slice(0, colon), decoded.slice(colon + 1), clientIp(req)) };
-    }
-    throw new RegistryError('UNAUTHORIZED', `unsupported authorization scheme ${scheme.slice(0, 20)}`);
+    const { principal, user } = await this.login(c.user, c.password, clientIp(req));
+    return { principal, user };
   }
 
   async granted(principal: Principal, request: ResourceRequest): Promise<string[]> {
     const isPublic = request.type === 'repository' ? await this.users.isPublic(request.name) : false;
     return grantedActions(principal, request, isPublic);
+  }
+
+  /** The token subject's current rights (a token names a user; its own rights are only its access list). */
+  private async principalOfSubject(sub: string | undefined): Promise<Principal> {
+    if (!sub) return ANONYMOUS;
+    const u = await this.users.get(sub);
+    return u && !u.disabled ? this.users.principalOf(u) : ANONYMOUS;
   }
 
   async check(req: FastifyRequest, access: AccessRequest): Promise<void> {
@@ -92,10 +122,12 @@ export class Authenticator implements AccessGuard {
     }
     if (claims) {
       if (tokenCovers(claims, access)) return;
-      // Anonymous pull of a public repository needs no token at all.
-      const may = await this.granted(principal, access);
-      if (access.actions.every((a) => may.includes(a))) {
-        throw new RegistryError('UNAUTHORIZED', 'token does not cover this request', { required: access, error: 'insufficient_scope' });
+      // Not in the token. If the subject could get it, ask for a new token (insufficient_scope);
+      // anonymous callers are asked to log in; others are denied.
+      const subject = await this.principalOfSubject(claims.sub);
+      const may = await this.granted(subject, access);
+      if (!subject.name || access.actions.every((a) => may.includes(a))) {
+        throw new RegistryError('UNAUTHORIZED', 'token does not cover this request', { name: access.name, actions: access.actions });
       }
       throw new RegistryError('DENIED', 'requested access to the resource is denied', { name: access.name, actions: access.actions });
     }

@@ -2,7 +2,7 @@
 // only caches, so losing Redis loses nothing. Passwords are bcrypt hashes; secrets never leave.
 import bcrypt from 'bcryptjs';
 import type Redis from 'ioredis';
-import { RegistryError } from '@stevedore/oci';
+import { RegistryError, assertRepositoryName } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { Principal, RobotScope } from './principal';
@@ -56,8 +56,9 @@ export class UserStore {
   }
 
   static checkPassword(password: string): void {
-    if (typeof password !== 'string' || password.length < 8 || password.length > 256) {
-      throw new RegistryError('INVALID_REQUEST', 'passwords are 8-256 characters');
+    // bcrypt reads only the first 72 bytes: longer passwords would silently share a hash.
+    if (typeof password !== 'string' || password.length < 8 || Buffer.byteLength(password) > 72) {
+      throw new RegistryError('INVALID_REQUEST', 'passwords are 8 characters to 72 bytes');
     }
   }
 
@@ -115,12 +116,13 @@ export class UserStore {
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** The principal for valid, enabled credentials; undefined otherwise (no hint which part was wrong). */
-  async verify(name: string, password: string): Promise<Principal | undefined> {
+  /** The record for valid, enabled credentials; undefined otherwise (no hint which part was wrong). */
+  async verify(name: string, password: string): Promise<UserRecord | undefined> {
     const u = await this.get(name);
     const ok = await bcrypt.compare(password, u?.passwordHash ?? DUMMY_HASH);
-    if (!u || !ok || u.disabled) return undefined;
-    return this.principalOf(u);
+    // bcrypt would ignore bytes past 72: such a password matches no account.
+    if (!u || !ok || u.disabled || Buffer.byteLength(password) > 72) return undefined;
+    return u;
   }
 
   principalOf(u: UserRecord): Principal {
@@ -133,6 +135,7 @@ export class UserStore {
   }
 
   async setPublic(repository: string, isPublic: boolean): Promise<void> {
+    assertRepositoryName(repository);
     const key = `auth/public/${repository}/flag`;
     if (isPublic) {
       await this.storage.putContent(key, '1');

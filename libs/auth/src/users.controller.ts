@@ -1,21 +1,26 @@
 // /api/v1/users, /api/v1/robots and repository visibility: admins manage everyone; a user may
 // read and change their own record (password) and publish repositories in their namespace.
+// Answers never carry password hashes; a robot's secret is shown once, when it is created.
 import { Body, Controller, Get, Inject, Param, Patch, Post, Put, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { RegistryError } from '@stevedore/oci';
+import { RegistryError, repositoryNameOk } from '@stevedore/oci';
 import { Authenticator } from './authenticator';
 import type { Principal } from './principal';
 import { UserStore, viewOf, type UserView } from './user-store';
+
+function robotPatternOk(p: string): boolean {
+  return repositoryNameOk(p.endsWith('/*') ? p.slice(0, -2) : p);
+}
 
 const CreateUser = z.object({ name: z.string(), password: z.string(), admin: z.boolean().optional() });
 const UpdateUser = z.object({ password: z.string().optional(), disabled: z.boolean().optional(), admin: z.boolean().optional() }).strict();
 const CreateRobot = z.object({
   name: z.string(),
-  scopes: z.array(z.object({ repository: z.string().min(1), actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1) })).min(1),
+  scopes: z.array(z.object({ repository: z.string().refine(robotPatternOk, 'a repository name, or a namespace as `name/*`'), actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1) })).min(1),
 });
-const Visibility = z.object({ repository: z.string().min(1), public: z.boolean() });
+const Visibility = z.object({ repository: z.string().refine(repositoryNameOk, 'a repository name'), public: z.boolean() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
@@ -30,9 +35,12 @@ export class UsersController {
     @Inject(UserStore) private readonly users: UserStore,
   ) {}
 
+  // Account changes take the password itself: a registry token (scoped, perhaps handed to CI) must
+  // not be able to change a password, and robots manage nothing.
   private async who(req: FastifyRequest): Promise<Principal> {
-    const { principal } = await this.auth.authenticate(req);
+    const { principal } = await this.auth.authenticate(req, { bearer: false });
     if (!principal.name) throw new RegistryError('UNAUTHORIZED', 'authentication required');
+    if (principal.robotScopes) throw new RegistryError('DENIED', 'robot accounts may only pull and push');
     return principal;
   }
 
