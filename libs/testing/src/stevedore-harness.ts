@@ -89,7 +89,15 @@ function stopProc(p: Proc, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   });
 }
 
-export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageKind; extraEnv?: Record<string, string> } = {}): Promise<StevedoreUnderTest> {
+export interface StartOptions {
+  wiring?: Wiring;
+  storage?: StorageKind;
+  extraEnv?: Record<string, string>;
+  /** Split wiring only: also start this many `commit-worker` processes ('commit-worker-1', ...). */
+  commitWorkers?: number;
+}
+
+export async function startStevedore(opts: StartOptions = {}): Promise<StevedoreUnderTest> {
   const wiring = opts.wiring ?? 'all';
   let redis = await startRedis();
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-e2e-'));
@@ -126,6 +134,9 @@ export async function startStevedore(opts: { wiring?: Wiring; storage?: StorageK
         log: [],
       };
       procs.set('blob-service', blob).set('metadata-service', meta).set('gateway', gw);
+      for (let i = 1; i <= (opts.commitWorkers ?? 0); i++) {
+        procs.set(`commit-worker-${i}`, { target: 'commit-worker', env: gw.env, port: await freePort(), log: [] });
+      }
     }
     for (const p of procs.values()) await launch(p);
   } catch (e) {
