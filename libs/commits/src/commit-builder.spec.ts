@@ -1,0 +1,164 @@
+import { Readable } from 'node:stream';
+import { gunzipSync } from 'node:zlib';
+import type { BlobService } from '@stevedore/blobs';
+import type { MetadataService } from '@stevedore/metadata';
+import { ImageService } from '@stevedore/images';
+import { MediaTypes, RegistryError, digestOf, type Digest } from '@stevedore/oci';
+import { MemoryContentStore, makeEntry } from '@stevedore/unionfs';
+import { buildCommit, type CommitDeps } from './commit-builder';
+import { CommitSpecSchema, type CommitJobData } from './commit-job';
+
+async function bytesOf(s: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of s) chunks.push(Buffer.from(c));
+  return Buffer.concat(chunks);
+}
+
+/** Blobs and manifests in memory, with the linking rules the real services have. */
+function fakes() {
+  const blobs = new Map<string, Buffer>();
+  const links = new Set<string>();
+  const manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
+  const tags = new Map<string, string>();
+  const blobService = {
+    async open(name: string, digest: Digest) {
+      const b = blobs.get(digest);
+      if (!b || !links.has(`${name}@${digest}`)) throw new RegistryError('BLOB_UNKNOWN');
+      return { info: { digest, size: b.length }, stream: Readable.from([b]) };
+    },
+    async putBlob(name: string, body: Readable, expected?: Digest) {
+      const b = await bytesOf(body);
+      const d = digestOf(b);
+      if (expected && expected !== d) throw new RegistryError('DIGEST_INVALID');
+      blobs.set(d, b);
+      links.add(`${name}@${d}`);
+      return { digest: d, size: b.length };
+    },
+    async mount(name: string, from: string, digest: Digest) {
+      if (!links.has(`${from}@${digest}`)) return undefined;
+      links.add(`${name}@${digest}`);
+      return { digest, size: blobs.get(digest)!.length };
+    },
+  } as unknown as BlobService;
+  const metadata = {
+    async getManifest(name: string, ref: string) {
+      const d = ref.startsWith('sha256:') ? ref : tags.get(`${name}:${ref}`);
+      const m = d && manifests.get(`${name}@${d}`);
+      if (!m) throw new RegistryError('MANIFEST_UNKNOWN');
+      return { digest: d, mediaType: m.mediaType, size: m.bytes.length, bytes: m.bytes };
+    },
+    async putManifest(name: string, ref: string, bytes: Buffer, mediaType: string) {
+      const m = JSON.parse(bytes.toString());
+      for (const d of [m.config, ...m.layers]) if (!links.has(`${name}@${d.digest}`)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN');
+      manifests.set(`${name}@${digestOf(bytes)}`, { bytes, mediaType });
+      return { digest: digestOf(bytes), mediaType };
+    },
+    async tagManifest(name: string, tag: string, digest: Digest) {
+      tags.set(`${name}:${tag}`, digest);
+    },
+  } as unknown as MetadataService;
+  return { blobs, links, manifests, tags, blobService, metadata };
+}
+
+async function setup() {
+  const f = fakes();
+  const layer = Buffer.from('not really a tar, the builder only mounts it');
+  const { digest: layerDigest } = await f.blobService.putBlob('library/busybox', Readable.from([layer]));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/bin/sh'] },
+      rootfs: { type: 'layers', diff_ids: ['sha256:' + 'a'.repeat(64)] },
+      history: [{ created: '2024-01-01T00:00:00Z', created_by: 'base' }],
+    }),
+  );
+  const { digest: configDigest } = await f.blobService.putBlob('library/busybox', Readable.from([config]));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: MediaTypes.ociManifest,
+      config: { mediaType: MediaTypes.ociConfig, digest: configDigest, size: config.length },
+      layers: [{ mediaType: MediaTypes.ociLayerGzip, digest: layerDigest, size: layer.length }],
+    }),
+  );
+  const { digest } = await f.metadata.putManifest('library/busybox', 'base', manifest, MediaTypes.ociManifest);
+  const content = new MemoryContentStore();
+  const deps: CommitDeps = { blobs: f.blobService, metadata: f.metadata, images: new ImageService(f.metadata, f.blobService, {} as never), content };
+  const html = await content.put('<h1>busybox httpd server</h1>\n');
+  const data: CommitJobData = {
+    kind: 'commit',
+    spec: CommitSpecSchema.parse({
+      container: 'c'.repeat(64),
+      reference: 'busy_httpd:v0.2',
+      author: 'alex <452427904@qq.com>',
+      changes: ['CMD ["/bin/httpd","-f","-h","/home/html"]'],
+    }),
+    target: { repository: 'busy_httpd', tag: 'v0.2' },
+    image: { reference: 'library/busybox:base', repository: 'library/busybox', manifestDigest: digest, configDigest, layers: [layerDigest] },
+    generation: 2,
+    entries: [
+      makeEntry('home', 'directory', { mtime: 1_900_000_000 }),
+      makeEntry('home/html', 'directory', { mtime: 1_700_000_000 }),
+      makeEntry('home/html/index.html', 'file', { size: html.size, digest: html.digest, mtime: 1_700_000_000 }),
+    ],
+    created: '2025-01-01T00:00:00.000Z',
+  };
+  return { f, deps, data, layerDigest };
+}
+
+describe('buildCommit', () => {
+  it("makes the seed's image: base layer + one new layer, author, Cmd, history; tag last", async () => {
+    const { f, deps, data, layerDigest } = await setup();
+    const progress: string[] = [];
+    const r = await buildCommit(deps, data, { onProgress: (p) => progress.push(p.phase) });
+    expect(f.tags.get('busy_httpd:v0.2')).toBe(r.digest);
+    const m = JSON.parse(f.manifests.get(`busy_httpd@${r.digest}`)!.bytes.toString());
+    expect(m.layers.map((l: { digest: string }) => l.digest)).toEqual([layerDigest, r.layer!.digest]);
+    const cfg = JSON.parse(f.blobs.get(m.config.digest)!.toString());
+    expect(cfg.author).toBe('alex <452427904@qq.com>');
+    expect(cfg.created).toBe('2025-01-01T00:00:00.000Z');
+    expect(cfg.config.Cmd).toEqual(['/bin/httpd', '-f', '-h', '/home/html']);
+    expect(cfg.rootfs.diff_ids).toEqual(['sha256:' + 'a'.repeat(64), r.layer!.diffId]);
+    expect(cfg.history).toHaveLength(2);
+    expect(cfg.history[1]).toMatchObject({ created: '2025-01-01T00:00:00.000Z', author: 'alex <452427904@qq.com>' });
+    const tar = gunzipSync(f.blobs.get(r.layer!.digest)!);
+    expect(digestOf(tar)).toBe(r.layer!.diffId);
+    expect(tar.toString('latin1')).toContain('home/html/index.html');
+    expect(progress[0]).toBe('layer');
+    expect(progress.at(-1)).toBe('done');
+    expect(progress.indexOf('tag')).toBeGreaterThan(progress.indexOf('manifest'));
+  });
+
+  it('is deterministic: a rerun (another worker, a retry) gives the same digest', async () => {
+    const { deps, data } = await setup();
+    const a = await buildCommit(deps, data);
+    const b = await buildCommit(deps, structuredClone(data));
+    expect(b.digest).toBe(a.digest);
+    expect(b.layer).toEqual(a.layer);
+  });
+
+  it('clamps mtimes to the commit time, so later clocks do not leak into the layer', async () => {
+    const { f, deps, data } = await setup();
+    const r = await buildCommit(deps, data);
+    const tar = gunzipSync(f.blobs.get(r.layer!.digest)!);
+    // 'home' was written with mtime 1.9e9 (2030); the header holds created (2025-01-01 = 1735689600).
+    expect(parseInt(tar.subarray(136, 147).toString(), 8)).toBe(1735689600);
+  });
+
+  it('an empty read-write layer adds an empty_layer history entry and no layer', async () => {
+    const { f, deps, data, layerDigest } = await setup();
+    const r = await buildCommit(deps, { ...data, entries: [], spec: { ...data.spec, message: 'nothing' } });
+    expect(r.layer).toBeUndefined();
+    const m = JSON.parse(f.manifests.get(`busy_httpd@${r.digest}`)!.bytes.toString());
+    expect(m.layers.map((l: { digest: string }) => l.digest)).toEqual([layerDigest]);
+    const cfg = JSON.parse(f.blobs.get(m.config.digest)!.toString());
+    expect(cfg.history[1]).toMatchObject({ empty_layer: true, comment: 'nothing' });
+  });
+
+  it('stops when cancelled, before the tag moves', async () => {
+    const { f, deps, data } = await setup();
+    await expect(buildCommit(deps, data, { checkCancelled: async () => Promise.reject(new RegistryError('CONFLICT', 'cancelled')) })).rejects.toThrow('cancelled');
+    expect(f.tags.has('busy_httpd:v0.2')).toBe(false);
+  });
+});
