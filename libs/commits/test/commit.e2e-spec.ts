@@ -192,6 +192,34 @@ describe('whiteouts and opaque directories', () => {
     const da = expectStatus(await api.call('GET', `/api/v1/containers/${a}/changes`), 200).changes;
     expect(da).toEqual(expect.arrayContaining([{ path: '/etc/motd', kind: 'D' }, { path: '/srv/app.txt', kind: 'A' }]));
     expect(da.find((c: any) => c.path === '/etc/passwd')).toBeUndefined();
+
+    // The same filesystem as a whole rootfs: diffed against the image, it gives the same changes.
+    const b = await api.create('library/busybox:base');
+    const rootfs = await tarOf([
+      { name: 'bin/', type: 'directory' },
+      { name: 'bin/sh', body: '#!/bin/sh placeholder\n' },
+      { name: 'bin/httpd', body: '#!/bin/sh httpd placeholder\n' },
+      { name: 'etc/', type: 'directory' },
+      { name: 'etc/passwd', body: 'root:x:0:0:root:/root:/bin/sh\n' },
+      { name: 'home/', type: 'directory' },
+      { name: 'home/.keep', body: '' },
+      { name: 'srv/', type: 'directory' },
+      { name: 'srv/app.txt', body: 'app\n' },
+      { name: 'var/', type: 'directory' },
+      { name: 'var/www/', type: 'directory' },
+      { name: 'var/www/index.html', body: '<h1>default</h1>\n' },
+      { name: 'var/www/css/', type: 'directory' },
+      { name: 'var/www/css/site.css', body: 'body{}\n' },
+    ]);
+    expectStatus(await api.raw('PUT', `/api/v1/containers/${b}/archive?mode=rootfs`, rootfs, 'application/x-tar'), 200);
+    const db = expectStatus(await api.call('GET', `/api/v1/containers/${b}/changes`), 200).changes;
+    expect(db).toEqual(expect.arrayContaining([{ path: '/etc/motd', kind: 'D' }, { path: '/srv/app.txt', kind: 'A' }]));
+    expect(db.filter((c: any) => c.kind !== 'C')).toEqual(da.filter((c: any) => c.kind !== 'C'));
+    const done = await api.wait((await api.commit({ container: b, reference: 'snapshot:1' })).id);
+    const root = await unpack('snapshot:1', 'snap');
+    expect(existsSync(join(root, 'etc/motd'))).toBe(false);
+    expect(readFileSync(join(root, 'srv/app.txt'), 'utf8')).toBe('app\n');
+    expect(done.state).toBe('completed');
   });
 });
 
@@ -254,6 +282,22 @@ describe('job status and events', () => {
     const text = await r.text();
     expect(text).toMatch(/^event: status/);
     expect(text).toMatch(/event: completed\ndata: .*"digest":"sha256:/);
+  });
+
+  it('cancels a commit: the tag never moves and the container runs again', async () => {
+    const id = await api.create('library/busybox:base');
+    for (let i = 0; i < 30; i++) await api.write(id, `/big${i}`, Buffer.alloc(2 * 1024 * 1024, i));
+    const job = await api.commit({ container: id, reference: 'cancelled:1' });
+    const c = expectStatus(await api.call('DELETE', `/api/v1/jobs/${job.id}`), 202);
+    if (c.state === 'removed') {
+      expect((await api.call('GET', `/api/v1/jobs/${job.id}`)).status).toBe(404);
+    } else {
+      const done = await api.wait(job.id);
+      expect(done.state).toBe('failed');
+      expect(done.error.message).toMatch(/cancelled/);
+    }
+    expect((await http(sut.url, 'GET', '/v2/cancelled/manifests/1')).status).toBe(404);
+    expect(expectStatus(await api.call('GET', `/api/v1/containers/${id}`), 200).state).toBe('running');
   });
 
   it('answers 404 for an unknown job', async () => {
