@@ -1,6 +1,8 @@
 // S3 (MinIO in production, any S3 such as Ceph RGW in tests) through the `minio` client, path-style.
 // putObject streams with multipart under the hood, so a blob is visible only once complete.
 import { Client } from 'minio';
+import http from 'node:http';
+import https from 'node:https';
 import { Readable } from 'node:stream';
 import {
   PathNotFoundError,
@@ -87,9 +89,15 @@ export class S3Driver implements StorageDriver {
   readonly minPartSize = MIN_PART;
   readonly client: Client;
   readonly bucket: string;
+  private readonly agent: http.Agent;
 
   constructor(private readonly options: S3DriverOptions) {
+    // Our own pool rather than Node's global agent: close() can end its sockets, including those
+    // the client leaves open when it retries a 5xx without reading the body (the server keeps
+    // such a socket for a minute, and it keeps a process from exiting).
+    this.agent = options.useSSL ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
     this.client = new Client({
+      transportAgent: this.agent,
       endPoint: options.endPoint,
       port: options.port,
       useSSL: options.useSSL ?? false,
@@ -99,6 +107,10 @@ export class S3Driver implements StorageDriver {
       pathStyle: true,
     });
     this.bucket = options.bucket;
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
   }
 
   /** Create the bucket when it does not exist yet. */

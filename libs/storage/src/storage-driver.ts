@@ -76,6 +76,9 @@ export interface StorageDriver {
   listMultipart(prefix: string): AsyncIterable<MultipartUploadInfo>;
   /** Smallest size of every part but the last (S3: 5 MiB; filesystem: 1). */
   readonly minPartSize: number;
+
+  /** Release what the driver holds open (S3: its connection pool); call on shutdown. */
+  close?(): Promise<void>;
 }
 
 /** Thrown by drivers when an object does not exist. */

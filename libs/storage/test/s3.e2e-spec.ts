@@ -33,7 +33,8 @@ describe('createStorageDriver (s3)', () => {
     await driver.putContent('k', 'v');
     expect((await driver.getContent('k')).toString()).toBe('v');
     // A second driver on an existing bucket is fine (several replicas start together).
-    await createStorageDriver({ kind: 's3', ...endpoint, bucket: name });
+    const again = await createStorageDriver({ kind: 's3', ...endpoint, bucket: name });
     await removeTestBucket(endpoint, name);
+    await Promise.all([driver.close?.(), again.close?.()]);
   });
 });

@@ -61,6 +61,7 @@ export function describeStorageDriverContract(name: string, makeDriver: () => Pr
     });
     afterAll(async () => {
       await options.cleanup?.();
+      await driver?.close?.();
     });
 
     it('puts and gets small objects, overwriting atomically', async () => {
