@@ -60,6 +60,9 @@ export class Authenticator implements AccessGuard {
 
   /** Check a user name and password (rate limited per user and per address). */
   async login(user: string, password: string, ip: string): Promise<{ principal: Principal; user: UserRecord }> {
+    // The limit applies before the cache too: a locked account or address is refused even with the
+    // right password, so a lock-out never tells a guesser which password was right.
+    await this.limiter.check(user, ip);
     const key = createHash('sha256').update(user).update('\0').update(password).digest('hex');
     const hit = this.basicOk.get(key);
     if (hit && hit.until > Date.now()) {
@@ -67,7 +70,6 @@ export class Authenticator implements AccessGuard {
       if (u && !u.disabled && u.passwordHash === hit.passwordHash) return { principal: this.users.principalOf(u), user: u };
       this.basicOk.delete(key);
     }
-    await this.limiter.check(user, ip);
     const u = await this.users.verify(user, password);
     if (!u) {
       await this.limiter.failed(user, ip);

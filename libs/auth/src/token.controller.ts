@@ -72,7 +72,7 @@ export class TokenController {
     const t = await this.tokens.issue(principal, access, service);
     const body: Record<string, unknown> = { token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt };
     if (offline && user) body.refresh_token = await this.tokens.issueRefresh(principal, user.passwordHash);
-    reply.header('cache-control', 'no-store').header('pragma', 'no-cache').header('content-type', 'application/json').send(JSON.stringify(body));
+    reply.code(200).header('cache-control', 'no-store').header('pragma', 'no-cache').header('content-type', 'application/json').send(JSON.stringify(body));
   }
 
   /** The public signing key, for services that verify registry tokens themselves. */
