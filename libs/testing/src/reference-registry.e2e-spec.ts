@@ -25,11 +25,11 @@ describe('startReferenceRegistry', () => {
     try {
       const blob = Buffer.from('a blob only the upstream has');
       const digest = `sha256:${createHash('sha256').update(blob).digest('hex')}`;
-      const put = await fetch(`${upstream.url}/v2/library/demo/blobs/uploads/?digest=${digest}`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/octet-stream' },
-        body: blob,
-      });
+      const start = await fetch(`${upstream.url}/v2/library/demo/blobs/uploads/`, { method: 'POST' });
+      expect(start.status).toBe(202);
+      const location = new URL(start.headers.get('location')!, upstream.url);
+      location.searchParams.set('digest', digest);
+      const put = await fetch(location, { method: 'PUT', headers: { 'Content-Type': 'application/octet-stream' }, body: blob });
       expect(put.status).toBe(201);
       const got = await fetch(`${cache.url}/v2/library/demo/blobs/${digest}`);
       expect(got.status).toBe(200);
