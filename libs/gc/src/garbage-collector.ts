@@ -272,6 +272,8 @@ export class GarbageCollector {
     for (const r of remaining) for (const m of r.manifests) add(r.name, m.digest);
     const out: Record<string, number> = {};
     for (const [ns, m] of byNs) out[ns] = await this.deps.quotas.recount(ns, m);
+    // Namespaces with a quota but no repository in the catalog (blobs pushed, no manifest yet).
+    for (const q of await this.deps.quotas.list()) if (!byNs.has(q.namespace)) out[q.namespace] = await this.deps.quotas.forget(q.namespace, goneData);
     return out;
   }
 }

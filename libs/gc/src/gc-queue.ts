@@ -32,9 +32,11 @@ export class GcQueue implements OnApplicationShutdown {
   }
 
   async status(id: string): Promise<GcRunStatus> {
+    // State first, then the job: a job read before it completed would show no report.
+    const state = await this.queue.getJobState(id);
     const job = await this.queue.getJob(id);
-    if (!job) throw new RegistryError('NOT_FOUND', 'GC run unknown', { id });
-    return this.view(job);
+    if (!job || state === 'unknown') throw new RegistryError('NOT_FOUND', 'GC run unknown', { id });
+    return this.view(job, state);
   }
 
   async recent(n = 20): Promise<GcRunStatus[]> {
@@ -43,8 +45,8 @@ export class GcQueue implements OnApplicationShutdown {
     return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, n);
   }
 
-  private async view(job: Job<GcRunRequest, GcReport>): Promise<GcRunStatus> {
-    const s: GcRunStatus = { id: String(job.id), state: await job.getState(), request: job.data, createdAt: new Date(job.timestamp).toISOString() };
+  private async view(job: Job<GcRunRequest, GcReport>, state?: string): Promise<GcRunStatus> {
+    const s: GcRunStatus = { id: String(job.id), state: state ?? (await job.getState()), request: job.data, createdAt: new Date(job.timestamp).toISOString() };
     if (job.progress !== undefined && job.progress !== 0) s.progress = job.progress;
     if (job.finishedOn) s.finishedAt = new Date(job.finishedOn).toISOString();
     if (job.returnvalue) s.report = job.returnvalue;

@@ -4,14 +4,14 @@ import type { ManifestRecord } from '@stevedore/metadata';
 import { mark, markRepository } from './mark';
 
 const d = (s: string) => `sha256:${s.padStart(64, '0')}` as Digest;
-const m = (id: string, opts: Partial<ManifestRecord> & { tags?: string[] } = {}): ManifestRecord => ({
+const m = (id: string, opts: Partial<Omit<ManifestRecord, 'tags'>> & { tags?: string[] } = {}): ManifestRecord => ({
   digest: d(id),
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
   size: 100,
   references: opts.references ?? [],
   subject: opts.subject,
   touched: opts.touched ?? 0,
-  tags: (opts.tags ?? []).map((tag) => ({ tag, taggedAt: 0 })) as ManifestRecord['tags'],
+  tags: (opts.tags ?? []).map((tag) => ({ tag, taggedAt: 0 })),
 });
 
 describe('mark', () => {

@@ -91,6 +91,17 @@ export class NamespaceQuotas implements BlobQuota {
     if (!(await this.redis.hdel(this.limitsKey(), ns))) throw new RegistryError('NOT_FOUND', 'no quota for that namespace', { namespace: ns });
   }
 
+  /** Uncount digests that are gone everywhere (namespaces GC cannot recount from the catalog). */
+  async forget(ns: string, digests: Iterable<string>): Promise<number> {
+    const counted = await this.redis.hgetall(this.countedKey(ns));
+    const gone = [...digests].filter((d) => counted[d] !== undefined);
+    if (gone.length) {
+      const freed = gone.reduce((n, d) => n + Number(counted[d]), 0);
+      await this.redis.multi().hdel(this.countedKey(ns), ...gone).decrby(this.usedKey(ns), freed).exec();
+    }
+    return Number((await this.redis.get(this.usedKey(ns))) ?? 0);
+  }
+
   /** Replace a namespace's usage with an exact count (digest -> size). */
   async recount(ns: string, sizes: Map<string, number>): Promise<number> {
     let total = 0;
