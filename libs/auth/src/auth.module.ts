@@ -15,6 +15,8 @@ import { TokenService } from './token-service';
 import { UsersController } from './users.controller';
 import { UserStore } from './user-store';
 
+const ADMIN = 'admin';
+
 class AdminBootstrap implements OnModuleInit {
   private readonly logger = new Logger('auth');
   constructor(
@@ -24,25 +26,34 @@ class AdminBootstrap implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     await this.users.reindexPublic();
-    const existing = await this.users.get('admin');
+    const existing = await this.users.get(ADMIN);
     const configured = this.config.STEVEDORE_ADMIN_PASSWORD;
     if (existing) {
-      // A configured password is authoritative: rotating the secret rotates the admin.
-      if (configured) await this.users.update('admin', { password: configured, disabled: false, admin: true });
+      // A configured password is authoritative: rotating the secret rotates the admin (and
+      // re-enables it); unchanged, nothing is written.
+      if (configured && (existing.disabled || !existing.admin || !(await this.users.verify(ADMIN, configured)))) {
+        await this.users.update(ADMIN, { password: configured, disabled: false, admin: true });
+        this.logger.log(`the bootstrap admin "${ADMIN}" took the password from STEVEDORE_ADMIN_PASSWORD`);
+      }
       return;
     }
     let password = configured;
-    if (!password) {
+    if (password) {
+      this.logger.log(`creating the bootstrap admin "${ADMIN}" with the password from STEVEDORE_ADMIN_PASSWORD`);
+    } else {
       const file = path.resolve(this.config.STEVEDORE_DATA_DIR, 'admin-password');
-      password = await fs.readFile(file, 'utf8').then((s) => s.trim(), () => undefined);
+      password = await fs.readFile(file, 'utf8').then((text) => text.trim(), () => undefined);
       if (!password) {
         password = randomBytes(18).toString('base64url');
         await fs.mkdir(path.dirname(file), { recursive: true });
         await fs.writeFile(file, password + '\n', { mode: 0o600 });
-        this.logger.log(`created the bootstrap admin "admin"; its generated password is in ${file} (mode 0600)`);
+        await fs.chmod(file, 0o600);
+        this.logger.log(`created the bootstrap admin "${ADMIN}"; its generated password is in ${file} (mode 0600)`);
+      } else {
+        this.logger.log(`creating the bootstrap admin "${ADMIN}" with the password kept in ${file}`);
       }
     }
-    await this.users.create('admin', password, { admin: true }).catch((e) => {
+    await this.users.create(ADMIN, password, { admin: true }).catch((e) => {
       // Another replica created it first.
       if ((e as { code?: string }).code !== 'CONFLICT') throw e;
     });
