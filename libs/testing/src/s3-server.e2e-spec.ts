@@ -90,7 +90,7 @@ describe('S3 (Ceph RGW)', () => {
     const saved = process.env.PATH;
     process.env.PATH = '/nonexistent';
     try {
-      await expect(startCephRgw(mkdtempSync(path.join(os.tmpdir(), 's3-missing-')))).rejects.toThrow(
+      await expect(startCephRgw(path.join(os.tmpdir(), `s3-missing-${process.pid}`))).rejects.toThrow(
         /ceph-mon is not installed.*apt-get install -y --no-install-recommends ceph-mon ceph-osd ceph-mgr radosgw ceph-common/,
       );
     } finally {
