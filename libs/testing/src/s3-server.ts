@@ -12,7 +12,6 @@ import { Client } from 'minio';
 import { killCephRgwSync, readCephRgwEndpoint, S3_REGION, startCephRgw, stopCephRgw, type S3Endpoint } from './ceph-rgw';
 import { isAlive } from './net';
 
-export type { S3Endpoint } from './ceph-rgw';
 
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(__dirname, 's3-cli.ts');
