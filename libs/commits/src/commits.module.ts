@@ -11,6 +11,8 @@ import { CommitsController } from './commits.controller';
 export interface CommitsModuleOptions {
   api?: boolean;
   worker?: boolean;
+  /** Where container state is hosted: here (default), or in metadata-service (split gateway and workers). */
+  containers?: 'in-process' | 'remote';
 }
 
 @Module({})
@@ -21,7 +23,10 @@ export class CommitsModule {
     if (options.worker) providers.push(CommitWorkers);
     return {
       module: CommitsModule,
-      imports: [...deps, ContainersModule.forRoot(deps, { api: options.api })],
+      imports: [
+        ...deps,
+        options.containers === 'remote' ? ContainersModule.remote({ api: options.api }) : ContainersModule.forRoot(deps, { api: options.api }),
+      ],
       controllers: options.api ? [CommitsController] : [],
       providers,
     };

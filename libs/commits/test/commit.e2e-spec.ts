@@ -18,7 +18,7 @@ let dir: string;
 let policy: string;
 
 beforeAll(async () => {
-  sut = await startStevedore({ wiring: 'all' });
+  sut = await startStevedore({ wiring: (process.env.COMMIT_E2E_WIRING as 'split' | undefined) ?? 'all', commitWorkers: 1 });
   api = new Api(sut);
   dir = await mkdtemp(join(tmpdir(), 'commit-e2e-'));
   policy = policyFile(dir);

@@ -1,21 +1,29 @@
-// Nest wiring of containers. `deps` provide BLOB_SERVICE and METADATA_SERVICE (wrapped by
-// UpstreamModule where images may be pulled through). The state lives in Redis and storage, which
-// every process shares, so the service runs wherever it is wired; `api` adds /api/v1/containers.
+// Nest wiring of containers: the in-process store where container state is hosted ('all' and
+// metadata-service, `serveInternal` exposing it to split services), or a client of metadata-service
+// (split gateway, commit workers). `api` adds /api/v1/containers. `deps` provide BLOB_SERVICE and
+// METADATA_SERVICE (wrapped by UpstreamModule so a missing image is pulled through).
 import { DynamicModule, Module, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService, RedisLayerSizeCache } from '@stevedore/images';
-import { REDIS, RedisKeys, STORAGE } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { CONTAINER_SERVICE } from './container-service';
+import { ContainerServiceClient } from './container-service.client';
 import { ContainerStore } from './container-store';
 import { ContainersAccess } from './containers-access';
 import { ContainersController } from './containers.controller';
+import { ContainersInternalController } from './containers-internal.controller';
+
+export interface ContainersModuleOptions {
+  api?: boolean;
+  serveInternal?: boolean;
+}
 
 @Module({})
 export class ContainersModule {
-  static forRoot(deps: DynamicModule[], options: { api?: boolean } = {}): DynamicModule {
+  static forRoot(deps: DynamicModule[], options: ContainersModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [
       ContainersAccess,
       {
@@ -25,11 +33,23 @@ export class ContainersModule {
           new ContainerStore(new ImageService(m, b, new RedisLayerSizeCache(r, k.key('images', 'layer-usize'))), m, b, s, r, k),
       },
     ];
+    const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersInternalController] : [])];
+    return { module: ContainersModule, imports: deps, controllers, providers, exports: [CONTAINER_SERVICE, ContainersAccess] };
+  }
+
+  /** Containers are hosted by metadata-service (STEVEDORE_METADATA_SERVICE_URL). */
+  static remote(options: { api?: boolean } = {}): DynamicModule {
     return {
       module: ContainersModule,
-      imports: deps,
       controllers: options.api ? [ContainersController] : [],
-      providers,
+      providers: [
+        ContainersAccess,
+        {
+          provide: CONTAINER_SERVICE,
+          inject: [CONFIG],
+          useFactory: (c: StevedoreConfig) => new ContainerServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+        },
+      ],
       exports: [CONTAINER_SERVICE, ContainersAccess],
     };
   }

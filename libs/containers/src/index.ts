@@ -7,3 +7,5 @@ export * from './errors';
 export * from './containers-access';
 export * from './containers.controller';
 export * from './containers.module';
+export * from './container-service.client';
+export * from './containers-internal.controller';

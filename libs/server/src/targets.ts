@@ -10,6 +10,7 @@ import { ImagesModule } from '@stevedore/images';
 import { UpstreamModule } from '@stevedore/upstream';
 import { AuthModule } from '@stevedore/auth';
 import { CommitsModule } from '@stevedore/commits';
+import { ContainersModule } from '@stevedore/containers';
 import { GcModule } from '@stevedore/gc';
 
 export function modulesFor(target: Target, config: StevedoreConfig): DynamicModule[] {
@@ -38,7 +39,11 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       return [BlobsModule.inProcess({ serveInternal: true }), GcModule.quotas()];
     case 'metadata-service': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
-      return [MetadataModule.inProcess(BlobsModule.remote(), { serveInternal: true }), GcModule.quotas()];
+      const blobs = BlobsModule.remote();
+      const metadata = MetadataModule.inProcess(blobs, { serveInternal: true });
+      // Containers are hosted here; the images they start from are pulled through on a miss.
+      const upstream = UpstreamModule.forRoot([blobs, metadata], { api: false });
+      return [metadata, ContainersModule.forRoot([upstream], { serveInternal: true }), GcModule.quotas()];
     }
     case 'gateway': {
       need(config.STEVEDORE_BLOB_SERVICE_URL, 'STEVEDORE_BLOB_SERVICE_URL');
@@ -46,12 +51,11 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
       const upstream = UpstreamModule.forRoot([blobs, metadata]);
-      // Containers live in Redis and storage, which every process shares; the gateway serves them directly.
       return [
         ...auth,
         RegistryApiModule.forRoot([upstream]),
         ImagesModule.forRoot([upstream], { api: true }),
-        CommitsModule.forRoot([upstream], { api: true }),
+        CommitsModule.forRoot([upstream], { api: true, containers: 'remote' }),
         GcModule.quotas(),
         GcModule.forRoot([blobs, metadata], { api: true }),
       ];
@@ -64,7 +68,7 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       return [
         ImagesModule.forRoot([blobs, metadata], { workers: true }),
         UpstreamModule.forRoot([blobs, metadata], { api: false, worker: true }),
-        CommitsModule.forRoot([blobs, metadata], { worker: true }),
+        CommitsModule.forRoot([blobs, metadata], { worker: true, containers: 'remote' }),
         GcModule.quotas(),
         GcModule.forRoot([blobs, metadata], { worker: true }),
       ];

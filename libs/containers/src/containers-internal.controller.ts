@@ -1,0 +1,128 @@
+// metadata-service's internal API for containers: the ContainerService interface over HTTP, so a
+// split gateway and commit workers reach the one host of container state.
+import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Readable } from 'node:stream';
+import { CONFIG, checkInternalToken, readLimited, type StevedoreConfig } from '@stevedore/platform';
+import type { FileOp, TarMode } from './container';
+import { CONTAINER_SERVICE, type ContainerService } from './container-service';
+
+type Q = Record<string, string | undefined>;
+const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
+
+@Controller('internal/v1/containers')
+export class ContainersInternalController {
+  constructor(
+    @Inject(CONTAINER_SERVICE) private readonly containers: ContainerService,
+    @Inject(CONFIG) private readonly config: StevedoreConfig,
+  ) {}
+
+  private stream(req: FastifyRequest): Readable {
+    checkInternalToken(req, this.config.STEVEDORE_INTERNAL_TOKEN);
+    return ((req.body as Readable | undefined) ?? req.raw) as Readable;
+  }
+
+  private async json<T>(req: FastifyRequest): Promise<T> {
+    return JSON.parse((await readLimited(this.stream(req), 1024 * 1024)).toString()) as T;
+  }
+
+  private send(reply: FastifyReply, value: unknown): void {
+    if (value === undefined) reply.code(204).send();
+    else reply.header('content-type', 'application/json').send(JSON.stringify(value));
+  }
+
+  private auth(req: FastifyRequest): void {
+    checkInternalToken(req, this.config.STEVEDORE_INTERNAL_TOKEN);
+  }
+
+  @Post()
+  async create(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.send(reply, await this.containers.create(await this.json(req)));
+  }
+
+  @Get()
+  async list(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.list());
+  }
+
+  @Get(':id')
+  async inspect(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.inspect(id));
+  }
+
+  @Delete(':id')
+  async remove(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    this.auth(req);
+    await this.containers.remove(id);
+    this.send(reply, undefined);
+  }
+
+  @Put(':id/files')
+  async writeFile(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    const body = this.stream(req);
+    this.send(reply, await this.containers.writeFile(id, q.path!, body, { mode: num(q.mode), uid: num(q.uid), gid: num(q.gid) }));
+  }
+
+  @Get(':id/files')
+  async readFile(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    const { entry, stream } = await this.containers.readFile(id, q.path!);
+    reply.header('x-entry', encodeURIComponent(JSON.stringify(entry))).header('content-type', 'application/octet-stream').send(stream);
+  }
+
+  @Post(':id/ops')
+  async op(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    this.send(reply, { entry: await this.containers.apply(id, await this.json<FileOp>(req)) });
+  }
+
+  @Put(':id/archive')
+  async upload(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    const body = this.stream(req);
+    this.send(reply, await this.containers.uploadTar(id, body, q.mode as TarMode));
+  }
+
+  @Get(':id/stat')
+  async stat(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.stat(id, q.path!));
+  }
+
+  @Get(':id/dir')
+  async listDir(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.listDir(id, q.path!));
+  }
+
+  @Get(':id/changes')
+  async diff(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.diff(id));
+  }
+
+  @Post(':id/pause')
+  async pause(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.pause(id));
+  }
+
+  @Post(':id/unpause')
+  async unpause(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.unpause(id));
+  }
+
+  @Post(':id/snapshot')
+  async snapshot(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    this.send(reply, await this.containers.snapshot(id, q.holder || undefined));
+  }
+
+  @Post(':id/release')
+  async release(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
+    this.auth(req);
+    await this.containers.release(id, q.holder!);
+    this.send(reply, undefined);
+  }
+}
