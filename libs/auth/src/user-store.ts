@@ -28,6 +28,8 @@ export interface UserView {
 const USER_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const BCRYPT_COST = 10;
 const CACHE_SECONDS = 60;
+// A member no repository can be named: present once the set was built from storage.
+const PUBLIC_INDEXED = '#indexed';
 // Compared against for unknown users, so the time to answer does not tell who exists.
 const DUMMY_HASH = bcrypt.hashSync('stevedore-no-such-user', BCRYPT_COST);
 
@@ -137,16 +139,23 @@ export class UserStore {
   async setPublic(repository: string, isPublic: boolean): Promise<void> {
     assertRepositoryName(repository);
     const key = `auth/public/${repository}/flag`;
+    // Storage first: it is the truth, and the set is rebuilt from it.
     if (isPublic) {
       await this.storage.putContent(key, '1');
       await this.redis.sadd(this.publicKey(), repository);
     } else {
+      await this.storage.delete(key).catch((e: unknown) => {
+        if (!RegistryError.is(e, 'NOT_FOUND')) throw e;
+      });
       await this.redis.srem(this.publicKey(), repository);
-      await this.storage.delete(key);
     }
   }
 
   async isPublic(repository: string): Promise<boolean> {
+    const [member, indexed] = await this.redis.smismember(this.publicKey(), repository, PUBLIC_INDEXED);
+    if (indexed) return member === 1;
+    // Redis lost the set (restart, outage): rebuild it from storage rather than answer "private" forever.
+    await this.reindexPublic();
     return (await this.redis.sismember(this.publicKey(), repository)) === 1;
   }
 
@@ -160,6 +169,7 @@ export class UserStore {
         n++;
       }
     }
+    await this.redis.sadd(this.publicKey(), PUBLIC_INDEXED);
     return n;
   }
 }

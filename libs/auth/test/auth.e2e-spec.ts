@@ -379,6 +379,23 @@ describe('accounts and docker token auth', () => {
     expect((await login('dave', davePassword, '127.0.0.4')).status).toBe(200);
   });
 
+  it('keeps users and public repositories through a Redis loss (storage holds them; Redis is an index)', async () => {
+    const alice = basic('alice', alicePassword);
+    const json = { 'content-type': 'application/json' };
+    expect((await call('PUT', '/api/v1/repositories/visibility', { auth: alice, headers: json, body: JSON.stringify({ repository: 'alice/app', public: true }) })).status).toBe(200);
+    await s.stopRedis();
+    await s.startRedis();
+    let anon: Answer | undefined;
+    for (let i = 0; i < 50 && anon?.status !== 200; i++) {
+      if (i) await sleep(200);
+      anon = await call('GET', '/auth/token?service=stevedore&scope=repository:alice/app:pull,push&scope=repository:bob/private:pull');
+    }
+    expect(anon!.status).toBe(200);
+    secrets.add(anon!.json().token);
+    expect(decodeJwt(anon!.json().token).access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull'] }]);
+    expect((await token(alice, ['repository:alice/app:push'])).access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['push'] }]);
+  });
+
   it('keeps passwords, tokens and keys out of the logs', async () => {
     const logs = s.logs();
     // The check means something only if the requests were logged at all.
