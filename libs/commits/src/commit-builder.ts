@@ -1,13 +1,15 @@
-// Turns a commit job into an image: the read-write layer as a deterministic tar, gzip'd while its
-// digest and diff_id are computed in one pass and streamed to the blob service; the parent's config
+// Turns a commit job into an image: the read-write layer as a deterministic tar, gzip'd (parallel
+// members, as pigz) while its digest and diff_id are computed in one pass and streamed to the blob service; the parent's config
 // with the changes, author, created and a history entry; the manifest; and only then the tag.
 // Everything is a function of the job's data, so a rerun (retry, or another worker after a crash)
 // writes the same blobs and the same manifest digest.
 import { PassThrough, Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { ImageService } from '@stevedore/images';
 import {
+  DigestStream,
   MediaTypes,
   RegistryError,
   applyChanges,
@@ -22,6 +24,7 @@ import {
 } from '@stevedore/oci';
 import { layerOf, writeLayer, type ContentStore } from '@stevedore/unionfs';
 import type { CommitJobData, CommitProgress, CommitResult } from './commit-job';
+import { ParallelGzip } from './parallel-gzip';
 
 export interface CommitDeps {
   blobs: BlobService;
@@ -116,27 +119,29 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
         return s;
       },
     };
+    // tar (diff_id hashed by writeLayer) -> parallel gzip members -> digest -> the blob service.
+    const gz = new ParallelGzip({ level: hooks.gzipLevel ?? 1 });
+    const stored = new DigestStream();
     const pass = new PassThrough({ highWaterMark: 1 << 20 });
     const upload = deps.blobs.putBlob(target, pass);
     upload.catch(() => undefined);
+    const compressing = pipeline(gz, stored, pass);
+    compressing.catch(() => undefined);
     let w;
     try {
-      w = await writeLayer(layerOf(data.entries), pass, {
-        contentStore: content,
-        compression: 'gzip',
-        gzipLevel: hooks.gzipLevel ?? 1,
-        normalize: { mtime: createdSeconds },
-      });
+      w = await writeLayer(layerOf(data.entries), gz, { contentStore: content, compression: 'none', normalize: { mtime: createdSeconds } });
+      await compressing;
     } catch (e) {
+      gz.destroy(e as Error);
       pass.destroy(e as Error);
       throw e;
     }
     const info = await upload;
-    if (info.digest !== w.digest) {
-      throw new RegistryError('DIGEST_INVALID', 'the stored layer does not match the written one', { written: w.digest, stored: info.digest });
+    if (info.digest !== stored.digest()) {
+      throw new RegistryError('DIGEST_INVALID', 'the stored layer does not match the written one', { written: stored.digest(), stored: info.digest });
     }
-    written = { digest: w.digest, diffId: w.diffId, size: w.size, uncompressedSize: w.uncompressedSize };
-    layers.push(knownLayer(target, deps.blobs, w.mediaType, w.digest, w.size, w.diffId));
+    written = { digest: stored.digest(), diffId: w.diffId, size: stored.size, uncompressedSize: w.uncompressedSize };
+    layers.push(knownLayer(target, deps.blobs, MediaTypes.ociLayerGzip, written.digest, written.size, written.diffId));
     progress.files = data.entries.length;
     report();
   }

@@ -244,6 +244,9 @@ describe('pause', () => {
     expect(r.json().errors[0].message).toMatch(/being committed/);
     expect((await api.wait(job.id)).state).toBe('completed');
     await api.write(id, '/after', 'ok');
+    // 20 MB is 20 gzip members (pigz-style); umoci reads them as one stream.
+    const root = await unpack('paused:1', 'paused');
+    expect(readFileSync(join(root, 'big')).equals(Buffer.alloc(20 * 1024 * 1024, 7))).toBe(true);
   });
 
   it('without pause the commit holds exactly the changes made before it started', async () => {
