@@ -348,6 +348,17 @@ describe('bad input', () => {
     expect(r.status).toBe(400);
   });
 
+  it('refuses callers without credentials', async () => {
+    for (const [method, path] of [
+      ['GET', '/api/v1/containers'],
+      ['POST', '/api/v1/commits'],
+      ['GET', `/api/v1/jobs/commit-${'0'.repeat(40)}`],
+    ]) {
+      const r = await fetch(sut.url + path, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify({ container: id, reference: 'x:1' }) : undefined });
+      expect(r.status).toBe(401);
+    }
+  });
+
   it('create from a missing image is a 404', async () => {
     expect((await api.call('POST', '/api/v1/containers', { image: 'nothing/here:1' })).status).toBe(404);
   });
