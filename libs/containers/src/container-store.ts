@@ -78,6 +78,8 @@ export class ContainerStore implements ContainerService {
       m = { ...m, digest: child.digest, mediaType: child.mediaType, bytes: child.bytes, parsed: parseManifest(child.bytes, child.mediaType) };
     }
     const manifest = m.parsed.parsed as ImageManifest;
+    // Read the config here too: it checks it, and on a pull-through it brings it local before a commit needs it.
+    await this.images.config(m.name, manifest);
     return {
       reference,
       repository: m.name,
