@@ -30,7 +30,8 @@ export interface CommitDeps {
   blobs: BlobService;
   metadata: MetadataService;
   images: ImageService;
-  content: ContentStore;
+  /** `readAll`, when the store has it, reads a small file in one call (see ReadAhead). */
+  content: ContentStore & { readAll?(digest: Digest): Promise<Buffer> };
 }
 
 export interface CommitHooks {
@@ -195,18 +196,20 @@ class ReadAhead {
   private next = 0;
   private readonly pending = new Map<number, Promise<Buffer>>();
   constructor(
-    private readonly store: ContentStore,
+    private readonly store: CommitDeps['content'],
     private readonly files: ReadonlyArray<{ digest?: Digest; size: number }>,
   ) {}
 
   private start(i: number): void {
     const f = this.files[i];
     if (!f || this.pending.has(i) || f.size > READ_AHEAD_MAX_SIZE) return;
-    const p = Promise.resolve(this.store.open(f.digest!)).then(async (s) => {
-      const chunks: Buffer[] = [];
-      for await (const c of s as Readable) chunks.push(c as Buffer);
-      return Buffer.concat(chunks);
-    });
+    const p = this.store.readAll
+      ? this.store.readAll(f.digest!)
+      : Promise.resolve(this.store.open(f.digest!)).then(async (s) => {
+          const chunks: Buffer[] = [];
+          for await (const c of s as Readable) chunks.push(c as Buffer);
+          return Buffer.concat(chunks);
+        });
     p.catch(() => undefined);
     this.pending.set(i, p);
   }

@@ -75,14 +75,25 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
     let outcome = 'failed';
     let final = true;
     try {
+      // Time spent per phase, for the log line (where does a slow commit spend it).
+      const phases: string[] = [];
+      let phase = '';
+      let phaseStart = Date.now();
       const result = await buildCommit(this.deps, d, {
-        onProgress: (p) => void job.updateProgress({ ...p }).catch(() => undefined),
+        onProgress: (p) => {
+          if (p.phase !== phase) {
+            if (phase) phases.push(`${phase} ${Date.now() - phaseStart}`);
+            phase = p.phase;
+            phaseStart = Date.now();
+          }
+          void job.updateProgress({ ...p }).catch(() => undefined);
+        },
         checkCancelled: async () => {
           if (await client.get(cancelKey)) throw new RegistryError('CONFLICT', `commit ${job.id} was cancelled`, { cancelled: true });
         },
       });
       outcome = 'completed';
-      this.logger.log(`commit ${job.id} -> ${result.reference}@${result.digest} in ${Date.now() - started} ms (request ${d.requestId ?? '-'})`);
+      this.logger.log(`commit ${job.id} -> ${result.reference}@${result.digest} in ${Date.now() - started} ms [${phases.join(', ')}] (request ${d.requestId ?? '-'})`);
       return result;
     } catch (e) {
       const err = RegistryError.is(e) ? e : new RegistryError('INTERNAL', (e as Error)?.message ?? String(e));
