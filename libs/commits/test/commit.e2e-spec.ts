@@ -363,3 +363,24 @@ describe('bad input', () => {
     expect((await api.call('POST', '/api/v1/containers', { image: 'nothing/here:1' })).status).toBe(404);
   });
 });
+
+describe('after Redis is lost', () => {
+  it('containers come back from their durable copies in storage', async () => {
+    const id = await api.create('library/busybox:base');
+    await api.write(id, '/kept', 'still here\n');
+    await sut.stopRedis();
+    await sut.startRedis();
+    let listed: any;
+    for (let i = 0; i < 100; i++) {
+      const r = await api.call('GET', '/api/v1/containers');
+      if (r.status === 200) {
+        listed = r.json();
+        break;
+      }
+      await new Promise((res) => setTimeout(res, 200));
+    }
+    expect(listed.containers.map((c: any) => c.id)).toContain(id);
+    expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/kept`), 200) as Buffer).toString()).toBe('still here\n');
+    expect(expectStatus(await api.call('GET', `/api/v1/containers/${id}/changes`), 200).changes).toEqual([{ path: '/kept', kind: 'A' }]);
+  });
+});

@@ -90,13 +90,26 @@ export class ContainerStore implements ContainerService {
   }
 
   async list(): Promise<ContainerView[]> {
-    const ids = await this.redis.zrange(this.indexKey, '0', '-1');
+    let ids = await this.redis.zrange(this.indexKey, '0', '-1');
+    // An empty index after Redis was lost: storage is the truth, rebuild from it.
+    if (ids.length === 0) ids = await this.reindex();
     const out: ContainerView[] = [];
     for (const id of ids) {
       const s = await this.load(id).catch(() => undefined);
       if (s) out.push(viewOf(s));
     }
     return out;
+  }
+
+  /** Rebuild the container index from the durable records; returns the ids found. */
+  async reindex(): Promise<string[]> {
+    const ids: string[] = [];
+    for await (const f of this.storage.list(ContainerPaths.records)) {
+      const m = /containers\/records\/([a-f0-9]{64})\/state\.json$/.exec(f.path);
+      if (m) ids.push(m[1]);
+    }
+    for (const id of ids) await this.load(id, true).catch(() => undefined);
+    return (await this.redis.zrange(this.indexKey, '0', '-1'));
   }
 
   async inspect(id: string): Promise<ContainerView> {
@@ -262,9 +275,9 @@ export class ContainerStore implements ContainerService {
     });
   }
 
-  private async load(id: string): Promise<ContainerState> {
+  private async load(id: string, fromStorage = false): Promise<ContainerState> {
     if (typeof id !== 'string' || !ID_RE.test(id)) throw new RegistryError('NOT_FOUND', `no such container: ${String(id).slice(0, 80)}`, { id: String(id).slice(0, 80) });
-    const hit = await this.redis.getBuffer(this.stateKey(id));
+    const hit = fromStorage ? null : await this.redis.getBuffer(this.stateKey(id));
     if (hit) return JSON.parse(hit.toString()) as ContainerState;
     // Redis lost it (or never had it, after a reindex): the durable copy is the truth.
     const stored = await this.storage.getContent(ContainerPaths.state(id)).catch(() => undefined);
