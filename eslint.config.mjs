@@ -45,7 +45,7 @@ export default [
   {
     // Production code must not pull in test helpers.
     files: ['**/*.ts'],
-    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', 'libs/testing/**', '**/test/**'],
+    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.bench.ts', 'libs/testing/**', '**/test/**'],
     rules: {
       'no-restricted-imports': ['error', { paths: [{ name: '@stevedore/testing', message: 'libs/testing is for tests only.' }] }],
     },
