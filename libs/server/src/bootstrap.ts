@@ -21,6 +21,7 @@ import { BlobsModule } from '@stevedore/blobs';
 import { METADATA_SERVICE, MetadataModule, type MetadataService } from '@stevedore/metadata';
 import { modulesFor } from './targets';
 import { serveApiDocs } from './openapi';
+import { mountQueueDashboard } from './queue-dashboard';
 
 export interface RunningServer {
   app: INestApplication;
@@ -98,7 +99,10 @@ export async function startServer(env: Record<string, string | undefined> = proc
     done();
   });
   app.useGlobalFilters(new RegistryExceptionFilter());
-  if (config.STEVEDORE_TARGET === 'all' || config.STEVEDORE_TARGET === 'gateway') serveApiDocs(app);
+  if (config.STEVEDORE_TARGET === 'all' || config.STEVEDORE_TARGET === 'gateway') {
+    serveApiDocs(app);
+    await mountQueueDashboard(app, config);
+  }
   app.enableShutdownHooks();
   await app.listen(config.PORT, config.HOST);
   const address = fastify.server.address();

@@ -61,6 +61,20 @@ describe('operability (all-in-one)', () => {
     expect(status).toBe(200);
   });
 
+  it('serves the queue dashboard to admins only', async () => {
+    expect((await fetch(`${s.url}/admin/queues`)).status).toBe(401);
+    const asUser = await http(s.url, 'POST', '/api/v1/users', JSON.stringify({ name: 'opsuser', password: 'opsuser-password' }), { 'content-type': 'application/json' });
+    expect(asUser.status).toBe(201);
+    const denied = await fetch(`${s.url}/admin/queues`, { headers: { authorization: 'Basic ' + Buffer.from('opsuser:opsuser-password').toString('base64') } });
+    expect(denied.status).toBe(403);
+    const page = await http(s.url, 'GET', '/admin/queues');
+    expect(page.status).toBe(200);
+    const api = await http(s.url, 'GET', '/admin/queues/api/queues');
+    expect(api.status).toBe(200);
+    const names = (api.json().queues as Array<{ name: string }>).map((q) => q.name).sort();
+    expect(names).toEqual(['commit', 'export', 'gc', 'import', 'replicate']);
+  });
+
   it('documents every management route under /api/v1 and nothing else', async () => {
     const r = await http(s.url, 'GET', '/api/docs-json');
     expect(r.status).toBe(200);
