@@ -18,20 +18,21 @@ describe('commit arguments', () => {
     expect(commitSpec('bh', 'busy_httpd:v0.2', { author: 'alex <452427904@qq.com>', change: ['CMD ["/bin/httpd"]'], pause: true })).toEqual({
       container: 'bh',
       repository: 'busy_httpd',
+      reference: 'busy_httpd:v0.2',
       tag: 'v0.2',
       author: 'alex <452427904@qq.com>',
       changes: ['CMD ["/bin/httpd"]'],
       pause: true,
     });
-    expect(commitSpec('bh', 'app', {})).toEqual({ container: 'bh', repository: 'app', tag: 'latest', pause: true });
+    expect(commitSpec('bh', 'app', {})).toEqual({ container: 'bh', repository: 'app', tag: 'latest', reference: 'app:latest', pause: true });
     expect(commitSpec('bh', undefined, { pause: false })).toEqual({ container: 'bh', pause: false });
   });
 
   it('reads batch files', () => {
     const specs = parseBatchFile(JSON.stringify([{ container: 'c1', reference: 'app:v1', changes: ['ENV A=1'] }, { container: 'c2', repository: 'app', tag: 'v2', pause: false }]));
     expect(specs).toEqual([
-      { container: 'c1', repository: 'app', tag: 'v1', changes: ['ENV A=1'], pause: true },
-      { container: 'c2', repository: 'app', tag: 'v2', pause: false },
+      { container: 'c1', repository: 'app', tag: 'v1', reference: 'app:v1', changes: ['ENV A=1'], pause: true },
+      { container: 'c2', repository: 'app', tag: 'v2', reference: 'app:v2', pause: false },
     ]);
     expect(parseBatchFile(JSON.stringify({ commits: [{ container: 'c' }] }))).toEqual([{ container: 'c', pause: true }]);
     expect(() => parseBatchFile('[{"reference": "x"}]')).toThrow(/invalid at 0.container/);
@@ -62,6 +63,7 @@ describe('commit arguments', () => {
       expect(commit).toHaveBeenCalledWith({
         container: 'bh',
         repository: 'busy_httpd',
+        reference: 'busy_httpd:v0.2',
         tag: 'v0.2',
         author: 'alex <452427904@qq.com>',
         changes: ['CMD ["/bin/httpd","-f","-h","/home/html"]'],

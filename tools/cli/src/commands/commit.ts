@@ -36,6 +36,8 @@ export function commitSpec(container: string, target: string | undefined, o: Com
     if (ref.digest) throw new CliError('a commit target cannot name a digest', 'INVALID_ARGUMENT', 'write REPOSITORY[:TAG]');
     spec.repository = ref.name;
     spec.tag = ref.tag;
+    // The server's commit API (libs/commits CommitSpecSchema) takes one `reference`.
+    spec.reference = ref.tag ? `${ref.name}:${ref.tag}` : ref.name;
   }
   if (o.author !== undefined) spec.author = o.author;
   if (o.message !== undefined) spec.message = o.message;
