@@ -2,7 +2,12 @@
 // log line of one push across split services, /readyz following Redis down and up, and the OpenAPI
 // document listing the management routes and nothing else.
 import { randomBytes } from 'node:crypto';
-import { http, pushBlob, pushImage, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { buildLayout, http, policyFile, pushBlob, pushImage, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
 
 jest.setTimeout(180_000);
 
@@ -42,6 +47,35 @@ describe('operability (all-in-one)', () => {
     expect(metric(after, 'stevedore_storage_operations_total', { operation: 'writeStream', outcome: 'ok' })).toBeGreaterThan(0);
     expect(after).toContain('stevedore_http_request_duration_seconds_bucket');
     expect(metric(after, 'stevedore_dependency_round_trip_seconds', { dependency: 'redis', service: 'all' })).toBeGreaterThan(0);
+  });
+
+  it('counts a commit job and its outcome', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ops-commit-'));
+    try {
+      const base = buildLayout(path.join(dir, 'base'), 'base', [{ 'bin/sh': 'placeholder' }]);
+      const creds = `${s.admin.user}:${s.admin.password}`;
+      await promisify(execFile)('skopeo', ['--policy', policyFile(dir), 'copy', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${base.dir}:base`, `docker://${s.url.replace('http://', '')}/ops/base:1`]);
+      const before = (await http(s.url, 'GET', '/metrics')).body.toString();
+      const created = await http(s.url, 'POST', '/api/v1/containers', JSON.stringify({ image: 'ops/base:1' }), { 'content-type': 'application/json' });
+      expect(created.status).toBe(201);
+      const id = created.json().id;
+      expect((await http(s.url, 'PUT', `/api/v1/containers/${id}/files?path=/motd`, Buffer.from('hi'), { 'content-type': 'application/octet-stream' })).status).toBe(201);
+      const job = await http(s.url, 'POST', '/api/v1/commits', JSON.stringify({ container: id, reference: 'ops/committed:1' }), { 'content-type': 'application/json' });
+      expect([200, 202]).toContain(job.status);
+      const jobId = job.json().id;
+      let state = '';
+      for (let i = 0; i < 600 && state !== 'completed' && state !== 'failed'; i++) {
+        state = (await http(s.url, 'GET', `/api/v1/jobs/${jobId}`)).json().state;
+        if (state !== 'completed') await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(state).toBe('completed');
+      const after = (await http(s.url, 'GET', '/metrics')).body.toString();
+      expect(metric(after, 'stevedore_commits_total', { outcome: 'completed' }) - metric(before, 'stevedore_commits_total', { outcome: 'completed' })).toBe(1);
+      expect(metric(after, 'stevedore_jobs_total', { queue: 'commit', outcome: 'completed' }) - metric(before, 'stevedore_jobs_total', { queue: 'commit', outcome: 'completed' })).toBe(1);
+      expect(metric(after, 'stevedore_job_duration_seconds_count', { queue: 'commit' }) - metric(before, 'stevedore_job_duration_seconds_count', { queue: 'commit' })).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('/readyz goes not-ready when Redis stops and ready when it returns', async () => {
