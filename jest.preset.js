@@ -25,6 +25,9 @@ module.exports = {
   },
   moduleFileExtensions: ['ts', 'js', 'json'],
   moduleNameMapper,
+  // A few dependencies ship ES modules only (jose 6; content-disposition under @fastify/static):
+  // any project that reaches them, even through libs/server, needs them compiled to CommonJS.
+  transformIgnorePatterns: ['^(?!.*/node_modules/(jose|content-disposition)/).*/node_modules/'],
   // Scaffolded projects start empty; a project with code has specs beside it.
   passWithNoTests: true,
   testMatch: ['**/?(*.)+(spec|e2e-spec).ts'],
