@@ -1,7 +1,10 @@
 // Every call the CLI makes to the platform, in one place, so a route that moves is changed here only.
 // Images, exports and imports follow libs/images; containers, commits and jobs follow issue 7
 // (`/api/v1/containers/...`, `/api/v1/commits`, `/api/v1/commits:batch`, `/api/v1/jobs/:id` + SSE).
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
 import type { HttpClient, RawResponse } from './http-client';
 
 export interface ApiError {
@@ -85,6 +88,18 @@ export interface CommitSpec {
 
 const enc = encodeURIComponent;
 
+/** An entry of the container's filesystem as the server reports it (libs/unionfs Entry). */
+export interface RemoteEntry {
+  path: string;
+  type: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: number;
+  size: number;
+  linkname?: string;
+}
+
 export class StevedoreApi {
   constructor(readonly http: HttpClient) {}
 
@@ -132,39 +147,94 @@ export class StevedoreApi {
   createContainer(name: string, image: string) {
     return this.http.json<ContainerSummary>('/api/v1/containers', { method: 'POST', json: { name, image } });
   }
-  listContainers() {
-    return this.http.json<ContainerSummary[] | { items: ContainerSummary[] }>('/api/v1/containers');
+  async listContainers(): Promise<ContainerSummary[]> {
+    const r = await this.http.json<ContainerSummary[] | { items?: ContainerSummary[]; containers?: ContainerSummary[] }>('/api/v1/containers');
+    return Array.isArray(r) ? r : (r?.containers ?? r?.items ?? []);
   }
-  inspectContainer(name: string) {
-    return this.http.json<ContainerSummary>(`/api/v1/containers/${enc(name)}`);
+
+  private readonly containerIds = new Map<string, string>();
+  /** The server addresses containers by id; the CLI also takes the name given at create, or an id prefix. */
+  private async cid(nameOrId: string): Promise<string> {
+    const known = this.containerIds.get(nameOrId);
+    if (known) return known;
+    const list = await this.listContainers();
+    const hit = list.find((x) => x.name === nameOrId) ?? list.find((x) => x.id === nameOrId) ?? list.find((x) => !!x.id && x.id.startsWith(nameOrId));
+    const id = enc(hit?.id ?? nameOrId);
+    this.containerIds.set(nameOrId, id);
+    return id;
   }
-  removeContainer(name: string, force: boolean) {
-    return this.http.json<void>(`/api/v1/containers/${enc(name)}`, { method: 'DELETE', query: { force: force ? 'true' : undefined } });
+  async inspectContainer(name: string) {
+    return this.http.json<ContainerSummary>(`/api/v1/containers/${await this.cid(name)}`);
   }
-  pause(name: string) {
-    return this.http.json<unknown>(`/api/v1/containers/${enc(name)}/pause`, { method: 'POST' });
+  async removeContainer(name: string, force: boolean) {
+    return this.http.json<void>(`/api/v1/containers/${await this.cid(name)}`, { method: 'DELETE', query: { force: force ? 'true' : undefined } });
   }
-  unpause(name: string) {
-    return this.http.json<unknown>(`/api/v1/containers/${enc(name)}/unpause`, { method: 'POST' });
+  async pause(name: string) {
+    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/pause`, { method: 'POST' });
   }
-  changes(name: string) {
-    return this.http.json<Array<{ Path?: string; path?: string; Kind?: number | string; kind?: number | string }> | { items: unknown[] }>(`/api/v1/containers/${enc(name)}/changes`);
+  async unpause(name: string) {
+    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/unpause`, { method: 'POST' });
   }
-  /** Extracts a tar into the container's read-write layer under `path`. */
-  putArchive(name: string, path: string, body: () => Readable) {
-    return this.http.json<unknown>(`/api/v1/containers/${enc(name)}/archive`, { method: 'PUT', query: { path }, body, headers: { 'content-type': 'application/x-tar' } });
+  async changes(name: string) {
+    return this.http.json<Array<{ Path?: string; path?: string; Kind?: number | string; kind?: number | string }> | { items: unknown[] }>(`/api/v1/containers/${await this.cid(name)}/changes`);
   }
-  /** A tar of `path` (through the merged view) whose top entry is the basename of `path`. */
-  getArchive(name: string, path: string): Promise<RawResponse> {
-    return this.http.stream(`/api/v1/containers/${enc(name)}/archive`, { query: { path } });
+  /**
+   * Applies a tar to the container's read-write layer as an upper layer rooted at `/` (the
+   * server's `PUT /archive?mode=overlay`): entry names carry the destination path.
+   */
+  async putArchive(name: string, body: () => Readable) {
+    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/archive`, { method: 'PUT', query: { mode: 'overlay' }, body, headers: { 'content-type': 'application/x-tar' } });
+  }
+  async statPath(name: string, path: string) {
+    return this.http.json<RemoteEntry>(`/api/v1/containers/${await this.cid(name)}/stat`, { query: { path } });
+  }
+  async listDir(name: string, path: string) {
+    return this.http.json<{ entries: RemoteEntry[] }>(`/api/v1/containers/${await this.cid(name)}/dir`, { query: { path } });
+  }
+  async readFile(name: string, path: string): Promise<RawResponse> {
+    return this.http.stream(`/api/v1/containers/${await this.cid(name)}/files`, { query: { path } });
+  }
+  /**
+   * A tar of `path` seen through the container's merged view, top entry named after its basename,
+   * built here from the stat, directory and file routes (the server has no tar-out route).
+   */
+  getArchive(name: string, path: string): Readable {
+    const pack = tar.pack();
+    const top = posix.basename(posix.resolve('/', path)) || 'root';
+    const walk = async (remote: string, entryName: string): Promise<void> => {
+      const e = await this.statPath(name, remote);
+      const base = { name: entryName, mode: e.mode, uid: e.uid, gid: e.gid, mtime: new Date(e.mtime * 1000) };
+      if (e.type === 'directory') {
+        pack.entry({ ...base, type: 'directory' });
+        const { entries } = await this.listDir(name, remote);
+        for (const child of entries.map((c) => posix.basename(c.path)).sort()) await walk(posix.join(remote, child), `${entryName}/${child}`);
+      } else if (e.type === 'symlink') {
+        pack.entry({ ...base, type: 'symlink', linkname: e.linkname ?? '' });
+      } else if (e.type === 'file') {
+        const res = await this.readFile(name, remote);
+        await new Promise<void>((resolve, reject) => {
+          const entry = pack.entry({ ...base, type: 'file', size: e.size }, (err) => (err ? reject(err) : resolve()));
+          pipeline(res.body, entry).catch(reject);
+        });
+      }
+      // Devices and fifos are left out, as docker cp does on the client side.
+    };
+    walk(posix.resolve('/', path), top).then(
+      () => pack.finalize(),
+      (err: unknown) => pack.destroy(err as Error),
+    );
+    return pack as unknown as Readable;
   }
 
   // ---- commits and jobs (issue 7)
-  commit(spec: CommitSpec) {
-    return this.http.json<JobStatus>('/api/v1/commits', { method: 'POST', json: spec });
+  async commit(spec: CommitSpec) {
+    const container = decodeURIComponent(await this.cid(spec.container));
+    return this.http.json<JobStatus>('/api/v1/commits', { method: 'POST', json: { ...spec, container } });
   }
-  commitBatch(commits: CommitSpec[]) {
-    return this.http.json<JobStatus>('/api/v1/commits:batch', { method: 'POST', json: { commits } });
+  async commitBatch(commits: CommitSpec[]) {
+    const resolved = [];
+    for (const c of commits) resolved.push({ ...c, container: decodeURIComponent(await this.cid(c.container)) });
+    return this.http.json<JobStatus>('/api/v1/commits:batch', { method: 'POST', json: { commits: resolved } });
   }
   listJobs() {
     return this.http.json<JobStatus[] | { items: JobStatus[] }>('/api/v1/jobs');
@@ -208,5 +278,7 @@ export class StevedoreApi {
 /** The list endpoints of issue 7 may answer an array or `{items}`; accept both. */
 export function itemsOf<T>(v: T[] | { items: T[] } | undefined): T[] {
   if (!v) return [];
-  return Array.isArray(v) ? v : (v.items ?? []);
+  if (Array.isArray(v)) return v;
+  // Lists arrive as `{items}` or named after what they hold (`{containers}`, `{changes}`).
+  return v.items ?? ((Object.values(v).find(Array.isArray) as T[] | undefined) ?? []);
 }

@@ -70,7 +70,7 @@ export function registerContainers(program: Command, ctx: () => Context): void {
       const rows = items.map((x) => ({
         ID: shortId(x.id),
         Name: x.name,
-        Image: x.image,
+        Image: typeof x.image === 'string' ? x.image : ((x.image as { reference?: string } | undefined)?.reference ?? ''),
         State: containerState(x),
         CreatedSince: timeAgo(x.createdAt ?? (x['created'] as string | undefined)),
       }));
@@ -134,17 +134,20 @@ export function registerContainers(program: Command, ctx: () => Context): void {
         const parent = intoDir ? dest.path : path.posix.dirname(dest.path);
         if (!as || as === '/' ) throw new CliError(`cannot copy onto ${dest.path}`, 'INVALID_ARGUMENT', 'name a path below /');
         await c.api.http.prime();
-        await c.api.putArchive(dest.container, parent, () => packPath(src.path, as));
+        // Entry names carry the destination path: the server applies the tar as an upper layer at /.
+        const rooted = path.posix.join(parent, as).replace(/^\/+/, '');
+        await c.api.putArchive(dest.container, () => packPath(src.path, rooted));
         return;
       }
-      const res = await c.api.getArchive(src.container as string, src.path);
+      await c.api.http.prime();
+      const archive = c.api.getArchive(src.container as string, src.path);
       if (dest.path === '-') {
-        await pipeline(res.body, c.io.stdout, { end: false });
+        await pipeline(archive, c.io.stdout, { end: false });
         return;
       }
       const isDir = existsSync(dest.path) && statSync(dest.path).isDirectory();
-      if (isDir) await extractTar(res.body, dest.path);
-      else await extractTar(res.body, path.dirname(path.resolve(dest.path)), path.basename(dest.path));
+      if (isDir) await extractTar(archive, dest.path);
+      else await extractTar(archive, path.dirname(path.resolve(dest.path)), path.basename(dest.path));
     });
 
   program
