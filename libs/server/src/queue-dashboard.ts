@@ -12,12 +12,9 @@ export const QUEUE_DASHBOARD_PATH = '/admin/queues';
 
 export async function mountQueueDashboard(app: INestApplication, config: StevedoreConfig): Promise<void> {
   const fastify = app.getHttpAdapter().getInstance() as FastifyInstance;
-  let guard: AccessGuard | undefined;
-  try {
-    guard = app.get<AccessGuard>(ACCESS_GUARD, { strict: false });
-  } catch {
-    guard = undefined; // auth is off: a single-user machine
-  }
+  // With auth off (a single-user machine) there is no guard; asking Nest for a missing provider
+  // would abort the process, so only ask when auth is on.
+  const guard = config.STEVEDORE_AUTH ? app.get<AccessGuard>(ACCESS_GUARD, { strict: false }) : undefined;
   const queues = Object.values(QueueNames).map((name) => createQueue(config, name));
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(QUEUE_DASHBOARD_PATH);
