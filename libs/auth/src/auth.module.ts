@@ -1,18 +1,18 @@
 // Nest wiring of auth: the access guard every API asks (global, so each module sees it), the token
 // endpoint, the users API, and the bootstrap admin on first start.
-import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { ACCESS_GUARD } from '@stevedore/registry';
+import { ACCESS_GUARD, ResourceRegistry } from '@stevedore/registry';
 import { Authenticator } from './authenticator';
 import { LoginLimiter } from './login-limiter';
 import { TokenController } from './token.controller';
 import { TokenService } from './token-service';
-import { UsersController } from './users.controller';
+import { UsersController, accountNotFound } from './users.controller';
 import { UserStore } from './user-store';
 
 const ADMIN = 'admin';
@@ -60,6 +60,31 @@ class AdminBootstrap implements OnModuleInit {
   }
 }
 
+/** Accounts as owned resources: a user owns their own record and their robots'. */
+class AccountResources implements OnModuleInit {
+  constructor(
+    @Inject(UserStore) private readonly users: UserStore,
+    @Optional() @Inject(ResourceRegistry) private readonly registry?: ResourceRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry?.register('account', {
+      find: async (name) => {
+        const u = await this.users.get(name);
+        return u ? { owner: u.robotScopes ? u.owner : u.name, repositories: [] } : undefined;
+      },
+      notFound: accountNotFound,
+    });
+    this.registry?.register('robot', {
+      find: async (name) => {
+        const u = await this.users.get(name);
+        return u?.robotScopes ? { owner: u.owner, repositories: [] } : undefined;
+      },
+      notFound: (name) => accountNotFound(name),
+    });
+  }
+}
+
 @Global()
 @Module({})
 export class AuthModule {
@@ -86,6 +111,7 @@ export class AuthModule {
         },
         { provide: ACCESS_GUARD, useExisting: Authenticator },
         AdminBootstrap,
+        AccountResources,
       ],
       exports: [ACCESS_GUARD, Authenticator, UserStore, TokenService],
     };

@@ -5,6 +5,7 @@ import type { FastifyRequest } from 'fastify';
 import { createHash } from 'node:crypto';
 import { RegistryError } from '@stevedore/oci';
 import type { AccessGuard, AccessRequest } from '@stevedore/registry';
+import type { Caller } from '@stevedore/platform';
 import { ANONYMOUS, grantedActions, type Principal, type ResourceRequest } from './principal';
 import { TOKEN_SERVICE_NAME, tokenCovers, type RegistryClaims, type TokenService } from './token-service';
 import type { UserRecord, UserStore } from './user-store';
@@ -50,6 +51,8 @@ export class Authenticator implements AccessGuard {
   // remembered briefly under a hash of it (never the password itself), and only while the stored
   // record still has the same password hash and is enabled (so a change applies at once, everywhere).
   private readonly basicOk = new Map<string, { passwordHash: string; until: number }>();
+  // One verification per request, however many checks its policy makes.
+  private readonly perRequest = new WeakMap<FastifyRequest, Promise<Authenticated>>();
 
   constructor(
     private readonly users: UserStore,
@@ -67,10 +70,12 @@ export class Authenticator implements AccessGuard {
     const hit = this.basicOk.get(key);
     if (hit && hit.until > Date.now()) {
       const u = await this.users.get(user);
-      if (u && !u.disabled && u.passwordHash === hit.passwordHash) return { principal: this.users.principalOf(u), user: u };
+      if (u && !u.disabled && u.passwordHash === hit.passwordHash && (await this.ownerEnabled(u))) return { principal: this.users.principalOf(u), user: u };
       this.basicOk.delete(key);
     }
-    const u = await this.users.verify(user, password);
+    const found = await this.users.verify(user, password);
+    // A robot acts for its owner: a disabled or removed owner disables its robots too.
+    const u = found && (await this.ownerEnabled(found)) ? found : undefined;
     if (!u) {
       await this.limiter.failed(user, ip);
       throw new RegistryError('UNAUTHORIZED', 'incorrect username or password');
@@ -79,6 +84,12 @@ export class Authenticator implements AccessGuard {
     if (this.basicOk.size > CACHE_MAX) this.basicOk.clear();
     this.basicOk.set(key, { passwordHash: u.passwordHash, until: Date.now() + BASIC_CACHE_MS });
     return { principal: this.users.principalOf(u), user: u };
+  }
+
+  private async ownerEnabled(u: UserRecord): Promise<boolean> {
+    if (!u.owner) return true;
+    const owner = await this.users.get(u.owner);
+    return !!owner && !owner.disabled;
   }
 
   async verifyToken(token: string): Promise<RegistryClaims> {
@@ -92,10 +103,21 @@ export class Authenticator implements AccessGuard {
 
   /** Who the request is. Bearer tokens are refused where `bearer: false` (password-only endpoints). */
   async authenticate(req: FastifyRequest, options: { bearer?: boolean } = {}): Promise<Authenticated> {
+    if (options.bearer === false && credentialsOf(req).kind === 'bearer') {
+      throw new RegistryError('UNAUTHORIZED', 'this endpoint takes a user name and password (Basic), not a token');
+    }
+    let done = this.perRequest.get(req);
+    if (!done) {
+      done = this.authenticateOnce(req);
+      this.perRequest.set(req, done);
+    }
+    return done;
+  }
+
+  private async authenticateOnce(req: FastifyRequest): Promise<Authenticated> {
     const c = credentialsOf(req);
     if (c.kind === 'none') return { principal: ANONYMOUS };
     if (c.kind === 'bearer') {
-      if (options.bearer === false) throw new RegistryError('UNAUTHORIZED', 'this endpoint takes a user name and password (Basic), not a token');
       const claims = await this.verifyToken(c.token);
       return { principal: { name: claims.sub || undefined, admin: false }, claims };
     }
@@ -105,7 +127,36 @@ export class Authenticator implements AccessGuard {
 
   async granted(principal: Principal, request: ResourceRequest): Promise<string[]> {
     const isPublic = request.type === 'repository' ? await this.users.isPublic(request.name) : false;
-    return grantedActions(principal, request, isPublic);
+    const own = grantedActions(principal, request, isPublic);
+    if (!principal.owner || !own.length) return own;
+    // A robot acts within its scopes *and* its owner's current rights.
+    const owner = await this.users.get(principal.owner);
+    if (!owner || owner.disabled) return [];
+    const theirs = grantedActions(this.users.principalOf(owner), request, isPublic);
+    return own.filter((a) => theirs.includes(a));
+  }
+
+  /** Who the request is, for the management API's policy. */
+  async identify(req: FastifyRequest): Promise<Caller> {
+    const { principal, claims } = await this.authenticate(req);
+    if (claims) {
+      if (!claims.sub) return { kind: 'token', admin: false };
+      const subject = await this.users.get(claims.sub);
+      if (!subject || subject.disabled) return { kind: 'token', name: claims.sub, admin: false };
+      return { kind: 'token', name: claims.sub, admin: false, actsFor: subject.robotScopes ? subject.owner : subject.name };
+    }
+    if (!principal.name) return { kind: 'anonymous', admin: false };
+    if (principal.robotScopes) return { kind: 'robot', name: principal.name, admin: false, actsFor: principal.owner };
+    return { kind: 'user', name: principal.name, admin: principal.admin, actsFor: principal.name };
+  }
+
+  /** Whether the request may do `access`, without throwing for "no". */
+  async permits(req: FastifyRequest, access: AccessRequest): Promise<boolean> {
+    const { principal, claims } = await this.authenticate(req);
+    if (access.type === 'base') return !!principal.name || !!claims;
+    if (claims) return tokenCovers(claims, access);
+    const may = await this.granted(principal, access);
+    return access.actions.every((a) => may.includes(a));
   }
 
   /** The token subject's current rights (a token names a user; its own rights are only its access list). */
@@ -139,9 +190,12 @@ export class Authenticator implements AccessGuard {
     throw new RegistryError('DENIED', 'requested access to the resource is denied', { name: access.name, actions: access.actions });
   }
 
-  challenge(access: AccessRequest, error?: string): Record<string, string> {
+  challenge(access: AccessRequest | AccessRequest[], error?: string): Record<string, string> {
     let value = `Bearer realm="${this.realm}",service="${TOKEN_SERVICE_NAME}"`;
-    if (access.type !== 'base') value += `,scope="${access.type}:${access.name}:${access.actions.join(',')}"`;
+    // Several scopes go in one parameter, space-separated, as distribution sends them (a mount asks
+    // for the source's pull with the target's push).
+    const scopes = (Array.isArray(access) ? access : [access]).filter((a) => a.type !== 'base').map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`);
+    if (scopes.length) value += `,scope="${scopes.join(' ')}"`;
     if (error) value += `,error="${error}"`;
     return { 'www-authenticate': value };
   }

@@ -12,6 +12,8 @@ export interface Principal {
   admin: boolean;
   /** Robots act only within their scopes. */
   robotScopes?: RobotScope[];
+  /** A robot's owner: it acts for this user, within its scopes and the owner's own rights. */
+  owner?: string;
 }
 
 export const ANONYMOUS: Principal = { admin: false };

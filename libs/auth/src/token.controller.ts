@@ -6,7 +6,7 @@ import { Controller, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { RegistryError } from '@stevedore/oci';
-import { readLimited } from '@stevedore/platform';
+import { Access, readLimited } from '@stevedore/platform';
 import { Authenticator, clientIp } from './authenticator';
 import { ANONYMOUS, parseScope, type Principal } from './principal';
 import { TOKEN_SERVICE_NAME, TokenService, passwordFingerprint, type AccessClaim } from './token-service';
@@ -77,11 +77,13 @@ export class TokenController {
 
   /** The public signing key, for services that verify registry tokens themselves. */
   @Get('jwks.json')
+  @Access({ role: 'anyone' })
   async jwks(): Promise<{ keys: Record<string, unknown>[] }> {
     return { keys: [await this.tokens.publicJwk()] };
   }
 
   @Get('token')
+  @Access({ role: 'anyone', description: 'the login itself: Basic credentials or none (anonymous pulls of public repositories)' })
   async get(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const q = req.query as Form;
     const { principal, user } = await this.auth.authenticate(req, { bearer: false });
@@ -89,6 +91,7 @@ export class TokenController {
   }
 
   @Post('token')
+  @Access({ role: 'anyone', description: 'the OAuth2 password and refresh-token grants' })
   async post(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const form = await readForm(req);
     const grant = one(form.grant_type);

@@ -13,6 +13,8 @@ export interface UserRecord {
   admin: boolean;
   disabled: boolean;
   robotScopes?: RobotScope[];
+  /** A robot's owner (the user who created it); admins' robots made before owners existed have none. */
+  owner?: string;
   createdAt: string;
 }
 
@@ -22,6 +24,7 @@ export interface UserView {
   disabled: boolean;
   robot: boolean;
   robotScopes?: RobotScope[];
+  owner?: string;
   createdAt: string;
 }
 
@@ -34,7 +37,9 @@ const PUBLIC_INDEXED = '#indexed';
 const DUMMY_HASH = bcrypt.hashSync('stevedore-no-such-user', BCRYPT_COST);
 
 export function viewOf(u: UserRecord): UserView {
-  return { name: u.name, admin: u.admin, disabled: u.disabled, robot: !!u.robotScopes, robotScopes: u.robotScopes, createdAt: u.createdAt };
+  const v: UserView = { name: u.name, admin: u.admin, disabled: u.disabled, robot: !!u.robotScopes, robotScopes: u.robotScopes, createdAt: u.createdAt };
+  if (u.owner) v.owner = u.owner;
+  return v;
 }
 
 export class UserStore {
@@ -79,7 +84,7 @@ export class UserStore {
     await this.redis.del(this.cacheKey(u.name));
   }
 
-  async create(name: string, password: string, options: { admin?: boolean; robotScopes?: RobotScope[] } = {}): Promise<UserRecord> {
+  async create(name: string, password: string, options: { admin?: boolean; robotScopes?: RobotScope[]; owner?: string } = {}): Promise<UserRecord> {
     UserStore.checkName(name);
     UserStore.checkPassword(password);
     if (await this.get(name)) throw new RegistryError('CONFLICT', `user ${name} exists`, { name });
@@ -91,6 +96,7 @@ export class UserStore {
       robotScopes: options.robotScopes,
       createdAt: new Date().toISOString(),
     };
+    if (options.owner) u.owner = options.owner;
     await this.save(u);
     return u;
   }
@@ -127,8 +133,17 @@ export class UserStore {
     return u;
   }
 
+  /** Remove an account (robots: revoking them); its tokens stop working at their next use. */
+  async remove(name: string): Promise<void> {
+    if (!(await this.get(name))) throw new RegistryError('NOT_FOUND', `no user ${name}`, { name });
+    await this.storage.delete(this.userKey(name));
+    await this.redis.del(this.cacheKey(name));
+  }
+
   principalOf(u: UserRecord): Principal {
-    return { name: u.name, admin: u.admin, robotScopes: u.robotScopes };
+    const p: Principal = { name: u.name, admin: u.admin, robotScopes: u.robotScopes };
+    if (u.owner) p.owner = u.owner;
+    return p;
   }
 
   // Public repositories: one storage object each, mirrored into a Redis set read on every pull.

@@ -1,13 +1,17 @@
 // /api/v1/users, /api/v1/robots and repository visibility: admins manage everyone; a user may
-// read and change their own record (password) and publish repositories in their namespace.
+// read and change their own record (password), create robots within their own rights (named
+// `<user>.<name>`), list and remove them, and publish repositories in their namespace.
 // Answers never carry password hashes; a robot's secret is shown once, when it is created.
-import { Body, Controller, Get, Inject, Param, Patch, Post, Put, Req } from '@nestjs/common';
+// Account routes take the password itself (role `user`): a registry token (scoped, perhaps handed
+// to CI) must not be able to change a password, and robots manage nothing.
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RegistryError, repositoryNameOk } from '@stevedore/oci';
+import { Access, callerOf } from '@stevedore/platform';
 import { Authenticator } from './authenticator';
-import type { Principal } from './principal';
+import type { Principal, RobotScope } from './principal';
 import { UserStore, viewOf, type UserView } from './user-store';
 
 function robotPatternOk(p: string): boolean {
@@ -35,69 +39,88 @@ export class UsersController {
     @Inject(UserStore) private readonly users: UserStore,
   ) {}
 
-  // Account changes take the password itself: a registry token (scoped, perhaps handed to CI) must
-  // not be able to change a password, and robots manage nothing.
-  private async who(req: FastifyRequest): Promise<Principal> {
-    const { principal } = await this.auth.authenticate(req, { bearer: false });
-    if (!principal.name) throw new RegistryError('UNAUTHORIZED', 'authentication required');
-    if (principal.robotScopes) throw new RegistryError('DENIED', 'robot accounts may only pull and push');
-    return principal;
-  }
-
-  private async admin(req: FastifyRequest): Promise<Principal> {
-    const p = await this.who(req);
-    if (!p.admin) throw new RegistryError('DENIED', 'only an admin may do this');
-    return p;
-  }
-
   @Get('users')
-  async list(@Req() req: FastifyRequest): Promise<UserView[]> {
-    await this.admin(req);
+  @Access({ role: 'admin' })
+  async list(): Promise<UserView[]> {
     return (await this.users.list()).map(viewOf);
   }
 
   @Post('users')
-  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<UserView> {
-    await this.admin(req);
+  @Access({ role: 'admin' })
+  async create(@Body() body: unknown): Promise<UserView> {
     const b = parse(CreateUser, body);
     return viewOf(await this.users.create(b.name, b.password, { admin: b.admin }));
   }
 
   @Get('users/:name')
-  async get(@Req() req: FastifyRequest, @Param('name') name: string): Promise<UserView> {
-    const p = await this.who(req);
-    if (!p.admin && p.name !== name) throw new RegistryError('DENIED', 'you may only read your own account');
+  @Access({ role: 'user', resource: { kind: 'account', param: 'name', action: 'read' }, description: 'your own account (or a robot of yours); admins: any' })
+  async get(@Param('name') name: string): Promise<UserView> {
     const u = await this.users.get(name);
-    if (!u) throw new RegistryError('NOT_FOUND', `no user ${name}`, { name });
+    if (!u) throw accountNotFound(name);
     return viewOf(u);
   }
 
   @Patch('users/:name')
+  @Access({ role: 'user', resource: { kind: 'account', param: 'name', action: 'change' }, description: 'password of your own account; admins: also disabled and admin' })
   async update(@Req() req: FastifyRequest, @Param('name') name: string, @Body() body: unknown): Promise<UserView> {
-    const p = await this.who(req);
     const b = parse(UpdateUser, body);
-    if (!p.admin && (p.name !== name || b.disabled !== undefined || b.admin !== undefined)) {
-      throw new RegistryError('DENIED', 'you may only change your own password');
+    // Which fields, not whose account (the policy decided that): only admins grant or revoke.
+    if (!callerOf(req).admin && (b.disabled !== undefined || b.admin !== undefined)) {
+      throw new RegistryError('DENIED', 'only an admin may disable an account or change its admin flag');
     }
     return viewOf(await this.users.update(name, b));
   }
 
+  @Get('robots')
+  @Access({ role: 'user', lists: 'robots you own; admins: all' })
+  async robots(@Req() req: FastifyRequest): Promise<{ robots: UserView[] }> {
+    const c = callerOf(req);
+    const all = (await this.users.list()).filter((u) => u.robotScopes);
+    return { robots: all.filter((u) => c.admin || u.owner === c.actsFor).map(viewOf) };
+  }
+
   @Post('robots')
+  @Access({ role: 'user', description: 'scopes within your own rights (admins: any); non-admin robot names start with `<user>.`' })
   async robot(@Req() req: FastifyRequest, @Body() body: unknown): Promise<UserView & { secret: string }> {
-    await this.admin(req);
     const b = parse(CreateRobot, body);
+    const c = callerOf(req);
+    const owner: Principal = { name: c.name, admin: c.admin };
+    if (!c.admin) {
+      if (!b.name.startsWith(`${c.name}.`)) throw new RegistryError('INVALID_REQUEST', `robots you create are named ${c.name}.<name>`, { name: b.name.slice(0, 64) });
+      for (const scope of b.scopes) await this.withinRights(owner, scope);
+    }
     // The secret is shown once, here; only its hash is kept.
     const secret = randomBytes(24).toString('base64url');
-    const u = await this.users.create(b.name, secret, { robotScopes: b.scopes });
+    const u = await this.users.create(b.name, secret, { robotScopes: b.scopes, ...(c.name ? { owner: c.name } : {}) });
     return { ...viewOf(u), secret };
   }
 
+  /** A robot may get no more than its creator has: its own namespace, or what it may do on one repository now. */
+  private async withinRights(owner: Principal, scope: RobotScope): Promise<void> {
+    const ns = `${owner.name}/`;
+    const actions = scope.actions.includes('*') ? ['pull', 'push', 'delete'] : scope.actions;
+    const ok = scope.repository.endsWith('/*')
+      ? scope.repository.startsWith(ns)
+      : (await this.auth.granted(owner, { type: 'repository', name: scope.repository, actions })).length === actions.length;
+    if (!ok) throw new RegistryError('DENIED', `a robot's scopes must stay within your own rights: ${scope.repository} ${scope.actions.join(',')}`, { scope });
+  }
+
+  @Delete('robots/:name')
+  @HttpCode(204)
+  @Access({ role: 'user', resource: { kind: 'robot', param: 'name', action: 'change' }, description: 'a robot you own; admins: any' })
+  async removeRobot(@Param('name') name: string): Promise<void> {
+    await this.users.remove(name);
+  }
+
   @Put('repositories/visibility')
-  async visibility(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ repository: string; public: boolean }> {
-    const p = await this.who(req);
+  @Access({ role: 'user', repositories: (req) => [{ type: 'repository', name: parse(Visibility, req.body).repository, actions: ['push'] }], description: 'push on the repository' })
+  async visibility(@Body() body: unknown): Promise<{ repository: string; public: boolean }> {
     const b = parse(Visibility, body);
-    if (!p.admin && !b.repository.startsWith(`${p.name}/`)) throw new RegistryError('DENIED', 'you may only publish repositories in your namespace');
     await this.users.setPublic(b.repository, b.public);
     return { repository: b.repository, public: b.public };
   }
+}
+
+export function accountNotFound(name: string): RegistryError {
+  return new RegistryError('NOT_FOUND', `no user ${String(name).slice(0, 64)}`, { name: String(name).slice(0, 64) });
 }

@@ -3,12 +3,14 @@ import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Query, Req, R
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { parseDigest } from '@stevedore/oci';
-import { CONFIG, checkInternalToken, readLimited, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
 import { BLOB_GC_SERVICE, BLOB_SERVICE, type BlobGcService, type BlobService, type BlobSweepItem } from './blob-service';
 
 type Q = Record<string, string | undefined>;
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 
+// Split services only: the guard checks the shared internal token (STEVEDORE_INTERNAL_TOKEN).
+@Access({ role: 'internal' })
 @Controller('internal/v1')
 export class BlobsInternalController {
   constructor(
@@ -17,9 +19,6 @@ export class BlobsInternalController {
     @Inject(CONFIG) private readonly config: StevedoreConfig,
   ) {}
 
-  private auth(req: FastifyRequest): void {
-    checkInternalToken(req, this.config.STEVEDORE_INTERNAL_TOKEN);
-  }
 
   private stream(req: FastifyRequest): Readable {
     return ((req.body as Readable | undefined) ?? req.raw) as Readable;
@@ -32,19 +31,16 @@ export class BlobsInternalController {
 
   @Get('blobs/stat')
   async stat(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.stat(q.name!, parseDigest(q.digest!)));
   }
 
   @Get('blobs/exists')
   async exists(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.exists(parseDigest(q.digest!)));
   }
 
   @Get('blobs/content')
   async content(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     const start = num(q.start);
     const c = await this.blobs.open(q.name!, parseDigest(q.digest!), {
       range: start === undefined ? undefined : { start, end: num(q.end) },
@@ -62,82 +58,69 @@ export class BlobsInternalController {
 
   @Post('uploads')
   async start(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.startUpload(q.name!));
   }
 
   @Get('uploads/:id')
   async status(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.uploadStatus(q.name!, id));
   }
 
   @Patch('uploads/:id')
   async append(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     const start = num(q.start);
     this.send(reply, await this.blobs.appendChunk(q.name!, id, this.stream(req), start === undefined ? undefined : { start, end: num(q.end) }, num(q.length)));
   }
 
   @Put('uploads/:id')
   async complete(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.completeUpload(q.name!, id, parseDigest(q.digest!), q.body ? this.stream(req) : undefined, num(q.length)));
   }
 
   @Delete('uploads/:id')
   async cancel(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     await this.blobs.cancelUpload(q.name!, id);
     this.send(reply, undefined);
   }
 
   @Post('blobs/mount')
   async mount(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.mount(q.name!, q.from!, parseDigest(q.digest!)));
   }
 
   @Post('blobs/reindex')
   async reindex(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    this.auth(req);
     this.send(reply, { blobs: await this.blobs.reindex() });
   }
 
   @Get('gc/blobs')
   async listBlobs(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.gc.listBlobs(q.cursor));
   }
 
   @Get('gc/links')
   async listLinks(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.gc.listLinks(q.name!));
   }
 
   @Post('gc/blobs/sweep')
   async sweep(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    this.auth(req);
     const body = JSON.parse((await readLimited(this.stream(req), 64 * 1024 * 1024, 'INVALID_REQUEST')).toString()) as { items: BlobSweepItem[]; olderThan: number };
     this.send(reply, await this.gc.sweepBlobs(body.items, { olderThan: body.olderThan }));
   }
 
   @Post('gc/uploads/purge')
   async purgeUploads(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.gc.purgeUploads({ olderThan: Number(q.olderThan), dryRun: q.dryRun === '1' }));
   }
 
   @Post('blobs')
   async put(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.blobs.putBlob(q.name!, this.stream(req), q.expected ? parseDigest(q.expected) : undefined, num(q.sizeHint)));
   }
 
   @Delete('blobs')
   async unlink(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    this.auth(req);
     await this.blobs.unlink(q.name!, parseDigest(q.digest!));
     this.send(reply, undefined);
   }

@@ -37,6 +37,8 @@ export interface CommitJobData {
   /** The pause this job holds on the container (released when the job ends), when `pause` is set. */
   holder?: string;
   requestId?: string;
+  /** Who asked (the container's owner, or an admin): they and admins may see and cancel it. */
+  owner?: string;
 }
 
 export interface BatchJobData {
@@ -47,6 +49,7 @@ export interface BatchJobData {
   /** Specs refused before they became jobs (missing container, bad tag), reported with the rest. */
   rejected: BatchItem[];
   requestId?: string;
+  owner?: string;
 }
 
 export interface CommitResult {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
-import { CONTAINER_SERVICE, type ContainerService } from '@stevedore/containers';
+import { CONTAINER_SERVICE, containerNotFound, type ContainerService } from '@stevedore/containers';
 import { parseImageRef } from '@stevedore/images';
 import { RegistryError, applyChanges } from '@stevedore/oci';
 import type Redis from 'ioredis';
@@ -21,6 +21,7 @@ import {
   type CommitTarget,
 } from './commit-job';
 import { CommitQueues } from './commit-queues';
+import { jobNotFound } from './job-status';
 
 export function parseTarget(reference: string): CommitTarget {
   const ref = parseImageRef(reference, { defaultTag: true });
@@ -57,7 +58,7 @@ export class CommitService {
     return target;
   }
 
-  private async prepare(spec: CommitSpec, created: string): Promise<{ id: string; data: CommitJobData }> {
+  private async prepare(spec: CommitSpec, created: string, owner: string | undefined): Promise<{ id: string; data: CommitJobData }> {
     const target = this.validate(spec);
     const holder = spec.pause ? `commit-hold-${randomUUID()}` : undefined;
     const snap = await this.containers.snapshot(spec.container, holder);
@@ -71,6 +72,7 @@ export class CommitService {
       created,
     };
     if (holder) data.holder = holder;
+    if (owner) data.owner = owner;
     const rid = currentRequestId();
     if (rid) data.requestId = rid;
     return { id: commitJobId(data), data };
@@ -89,8 +91,8 @@ export class CommitService {
     return true;
   }
 
-  async submit(spec: CommitSpec): Promise<Submitted> {
-    const { id, data } = await this.prepare(spec, commitTime());
+  async submit(spec: CommitSpec, owner?: string): Promise<Submitted> {
+    const { id, data } = await this.prepare(spec, commitTime(), owner);
     try {
       if (await this.existing(id, data)) return { id, created: false };
       await this.queues.queue.add('commit', data, jobOptions(id));
@@ -101,14 +103,16 @@ export class CommitService {
     return { id, created: true };
   }
 
-  async submitBatch(specs: CommitSpec[]): Promise<{ id: string; children: BatchItem[] }> {
+  /** `hidden`: containers the caller may not see, rejected exactly as missing ones are. */
+  async submitBatch(specs: CommitSpec[], options: { owner?: string; hidden?: ReadonlySet<string> } = {}): Promise<{ id: string; children: BatchItem[] }> {
     const created = commitTime();
     const children: Array<{ id: string; data: CommitJobData }> = [];
     const rejected: BatchItem[] = [];
     const seen = new Set<string>();
     for (const spec of specs) {
       try {
-        const p = await this.prepare(spec, created);
+        if (options.hidden?.has(spec.container)) throw containerNotFound(spec.container);
+        const p = await this.prepare(spec, created, options.owner);
         if (seen.has(p.id)) {
           if (p.data.holder) await this.containers.release(spec.container, p.data.holder);
           continue;
@@ -125,7 +129,15 @@ export class CommitService {
     await this.queues.flows.add({
       name: 'batch',
       queueName: this.queues.queue.name,
-      data: { kind: 'batch', count: specs.length, created, children: items, rejected, ...(currentRequestId() ? { requestId: currentRequestId() } : {}) },
+      data: {
+        kind: 'batch',
+        count: specs.length,
+        created,
+        children: items,
+        rejected,
+        ...(currentRequestId() ? { requestId: currentRequestId() } : {}),
+        ...(options.owner ? { owner: options.owner } : {}),
+      },
       opts: { jobId: id, removeOnComplete: { age: JOB_RETENTION_SECONDS }, removeOnFail: { age: JOB_RETENTION_SECONDS } },
       children: children.map((c) => ({
         name: 'commit',
@@ -140,7 +152,7 @@ export class CommitService {
   /** Cancel: a queued job is removed (and its pause released); a running one is asked to stop. */
   async cancel(id: string): Promise<'removed' | 'cancelling'> {
     const job = await this.queues.queue.getJob(id);
-    if (!job) throw new RegistryError('NOT_FOUND', `job ${id.slice(0, 64)} not found`, { id: id.slice(0, 64) });
+    if (!job) throw jobNotFound(id);
     const state = await job.getState();
     if (state === 'completed' || state === 'failed') throw new RegistryError('CONFLICT', `job ${id} has already ${state}`, { state });
     if (state === 'active') {

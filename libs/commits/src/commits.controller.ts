@@ -1,27 +1,34 @@
 // /api/v1/commits (docker commit, one at a time or as a batch) and /api/v1/jobs (status, SSE, cancel).
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { ContainersAccess } from '@stevedore/containers';
 import { parseBody } from '@stevedore/images';
+import { Access, hiddenIds, ownerFor, type AccessRequest, type RoutePolicy } from '@stevedore/platform';
 import { BatchSchema, CommitSpecSchema, type BatchItem } from './commit-job';
 import { CommitQueues } from './commit-queues';
 import { CommitService, parseTarget } from './commit-service';
 import { TERMINAL, jobView, type JobView } from './job-status';
+
+const push = (repository: string): AccessRequest => ({ type: 'repository', name: repository, actions: ['pull', 'push'] });
+const readJob: RoutePolicy = { role: 'authenticated', resource: { kind: 'commit-job', action: 'read' } };
 
 @Controller('api/v1')
 export class CommitsController {
   constructor(
     private readonly commits: CommitService,
     private readonly queues: CommitQueues,
-    private readonly access: ContainersAccess,
   ) {}
 
   /** `{container, reference, author?, message?, changes?, pause?}` -> 202 with the job (200 when it existed). */
   @Post('commits')
+  @Access({
+    role: 'authenticated',
+    repositories: (req) => [push(parseTarget(parseBody(CommitSpecSchema, req.body).reference).repository)],
+    resource: { kind: 'container', action: 'content', ids: (req) => [parseBody(CommitSpecSchema, req.body).container] },
+    description: 'push on the target; the container is the caller\'s (or the caller is an admin), with pull on its image now',
+  })
   async commit(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Body() body: unknown): Promise<JobView> {
     const spec = parseBody(CommitSpecSchema, body);
-    await this.access.push(req, parseTarget(spec.reference).repository);
-    const s = await this.commits.submit(spec);
+    const s = await this.commits.submit(spec, ownerFor(req));
     reply.code(s.created ? 202 : 200);
     return (await jobView(this.queues.queue, s.id)).view;
   }
@@ -29,31 +36,36 @@ export class CommitsController {
   /** `{commits: [...]}` -> 202 with the batch job (a BullMQ flow) and its children's job ids. */
   @Post('commits::batch')
   @HttpCode(202)
+  @Access({
+    role: 'authenticated',
+    repositories: (req) => [...new Set(parseBody(BatchSchema, req.body).commits.map((c) => parseTarget(c.reference).repository))].map(push),
+    resource: { kind: 'container', action: 'content', ids: (req) => parseBody(BatchSchema, req.body).commits.map((c) => c.container), perItem: true },
+    description: 'as a commit, for each; a container the caller may not see is rejected as a missing one',
+  })
   async batch(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ id: string; children: BatchItem[]; links: JobView['links'] }> {
     const { commits } = parseBody(BatchSchema, body);
-    const repos = new Set(commits.map((c) => parseTarget(c.reference).repository));
-    for (const r of repos) await this.access.push(req, r);
-    const b = await this.commits.submitBatch(commits);
+    const owner = ownerFor(req);
+    const b = await this.commits.submitBatch(commits, { hidden: hiddenIds(req), ...(owner ? { owner } : {}) });
     return { ...b, links: { self: `/api/v1/jobs/${b.id}`, events: `/api/v1/jobs/${b.id}/events` } };
   }
 
   @Get('jobs/:id')
-  async status(@Req() req: FastifyRequest, @Param('id') id: string): Promise<JobView> {
-    await this.access.authenticated(req);
+  @Access(readJob)
+  async status(@Param('id') id: string): Promise<JobView> {
     return (await jobView(this.queues.queue, id)).view;
   }
 
   @Delete('jobs/:id')
   @HttpCode(202)
-  async cancel(@Req() req: FastifyRequest, @Param('id') id: string): Promise<{ id: string; state: string }> {
-    await this.access.authenticated(req);
+  @Access({ role: 'authenticated', resource: { kind: 'commit-job', action: 'change' } })
+  async cancel(@Param('id') id: string): Promise<{ id: string; state: string }> {
     return { id, state: await this.commits.cancel(id) };
   }
 
   /** Server-sent events: `status` first, `progress` as the worker reports, then `completed` or `failed`. */
   @Get('jobs/:id/events')
-  async events(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    await this.access.authenticated(req);
+  @Access(readJob)
+  async events(@Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
     const first = (await jobView(this.queues.queue, id)).view;
     reply.hijack();
     const raw = reply.raw;

@@ -1,7 +1,9 @@
 // Nest wiring of containers and commits: `api` serves /api/v1/containers, /commits and /jobs;
 // `worker` runs the commit worker. `deps` provide BLOB_SERVICE and METADATA_SERVICE (wrapped by
 // UpstreamModule where images are pulled through).
-import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
+import { ResourceRegistry } from '@stevedore/registry';
+import { jobNotFound, ownedCommitJob } from './job-status';
 import { ContainersModule } from '@stevedore/containers';
 import { CommitQueues } from './commit-queues';
 import { CommitService } from './commit-service';
@@ -15,11 +17,23 @@ export interface CommitsModuleOptions {
   containers?: 'in-process' | 'remote';
 }
 
+/** Commit and batch jobs as owned resources for the access policy. */
+class CommitJobResources implements OnModuleInit {
+  constructor(
+    private readonly queues: CommitQueues,
+    @Optional() @Inject(ResourceRegistry) private readonly registry?: ResourceRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry?.register('commit-job', { find: (id) => ownedCommitJob(this.queues.queue, id), notFound: jobNotFound });
+  }
+}
+
 @Module({})
 export class CommitsModule {
   static forRoot(deps: DynamicModule[], options: CommitsModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [];
-    if (options.api) providers.push(CommitQueues, CommitService);
+    if (options.api) providers.push(CommitQueues, CommitService, CommitJobResources);
     if (options.worker) providers.push(CommitWorkers);
     return {
       module: CommitsModule,

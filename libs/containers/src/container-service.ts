@@ -5,6 +5,8 @@ import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptio
 export interface CreateContainerOptions {
   image: string;
   name?: string;
+  /** Recorded on the container: who may see and change it (with admins). */
+  owner?: string;
 }
 
 export interface ContainerService {

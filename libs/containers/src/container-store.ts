@@ -16,7 +16,7 @@ import { applyLayer } from './apply-layer';
 import { ContainerPaths, StorageContentStore } from './content-store';
 import { viewOf, type Change, type ContainerImage, type ContainerSnapshot, type ContainerState, type ContainerView, type FileOp, type FileOptions, type TarMode } from './container';
 import type { ContainerService, CreateContainerOptions } from './container-service';
-import { mapErrors } from './errors';
+import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
 
 const ID_RE = /^[a-f0-9]{12,64}$/;
@@ -62,6 +62,7 @@ export class ContainerStore implements ContainerService {
       record: { id, image, createdAt: new Date().toISOString(), paused: false, pausedBy: [], generation: 0 },
       entries: [],
     };
+    if (options.owner) state.record.owner = options.owner;
     if (options.name) state.record.name = options.name;
     await this.save(state);
     await this.redis.zadd(this.indexKey, Date.now(), id);
@@ -276,12 +277,12 @@ export class ContainerStore implements ContainerService {
   }
 
   private async load(id: string, fromStorage = false): Promise<ContainerState> {
-    if (typeof id !== 'string' || !ID_RE.test(id)) throw new RegistryError('NOT_FOUND', `no such container: ${String(id).slice(0, 80)}`, { id: String(id).slice(0, 80) });
+    if (typeof id !== 'string' || !ID_RE.test(id)) throw containerNotFound(id);
     const hit = fromStorage ? null : await this.redis.getBuffer(this.stateKey(id));
     if (hit) return JSON.parse(hit.toString()) as ContainerState;
     // Redis lost it (or never had it, after a reindex): the durable copy is the truth.
     const stored = await this.storage.getContent(ContainerPaths.state(id)).catch(() => undefined);
-    if (!stored) throw new RegistryError('NOT_FOUND', `no such container: ${id}`, { id });
+    if (!stored) throw containerNotFound(id);
     await this.redis.set(this.stateKey(id), stored);
     const s = JSON.parse(stored.toString()) as ContainerState;
     await this.redis.zadd(this.indexKey, Date.parse(s.record.createdAt) || Date.now(), id);

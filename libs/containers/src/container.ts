@@ -15,6 +15,8 @@ export interface ContainerImage {
 export interface ContainerRecord {
   id: string;
   name?: string;
+  /** The user it belongs to (a robot's owner when a robot made it); none when made with auth off. */
+  owner?: string;
   image: ContainerImage;
   createdAt: string;
   /** Paused by the user (`docker pause`). */
@@ -34,6 +36,7 @@ export interface ContainerState {
 export interface ContainerView {
   id: string;
   name?: string;
+  owner?: string;
   image: ContainerImage;
   createdAt: string;
   state: 'running' | 'paused';
@@ -55,6 +58,7 @@ export function viewOf(s: ContainerState): ContainerView {
     upperEntries: s.entries.length,
   };
   if (r.name) v.name = r.name;
+  if (r.owner) v.owner = r.owner;
   return v;
 }
 

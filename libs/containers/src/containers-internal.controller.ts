@@ -3,13 +3,15 @@
 import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { CONFIG, checkInternalToken, readLimited, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
 import type { FileOp, TarMode } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 
 type Q = Record<string, string | undefined>;
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 
+// Split services only: the guard checks the shared internal token (STEVEDORE_INTERNAL_TOKEN).
+@Access({ role: 'internal' })
 @Controller('internal/v1/containers')
 export class ContainersInternalController {
   constructor(
@@ -18,7 +20,6 @@ export class ContainersInternalController {
   ) {}
 
   private stream(req: FastifyRequest): Readable {
-    checkInternalToken(req, this.config.STEVEDORE_INTERNAL_TOKEN);
     return ((req.body as Readable | undefined) ?? req.raw) as Readable;
   }
 
@@ -31,9 +32,6 @@ export class ContainersInternalController {
     else reply.header('content-type', 'application/json').send(JSON.stringify(value));
   }
 
-  private auth(req: FastifyRequest): void {
-    checkInternalToken(req, this.config.STEVEDORE_INTERNAL_TOKEN);
-  }
 
   @Post()
   async create(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
@@ -42,19 +40,16 @@ export class ContainersInternalController {
 
   @Get()
   async list(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.list());
   }
 
   @Get(':id')
   async inspect(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.inspect(id));
   }
 
   @Delete(':id')
   async remove(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    this.auth(req);
     await this.containers.remove(id);
     this.send(reply, undefined);
   }
@@ -67,7 +62,6 @@ export class ContainersInternalController {
 
   @Get(':id/files')
   async readFile(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     const { entry, stream } = await this.containers.readFile(id, q.path!);
     reply.header('x-entry', encodeURIComponent(JSON.stringify(entry))).header('content-type', 'application/octet-stream').send(stream);
   }
@@ -85,43 +79,36 @@ export class ContainersInternalController {
 
   @Get(':id/stat')
   async stat(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.stat(id, q.path!));
   }
 
   @Get(':id/dir')
   async listDir(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.listDir(id, q.path!));
   }
 
   @Get(':id/changes')
   async diff(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.diff(id));
   }
 
   @Post(':id/pause')
   async pause(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.pause(id));
   }
 
   @Post(':id/unpause')
   async unpause(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.unpause(id));
   }
 
   @Post(':id/snapshot')
   async snapshot(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     this.send(reply, await this.containers.snapshot(id, q.holder || undefined));
   }
 
   @Post(':id/release')
   async release(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
-    this.auth(req);
     await this.containers.release(id, q.holder!);
     this.send(reply, undefined);
   }

@@ -5,9 +5,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseImageRef, parseBody, requestBody } from '@stevedore/images';
 import { RegistryError } from '@stevedore/oci';
+import { Access, ownerFor, type RoutePolicy } from '@stevedore/platform';
+import { AccessPolicy } from '@stevedore/registry';
 import type { Change, ContainerView, Entry, FileOp } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
-import { ContainersAccess } from './containers-access';
 
 const CreateBody = z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional() });
 const mode = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^[0-7]{1,4}$/).transform((s) => parseInt(s, 8))]);
@@ -34,6 +35,11 @@ function needPath(q: Record<string, string | undefined>): string {
   return q.path;
 }
 
+// A container is owned by its creator; reading what it holds needs pull on its image repository now.
+const read: RoutePolicy = { role: 'authenticated', resource: { kind: 'container', action: 'read' } };
+const content: RoutePolicy = { role: 'authenticated', resource: { kind: 'container', action: 'content' } };
+const change: RoutePolicy = { role: 'authenticated', resource: { kind: 'container', action: 'change' } };
+
 /** Docker's `docker diff` lines: kind and path. */
 export interface DiffAnswer {
   changes: Change[];
@@ -43,41 +49,49 @@ export interface DiffAnswer {
 export class ContainersController {
   constructor(
     @Inject(CONTAINER_SERVICE) private readonly containers: ContainerService,
-    private readonly access: ContainersAccess,
+    private readonly policy: AccessPolicy,
   ) {}
 
   @Post()
   @HttpCode(201)
+  @Access({
+    role: 'authenticated',
+    repositories: (req) => [{ type: 'repository', name: parseImageRef(parseBody(CreateBody, req.body).image, { defaultTag: true }).name, actions: ['pull'] }],
+    description: 'pull on the image; the caller owns the container',
+  })
   async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ContainerView> {
     const spec = parseBody(CreateBody, body);
-    await this.access.pull(req, parseImageRef(spec.image, { defaultTag: true }).name);
-    return this.containers.create(spec);
+    const owner = ownerFor(req);
+    return this.containers.create({ ...spec, ...(owner ? { owner } : {}) });
   }
 
   @Get()
+  @Access({ role: 'authenticated', lists: 'containers the caller owns (admins: all)' })
   async list(@Req() req: FastifyRequest): Promise<{ containers: ContainerView[] }> {
-    await this.access.authenticated(req);
-    return { containers: await this.containers.list() };
+    const all = await this.containers.list();
+    const shown: ContainerView[] = [];
+    for (const c of all) if (await this.policy.sees(req, { owner: c.owner, repositories: [c.image.repository] })) shown.push(c);
+    return { containers: shown };
   }
 
   @Get(':id')
-  async inspect(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<ContainerView> {
-    await this.access.authenticated(req);
+  @Access(read)
+  async inspect(@Param('id') cid: string): Promise<ContainerView> {
     return this.containers.inspect(cid);
   }
 
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<void> {
-    await this.access.authenticated(req);
+  @Access(change)
+  async remove(@Param('id') cid: string): Promise<void> {
     await this.containers.remove(cid);
   }
 
   /** Write a file from the raw body (streamed to storage): `PUT ...?path=/etc/motd&mode=0644&uid=0&gid=0`. */
   @Put(':id/files')
   @HttpCode(201)
+  @Access(change)
   async writeFile(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
-    await this.access.authenticated(req);
     return this.containers.writeFile(cid, needPath(q), requestBody(req), {
       mode: num(q.mode, 'mode', 8),
       uid: num(q.uid, 'uid'),
@@ -87,8 +101,8 @@ export class ContainersController {
 
   /** Read a file through the merged view. */
   @Get(':id/files')
-  async readFile(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<FastifyReply> {
-    await this.access.authenticated(req);
+  @Access(content)
+  async readFile(@Res() reply: FastifyReply, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<FastifyReply> {
     const { entry, stream } = await this.containers.readFile(cid, needPath(q));
     return reply
       .code(200)
@@ -100,28 +114,28 @@ export class ContainersController {
 
   @Delete(':id/files')
   @HttpCode(204)
-  async removeFile(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<void> {
-    await this.access.authenticated(req);
+  @Access(change)
+  async removeFile(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<void> {
     await this.containers.apply(cid, { op: 'remove', path: needPath(q), recursive: q.recursive === '1' || q.recursive === 'true' });
   }
 
   @Get(':id/stat')
-  async stat(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
-    await this.access.authenticated(req);
+  @Access(content)
+  async stat(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
     return this.containers.stat(cid, needPath(q));
   }
 
   /** List a directory through the merged view. */
   @Get(':id/dir')
-  async listDir(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: Entry[] }> {
-    await this.access.authenticated(req);
+  @Access(content)
+  async listDir(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: Entry[] }> {
     return { entries: await this.containers.listDir(cid, q.path || '/') };
   }
 
   /** mkdir, symlink, chmod, chown, remove, rename as JSON: `{"op":"mkdir","path":"/srv","parents":true}`. */
   @Post(':id/ops')
-  async op(@Req() req: FastifyRequest, @Param('id') cid: string, @Body() body: unknown): Promise<{ entry?: Entry }> {
-    await this.access.authenticated(req);
+  @Access(change)
+  async op(@Param('id') cid: string, @Body() body: unknown): Promise<{ entry?: Entry }> {
     const entry = await this.containers.apply(cid, parseBody(OpBody, body) as FileOp);
     return entry ? { entry } : {};
   }
@@ -131,30 +145,30 @@ export class ContainersController {
    * the container; `mode=rootfs` is a whole filesystem, diffed against the image.
    */
   @Put(':id/archive')
+  @Access(change)
   async upload(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: number }> {
-    await this.access.authenticated(req);
     const m = q.mode ?? 'overlay';
     if (m !== 'overlay' && m !== 'rootfs') throw new RegistryError('INVALID_REQUEST', '`mode` is overlay or rootfs', { mode: m });
     return this.containers.uploadTar(cid, requestBody(req), m);
   }
 
   @Get(':id/changes')
-  async changes(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<DiffAnswer> {
-    await this.access.authenticated(req);
+  @Access(content)
+  async changes(@Param('id') cid: string): Promise<DiffAnswer> {
     return { changes: await this.containers.diff(cid) };
   }
 
   @Post(':id/pause')
   @HttpCode(200)
-  async pause(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<ContainerView> {
-    await this.access.authenticated(req);
+  @Access(change)
+  async pause(@Param('id') cid: string): Promise<ContainerView> {
     return this.containers.pause(cid);
   }
 
   @Post(':id/unpause')
   @HttpCode(200)
-  async unpause(@Req() req: FastifyRequest, @Param('id') cid: string): Promise<ContainerView> {
-    await this.access.authenticated(req);
+  @Access(change)
+  async unpause(@Param('id') cid: string): Promise<ContainerView> {
     return this.containers.unpause(cid);
   }
 }

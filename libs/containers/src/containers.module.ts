@@ -2,7 +2,7 @@
 // metadata-service, `serveInternal` exposing it to split services), or a client of metadata-service
 // (split gateway, commit workers). `api` adds /api/v1/containers. `deps` provide BLOB_SERVICE and
 // METADATA_SERVICE (wrapped by UpstreamModule so a missing image is pulled through).
-import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -12,7 +12,10 @@ import type { StorageDriver } from '@stevedore/storage';
 import { CONTAINER_SERVICE } from './container-service';
 import { ContainerServiceClient } from './container-service.client';
 import { ContainerStore } from './container-store';
-import { ContainersAccess } from './containers-access';
+import { ResourceRegistry } from '@stevedore/registry';
+import { RegistryError } from '@stevedore/oci';
+import { containerNotFound } from './errors';
+import type { ContainerService as Containers } from './container-service';
 import { ContainersController } from './containers.controller';
 import { ContainersInternalController } from './containers-internal.controller';
 
@@ -21,11 +24,30 @@ export interface ContainersModuleOptions {
   serveInternal?: boolean;
 }
 
+/** Containers as owned resources for the access policy: owner, and the image repository they hold. */
+class ContainerResources implements OnModuleInit {
+  constructor(
+    @Inject(CONTAINER_SERVICE) private readonly containers: Containers,
+    @Optional() @Inject(ResourceRegistry) private readonly registry?: ResourceRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry?.register('container', {
+      find: async (id) => {
+        const c = await this.containers.inspect(id).catch((e: unknown) => (RegistryError.is(e, 'NOT_FOUND') ? undefined : Promise.reject(e)));
+        // `writes` is empty: a robot of the owner that may pull the image may also change the container.
+        return c ? { owner: c.owner, repositories: [c.image.repository], writes: [] } : undefined;
+      },
+      notFound: containerNotFound,
+    });
+  }
+}
+
 @Module({})
 export class ContainersModule {
   static forRoot(deps: DynamicModule[], options: ContainersModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [
-      ContainersAccess,
+      ContainerResources,
       {
         provide: CONTAINER_SERVICE,
         inject: [METADATA_SERVICE, BLOB_SERVICE, STORAGE, REDIS, RedisKeys],
@@ -34,7 +56,7 @@ export class ContainersModule {
       },
     ];
     const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersInternalController] : [])];
-    return { module: ContainersModule, imports: deps, controllers, providers, exports: [CONTAINER_SERVICE, ContainersAccess] };
+    return { module: ContainersModule, imports: deps, controllers, providers, exports: [CONTAINER_SERVICE] };
   }
 
   /** Containers are hosted by metadata-service (STEVEDORE_METADATA_SERVICE_URL). */
@@ -43,14 +65,14 @@ export class ContainersModule {
       module: ContainersModule,
       controllers: options.api ? [ContainersController] : [],
       providers: [
-        ContainersAccess,
+        ContainerResources,
         {
           provide: CONTAINER_SERVICE,
           inject: [CONFIG],
           useFactory: (c: StevedoreConfig) => new ContainerServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
         },
       ],
-      exports: [CONTAINER_SERVICE, ContainersAccess],
+      exports: [CONTAINER_SERVICE],
     };
   }
 }

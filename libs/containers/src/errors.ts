@@ -21,3 +21,9 @@ export async function mapErrors<T>(fn: () => T | Promise<T>): Promise<T> {
     throw toRegistryError(e);
   }
 }
+
+/** A missing container; one the caller may not see answers exactly the same. */
+export function containerNotFound(id: unknown): RegistryError {
+  const shown = String(id).slice(0, 80);
+  return new RegistryError('NOT_FOUND', `no such container: ${shown}`, { id: shown });
+}

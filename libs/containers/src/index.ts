@@ -4,7 +4,6 @@ export * from './content-store';
 export * from './container-store';
 export * from './apply-layer';
 export * from './errors';
-export * from './containers-access';
 export * from './containers.controller';
 export * from './containers.module';
 export * from './container-service.client';

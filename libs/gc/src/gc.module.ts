@@ -7,11 +7,10 @@ import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, type BlobGcService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from '@stevedore/metadata';
-import { ACCESS_GUARD } from '@stevedore/registry';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue } from './gc-queue';
 import { GcWorker } from './gc-worker';
-import { GC_ACCESS_GUARD, GcController } from './gc.controller';
+import { GcController } from './gc.controller';
 import { NamespaceQuotas } from './namespace-quotas';
 import { RetentionStore } from './retention-store';
 
@@ -74,7 +73,6 @@ export class GcModule {
         GcWorker,
       );
     }
-    if (options.api) providers.push({ provide: GC_ACCESS_GUARD, inject: [{ token: ACCESS_GUARD, optional: true }], useFactory: (g?: unknown) => g ?? null });
     return {
       module: GcModule,
       imports: deps,

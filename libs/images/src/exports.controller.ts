@@ -5,7 +5,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '@stevedore/oci';
-import { STORAGE } from '@stevedore/platform';
+import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { planExport, type ExportProgress, type ExportResult } from './archive-export';
@@ -13,7 +13,6 @@ import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ExportJobStatus } from './image-jobs';
 import { parseBody } from './images-options';
 import { parseImageRef } from './image-reference';
-import { ImagesAccess } from './images-access';
 
 const ExportBody = z.object({
   references: z.array(z.string().min(1).max(600)).min(1).max(1000),
@@ -21,23 +20,29 @@ const ExportBody = z.object({
   platform: z.string().max(100).optional(),
 });
 
+const referencedRepositories = (body: unknown) => [...new Set(parseBody(ExportBody, body).references.map((r) => parseImageRef(r).name))];
+
 @Controller('api/v1/exports')
 export class ExportsController {
   constructor(
     private readonly queues: ImageJobQueues,
     @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
     @Inject(STORAGE) private readonly storage: StorageDriver,
-    private readonly access: ImagesAccess,
   ) {}
 
   @Post()
   @HttpCode(202)
+  @Access({
+    role: 'authenticated',
+    repositories: (req) => referencedRepositories(req.body).map((name) => ({ type: 'repository', name, actions: ['pull'] })),
+    description: 'pull on every reference; the caller owns the export',
+  })
   async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ExportJobStatus> {
     const spec = parseBody(ExportBody, body);
-    for (const name of new Set(spec.references.map((r) => parseImageRef(r).name))) await this.access.repository(req, name, ['pull']);
     const plan = await planExport(this.metadata, spec);
     const id = randomUUID();
-    await this.queues.exports.add('export', spec, {
+    const owner = ownerFor(req);
+    await this.queues.exports.add('export', { ...spec, ...(owner ? { owner } : {}) }, {
       jobId: id,
       attempts: 1,
       removeOnComplete: { age: JOB_RETENTION_SECONDS },
@@ -58,15 +63,15 @@ export class ExportsController {
   }
 
   @Get(':id')
-  async status(@Req() req: FastifyRequest, @Param('id') id: string): Promise<ExportJobStatus> {
-    await this.access.authenticated(req);
+  @Access({ role: 'authenticated', resource: { kind: 'export', action: 'read' } })
+  async status(@Param('id') id: string): Promise<ExportJobStatus> {
     const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
     return { ...status, links: this.links(id) };
   }
 
   @Get(':id/archive')
-  async archive(@Req() req: FastifyRequest, @Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    await this.access.authenticated(req);
+  @Access({ role: 'authenticated', resource: { kind: 'export', action: 'content' }, description: 'the owner (or an admin), with pull on every repository it holds now' })
+  async archive(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
     if (status.state !== 'completed' || !status.result) {
       throw new RegistryError('CONFLICT', `export ${id} is ${status.state}; the archive is ready when it is completed`, { state: status.state, error: status.error });
@@ -87,8 +92,8 @@ export class ExportsController {
   /** Removes the job and its archive. */
   @Delete(':id')
   @HttpCode(204)
-  async remove(@Req() req: FastifyRequest, @Param('id') id: string): Promise<void> {
-    await this.access.authenticated(req);
+  @Access({ role: 'authenticated', resource: { kind: 'export', action: 'change' } })
+  async remove(@Param('id') id: string): Promise<void> {
     const { job, status } = await jobStatus(this.queues.exports, 'export', id);
     if (status.state === 'active') throw new RegistryError('CONFLICT', `export ${id} is running`, { state: status.state });
     await job.remove();

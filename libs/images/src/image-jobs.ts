@@ -2,6 +2,8 @@
 // their bytes live in storage, and how a job's state is reported to clients.
 import type { Job, Queue } from 'bullmq';
 import { RegistryError, type ErrorBody } from '@stevedore/oci';
+import type { OwnedResource } from '@stevedore/platform';
+import { parseImageRef } from './image-reference';
 import type { ExportCompression, ExportProgress, ExportResult } from './archive-export';
 import type { LoadProgress, LoadReport } from './archive-load';
 
@@ -9,6 +11,8 @@ export interface ExportJobData {
   references: string[];
   compression: ExportCompression;
   platform?: string;
+  /** Who asked (only they, or an admin, may read or delete it). */
+  owner?: string;
 }
 
 export interface ImportJobData {
@@ -17,6 +21,7 @@ export interface ImportJobData {
   size: number;
   maxBytes: number;
   repository?: string;
+  owner?: string;
 }
 
 export const ImageJobPaths = {
@@ -61,12 +66,28 @@ export function parseJobFailure(reason: string | undefined): ErrorBody | undefin
   return { code: 'INTERNAL', message: reason.slice(0, 500) };
 }
 
+/** A missing export or import job; one the caller may not see answers exactly the same. */
+export function imageJobNotFound(kind: 'export' | 'import', id: unknown): RegistryError {
+  const shown = String(id).slice(0, 64);
+  return new RegistryError('NOT_FOUND', `${kind} job ${shown} not found`, { id: shown });
+}
+
+/** A job's owner and the repositories it reads or writes, for the access policy. */
+export async function ownedJob(queue: Queue, id: string): Promise<OwnedResource | undefined> {
+  if (!id || !/^[A-Za-z0-9-]{1,64}$/.test(id)) return undefined;
+  const job = await queue.getJob(id);
+  if (!job) return undefined;
+  const data = job.data as Partial<ExportJobData & ImportJobData>;
+  const repositories = [...new Set([...(data.references ?? []).map((r) => parseImageRef(r).name), ...(data.repository ? [parseImageRef(data.repository).name] : [])])];
+  return { owner: data.owner, repositories, writes: [] };
+}
+
 export async function jobStatus<P, R>(queue: Queue, kind: 'export' | 'import', id: string): Promise<{ status: JobStatus<P, R>; job: Job }> {
   const valid = !!id && /^[A-Za-z0-9-]{1,64}$/.test(id);
   // State first, then the job: a job read before it finished could show 'failed' without its reason.
   const state = (valid ? await queue.getJobState(id) : 'unknown') as JobState;
   const job = valid ? await queue.getJob(id) : undefined;
-  if (!job || state === 'unknown') throw new RegistryError('NOT_FOUND', `${kind} job ${String(id).slice(0, 64)} not found`, { id: String(id).slice(0, 64) });
+  if (!job || state === 'unknown') throw imageJobNotFound(kind, id);
   const status: JobStatus<P, R> = {
     id,
     kind,

@@ -3,11 +3,12 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Req } fro
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '@stevedore/oci';
+import { Access, type AccessRequest } from '@stevedore/platform';
+import { AccessPolicy } from '@stevedore/registry';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
 import { parseImageRef } from './image-reference';
-import { ImagesAccess } from './images-access';
 import { importRootfs } from './rootfs-import';
 import { LAYER_SIZES, type LayerSizeCache } from './layer-size-cache';
 import { IMAGES_OPTIONS, requestBody, parseBody, parseLimit, type ImagesOptions } from './images-options';
@@ -18,6 +19,11 @@ function required(value: unknown, name: string): string {
   if (typeof value !== 'string' || !value) throw new RegistryError('INVALID_REQUEST', `query parameter "${name}" is required`, { parameter: name });
   return value;
 }
+
+const query = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
+const on = (reference: string, actions: string[]): AccessRequest => ({ type: 'repository', name: parseImageRef(reference).name, actions });
+/** The rights a request needs on the repository of its `?ref=`. */
+const refNeeds = (actions: string[]) => (req: FastifyRequest) => [on(required(query(req)['ref'], 'ref'), actions)];
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 const truthy = (v: unknown) => v === 'true' || v === '1' || v === 'yes';
@@ -30,63 +36,75 @@ export class ImagesController {
     @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
     @Inject(LAYER_SIZES) private readonly sizes: LayerSizeCache,
     @Inject(IMAGES_OPTIONS) private readonly options: ImagesOptions,
-    private readonly access: ImagesAccess,
+    private readonly policy: AccessPolicy,
   ) {}
 
-  private async allowed(req: FastifyRequest, reference: string, actions: Array<'pull' | 'push' | 'delete'>): Promise<string> {
-    await this.access.repository(req, parseImageRef(reference).name, actions);
-    return reference;
-  }
-
-  /** Rows of repositories the caller may pull; the page cursor counts every row, shown or not. */
+  /** Rows of repositories the caller may pull (anonymous: public ones); the page cursor counts every row, shown or not. */
   @Get()
+  @Access({
+    role: 'anyone',
+    repositories: (req) => {
+      const repository = query(req)['repository'];
+      return typeof repository === 'string' && repository ? [on(repository, ['pull'])] : [];
+    },
+    lists: 'rows of repositories the caller may pull',
+  })
   async list(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('n') n?: string, @Query('last') last?: string) {
     const size = n === undefined ? undefined : Number(n);
     if (size !== undefined && (!Number.isInteger(size) || size < 1)) throw new RegistryError('INVALID_REQUEST', '`n` must be a positive integer', { n });
-    if (repository) await this.allowed(req, repository, ['pull']);
-    else await this.access.authenticated(req);
     const page = await this.images.list({ repository: repository || undefined, n: size, last: last || undefined });
     if (repository) return page;
     const ok = new Map<string, boolean>();
-    for (const r of new Set(page.items.map((i) => i.repository))) ok.set(r, await this.access.may(req, r, ['pull']));
+    for (const r of new Set(page.items.map((i) => i.repository))) ok.set(r, await this.policy.permits(req, { type: 'repository', name: r, actions: ['pull'] }));
     return { ...page, items: page.items.filter((i) => ok.get(i.repository)) };
   }
 
   @Get('inspect')
-  async inspect(@Req() req: FastifyRequest, @Query('ref') ref?: string) {
-    return this.images.inspect(await this.allowed(req, required(ref, 'ref'), ['pull']));
+  @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
+  async inspect(@Query('ref') ref?: string) {
+    return this.images.inspect(required(ref, 'ref'));
   }
 
   @Get('history')
-  async history(@Req() req: FastifyRequest, @Query('ref') ref?: string) {
-    return this.images.history(await this.allowed(req, required(ref, 'ref'), ['pull']));
+  @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
+  async history(@Query('ref') ref?: string) {
+    return this.images.history(required(ref, 'ref'));
   }
 
   @Post('tag')
   @HttpCode(201)
-  async tag(@Req() req: FastifyRequest, @Body() body: unknown) {
+  @Access({
+    role: 'authenticated',
+    repositories: (req) => {
+      const b = parseBody(TagBody, req.body);
+      return [on(b.source, ['pull']), on(b.target, ['pull', 'push'])];
+    },
+    description: 'pull on the source, push on the target',
+  })
+  async tag(@Body() body: unknown) {
     const b = parseBody(TagBody, body);
-    await this.allowed(req, b.source, ['pull']);
-    await this.allowed(req, b.target, ['pull', 'push']);
     return this.images.tag(b.source, b.target);
   }
 
   /** `docker rmi REF`: a tag is untagged; a digest is deleted (with `force=true` when tagged). */
   @Delete()
-  async remove(@Req() req: FastifyRequest, @Query('ref') ref?: string, @Query('force') force?: string) {
-    return this.images.remove(await this.allowed(req, required(ref, 'ref'), ['delete']), truthy(force));
+  @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
+  async remove(@Query('ref') ref?: string, @Query('force') force?: string) {
+    return this.images.remove(required(ref, 'ref'), truthy(force));
   }
 
   @Post('untag')
-  async untag(@Req() req: FastifyRequest, @Query('ref') ref?: string) {
-    return this.images.untag(await this.allowed(req, required(ref, 'ref'), ['delete']));
+  @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
+  async untag(@Query('ref') ref?: string) {
+    return this.images.untag(required(ref, 'ref'));
   }
 
   /** `docker import`: the body is a root filesystem tarball (plain, gzip, bzip2, xz or zstd). */
   @Post('import')
   @HttpCode(201)
+  @Access({ role: 'authenticated', repositories: refNeeds(['pull', 'push']) })
   async importRootfs(@Req() req: FastifyRequest, @Query() q: Record<string, unknown>) {
-    const reference = await this.allowed(req, required(q['ref'], 'ref'), ['pull', 'push']);
+    const reference = required(q['ref'], 'ref');
     const [os, architecture, variant] = typeof q['platform'] === 'string' ? q['platform'].split('/') : [];
     return importRootfs({ blobs: this.blobs, metadata: this.metadata, sizes: this.sizes }, requestBody(req), {
       reference,

@@ -1,7 +1,7 @@
 // Nest wiring of the images domain: the management API (on 'all' and 'gateway') and the export and
 // import workers (on 'all' and 'commit-worker'). `deps` provide BLOB_SERVICE and METADATA_SERVICE,
 // in-process or remote; both halves only use those interfaces, storage and Redis.
-import { DynamicModule, Module, type Provider } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { REDIS, RedisKeys } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
@@ -11,7 +11,8 @@ import { ImagesController } from './images.controller';
 import { ExportsController } from './exports.controller';
 import { ImportsController } from './imports.controller';
 import { ImageJobQueues } from './image-job-queues';
-import { ImagesAccess } from './images-access';
+import { ResourceRegistry } from '@stevedore/registry';
+import { imageJobNotFound, ownedJob } from './image-jobs';
 import { ImageJobWorkers } from './image-workers';
 import { LAYER_SIZES, RedisLayerSizeCache, type LayerSizeCache } from './layer-size-cache';
 import { DEFAULT_IMAGES_OPTIONS, IMAGES_OPTIONS, type ImagesOptions } from './images-options';
@@ -21,6 +22,19 @@ export interface ImagesModuleOptions extends Partial<ImagesOptions> {
   api?: boolean;
   /** Run the export and import job workers. */
   workers?: boolean;
+}
+
+/** Export and import jobs as owned resources for the access policy. */
+class ImageJobResources implements OnModuleInit {
+  constructor(
+    private readonly queues: ImageJobQueues,
+    @Optional() @Inject(ResourceRegistry) private readonly registry?: ResourceRegistry,
+  ) {}
+
+  onModuleInit(): void {
+    this.registry?.register('export', { find: (id) => ownedJob(this.queues.exports, id), notFound: (id) => imageJobNotFound('export', id) });
+    this.registry?.register('import', { find: (id) => ownedJob(this.queues.imports, id), notFound: (id) => imageJobNotFound('import', id) });
+  }
 }
 
 @Module({})
@@ -35,7 +49,7 @@ export class ImagesModule {
         useFactory: (m: MetadataService, b: BlobService, s: LayerSizeCache) => new ImageService(m, b, s),
       },
     ];
-    if (options.api) providers.push(ImageJobQueues, ImagesAccess);
+    if (options.api) providers.push(ImageJobQueues, ImageJobResources);
     if (options.workers) providers.push(ImageJobWorkers);
     return {
       module: ImagesModule,

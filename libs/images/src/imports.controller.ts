@@ -6,7 +6,7 @@ import { PassThrough } from 'node:stream';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RegistryError } from '@stevedore/oci';
-import { STORAGE } from '@stevedore/platform';
+import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { LoadProgress, LoadReport } from './archive-load';
 import { ByteLimit } from './decompress';
@@ -14,7 +14,6 @@ import { parseImageRef } from './image-reference';
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ImportJobStatus } from './image-jobs';
 import { IMAGES_OPTIONS, parseLimit, requestBody, type ImagesOptions } from './images-options';
-import { ImagesAccess } from './images-access';
 
 @Controller('api/v1/imports')
 export class ImportsController {
@@ -22,14 +21,15 @@ export class ImportsController {
     private readonly queues: ImageJobQueues,
     @Inject(STORAGE) private readonly storage: StorageDriver,
     @Inject(IMAGES_OPTIONS) private readonly options: ImagesOptions,
-    private readonly access: ImagesAccess,
   ) {}
 
+  // A load writes whatever repositories its archive names, known only once it is read: admins only.
   @Post()
   @HttpCode(202)
+  @Access({ role: 'admin', description: 'a load may write any repository its archive names' })
   async create(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('maxBytes') maxBytes?: string): Promise<ImportJobStatus> {
     if (repository) parseImageRef(repository);
-    await this.access.registry(req);
+    const owner = ownerFor(req);
     const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);
     const declared = Number(req.headers['content-length']);
     const body = requestBody(req);
@@ -55,15 +55,15 @@ export class ImportsController {
     }
     await this.queues.imports.add(
       'import',
-      { upload, size: counted.bytes, maxBytes: limit, ...(repository ? { repository } : {}) },
+      { upload, size: counted.bytes, maxBytes: limit, ...(repository ? { repository } : {}), ...(owner ? { owner } : {}) },
       { jobId: id, attempts: 1, removeOnComplete: { age: JOB_RETENTION_SECONDS }, removeOnFail: { age: JOB_RETENTION_SECONDS } },
     );
     return { id, kind: 'import', state: 'waiting', progress: null, createdAt: new Date().toISOString(), links: { self: `/api/v1/imports/${id}` } };
   }
 
   @Get(':id')
-  async status(@Req() req: FastifyRequest, @Param('id') id: string): Promise<ImportJobStatus> {
-    await this.access.authenticated(req);
+  @Access({ role: 'authenticated', resource: { kind: 'import', action: 'read' } })
+  async status(@Param('id') id: string): Promise<ImportJobStatus> {
     const { status } = await jobStatus<LoadProgress, LoadReport>(this.queues.imports, 'import', id);
     return { ...status, links: { self: `/api/v1/imports/${id}` } };
   }

@@ -9,4 +9,3 @@ export * from './archive-load';
 export * from './image-jobs';
 export * from './images-options';
 export * from './images.module';
-export * from './images-access';

@@ -33,6 +33,8 @@ export const ConfigSchema = z.object({
   STEVEDORE_METADATA_SERVICE_URL: z.string().url().optional(),
   /** Shared secret between split services (internal API); required when a service URL is set. */
   STEVEDORE_INTERNAL_TOKEN: z.string().optional(),
+  /** When set, GET /metrics needs `Authorization: Bearer <this>` (open otherwise, as Prometheus expects by default). */
+  STEVEDORE_METRICS_TOKEN: z.string().min(16).optional(),
   /** Docker token auth on /v2 and the management API. Off only for a private, single-user machine. */
   STEVEDORE_AUTH: bool.default(true),
   STEVEDORE_ADMIN_PASSWORD: z.string().optional(),

@@ -1,5 +1,6 @@
 // /healthz: the process answers. /readyz: Redis, storage and whatever else a module registered
 // (workers add their queue connection) answer too. Kubernetes probes use both (@nestjs/terminus).
+import { Access } from './access-policy';
 import { Controller, Get, Inject, Injectable, Res, ServiceUnavailableException } from '@nestjs/common';
 import { HealthCheckService, HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import type Redis from 'ioredis';
@@ -48,11 +49,13 @@ export class HealthController {
   }
 
   @Get('healthz')
+  @Access({ role: 'anyone' })
   healthz(): { status: string } {
     return { status: 'ok' };
   }
 
   @Get('readyz')
+  @Access({ role: 'anyone' })
   async readyz(@Res() reply: FastifyReply): Promise<void> {
     const checks = [
       this.indicator('redis', () => this.redis.ping()),

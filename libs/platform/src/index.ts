@@ -14,3 +14,4 @@ export * from './instrumented-storage';
 export * from './request-context';
 export * from './logging';
 export * from './byte-lru';
+export * from './access-policy';

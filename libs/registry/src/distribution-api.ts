@@ -88,6 +88,19 @@ function pageQuery(q: Record<string, string | undefined>): { n?: number; last?: 
   return { n, last: q.last || undefined };
 }
 
+/**
+ * The scopes an UNAUTHORIZED answer asks for: the request's own, and for a cross-repository mount
+ * also pull on the source (one `scope`, space-separated, as distribution does), so a token client
+ * that follows the challenge gets a token the mount can use.
+ */
+function challengeScopes(route: V2Route | undefined, method: string, query: Record<string, string | undefined>, access: AccessRequest): AccessRequest[] {
+  const from = query.from;
+  if (route?.kind === 'uploads' && method === 'POST' && query.mount && from && from !== access.name) {
+    return [access, { type: 'repository', name: from, actions: ['pull'] }];
+  }
+  return [access];
+}
+
 export class DistributionApi {
   private readonly logger = new Logger('v2');
 
@@ -127,7 +140,7 @@ export class DistributionApi {
       await this.dispatch(route, req, reply, query);
     } catch (e) {
       const err = toRegistryError(e, this.logger);
-      const extra = err.code === 'UNAUTHORIZED' && this.guard && access ? this.guard.challenge(access) : {};
+      const extra = err.code === 'UNAUTHORIZED' && this.guard && access ? this.guard.challenge(challengeScopes(route, req.method, query, access)) : {};
       if (req.method === 'HEAD') {
         if (!reply.sent) reply.code(err.status).headers({ ...API_VERSION, ...extra }).send();
       } else {
@@ -282,9 +295,11 @@ export class DistributionApi {
       const from = query.from;
       if (from) {
         assertRepositoryName(from);
-        // The client needs pull on the source too.
-        if (this.guard) await this.guard.check(req, { type: 'repository', name: from, actions: ['pull'] });
-        const info = await this.blobs.mount(name, from, digest);
+        // A mount needs pull on the source too. Without it (or with a token that does not cover
+        // it) the spec's answer is an ordinary upload session, not an error: the client then
+        // pushes the blob itself.
+        const mayPull = !this.guard || (await this.guard.permits(req, { type: 'repository', name: from, actions: ['pull'] }));
+        const info = mayPull ? await this.blobs.mount(name, from, digest) : undefined;
         if (info) {
           reply.code(201).headers({ location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': '0' }).send();
           return;

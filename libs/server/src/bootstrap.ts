@@ -19,6 +19,7 @@ import {
 } from '@stevedore/platform';
 import { BlobsModule } from '@stevedore/blobs';
 import { METADATA_SERVICE, MetadataModule, type MetadataService } from '@stevedore/metadata';
+import { AccessPolicyModule, RoutePolicyTable, unguardedRoutes } from '@stevedore/registry';
 import { modulesFor } from './targets';
 import { serveApiDocs } from './openapi';
 import { mountQueueDashboard } from './queue-dashboard';
@@ -33,7 +34,7 @@ export interface RunningServer {
 function rootModule(config: StevedoreConfig, modules: DynamicModule[]): DynamicModule {
   @Module({})
   class StevedoreRoot {}
-  return { module: StevedoreRoot, imports: [loggingModule(config), PlatformModule.forRoot(config), ...modules] };
+  return { module: StevedoreRoot, imports: [loggingModule(config), PlatformModule.forRoot(config), AccessPolicyModule, ...modules] };
 }
 
 export async function startServer(env: Record<string, string | undefined> = process.env, target?: Target): Promise<RunningServer> {
@@ -46,6 +47,11 @@ export async function startServer(env: Record<string, string | undefined> = proc
     return503OnClosing: true,
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
+  });
+  // Every route served, whoever registers it: start-up refuses one that no policy covers.
+  const served: Array<{ method: string; url: string }> = [];
+  adapter.getInstance().addHook('onRoute', (r) => {
+    for (const method of Array.isArray(r.method) ? r.method : [r.method]) served.push({ method: String(method), url: r.url ?? r.path });
   });
   // Every request runs inside its request id's context, so internal calls and jobs carry it on.
   adapter.getInstance().addHook('onRequest', (req, reply, done) => {
@@ -104,6 +110,12 @@ export async function startServer(env: Record<string, string | undefined> = proc
     await mountQueueDashboard(app, config);
   }
   app.enableShutdownHooks();
+  await app.init();
+  const unguarded = unguardedRoutes(served, app.get(RoutePolicyTable).routes());
+  if (unguarded.length) {
+    await app.close();
+    throw new Error(`routes without an access policy: ${unguarded.join(', ')}`);
+  }
   await app.listen(config.PORT, config.HOST);
   const address = fastify.server.address();
   const port = typeof address === 'object' && address ? address.port : config.PORT;

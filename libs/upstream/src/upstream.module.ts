@@ -8,7 +8,6 @@ import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@steved
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
-import { ACCESS_GUARD } from '@stevedore/registry';
 import { SecretBox, loadSecretKey } from './secret-box';
 import { UpstreamStore } from './upstream-store';
 import { UpstreamClients } from './upstream-clients';
@@ -17,7 +16,7 @@ import { PullThroughMetadataService } from './pull-through-metadata';
 import { ReplicationRuleStore } from './replication-rules';
 import { ReplicationQueue, startReplicationWorker } from './replication-queue';
 import { Replicator } from './replicator';
-import { UPSTREAM_ACCESS_GUARD, UpstreamsController } from './upstreams.controller';
+import { UpstreamsController } from './upstreams.controller';
 
 const INNER_BLOBS = Symbol('InnerBlobService');
 const INNER_METADATA = Symbol('InnerMetadataService');
@@ -62,9 +61,8 @@ export class UpstreamModule {
       providers: [
         { provide: INNER_BLOBS, useExisting: BLOB_SERVICE },
         { provide: INNER_METADATA, useExisting: METADATA_SERVICE },
-        { provide: UPSTREAM_ACCESS_GUARD, inject: [{ token: ACCESS_GUARD, optional: true }], useFactory: (g?: unknown) => g ?? null },
       ],
-      exports: [INNER_BLOBS, INNER_METADATA, UPSTREAM_ACCESS_GUARD],
+      exports: [INNER_BLOBS, INNER_METADATA],
     };
     return {
       module: UpstreamModule,
