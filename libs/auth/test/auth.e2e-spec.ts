@@ -296,7 +296,8 @@ describe('accounts and docker token auth', () => {
     expect((await call('GET', '/api/v1/users', { auth: bearer(adminToken.token) })).status).toBe(401);
     const aliceToken = await token(alice, ['repository:alice/app:pull']);
     expect((await call('PATCH', '/api/v1/users/alice', { auth: bearer(aliceToken.token), headers: json, body: JSON.stringify({ password: 'stolen-by-token' }) })).status).toBe(401);
-    expect((await call('PATCH', '/api/v1/users/bob', { auth: alice, headers: json, body: JSON.stringify({ password: 'not-hers-to-set' }) })).status).toBe(403);
+    // Another user's account answers as a missing one.
+    expect((await call('PATCH', '/api/v1/users/bob', { auth: alice, headers: json, body: JSON.stringify({ password: 'not-hers-to-set' }) })).status).toBe(404);
     expect((await call('PATCH', '/api/v1/users/alice', { auth: alice, headers: json, body: JSON.stringify({ disabled: true }) })).status).toBe(403);
 
     // bob changes his password: the old one and his refresh tokens stop working.

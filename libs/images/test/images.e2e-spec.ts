@@ -176,7 +176,10 @@ describe('access', () => {
     expect((await anon('GET', '/api/v1/images/inspect?ref=bh:v0.1')).status).toBe(401);
     expect((await anon('DELETE', '/api/v1/images?ref=bh:v0.1')).status).toBe(401);
     expect((await anon('POST', '/api/v1/imports')).status).toBe(401);
-    expect((await anon('GET', '/api/v1/images')).status).toBe(401);
+    // Listing is open, as on Docker Hub: anonymous callers see public repositories only.
+    const listed = await anon('GET', '/api/v1/images');
+    expect(listed.status).toBe(200);
+    expect(((await listed.json()) as { items: unknown[] }).items).toEqual([]);
   });
 });
 

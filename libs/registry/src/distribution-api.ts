@@ -79,12 +79,19 @@ function uploadHeaders(name: string, id: string, offset: number): Record<string,
   };
 }
 
+/** The most entries one page answers; a larger `n` gets this many and a Link to the rest, as the spec allows. */
+export const MAX_PAGE_ENTRIES = 10_000;
+
 function pageQuery(q: Record<string, string | undefined>): { n?: number; last?: string } {
   let n: number | undefined;
   if (q.n !== undefined) {
-    n = Number(q.n);
-    if (!Number.isInteger(n) || n < 0) throw new RegistryError('INVALID_REQUEST', 'n must be a non-negative integer', { n: q.n });
+    n = /^\d{1,16}$/.test(q.n) ? Number(q.n) : NaN;
+    if (!Number.isSafeInteger(n)) throw new RegistryError('INVALID_REQUEST', 'n must be a non-negative integer', { n: String(q.n).slice(0, 40) });
+    n = Math.min(n, MAX_PAGE_ENTRIES);
   }
+  // Names are at most 255 characters and tags 128: anything longer cannot be a cursor we gave out.
+  const last: unknown = q.last;
+  if (last !== undefined && (typeof last !== 'string' || last.length > 512)) throw new RegistryError('INVALID_REQUEST', 'last is not a name or tag', { last: String(last).slice(0, 40) });
   return { n, last: q.last || undefined };
 }
 

@@ -103,10 +103,12 @@ export class AccessPolicy {
   private checkRole(caller: Caller, policy: RoutePolicy): void {
     if (!this.guard || policy.role === 'anyone') return;
     if (caller.kind === 'anonymous') throw new RegistryError('UNAUTHORIZED', 'authentication required');
-    if (policy.role === 'user') {
-      if (caller.kind === 'token') throw new RegistryError('UNAUTHORIZED', 'this endpoint takes a user name and password (Basic), not a token');
-      if (caller.kind === 'robot') throw new RegistryError('DENIED', 'robot accounts may not manage accounts');
+    // Accounts and the operator's API take a password: a registry token (scoped, perhaps handed to
+    // CI) carries repository rights only, whoever it was issued to.
+    if ((policy.role === 'user' || policy.role === 'admin') && caller.kind === 'token') {
+      throw new RegistryError('UNAUTHORIZED', 'this endpoint takes a user name and password (Basic), not a token');
     }
+    if (policy.role === 'user' && caller.kind === 'robot') throw new RegistryError('DENIED', 'robot accounts may not manage accounts');
     if (policy.role === 'admin' && !caller.admin) throw new RegistryError('DENIED', 'only an admin may do this');
   }
 

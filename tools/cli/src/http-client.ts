@@ -49,7 +49,11 @@ export class HttpClient {
   constructor(
     readonly server: Server,
     private readonly credentials?: Credentials,
-  ) {}
+  ) {
+    // Stored credentials go up front: some routes answer anonymous callers too (public
+    // repositories), so waiting for a 401 would show a signed-in user the anonymous view.
+    if (credentials) this.current = basicHeader(credentials);
+  }
 
   get hasCredentials(): boolean {
     return !!this.credentials;
