@@ -336,8 +336,16 @@ export class BlobStore implements BlobService, BlobGcService {
     const tmp = StorageLayout.uploadChunk(name, id, 0);
     const ds = new DigestStream();
     const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const write = this.storage.writeStream(tmp, out, sizeHint);
     try {
-      await Promise.all([pipeline(body, ds, out), this.storage.writeStream(tmp, out, sizeHint)]);
+      try {
+        await Promise.all([pipeline(body, ds, out), write]);
+      } catch (e) {
+        // The write must have let go of its temporary file before the upload folder is removed.
+        out.destroy();
+        await write.catch(() => undefined);
+        throw e;
+      }
       const digest = ds.digest();
       if (expected) verifyDigest(expected, digest);
       const info = { digest, size: ds.size };

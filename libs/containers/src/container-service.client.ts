@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import { InternalClient } from '@stevedore/platform';
 import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptions, TarMode } from './container';
-import type { ContainerService, CreateContainerOptions } from './container-service';
+import type { ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
 
 const seg = (id: string) => encodeURIComponent(id);
 
@@ -32,8 +32,8 @@ export class ContainerServiceClient implements ContainerService {
     const r = await this.http.json<{ entry?: Entry }>({ method: 'POST', path: `/containers/${seg(id)}/ops`, json: op });
     return r.entry ?? undefined;
   }
-  uploadTar(id: string, body: Readable, mode: TarMode): Promise<{ entries: number }> {
-    return this.http.json({ method: 'PUT', path: `/containers/${seg(id)}/archive`, query: { mode }, body });
+  uploadTar(id: string, body: Readable, mode: TarMode, options: UploadOptions = {}): Promise<{ entries: number }> {
+    return this.http.json({ method: 'PUT', path: `/containers/${seg(id)}/archive`, query: { mode, allowDevices: options.allowDevices ? '1' : undefined }, body });
   }
   stat(id: string, path: string): Promise<Entry> {
     return this.http.json({ method: 'GET', path: `/containers/${seg(id)}/stat`, query: { path } });

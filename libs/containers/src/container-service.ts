@@ -9,6 +9,11 @@ export interface CreateContainerOptions {
   owner?: string;
 }
 
+export interface UploadOptions {
+  /** Device files in the archive (admins only; an overlay whiteout is not one). */
+  allowDevices?: boolean;
+}
+
 export interface ContainerService {
   create(options: CreateContainerOptions): Promise<ContainerView>;
   list(): Promise<ContainerView[]>;
@@ -17,7 +22,7 @@ export interface ContainerService {
 
   writeFile(id: string, path: string, body: Readable, options?: FileOptions): Promise<Entry>;
   apply(id: string, op: FileOp): Promise<Entry | undefined>;
-  uploadTar(id: string, body: Readable, mode: TarMode): Promise<{ entries: number }>;
+  uploadTar(id: string, body: Readable, mode: TarMode, options?: UploadOptions): Promise<{ entries: number }>;
 
   stat(id: string, path: string): Promise<Entry>;
   readFile(id: string, path: string): Promise<{ entry: Entry; stream: Readable }>;

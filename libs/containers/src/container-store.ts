@@ -11,15 +11,23 @@ import type { ImageService } from '@stevedore/images';
 import { RegistryError, parseManifest, type Digest, type ImageManifest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { ReadWriteLayer, Tree, diff, readLayer, type Entry } from '@stevedore/unionfs';
+import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, diff, readLayer, type Entry } from '@stevedore/unionfs';
 import { applyLayer } from './apply-layer';
 import { ContainerPaths, StorageContentStore } from './content-store';
 import { viewOf, type Change, type ContainerImage, type ContainerSnapshot, type ContainerState, type ContainerView, type FileOp, type FileOptions, type TarMode } from './container';
-import type { ContainerService, CreateContainerOptions } from './container-service';
+import type { ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
 import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
 
 const ID_RE = /^[a-f0-9]{12,64}$/;
+
+/** What one archive upload may become (STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES, STEVEDORE_MAX_EXPANSION_RATIO). */
+export interface ArchiveLimits {
+  maxBytes: number;
+  maxExpansionRatio: number;
+}
+
+export const DEFAULT_ARCHIVE_LIMITS: ArchiveLimits = { maxBytes: 2 ** 30, maxExpansionRatio: 100 };
 const LOCK_MS = 30_000;
 
 export class ContainerStore implements ContainerService {
@@ -33,6 +41,7 @@ export class ContainerStore implements ContainerService {
     private readonly storage: StorageDriver,
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
   ) {
     this.content = new StorageContentStore(storage);
     this.lower = new LowerLayers(blobs, storage, redis, (d) => keys.key('containers', 'layer-index', d), this.content);
@@ -157,10 +166,18 @@ export class ContainerStore implements ContainerService {
     });
   }
 
-  async uploadTar(id: string, body: Readable, mode: TarMode): Promise<{ entries: number }> {
+  async uploadTar(id: string, body: Readable, mode: TarMode, options: UploadOptions = {}): Promise<{ entries: number }> {
     const s = await this.load(id);
     await this.writable(s);
-    const read = await mapErrors(() => readLayer(body, { contentStore: this.content, overlayWhiteouts: mode === 'overlay' }));
+    const read = await mapErrors(() =>
+      readLayer(body, {
+        contentStore: this.content,
+        overlayWhiteouts: mode === 'overlay',
+        allowDevices: options.allowDevices,
+        limits: { maxTotalSize: this.limits.maxBytes },
+        expansion: { ...DEFAULT_EXPANSION, maxBytes: this.limits.maxBytes, maxRatio: this.limits.maxExpansionRatio },
+      }),
+    );
     let count = 0;
     await this.mutate(id, (rw, state) => {
       if (mode === 'overlay') {

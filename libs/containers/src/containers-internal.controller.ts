@@ -4,6 +4,7 @@ import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } fr
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
+import { requestBody } from '@stevedore/images';
 import type { FileOp, TarMode } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 
@@ -19,8 +20,9 @@ export class ContainersInternalController {
     @Inject(CONFIG) private readonly config: StevedoreConfig,
   ) {}
 
+  // Shielded as on the public routes: a refused archive must not kill the gateway's connection.
   private stream(req: FastifyRequest): Readable {
-    return ((req.body as Readable | undefined) ?? req.raw) as Readable;
+    return requestBody(req);
   }
 
   private async json<T>(req: FastifyRequest): Promise<T> {
@@ -74,7 +76,7 @@ export class ContainersInternalController {
   @Put(':id/archive')
   async upload(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Param('id') id: string, @Query() q: Q): Promise<void> {
     const body = this.stream(req);
-    this.send(reply, await this.containers.uploadTar(id, body, q.mode as TarMode));
+    this.send(reply, await this.containers.uploadTar(id, body, q.mode as TarMode, { allowDevices: q.allowDevices === '1' }));
   }
 
   @Get(':id/stat')

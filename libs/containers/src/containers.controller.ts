@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { parseImageRef, parseBody, requestBody } from '@stevedore/images';
 import { RegistryError } from '@stevedore/oci';
-import { Access, ownerFor, type RoutePolicy } from '@stevedore/platform';
+import { Access, callerOf, ownerFor, type RoutePolicy } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import type { Change, ContainerView, Entry, FileOp } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
@@ -149,7 +149,7 @@ export class ContainersController {
   async upload(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: number }> {
     const m = q.mode ?? 'overlay';
     if (m !== 'overlay' && m !== 'rootfs') throw new RegistryError('INVALID_REQUEST', '`mode` is overlay or rootfs', { mode: m });
-    return this.containers.uploadTar(cid, requestBody(req), m);
+    return this.containers.uploadTar(cid, requestBody(req), m, { allowDevices: callerOf(req).admin });
   }
 
   @Get(':id/changes')

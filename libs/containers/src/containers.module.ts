@@ -50,9 +50,12 @@ export class ContainersModule {
       ContainerResources,
       {
         provide: CONTAINER_SERVICE,
-        inject: [METADATA_SERVICE, BLOB_SERVICE, STORAGE, REDIS, RedisKeys],
-        useFactory: (m: MetadataService, b: BlobService, s: StorageDriver, r: Redis, k: RedisKeys) =>
-          new ContainerStore(new ImageService(m, b, new RedisLayerSizeCache(r, k.key('images', 'layer-usize'))), m, b, s, r, k),
+        inject: [METADATA_SERVICE, BLOB_SERVICE, STORAGE, REDIS, RedisKeys, CONFIG],
+        useFactory: (m: MetadataService, b: BlobService, s: StorageDriver, r: Redis, k: RedisKeys, c: StevedoreConfig) =>
+          new ContainerStore(new ImageService(m, b, new RedisLayerSizeCache(r, k.key('images', 'layer-usize'))), m, b, s, r, k, {
+            maxBytes: c.STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES,
+            maxExpansionRatio: c.STEVEDORE_MAX_EXPANSION_RATIO,
+          }),
       },
     ];
     const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersInternalController] : [])];

@@ -1,15 +1,12 @@
 // unionfs errors as the API's typed errors: ENOENT is 404, EEXIST/ENOTEMPTY 409, the rest 400;
-// an unsafe tar is a 400 that names the entry and the reason.
+// an unsafe tar is already a 400 (UnsafeTarError is a RegistryError) that names the entry and reason.
 import { RegistryError } from '@stevedore/oci';
-import { UnionFsError, UnsafeTarError } from '@stevedore/unionfs';
+import { UnionFsError } from '@stevedore/unionfs';
 
 export function toRegistryError(e: unknown): unknown {
   if (e instanceof UnionFsError) {
     const code = e.code === 'ENOENT' ? 'NOT_FOUND' : e.code === 'EEXIST' || e.code === 'ENOTEMPTY' ? 'CONFLICT' : 'INVALID_REQUEST';
     return new RegistryError(code, e.message, { errno: e.code, path: `/${e.path}` });
-  }
-  if (e instanceof UnsafeTarError) {
-    return new RegistryError('INVALID_REQUEST', e.message, { reason: e.reason, path: e.path });
   }
   return e;
 }

@@ -52,7 +52,8 @@ export class LowerLayers {
     }
     const blob = await this.blobs.open(repository, digest);
     if (!blob.stream) throw new RegistryError('BLOB_UNKNOWN', `layer ${digest} of ${repository} cannot be read`, { digest });
-    const read = await readLayer(blob.stream, { contentStore: this.content });
+    // Layers already in the registry: their device files are the image's (only client archives are limited).
+    const read = await readLayer(blob.stream, { contentStore: this.content, allowDevices: true });
     const json = Buffer.from(JSON.stringify(read.layer.entries));
     await this.storage.putContent(ContainerPaths.layerIndex(digest), json);
     await this.redis.set(this.key(digest), json);

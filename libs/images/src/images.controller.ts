@@ -3,7 +3,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Req } fro
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { RegistryError } from '@stevedore/oci';
-import { Access, type AccessRequest } from '@stevedore/platform';
+import { Access, callerOf, type AccessRequest } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -115,6 +115,8 @@ export class ImagesController {
       architecture,
       variant,
       maxBytes: parseLimit(q['maxBytes'], this.options.maxArchiveBytes),
+      maxExpansionRatio: this.options.maxExpansionRatio,
+      allowDevices: callerOf(req).admin,
     });
   }
 }

@@ -3,7 +3,7 @@
 // in-process or remote; both halves only use those interfaces, storage and Redis.
 import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { REDIS, RedisKeys } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, type StevedoreConfig } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
@@ -41,7 +41,16 @@ class ImageJobResources implements OnModuleInit {
 export class ImagesModule {
   static forRoot(deps: DynamicModule[], options: ImagesModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [
-      { provide: IMAGES_OPTIONS, useValue: { ...DEFAULT_IMAGES_OPTIONS, ...stripUndefined({ maxArchiveBytes: options.maxArchiveBytes }) } },
+      {
+        provide: IMAGES_OPTIONS,
+        inject: [CONFIG],
+        useFactory: (c: StevedoreConfig): ImagesOptions => ({
+          ...DEFAULT_IMAGES_OPTIONS,
+          maxArchiveBytes: c.STEVEDORE_MAX_IMPORT_BYTES,
+          maxExpansionRatio: c.STEVEDORE_MAX_EXPANSION_RATIO,
+          ...stripUndefined({ maxArchiveBytes: options.maxArchiveBytes }),
+        }),
+      },
       { provide: LAYER_SIZES, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RedisLayerSizeCache(redis, keys.key('images', 'layer-usize')) },
       {
         provide: ImageService,

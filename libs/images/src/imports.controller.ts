@@ -10,6 +10,7 @@ import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { LoadProgress, LoadReport } from './archive-load';
 import { ByteLimit } from './decompress';
+import { teeChecked } from './archive-input';
 import { parseImageRef } from './image-reference';
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ImportJobStatus } from './image-jobs';
@@ -41,13 +42,27 @@ export class ImportsController {
     const upload = ImageJobPaths.importUpload(id);
     const counted = new ByteLimit(limit, 'the archive');
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    try {
-      await Promise.all([pipeline(body, counted, out), this.storage.writeStream(upload, out, Number.isFinite(declared) ? declared : undefined)]);
-    } catch (e) {
-      out.destroy();
+    // Its failures surface through the pipelines around it; one after they settled must not crash.
+    out.on('error', () => undefined);
+    // The archive is read as a tar while it is stored: not a tar, unsafe, or a bomb is a 400 now,
+    // not a job that fails later.
+    const { bytes, checked, abort } = teeChecked(body, { maxBytes: limit, maxExpansionRatio: this.options.maxExpansionRatio, allowDevices: true });
+    const piped = pipeline(bytes, counted, out);
+    const written = this.storage.writeStream(upload, out, Number.isFinite(declared) ? declared : undefined);
+    // The first failure stops the others; the answer waits until all have let go of their files.
+    const stop = (e: Error) => {
+      abort(e);
+      out.destroy(e);
+    };
+    for (const p of [checked, piped, written]) p.catch(stop);
+    const settled = await Promise.allSettled([checked, piped, written]);
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
       await this.storage.delete(upload).catch(() => undefined);
-      if (RegistryError.is(e)) throw e;
-      throw new RegistryError('INVALID_REQUEST', `the upload did not complete: ${(e as Error).message}`);
+      // The check's reason is the answer, whichever stream noticed first.
+      const reason: unknown = settled[0].status === 'rejected' ? settled[0].reason : failed.reason;
+      if (RegistryError.is(reason)) throw reason;
+      throw new RegistryError('INVALID_REQUEST', `the upload did not complete: ${(reason as Error).message}`);
     }
     if (counted.bytes === 0) {
       await this.storage.delete(upload);

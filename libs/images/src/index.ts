@@ -9,3 +9,4 @@ export * from './archive-load';
 export * from './image-jobs';
 export * from './images-options';
 export * from './images.module';
+export * from './archive-input';

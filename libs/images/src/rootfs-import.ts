@@ -1,10 +1,9 @@
 // `docker import`: a root filesystem tarball (plain or compressed) becomes a one-layer base image,
-// in one pass: decompress -> count (limit) -> diff_id -> tar check -> gzip -> blob store. The config
+// in one pass: checked tar (decompress, expansion limits, tar rules) -> diff_id -> gzip -> blob store. The config
 // carries `-c` changes, a history entry with the message, and the uncompressed size is remembered.
-import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import tar from 'tar-stream';
 import {
   DigestStream,
   MediaTypes,
@@ -17,7 +16,7 @@ import {
 } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { ByteLimit, decompress } from './decompress';
+import { checkedTar } from './archive-input';
 import { parseImageRef } from './image-reference';
 import { openBlobStream } from './blob-stream';
 import type { LayerSizeCache } from './layer-size-cache';
@@ -35,6 +34,10 @@ export interface RootfsImportOptions {
   variant?: string;
   /** Most uncompressed bytes accepted. */
   maxBytes: number;
+  /** Refuse past 64 MiB when the tarball expands more than this many times (default 100). */
+  maxExpansionRatio?: number;
+  /** Device files are for admins. */
+  allowDevices?: boolean;
   now?: Date;
 }
 
@@ -43,55 +46,6 @@ export interface RootfsImportResult {
   digest: Digest;
   id: Digest;
   layer: { digest: Digest; size: number; diffId: Digest; uncompressedSize: number };
-}
-
-/** Reads a tar as it passes, so a stream that is not a tar (or a truncated one) fails the import. */
-class TarCheck extends Transform {
-  private readonly extract = tar.extract();
-  private failure: Error | undefined;
-  private readonly done: Promise<void>;
-  entries = 0;
-  constructor() {
-    super();
-    this.done = new Promise<void>((resolve, reject) => {
-      this.extract.on('entry', (header, body, next) => {
-        this.entries++;
-        if (header.name.split('/').includes('..')) {
-          this.failure = new RegistryError('INVALID_REQUEST', `unsafe path in tarball: "${header.name.slice(0, 300)}" contains ".."`, { path: header.name.slice(0, 300) });
-          // Stop here: the transform fails on its next chunk (or at flush) with this error.
-          body.on('error', () => undefined);
-          body.resume();
-          body.on('end', () => next());
-          return;
-        }
-        body.on('end', () => next());
-        body.resume();
-      });
-      this.extract.on('finish', resolve);
-      this.extract.on('close', resolve);
-      this.extract.on('error', (e: Error) => reject(this.failure ?? notATar(e)));
-    });
-    this.done.catch((e: Error) => (this.failure ??= e));
-  }
-  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
-    if (this.failure) return cb(this.failure);
-    const ok = this.extract.write(chunk);
-    const go = () => (this.failure ? cb(this.failure) : cb(null, chunk));
-    if (ok) go();
-    else this.extract.once('drain', go);
-  }
-  override _flush(cb: TransformCallback): void {
-    if (this.failure) return cb(this.failure);
-    (this.extract as unknown as { end(): void }).end();
-    this.done.then(
-      () => cb(this.failure ?? (this.entries === 0 ? new RegistryError('INVALID_REQUEST', 'the tarball holds no files') : undefined)),
-      (e: Error) => cb(e),
-    );
-  }
-}
-
-function notATar(e: Error): RegistryError {
-  return RegistryError.is(e) ? e : new RegistryError('INVALID_REQUEST', `not a readable tar (corrupt or truncated): ${e.message}`);
 }
 
 export async function importRootfs(
@@ -117,11 +71,10 @@ export async function importRootfs(
   // Changes are checked before any byte is stored.
   const config = applyChanges(base, options.changes ?? []);
 
-  const { stream } = await decompress(body);
-  const limit = new ByteLimit(options.maxBytes, 'the tarball');
+  const { tar } = await checkedTar(body, { maxBytes: options.maxBytes, maxExpansionRatio: options.maxExpansionRatio, allowDevices: options.allowDevices });
   const diff = new DigestStream();
   const gz = new PassThrough({ highWaterMark: 1 << 20 });
-  const piped = pipeline(stream, limit, diff, new TarCheck(), createGzip({ level: 1 }), gz);
+  const piped = pipeline(tar, diff, createGzip({ level: 1 }), gz);
   const stored = deps.blobs.putBlob(ref.name, gz);
   const [p, s] = await Promise.allSettled([piped, stored]);
   if (p.status === 'rejected') throw p.reason;

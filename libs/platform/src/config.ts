@@ -44,6 +44,12 @@ export const ConfigSchema = z.object({
   /** PEM private key (ES256) for signing registry tokens; generated under the data dir when absent. */
   STEVEDORE_TOKEN_KEY: z.string().optional(),
   STEVEDORE_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(300),
+  /** Most uncompressed bytes one `docker import` or `docker load` request may become (an admin may raise it). */
+  STEVEDORE_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(4 * 2 ** 30),
+  /** Most uncompressed bytes one container archive upload (`cp` into a container) may become. */
+  STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES: z.coerce.number().int().positive().default(2 ** 30),
+  /** Past 64 MiB, an archive that expands more than this many times its compressed size is refused (a bomb). */
+  STEVEDORE_MAX_EXPANSION_RATIO: z.coerce.number().positive().default(100),
   /** Largest manifest body accepted (distribution uses 4 MiB). */
   STEVEDORE_MAX_MANIFEST_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
   STEVEDORE_COMMIT_CONCURRENCY: z.coerce.number().int().positive().default(2),

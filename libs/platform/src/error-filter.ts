@@ -2,7 +2,7 @@
 // else is logged and answered as INTERNAL without leaking its message.
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import { RegistryError, type ErrorCode } from '@stevedore/oci';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 
 const STATUS_CODES: Record<number, ErrorCode> = { 400: 'INVALID_REQUEST', 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NOT_FOUND', 405: 'UNSUPPORTED', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 429: 'TOOMANYREQUESTS' };
 
@@ -29,11 +29,27 @@ export function sendRegistryError(reply: FastifyReply, err: RegistryError, heade
   reply.code(err.status).headers(headers).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(err.envelope()));
 }
 
+/** Request bodies up to this size are read to the end after an early answer; larger ones close the connection. */
+export const DRAIN_LIMIT_BYTES = 16 * 2 ** 20;
+
 @Catch()
 export class RegistryExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('errors');
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
-    sendRegistryError(reply, toRegistryError(exception, this.logger));
+    const req = host.switchToHttp().getRequest<FastifyRequest>();
+    // A request refused before its body was read to the end (a bad archive, a bomb): the rest of the
+    // body is still on the connection, so it cannot carry another request until it is read. A small
+    // rest is read and dropped (clients that send the whole body before reading the answer then get
+    // it, as Go's net/http does); a large or unknown one closes the connection after the answer.
+    const unread = !!req?.raw && !req.raw.readableEnded && !req.raw.complete;
+    const declared = Number(req?.headers?.['content-length']);
+    const drain = unread && Number.isFinite(declared) && declared <= DRAIN_LIMIT_BYTES;
+    if (drain) {
+      // A reader that stopped without letting go (backpressure) would pause the request again.
+      req.raw.unpipe();
+      req.raw.resume();
+    }
+    sendRegistryError(reply, toRegistryError(exception, this.logger), unread && !drain ? { connection: 'close' } : {});
   }
 }

@@ -105,6 +105,9 @@ export class FilesystemDriver implements StorageDriver {
       await fs.rename(tmp, dest);
       return bytes;
     } catch (e) {
+      // The file may still be opening when the source fails: removed before that, it would be
+      // created after and stay behind. Wait for the stream to close first.
+      if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
       await fs.rm(tmp, { force: true });
       throw e;
     }

@@ -37,6 +37,8 @@ export interface StevedoreUnderTest {
   reindex(): Promise<Record<string, number>>;
   /** Recent output of a process (for log assertions). */
   logs(which?: string): string;
+  /** The operating-system pid of a process (to count its open descriptors in /proc). */
+  pid(which?: string): number;
 }
 
 interface Proc {
@@ -176,6 +178,9 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
     },
     logs(which = edge.target) {
       return procs.get(which)!.log.join('');
+    },
+    pid(which = edge.target) {
+      return procs.get(which)!.child!.pid!;
     },
     async stop() {
       for (const p of [...procs.values()].reverse()) await stopProc(p);

@@ -16,4 +16,5 @@ export * from './squash';
 export * from './change';
 export * from './read-write-layer';
 export * from './write-layer';
+export * from './tar-rules';
 export * from './read-layer';

@@ -7,28 +7,18 @@ import * as tar from 'tar-stream';
 import { DigestStream, type Digest } from '@stevedore/oci';
 import { fromAufsWhiteouts } from './aufs-whiteouts';
 import type { ContentStore } from './content-store';
-import { layerOf, sameEntry, type Entry, type EntryType, type Layer } from './entry';
+import { layerOf, sameEntry, type Entry, type Layer } from './entry';
 import { fromOverlayWhiteouts } from './overlay-whiteouts';
-import { ancestorsOf, cleanPath, resolveLinkTarget } from './paths';
+import { cleanPath } from './paths';
 import { UnsafeTarError } from './unsafe-tar-error';
+import { ExpansionGuard, TarRules, corruptTar, type ExpansionLimits, type TarRuleOptions } from './tar-rules';
 
-export interface TarLimits {
-  /** Largest single entry, bytes. */
-  maxEntrySize: number;
-  /** Sum of all entry sizes, bytes. */
-  maxTotalSize: number;
-  maxEntries: number;
-}
-
-export const DEFAULT_TAR_LIMITS: TarLimits = {
-  maxEntrySize: 8 * 2 ** 30,
-  maxTotalSize: 64 * 2 ** 30,
-  maxEntries: 1_000_000,
-};
-
-export interface ReadLayerOptions {
+export interface ReadLayerOptions extends TarRuleOptions {
   contentStore: ContentStore;
-  limits?: Partial<TarLimits>;
+  /** Decompression limits (gzip layers); absent: only the tar limits apply. */
+  expansion?: ExpansionLimits;
+  /** Refuse an archive with no entries (a client's upload; an empty image layer is fine). */
+  requireEntries?: boolean;
   /** Also read overlay-form whiteouts (0:0 char devices, opaque xattr), as some tools emit them. */
   overlayWhiteouts?: boolean;
 }
@@ -41,17 +31,6 @@ export interface ReadLayerResult {
   uncompressedSize: number;
   compression: 'gzip' | 'none';
 }
-
-const ENTRY_TYPES: Partial<Record<tar.Header['type'], EntryType>> = {
-  file: 'file',
-  'contiguous-file': 'file',
-  directory: 'directory',
-  symlink: 'symlink',
-  link: 'hardlink',
-  'character-device': 'char-device',
-  'block-device': 'block-device',
-  fifo: 'fifo',
-};
 
 /** Resolves with the first bytes and a stream that replays them followed by the rest. */
 async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream: Readable }> {
@@ -79,44 +58,16 @@ async function peek(input: Readable, n: number): Promise<{ head: Buffer; stream:
 }
 
 export async function readLayer(input: Readable, options: ReadLayerOptions): Promise<ReadLayerResult> {
-  const limits = { ...DEFAULT_TAR_LIMITS, ...options.limits };
+  const rules = new TarRules(options);
   const stored = new DigestStream();
   const diff = new DigestStream();
   const { head, stream } = await peek(input, 2);
   const gzip = head[0] === 0x1f && head[1] === 0x8b;
   const extract = tar.extract();
-
   const entries = new Map<string, Entry>();
-  const symlinks = new Set<string>();
-  let count = 0;
-  let total = 0;
 
   const readEntry = async (header: tar.Header, body: Readable): Promise<void> => {
-    const raw = header.name;
-    if (++count > limits.maxEntries) throw new UnsafeTarError('too-many-entries', raw, `more than ${limits.maxEntries} entries`);
-    if (raw.startsWith('/')) throw new UnsafeTarError('absolute-path', raw, 'entry names must be relative');
-    const path = cleanPath(raw);
-    if (path === undefined) throw new UnsafeTarError('parent-traversal', raw, "'..' is not allowed in entry names");
-    const type = ENTRY_TYPES[header.type ?? 'file'];
-    if (!type) throw new UnsafeTarError('unsupported-type', raw, `tar entry type ${header.type}`);
-    const size = type === 'file' ? header.size ?? 0 : 0;
-    if (size > limits.maxEntrySize) throw new UnsafeTarError('entry-too-large', path, `${size} bytes exceeds ${limits.maxEntrySize}`);
-    total += size;
-    if (total > limits.maxTotalSize) throw new UnsafeTarError('layer-too-large', path, `layer contents exceed ${limits.maxTotalSize} bytes`);
-    // Extracting 'link/x' after 'link -> /etc' would write through the symlink.
-    for (const a of ancestorsOf(path)) {
-      if (symlinks.has(a)) throw new UnsafeTarError('through-symlink', path, `parent "${a}" is a symlink in this layer`);
-    }
-    const linkname = header.linkname ?? '';
-    if (type === 'symlink' && resolveLinkTarget(path, linkname) === undefined) {
-      throw new UnsafeTarError('symlink-escape', path, `target "${linkname}" leaves the root`);
-    }
-    if (type === 'hardlink') {
-      const target = linkname.startsWith('/') ? undefined : cleanPath(linkname);
-      if (!target || [...ancestorsOf(target), target].some((a) => symlinks.has(a))) {
-        throw new UnsafeTarError('hardlink-escape', path, `target "${linkname}" is outside the root or behind a symlink`);
-      }
-    }
+    const { path, type, size, linkname } = rules.check(header);
     if (path === '') {
       // The root's own entry ('./'): extractors would chmod the rootfs; a layer does not own the root.
       body.resume();
@@ -153,12 +104,16 @@ export async function readLayer(input: Readable, options: ReadLayerOptions): Pro
       return;
     }
     entries.set(path, entry);
-    if (type === 'symlink') symlinks.add(path);
   };
 
+  // The entry being stored: when the archive fails mid-file, its body must fail too, or the store
+  // would wait for the rest of the file forever, holding a descriptor and a temporary file.
+  let inFlight: { body: Readable; done: Promise<void> } | undefined;
   const extracted = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
-      readEntry(header, body as unknown as Readable).then(
+      const done = readEntry(header, body as unknown as Readable);
+      inFlight = { body: body as unknown as Readable, done };
+      done.then(
         () => next(),
         (err) => {
           reject(err);
@@ -168,12 +123,26 @@ export async function readLayer(input: Readable, options: ReadLayerOptions): Pro
     });
     extract.on('finish', resolve);
     extract.on('close', resolve);
-    extract.on('error', reject);
+    extract.on('error', (e) => reject(corruptTar(e)));
   });
-  const streams: NodeJS.ReadWriteStream[] = gzip ? [stored, createGunzip(), diff] : [stored, diff];
-  const piped = pipeline(stream, ...(streams as [NodeJS.ReadWriteStream]), extract as unknown as NodeJS.WritableStream);
+  const inflate: NodeJS.ReadWriteStream[] = gzip ? [createGunzip(), ...(options.expansion ? [new ExpansionGuard(options.expansion, () => stored.size)] : [])] : [];
+  const piped = pipeline(stream, stored, ...(inflate as []), diff, extract as unknown as NodeJS.WritableStream);
   piped.catch(() => undefined);
-  await Promise.all([extracted, piped]);
+  extracted.catch(() => undefined);
+  // A corrupt gzip or a bomb fails the pipeline; a bad entry fails the extraction: either is the answer.
+  try {
+    await Promise.all([extracted, piped.catch((e: unknown) => Promise.reject(corruptTar(e)))]);
+  } catch (e) {
+    const pending = inFlight as { body: Readable; done: Promise<void> } | undefined;
+    if (pending && !pending.body.destroyed) {
+      // Its reader (the content store) sees the error; nobody else need listen.
+      pending.body.on('error', () => undefined);
+      pending.body.destroy(e as Error);
+    }
+    await pending?.done.catch(() => undefined);
+    throw e;
+  }
+  if (rules.entries === 0 && options.requireEntries) throw new UnsafeTarError('empty-archive', '', 'the tarball holds no files');
 
   let result = [...entries.values()];
   if (options.overlayWhiteouts) result = fromOverlayWhiteouts(result);

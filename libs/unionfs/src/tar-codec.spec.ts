@@ -1,5 +1,8 @@
 import { Readable } from 'node:stream';
-import { gunzipSync } from 'node:zlib';
+import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
+import { createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import * as tar from 'tar-stream';
 import { digestOf } from '@stevedore/oci';
 import { MemoryContentStore } from './content-store';
 import { layerOf, type Layer } from './entry';
@@ -7,6 +10,25 @@ import { readLayer } from './read-layer';
 import { UnsafeTarError } from './unsafe-tar-error';
 import { tarHeader, writeLayer } from './write-layer';
 import { collect, dir, file, node, rawTar, sym, wh } from '../test/helpers';
+
+/** A gzip'd tar of one file of `size` zeros (a decompression bomb, ~1000:1). */
+async function zerosTarGz(size: number): Promise<Buffer> {
+  const pack = tar.pack();
+  const gz = createGzip({ level: 9 });
+  const chunks: Buffer[] = [];
+  gz.on('data', (c: Buffer) => chunks.push(c));
+  const done = once(gz, 'end');
+  pack.pipe(gz);
+  const entry = pack.entry({ name: 'zeros', size });
+  const zero = Buffer.alloc(1 << 20);
+  for (let left = size; left > 0; left -= zero.length) {
+    if (!entry.write(zero.subarray(0, Math.min(left, zero.length)))) await once(entry, 'drain');
+  }
+  (entry as unknown as { end(): void }).end();
+  pack.finalize();
+  await done;
+  return Buffer.concat(chunks);
+}
 
 async function sample(store: MemoryContentStore): Promise<Layer> {
   return layerOf([
@@ -29,7 +51,8 @@ async function write(layer: Layer, store: MemoryContentStore, opts: Partial<Para
   return { result, bytes: bytes() };
 }
 
-const readBytes = (bytes: Buffer, store: MemoryContentStore, opts = {}) => readLayer(Readable.from([bytes]), { contentStore: store, ...opts });
+// The sample holds device files: reading them back is an admin's (or a stored image's) read.
+const readBytes = (bytes: Buffer, store: MemoryContentStore, opts = {}) => readLayer(Readable.from([bytes]), { contentStore: store, allowDevices: true, ...opts });
 
 async function unsafeReason(items: Parameters<typeof rawTar>[0], limits = {}): Promise<string | undefined> {
   try {
@@ -129,6 +152,28 @@ describe('tar codec', () => {
     const store = new MemoryContentStore();
     const layer = layerOf([node('f', 'file', { size: 1, digest: digestOf('z') })]);
     await expect(write(layer, store)).rejects.toThrow(/not in the store/);
+  });
+
+  it('refuses device files unless allowed, but not the 0:0 device of an overlay whiteout', async () => {
+    const store = new MemoryContentStore();
+    const { bytes } = await write(await sample(store), store);
+    await expect(readLayer(Readable.from([bytes]), { contentStore: store })).rejects.toMatchObject({ reason: 'device-file', status: 400 });
+    expect(await unsafeReason([{ header: { name: 'dev/zero', type: 'character-device', devmajor: 1, devminor: 5 } }])).toBe('device-file');
+    expect(await unsafeReason([{ header: { name: 'gone', type: 'character-device', devmajor: 0, devminor: 0 } }])).toBeUndefined();
+  });
+
+  it('answers a body that is not a tar, or a truncated one, with not-a-tar', async () => {
+    const store = new MemoryContentStore();
+    for (const body of [randomBytes(20_000), Buffer.alloc(200_000, 'A'), gzipSync(randomBytes(5000)), gzipSync(Buffer.alloc(10_000, 'A')).subarray(0, 30)]) {
+      await expect(readLayer(Readable.from([body]), { contentStore: store })).rejects.toMatchObject({ reason: 'not-a-tar', status: 400 });
+    }
+  });
+
+  it('stops a gzip bomb by its expansion ratio', async () => {
+    const bomb = await zerosTarGz(100 * 2 ** 20);
+    const expansion = { maxBytes: 2 ** 40, maxRatio: 100, ratioAfterBytes: 64 * 2 ** 20 };
+    await expect(readLayer(Readable.from([bomb]), { contentStore: new MemoryContentStore(), expansion })).rejects.toMatchObject({ reason: 'expansion', status: 413 });
+    await expect(readLayer(Readable.from([bomb]), { contentStore: new MemoryContentStore(), expansion: { ...expansion, maxBytes: 2 ** 20 } })).rejects.toMatchObject({ reason: 'expansion' });
   });
 
   it('reads an empty input as an empty layer', async () => {

@@ -1,4 +1,7 @@
-// Raised when a layer tar would write outside the root, contradict itself or exceed a limit.
+// Raised when a tar would write outside the root, contradict itself, is not a tar, or exceeds a
+// limit. It is a RegistryError (400, or 413 for sizes), so every route that reads a tar answers the
+// same 4xx with the entry and the reason, whichever handler it went through.
+import { RegistryError } from '@stevedore/oci';
 
 export type UnsafeTarReason =
   | 'absolute-path'
@@ -11,15 +14,26 @@ export type UnsafeTarReason =
   | 'layer-too-large'
   | 'too-many-entries'
   | 'unsupported-type'
-  | 'invalid-whiteout';
+  | 'invalid-whiteout'
+  | 'device-file'
+  | 'not-a-tar'
+  | 'empty-archive'
+  | 'expansion';
 
-export class UnsafeTarError extends Error {
+const TOO_LARGE: ReadonlySet<UnsafeTarReason> = new Set(['entry-too-large', 'layer-too-large', 'too-many-entries', 'expansion']);
+
+export class UnsafeTarError extends RegistryError {
   constructor(
     readonly reason: UnsafeTarReason,
     readonly path: string,
     detail: string,
   ) {
-    super(`unsafe layer tar entry "${path}" (${reason}): ${detail}`);
+    super(
+      TOO_LARGE.has(reason) ? 'PAYLOAD_TOO_LARGE' : 'INVALID_REQUEST',
+      path ? `unsafe tar entry "${path.slice(0, 300)}" (${reason}): ${detail}` : `refused tar (${reason}): ${detail}`,
+      { reason, path: path.slice(0, 300) },
+      TOO_LARGE.has(reason) ? 413 : 400,
+    );
     this.name = 'UnsafeTarError';
   }
 }
