@@ -2,7 +2,7 @@
 // events that feed the SSE route. Held once per API process.
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { FlowProducer, Queue, QueueEvents } from 'bullmq';
-import { CONFIG, QueueNames, createFlowProducer, createQueue, createQueueEvents, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, QueueNames, createFlowProducer, createQueue, createQueueEvents, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import type { BatchJobData, CommitJobData } from './commit-job';
 
 export type CommitQueueData = CommitJobData | BatchJobData;
@@ -33,6 +33,6 @@ export class CommitQueues implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.queue.close(), this.flows.close(), this.queueEvents?.close()].map((p) => p?.catch(() => undefined)));
+    await Promise.all([this.queue, this.flows, this.queueEvents].map((q) => q && closeWithin(1500, () => q.close(), () => q.disconnect())));
   }
 }

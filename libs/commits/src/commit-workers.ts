@@ -10,7 +10,7 @@ import { CONTAINER_SERVICE, StorageContentStore, type ContainerService } from '@
 import { ImageService, RedisLayerSizeCache, jobFailure, parseJobFailure } from '@stevedore/images';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { RegistryError } from '@stevedore/oci';
-import { CONFIG, QueueNames, REDIS, ReadinessChecks, RedisKeys, STORAGE, StevedoreMetrics, createWorker, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, STORAGE, StevedoreMetrics, createWorker, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { buildCommit, type CommitDeps } from './commit-builder';
 import type { BatchItem, BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
@@ -54,12 +54,14 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
     const w = this.worker;
     this.readiness.add('commit-worker-queue', async () => {
       if (!w.isRunning()) throw new Error('the commit worker is not running');
-      await w.waitUntilReady();
+      // Ready once is not ready now: the worker's Redis must answer (the check's timeout bounds the wait).
+      await this.redis.ping();
     });
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.worker?.close().catch(() => undefined);
+    const w = this.worker;
+    if (w) await closeWithin(2000, () => w.close(), () => w.disconnect());
   }
 
   private process(job: Job<CommitQueueData>): Promise<unknown> {

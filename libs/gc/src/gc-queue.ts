@@ -2,7 +2,7 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { RegistryError } from '@stevedore/oci';
-import { CONFIG, QueueNames, createQueue, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, QueueNames, createQueue, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import type { GcReport, GcRunRequest } from './gc-run';
 
 export interface GcRunStatus {
@@ -55,6 +55,6 @@ export class GcQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.queue.close().catch(() => undefined);
+    await closeWithin(1500, () => this.queue.close(), () => this.queue.disconnect());
   }
 }

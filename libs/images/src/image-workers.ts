@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, STORAGE, createWorker, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, QueueNames, STORAGE, createWorker, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
@@ -36,7 +36,7 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((w) => w.close().catch(() => undefined)));
+    await Promise.all(this.workers.map((w) => closeWithin(2000, () => w.close(), () => w.disconnect())));
   }
 
   private async final<T>(job: Job, run: () => Promise<T>): Promise<T> {

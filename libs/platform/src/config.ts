@@ -20,6 +20,10 @@ export const ConfigSchema = z.object({
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Prefix for every Redis key and queue, so several deployments can share one Redis. */
   STEVEDORE_REDIS_PREFIX: z.string().default('stevedore'),
+  /** A Redis command not answered within this long fails (the request answers 503 with Retry-After). */
+  STEVEDORE_REDIS_COMMAND_TIMEOUT_MS: z.coerce.number().int().positive().default(1500),
+  /** On SIGTERM/SIGINT: in-flight requests may finish within this long; then everything is closed and the process exits. */
+  STEVEDORE_SHUTDOWN_TIMEOUT_SECONDS: z.coerce.number().positive().default(10),
   STEVEDORE_STORAGE: z.enum(['filesystem', 's3']).default('filesystem'),
   S3_ENDPOINT: z.string().url().optional(),
   S3_ACCESS_KEY: z.string().optional(),

@@ -4,7 +4,10 @@ import path from 'node:path';
 import type Redis from 'ioredis';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import type { StevedoreConfig } from './config';
-import { connectRedis, RedisKeys } from './redis';
+import { closeWithin, connectRedis, RedisKeys } from './redis';
+import { Logger } from '@nestjs/common';
+
+const logger = new Logger('redis');
 import { CONFIG, REDIS, STORAGE } from './tokens';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthController, ReadinessChecks } from './health.controller';
@@ -29,7 +32,8 @@ export function storageFromConfig(config: StevedoreConfig): Promise<StorageDrive
 class RedisCloser implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
   async onApplicationShutdown(): Promise<void> {
-    await this.redis.quit().catch(() => this.redis.disconnect());
+    // QUIT waits for an answer a dead Redis never gives.
+    await closeWithin(1000, () => this.redis.quit(), () => this.redis.disconnect());
   }
 }
 
@@ -48,7 +52,7 @@ export class PlatformModule {
           provide: REDIS,
           inject: [StevedoreMetrics],
           useFactory: async (metrics: StevedoreMetrics) => {
-            const redis = await connectRedis(config.REDIS_URL);
+            const redis = await connectRedis(config.REDIS_URL, { commandTimeoutMs: config.STEVEDORE_REDIS_COMMAND_TIMEOUT_MS, log: (m) => logger.warn(m) });
             metrics.onScrape(async () => {
               const t = process.hrtime.bigint();
               await redis.ping();

@@ -12,8 +12,12 @@ export const QueueNames = {
 } as const;
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];
 
-/** BullMQ needs its own connections, with no per-command retry limit (blocking commands). */
-export function queueConnection(config: StevedoreConfig): ConnectionOptions {
+/**
+ * BullMQ needs its own connections, with no per-command retry limit (workers block on Redis). A
+ * producer (a Queue that requests add jobs to) must fail fast instead: a command timeout, so a
+ * request answers 503 when Redis is gone.
+ */
+export function queueConnection(config: StevedoreConfig, role: 'worker' | 'producer' = 'worker'): ConnectionOptions {
   const u = new URL(config.REDIS_URL);
   return {
     host: u.hostname,
@@ -22,19 +26,30 @@ export function queueConnection(config: StevedoreConfig): ConnectionOptions {
     password: u.password ? decodeURIComponent(u.password) : undefined,
     db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
     maxRetriesPerRequest: null,
+    // The offline queue stays (a queue is used right after start, before its connection is up);
+    // the timeout also runs for queued commands, so an outage still fails the request in time.
+    ...(role === 'producer' ? { commandTimeout: config.STEVEDORE_REDIS_COMMAND_TIMEOUT_MS } : {}),
   };
 }
 
+// Connection errors of queues come by the thousand while Redis is down (every reconnect): the
+// index connection reports the outage once (redis.ts), so these are only kept from crashing the
+// process or printing stack traces.
+const quiet = <Q extends { on(event: 'error', fn: (e: Error) => void): unknown }>(q: Q): Q => {
+  q.on('error', () => undefined);
+  return q;
+};
+
 export function createQueue<T = unknown, R = unknown>(config: StevedoreConfig, name: QueueName): Queue<T, R> {
-  return new Queue<T, R>(name, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX });
+  return quiet(new Queue<T, R>(name, { connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
 }
 
 export function createQueueEvents(config: StevedoreConfig, name: QueueName): QueueEvents {
-  return new QueueEvents(name, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX });
+  return quiet(new QueueEvents(name, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX }));
 }
 
 export function createFlowProducer(config: StevedoreConfig): FlowProducer {
-  return new FlowProducer({ connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX });
+  return quiet(new FlowProducer({ connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
 }
 
 export function createWorker<T = unknown, R = unknown>(

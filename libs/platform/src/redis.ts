@@ -2,8 +2,49 @@
 // hint when Redis cannot be reached, instead of retrying silently forever.
 import Redis, { type RedisOptions } from 'ioredis';
 
-export async function connectRedis(url: string, options: RedisOptions = {}): Promise<Redis> {
-  const redis = new Redis(url, { lazyConnect: true, enableAutoPipelining: true, maxRetriesPerRequest: 3, ...options });
+/** How to start a Redis for this URL, for the start-up message. */
+function startHint(url: string): string {
+  let port = '6379';
+  try {
+    port = new URL(url).port || '6379';
+  } catch {
+    // not a URL: the default port is the best guess
+  }
+  return `redis-server --port ${port} --save "" --appendonly no`;
+}
+
+/**
+ * The index connection. Requests must fail fast when Redis is gone (a 503 within the command
+ * timeout, not a wait of minutes): no offline queue, one try per command, a timeout on every
+ * command; the connection keeps reconnecting in the background and requests succeed again when it
+ * is back. Errors are logged once per outage, not once per retry.
+ */
+export async function connectRedis(url: string, options: RedisOptions & { commandTimeoutMs?: number; log?: (message: string) => void } = {}): Promise<Redis> {
+  const { commandTimeoutMs = 1500, log = (m: string) => console.warn(m), ...rest } = options;
+  const redis = new Redis(url, {
+    lazyConnect: true,
+    enableAutoPipelining: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 5000,
+    retryStrategy: (times) => Math.min(100 * times, 2000),
+    ...rest,
+  });
+  let down = false;
+  let started = false;
+  redis.on('error', (e: Error) => {
+    redisReachable = false;
+    // Before the first connect the start-up message below says it all.
+    if (down || !started) return;
+    down = true;
+    log(`redis at ${url} is unreachable (${e.message}); requests that need it answer 503 until it is back`);
+  });
+  redis.on('ready', () => {
+    redisReachable = true;
+    if (down) log(`redis at ${url} is back`);
+    down = false;
+  });
   try {
     await redis.connect();
     await redis.ping();
@@ -11,11 +52,40 @@ export async function connectRedis(url: string, options: RedisOptions = {}): Pro
     redis.disconnect();
     throw new Error(
       `cannot connect to Redis at ${url}: ${(e as Error).message}\n` +
-        `  start one with: redis-server --port 6379 --save "" --appendonly no\n` +
+        `  start one with: ${startHint(url)}\n` +
         `  or point REDIS_URL at yours (e.g. REDIS_URL=redis://127.0.0.1:6379)`,
     );
   }
+  // From here, outages are logged (once each).
+  started = true;
   return redis;
+}
+
+/** Whether an error means Redis could not be reached or did not answer in time. */
+export function isRedisUnavailable(e: unknown): boolean {
+  const err = e as { name?: string; message?: string; code?: string } | undefined;
+  if (!err) return false;
+  if (err.name === 'MaxRetriesPerRequestError') return true;
+  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Reached the max retries/.test(err.message ?? '');
+}
+
+// Whether the process's index connection last saw Redis answer. Queues and workers use the same
+// Redis: when it is gone, waiting for their orderly close only delays the exit.
+let redisReachable = true;
+
+/**
+ * Close something within `ms` (200 ms while Redis is unreachable), or give up on it (force it,
+ * when a way is given). Shutdown hooks run one module after another, so these bounds add up.
+ */
+export async function closeWithin(ms: number, close: () => Promise<unknown> | unknown, force?: () => unknown): Promise<void> {
+  if (!redisReachable) ms = Math.min(ms, 200);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms).unref()));
+  const r = await Promise.race([Promise.resolve().then(close).then(() => 'done', () => 'done'), late]);
+  clearTimeout(timer);
+  if (r !== 'late' || !force) return;
+  // Forcing may itself wait on the dead peer (BullMQ's disconnect does): bounded too.
+  await Promise.race([Promise.resolve().then(force).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
 }
 
 /** Keys of one deployment: `<prefix>:<parts>`; repository names go in `{}` so Redis Cluster keeps a repo's keys together. */

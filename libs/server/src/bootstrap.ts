@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Module, type DynamicModule, type INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyInstance } from 'fastify';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import {
   acceptRequestId,
@@ -59,9 +60,14 @@ export async function startServer(env: Record<string, string | undefined> = proc
     runWithRequestId(req.id, done);
   });
   const app = await NestFactory.create<NestFastifyApplication>(rootModule(config, modulesFor(config.STEVEDORE_TARGET, config)), adapter, {
-    bufferLogs: true,
+    // Nothing is logged until the pino logger is in place: a start-up failure would otherwise be
+    // printed by Nest with its stack trace before runTarget prints what to do.
+    logger: false,
     // Our own parsers below: registry bodies must stay streams.
     bodyParser: false,
+    // A start-up failure (no Redis, bad storage) is thrown to runTarget, which prints its message
+    // (what to do) instead of Nest's stack trace.
+    abortOnError: false,
   });
   app.useLogger(app.get(PinoNestLogger));
   const fastify = app.getHttpAdapter().getInstance();
@@ -109,7 +115,6 @@ export async function startServer(env: Record<string, string | undefined> = proc
     serveApiDocs(app);
     await mountQueueDashboard(app, config);
   }
-  app.enableShutdownHooks();
   await app.init();
   const unguarded = unguardedRoutes(served, app.get(RoutePolicyTable).routes());
   if (unguarded.length) {
@@ -154,8 +159,53 @@ export function runTarget(target: Target): void {
     );
     return;
   }
-  startServer(process.env, target).catch((e: Error) => {
-    console.error(`stevedore ${target}: ${e.message}`);
-    process.exit(1);
-  });
+  startServer(process.env, target).then(
+    (server) => exitOnSignals(server),
+    (e: Error) => {
+      console.error(`stevedore ${target}: ${e.message}`);
+      process.exit(1);
+    },
+  );
+}
+
+/**
+ * Bounded shutdown on SIGTERM or SIGINT: stop accepting, let in-flight requests finish for up to
+ * STEVEDORE_SHUTDOWN_TIMEOUT_SECONDS, then cut the connections that are left, close Redis, queues and
+ * storage (each bounded, see closeWithin) and exit. A second signal exits at once; a backstop timer
+ * exits whatever is still pending, so a dead dependency can never keep the process alive.
+ */
+export function exitOnSignals(server: RunningServer): void {
+  const logger = server.app.get(PinoNestLogger);
+  const seconds = server.config.STEVEDORE_SHUTDOWN_TIMEOUT_SECONDS;
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting now`);
+      process.exit(1);
+    }
+    stopping = true;
+    logger.log(`${signal}: finishing in-flight requests (up to ${seconds} s), then closing`);
+    const http = (server.app.getHttpAdapter().getInstance() as FastifyInstance).server;
+    // Keep-alive connections with no request in flight would hold the close until the deadline.
+    http.closeIdleConnections();
+    const idle = setInterval(() => http.closeIdleConnections(), 200);
+    idle.unref();
+    setTimeout(() => {
+      logger.warn(`requests still open after ${seconds} s: closing their connections`);
+      http.closeAllConnections();
+    }, seconds * 1000).unref();
+    setTimeout(() => {
+      logger.error('shutdown did not finish in time: exiting');
+      process.exit(1);
+    }, (seconds + 5) * 1000).unref();
+    server.close().then(
+      () => process.exit(0),
+      (e: Error) => {
+        logger.error(`shutdown: ${e.message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
 }

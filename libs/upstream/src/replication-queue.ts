@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Job, Queue, Worker } from 'bullmq';
 import { RegistryError, parseReference, type Digest } from '@stevedore/oci';
-import { QueueNames, createQueue, createWorker, type StevedoreConfig } from '@stevedore/platform';
+import { QueueNames, createQueue, createWorker, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import type { ReplicateJobData, ReplicateProgress, ReplicateResult, Replicator } from './replicator';
 import { targetRepository, type ReplicationRuleStore } from './replication-rules';
 
@@ -62,7 +62,7 @@ export class ReplicationQueue {
   };
 
   async close(): Promise<void> {
-    await this.queue.close();
+    await closeWithin(1500, () => this.queue.close(), () => this.queue.disconnect());
   }
 }
 
