@@ -15,9 +15,16 @@ import {
   RegistryExceptionFilter,
   runWithRequestId,
   StevedoreMetrics,
+  REDIS,
+  RedisKeys,
+  STORAGE,
+  checkInstance,
+  claimInstance,
   type StevedoreConfig,
   type Target,
 } from '@stevedore/platform';
+import type Redis from 'ioredis';
+import type { StorageDriver } from '@stevedore/storage';
 import { BlobsModule } from '@stevedore/blobs';
 import { METADATA_SERVICE, MetadataModule, type MetadataService } from '@stevedore/metadata';
 import { AccessPolicyModule, RoutePolicyTable, unguardedRoutes } from '@stevedore/registry';
@@ -70,6 +77,11 @@ export async function startServer(env: Record<string, string | undefined> = proc
     abortOnError: false,
   });
   app.useLogger(app.get(PinoNestLogger));
+  // Before any module starts (the bootstrap admin, workers): this Redis must index this storage.
+  await ensureInstance(app, config).catch(async (e: Error) => {
+    await app.close().catch(() => undefined);
+    throw e;
+  });
   const fastify = app.getHttpAdapter().getInstance();
   // Registry bodies (blobs, manifests) stay streams: handlers read them with their own limits and
   // hash them on the way to storage. JSON stays parsed for the management API, except on /v2 where
@@ -129,6 +141,34 @@ export async function startServer(env: Record<string, string | undefined> = proc
   return { app, config, url, close: () => app.close() };
 }
 
+/** Where the indexes are, for messages: the Redis URL without its password, and the prefix. */
+function redisWhere(config: StevedoreConfig): string {
+  let url = config.REDIS_URL;
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    url = u.toString();
+  } catch {
+    // not a URL: shown as given
+  }
+  return `${url} (prefix ${config.STEVEDORE_REDIS_PREFIX})`;
+}
+
+/**
+ * Refuse a Redis that indexes another storage; adopt a Redis that indexes none. A Redis adopted for
+ * a storage that already had data (Redis was lost or replaced) is rebuilt from it by the process
+ * that owns the metadata, as `reindex` would.
+ */
+async function ensureInstance(app: INestApplication, config: StevedoreConfig): Promise<void> {
+  const check = await checkInstance(app.get<StorageDriver>(STORAGE), app.get<Redis>(REDIS), app.get(RedisKeys), redisWhere(config));
+  if (check.state !== 'adopted' || check.fresh) return;
+  const logger = app.get(PinoNestLogger);
+  if (config.STEVEDORE_TARGET !== 'all' && config.STEVEDORE_TARGET !== 'metadata-service') return;
+  logger.log(`this Redis held no indexes of storage instance ${check.id}: rebuilding them from storage`);
+  const r = await app.get<MetadataService>(METADATA_SERVICE, { strict: false }).reindex();
+  logger.log(`indexes rebuilt: ${JSON.stringify(r)}`);
+}
+
 /**
  * `reindex`: rebuild every Redis index from storage (after Redis was lost or flushed), with the
  * in-process services of the all-in-one target; prints what it found as JSON.
@@ -138,7 +178,10 @@ export async function reindex(env: Record<string, string | undefined> = process.
   const blobs = BlobsModule.inProcess();
   const app = await NestFactory.createApplicationContext(rootModule(config, [blobs, MetadataModule.inProcess(blobs)]), { logger: false });
   try {
-    return await app.get<MetadataService>(METADATA_SERVICE).reindex();
+    const r = await app.get<MetadataService>(METADATA_SERVICE).reindex();
+    // This Redis now indexes this storage (whatever it indexed before).
+    await claimInstance(app.get<StorageDriver>(STORAGE), app.get<Redis>(REDIS), app.get(RedisKeys));
+    return r;
   } finally {
     await app.close();
   }

@@ -47,7 +47,12 @@ interface Proc {
   port: number;
   child?: ChildProcess;
   log: string[];
+  /** Request log lines that answered 5xx (kept apart from the bounded log). */
+  errors5xx: string[];
 }
+
+// pino-http logs every answered request with its status; a 5xx nobody asked for is a bug.
+const ANSWERED_5XX = /"res":\{"statusCode":5\d\d/;
 
 async function launch(p: Proc): Promise<void> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', MAIN_FOR_TESTS], {
@@ -57,8 +62,12 @@ async function launch(p: Proc): Promise<void> {
   });
   p.child = child;
   const keep = (b: Buffer) => {
-    p.log.push(b.toString());
+    const text = b.toString();
+    p.log.push(text);
     if (p.log.length > 200) p.log.shift();
+    if (ANSWERED_5XX.test(text) && p.errors5xx.length < 20) {
+      for (const line of text.split('\n')) if (ANSWERED_5XX.test(line)) p.errors5xx.push(line.slice(0, 400));
+    }
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
@@ -97,6 +106,11 @@ export interface StartOptions {
   extraEnv?: Record<string, string>;
   /** Split wiring only: also start this many `commit-worker` processes ('commit-worker-1', ...). */
   commitWorkers?: number;
+  /**
+   * Suites that cause server errors on purpose (Redis outages, killed processes) say so; any other
+   * suite fails at stop() when a process answered a request with a 5xx.
+   */
+  allow5xx?: boolean;
 }
 
 export async function startStevedore(opts: StartOptions = {}): Promise<StevedoreUnderTest> {
@@ -125,19 +139,20 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
   const procs = new Map<string, Proc>();
   try {
     if (wiring === 'all') {
-      procs.set('all', { target: 'all', env, port: await freePort(), log: [] });
+      procs.set('all', { target: 'all', env, port: await freePort(), log: [], errors5xx: [] });
     } else {
-      const blob: Proc = { target: 'blob-service', env, port: await freePort(), log: [] };
-      const meta: Proc = { target: 'metadata-service', env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}` }, port: await freePort(), log: [] };
+      const blob: Proc = { target: 'blob-service', env, port: await freePort(), log: [], errors5xx: [] };
+      const meta: Proc = { target: 'metadata-service', env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}` }, port: await freePort(), log: [], errors5xx: [] };
       const gw: Proc = {
         target: 'gateway',
         env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}`, STEVEDORE_METADATA_SERVICE_URL: `http://127.0.0.1:${meta.port}` },
         port: await freePort(),
         log: [],
+        errors5xx: [],
       };
       procs.set('blob-service', blob).set('metadata-service', meta).set('gateway', gw);
       for (let i = 1; i <= (opts.commitWorkers ?? 0); i++) {
-        procs.set(`commit-worker-${i}`, { target: 'commit-worker', env: gw.env, port: await freePort(), log: [] });
+        procs.set(`commit-worker-${i}`, { target: 'commit-worker', env: gw.env, port: await freePort(), log: [], errors5xx: [] });
       }
     }
     for (const p of procs.values()) await launch(p);
@@ -186,6 +201,8 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
       for (const p of [...procs.values()].reverse()) await stopProc(p);
       await redis.stop();
       rmSync(dataDir, { recursive: true, force: true });
+      const errors = [...procs.values()].flatMap((p) => p.errors5xx.map((l) => `${p.target}: ${l}`));
+      if (errors.length && !opts.allow5xx) throw new Error(`the server answered 5xx that the test did not ask for:\n${errors.join('\n')}`);
     },
   };
 }

@@ -51,7 +51,14 @@ export function registerArchive(program: Command, ctx: () => Context): void {
       const file = openUpload(o.input, up);
       await c.api.http.prime();
       const repository = o.repository ? parseLocalRef(o.repository, c.server.key).name : undefined;
-      const job = await c.api.createImport(file.open, file.size, repository);
+      // The server reads the archive while it arrives: a refused one fails here, not as a job.
+      const job = await c.api.createImport(file.open, file.size, repository).catch((e: unknown) => {
+        up.stop();
+        if (e instanceof CliError && e.status !== undefined && e.status < 500 && e.status !== 401) {
+          throw new CliError(`load of ${o.input} failed: ${e.message}`, e.code, e.hint, e.exitCode, e.status);
+        }
+        throw e;
+      });
       up.stop();
       const bar = createProgress('Loading', { quiet: o.quiet, bytes: true });
       const done = await waitForJob({ status: () => c.api.importStatus(job.id), progress: bar, what: `load of ${o.input}` });
