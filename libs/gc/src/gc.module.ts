@@ -4,7 +4,8 @@
 // provide BLOB_GC_SERVICE and METADATA_GC_SERVICE (BlobsModule and MetadataModule, in-process or remote).
 import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { CONFIG, REDIS, RedisKeys, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, type BlobGcService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from '@stevedore/metadata';
 import { GarbageCollector } from './garbage-collector';
@@ -32,7 +33,16 @@ export class GcModule {
       module: GcQuotasModule,
       global: true,
       providers: [
-        { provide: NamespaceQuotas, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new NamespaceQuotas(redis, keys) },
+        {
+          provide: NamespaceQuotas,
+          inject: [STORAGE, REDIS, RedisKeys],
+          // The limits index is rebuilt from storage at start when Redis lost it: uploads read it.
+          useFactory: async (storage: StorageDriver, redis: Redis, keys: RedisKeys) => {
+            const q = new NamespaceQuotas(storage, redis, keys);
+            await q.reindexLimits();
+            return q;
+          },
+        },
         { provide: BLOB_QUOTA, useExisting: NamespaceQuotas },
       ],
       exports: [NamespaceQuotas, BLOB_QUOTA],
@@ -41,7 +51,7 @@ export class GcModule {
 
   static forRoot(deps: DynamicModule[], options: GcModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [
-      { provide: RetentionStore, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RetentionStore(redis, keys) },
+      { provide: RetentionStore, inject: [STORAGE, REDIS, RedisKeys], useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new RetentionStore(storage, redis, keys) },
       GcQueue,
     ];
     if (options.worker) {

@@ -7,6 +7,8 @@ import type Redis from 'ioredis';
 import { RegistryError } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { BlobInfo, BlobQuota } from '@stevedore/blobs';
+import type { StorageDriver } from '@stevedore/storage';
+import { DurableHash } from './durable-hash';
 
 export function namespaceOf(repository: string): string {
   return repository.split('/')[0];
@@ -40,11 +42,24 @@ function human(n: number): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
+export const QUOTA_LIMITS_PATH = 'gc/quota-limits.json';
+
 export class NamespaceQuotas implements BlobQuota {
+  // Limits are durable in storage; the Redis hash (read by RESERVE on every upload) is their index,
+  // rebuilt from storage when Redis lost it (at start, and on the next read).
+  private readonly limits: DurableHash;
   constructor(
+    storage: StorageDriver,
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
-  ) {}
+  ) {
+    this.limits = new DurableHash(storage, redis, QUOTA_LIMITS_PATH, keys.key('quota', 'limits'));
+  }
+
+  /** Rebuild the limits index if Redis lost it (called at start). */
+  async reindexLimits(): Promise<void> {
+    await this.limits.load();
+  }
 
   private limitsKey(): string {
     return this.keys.key('quota', 'limits');
@@ -69,26 +84,26 @@ export class NamespaceQuotas implements BlobQuota {
   }
 
   async get(ns: string): Promise<NamespaceQuota> {
-    const [limit, used] = await Promise.all([this.redis.hget(this.limitsKey(), ns), this.redis.get(this.usedKey(ns))]);
+    const [limits, used] = await Promise.all([this.limits.load(), this.redis.get(this.usedKey(ns))]);
     const q: NamespaceQuota = { namespace: ns, usedBytes: Number(used ?? 0) };
-    if (limit !== null) q.limitBytes = Number(limit);
+    if (limits[ns] !== undefined) q.limitBytes = Number(limits[ns]);
     return q;
   }
 
   async list(): Promise<NamespaceQuota[]> {
-    const names = Object.keys(await this.redis.hgetall(this.limitsKey())).sort();
+    const names = Object.keys(await this.limits.load()).sort();
     return Promise.all(names.map((n) => this.get(n)));
   }
 
   async setLimit(ns: string, limitBytes: number): Promise<NamespaceQuota> {
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(ns)) throw new RegistryError('INVALID_REQUEST', 'invalid namespace', { namespace: ns });
     if (!Number.isSafeInteger(limitBytes) || limitBytes < 0) throw new RegistryError('INVALID_REQUEST', 'limitBytes must be a non-negative integer', { limitBytes });
-    await this.redis.hset(this.limitsKey(), ns, limitBytes);
+    await this.limits.set(ns, String(limitBytes));
     return this.get(ns);
   }
 
   async removeLimit(ns: string): Promise<void> {
-    if (!(await this.redis.hdel(this.limitsKey(), ns))) throw new RegistryError('NOT_FOUND', 'no quota for that namespace', { namespace: ns });
+    if (!(await this.limits.delete(ns))) throw new RegistryError('NOT_FOUND', 'no quota for that namespace', { namespace: ns });
   }
 
   /** Uncount digests that are gone everywhere (namespaces GC cannot recount from the catalog). */

@@ -1,30 +1,32 @@
-// Retention rules, kept in Redis (one hash: repository pattern -> rule JSON).
+// Retention rules: durable in storage (`gc/retention.json`), indexed in one Redis hash
+// (repository pattern -> rule JSON) that is rebuilt from storage when Redis lost it.
 import type Redis from 'ioredis';
 import type { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
 import { RegistryError } from '@stevedore/oci';
 import { parseRetentionRule, type RetentionRule } from './retention';
+import { DurableHash } from './durable-hash';
+
+export const RETENTION_PATH = 'gc/retention.json';
 
 export class RetentionStore {
-  private readonly key: string;
-  constructor(
-    private readonly redis: Redis,
-    keys: RedisKeys,
-  ) {
-    this.key = keys.key('gc', 'retention');
+  private readonly rules: DurableHash;
+  constructor(storage: StorageDriver, redis: Redis, keys: RedisKeys) {
+    this.rules = new DurableHash(storage, redis, RETENTION_PATH, keys.key('gc', 'retention'));
   }
 
   async list(): Promise<RetentionRule[]> {
-    const all = await this.redis.hvals(this.key);
+    const all = Object.values(await this.rules.load());
     return all.map((v) => JSON.parse(v) as RetentionRule).sort((a, b) => a.repository.localeCompare(b.repository));
   }
 
   async put(body: unknown): Promise<RetentionRule> {
     const rule = parseRetentionRule(body);
-    await this.redis.hset(this.key, rule.repository, JSON.stringify(rule));
+    await this.rules.set(rule.repository, JSON.stringify(rule));
     return rule;
   }
 
   async remove(repository: string): Promise<void> {
-    if (!(await this.redis.hdel(this.key, repository))) throw new RegistryError('NOT_FOUND', 'no retention rule for that repository', { repository });
+    if (!(await this.rules.delete(repository))) throw new RegistryError('NOT_FOUND', 'no retention rule for that repository', { repository });
   }
 }

@@ -212,7 +212,7 @@ describe('instance identity: a Redis indexes one storage', () => {
     }
   });
 
-  it('a fresh Redis is adopted and rebuilt from storage at start: tags pull again without a manual reindex', async () => {
+  it('a fresh Redis is adopted and rebuilt from storage at start: tags pull again without a manual reindex, retention rules and quota limits are kept', async () => {
     const call = client(a);
     const layer = randomBytes(200);
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }));
@@ -224,11 +224,17 @@ describe('instance identity: a Redis indexes one storage', () => {
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
     });
     expect((await call('PUT', '/v2/kept/app/manifests/v1', manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })).status).toBe(201);
+    // Operator settings are durable in storage too.
+    const json = { 'content-type': 'application/json' };
+    expect((await call('PUT', '/api/v1/retention', JSON.stringify({ repository: 'kept/*', keepLast: 3 }), json)).status).toBe(200);
+    expect((await call('PUT', '/api/v1/quotas/kept', JSON.stringify({ limitBytes: 123456789 }), json)).status).toBe(200);
     await a.stopRedis();
     await a.startRedis();
     await a.restart();
     const got = await call('GET', '/v2/kept/app/manifests/v1', undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' });
     expect(got.status).toBe(200);
     expect(got.text).toBe(manifest);
+    expect(JSON.parse((await call('GET', '/api/v1/retention')).text).rules).toEqual([{ repository: 'kept/*', keepLast: 3 }]);
+    expect(JSON.parse((await call('GET', '/api/v1/quotas/kept')).text).limitBytes).toBe(123456789);
   });
 });
