@@ -41,16 +41,22 @@ export class RegistryExceptionFilter implements ExceptionFilter {
   catch(exception: unknown, host: ArgumentsHost): void {
     const reply = host.switchToHttp().getResponse<FastifyReply>();
     const req = host.switchToHttp().getRequest<FastifyRequest>();
-    // A request refused before its body was read to the end (a bad archive, a bomb): the rest of the
-    // body is still on the connection, so it cannot carry another request until it is read. A small
-    // rest is read and dropped (clients that send the whole body before reading the answer then get
-    // it, as Go's net/http does); a large or unknown one closes the connection after the answer.
+    // A request refused before its body was read to the end (a bad archive, a bomb, a paused
+    // container): the rest of the body is still on the connection, so it cannot carry another
+    // request until it is read. Up to 16 MiB more is read and dropped (clients that send the whole
+    // body before reading the answer then get it, as Go's net/http does); a body declared larger
+    // closes the connection after the answer, and one that turns out larger is cut off.
     const unread = !!req?.raw && !req.raw.readableEnded && !req.raw.complete;
     const declared = Number(req?.headers?.['content-length']);
-    const drain = unread && Number.isFinite(declared) && declared <= DRAIN_LIMIT_BYTES;
+    const drain = unread && !(Number.isFinite(declared) && declared > DRAIN_LIMIT_BYTES);
     if (drain) {
       // A reader that stopped without letting go (backpressure) would pause the request again.
       req.raw.unpipe();
+      let drained = 0;
+      req.raw.on('data', (c: Buffer) => {
+        drained += c.length;
+        if (drained > DRAIN_LIMIT_BYTES) req.raw.destroy();
+      });
       req.raw.resume();
     }
     sendRegistryError(reply, toRegistryError(exception, this.logger), unread && !drain ? { connection: 'close' } : {});
