@@ -84,15 +84,19 @@ export class NamespaceQuotas implements BlobQuota {
   }
 
   async get(ns: string): Promise<NamespaceQuota> {
-    const [limits, used] = await Promise.all([this.limits.load(), this.redis.get(this.usedKey(ns))]);
-    const q: NamespaceQuota = { namespace: ns, usedBytes: Number(used ?? 0) };
+    return this.quotaOf(ns, await this.limits.load());
+  }
+
+  private async quotaOf(ns: string, limits: Record<string, string>): Promise<NamespaceQuota> {
+    const q: NamespaceQuota = { namespace: ns, usedBytes: Number((await this.redis.get(this.usedKey(ns))) ?? 0) };
     if (limits[ns] !== undefined) q.limitBytes = Number(limits[ns]);
     return q;
   }
 
   async list(): Promise<NamespaceQuota[]> {
-    const names = Object.keys(await this.limits.load()).sort();
-    return Promise.all(names.map((n) => this.get(n)));
+    // One read of the limits for the whole list, not one per namespace.
+    const limits = await this.limits.load();
+    return Promise.all(Object.keys(limits).sort().map((n) => this.quotaOf(n, limits)));
   }
 
   async setLimit(ns: string, limitBytes: number): Promise<NamespaceQuota> {

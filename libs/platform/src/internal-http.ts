@@ -9,11 +9,15 @@ import { REQUEST_ID_HEADER, currentRequestId } from './request-context';
 
 export const INTERNAL_PREFIX = '/internal/v1';
 
+/** A header's value equals a secret, compared in constant time (a missing header never does). */
+export function secretMatches(header: string | string[] | undefined, secret: string): boolean {
+  const got = Buffer.from(String(header ?? ''));
+  const want = Buffer.from(secret);
+  return got.length === want.length && timingSafeEqual(got, want);
+}
+
 export function checkInternalToken(req: FastifyRequest, token: string | undefined): void {
-  if (!token) return;
-  const got = Buffer.from(String(req.headers['x-stevedore-internal-token'] ?? ''));
-  const want = Buffer.from(token);
-  if (got.length !== want.length || !timingSafeEqual(got, want)) {
+  if (token && !secretMatches(req.headers['x-stevedore-internal-token'], token)) {
     throw new RegistryError('UNAUTHORIZED', 'internal API token missing or wrong');
   }
 }

@@ -1,7 +1,6 @@
 // The one place management requests are authorized: a global Nest guard reads the route's declared
 // RoutePolicy (access-policy.ts) and decides before the handler runs. Resources are found through
 // the resolver their own module registered, so the guard knows nothing of containers or jobs.
-import { timingSafeEqual } from 'node:crypto';
 import {
   Global,
   Inject,
@@ -21,6 +20,7 @@ import { ACCESS_GUARD, type AccessGuard, type AccessRequest } from './access-gua
 import {
   CONFIG,
   checkInternalToken,
+  secretMatches,
   type StevedoreConfig,
   ACCESS_POLICY,
   ANONYMOUS_CALLER,
@@ -79,11 +79,9 @@ export class AccessPolicy {
 
   /** Whether the caller may change `r` (it sees it): admin, the owner, or a robot/token with push on its repositories. */
   async mayChange(req: FastifyRequest, r: OwnedResource): Promise<boolean> {
-    const c = callerOf(req);
-    if (c.admin) return true;
-    if (!c.actsFor || r.owner !== c.actsFor) return false;
-    if (c.kind === 'user') return true;
     if (!(await this.sees(req, r))) return false;
+    const c = callerOf(req);
+    if (c.admin || c.kind === 'user') return true;
     for (const name of r.writes ?? r.repositories) if (!(await this.permits(req, repo(name, ['pull', 'push'])))) return false;
     return true;
   }
@@ -114,10 +112,7 @@ export class AccessPolicy {
 
   private metricsToken(req: FastifyRequest): void {
     const token = this.config.STEVEDORE_METRICS_TOKEN;
-    if (!token) return;
-    const got = Buffer.from(String(req.headers.authorization ?? ''));
-    const want = Buffer.from(`Bearer ${token}`);
-    if (got.length !== want.length || !timingSafeEqual(got, want)) throw new RegistryError('UNAUTHORIZED', 'metrics need the bearer token STEVEDORE_METRICS_TOKEN');
+    if (token && !secretMatches(req.headers.authorization, `Bearer ${token}`)) throw new RegistryError('UNAUTHORIZED', 'metrics need the bearer token STEVEDORE_METRICS_TOKEN');
   }
 
   /** Decide one request by its route's policy; throws the answer when it is not allowed. */

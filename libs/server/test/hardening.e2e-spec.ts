@@ -2,19 +2,17 @@
 // fast, stores nothing and leaves no descriptor or temp file behind; bombs stop early; numeric
 // query parameters are validated. A fuzz run sends fast-check-generated bodies to every archive
 // route (STEVEDORE_FUZZ_RUNS raises the count).
-import { readdirSync, readlinkSync, statSync } from 'node:fs';
-import { once } from 'node:events';
-import path from 'node:path';
+import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { createGzip, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import tar from 'tar-stream';
 import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 jest.setTimeout(600_000);
