@@ -27,6 +27,11 @@ if ARGV[1] == '1' then
 end
 return n`;
 
+const TOUCH = `
+local t = redis.call('TIME')
+redis.call('SET', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000))
+return 1`;
+
 /** Seconds a writer count outlives a crashed writer (its digest is kept from GC that long). */
 const WRITER_TTL_SECONDS = 3600;
 
@@ -36,16 +41,22 @@ export class DigestGuard {
     private readonly keys: RedisKeys,
     /** How long a writer waits for a sweep of the same digest to finish before giving up. */
     private readonly waitMs = 60_000,
+    /**
+     * The key family of the guarded store: 'gc' for registry blobs and manifests; another store of
+     * content-addressed bytes (container contents) guards its digests apart, so neither GC's stamps
+     * keep the other's bytes.
+     */
+    private readonly family = 'gc',
   ) {}
 
   touchedKey(d: string): string {
-    return this.keys.key('gc', 'touched', d);
+    return this.keys.key(this.family, 'touched', d);
   }
   writingKey(d: string): string {
-    return this.keys.key('gc', 'writing', d);
+    return this.keys.key(this.family, 'writing', d);
   }
   sweepingKey(d: string): string {
-    return this.keys.key('gc', 'sweeping', d);
+    return this.keys.key(this.family, 'sweeping', d);
   }
   /** The blob index entry of a digest (BlobStore's), for scripts that must see whether bytes are a blob's. */
   blobKey(d: string): string {
@@ -75,6 +86,17 @@ export class DigestGuard {
   /** Count the writers out; `touch` (on success) stamps the digests as referenced now. */
   async end(digests: Digest[], touch: boolean): Promise<void> {
     await this.release([...new Set(digests)], touch);
+  }
+
+  /** Stamp digests as referenced now, without a writer (a reader that must keep them, e.g. a commit's snapshot). */
+  async touch(digests: Iterable<Digest>): Promise<void> {
+    const unique = [...new Set(digests)];
+    // One round trip; one key per script, so it stays within a hash slot on Redis Cluster.
+    for (let i = 0; i < unique.length; i += 1000) {
+      const p = this.redis.pipeline();
+      for (const d of unique.slice(i, i + 1000)) p.eval(TOUCH, 1, this.touchedKey(d));
+      await p.exec();
+    }
   }
 
   private async release(digests: Digest[], touch: boolean): Promise<void> {

@@ -13,8 +13,11 @@ import { CommitsController } from './commits.controller';
 export interface CommitsModuleOptions {
   api?: boolean;
   worker?: boolean;
-  /** Where container state is hosted: here (default), or in metadata-service (split gateway and workers). */
-  containers?: 'in-process' | 'remote';
+  /**
+   * The containers module to use (ContainersModule.forRoot here, or .remote() for a split gateway and
+   * workers), shared with the GC that collects their contents; default: hosted here.
+   */
+  containers?: DynamicModule;
 }
 
 /** Commit and batch jobs as owned resources for the access policy. */
@@ -39,7 +42,7 @@ export class CommitsModule {
       module: CommitsModule,
       imports: [
         ...deps,
-        options.containers === 'remote' ? ContainersModule.remote({ api: options.api }) : ContainersModule.forRoot(deps, { api: options.api }),
+        options.containers ?? ContainersModule.forRoot(deps, { api: options.api }),
       ],
       controllers: options.api ? [CommitsController] : [],
       providers,

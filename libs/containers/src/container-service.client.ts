@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import { InternalClient } from '@stevedore/platform';
 import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptions, TarMode } from './container';
-import type { ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
+import type { ContainerCollectOptions, ContainerCollectReport, ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
 
 const seg = (id: string) => encodeURIComponent(id);
 
@@ -59,5 +59,8 @@ export class ContainerServiceClient implements ContainerService {
   }
   async release(id: string, holder: string): Promise<void> {
     await this.http.json({ method: 'POST', path: `/containers/${seg(id)}/release`, query: { holder } });
+  }
+  collect(options: ContainerCollectOptions): Promise<ContainerCollectReport> {
+    return this.http.json({ method: 'POST', path: '/containers-gc', json: options });
   }
 }

@@ -14,7 +14,31 @@ export interface UploadOptions {
   allowDevices?: boolean;
 }
 
-export interface ContainerService {
+export interface ContainerCollectOptions {
+  /** Redis-clock ms: bytes and indexes stamped since then are kept (the GC run's grace cutoff). */
+  olderThan: number;
+  /** Temporary files older than this (ms) are a dead put's. */
+  tmpOlderThan: number;
+  dryRun?: boolean;
+}
+
+export interface ContainerCollectReport {
+  containers: number;
+  layerIndexes: { scanned: number; deleted: number; rebuilt: number };
+  content: { scanned: number; deleted: number; skipped: number; bytesFreed: number };
+  tmpFiles: number;
+  /** What each owner's read-write layers hold (namespace -> digest -> bytes), for the quota recount. */
+  usage: Record<string, Record<string, number>>;
+  /** Contents no container or index refers to any more (removed now or later): no owner pays for them. */
+  unreferenced: string[];
+}
+
+/** What libs/gc asks of containers: collect the contents no container needs any more. */
+export interface ContainerGcService {
+  collect(options: ContainerCollectOptions): Promise<ContainerCollectReport>;
+}
+
+export interface ContainerService extends ContainerGcService {
   create(options: CreateContainerOptions): Promise<ContainerView>;
   list(): Promise<ContainerView[]>;
   inspect(id: string): Promise<ContainerView>;

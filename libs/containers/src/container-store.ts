@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type Redis from 'ioredis';
-import type { BlobService } from '@stevedore/blobs';
+import { DigestGuard, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { ImageService } from '@stevedore/images';
 import { RegistryError, parseManifest, type Digest, type ImageManifest } from '@stevedore/oci';
@@ -14,8 +14,9 @@ import type { StorageDriver } from '@stevedore/storage';
 import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, diff, readLayer, type Entry } from '@stevedore/unionfs';
 import { applyLayer } from './apply-layer';
 import { ContainerPaths, StorageContentStore } from './content-store';
+import { ContainerCollector } from './container-collector';
 import { viewOf, type Change, type ContainerImage, type ContainerSnapshot, type ContainerState, type ContainerView, type FileOp, type FileOptions, type TarMode } from './container';
-import type { ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
+import type { ContainerCollectOptions, ContainerCollectReport, ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
 import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
 
@@ -33,6 +34,8 @@ const LOCK_MS = 30_000;
 export class ContainerStore implements ContainerService {
   readonly content: StorageContentStore;
   private readonly lower: LowerLayers;
+  private readonly contentGuard: DigestGuard;
+  private readonly collector: ContainerCollector;
 
   constructor(
     private readonly images: ImageService,
@@ -42,9 +45,18 @@ export class ContainerStore implements ContainerService {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
+    /** Namespace quotas (libs/gc): file contents count against the owner's namespace, as blobs do. */
+    private readonly quota?: BlobQuota,
   ) {
-    this.content = new StorageContentStore(storage);
-    this.lower = new LowerLayers(blobs, storage, redis, (d) => keys.key('containers', 'layer-index', d), this.content);
+    this.contentGuard = new DigestGuard(redis, keys, 60_000, 'containers-gc');
+    this.content = new StorageContentStore(storage, this.contentGuard);
+    // Both keys of a layer carry its {digest} hash tag: the GC's script touches them together.
+    const layerKeys = {
+      cache: (d: Digest) => keys.key('containers', 'layer-index', `{${d}}`),
+      used: (d: Digest) => keys.key('containers', 'layer-used', `{${d}}`),
+    };
+    this.lower = new LowerLayers(blobs, storage, redis, layerKeys, this.content);
+    this.collector = new ContainerCollector({ storage, redis, guard: this.contentGuard, lower: this.lower, layerKeys, states: () => this.storedStates() });
   }
 
   private stateKey(id: string): string {
@@ -64,6 +76,8 @@ export class ContainerStore implements ContainerService {
       throw new RegistryError('INVALID_REQUEST', `invalid container name "${String(options.name).slice(0, 130)}"`);
     }
     const image = await this.resolveImage(options.image);
+    // Stamped before the record exists, so a GC run that misses the record keeps the layers' indexes.
+    await this.lower.touch(image);
     // Index the lower layers now, so a missing or unreadable layer fails the create, not a later read.
     await this.lower.view(image);
     const id = randomBytes(32).toString('hex');
@@ -126,6 +140,7 @@ export class ContainerStore implements ContainerService {
     return viewOf(await this.load(id));
   }
 
+  /** The record goes; its files' contents stay until the container GC finds nothing else uses them. */
   async remove(id: string): Promise<void> {
     await this.locked(id, async () => {
       const s = await this.load(id);
@@ -140,6 +155,8 @@ export class ContainerStore implements ContainerService {
 
   async writeFile(id: string, path: string, body: Readable, options: FileOptions = {}): Promise<Entry> {
     await this.writable(await this.load(id));
+    const s = await this.load(id);
+    await this.writable(s);
     // Bytes first (outside the lock: they may be large); the entry is added under the lock.
     const ref = await this.content.put(body);
     return this.mutate(id, (rw) => rw.writeFile(path, ref, options));
@@ -241,8 +258,37 @@ export class ContainerStore implements ContainerService {
         s.record.pausedBy.push(holder);
         await this.save(s);
       }
+      // The commit reads these contents after the lock is gone; a file replaced meanwhile (a commit
+      // without pause) must outlive it, so its bytes are stamped as in use now.
+      await this.contentGuard.touch(s.entries.flatMap((e) => (e.digest ? [e.digest] : [])));
       return { record: s.record, entries: s.entries };
     });
+  }
+
+  // ---- garbage collection
+
+  collect(options: ContainerCollectOptions): Promise<ContainerCollectReport> {
+    return this.collector.collect(options);
+  }
+
+  /** Every state storage holds (the records are the truth; Redis may have lost some). */
+  private async *storedStates(): AsyncIterable<ContainerState> {
+    for await (const f of this.storage.list(ContainerPaths.records)) {
+      if (!f.path.endsWith('/state.json')) continue;
+      const json = await this.storage.getContent(f.path).catch(() => undefined);
+      if (json) yield JSON.parse(json.toString()) as ContainerState;
+    }
+  }
+
+  /** Count new contents of the read-write layer against the owner's namespace quota (DENIED past it: the change is not saved). */
+  private async reserve(s: ContainerState, refs: Array<{ digest: Digest; size: number }>): Promise<void> {
+    if (!this.quota || !s.record.owner) return;
+    const seen = new Set<string>();
+    for (const r of refs) {
+      if (seen.has(r.digest)) continue;
+      seen.add(r.digest);
+      await this.quota.reserve(s.record.owner, r);
+    }
   }
 
   async release(id: string, holder: string): Promise<void> {
@@ -285,8 +331,10 @@ export class ContainerStore implements ContainerService {
       const s = await this.load(id);
       await this.writable(s);
       const rw = await this.layer(s);
+      const before = new Set(s.entries.map((e) => e.digest));
       const out = await mapErrors(() => fn(rw, s));
       if ((out as unknown) !== 'replaced') s.entries = rw.toJSON().entries;
+      await this.reserve(s, s.entries.filter((e) => e.type === 'file' && e.digest && !before.has(e.digest)) as Array<{ digest: Digest; size: number }>);
       s.record.generation++;
       await this.save(s);
       return out;

@@ -1,17 +1,28 @@
 // metadata-service's internal API for containers: the ContainerService interface over HTTP, so a
 // split gateway and commit workers reach the one host of container state.
-import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
 import { requestBody } from '@stevedore/images';
 import type { FileOp, TarMode } from './container';
-import { CONTAINER_SERVICE, type ContainerService } from './container-service';
+import { CONTAINER_SERVICE, type ContainerCollectOptions, type ContainerCollectReport, type ContainerService } from './container-service';
 
 type Q = Record<string, string | undefined>;
 const num = (v: string | undefined) => (v === undefined || v === '' ? undefined : Number(v));
 
 // Split services only: the guard checks the shared internal token (STEVEDORE_INTERNAL_TOKEN).
+@Access({ role: 'internal' })
+@Controller('internal/v1/containers-gc')
+export class ContainersGcInternalController {
+  constructor(@Inject(CONTAINER_SERVICE) private readonly containers: ContainerService) {}
+
+  @Post()
+  async collect(@Body() body: ContainerCollectOptions): Promise<ContainerCollectReport> {
+    return this.containers.collect(body);
+  }
+}
+
 @Access({ role: 'internal' })
 @Controller('internal/v1/containers')
 export class ContainersInternalController {

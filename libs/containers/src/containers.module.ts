@@ -4,7 +4,7 @@
 // METADATA_SERVICE (wrapped by UpstreamModule so a missing image is pulled through).
 import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
+import { BLOB_QUOTA, BLOB_SERVICE, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService, RedisLayerSizeCache } from '@stevedore/images';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
@@ -17,7 +17,7 @@ import { RegistryError } from '@stevedore/oci';
 import { containerNotFound } from './errors';
 import type { ContainerService as Containers } from './container-service';
 import { ContainersController } from './containers.controller';
-import { ContainersInternalController } from './containers-internal.controller';
+import { ContainersGcInternalController, ContainersInternalController } from './containers-internal.controller';
 
 export interface ContainersModuleOptions {
   api?: boolean;
@@ -50,15 +50,21 @@ export class ContainersModule {
       ContainerResources,
       {
         provide: CONTAINER_SERVICE,
-        inject: [METADATA_SERVICE, BLOB_SERVICE, STORAGE, REDIS, RedisKeys, CONFIG],
-        useFactory: (m: MetadataService, b: BlobService, s: StorageDriver, r: Redis, k: RedisKeys, c: StevedoreConfig) =>
-          new ContainerStore(new ImageService(m, b, new RedisLayerSizeCache(r, k.key('images', 'layer-usize'))), m, b, s, r, k, {
-            maxBytes: c.STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES,
-            maxExpansionRatio: c.STEVEDORE_MAX_EXPANSION_RATIO,
-          }),
+        inject: [METADATA_SERVICE, BLOB_SERVICE, STORAGE, REDIS, RedisKeys, CONFIG, { token: BLOB_QUOTA, optional: true }],
+        useFactory: (m: MetadataService, b: BlobService, s: StorageDriver, r: Redis, k: RedisKeys, c: StevedoreConfig, quota?: BlobQuota) =>
+          new ContainerStore(
+            new ImageService(m, b, new RedisLayerSizeCache(r, k.key('images', 'layer-usize'))),
+            m,
+            b,
+            s,
+            r,
+            k,
+            { maxBytes: c.STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES, maxExpansionRatio: c.STEVEDORE_MAX_EXPANSION_RATIO },
+            quota,
+          ),
       },
     ];
-    const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersInternalController] : [])];
+    const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersInternalController, ContainersGcInternalController] : [])];
     return { module: ContainersModule, imports: deps, controllers, providers, exports: [CONTAINER_SERVICE] };
   }
 

@@ -1,22 +1,44 @@
 // Container file contents in storage, addressed by sha256 under `containers/content/`: outside the
-// blob namespace, so registry GC never sweeps bytes a container still refers to.
+// blob namespace, so registry GC never sweeps bytes a container still refers to. Their own GC
+// (ContainerCollector) removes what no container and no layer index refers to; a put runs as a
+// writer of its digest under a DigestGuard of its own key family, so a sweep never deletes bytes a
+// put is storing or has just stored (the same protocol as blob pushes, see libs/blobs).
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { DigestStream, digestHex, type Digest } from '@stevedore/oci';
+import type { DigestGuard } from '@stevedore/blobs';
 import type { StorageDriver } from '@stevedore/storage';
 import type { ContentRef, ContentStore } from '@stevedore/unionfs';
 
 export const ContainerPaths = {
   content: (d: Digest) => `containers/content/sha256/${digestHex(d).slice(0, 2)}/${digestHex(d)}`,
+  contentRoot: 'containers/content/',
   tmp: () => `containers/tmp/${randomUUID()}/data`,
+  tmpRoot: 'containers/tmp/',
+  tmpKeep: 'containers/tmp/.keep',
   state: (id: string) => `containers/records/${id}/state.json`,
   records: 'containers/records/',
   layerIndex: (d: Digest) => `containers/layers/sha256/${digestHex(d)}/index.json`,
+  layersRoot: 'containers/layers/',
 } as const;
+
+/** The digest a content or layer-index path names, or undefined for any other path. */
+export function contentDigestOf(path: string): Digest | undefined {
+  const m = /^containers\/content\/sha256\/[a-f0-9]{2}\/([a-f0-9]{64})$/.exec(path);
+  return m ? (`sha256:${m[1]}` as Digest) : undefined;
+}
+export function layerIndexDigestOf(path: string): Digest | undefined {
+  const m = /^containers\/layers\/sha256\/([a-f0-9]{64})\/index\.json$/.exec(path);
+  return m ? (`sha256:${m[1]}` as Digest) : undefined;
+}
 
 export class StorageContentStore implements ContentStore {
   private anchored?: Promise<void>;
-  constructor(private readonly storage: StorageDriver) {}
+  constructor(
+    private readonly storage: StorageDriver,
+    /** Writers' guard against the content GC (none: nothing collects this store). */
+    private readonly guard?: DigestGuard,
+  ) {}
 
   async put(data: Readable | Uint8Array | string): Promise<ContentRef> {
     const source = typeof data === 'string' || data instanceof Uint8Array ? Readable.from([Buffer.from(data)]) : data;
@@ -24,14 +46,19 @@ export class StorageContentStore implements ContentStore {
     // Each put has its own temporary directory: the filesystem driver prunes empty directories on
     // delete, which would race a sibling put creating its temporary file in a shared one.
     // ...and a permanent file keeps their shared parent from being pruned under a sibling's mkdir.
-    await (this.anchored ??= this.storage.putContent('containers/tmp/.keep', ''));
+    await (this.anchored ??= this.storage.putContent(ContainerPaths.tmpKeep, ''));
     const tmp = ContainerPaths.tmp();
     source.on('error', (e) => hash.destroy(e));
     await this.storage.writeStream(tmp, source.pipe(hash));
     const digest = hash.digest();
     const final = ContainerPaths.content(digest);
-    if (await this.storage.stat(final)) await this.storage.delete(tmp);
-    else await this.storage.move(tmp, final);
+    const store = async () => {
+      if (await this.storage.stat(final)) await this.storage.delete(tmp);
+      else await this.storage.move(tmp, final);
+    };
+    // As a writer: a sweep of this digest finishes first (then the bytes are stored again), or
+    // waits for this put, after which the digest's stamp is newer than any running sweep's cutoff.
+    await (this.guard ? this.guard.hold([digest], store) : store());
     return { digest, size: hash.size };
   }
 

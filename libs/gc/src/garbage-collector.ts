@@ -8,6 +8,7 @@ import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys, StevedoreMetrics } from '@stevedore/platform';
 import { DigestGuard, type BlobGcService, type BlobSweepItem } from '@stevedore/blobs';
 import type { ManifestGcService, ManifestRecord, MetadataService } from '@stevedore/metadata';
+import type { ContainerGcService } from '@stevedore/containers';
 import { mark, type RepositoryManifests } from './mark';
 import { ruleFor, tagsToDrop } from './retention';
 import type { RetentionStore } from './retention-store';
@@ -31,6 +32,8 @@ export interface GcDeps {
   retention: RetentionStore;
   quotas: NamespaceQuotas;
   metrics?: StevedoreMetrics;
+  /** Where containers are hosted (their file contents are collected too); absent in a target without them. */
+  containers?: ContainerGcService;
 }
 
 const push = <T>(list: T[], v: T) => {
@@ -200,11 +203,22 @@ export class GarbageCollector {
     const uploads = await this.deps.blobs.purgeUploads({ olderThan: t0 - uploadMaxAgeSeconds * 1000, dryRun });
     report.uploads = { sessions: uploads.sessions, bytesFreed: uploads.bytes, multipartAborted: uploads.multipartAborted };
 
+    let containerUsage: Record<string, Record<string, number>> = {};
+    let released: string[] = [];
+    if (this.deps.containers) {
+      progress('containers');
+      const { usage, unreferenced, ...c } = await this.deps.containers.collect({ olderThan: cutoff, tmpOlderThan: t0 - uploadMaxAgeSeconds * 1000, dryRun });
+      report.containers = c;
+      containerUsage = usage;
+      // Bytes equal to a blob's stay counted for the blob (usage errs high, never low).
+      released = unreferenced.filter((d) => !sizes.has(d as Digest));
+    }
+
     if (!dryRun) {
       progress('quotas');
-      report.quotas = await this.recount(names, remaining, linksByRepo, unlinkedFrom, goneData, sizes);
+      report.quotas = await this.recount(names, remaining, linksByRepo, unlinkedFrom, goneData, sizes, containerUsage, released);
     }
-    report.bytesFreed = report.blobs.bytesFreed + report.manifests.bytesFreed + report.uploads.bytesFreed;
+    report.bytesFreed = report.blobs.bytesFreed + report.manifests.bytesFreed + report.uploads.bytesFreed + (report.containers?.content.bytesFreed ?? 0);
     report.durationMs = Date.now() - started;
     this.deps.metrics?.gcRuns.inc({ mode: dryRun ? 'dry-run' : 'sweep' });
     if (!dryRun) this.deps.metrics?.gcBytesFreed.inc(report.bytesFreed);
@@ -257,6 +271,8 @@ export class GarbageCollector {
     unlinkedFrom: Map<Digest, Set<string>>,
     goneData: Set<Digest>,
     sizes: Map<Digest, number>,
+    containerUsage: Record<string, Record<string, number>>,
+    released: string[],
   ): Promise<Record<string, number>> {
     const byNs = new Map<string, Map<string, number>>();
     const add = (name: string, d: Digest) => {
@@ -270,10 +286,18 @@ export class GarbageCollector {
       for (const d of linksByRepo.get(name) ?? []) if (!goneData.has(d) && !unlinkedFrom.get(d)?.has(name)) add(name, d);
     }
     for (const r of remaining) for (const m of r.manifests) add(r.name, m.digest);
+    // Containers' files count against their owner's namespace.
+    for (const [ns, files] of Object.entries(containerUsage)) {
+      const m = byNs.get(ns) ?? new Map<string, number>();
+      for (const [d, size] of Object.entries(files)) m.set(d, size);
+      byNs.set(ns, m);
+    }
     const out: Record<string, number> = {};
     for (const [ns, m] of byNs) out[ns] = await this.deps.quotas.recount(ns, m);
-    // Namespaces with a quota but no repository in the catalog (blobs pushed, no manifest yet).
-    for (const q of await this.deps.quotas.list()) if (!byNs.has(q.namespace)) out[q.namespace] = await this.deps.quotas.forget(q.namespace, goneData);
+    // Namespaces counted but reached neither through the catalog nor a container (blobs pushed and
+    // no manifest yet, or a removed container's files): what is gone everywhere is uncounted.
+    const rest = new Set([...(await this.deps.quotas.list()).map((q) => q.namespace), ...(await this.deps.quotas.counted())]);
+    for (const ns of rest) if (!byNs.has(ns)) out[ns] = await this.deps.quotas.forget(ns, [...goneData, ...released]);
     return out;
   }
 }

@@ -1,6 +1,7 @@
 // A GC run's request (job data) and report (job result).
 import { z } from 'zod';
 import { RegistryError } from '@stevedore/oci';
+import type { ContainerCollectReport } from '@stevedore/containers';
 
 export const GcRunRequestSchema = z
   .object({
@@ -32,6 +33,8 @@ export interface GcReport {
   manifests: { scanned: number; deleted: number; bytesFreed: number; digests: Array<{ repository: string; digest: string }>; recordsPurged: number };
   blobs: { scanned: number; deleted: number; unlinked: number; skipped: number; bytesFreed: number; digests: string[] };
   uploads: { sessions: number; bytesFreed: number; multipartAborted: number };
+  /** Container contents and layer indexes (where the run's target reaches containers). */
+  containers?: Omit<ContainerCollectReport, 'usage' | 'unreferenced'>;
   /** Storage deleteMany batches sent (each up to 1,000 blobs). */
   deleteBatches: number;
   bytesFreed: number;

@@ -1,13 +1,15 @@
 // Nest wiring of storage hygiene. `GcModule.quotas()` (global) provides the quota hook BLOB_QUOTA to
 // whichever blob and metadata stores the target runs in-process; `GcModule.forRoot(deps, ...)` adds
 // the admin API ('all', 'gateway') and the worker with its schedule ('all', 'commit-worker'). `deps`
-// provide BLOB_GC_SERVICE and METADATA_GC_SERVICE (BlobsModule and MetadataModule, in-process or remote).
+// provide BLOB_GC_SERVICE and METADATA_GC_SERVICE (BlobsModule and MetadataModule, in-process or remote),
+// and CONTAINER_SERVICE (ContainersModule) where the worker also collects container contents.
 import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, type BlobGcService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from '@stevedore/metadata';
+import { CONTAINER_SERVICE, type ContainerGcService } from '@stevedore/containers';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue } from './gc-queue';
 import { GcWorker } from './gc-worker';
@@ -58,7 +60,18 @@ export class GcModule {
       providers.push(
         {
           provide: GarbageCollector,
-          inject: [REDIS, RedisKeys, BLOB_GC_SERVICE, METADATA_GC_SERVICE, METADATA_SERVICE, RetentionStore, NamespaceQuotas, StevedoreMetrics, CONFIG],
+          inject: [
+            REDIS,
+            RedisKeys,
+            BLOB_GC_SERVICE,
+            METADATA_GC_SERVICE,
+            METADATA_SERVICE,
+            RetentionStore,
+            NamespaceQuotas,
+            StevedoreMetrics,
+            CONFIG,
+            { token: CONTAINER_SERVICE, optional: true },
+          ],
           useFactory: (
             redis: Redis,
             keys: RedisKeys,
@@ -69,9 +82,10 @@ export class GcModule {
             quotas: NamespaceQuotas,
             metrics: StevedoreMetrics,
             c: StevedoreConfig,
+            containers?: ContainerGcService,
           ) =>
             new GarbageCollector(
-              { redis, keys, blobs, manifests, metadata, retention, quotas, metrics },
+              { redis, keys, blobs, manifests, metadata, retention, quotas, metrics, containers },
               {
                 graceSeconds: c.STEVEDORE_GC_GRACE_SECONDS,
                 untaggedMaxAgeSeconds: c.STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS,

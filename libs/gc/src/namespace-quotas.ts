@@ -110,6 +110,19 @@ export class NamespaceQuotas implements BlobQuota {
     if (!(await this.limits.delete(ns))) throw new RegistryError('NOT_FOUND', 'no quota for that namespace', { namespace: ns });
   }
 
+  /** Namespaces with a usage counter (some of which GC may not reach through the catalog). */
+  async counted(): Promise<string[]> {
+    const [prefix, suffix] = this.usedKey('\u0000').split('\u0000');
+    const out: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.usedKey('*'), 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) if (k.startsWith(prefix) && k.endsWith(suffix)) out.push(k.slice(prefix.length, k.length - suffix.length));
+    } while (cursor !== '0');
+    return out;
+  }
+
   /** Uncount digests that are gone everywhere (namespaces GC cannot recount from the catalog). */
   async forget(ns: string, digests: Iterable<string>): Promise<number> {
     const counted = await this.redis.hgetall(this.countedKey(ns));

@@ -25,14 +25,15 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       const metadata = MetadataModule.inProcess(blobs);
       // Pull-through and the replication-rule hook wrap the services every API here uses.
       const upstream = UpstreamModule.forRoot([blobs, metadata], { worker: true });
+      const containers = ContainersModule.forRoot([upstream], { api: true });
       return [
         ...auth,
         RegistryApiModule.forRoot([upstream]),
         ImagesModule.forRoot([upstream], { api: true, workers: true }),
-        CommitsModule.forRoot([upstream], { api: true, worker: true }),
+        CommitsModule.forRoot([upstream], { api: true, worker: true, containers }),
         // Quotas (global) are enforced by the stores; GC reads and sweeps the stores themselves.
         GcModule.quotas(),
-        GcModule.forRoot([blobs, metadata], { api: true, worker: true }),
+        GcModule.forRoot([blobs, metadata, containers], { api: true, worker: true }),
       ];
     }
     case 'blob-service':
@@ -55,7 +56,7 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
         ...auth,
         RegistryApiModule.forRoot([upstream]),
         ImagesModule.forRoot([upstream], { api: true }),
-        CommitsModule.forRoot([upstream], { api: true, containers: 'remote' }),
+        CommitsModule.forRoot([upstream], { api: true, containers: ContainersModule.remote({ api: true }) }),
         GcModule.quotas(),
         GcModule.forRoot([blobs, metadata], { api: true }),
       ];
@@ -65,12 +66,14 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
       need(config.STEVEDORE_METADATA_SERVICE_URL, 'STEVEDORE_METADATA_SERVICE_URL');
       const blobs = BlobsModule.remote();
       const metadata = MetadataModule.remote();
+      // Containers live in metadata-service: commits read them there, and GC asks it to collect.
+      const containers = ContainersModule.remote();
       return [
         ImagesModule.forRoot([blobs, metadata], { workers: true }),
         UpstreamModule.forRoot([blobs, metadata], { api: false, worker: true }),
-        CommitsModule.forRoot([blobs, metadata], { worker: true, containers: 'remote' }),
+        CommitsModule.forRoot([blobs, metadata], { worker: true, containers }),
         GcModule.quotas(),
-        GcModule.forRoot([blobs, metadata], { worker: true }),
+        GcModule.forRoot([blobs, metadata, containers], { worker: true }),
       ];
     }
   }
