@@ -15,7 +15,7 @@ describe('storage layout', () => {
         expect(parseLinkKey(StorageLayout.layerLink(n, d))).toEqual({ kind: 'layer', name: n, digest: d });
         expect(parseLinkKey(StorageLayout.revisionLink(n, d))).toEqual({ kind: 'revision', name: n, digest: d });
         expect(parseLinkKey(StorageLayout.tagCurrent(n, t))).toEqual({ kind: 'tag', name: n, tag: t });
-        expect(parseLinkKey(StorageLayout.tagIndexEntry(n, t, d))).toBeUndefined();
+        expect(parseLinkKey(StorageLayout.tagIndexEntry(n, t, d))).toEqual({ kind: 'tagIndex', name: n, tag: t, digest: d });
         expect(parseLinkKey(StorageLayout.uploadChunk(n, 'id', 0))).toBeUndefined();
       }),
     );

@@ -5,9 +5,13 @@
 //   repositories/<name>/_layers/sha256/<hex>/link                      blob linked into a repository
 //   repositories/<name>/_manifests/revisions/sha256/<hex>/link         manifest linked into a repository
 //   repositories/<name>/_manifests/tags/<tag>/current/link             tag -> manifest digest
-//   repositories/<name>/_manifests/tags/<tag>/index/sha256/<hex>/link  tag history
+//   repositories/<name>/_manifests/tags/<tag>/index/sha256/<hex>/link  tag history: a digest the tag has named
 //   repositories/<name>/_uploads/<id>/chunks/<offset>                  upload in progress, one object per chunk
 //   repositories/<name>/_uploads/<id>/startedat                        upload start time (for purging)
+//
+// Times are the objects' modification times, not contents: a tag's current link and its index entry
+// for a digest are rewritten on every tagging, so their times say when the tag was last set and when
+// it last named that digest (reindex rebuilds tag times and history from them).
 import { digestAlgorithm, digestHex, type Digest } from '@stevedore/oci';
 
 function split(d: Digest): [string, string] {
@@ -67,6 +71,7 @@ export function parseLinkKey(key: string):
   | { kind: 'layer'; name: string; digest: string }
   | { kind: 'revision'; name: string; digest: string }
   | { kind: 'tag'; name: string; tag: string }
+  | { kind: 'tagIndex'; name: string; tag: string; digest: string }
   | undefined {
   let m = /^repositories\/(.+)\/_layers\/(sha256|sha512)\/([a-f0-9]+)\/link$/.exec(key);
   if (m) return { kind: 'layer', name: m[1], digest: `${m[2]}:${m[3]}` };
@@ -74,5 +79,7 @@ export function parseLinkKey(key: string):
   if (m) return { kind: 'revision', name: m[1], digest: `${m[2]}:${m[3]}` };
   m = /^repositories\/(.+)\/_manifests\/tags\/([^/]+)\/current\/link$/.exec(key);
   if (m) return { kind: 'tag', name: m[1], tag: m[2] };
+  m = /^repositories\/(.+)\/_manifests\/tags\/([^/]+)\/index\/(sha256|sha512)\/([a-f0-9]+)\/link$/.exec(key);
+  if (m) return { kind: 'tagIndex', name: m[1], tag: m[2], digest: `${m[3]}:${m[4]}` };
   return undefined;
 }
