@@ -2,9 +2,15 @@
 // revision and tag link objects as distribution lays them out); Redis holds the indexes every read
 // uses, so a pull never touches storage for metadata.
 //
-// Write order on PUT: manifest bytes -> revision link -> (Redis manifest + revision) -> tag link ->
-// tag history -> Redis tag. A crash at any point leaves a tag pointing at a complete manifest or at
-// its previous one, never at something missing.
+// Write order on PUT: manifest bytes -> revision link -> (Redis manifest + revision) -> tag history
+// link (index entry) -> tag link -> Redis tag, tag time and tag history (one MULTI). A crash at any
+// point leaves a tag pointing at a complete manifest or at its previous one, never at something
+// missing. Tagging by itself (tagManifest) is the last three steps; a PUT with a tag goes through it.
+//
+// Tag times and history are not written to storage as contents: both links are rewritten on every
+// tagging, so their modification times are when the tag was last set and when it last named each
+// digest. Redis keeps them (tagtimes, taghist) so reads never stat storage; reindex rebuilds them
+// from the links' times, equal to the ones Redis had to within the storage's time resolution.
 import type Redis from 'ioredis';
 import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, type Digest } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
@@ -73,6 +79,13 @@ redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
 return {size, 1}`;
 
+/** ZRANGE ... WITHSCORES of a tag history ZSET (digest, ms, digest, ms, ...), oldest first. */
+export function historyEntries(withScores: string[]): TagHistoryEntry[] {
+  const out: TagHistoryEntry[] = [];
+  for (let i = 0; i + 1 < withScores.length; i += 2) out.push({ digest: withScores[i] as Digest, taggedAt: Number(withScores[i + 1]) });
+  return out;
+}
+
 export class ManifestStore implements MetadataService, ManifestGcService {
   private readonly cache = new ByteLru(32 * 1024 * 1024, 4 * 1024 * 1024 + 256);
   private readonly guard: DigestGuard;
@@ -101,6 +114,14 @@ export class ManifestStore implements MetadataService, ManifestGcService {
   }
   private tagTimesKey(name: string): string {
     return this.keys.repo(name, 'tagtimes');
+  }
+  /**
+   * ZSET of the digests a tag has named, each once, scored by when it last named it (ms). Not the
+   * older `taghistory` LIST (one entry per tagging, repeats allowed): a new name, so a LIST left by
+   * an older version is never read as the ZSET (WRONGTYPE); reindex rebuilds this one from storage.
+   */
+  private tagHistoryKey(name: string, tag: string): string {
+    return this.keys.repo(name, 'taghist', tag);
   }
   private referrersKey(name: string, subject: string): string {
     return this.keys.repo(name, 'referrers', subject);
@@ -210,18 +231,25 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       if (!(await this.redis.sismember(this.revisionsKey(name), digest))) {
         throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, digest });
       }
+      // Both links are (re)written on every tagging: their times are the durable tag time and
+      // history time (see the top of the file); no other storage write on this path.
       await this.storage.putContent(StorageLayout.tagIndexEntry(name, tag, digest), digest);
       await this.storage.putContent(StorageLayout.tagCurrent(name, tag), digest);
+      const now = Date.now();
       await this.redis
         .multi()
         .hset(this.tagsKey(name), tag, digest)
         .zadd(this.tagNamesKey(name), 0, tag)
-        .hset(this.tagTimesKey(name), tag, Date.now())
-        .rpush(this.keys.repo(name, 'taghistory', tag), digest)
+        .hset(this.tagTimesKey(name), tag, now)
+        .zadd(this.tagHistoryKey(name, tag), now, digest)
         .exec();
     });
   }
 
+  // Tag history outlives the tag and the manifests it named: deleteTag removes only the current
+  // link and deleteManifest (and GC's deleteUntagged) only the revision link, so storage keeps a
+  // tag's index entries, and Redis keeps its history ZSET to match (reindex rebuilds it from those
+  // entries, deleted tags and manifests included). A history entry may name a manifest that is gone.
   async deleteTag(name: string, tag: string): Promise<void> {
     const d = await this.redis.hget(this.tagsKey(name), tag);
     if (!d) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, tag });
@@ -286,8 +314,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
   }
 
   async tagHistory(name: string, tag: string): Promise<TagHistoryEntry[]> {
-    const list = await this.redis.lrange(this.keys.repo(name, 'taghistory', tag), 0, -1);
-    return list.map((d) => ({ digest: d as Digest }));
+    return historyEntries(await this.redis.zrange(this.tagHistoryKey(name, tag), 0, -1, 'WITHSCORES'));
   }
 
   async reindex(): Promise<{ repositories: number; manifests: number; tags: number; blobs: number }> {
@@ -295,7 +322,8 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     const repos = new Set<string>();
     let manifests = 0;
     let tags = 0;
-    const tagLinks: Array<{ name: string; tag: string; key: string }> = [];
+    const tagLinks: Array<{ name: string; tag: string; key: string; at: number }> = [];
+    const history: Array<{ name: string; tag: string; digest: string; at: number }> = [];
     for await (const f of this.storage.list(StorageLayout.repositoriesRoot)) {
       const link = parseLinkKey(f.path);
       if (!link) continue;
@@ -312,14 +340,19 @@ export class ManifestStore implements MetadataService, ManifestGcService {
           // Not a manifest we can read: leave it out of the index rather than serve it.
         }
       } else if (link.kind === 'tag') {
-        tagLinks.push({ name: link.name, tag: link.tag, key: f.path });
+        tagLinks.push({ name: link.name, tag: link.tag, key: f.path, at: f.modTime.getTime() });
+      } else if (link.kind === 'tagIndex') {
+        history.push({ name: link.name, tag: link.tag, digest: link.digest, at: f.modTime.getTime() });
       }
     }
+    // History as storage keeps it (also of deleted tags and manifests, see deleteTag). GT: a
+    // reindex over a live Redis never moves an entry back to before a tagging Redis saw since.
+    for (const h of history) await this.redis.zadd(this.tagHistoryKey(h.name, h.tag), 'GT', h.at, h.digest);
     // Tags last: only onto manifests that made it into the index.
     for (const t of tagLinks) {
       const digest = (await this.storage.getContent(t.key)).toString().trim();
       if (!(await this.redis.sismember(this.revisionsKey(t.name), digest))) continue;
-      await this.redis.multi().hset(this.tagsKey(t.name), t.tag, digest).zadd(this.tagNamesKey(t.name), 0, t.tag).exec();
+      await this.redis.multi().hset(this.tagsKey(t.name), t.tag, digest).zadd(this.tagNamesKey(t.name), 0, t.tag).hset(this.tagTimesKey(t.name), t.tag, t.at).exec();
       tags++;
     }
     return { repositories: repos.size, manifests, tags, blobs };

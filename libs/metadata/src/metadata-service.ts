@@ -30,8 +30,11 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
+/** A digest a tag has named: each once, at the last time the tag named it. */
 export interface TagHistoryEntry {
   digest: Digest;
+  /** When the tag last named this digest (ms, as ManifestRecord's taggedAt). */
+  taggedAt: number;
 }
 
 export interface PutManifestOptions {
@@ -58,6 +61,7 @@ export interface MetadataService {
   tagsOf(name: string, digest: Digest): Promise<string[]>;
   catalog(n?: number, last?: string): Promise<Page<string>>;
   referrers(name: string, subject: Digest, artifactType?: string): Promise<ReferrerDescriptor[]>;
+  /** The digests `tag` has named, oldest first (survives deleting the tag or its manifests). */
   tagHistory(name: string, tag: string): Promise<TagHistoryEntry[]>;
   /** Rebuild every Redis index from storage (after Redis was lost). */
   reindex(): Promise<{ repositories: number; manifests: number; tags: number; blobs: number }>;
