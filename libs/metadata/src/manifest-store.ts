@@ -314,7 +314,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
   }
 
   async tagHistory(name: string, tag: string): Promise<TagHistoryEntry[]> {
-    return historyEntries(await this.redis.zrange(this.tagHistoryKey(name, tag), 0, -1, 'WITHSCORES'));
+    return historyEntries(await this.redis.zrange(this.tagHistoryKey(name, tag), '0', '-1', 'WITHSCORES'));
   }
 
   async reindex(): Promise<{ repositories: number; manifests: number; tags: number; blobs: number }> {
