@@ -5,15 +5,22 @@
 // tag pushed here is ours and never replaced by the upstream's. When the upstream fails (down, 429, refuses us) and a copy
 // is here, the copy is served. Also the hook point for replication rules: every tag written through
 // the registry API is reported to `onTagWritten`.
+//
+// Which tags are the upstream's is durable: an upstream-origins/<name>/_tags/<tag> object in
+// storage (written before the Redis marker), indexed in Redis by the upstream-origin marker and
+// rebuilt from storage by reindex() or, when this Redis lacks the origins-indexed flag (lost,
+// flushed, reindexed by a process without this lib), before the first answer that needs it.
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { RegistryError, isDigest, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
 import type { MetadataService, PutManifestOptions, PutManifestResult, StoredManifest } from '@stevedore/metadata';
 import type { UpstreamClients } from './upstream-clients';
 import type { UpstreamMapping } from './upstream-mapping';
 import type { UpstreamStore } from './upstream-store';
 import { SingleFlight } from './single-flight';
+import { UpstreamLayout, parseOriginKey, type UpstreamOrigin } from './upstream-layout';
 
 export interface PullThroughOptions {
   /** Seconds a tag fetched from upstream is served without asking again. */
@@ -29,6 +36,9 @@ const isTag = (reference: string) => !isDigest(reference) && !reference.includes
 export class PullThroughMetadataService implements MetadataService {
   private readonly logger = new Logger('pull-through');
   private readonly flights = new SingleFlight<StoredManifest>();
+  private readonly originFlights = new SingleFlight<number>();
+  /** When this process last saw the origins-indexed flag (reads trust it for a second). */
+  private originsIndexedSeen = 0;
 
   constructor(
     private readonly inner: MetadataService,
@@ -36,6 +46,7 @@ export class PullThroughMetadataService implements MetadataService {
     private readonly clients: UpstreamClients,
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    private readonly storage: StorageDriver,
     private readonly options: PullThroughOptions,
     private readonly onTagWritten?: TagWrittenListener,
   ) {}
@@ -49,14 +60,84 @@ export class PullThroughMetadataService implements MetadataService {
     return this.keys.repo(name, 'upstream-origin', tag);
   }
 
+  /** Set when every upstream-origins/ object of storage is a marker in this Redis. */
+  private originsIndexedKey(): string {
+    return this.keys.key('upstream', 'origins-indexed');
+  }
+
   /**
    * Whether a tag that is here should be revalidated: only tags that came from the upstream, and
    * only past their TTL. A tag pushed here is never overwritten by the upstream's tag of that name.
    */
   private async due(name: string, reference: string): Promise<boolean> {
     if (!isTag(reference)) return false;
-    const [origin, fresh] = await this.redis.mget(this.originKey(name, reference), this.freshKey(name, reference));
+    const [marker, fresh] = await this.redis.mget(this.originKey(name, reference), this.freshKey(name, reference));
+    let origin = marker;
+    // No marker is only an answer from a Redis that has the markers. This read trusts a flag seen
+    // within the last second (a local tag costs no extra round trip on every pull); right after a
+    // loss that only means a pulled-through tag is served unrevalidated a moment longer.
+    if (origin === null && !(await this.originsIndexed(1000))) {
+      try {
+        await this.reindexOrigins();
+        origin = await this.redis.get(this.originKey(name, reference));
+      } catch (e) {
+        // Storage unreadable: the local copy still serves; the rebuild is tried again next time.
+        this.logger.warn(`cannot rebuild upstream origins from storage: ${(e as Error).message}`);
+      }
+    }
     return origin !== null && fresh === null;
+  }
+
+  /** Whether this Redis has the origin markers (a flag seen within `trustMs` counts). */
+  private async originsIndexed(trustMs: number): Promise<boolean> {
+    if (trustMs > 0 && Date.now() - this.originsIndexedSeen < trustMs) return true;
+    const set = (await this.redis.exists(this.originsIndexedKey())) === 1;
+    if (set) this.originsIndexedSeen = Date.now();
+    return set;
+  }
+
+  /**
+   * The tag is ours now (pushed or tagged here): remove the upstream's claim, storage first. Storage
+   * is touched only when Redis has a marker, or has no answer (no origins-indexed flag: after a
+   * loss, before the markers are rebuilt, a marker's absence says nothing, and an object left behind
+   * would come back as a marker and have the upstream replace our tag). So a push pays one Redis
+   * round trip and no storage call in the usual case, and one storage delete per tag push while a
+   * Redis is without its markers. This path never trusts the in-process flag cache.
+   */
+  private async disown(name: string, tag: string): Promise<void> {
+    const [origin, indexed] = await Promise.all([this.redis.get(this.originKey(name, tag)), this.originsIndexed(0)]);
+    if (origin === null && indexed) return;
+    await this.storage.delete(UpstreamLayout.origin(name, tag));
+    await this.redis.del(this.originKey(name, tag));
+  }
+
+  /**
+   * Rebuild the origin markers from storage, then set the origins-indexed flag; returns how many.
+   * A local push removes the object, then the marker: a marker set here after that push's DEL is
+   * caught by the second listing (its object is gone by then) and removed again.
+   */
+  reindexOrigins(): Promise<number> {
+    return this.originFlights.run('origins', async () => {
+      const listed = async () => {
+        const found = new Set<string>();
+        for await (const f of this.storage.list(UpstreamLayout.originsRoot)) if (parseOriginKey(f.path)) found.add(f.path);
+        return found;
+      };
+      const first = await listed();
+      for (const key of first) {
+        const o = parseOriginKey(key)!;
+        await this.redis.set(this.originKey(o.name, o.tag), '1');
+      }
+      const second = await listed();
+      for (const key of first) {
+        if (second.has(key)) continue;
+        const o = parseOriginKey(key)!;
+        await this.redis.del(this.originKey(o.name, o.tag));
+      }
+      await this.redis.set(this.originsIndexedKey(), String(Date.now()));
+      this.originsIndexedSeen = Date.now();
+      return first.size;
+    });
   }
 
   private async mapping(name: string): Promise<UpstreamMapping | undefined> {
@@ -101,6 +182,13 @@ export class PullThroughMetadataService implements MetadataService {
       }
     }
     const m = await registry.getManifest(mapping.remoteName, reference);
+    // The claim goes to storage before the tag: a crash in between leaves a claim on a tag that is
+    // not here (harmless: only tags that are here are revalidated), never an upstream tag that
+    // looks like ours and is never revalidated again.
+    if (isTag(reference)) {
+      const origin: UpstreamOrigin = { upstream: mapping.upstream.id, remoteName: mapping.remoteName, at: new Date().toISOString() };
+      await this.storage.putContent(UpstreamLayout.origin(name, reference), JSON.stringify(origin));
+    }
     const r = await this.inner.putManifest(name, reference, m.bytes, m.mediaType, { allowMissingReferences: true });
     if (isTag(reference)) {
       await this.redis.set(this.originKey(name, reference), '1');
@@ -117,7 +205,7 @@ export class PullThroughMetadataService implements MetadataService {
     const r = await this.inner.putManifest(name, reference, bytes, contentType, options);
     // A push makes the tag ours: the upstream's tag of that name no longer replaces it.
     if (isTag(reference)) {
-      await this.redis.del(this.originKey(name, reference));
+      await this.disown(name, reference);
       this.tagWritten(name, reference, r.digest);
     }
     return r;
@@ -125,7 +213,7 @@ export class PullThroughMetadataService implements MetadataService {
 
   async tagManifest(name: string, tag: string, digest: Digest): Promise<void> {
     await this.inner.tagManifest(name, tag, digest);
-    await this.redis.del(this.originKey(name, tag));
+    await this.disown(name, tag);
     this.tagWritten(name, tag, digest);
   }
 
@@ -157,7 +245,10 @@ export class PullThroughMetadataService implements MetadataService {
   tagHistory(name: string, tag: string) {
     return this.inner.tagHistory(name, tag);
   }
-  reindex() {
-    return this.inner.reindex();
+  /** The inner indexes, then the origin markers (which tags are the upstream's) from storage. */
+  async reindex() {
+    const r = await this.inner.reindex();
+    await this.reindexOrigins();
+    return r;
   }
 }

@@ -1,8 +1,13 @@
 // The pull-through decorators with in-memory fakes for the inner services, the upstream and Redis:
-// the single-fetch guarantee, serving from cache when the upstream fails, and tag ownership.
+// the single-fetch guarantee, serving from cache when the upstream fails, and tag ownership (on a
+// real filesystem storage, where the ownership of a pulled-through tag is durable).
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { RegistryError, digestOf, type Digest } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
+import { FilesystemDriver } from '@stevedore/storage';
 import type { BlobContent, BlobInfo, BlobService } from '@stevedore/blobs';
 import type { MetadataService, PutManifestResult, StoredManifest } from '@stevedore/metadata';
 import { PullThroughBlobService } from './pull-through-blobs';
@@ -10,6 +15,7 @@ import { PullThroughMetadataService } from './pull-through-metadata';
 import type { UpstreamClients } from './upstream-clients';
 import type { UpstreamStore } from './upstream-store';
 import type { UpstreamRecord } from './upstream';
+import { UpstreamLayout } from './upstream-layout';
 
 class FakeRedis {
   readonly data = new Map<string, string>();
@@ -17,6 +23,9 @@ class FakeRedis {
     if (args.includes('NX') && this.data.has(key)) return null;
     this.data.set(key, value);
     return 'OK';
+  }
+  async get(key: string): Promise<string | null> {
+    return this.data.get(key) ?? null;
   }
   async exists(key: string): Promise<number> {
     return this.data.has(key) ? 1 : 0;
@@ -123,7 +132,13 @@ describe('PullThroughMetadataService', () => {
   const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'x', digest: digestOf('c'), size: 1 }, layers: [] }));
   const mt = 'application/vnd.oci.image.manifest.v1+json';
 
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
   function setup() {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pull-through-spec-'));
+    dirs.push(dir);
+    const storage = new FilesystemDriver(dir);
     const manifests = new Map<string, StoredManifest>();
     const inner = {
       getManifest: async (name: string, ref: string) => {
@@ -137,6 +152,10 @@ describe('PullThroughMetadataService', () => {
         manifests.set(`${name}:${m.digest}`, m);
         return { digest: m.digest, mediaType: mt };
       },
+      tagManifest: async (name: string, tag: string, d: Digest) => {
+        manifests.set(`${name}:${tag}`, manifests.get(`${name}:${d}`)!);
+      },
+      reindex: async () => ({ repositories: 0, manifests: 0, tags: 0, blobs: 0 }),
     } as unknown as MetadataService;
     const state = { up: true, gets: 0, heads: 0, bytes };
     const registry = {
@@ -153,11 +172,12 @@ describe('PullThroughMetadataService', () => {
     };
     const redis = new FakeRedis();
     const tags: string[] = [];
-    const svc = new PullThroughMetadataService(inner, store, { for: () => registry } as unknown as UpstreamClients, redis as never, new RedisKeys('t'), { manifestTtlSeconds: 60 }, (n, t) => {
+    const svc = new PullThroughMetadataService(inner, store, { for: () => registry } as unknown as UpstreamClients, redis as never, new RedisKeys('t'), storage, { manifestTtlSeconds: 60 }, (n, t) => {
       tags.push(`${n}:${t}`);
     });
-    return { svc, state, redis, tags };
+    return { svc, state, redis, tags, storage };
   }
+  const expireAll = (redis: FakeRedis) => [...redis.data.keys()].filter((k) => k.includes('upstream-fresh')).forEach((k) => redis.data.delete(k));
 
   it('fetches a missing tag, then serves it from here within the TTL', async () => {
     const { svc, state } = setup();
@@ -192,5 +212,53 @@ describe('PullThroughMetadataService', () => {
     expect(state.gets + state.heads).toBe(0);
     await new Promise((r) => setImmediate(r));
     expect(tags).toEqual(['docker.io/library/busybox:latest']);
+  });
+
+  it('keeps which tags are the upstream\'s in storage: a Redis loss + reindex still revalidates them', async () => {
+    const { svc, state, redis, storage } = setup();
+    await svc.getManifest('docker.io/library/busybox', 'latest');
+    const origin = JSON.parse((await storage.getContent(UpstreamLayout.origin('docker.io/library/busybox', 'latest'))).toString());
+    expect(origin).toMatchObject({ upstream: 'hub', remoteName: 'library/busybox' });
+    expect(Date.parse(origin.at)).toBeGreaterThan(0);
+    redis.data.clear();
+    await svc.reindex();
+    await svc.getManifest('docker.io/library/busybox', 'latest');
+    expect(state).toMatchObject({ gets: 1, heads: 1 });
+  });
+
+  it('rebuilds the markers before answering when Redis lost them and nobody reindexed', async () => {
+    const { svc, state, redis } = setup();
+    await svc.getManifest('docker.io/library/busybox', 'latest');
+    redis.data.clear();
+    await svc.getManifest('docker.io/library/busybox', 'latest');
+    expect(state).toMatchObject({ gets: 1, heads: 1 });
+    expect([...redis.data.keys()].some((k) => k.endsWith('upstream:origins-indexed'))).toBe(true);
+  });
+
+  it('a local push or tag over a pulled-through tag removes the claim from storage, also after a Redis loss', async () => {
+    const { svc, state, redis, storage } = setup();
+    const mine = Buffer.from(bytes.toString().replace('"layers":[]', '"layers":[],"annotations":{"a":"b"}'));
+    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest('docker.io/library/busybox', 'v1');
+    await svc.putManifest('docker.io/library/busybox', 'latest', mine, mt);
+    expect(await storage.stat(UpstreamLayout.origin('docker.io/library/busybox', 'latest'))).toBeUndefined();
+    // Redis lost before the tag: no marker to say so, and still the claim goes.
+    redis.data.clear();
+    await svc.tagManifest('docker.io/library/busybox', 'v1', digestOf(mine));
+    expect(await storage.stat(UpstreamLayout.origin('docker.io/library/busybox', 'v1'))).toBeUndefined();
+    await svc.reindex();
+    expireAll(redis);
+    for (const tag of ['latest', 'v1']) expect((await svc.getManifest('docker.io/library/busybox', tag)).digest).toBe(digestOf(mine));
+    expect(state).toMatchObject({ gets: 2, heads: 0 });
+  });
+
+  it('a push with no marker in a Redis that has the markers does not touch storage', async () => {
+    const { svc, storage } = setup();
+    await svc.reindex();
+    const del = jest.spyOn(storage, 'delete');
+    const put = jest.spyOn(storage, 'putContent');
+    await svc.putManifest('docker.io/library/busybox', 'mine', bytes, mt);
+    expect(del).not.toHaveBeenCalled();
+    expect(put).not.toHaveBeenCalled();
   });
 });

@@ -93,9 +93,9 @@ export class UpstreamModule {
         },
         {
           provide: METADATA_SERVICE,
-          inject: [INNER_METADATA, UpstreamStore, UpstreamClients, REDIS, RedisKeys, CONFIG, ReplicationQueue],
-          useFactory: (m: MetadataService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys, c: StevedoreConfig, q: ReplicationQueue) =>
-            new PullThroughMetadataService(m, s, cl, r, k, { manifestTtlSeconds: c.STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS }, q.onTagWritten),
+          inject: [INNER_METADATA, UpstreamStore, UpstreamClients, REDIS, RedisKeys, STORAGE, CONFIG, ReplicationQueue],
+          useFactory: (m: MetadataService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys, storage: StorageDriver, c: StevedoreConfig, q: ReplicationQueue) =>
+            new PullThroughMetadataService(m, s, cl, r, k, storage, { manifestTtlSeconds: c.STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS }, q.onTagWritten),
         },
         {
           provide: Replicator,

@@ -2,7 +2,7 @@
 // proxy that also plays a token-protected registry: 401 + Bearer challenge + /token), and a second
 // one with htpasswd (Basic) auth as the push/replicate target. Stevedore runs as a real process.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -18,6 +18,7 @@ const run = promisify(execFile);
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'upstream-e2e-'));
 const policy = path.join(tmp, 'policy.json');
 writeFileSync(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 async function skopeo(...args: string[]): Promise<string> {
   const { stdout } = await run('skopeo', ['--policy', policy, ...args], { maxBuffer: 64 * 1024 * 1024 });
@@ -79,7 +80,6 @@ describe('upstreams: pull-through and replication', () => {
     await proxy?.close();
     await upstream?.stop();
     await target?.stop();
-    rmSync(tmp, { recursive: true, force: true });
   });
 
   it('keeps upstream passwords sealed at rest', () => {
@@ -198,5 +198,57 @@ describe('upstreams: pull-through and replication', () => {
     expect((await api(base, 'GET', '/api/v1/upstreams')).body.upstreams.map((u: any) => u.id)).toEqual(['backup', 'hub', 'quay']);
     expect((await api(base, 'DELETE', '/api/v1/upstreams/quay')).status).toBe(204);
     expect((await api(base, 'GET', '/api/v1/upstreams/quay')).status).toBe(404);
+  });
+});
+
+// Which tags are the upstream's is durable: after Redis is flushed and `reindex` run, a pulled-through
+// tag is still revalidated against the upstream, and a tag pushed here over one is still ours.
+describe('upstream origins survive a Redis loss', () => {
+  let upstream: { url: string; stop(): Promise<void> };
+  let proxy: CountingProxy;
+  let s: StevedoreUnderTest;
+  const digests: Record<string, string> = {};
+  const manifestPath = (name: string) => `/v2/library/${name}/manifests/latest`;
+  const originFile = (name: string) => path.join(s.env.STEVEDORE_DATA_DIR, 'storage', 'upstream-origins', 'docker.io', 'library', name, '_tags', 'latest');
+  const asked = (name: string) => proxy.count('HEAD', manifestPath(name)) + proxy.count('GET', manifestPath(name));
+
+  beforeAll(async () => {
+    upstream = await startReferenceRegistry();
+    for (const name of ['cached', 'shadowed']) {
+      const dir = path.join(tmp, `origins-${name}`);
+      digests[name] = await writeImageLayout(dir, 'latest', 1);
+      await skopeo('copy', `oci:${dir}:latest`, `docker://${hostOf(upstream.url)}/library/${name}:latest`, '--dest-tls-verify=false');
+    }
+    proxy = await startCountingProxy(upstream.url);
+    s = await startStevedore({ extraEnv: { STEVEDORE_AUTH: 'false', STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS: '1' } });
+    expect((await api(s.url, 'POST', '/api/v1/upstreams', { id: 'hub', url: proxy.url, prefixes: ['docker.io'], default: true })).status).toBe(201);
+  });
+
+  afterAll(async () => {
+    await s?.stop();
+    await proxy?.close();
+    await upstream?.stop();
+  });
+
+  it('a pulled-through tag is revalidated after FLUSHALL + reindex; a tag pushed here over one is not', async () => {
+    for (const name of ['cached', 'shadowed']) {
+      const r = await http(s.url, 'HEAD', `/v2/docker.io/library/${name}/manifests/latest`);
+      expect(r.headers.get('docker-content-digest')).toBe(digests[name]);
+    }
+    const mine = await pushImage(s.url, 'docker.io/library/shadowed', 'latest');
+    expect(mine.digest).not.toBe(digests.shadowed);
+    await run('redis-cli', ['-p', new URL(s.redisUrl).port, 'flushall']);
+    await s.reindex();
+    await new Promise((r) => setTimeout(r, 1200)); // past the 1 s tag TTL
+    const before = { cached: asked('cached'), shadowed: asked('shadowed') };
+    const cached = await http(s.url, 'HEAD', '/v2/docker.io/library/cached/manifests/latest');
+    expect(cached.headers.get('docker-content-digest')).toBe(digests.cached);
+    const shadowed = await http(s.url, 'HEAD', '/v2/docker.io/library/shadowed/manifests/latest');
+    expect(shadowed.headers.get('docker-content-digest')).toBe(mine.digest);
+    expect({ cached: asked('cached') - before.cached, shadowed: asked('shadowed') - before.shadowed }).toEqual({ cached: 1, shadowed: 0 });
+    // The claim is in storage, for the pulled-through tag only.
+    expect(existsSync(originFile('cached'))).toBe(true);
+    expect(JSON.parse(readFileSync(originFile('cached'), 'utf8'))).toMatchObject({ upstream: 'hub', remoteName: 'library/cached' });
+    expect(existsSync(originFile('shadowed'))).toBe(false);
   });
 });
