@@ -25,7 +25,8 @@ const OpBody = z.discriminatedUnion('op', [
 
 function num(v: string | undefined, name: string, radix = 10): number | undefined {
   if (v === undefined || v === '') return undefined;
-  const n = parseInt(v, radix);
+  // Whole string in the radix's digits: parseInt alone would take "12abc" as 12.
+  const n = (radix === 8 ? /^[0-7]{1,7}$/ : /^\d{1,10}$/).test(v) ? parseInt(v, radix) : NaN;
   if (!Number.isSafeInteger(n) || n < 0) throw new RegistryError('INVALID_REQUEST', `\`${name}\` must be a non-negative integer`, { [name]: v });
   return n;
 }

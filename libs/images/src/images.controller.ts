@@ -50,8 +50,9 @@ export class ImagesController {
     lists: 'rows of repositories the caller may pull',
   })
   async list(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('n') n?: string, @Query('last') last?: string) {
-    const size = n === undefined ? undefined : Number(n);
-    if (size !== undefined && (!Number.isInteger(size) || size < 1)) throw new RegistryError('INVALID_REQUEST', '`n` must be a positive integer', { n });
+    // Digits only (no 1e3, no 0x10), and a page of at most 10,000 rows however large n is.
+    if (n !== undefined && !/^[1-9]\d{0,15}$/.test(n)) throw new RegistryError('INVALID_REQUEST', '`n` must be a positive integer', { n });
+    const size = n === undefined ? undefined : Math.min(Number(n), 10_000);
     const page = await this.images.list({ repository: repository || undefined, n: size, last: last || undefined });
     if (repository) return page;
     const ok = new Map<string, boolean>();

@@ -212,6 +212,24 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
     }
   });
 
+  it('numeric parameters of the management API are whole numbers or a 400', async () => {
+    for (const bad of ['99999999999999999999', '-1', '1.5', 'abc', '1e3', '0x10']) {
+      const r = await call('GET', `/api/v1/images?n=${bad}`);
+      expect({ bad, status: r.status, code: r.json().errors[0].code }).toEqual({ bad, status: 400, code: 'INVALID_REQUEST' });
+    }
+    expect((await call('GET', '/api/v1/images?n=1000000')).status).toBe(200);
+    for (const [param, bad] of [['mode', '12abc'], ['mode', '9'], ['uid', '1.5'], ['gid', '-3'], ['uid', '99999999999']]) {
+      const r = await call('PUT', `/api/v1/containers/${container}/files?path=/etc/n&${param}=${bad}`, Buffer.from('x'));
+      expect({ param, bad, status: r.status, code: r.json().errors[0].code }).toEqual({ param, bad, status: 400, code: 'INVALID_REQUEST' });
+    }
+    for (const bad of ['-1', '1.5', 'abc', '0']) {
+      const r = await call('POST', `/api/v1/images/import?ref=base/n:1&maxBytes=${bad}`, Buffer.from('x'));
+      expect({ bad, status: r.status }).toEqual({ bad, status: 400 });
+    }
+    const q = await call('PUT', '/api/v1/quotas/base', Buffer.from(JSON.stringify({ limitBytes: -5 })), { 'content-type': 'application/json' });
+    expect(q.status).toBe(400);
+  });
+
   it('fuzz: random, truncated and corrupted bodies (tar, gzip, zstd, xz, bzip2) to every archive route get a 4xx in under 5 s and leak nothing', async () => {
     const good = await tarOf([{ name: 'f.txt', body: 'x'.repeat(3000) }, { name: 'd/g.txt', body: 'y' }]);
     const forms: Record<string, Buffer> = { tar: good, gzip: gzipSync(good), zstd: compressWith('zstd', good), xz: compressWith('xz', good), bzip2: compressWith('bzip2', good) };
