@@ -11,3 +11,5 @@ export * from './build-image';
 export * from './apply-changes';
 export * from './archive-writer';
 export * from './archive-reader';
+export * from './image-copy';
+export * from './mutate';

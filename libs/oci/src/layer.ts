@@ -17,6 +17,17 @@ export interface Layer {
   compressed(): Promise<Readable>;
   /** The tar, decompressed when the blob is gzip (bzip2/xz/zstd raise UNSUPPORTED). */
   uncompressed(): Promise<Readable>;
+  /**
+   * Where the bytes already are, when a store holds them (go-containerregistry's MountableLayer):
+   * a sink that is that store links them into another repository instead of copying bytes.
+   */
+  readonly origin?: LayerOrigin;
+}
+
+export interface LayerOrigin {
+  /** Which store (ImageSink.store names the same): 'local' for this registry. */
+  store: string;
+  repository: string;
 }
 
 /** Digest and count a stream, to the end. */
@@ -39,6 +50,7 @@ export interface LayerSource {
   digest?: Digest;
   diffId?: Digest;
   size?: number;
+  origin?: LayerOrigin;
 }
 
 /**
@@ -50,6 +62,7 @@ export function layerFrom(src: LayerSource): Layer {
   let diff: Promise<Digest> | undefined;
   const compressedStats = () => (stats ??= src.open().then(digestStream));
   return {
+    ...(src.origin ? { origin: src.origin } : {}),
     digest: async () => src.digest ?? (await compressedStats()).digest,
     size: async () => src.size ?? (await compressedStats()).size,
     mediaType: async () => src.mediaType,
@@ -70,4 +83,51 @@ export function layerFrom(src: LayerSource): Layer {
 /** An in-memory layer; the media type defaults to gzip-compressed OCI. */
 export function layerFromBytes(bytes: Buffer, mediaType: string = MediaTypes.ociLayerGzip, diffId?: Digest): Layer {
   return layerFrom({ open: async () => Readable.from([bytes]), mediaType, digest: digestOf(bytes), size: bytes.length, diffId });
+}
+
+/** A layer still being produced (a commit's or an import's new layer): its digests exist once it was read. */
+export interface StreamingLayer extends Layer {
+  readonly streaming: true;
+}
+
+export function isStreamingLayer(l: Layer): l is StreamingLayer {
+  return (l as Partial<StreamingLayer>).streaming === true;
+}
+
+export interface StreamedFacts {
+  digest: Digest;
+  size: number;
+  diffId: Digest;
+}
+
+/**
+ * A layer read once from `produce`, which returns the compressed bytes and a promise of their facts
+ * (settled when the stream ends). Its digest, size and diff_id wait for that read; a copy stores
+ * such a layer before it asks the image for its config and manifest (go-containerregistry's
+ * stream.Layer).
+ */
+export function streamingLayer(mediaType: string, produce: () => Promise<{ stream: Readable; facts: Promise<StreamedFacts> }>): StreamingLayer {
+  let facts: Promise<StreamedFacts> | undefined;
+  let settle!: (f: Promise<StreamedFacts>) => void;
+  const known = new Promise<StreamedFacts>((resolve, reject) => {
+    settle = (f) => f.then(resolve, reject);
+  });
+  known.catch(() => undefined);
+  return {
+    streaming: true,
+    mediaType: async () => mediaType,
+    compressed: async () => {
+      if (facts) throw new Error('a streamed layer can be read once');
+      const p = await produce();
+      facts = p.facts;
+      settle(p.facts);
+      return p.stream;
+    },
+    uncompressed: async () => {
+      throw new Error('a streamed layer is read compressed, once');
+    },
+    digest: async () => (await known).digest,
+    size: async () => (await known).size,
+    diffId: async () => (await known).diffId,
+  };
 }
