@@ -1,10 +1,11 @@
 // metadata-service's internal API for containers: the ContainerService interface over HTTP, so a
 // split gateway and commit workers reach the one host of container state.
-import { Body, Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
+import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
 import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
 import { requestBody } from '@stevedore/images';
+import { RegistryError } from '@stevedore/oci';
 import type { FileOp, TarMode } from './container';
 import { CONTAINER_SERVICE, type ContainerCollectOptions, type ContainerCollectReport, type ContainerService } from './container-service';
 
@@ -17,9 +18,12 @@ const num = (v: string | undefined) => (v === undefined || v === '' ? undefined 
 export class ContainersGcInternalController {
   constructor(@Inject(CONTAINER_SERVICE) private readonly containers: ContainerService) {}
 
+  // Bodies reach internal routes as raw streams (no JSON parser here), as on the other controller.
   @Post()
-  async collect(@Body() body: ContainerCollectOptions): Promise<ContainerCollectReport> {
-    return this.containers.collect(body);
+  async collect(@Req() req: FastifyRequest): Promise<ContainerCollectReport> {
+    const body = JSON.parse((await readLimited(requestBody(req), 64 * 1024)).toString()) as Partial<ContainerCollectOptions>;
+    if (!Number.isFinite(body.olderThan) || !Number.isFinite(body.tmpOlderThan)) throw new RegistryError('INVALID_REQUEST', 'collect needs olderThan and tmpOlderThan (ms)');
+    return this.containers.collect({ olderThan: body.olderThan!, tmpOlderThan: body.tmpOlderThan!, dryRun: body.dryRun === true });
   }
 }
 

@@ -46,6 +46,7 @@ describe.each(['all', 'split'] as const)('%s', (wiring) => {
   beforeAll(async () => {
     sut = await startStevedore({
       wiring,
+      commitWorkers: wiring === 'split' ? 1 : 0,
       extraEnv: { STEVEDORE_GC_GRACE_SECONDS: '1', STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1', STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '2', STEVEDORE_GC_SCHEDULE: 'off' },
     });
   });
