@@ -1,12 +1,12 @@
-// `docker load`: a tarball (plain, gzip, bzip2, xz or zstd; docker-archive of any age or OCI layout)
-// into the registry. Order makes a failure harmless: everything is checked and every blob stored
-// and verified first, then manifests (by digest), and tags last, so an archive that fails anywhere
-// leaves no tag behind (its stored blobs are unreferenced and garbage collection reclaims them).
-import { PassThrough, Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+// `docker load` = copy(archive, local): a tarball (plain, gzip, bzip2, xz or zstd; docker-archive of
+// any age or OCI layout) into the registry. Everything is checked first (names, configs, layer
+// counts, every blob present); then libs/oci's copy stores and verifies every blob, the manifests
+// by digest and the tags last, so an archive that fails anywhere leaves no tag behind (its stored
+// blobs are unreferenced and garbage collection reclaims them).
+import { PassThrough, type Readable } from 'node:stream';
 import {
-  DigestStream,
   RegistryError,
+  copy,
   parseImageConfig,
   readArchive,
   repositoryNameOk,
@@ -20,6 +20,7 @@ import type { MetadataService } from '@stevedore/metadata';
 import { ByteCounter, ByteLimit, decompress } from './decompress';
 import { parseImageRef, repositoryForArchiveName } from './image-reference';
 import type { LayerSizeCache } from './layer-size-cache';
+import { LocalImageSink } from './local-images';
 
 export interface LoadOptions {
   /** Directory for the spooled archive (large; on the data disk). */
@@ -185,55 +186,23 @@ async function storeArchive(
   }
   const totalBytes = [...blobSizes.values()].reduce((a, b) => a + b, 0);
 
-  // 2. Blobs, each verified against its digest (and each layer against its diff_id) on the way in.
+  // 2-4. One copy: every blob verified on the way in (digest by the blob service, each layer
+  // against its diff_id here), manifests by digest, tags last.
   let bytes = 0;
-  let stored = 0;
-  let existing = 0;
-  const done = new Map<string, string>(); // digest -> repository holding it
-  for (const p of plans) {
-    const repos = [...new Set(p.targets.map((t) => t.name))];
-    const config = parseImageConfig(p.rawConfig);
-    const layers = await p.image.layers();
-    const blobsOf: Array<{ digest: Digest; open: () => Promise<Readable>; size: number; diffId?: Digest }> = [
-      { digest: p.id, open: async () => Readable.from([p.rawConfig]), size: p.rawConfig.length },
-    ];
-    for (const [i, l] of layers.entries()) blobsOf.push({ digest: await l.digest(), open: () => l.compressed(), size: await l.size(), diffId: config.rootfs.diff_ids[i] });
-    for (const b of blobsOf) {
-      const first = repos[0];
-      const holder = done.get(b.digest);
-      if (holder) {
-        for (const r of repos) if (!(await deps.blobs.stat(r, b.digest))) await linkFrom(deps.blobs, r, holder, b.digest);
-        continue;
-      }
-      const had = await deps.blobs.exists(b.digest);
-      try {
-        await storeBlob(deps, first, b, (n) => throttled('storing', (bytes += n), totalBytes));
-      } catch (e) {
-        throw refusal(e);
-      }
-      if (had) existing++;
-      else stored++;
-      done.set(b.digest, first);
-      for (const r of repos.slice(1)) await linkFrom(deps.blobs, r, first, b.digest);
-    }
-  }
-
-  // 3. Manifests by digest, into every repository that will hold a tag on them.
-  progress('tagging', totalBytes, totalBytes);
-  for (const p of plans) {
-    for (const r of new Set(p.targets.map((t) => t.name))) await deps.metadata.putManifest(r, p.digest, p.rawManifest, p.mediaType);
-  }
-  // 4. Tags last.
+  const copied = await copy(
+    plans.map((p) => ({ artifact: { kind: 'image' as const, image: p.image }, targets: p.targets.map((t) => (t.tag === undefined ? { repository: t.name } : { repository: t.name, tag: t.tag })) })),
+    new LocalImageSink(deps.blobs, deps.metadata, deps.sizes),
+    {
+      verifyDiffIds: true,
+      onBytes: (n) => throttled('storing', (bytes += n), totalBytes),
+      onProgress: (p) => {
+        if (p.phase === 'tags') progress('tagging', totalBytes, totalBytes);
+      },
+    },
+  ).catch((e: unknown) => Promise.reject(refusal(e)));
   const loaded: string[] = [];
   for (const p of plans) {
-    for (const t of p.targets) {
-      if (t.tag === undefined) {
-        loaded.push(`Loaded image ID: ${t.name}@${p.digest}`);
-        continue;
-      }
-      await deps.metadata.tagManifest(t.name, t.tag, p.digest);
-      loaded.push(`Loaded image: ${t.name}:${t.tag}`);
-    }
+    for (const t of p.targets) loaded.push(t.tag === undefined ? `Loaded image ID: ${t.name}@${p.digest}` : `Loaded image: ${t.name}:${t.tag}`);
   }
   progress('done', totalBytes, totalBytes);
   return {
@@ -249,69 +218,7 @@ async function storeArchive(
     })),
     loaded,
     skipped,
-    blobs: { total: done.size, stored, existing },
+    blobs: { total: blobSizes.size, stored: copied.blobs.uploaded, existing: copied.blobs.exists },
     bytes: totalBytes,
   };
-}
-
-async function linkFrom(blobs: BlobService, to: string, from: string, digest: Digest): Promise<void> {
-  if (!(await blobs.mount(to, from, digest))) throw new RegistryError('BLOB_UNKNOWN', `blob ${digest} vanished while loading`, { digest });
-}
-
-/**
- * Store one blob; the blob service checks the digest. A layer is also decompressed as it passes and
- * its diff_id checked, so a config that lies about its layers is refused; the uncompressed size is
- * remembered for `docker images`.
- */
-async function storeBlob(
-  deps: { blobs: BlobService; sizes: LayerSizeCache },
-  name: string,
-  b: { digest: Digest; open: () => Promise<Readable>; size: number; diffId?: Digest },
-  onBytes: (n: number) => void,
-): Promise<void> {
-  const source = (await b.open()).pipe(new ByteCounter(onBytes));
-  const toStore = new PassThrough({ highWaterMark: 1 << 20 });
-  const toCheck = new PassThrough({ highWaterMark: 1 << 20 });
-  // One failing consumer must stop the other, or the tee would wait on it forever.
-  const abort = (e: Error): void => {
-    source.destroy(e);
-    toStore.destroy(e);
-    toCheck.destroy(e);
-  };
-  source.on('error', abort);
-  source.pipe(toStore);
-  const guard = <T>(p: Promise<T>): Promise<T> =>
-    p.catch((e: Error) => {
-      abort(e);
-      throw e;
-    });
-  const checks: Array<Promise<unknown>> = [guard(deps.blobs.putBlob(name, toStore, b.digest, b.size))];
-  let uncompressed: DigestStream | undefined;
-  if (b.diffId) {
-    source.pipe(toCheck);
-    const digest = (uncompressed = new DigestStream());
-    checks.push(
-      guard(
-        decompress(toCheck).then(({ stream }) =>
-          pipeline(stream, digest, async (src: AsyncIterable<Buffer>) => {
-            for await (const _ of src) {
-              // drain: only the digest and the count matter
-            }
-          }),
-        ),
-      ),
-    );
-  }
-  const results = await Promise.allSettled(checks);
-  const failed = results.find((r) => r.status === 'rejected');
-  if (failed) {
-    source.destroy();
-    throw (failed as PromiseRejectedResult).reason;
-  }
-  if (uncompressed && b.diffId) {
-    if (uncompressed.digest() !== b.diffId) {
-      throw new RegistryError('DIGEST_INVALID', `layer ${b.digest} does not unpack to the config's diff_id`, { layer: b.digest, expected: b.diffId, actual: uncompressed.digest() });
-    }
-    await deps.sizes.set(b.digest, uncompressed.size);
-  }
 }

@@ -10,3 +10,4 @@ export * from './image-jobs';
 export * from './images-options';
 export * from './images.module';
 export * from './archive-input';
+export * from './local-images';

@@ -1,25 +1,17 @@
-// `docker import`: a root filesystem tarball (plain or compressed) becomes a one-layer base image,
-// in one pass: checked tar (decompress, expansion limits, tar rules) -> diff_id -> gzip -> blob store. The config
-// carries `-c` changes, a history entry with the message, and the uncompressed size is remembered.
-import { PassThrough, Readable } from 'node:stream';
+// `docker import` = copy(rootfs, local): a root filesystem tarball (plain or compressed) becomes a
+// one-layer base image, in one pass: checked tar (decompress, expansion limits, tar rules) ->
+// diff_id -> gzip -> blob store, as a streamed layer on an empty image. The config carries `-c`
+// changes and a history entry with the message; the uncompressed size is remembered.
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import {
-  DigestStream,
-  MediaTypes,
-  RegistryError,
-  applyChanges,
-  buildImage,
-  layerFrom,
-  type Digest,
-  type ImageConfig,
-} from '@stevedore/oci';
+import { DigestStream, MediaTypes, RegistryError, applyChanges, copy, emptyImage, mutate, streamingLayer, type Digest, type ImageConfig } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { checkedTar } from './archive-input';
 import { parseImageRef } from './image-reference';
-import { openBlobStream } from './blob-stream';
 import type { LayerSizeCache } from './layer-size-cache';
+import { LocalImageSink } from './local-images';
 
 export interface RootfsImportOptions {
   /** `repo[:tag]` to create; the tag defaults to `latest`. */
@@ -63,7 +55,6 @@ export async function importRootfs(
     os: options.os ?? 'linux',
     config: {},
     rootfs: { type: 'layers', diff_ids: [] },
-    history: [{ created: now, created_by: 'Imported from -', comment: options.message ?? '' }],
   };
   if (options.variant) base.variant = options.variant;
   if (options.author) base.author = options.author;
@@ -71,27 +62,23 @@ export async function importRootfs(
   // Changes are checked before any byte is stored.
   const config = applyChanges(base, options.changes ?? []);
 
-  const { tar } = await checkedTar(body, { maxBytes: options.maxBytes, maxExpansionRatio: options.maxExpansionRatio, allowDevices: options.allowDevices });
-  const diff = new DigestStream();
-  const gz = new PassThrough({ highWaterMark: 1 << 20 });
-  const piped = pipeline(tar, diff, createGzip({ level: 1 }), gz);
-  const stored = deps.blobs.putBlob(ref.name, gz);
-  const [p, s] = await Promise.allSettled([piped, stored]);
-  if (p.status === 'rejected') throw p.reason;
-  if (s.status === 'rejected') throw s.reason;
-  const blob = s.value;
-  const diffId = diff.digest();
-  await deps.sizes.set(blob.digest, diff.size);
-
-  const layer = layerFrom({ open: () => openBlobStream(deps.blobs, ref.name, blob.digest), mediaType: MediaTypes.ociLayerGzip, digest: blob.digest, size: blob.size, diffId });
-  const image = await buildImage({ config, layers: [layer], format: 'oci' });
-  const rawConfig = await image.rawConfigFile();
-  await deps.blobs.putBlob(ref.name, Readable.from([rawConfig]), await image.configName());
-  const put = await deps.metadata.putManifest(ref.name, tag, await image.rawManifest(), await image.mediaType());
+  // The layer is made as it is stored: checked tar (decompressed, limits, tar rules) -> diff_id -> gzip.
+  const layer = streamingLayer(MediaTypes.ociLayerGzip, async () => {
+    const { tar } = await checkedTar(body, { maxBytes: options.maxBytes, maxExpansionRatio: options.maxExpansionRatio, allowDevices: options.allowDevices });
+    const diff = new DigestStream();
+    const stored = new DigestStream();
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const made = pipeline(tar, diff, createGzip({ level: 1 }), stored, out);
+    made.catch(() => undefined);
+    return { stream: out, facts: made.then(() => ({ digest: stored.digest(), size: stored.size, diffId: diff.digest(), uncompressedSize: diff.size })) };
+  });
+  const image = mutate(emptyImage(config), { layer, history: { created: now, created_by: 'Imported from -', comment: options.message ?? '' } });
+  const r = await copy([{ artifact: { kind: 'image', image }, targets: [{ repository: ref.name, tag }] }], new LocalImageSink(deps.blobs, deps.metadata, deps.sizes));
+  const facts = await layer.facts();
   return {
     reference: `${ref.name}:${tag}`,
-    digest: put.digest,
-    id: await image.configName(),
-    layer: { digest: blob.digest, size: blob.size, diffId, uncompressedSize: diff.size },
+    digest: r.artifacts[0].digest,
+    id: r.artifacts[0].configDigest!,
+    layer: { digest: facts.digest, size: facts.size, diffId: facts.diffId, uncompressedSize: facts.uncompressedSize ?? 0 },
   };
 }

@@ -108,6 +108,7 @@ export interface CopiedArtifact {
 
 export interface CopyReport {
   artifacts: CopiedArtifact[];
+  /** uploaded and exists: distinct blobs; mounted: links made into repositories. */
   blobs: Record<BlobOutcome, number>;
   bytes: number;
 }
@@ -242,7 +243,8 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
       }
       await sink.layerUnpacked?.(r.digest, u.size);
     }
-    counts[r.outcome]++;
+    // Uploads and skips count distinct blobs (a blob is uploaded at most once a copy); mounts count links.
+    if (r.outcome === 'mounted' || !storedIn.has(r.digest)) counts[r.outcome]++;
     storedIn.set(r.digest, [...(storedIn.get(r.digest) ?? []), repository]);
     if (!counted.has(r.digest) && known.has(r.digest)) {
       counted.add(r.digest);
@@ -270,6 +272,12 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
         const mediaType = await l.mediaType();
         for (const repo of repos) {
           const r = await put(repo, { digest, size, mediaType, open: () => l.compressed() }, config[i], l.origin);
+          if (isStreamingLayer(l) && digest === undefined) {
+            // What the producer hashed is what the sink stored, or the layer is refused.
+            const f = await l.facts();
+            if (f.digest !== r.digest) throw new RegistryError('DIGEST_INVALID', 'the stored layer does not match the written one', { written: f.digest, stored: r.digest });
+            if (f.uncompressedSize !== undefined) await sink.layerUnpacked?.(r.digest, f.uncompressedSize);
+          }
           digest = r.digest;
           size = r.size;
         }

@@ -3,7 +3,7 @@
 import type { Readable } from 'node:stream';
 import { digestOf, type Digest } from './digest';
 import { RegistryError } from './errors';
-import { layerFrom, type Layer } from './layer';
+import { layerFrom, type Layer, type LayerOrigin } from './layer';
 import { parseManifest } from './parse-manifest';
 import { ImageConfigSchema, type Descriptor, type ImageConfig, type ImageManifest } from './schemas';
 
@@ -43,6 +43,8 @@ export interface ImageBlobs {
   openBlob(descriptor: Descriptor): Promise<Readable>;
   /** Config bytes, if the source already holds them; else read with openBlob. */
   rawConfig?: Buffer;
+  /** Where the layers' bytes are (a store and repository), so a sink that is that store can mount them. */
+  origin?: LayerOrigin;
 }
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -85,7 +87,7 @@ export function imageFromBlobs(src: ImageBlobs): Image {
         });
       }
       return manifest.layers.map((d, i) =>
-        layerFrom({ open: () => src.openBlob(d), mediaType: d.mediaType, digest: d.digest, size: d.size, diffId: diffIds[i] }),
+        layerFrom({ open: () => src.openBlob(d), mediaType: d.mediaType, digest: d.digest, size: d.size, diffId: diffIds[i], origin: src.origin }),
       );
     },
   };

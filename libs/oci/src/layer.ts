@@ -88,6 +88,8 @@ export function layerFromBytes(bytes: Buffer, mediaType: string = MediaTypes.oci
 /** A layer still being produced (a commit's or an import's new layer): its digests exist once it was read. */
 export interface StreamingLayer extends Layer {
   readonly streaming: true;
+  /** What the read learnt (waits for it). */
+  facts(): Promise<StreamedFacts>;
 }
 
 export function isStreamingLayer(l: Layer): l is StreamingLayer {
@@ -98,6 +100,8 @@ export interface StreamedFacts {
   digest: Digest;
   size: number;
   diffId: Digest;
+  /** Bytes of the tar, when the producer counted them (for `docker images`). */
+  uncompressedSize?: number;
 }
 
 /**
@@ -126,6 +130,7 @@ export function streamingLayer(mediaType: string, produce: () => Promise<{ strea
     uncompressed: async () => {
       throw new Error('a streamed layer is read compressed, once');
     },
+    facts: () => known,
     digest: async () => (await known).digest,
     size: async () => (await known).size,
     diffId: async () => (await known).diffId,

@@ -18,6 +18,22 @@ export interface Mutation {
   format?: ManifestFormat;
 }
 
+/** An image with no layers and the given config (go-containerregistry's empty.Image): the base of an import. */
+export function emptyImage(config: ImageConfig, format: ManifestFormat = 'oci'): Image {
+  let built: Promise<Image> | undefined;
+  const image = () => (built ??= buildImage({ config, layers: [], format }));
+  return {
+    layers: async () => [],
+    rawManifest: async () => (await image()).rawManifest(),
+    manifest: async () => (await image()).manifest(),
+    mediaType: async () => (await image()).mediaType(),
+    digest: async () => (await image()).digest(),
+    rawConfigFile: async () => (await image()).rawConfigFile(),
+    configFile: async () => config,
+    configName: async () => (await image()).configName(),
+  };
+}
+
 export function mutate(base: Image, m: Mutation): Image {
   let built: Promise<Image> | undefined;
   const layers = async () => [...(await base.layers()), ...(m.layer ? [m.layer] : [])];
