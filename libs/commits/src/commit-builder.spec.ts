@@ -21,6 +21,10 @@ function fakes() {
   const manifests = new Map<string, { bytes: Buffer; mediaType: string }>();
   const tags = new Map<string, string>();
   const blobService = {
+    async stat(name: string, digest: Digest) {
+      const b = blobs.get(digest);
+      return b && links.has(`${name}@${digest}`) ? { digest, size: b.length } : undefined;
+    },
     async open(name: string, digest: Digest) {
       const b = blobs.get(digest);
       if (!b || !links.has(`${name}@${digest}`)) throw new RegistryError('BLOB_UNKNOWN');
