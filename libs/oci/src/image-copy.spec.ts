@@ -15,6 +15,7 @@ import {
   streamingLayer,
   DigestStream,
   type BlobOutcome,
+  type CopyProgress,
   type Digest,
   type ImageSink,
   type SinkBlob,
@@ -74,7 +75,17 @@ describe('copy', () => {
   it('stores blobs, then manifests, then tags; mounts between its repositories; a rerun only skips', async () => {
     const img = await sampleImage('a');
     const sink = new MemorySink();
-    const r = await copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/one', tag: 'v1' }, { repository: 'x/two', tag: 'v2' }] }], sink, { verifyDiffIds: true });
+    const seen: CopyProgress[] = [];
+    const r = await copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/one', tag: 'v1' }, { repository: 'x/two', tag: 'v2' }] }], sink, {
+      verifyDiffIds: true,
+      onProgress: (p) => seen.push(p),
+    });
+    const last = seen.at(-1)!;
+    expect(last.phase).toBe('done');
+    expect(last.bytes.done).toBe(last.bytes.total);
+    expect(last.bytes.total).toBe([...sink.blobs.values()].reduce((a, b) => a + b.length, 0));
+    expect(last.blobs).toEqual({ done: 3, total: 3 });
+    expect(last.manifests).toEqual({ done: 2, total: 2 });
     expect(phaseOrder(sink.kinds())).toBe(true);
     expect(r.blobs).toEqual({ uploaded: 3, mounted: 3, exists: 0 });
     expect(sink.tags.get('x/one:v1')).toBe(await img.digest());

@@ -6,7 +6,7 @@
 //   3. tags last.
 // A copy that fails or is killed anywhere leaves no tag on anything incomplete; what it stored is
 // unreferenced and garbage collection reclaims it. A rerun skips what the sink already holds.
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestStream, type Digest } from './digest';
 import { RegistryError } from './errors';
@@ -103,7 +103,7 @@ export interface CopiedArtifact {
   configDigest?: Digest;
   targets: CopyTarget[];
   /** The images it holds (itself for an image; its children, recursively, for an index). */
-  images: Array<{ digest: Digest; configDigest: Digest; layers: Array<{ digest: Digest; size: number; diffId: Digest }> }>;
+  images: Array<{ digest: Digest; configDigest: Digest; layers: Array<{ digest: Digest; size: number }> }>;
 }
 
 export interface CopyReport {
@@ -170,13 +170,14 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
   for (const p of planned) {
     const repos = p.item.targets.map((t) => t.repository);
     for (const img of p.images) {
-      for (const l of img.layers) {
-        if (isStreamingLayer(l)) continue;
-        const d = await l.digest();
-        const k = known.get(d) ?? { size: await l.size(), repos: new Set<string>() };
+      const add = (d: Digest, size: number) => {
+        const k = known.get(d) ?? { size, repos: new Set<string>() };
         for (const r of repos) k.repos.add(r);
         known.set(d, k);
-      }
+      };
+      for (const l of img.layers) if (!isStreamingLayer(l)) add(await l.digest(), await l.size());
+      // A config that waits for a streamed layer is not known before it is stored.
+      if (!img.layers.some(isStreamingLayer)) add(await img.image.configName(), (await img.image.rawConfigFile()).length);
     }
     for (const m of p.manifests) progress.manifests.total += m.index || m.image ? repos.length : 0;
   }
@@ -187,6 +188,8 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
   // Where each digest is already stored by this copy (a mount source for the next repository).
   const storedIn = new Map<Digest, string[]>();
   const counted = new Set<Digest>();
+  const reading = new Set<Digest>();
+  let lastReport = 0;
   const put = async (repository: string, blob: SinkBlob, diffId?: Digest, origin?: LayerOrigin): Promise<{ digest: Digest; size: number }> => {
     aborted(options.signal);
     const sources = blob.digest ? [...(storedIn.get(blob.digest) ?? [])] : [];
@@ -197,8 +200,32 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
     const body: SinkBlob = {
       ...blob,
       open: async () => {
-        const s = await blob.open();
-        if (options.onBytes) s.on('data', (c: Buffer) => options.onBytes!(c.length));
+        const opened = await blob.open();
+        // Bytes of known blobs count as they pass (the first read only: a verifying re-read does not).
+        const counts = !!blob.digest && known.has(blob.digest) && !counted.has(blob.digest) && !reading.has(blob.digest);
+        if (counts) reading.add(blob.digest!);
+        // Counted in a transform: a 'data' listener on the source would start it flowing before
+        // the sink reads, and lose what passed meanwhile.
+        const s = opened.pipe(
+          new Transform({
+            transform(c: Buffer, _enc, done) {
+              options.onBytes?.(c.length);
+              if (counts) {
+                progress.bytes.done += c.length;
+                if (Date.now() - lastReport >= 250) {
+                  lastReport = Date.now();
+                  report();
+                }
+              }
+              done(null, c);
+            },
+          }),
+        );
+        opened.on('error', (e) => s.destroy(e));
+        // A sink that gives up destroys what it reads: the source (a file, a socket) goes with it.
+        s.on('close', () => {
+          if (!opened.readableEnded) opened.destroy();
+        });
         if (!diffId || !options.verifyDiffIds) return s;
         // Tee: one side to the sink, one decompressed and hashed; a failure on either stops both.
         const toSink = new PassThrough({ highWaterMark: 1 << 20 });
@@ -249,7 +276,8 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
     if (!counted.has(r.digest) && known.has(r.digest)) {
       counted.add(r.digest);
       progress.blobs.done++;
-      if (r.outcome !== 'uploaded' || !options.onBytes) progress.bytes.done += r.size;
+      // A skip or mount moves the whole blob at once; an upload counted its bytes as they passed.
+      if (!reading.has(r.digest)) progress.bytes.done += r.size;
       report();
     }
     return r;
@@ -262,8 +290,8 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
     const repos = [...new Set(p.item.targets.map((t) => t.repository))];
     const images: CopiedArtifact['images'] = [];
     for (const img of p.images) {
-      const config = await diffIdsOf(img);
-      const layerInfo: Array<{ digest: Digest; size: number; diffId: Digest }> = new Array(img.layers.length);
+      const config = options.verifyDiffIds ? await diffIdsOf(img) : img.layers.map(() => undefined);
+      const layerInfo: Array<{ digest: Digest; size: number }> = new Array(img.layers.length);
       const jobs = img.layers.map((l, i) => async () => {
         // A streamed layer is produced once, into the first repository; the others mount it.
         const streaming = isStreamingLayer(l);
@@ -281,7 +309,7 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
           digest = r.digest;
           size = r.size;
         }
-        layerInfo[i] = { digest: digest!, size: size!, diffId: await l.diffId() };
+        layerInfo[i] = { digest: digest!, size: size! };
       });
       await runLimited(jobs, concurrency);
       const rawConfig = await img.image.rawConfigFile();

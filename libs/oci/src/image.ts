@@ -78,16 +78,18 @@ export function imageFromBlobs(src: ImageBlobs): Image {
     rawConfigFile: configBytes,
     configFile,
     configName: async () => manifest.config.digest,
+    // Layers come from the manifest alone: an artifact whose config is not an image config still
+    // copies. A diff_id is read from the config only when asked (and the counts must agree then).
     layers: async () => {
-      const diffIds = (await configFile()).rootfs.diff_ids;
-      if (diffIds.length !== manifest.layers.length) {
-        throw new RegistryError('MANIFEST_INVALID', 'manifest layers and config diff_ids differ in number', {
-          layers: manifest.layers.length,
-          diffIds: diffIds.length,
-        });
-      }
+      const diffIds = async () => {
+        const ids = (await configFile()).rootfs.diff_ids;
+        if (ids.length !== manifest.layers.length) {
+          throw new RegistryError('MANIFEST_INVALID', 'manifest layers and config diff_ids differ in number', { layers: manifest.layers.length, diffIds: ids.length });
+        }
+        return ids as Digest[];
+      };
       return manifest.layers.map((d, i) =>
-        layerFrom({ open: () => src.openBlob(d), mediaType: d.mediaType, digest: d.digest, size: d.size, diffId: diffIds[i], origin: src.origin }),
+        layerFrom({ open: () => src.openBlob(d), mediaType: d.mediaType, digest: d.digest, size: d.size, diffId: async () => (await diffIds())[i], origin: src.origin }),
       );
     },
   };

@@ -48,7 +48,8 @@ export interface LayerSource {
   open(): Promise<Readable>;
   mediaType: string;
   digest?: Digest;
-  diffId?: Digest;
+  /** Known, or read from where the source keeps it (an image's config), only when asked. */
+  diffId?: Digest | (() => Promise<Digest>);
   size?: number;
   origin?: LayerOrigin;
 }
@@ -69,6 +70,7 @@ export function layerFrom(src: LayerSource): Layer {
     compressed: () => src.open(),
     uncompressed: async () => uncompressedOf(await src.open()),
     diffId: () => {
+      if (typeof src.diffId === 'function') return (diff ??= src.diffId());
       if (src.diffId) return Promise.resolve(src.diffId);
       diff ??= src
         .open()

@@ -1,12 +1,14 @@
-// Copying an image from here to another registry (docker push, Harbor replication): the manifest
-// tree (index children first, then the top manifest), every blob once (skipped when the target has
-// it, mounted from another repository of the target when we pushed it there before, else uploaded
-// monolithic or chunked), with progress reports.
+// Replication = copy(local, remote): an image or index from here to another registry (docker push,
+// Harbor replication) through libs/oci's copy into a RemoteImageSink: every blob once (skipped when
+// the target has it, mounted where we pushed it before, else uploaded), manifests children first
+// by digest, the tag last, with progress reports.
 import type Redis from 'ioredis';
-import { RegistryError, isDigest, parseManifest, type Digest } from '@stevedore/oci';
+import { copy, isDigest, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { BlobService } from '@stevedore/blobs';
-import type { MetadataService, StoredManifest } from '@stevedore/metadata';
+import type { MetadataService } from '@stevedore/metadata';
+import { localArtifact } from '@stevedore/images';
+import { RemoteImageSink } from './remote-image-sink';
 import type { UpstreamClients } from './upstream-clients';
 
 export interface ReplicateJobData {
@@ -31,8 +33,6 @@ export interface ReplicateResult {
 }
 
 const BLOB_CONCURRENCY = 3;
-/** How long "this blob is in that repository of the target" is remembered for mounts. */
-const PUSHED_TTL_SECONDS = 30 * 24 * 3600;
 
 export class Replicator {
   constructor(
@@ -45,66 +45,21 @@ export class Replicator {
 
   async replicate(job: ReplicateJobData, onProgress: (p: ReplicateProgress) => void | Promise<void> = () => undefined): Promise<ReplicateResult> {
     const { record, registry } = await this.clients.byId(job.target.upstream);
-    const progress: ReplicateProgress = { phase: 'planning', blobs: { done: 0, total: 0 }, bytes: { done: 0, total: 0 }, manifests: { done: 0, total: 0 } };
-    const report = () => Promise.resolve(onProgress(structuredClone(progress))).catch(() => undefined);
-
-    // Plan: every manifest (children before parents) and every distinct blob.
-    const top = await this.metadata.getManifest(job.source.name, job.source.reference);
-    const manifests: StoredManifest[] = [];
-    const blobs = new Map<Digest, number>();
-    const walk = async (m: StoredManifest, depth: number): Promise<void> => {
-      if (depth > 4) throw new RegistryError('MANIFEST_INVALID', 'index nesting too deep', { digest: m.digest });
-      const parsed = parseManifest(m.bytes, m.mediaType);
-      if (parsed.isIndex) {
-        for (const child of parsed.references) await walk(await this.metadata.getManifest(job.source.name, child.digest), depth + 1);
-      } else {
-        for (const b of parsed.references) blobs.set(b.digest as Digest, b.size);
-      }
-      if (!manifests.some((x) => x.digest === m.digest)) manifests.push(m);
+    const report = (p: ReplicateProgress) => Promise.resolve(onProgress(p)).catch(() => undefined);
+    await report({ phase: 'planning', blobs: { done: 0, total: 0 }, bytes: { done: 0, total: 0 }, manifests: { done: 0, total: 0 } });
+    const source = await localArtifact(this.blobs, this.metadata, job.source.name, job.source.reference);
+    const tag = job.target.tag ?? (isDigest(job.source.reference) ? undefined : job.source.reference);
+    const copied = await copy([{ artifact: source, targets: [tag === undefined ? { repository: job.target.name } : { repository: job.target.name, tag }] }], new RemoteImageSink(registry, record.id, this.redis, this.keys), {
+      concurrency: BLOB_CONCURRENCY,
+      onProgress: (p) => void report({ ...p, phase: p.phase === 'tags' ? 'manifests' : p.phase }),
+    });
+    const top = copied.artifacts[0];
+    const ref = tag === undefined ? `@${top.digest}` : `:${tag}`;
+    return {
+      digest: top.digest,
+      target: `${record.url.replace(/^https?:\/\//, '')}/${job.target.name}${ref}`,
+      blobs: { uploaded: copied.blobs.uploaded, mounted: copied.blobs.mounted, existing: copied.blobs.exists },
+      bytes: copied.bytes,
     };
-    await walk(top, 0);
-    progress.phase = 'blobs';
-    progress.blobs.total = blobs.size;
-    progress.bytes.total = [...blobs.values()].reduce((a, b) => a + b, 0);
-    progress.manifests.total = manifests.length;
-    await report();
-
-    const counts = { uploaded: 0, mounted: 0, existing: 0 };
-    const queue = [...blobs.entries()];
-    const worker = async () => {
-      for (let next = queue.shift(); next; next = queue.shift()) {
-        const [digest, size] = next;
-        const pushedKey = this.keys.key('upstream', 'pushed', record.id, digest);
-        const mountFrom = (await this.redis.get(pushedKey)) ?? undefined;
-        const open = async () => {
-          const c = await this.blobs.open(job.source.name, digest);
-          if (!c.stream) throw new RegistryError('BLOB_UNKNOWN', 'blob has no readable stream', { digest });
-          return c.stream;
-        };
-        const result = await registry.pushBlob(job.target.name, digest, size, open, mountFrom, (n) => {
-          progress.bytes.done += n;
-        });
-        counts[result === 'exists' ? 'existing' : result]++;
-        // Uploads counted their bytes as they went; a skip or mount moves the whole blob at once.
-        if (result !== 'uploaded') progress.bytes.done += size;
-        await this.redis.set(pushedKey, job.target.name, 'EX', PUSHED_TTL_SECONDS);
-        progress.blobs.done++;
-        await report();
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(BLOB_CONCURRENCY, queue.length) }, worker));
-
-    progress.phase = 'manifests';
-    for (const m of manifests) {
-      const isTop = m.digest === top.digest;
-      const tag = isTop ? (job.target.tag ?? (isDigest(job.source.reference) ? undefined : job.source.reference)) : undefined;
-      await registry.putManifest(job.target.name, tag ?? m.digest, m.bytes, m.mediaType);
-      progress.manifests.done++;
-      await report();
-    }
-    progress.phase = 'done';
-    await report();
-    const ref = job.target.tag ?? (isDigest(job.source.reference) ? `@${top.digest}` : job.source.reference);
-    return { digest: top.digest, target: `${record.url.replace(/^https?:\/\//, '')}/${job.target.name}${ref.startsWith('@') ? ref : `:${ref}`}`, blobs: counts, bytes: progress.bytes.total };
   }
 }
