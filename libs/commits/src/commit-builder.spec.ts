@@ -2,7 +2,6 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { ImageService } from '@stevedore/images';
 import { MediaTypes, RegistryError, digestOf, type Digest } from '@stevedore/oci';
 import { MemoryContentStore, makeEntry } from '@stevedore/unionfs';
 import { buildCommit, type CommitDeps } from './commit-builder';
@@ -88,7 +87,7 @@ async function setup() {
   );
   const { digest } = await f.metadata.putManifest('library/busybox', 'base', manifest, MediaTypes.ociManifest);
   const content = new MemoryContentStore();
-  const deps: CommitDeps = { blobs: f.blobService, metadata: f.metadata, images: new ImageService(f.metadata, f.blobService, {} as never), content };
+  const deps: CommitDeps = { blobs: f.blobService, metadata: f.metadata, content };
   const html = await content.put('<h1>busybox httpd server</h1>\n');
   const data: CommitJobData = {
     kind: 'commit',
@@ -115,8 +114,11 @@ describe('buildCommit', () => {
   it("makes the seed's image: base layer + one new layer, author, Cmd, history; tag last", async () => {
     const { f, deps, data, layerDigest } = await setup();
     const progress: string[] = [];
-    const r = await buildCommit(deps, data, { onProgress: (p) => progress.push(p.phase) });
+    const sizes = new Map<string, number>();
+    const r = await buildCommit({ ...deps, sizes: { get: async (ds) => ds.map((d) => sizes.get(d)), set: async (d, n) => void sizes.set(d, n) } }, data, { onProgress: (p) => progress.push(p.phase) });
     expect(f.tags.get('busy_httpd:v0.2')).toBe(r.digest);
+    // `docker images` can size the new layer at once.
+    expect(sizes.get(r.layer!.digest)).toBe(r.layer!.uncompressedSize);
     const m = JSON.parse(f.manifests.get(`busy_httpd@${r.digest}`)!.bytes.toString());
     expect(m.layers.map((l: { digest: string }) => l.digest)).toEqual([layerDigest, r.layer!.digest]);
     const cfg = JSON.parse(f.blobs.get(m.config.digest)!.toString());

@@ -8,7 +8,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { LocalImageSink, localArtifact, type ImageService } from '@stevedore/images';
+import { LocalImageSink, localArtifact, type LayerSizeCache } from '@stevedore/images';
 import { DigestStream, MediaTypes, RegistryError, applyChanges, copy, mutate, streamingLayer, type Digest, type History, type ImageConfig } from '@stevedore/oci';
 import { layerOf, writeLayer, type ContentStore } from '@stevedore/unionfs';
 import type { CommitJobData, CommitProgress, CommitResult } from './commit-job';
@@ -17,7 +17,8 @@ import { ParallelGzip } from './parallel-gzip';
 export interface CommitDeps {
   blobs: BlobService;
   metadata: MetadataService;
-  images: ImageService;
+  /** Where `docker images` reads uncompressed layer sizes: the commit knows its new layer's. */
+  sizes?: LayerSizeCache;
   /** `readAll`, when the store has it, reads a small file in one call (see ReadAhead). */
   content: ContentStore & { readAll?(digest: Digest): Promise<Buffer> };
 }
@@ -112,7 +113,7 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
     },
   });
 
-  const copied = await copy([{ artifact: { kind: 'image', image }, targets: [{ repository: target, tag }] }], new LocalImageSink(deps.blobs, deps.metadata), {
+  const copied = await copy([{ artifact: { kind: 'image', image }, targets: [{ repository: target, tag }] }], new LocalImageSink(deps.blobs, deps.metadata, deps.sizes), {
     onProgress: (p) => {
       const phase = p.phase === 'blobs' ? (progress.files === data.entries.length && !empty ? 'config' : 'layer') : p.phase === 'manifests' ? 'manifest' : p.phase === 'tags' ? 'tag' : 'done';
       if (phase === 'done' || phase !== progress.phase) {
