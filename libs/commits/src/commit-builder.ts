@@ -35,7 +35,7 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
   const parentRepo = data.image.repository;
   // The parent as it is stored here: its layers name this store, so the copy links them into the
   // target repository instead of moving bytes.
-  const parent = await localArtifact(deps.blobs, deps.metadata, parentRepo, data.image.manifestDigest);
+  const parent = await localArtifact(deps.blobs, deps.metadata, { name: parentRepo, digest: data.image.manifestDigest });
   if (parent.kind !== 'image') throw new RegistryError('MANIFEST_INVALID', 'the container image resolved to an index', { digest: data.image.manifestDigest });
 
   const files = data.entries.filter((e) => e.type === 'file');

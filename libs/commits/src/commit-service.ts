@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Job } from 'bullmq';
 import { CONTAINER_SERVICE, containerNotFound, type ContainerService } from '@stevedore/containers';
-import { parseImageRef } from '@stevedore/images';
-import { RegistryError, applyChanges } from '@stevedore/oci';
+
+import { RegistryError, applyChanges, parseLocalReference } from '@stevedore/oci';
 import type Redis from 'ioredis';
 import { REDIS, currentRequestId } from '@stevedore/platform';
 import {
@@ -24,7 +24,7 @@ import { CommitQueues } from './commit-queues';
 import { jobNotFound } from './job-status';
 
 export function parseTarget(reference: string): CommitTarget {
-  const ref = parseImageRef(reference, { defaultTag: true });
+  const ref = parseLocalReference(reference, { defaultTag: true });
   if (ref.digest) throw new RegistryError('TAG_INVALID', 'a commit target is repository:tag, not a digest', { reference });
   return { repository: ref.name, tag: ref.tag ?? 'latest' };
 }

@@ -1,7 +1,7 @@
 // A commit or batch job as clients see it: state, progress (files, bytes), result or error.
 import type { Job, Queue } from 'bullmq';
-import { parseImageRef, parseJobFailure } from '@stevedore/images';
-import { RegistryError, type ErrorBody } from '@stevedore/oci';
+import { parseJobFailure } from '@stevedore/images';
+import { RegistryError, type ErrorBody, parseLocalReference } from '@stevedore/oci';
 import type { OwnedResource } from '@stevedore/platform';
 import { JOB_ID_RE, type BatchJobData, type BatchResult, type CommitJobData, type CommitProgress, type CommitResult } from './commit-job';
 
@@ -38,7 +38,7 @@ export async function ownedCommitJob(queue: Queue, id: string): Promise<OwnedRes
   if (!job) return undefined;
   const d = job.data as CommitJobData | BatchJobData;
   if (d.kind === 'commit') return { owner: d.owner, repositories: [...new Set([d.image.repository, d.target.repository])], writes: [d.target.repository] };
-  const targets = [...new Set(d.children.map((c) => parseImageRef(c.reference).name))];
+  const targets = [...new Set(d.children.map((c) => parseLocalReference(c.reference).name))];
   return { owner: d.owner, repositories: targets, writes: targets };
 }
 

@@ -3,8 +3,8 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { parseImageRef, parseBody, requestBody } from '@stevedore/images';
-import { RegistryError } from '@stevedore/oci';
+import { parseBody, requestBody } from '@stevedore/images';
+import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, callerOf, ownerFor, type RoutePolicy } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import type { Change, ContainerView, Entry, FileOp } from './container';
@@ -57,7 +57,7 @@ export class ContainersController {
   @HttpCode(201)
   @Access({
     role: 'authenticated',
-    repositories: (req) => [{ type: 'repository', name: parseImageRef(parseBody(CreateBody, req.body).image, { defaultTag: true }).name, actions: ['pull'] }],
+    repositories: (req) => [{ type: 'repository', name: parseLocalReference(parseBody(CreateBody, req.body).image, { defaultTag: true }).name, actions: ['pull'] }],
     description: 'pull on the image; the caller owns the container',
   })
   async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ContainerView> {

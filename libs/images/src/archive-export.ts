@@ -3,13 +3,13 @@
 // held in memory but manifests and configs.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform } from '@stevedore/oci';
+import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
 import { ByteCounter } from './decompress';
 import { openBlobStream } from './blob-stream';
-import { archiveTagFor, parseImageRef } from './image-reference';
+import { archiveTagFor } from './image-reference';
 import { platformString } from './image-inspect';
 
 export type ExportCompression = 'none' | 'gzip';
@@ -101,7 +101,7 @@ export async function planExport(metadata: MetadataService, spec: ExportSpec): P
     if (tag && !p.tags.includes(tag)) p.tags.push(tag);
   };
   for (const text of spec.references) {
-    const ref = parseImageRef(text);
+    const ref = parseLocalReference(text);
     if (ref.digest) await add(ref.name, ref.digest, ref.tag);
     else if (ref.tag) await add(ref.name, ref.tag, ref.tag);
     else {

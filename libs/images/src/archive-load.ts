@@ -4,21 +4,11 @@
 // by digest and the tags last, so an archive that fails anywhere leaves no tag behind (its stored
 // blobs are unreferenced and garbage collection reclaims them).
 import { PassThrough, type Readable } from 'node:stream';
-import {
-  RegistryError,
-  copy,
-  parseImageConfig,
-  readArchive,
-  repositoryNameOk,
-  type Archive,
-  type Compression,
-  type Digest,
-  type Image,
-} from '@stevedore/oci';
+import { RegistryError, copy, parseImageConfig, readArchive, repositoryNameOk, type Archive, type Compression, type Digest, type Image, parseLocalReference } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { ByteCounter, ByteLimit, decompress } from './decompress';
-import { parseImageRef, repositoryForArchiveName } from './image-reference';
+import { repositoryForArchiveName } from './image-reference';
 import type { LayerSizeCache } from './layer-size-cache';
 import { LocalImageSink } from './local-images';
 
@@ -88,7 +78,7 @@ export async function loadArchive(
   input: Readable,
   options: LoadOptions,
 ): Promise<LoadReport> {
-  if (options.repository) parseImageRef(options.repository);
+  if (options.repository) parseLocalReference(options.repository);
   let read = 0;
   const progress = (phase: LoadProgress['phase'], bytes: number, totalBytes: number) =>
     options.onProgress?.({ phase, bytes, totalBytes, percent: totalBytes ? Math.min(100, Math.floor((bytes / totalBytes) * 100)) : 100 });

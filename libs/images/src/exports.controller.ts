@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { RegistryError } from '@stevedore/oci';
+import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -12,7 +12,6 @@ import { planExport, type ExportProgress, type ExportResult } from './archive-ex
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ExportJobStatus } from './image-jobs';
 import { parseBody } from './images-options';
-import { parseImageRef } from './image-reference';
 
 const ExportBody = z.object({
   references: z.array(z.string().min(1).max(600)).min(1).max(1000),
@@ -20,7 +19,7 @@ const ExportBody = z.object({
   platform: z.string().max(100).optional(),
 });
 
-const referencedRepositories = (body: unknown) => [...new Set(parseBody(ExportBody, body).references.map((r) => parseImageRef(r).name))];
+const referencedRepositories = (body: unknown) => [...new Set(parseBody(ExportBody, body).references.map((r) => parseLocalReference(r).name))];
 
 @Controller('api/v1/exports')
 export class ExportsController {

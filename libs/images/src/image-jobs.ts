@@ -1,9 +1,9 @@
 // Save and load as BullMQ jobs (queues `export` and `import`): typed payloads and results, where
 // their bytes live in storage, and how a job's state is reported to clients.
 import type { Job, Queue } from 'bullmq';
-import { RegistryError, type ErrorBody } from '@stevedore/oci';
+import { RegistryError, type ErrorBody, parseLocalReference } from '@stevedore/oci';
 import type { OwnedResource } from '@stevedore/platform';
-import { parseImageRef } from './image-reference';
+
 import type { ExportCompression, ExportProgress, ExportResult } from './archive-export';
 import type { LoadProgress, LoadReport } from './archive-load';
 
@@ -78,7 +78,7 @@ export async function ownedJob(queue: Queue, id: string): Promise<OwnedResource 
   const job = await queue.getJob(id);
   if (!job) return undefined;
   const data = job.data as Partial<ExportJobData & ImportJobData>;
-  const repositories = [...new Set([...(data.references ?? []).map((r) => parseImageRef(r).name), ...(data.repository ? [parseImageRef(data.repository).name] : [])])];
+  const repositories = [...new Set([...(data.references ?? []).map((r) => parseLocalReference(r).name), ...(data.repository ? [parseLocalReference(data.repository).name] : [])])];
   return { owner: data.owner, repositories, writes: [] };
 }
 

@@ -1,22 +1,22 @@
-import { parseReference } from '@stevedore/oci';
-import { formatImageRef, imageRefFromArchiveName, parseImageRef, repositoryForArchiveName } from './image-reference';
+import { parseReference, formatLocalReference, parseLocalReference } from '@stevedore/oci';
+import { imageRefFromArchiveName, repositoryForArchiveName } from './image-reference';
 
 describe('image references of this registry', () => {
   it('parses repository, tag and digest without Docker Hub defaults', () => {
-    expect(parseImageRef('music51555/bh:v0.2')).toEqual({ name: 'music51555/bh', tag: 'v0.2' });
-    expect(parseImageRef('busybox')).toEqual({ name: 'busybox' });
-    expect(parseImageRef('busybox', { defaultTag: true })).toEqual({ name: 'busybox', tag: 'latest' });
+    expect(parseLocalReference('music51555/bh:v0.2')).toEqual({ name: 'music51555/bh', tag: 'v0.2' });
+    expect(parseLocalReference('busybox')).toEqual({ name: 'busybox' });
+    expect(parseLocalReference('busybox', { defaultTag: true })).toEqual({ name: 'busybox', tag: 'latest' });
     const d = 'sha256:' + 'a'.repeat(64);
-    expect(parseImageRef(`a/b@${d}`)).toEqual({ name: 'a/b', digest: d });
-    expect(parseImageRef(`a/b:1@${d}`)).toEqual({ name: 'a/b', tag: '1', digest: d });
-    expect(formatImageRef(parseImageRef(`a/b:1@${d}`))).toBe(`a/b:1@${d}`);
+    expect(parseLocalReference(`a/b@${d}`)).toEqual({ name: 'a/b', digest: d });
+    expect(parseLocalReference(`a/b:1@${d}`)).toEqual({ name: 'a/b', tag: '1', digest: d });
+    expect(formatLocalReference(parseLocalReference(`a/b:1@${d}`))).toBe(`a/b:1@${d}`);
   });
 
   it('refuses what is not a reference', () => {
-    expect(() => parseImageRef('Upper/case')).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
-    expect(() => parseImageRef('a:bad tag')).toThrow(expect.objectContaining({ code: 'TAG_INVALID' }));
-    expect(() => parseImageRef('a@sha256:12')).toThrow(expect.objectContaining({ code: 'DIGEST_INVALID' }));
-    expect(() => parseImageRef('')).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
+    expect(() => parseLocalReference('Upper/case')).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
+    expect(() => parseLocalReference('a:bad tag')).toThrow(expect.objectContaining({ code: 'TAG_INVALID' }));
+    expect(() => parseLocalReference('a@sha256:12')).toThrow(expect.objectContaining({ code: 'DIGEST_INVALID' }));
+    expect(() => parseLocalReference('')).toThrow(expect.objectContaining({ code: 'NAME_INVALID' }));
   });
 
   it('maps archive names to repositories so a save and load round-trips', () => {

@@ -3,24 +3,12 @@
 // images, inspect and history.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import {
-  RegistryError,
-  isIndexMediaType,
-  layerCompression,
-  parseImageConfig,
-  parseManifest,
-  type Descriptor,
-  type Digest,
-  type ImageConfig,
-  type ImageIndex,
-  type ImageManifest,
-  type ParsedManifest,
-} from '@stevedore/oci';
+import { RegistryError, isIndexMediaType, layerCompression, parseImageConfig, parseManifest, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type ParsedManifest, type LocalReference, formatLocalReference, parseLocalReference } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { decompress } from './decompress';
 import { openBlobStream } from './blob-stream';
-import { formatImageRef, parseImageRef, type ImageRef } from './image-reference';
+
 import { historyOf, inspectImage, inspectIndex, platformString, type DockerImageInspect, type DockerIndexInspect, type HistoryEntry } from './image-inspect';
 import type { LayerSizeCache } from './layer-size-cache';
 
@@ -93,8 +81,8 @@ export class ImageService {
   ) {}
 
   /** The manifest a reference names: digest wins over tag; a bare name means `latest`. */
-  async resolve(ref: ImageRef | string): Promise<ResolvedManifest> {
-    const r = typeof ref === 'string' ? parseImageRef(ref, { defaultTag: true }) : ref;
+  async resolve(ref: LocalReference | string): Promise<ResolvedManifest> {
+    const r = typeof ref === 'string' ? parseLocalReference(ref, { defaultTag: true }) : ref;
     const m = await this.metadata.getManifest(r.name, r.digest ?? r.tag ?? 'latest');
     return { name: r.name, digest: m.digest, mediaType: m.mediaType, bytes: m.bytes, parsed: parseManifest(m.bytes, m.mediaType) };
   }
@@ -110,8 +98,8 @@ export class ImageService {
    * children of an index first, so the target never names something incomplete.
    */
   async tag(source: string, target: string): Promise<TagResult> {
-    const src = parseImageRef(source, { defaultTag: true });
-    const dst = parseImageRef(target, { defaultTag: true });
+    const src = parseLocalReference(source, { defaultTag: true });
+    const dst = parseLocalReference(target, { defaultTag: true });
     if (dst.digest) throw new RegistryError('INVALID_REQUEST', 'a tag target cannot name a digest', { target });
     const tag = dst.tag ?? 'latest';
     const m = await this.resolve(src);
@@ -124,7 +112,7 @@ export class ImageService {
     );
     if (dst.name === src.name) await this.metadata.tagManifest(dst.name, tag, m.digest);
     else await this.copyManifest(src.name, dst.name, m, tag);
-    const result: TagResult = { source: formatImageRef(src), target: formatImageRef(dst), digest: m.digest };
+    const result: TagResult = { source: formatLocalReference(src), target: formatLocalReference(dst), digest: m.digest };
     if (previous && previous !== m.digest) result.previous = previous;
     return result;
   }
@@ -149,7 +137,7 @@ export class ImageService {
 
   /** `docker rmi NAME:TAG`: removes the reference only; the image stays for its other tags and digest. */
   async untag(reference: string): Promise<{ untagged: string; digest: Digest; remainingTags: string[] }> {
-    const ref = parseImageRef(reference, { defaultTag: true });
+    const ref = parseLocalReference(reference, { defaultTag: true });
     if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'untag takes NAME:TAG; remove an image by digest with rmi', { reference });
     const tag = ref.tag ?? 'latest';
     const m = await this.metadata.getManifest(ref.name, tag);
@@ -165,7 +153,7 @@ export class ImageService {
    * would leave the index pointing at nothing.
    */
   async remove(reference: string, force = false): Promise<RemoveResult> {
-    const ref = parseImageRef(reference);
+    const ref = parseLocalReference(reference);
     if (!ref.digest) {
       const u = await this.untag(reference);
       return { untagged: [u.untagged], deleted: [] };
@@ -221,7 +209,7 @@ export class ImageService {
     }
     const items: ImageSummary[] = [];
     const want = n + 1;
-    const repos = options.repository ? [parseImageRef(options.repository).name] : undefined;
+    const repos = options.repository ? [parseLocalReference(options.repository).name] : undefined;
     const summaries = new Map<string, Omit<ImageSummary, 'repository' | 'tag'>>();
     let repoCursor = afterRepo ? repoBefore(afterRepo) : undefined;
     outer: for (;;) {

@@ -2,13 +2,13 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { RegistryError } from '@stevedore/oci';
+import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, callerOf, type AccessRequest } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
-import { parseImageRef } from './image-reference';
+
 import { importRootfs } from './rootfs-import';
 import { LAYER_SIZES, type LayerSizeCache } from './layer-size-cache';
 import { IMAGES_OPTIONS, requestBody, parseBody, parseLimit, type ImagesOptions } from './images-options';
@@ -21,7 +21,7 @@ function required(value: unknown, name: string): string {
 }
 
 const query = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
-const on = (reference: string, actions: string[]): AccessRequest => ({ type: 'repository', name: parseImageRef(reference).name, actions });
+const on = (reference: string, actions: string[]): AccessRequest => ({ type: 'repository', name: parseLocalReference(reference).name, actions });
 /** The rights a request needs on the repository of its `?ref=`. */
 const refNeeds = (actions: string[]) => (req: FastifyRequest) => [on(required(query(req)['ref'], 'ref'), actions)];
 

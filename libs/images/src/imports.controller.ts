@@ -5,13 +5,13 @@ import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { RegistryError } from '@stevedore/oci';
+import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { LoadProgress, LoadReport } from './archive-load';
 import { ByteLimit } from './decompress';
 import { teeChecked } from './archive-input';
-import { parseImageRef } from './image-reference';
+
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ImportJobStatus } from './image-jobs';
 import { IMAGES_OPTIONS, parseLimit, requestBody, type ImagesOptions } from './images-options';
@@ -29,7 +29,7 @@ export class ImportsController {
   @HttpCode(202)
   @Access({ role: 'admin', description: 'a load may write any repository its archive names' })
   async create(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('maxBytes') maxBytes?: string): Promise<ImportJobStatus> {
-    if (repository) parseImageRef(repository);
+    if (repository) parseLocalReference(repository);
     const owner = ownerFor(req);
     const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);
     const declared = Number(req.headers['content-length']);

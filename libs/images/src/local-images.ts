@@ -12,6 +12,7 @@ import {
   type BlobOutcome,
   type Digest,
   type ImageSink,
+  type LocalReference,
   type SinkBlob,
 } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
@@ -67,13 +68,16 @@ export class LocalImageSink implements ImageSink {
 }
 
 /** An image or index held here, as a copy source; children of an index are read from the same repository. */
-export async function localArtifact(blobs: BlobService, metadata: MetadataService, repository: string, reference: string, depth = 0): Promise<Artifact> {
+export async function localArtifact(blobs: BlobService, metadata: MetadataService, ref: LocalReference, depth = 0): Promise<Artifact> {
+  const repository = ref.name;
+  const reference = ref.digest ?? ref.tag;
+  if (reference === undefined) throw new RegistryError('INVALID_REQUEST', `${repository}: name a tag or a digest`);
   if (depth > MAX_INDEX_DEPTH) throw new RegistryError('MANIFEST_INVALID', 'index nesting too deep', { repository, reference });
   const m = await metadata.getManifest(repository, reference);
   const parsed = parseManifest(m.bytes, m.mediaType);
   if (parsed.isIndex) {
     const children: Artifact[] = [];
-    for (const child of parsed.references) children.push(await localArtifact(blobs, metadata, repository, child.digest, depth + 1));
+    for (const child of parsed.references) children.push(await localArtifact(blobs, metadata, { name: repository, digest: child.digest as Digest }, depth + 1));
     return { kind: 'index', index: indexFrom(m.bytes, children) };
   }
   return {

@@ -5,11 +5,11 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { DigestStream, MediaTypes, RegistryError, applyChanges, copy, emptyImage, mutate, streamingLayer, type Digest, type ImageConfig } from '@stevedore/oci';
+import { DigestStream, MediaTypes, RegistryError, applyChanges, copy, emptyImage, mutate, streamingLayer, type Digest, type ImageConfig, parseLocalReference } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { checkedTar } from './archive-input';
-import { parseImageRef } from './image-reference';
+
 import type { LayerSizeCache } from './layer-size-cache';
 import { LocalImageSink } from './local-images';
 
@@ -45,7 +45,7 @@ export async function importRootfs(
   body: Readable,
   options: RootfsImportOptions,
 ): Promise<RootfsImportResult> {
-  const ref = parseImageRef(options.reference, { defaultTag: true });
+  const ref = parseLocalReference(options.reference, { defaultTag: true });
   if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'import needs REPOSITORY[:TAG], not a digest', { reference: options.reference });
   const tag = ref.tag ?? 'latest';
   const now = (options.now ?? new Date()).toISOString();

@@ -75,13 +75,10 @@ export interface ParseReferenceOptions {
 }
 
 /**
- * Parse `[registry[:port]/]path[:tag][@digest]` as Docker does: the first component is a registry
- * only when it contains `.` or `:` or is `localhost` (and has no uppercase); `index.docker.io`
- * becomes `docker.io`; single-component docker.io names get `library/`.
+ * The name part, tag and digest of a reference: the digest follows '@'; a tag follows the last ':'
+ * that comes after the last '/', so a registry port is not a tag. Both grammars below share it.
  */
-export function parseReference(input: string, options: ParseReferenceOptions = {}): Reference {
-  if (typeof input !== 'string' || input.length === 0) throw nameInvalid('reference must not be empty', String(input));
-  const defaultRegistry = options.defaultRegistry ?? DEFAULT_REGISTRY;
+function splitTagAndDigest(input: string): { rest: string; tag?: string; digest?: Digest } {
   let rest = input;
   let digest: Digest | undefined;
   const at = rest.indexOf('@');
@@ -94,13 +91,58 @@ export function parseReference(input: string, options: ParseReferenceOptions = {
     rest = rest.slice(0, at);
   }
   let tag: string | undefined;
-  // A tag follows the last ':' that comes after the last '/', so a registry port is not a tag.
   const colon = rest.lastIndexOf(':');
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
     isValidTag(tag);
   }
+  return { rest, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
+}
+
+/**
+ * A reference to a repository of this registry, as the management API takes it
+ * (`music51555/bh:v0.2`, `quay.io/x/y@sha256:...`): no registry part and no Docker defaults, since
+ * a local repository name may itself start with a host (a pull-through cache of quay.io).
+ */
+export interface LocalReference {
+  /** Repository in this registry, e.g. `music51555/bh`. */
+  name: string;
+  tag?: string;
+  digest?: Digest;
+}
+
+export interface ParseLocalReferenceOptions {
+  /** Add `latest` when neither tag nor digest is given (as `docker tag` does). Default false. */
+  defaultTag?: boolean;
+}
+
+/** Parse `repo[:tag][@digest]`; NAME_INVALID / TAG_INVALID / DIGEST_INVALID otherwise. */
+export function parseLocalReference(input: string, options: ParseLocalReferenceOptions = {}): LocalReference {
+  if (typeof input !== 'string' || !input) throw new RegistryError('NAME_INVALID', 'image reference must not be empty', { reference: input });
+  const { rest, tag, digest } = splitTagAndDigest(input);
+  isValidRepositoryName(rest);
+  const ref: LocalReference = { name: rest };
+  if (tag !== undefined) ref.tag = tag;
+  else if (digest === undefined && options.defaultTag) ref.tag = DEFAULT_TAG;
+  if (digest !== undefined) ref.digest = digest;
+  return ref;
+}
+
+export function formatLocalReference(ref: LocalReference): string {
+  return ref.name + (ref.tag !== undefined ? `:${ref.tag}` : '') + (ref.digest !== undefined ? `@${ref.digest}` : '');
+}
+
+/**
+ * Parse `[registry[:port]/]path[:tag][@digest]` as Docker does: the first component is a registry
+ * only when it contains `.` or `:` or is `localhost` (and has no uppercase); `index.docker.io`
+ * becomes `docker.io`; single-component docker.io names get `library/`.
+ */
+export function parseReference(input: string, options: ParseReferenceOptions = {}): Reference {
+  if (typeof input !== 'string' || input.length === 0) throw nameInvalid('reference must not be empty', String(input));
+  const defaultRegistry = options.defaultRegistry ?? DEFAULT_REGISTRY;
+  const { rest, tag: givenTag, digest } = splitTagAndDigest(input);
+  let tag = givenTag;
   const slash = rest.indexOf('/');
   let registry: string;
   let repository: string;

@@ -2,7 +2,7 @@
 import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Job, Queue, Worker } from 'bullmq';
-import { RegistryError, parseReference, type Digest } from '@stevedore/oci';
+import { RegistryError, isValidTag, parseLocalReference, type Digest } from '@stevedore/oci';
 import { QueueNames, createQueue, createWorker, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import type { ReplicateJobData, ReplicateProgress, ReplicateResult, Replicator } from './replicator';
 import { targetRepository, type ReplicationRuleStore } from './replication-rules';
@@ -56,7 +56,7 @@ export class ReplicationQueue {
       const target = { upstream: rule.target.upstream, name: targetRepository(rule, name), tag };
       // Same rule, tag and digest -> same job id: a retried push does not replicate twice.
       const jobId = 'rule-' + createHash('sha256').update(JSON.stringify([rule.id, name, tag, digest])).digest('hex').slice(0, 32);
-      await this.enqueue({ source: { name, reference: digest }, target, rule: rule.id }, jobId);
+      await this.enqueue({ source: { name, digest }, target, rule: rule.id }, jobId);
       this.logger.log(`rule ${rule.id}: ${name}:${tag} -> ${rule.target.upstream}/${target.name}:${tag}`);
     }
   };
@@ -72,15 +72,14 @@ export function replicateRequest(body: unknown): ReplicateJobData {
   if (typeof b.source !== 'string' || !b.target || typeof b.target.upstream !== 'string' || typeof b.target.name !== 'string') {
     throw new RegistryError('INVALID_REQUEST', 'expected {source: "name:tag", target: {upstream, name, tag?}}');
   }
-  // Local names are plain repository paths: parse without Docker's registry/library defaults.
-  const ref = parseReference(`localhost/${b.source}`);
-  const reference = ref.digest ?? ref.tag!;
-  const target = parseReference(`localhost/${b.target.name}`, { defaultTag: false });
+  // Local names are plain repository paths: no Docker registry/library defaults.
+  const source = parseLocalReference(b.source, { defaultTag: true });
+  const target = parseLocalReference(b.target.name);
   if (target.tag || target.digest) throw new RegistryError('INVALID_REQUEST', 'target.name is a repository name; give the tag as target.tag');
-  const out: ReplicateJobData = { source: { name: ref.repository, reference }, target: { upstream: b.target.upstream, name: target.repository } };
+  const out: ReplicateJobData = { source, target: { upstream: b.target.upstream, name: target.name } };
   if (b.target.tag !== undefined) {
     if (typeof b.target.tag !== 'string') throw new RegistryError('INVALID_REQUEST', 'target.tag must be a string');
-    parseReference(`localhost/x:${b.target.tag}`);
+    isValidTag(b.target.tag);
     out.target.tag = b.target.tag;
   }
   return out;

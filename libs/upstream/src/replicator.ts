@@ -3,7 +3,7 @@
 // the target has it, mounted where we pushed it before, else uploaded), manifests children first
 // by digest, the tag last, with progress reports.
 import type Redis from 'ioredis';
-import { copy, isDigest, type Digest } from '@stevedore/oci';
+import { copy, type CopyProgress, type Digest, type LocalReference } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
@@ -12,18 +12,15 @@ import { RemoteImageSink } from './remote-image-sink';
 import type { UpstreamClients } from './upstream-clients';
 
 export interface ReplicateJobData {
-  source: { name: string; reference: string };
+  /** What to copy: a local repository and its tag or digest. */
+  source: LocalReference;
   target: { upstream: string; name: string; tag?: string };
   /** Set when a replication rule enqueued the job. */
   rule?: string;
 }
 
-export interface ReplicateProgress {
-  phase: 'planning' | 'blobs' | 'manifests' | 'done';
-  blobs: { done: number; total: number };
-  bytes: { done: number; total: number };
-  manifests: { done: number; total: number };
-}
+/** A copy's progress, with the planning step before it. */
+export type ReplicateProgress = Omit<CopyProgress, 'phase'> & { phase: 'planning' | CopyProgress['phase'] };
 
 export interface ReplicateResult {
   digest: Digest;
@@ -47,11 +44,12 @@ export class Replicator {
     const { record, registry } = await this.clients.byId(job.target.upstream);
     const report = (p: ReplicateProgress) => Promise.resolve(onProgress(p)).catch(() => undefined);
     await report({ phase: 'planning', blobs: { done: 0, total: 0 }, bytes: { done: 0, total: 0 }, manifests: { done: 0, total: 0 } });
-    const source = await localArtifact(this.blobs, this.metadata, job.source.name, job.source.reference);
-    const tag = job.target.tag ?? (isDigest(job.source.reference) ? undefined : job.source.reference);
+    const source = await localArtifact(this.blobs, this.metadata, job.source);
+    // The target gets the source's tag unless told otherwise; a copy by digest stays untagged.
+    const tag = job.target.tag ?? (job.source.digest ? undefined : job.source.tag);
     const copied = await copy([{ artifact: source, targets: [tag === undefined ? { repository: job.target.name } : { repository: job.target.name, tag }] }], new RemoteImageSink(registry, record.id, this.redis, this.keys), {
       concurrency: BLOB_CONCURRENCY,
-      onProgress: (p) => void report({ ...p, phase: p.phase === 'tags' ? 'manifests' : p.phase }),
+      onProgress: (p) => void report(p),
     });
     const top = copied.artifacts[0];
     const ref = tag === undefined ? `@${top.digest}` : `:${tag}`;
