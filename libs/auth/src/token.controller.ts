@@ -5,8 +5,8 @@
 import { Controller, Get, Inject, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { RegistryError } from '@stevedore/oci';
-import { Access, readLimited } from '@stevedore/platform';
+import { RegistryError, readCapped } from '@stevedore/oci';
+import { Access } from '@stevedore/platform';
 import { Authenticator, clientIp } from './authenticator';
 import { ANONYMOUS, parseScope, type Principal } from './principal';
 import { TOKEN_SERVICE_NAME, TokenService, passwordFingerprint, type AccessClaim } from './token-service';
@@ -39,7 +39,7 @@ async function readForm(req: FastifyRequest): Promise<Form> {
     for (const [k, v] of Object.entries(body)) if (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) form[k] = v as string | string[];
     return form;
   }
-  const text = (await readLimited(body as Readable, MAX_FORM_BYTES)).toString('utf8');
+  const text = (await readCapped(body as Readable, MAX_FORM_BYTES)).toString('utf8');
   const form: Form = {};
   for (const [k, v] of new URLSearchParams(text)) {
     const prev = form[k];

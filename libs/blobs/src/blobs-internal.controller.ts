@@ -2,8 +2,8 @@
 import { Controller, Delete, Get, Inject, Param, Patch, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { parseDigest } from '@stevedore/oci';
-import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
+import { parseDigest, readCapped } from '@stevedore/oci';
+import { CONFIG, type StevedoreConfig, Access } from '@stevedore/platform';
 import { BLOB_GC_SERVICE, BLOB_SERVICE, type BlobGcService, type BlobService, type BlobSweepItem } from './blob-service';
 
 type Q = Record<string, string | undefined>;
@@ -105,7 +105,7 @@ export class BlobsInternalController {
 
   @Post('gc/blobs/sweep')
   async sweep(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    const body = JSON.parse((await readLimited(this.stream(req), 64 * 1024 * 1024, 'INVALID_REQUEST')).toString()) as { items: BlobSweepItem[]; olderThan: number };
+    const body = JSON.parse((await readCapped(this.stream(req), 64 * 1024 * 1024, 'INVALID_REQUEST')).toString()) as { items: BlobSweepItem[]; olderThan: number };
     this.send(reply, await this.gc.sweepBlobs(body.items, { olderThan: body.olderThan }));
   }
 

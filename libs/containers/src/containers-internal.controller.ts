@@ -3,9 +3,9 @@
 import { Controller, Delete, Get, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
+import { CONFIG, type StevedoreConfig, Access } from '@stevedore/platform';
 import { requestBody } from '@stevedore/images';
-import { RegistryError } from '@stevedore/oci';
+import { RegistryError, readCapped } from '@stevedore/oci';
 import type { FileOp, TarMode } from './container';
 import { CONTAINER_SERVICE, type ContainerCollectOptions, type ContainerCollectReport, type ContainerService } from './container-service';
 
@@ -21,7 +21,7 @@ export class ContainersGcInternalController {
   // Bodies reach internal routes as raw streams (no JSON parser here), as on the other controller.
   @Post()
   async collect(@Req() req: FastifyRequest): Promise<ContainerCollectReport> {
-    const body = JSON.parse((await readLimited(requestBody(req), 64 * 1024)).toString()) as Partial<ContainerCollectOptions>;
+    const body = JSON.parse((await readCapped(requestBody(req), 64 * 1024)).toString()) as Partial<ContainerCollectOptions>;
     if (!Number.isFinite(body.olderThan) || !Number.isFinite(body.tmpOlderThan)) throw new RegistryError('INVALID_REQUEST', 'collect needs olderThan and tmpOlderThan (ms)');
     return this.containers.collect({ olderThan: body.olderThan!, tmpOlderThan: body.tmpOlderThan!, dryRun: body.dryRun === true });
   }
@@ -41,7 +41,7 @@ export class ContainersInternalController {
   }
 
   private async json<T>(req: FastifyRequest): Promise<T> {
-    return JSON.parse((await readLimited(this.stream(req), 1024 * 1024)).toString()) as T;
+    return JSON.parse((await readCapped(this.stream(req), 1024 * 1024)).toString()) as T;
   }
 
   private send(reply: FastifyReply, value: unknown): void {

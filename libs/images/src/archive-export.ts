@@ -3,11 +3,10 @@
 // held in memory but manifests and configs.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference } from '@stevedore/oci';
+import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference, ByteCounter } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
-import { ByteCounter } from './decompress';
 import { openBlobStream } from './blob-stream';
 import { archiveTagFor } from './image-reference';
 import { platformString } from './image-inspect';

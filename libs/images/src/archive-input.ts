@@ -3,10 +3,10 @@
 // unionfs's one rule set (TarCheck), so a body that is not a tar fails at its first header block and
 // an unsafe entry fails the request, with the reason, before anything is stored. The container
 // archive routes apply the same rules through readLayer.
+import { ByteCounter, decompressStream } from '@stevedore/oci';
 import { PassThrough, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DEFAULT_EXPANSION, ExpansionGuard, TarCheck } from '@stevedore/unionfs';
-import { ByteCounter, decompress } from './decompress';
 
 const noop = (): void => undefined;
 
@@ -27,7 +27,7 @@ export async function checkedTar(body: Readable, limits: ArchiveInputLimits): Pr
   // pipeline settled must not crash the process with an unhandled 'error'.
   compressed.on('error', noop);
   body.on('error', (e) => compressed.destroy(e));
-  const { stream } = await decompress(body.pipe(compressed));
+  const { stream } = await decompressStream(body.pipe(compressed));
   const guard = new ExpansionGuard({ ...DEFAULT_EXPANSION, maxBytes: limits.maxBytes, maxRatio: limits.maxExpansionRatio ?? DEFAULT_EXPANSION.maxRatio }, () => compressed.bytes);
   const check = new TarCheck({ allowDevices: limits.allowDevices });
   const out = new PassThrough({ highWaterMark: 1 << 20 });

@@ -4,10 +4,9 @@
 // by digest and the tags last, so an archive that fails anywhere leaves no tag behind (its stored
 // blobs are unreferenced and garbage collection reclaims them).
 import { PassThrough, type Readable } from 'node:stream';
-import { RegistryError, copy, parseImageConfig, readArchive, repositoryNameOk, type Archive, type Compression, type Digest, type Image, parseLocalReference } from '@stevedore/oci';
+import { RegistryError, copy, parseImageConfig, readArchive, repositoryNameOk, type Archive, type Compression, type Digest, type Image, parseLocalReference, ByteCounter, ByteLimit, decompressStream } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { ByteCounter, ByteLimit, decompress } from './decompress';
 import { repositoryForArchiveName } from './image-reference';
 import type { LayerSizeCache } from './layer-size-cache';
 import { LocalImageSink } from './local-images';
@@ -98,7 +97,7 @@ export async function loadArchive(
   // may not be listening for errors at every moment.
   let upstream: Error | undefined;
   try {
-    const d = await decompress(input);
+    const d = await decompressStream(input);
     compression = d.compression;
     const fused = new PassThrough();
     const stop = (e: Error): void => {

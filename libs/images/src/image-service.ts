@@ -1,12 +1,10 @@
 // The image commands of the management API with Docker's rules, over the metadata and blob
 // services: tag (one image, many tags; a tag names one image; retag moves it), untag, rmi,
 // images, inspect and history.
-import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RegistryError, isIndexMediaType, layerCompression, parseImageConfig, parseManifest, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type ParsedManifest, type LocalReference, formatLocalReference, parseLocalReference } from '@stevedore/oci';
+import { RegistryError, isIndexMediaType, layerCompression, parseImageConfig, parseManifest, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type ParsedManifest, type LocalReference, formatLocalReference, parseLocalReference, decompressStream, readCapped } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { decompress } from './decompress';
 import { openBlobStream } from './blob-stream';
 
 import { historyOf, inspectImage, inspectIndex, platformString, type DockerImageInspect, type DockerIndexInspect, type HistoryEntry } from './image-inspect';
@@ -59,19 +57,6 @@ export interface RemoveResult {
   deleted: Digest[];
 }
 
-async function readCapped(stream: Readable, limit: number, what: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let n = 0;
-  for await (const c of stream) {
-    n += (c as Buffer).length;
-    if (n > limit) {
-      stream.destroy();
-      throw new RegistryError('MANIFEST_INVALID', `${what} is larger than ${limit} bytes`, { limit });
-    }
-    chunks.push(c as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
 
 export class ImageService {
   constructor(
@@ -89,7 +74,7 @@ export class ImageService {
 
   async config(name: string, manifest: ImageManifest): Promise<ImageConfig> {
     const stream = await openBlobStream(this.blobs, name, manifest.config.digest);
-    return parseImageConfig(await readCapped(stream, MAX_CONFIG_BYTES, 'image config'));
+    return parseImageConfig(await readCapped(stream, MAX_CONFIG_BYTES, 'MANIFEST_INVALID', 'image config'));
   }
 
   /**
@@ -335,7 +320,7 @@ export class ImageService {
         if (kind === 'none') size = l.size;
         else {
           try {
-            const { stream } = await decompress(await openBlobStream(this.blobs, name, l.digest));
+            const { stream } = await decompressStream(await openBlobStream(this.blobs, name, l.digest));
             size = 0;
             await pipeline(stream, async (src: AsyncIterable<Buffer>) => {
               for await (const chunk of src) size += chunk.length;

@@ -5,11 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import { PassThrough } from 'node:stream';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { RegistryError, parseLocalReference } from '@stevedore/oci';
+import { RegistryError, parseLocalReference, ByteLimit } from '@stevedore/oci';
 import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { LoadProgress, LoadReport } from './archive-load';
-import { ByteLimit } from './decompress';
 import { teeChecked } from './archive-input';
 
 import { ImageJobQueues } from './image-job-queues';

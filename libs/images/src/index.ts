@@ -2,7 +2,6 @@ export * from './image-reference';
 export * from './image-inspect';
 export * from './image-service';
 export * from './layer-size-cache';
-export * from './decompress';
 export * from './rootfs-import';
 export * from './archive-export';
 export * from './archive-load';

@@ -2,8 +2,8 @@
 import { Controller, Delete, Get, Inject, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { parseDigest, type Digest } from '@stevedore/oci';
-import { CONFIG, readLimited, type StevedoreConfig, Access } from '@stevedore/platform';
+import { parseDigest, type Digest, readCapped } from '@stevedore/oci';
+import { CONFIG, type StevedoreConfig, Access } from '@stevedore/platform';
 import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from './metadata-service';
 
 type Q = Record<string, string | undefined>;
@@ -32,7 +32,7 @@ export class MetadataInternalController {
 
   @Put('manifests')
   async put(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    const bytes = await readLimited(((req.body as Readable | undefined) ?? req.raw) as Readable, this.config.STEVEDORE_MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
+    const bytes = await readCapped(((req.body as Readable | undefined) ?? req.raw) as Readable, this.config.STEVEDORE_MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
     this.send(reply, await this.metadata.putManifest(q.name!, q.reference!, bytes, q.contentType, { allowMissingReferences: q.allowMissingReferences === '1' }));
   }
 
@@ -80,7 +80,7 @@ export class MetadataInternalController {
   }
 
   private async jsonBody<T>(req: FastifyRequest): Promise<T> {
-    const raw = await readLimited(((req.body as Readable | undefined) ?? req.raw) as Readable, 64 * 1024 * 1024, 'INVALID_REQUEST');
+    const raw = await readCapped(((req.body as Readable | undefined) ?? req.raw) as Readable, 64 * 1024 * 1024, 'INVALID_REQUEST');
     return JSON.parse(raw.toString()) as T;
   }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,8 +119,17 @@ describe('docker-archive + OCI layout tarballs', () => {
     ['bzip2', Buffer.from('BZh91AY&SY')],
     ['xz', Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 1, 2])],
     ['zstd', Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0, 0])],
-  ])('detects %s and says it cannot decompress it', async (kind, head) => {
-    await failsWith(read(head), 'UNSUPPORTED', new RegExp(`${kind}-compressed input was detected but decompressing ${kind} is not supported`));
+  ])('detects %s and refuses a truncated stream of it as corrupt', async (kind, head) => {
+    await failsWith(read(head), 'INVALID_REQUEST', new RegExp(`${kind} input is corrupt or truncated`));
+  });
+
+  it.each(['bzip2', 'xz', 'zstd'])('reads a %s-compressed archive (the system decompressor)', async (tool) => {
+    const a = await sampleImage(tool);
+    const plain = await readAll(writeArchive([{ image: a, tags: [`${tool}:1`] }]));
+    const packed = execFileSync(tool, ['-c'], { input: plain });
+    const archive = await read(packed);
+    expect(archive.compression).toBe(tool);
+    expect(archive.images[0].repoTags).toEqual([`${tool}:1`]);
   });
 
   it.each([

@@ -5,6 +5,7 @@ export * from './reference';
 export * from './schemas';
 export * from './parse-manifest';
 export * from './compression';
+export * from './streams';
 export * from './layer';
 export * from './image';
 export * from './build-image';

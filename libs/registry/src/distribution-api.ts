@@ -3,8 +3,8 @@
 // the BlobService and MetadataService interfaces, in-process or over HTTP.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { MediaTypes, RegistryError, parseDigest, assertRepositoryName, type Digest } from '@stevedore/oci';
-import { readLimited, sendRegistryError, toRegistryError, type StevedoreMetrics } from '@stevedore/platform';
+import { MediaTypes, RegistryError, parseDigest, assertRepositoryName, type Digest, readCapped } from '@stevedore/oci';
+import { sendRegistryError, toRegistryError, type StevedoreMetrics } from '@stevedore/platform';
 import { Transform } from 'node:stream';
 import type { BlobService, ByteRange } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
@@ -226,7 +226,7 @@ export class DistributionApi {
         if (len !== undefined && len > this.options.maxManifestBytes) {
           throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.options.maxManifestBytes} bytes`, { size: len }, 413);
         }
-        const bytes = await readLimited(body(req), this.options.maxManifestBytes, 'MANIFEST_INVALID');
+        const bytes = await readCapped(body(req), this.options.maxManifestBytes, 'MANIFEST_INVALID');
         const r = await this.metadata.putManifest(name, reference, bytes, header(req, 'content-type'));
         reply.code(201).headers({ location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' });
         if (r.subject) reply.header('oci-subject', r.subject);

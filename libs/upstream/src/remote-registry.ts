@@ -4,7 +4,7 @@
 // credentials, and uploads monolithic or chunked, with cross-repo mount where the registry offers it.
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
-import { MediaTypes, RegistryError, digestAlgorithm, digestOf, isDigest, type Digest, type ErrorCode } from '@stevedore/oci';
+import { MediaTypes, RegistryError, digestAlgorithm, digestOf, isDigest, type Digest, type ErrorCode, readCapped } from '@stevedore/oci';
 import { parseChallenges, repositoryScope, type Challenge } from './www-authenticate';
 import type { UpstreamCredentials } from './upstream';
 
@@ -76,7 +76,7 @@ export class RemoteRegistry {
   async getManifest(name: string, reference: string): Promise<RemoteManifest> {
     const res = await this.send('GET', `/v2/${name}/manifests/${reference}`, { scopes: [repositoryScope(name, ['pull'])], headers: { accept: MANIFEST_ACCEPT } });
     if (res.statusCode !== 200) throw await this.fail(res, 'MANIFEST_UNKNOWN', { name, reference });
-    const bytes = await readCapped(res.body, this.opts.maxManifestBytes);
+    const bytes = await readCapped(res.body, this.opts.maxManifestBytes, 'SIZE_INVALID', 'the manifest');
     const mediaType = bareType(res.headers['content-type']) ?? sniffMediaType(bytes);
     const digest = isDigest(reference) ? digestOf(bytes, digestAlgorithm(reference)) : digestOf(bytes);
     if (isDigest(reference) && digest !== reference) {
@@ -148,7 +148,7 @@ export class RemoteRegistry {
     const source = await open();
     try {
       if (size <= this.opts.chunkSize) {
-        const body = await readCapped(source, size);
+        const body = await readCapped(source, size, 'SIZE_INVALID', 'the blob');
         await this.finishUpload(name, location, digest, body);
         onBytes?.(body.length);
       } else {
@@ -317,20 +317,6 @@ function basicAuth(c: UpstreamCredentials): string {
   return 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64');
 }
 
-/** Read a whole (small) stream, refusing more than `limit` bytes. */
-export async function readCapped(stream: Readable, limit: number): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  let total = 0;
-  for await (const c of stream) {
-    total += (c as Buffer).length;
-    if (total > limit) {
-      stream.destroy();
-      throw new RegistryError('SIZE_INVALID', `more than the expected ${limit} bytes`, { limit });
-    }
-    parts.push(c as Buffer);
-  }
-  return Buffer.concat(parts, total);
-}
 
 /** Re-chunk a stream into buffers of exactly `size` bytes (the last may be shorter). */
 export async function* chunks(stream: Readable, size: number): AsyncGenerator<Buffer> {
