@@ -14,3 +14,4 @@ export * from './archive-writer';
 export * from './archive-reader';
 export * from './image-copy';
 export * from './mutate';
+export * from './www-authenticate';

@@ -1,4 +1,3 @@
-export * from './www-authenticate';
 export * from './secret-box';
 export * from './upstream';
 export * from './upstream-mapping';

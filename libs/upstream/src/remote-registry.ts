@@ -5,7 +5,7 @@
 import type { Readable } from 'node:stream';
 import { Agent, request, type Dispatcher } from 'undici';
 import { MediaTypes, RegistryError, digestAlgorithm, digestOf, isDigest, type Digest, type ErrorCode, readCapped } from '@stevedore/oci';
-import { parseChallenges, repositoryScope, type Challenge } from './www-authenticate';
+import { parseChallenges, repositoryScope, type Challenge } from '@stevedore/oci';
 import type { UpstreamCredentials } from './upstream';
 
 export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');

@@ -7,7 +7,7 @@ import { request, type Dispatcher } from 'undici';
 import type { Server } from './args';
 import type { Credentials } from './config-file';
 import { CliError, errorFromResponse } from './errors';
-import { parseChallenges, type Challenge } from './www-authenticate';
+import { parseChallenges, type Challenge } from '@stevedore/oci';
 
 export type Query = Record<string, string | number | boolean | string[] | undefined>;
 

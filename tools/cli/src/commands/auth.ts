@@ -9,7 +9,7 @@ import { readConfig, removeCredentials, setCredentials, writeConfig, type Creden
 import type { Context } from '../context';
 import { CliError } from '../errors';
 import { basicHeader, fetchToken } from '../http-client';
-import { parseChallenges } from '../www-authenticate';
+import { parseChallenges } from '@stevedore/oci';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];

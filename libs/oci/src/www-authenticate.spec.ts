@@ -32,4 +32,12 @@ describe('parseChallenges', () => {
   it('builds repository scopes', () => {
     expect(repositoryScope('library/busybox', ['pull', 'push'])).toBe('repository:library/busybox:pull,push');
   });
+
+  it('reads what the stevedore CLI meets (its own parser was this one twice)', () => {
+    expect(parseChallenges('Bearer realm="http://h/auth/token",service="stevedore",scope="repository:a/b:pull,push"')).toEqual([
+      { scheme: 'bearer', params: { realm: 'http://h/auth/token', service: 'stevedore', scope: 'repository:a/b:pull,push' } },
+    ]);
+    expect(parseChallenges('Bearer realm=http://x/t,service=s, Basic realm="r"').map((c) => c.scheme)).toEqual(['bearer', 'basic']);
+    expect(parseChallenges(undefined)).toEqual([]);
+  });
 });
