@@ -3,18 +3,24 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { FlowProducer, Queue, QueueEvents } from 'bullmq';
 import { CONFIG, QueueNames, createFlowProducer, createQueue, createQueueEvents, type StevedoreConfig, closeWithin } from '@stevedore/platform';
-import type { BatchJobData, CommitJobData } from './commit-job';
+import type { BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
 
 export type CommitQueueData = CommitJobData | BatchJobData;
 
+declare module '@stevedore/platform' {
+  interface JobTypes {
+    commit: { data: CommitQueueData; result: CommitResult | BatchResult };
+  }
+}
+
 @Injectable()
 export class CommitQueues implements OnApplicationShutdown {
-  readonly queue: Queue<CommitQueueData>;
+  readonly queue: Queue<CommitQueueData, CommitResult | BatchResult>;
   readonly flows: FlowProducer;
   private queueEvents?: QueueEvents;
 
   constructor(@Inject(CONFIG) private readonly config: StevedoreConfig) {
-    this.queue = createQueue<CommitQueueData>(config, QueueNames.commit);
+    this.queue = createQueue(config, QueueNames.commit);
     this.flows = createFlowProducer(config);
   }
 

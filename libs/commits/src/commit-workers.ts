@@ -7,10 +7,10 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { CONTAINER_SERVICE, StorageContentStore, type ContainerService } from '@stevedore/containers';
-import { RedisLayerSizeCache, jobFailure, parseJobFailure } from '@stevedore/images';
+import { RedisLayerSizeCache } from '@stevedore/images';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { RegistryError } from '@stevedore/oci';
-import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, STORAGE, StevedoreMetrics, createWorker, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, STORAGE, StevedoreMetrics, createWorker, jobFailure, parseJobFailure, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { buildCommit, type CommitDeps } from './commit-builder';
 import type { BatchItem, BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
@@ -22,7 +22,7 @@ const FINAL_CODES = new Set(['NAME_INVALID', 'TAG_INVALID', 'INVALID_REQUEST', '
 @Injectable()
 export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('commit-worker');
-  private worker?: Worker<CommitQueueData>;
+  private worker?: Worker<CommitQueueData, CommitResult | BatchResult>;
   private readonly deps: CommitDeps;
   private readonly redis: Redis;
 
@@ -43,7 +43,7 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     const lockMs = this.config.STEVEDORE_COMMIT_LOCK_SECONDS * 1000;
-    this.worker = createWorker<CommitQueueData>(this.config, QueueNames.commit, (job) => this.process(job), {
+    this.worker = createWorker(this.config, QueueNames.commit, (job) => this.process(job), {
       concurrency: this.config.STEVEDORE_COMMIT_CONCURRENCY,
       lockDuration: lockMs,
       stalledInterval: lockMs,
@@ -63,7 +63,7 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
     if (w) await closeWithin(2000, () => w.close(), () => w.disconnect());
   }
 
-  private process(job: Job<CommitQueueData>): Promise<unknown> {
+  private process(job: Job<CommitQueueData, CommitResult | BatchResult>): Promise<CommitResult | BatchResult> {
     return runWithRequestId(job.data.requestId, () => (job.data.kind === 'batch' ? this.runBatch(job as Job<BatchJobData>) : this.runCommit(job as Job<CommitJobData>)));
   }
 

@@ -6,7 +6,8 @@ import { Access, hiddenIds, ownerFor, type AccessRequest, type RoutePolicy } fro
 import { BatchSchema, CommitSpecSchema, type BatchItem } from './commit-job';
 import { CommitQueues } from './commit-queues';
 import { CommitService, parseTarget } from './commit-service';
-import { TERMINAL, jobView, type JobView } from './job-status';
+import { TERMINAL_STATES } from '@stevedore/platform';
+import { jobView, type JobView } from './job-status';
 
 const push = (repository: string): AccessRequest => ({ type: 'repository', name: repository, actions: ['pull', 'push'] });
 const readJob: RoutePolicy = { role: 'authenticated', resource: { kind: 'commit-job', action: 'read' } };
@@ -86,7 +87,7 @@ export class CommitsController {
     const poll = setInterval(() => {
       void jobView(this.queues.queue, id).then(
         (r) => {
-          if (TERMINAL.has(r.view.state)) void finish();
+          if (TERMINAL_STATES.has(r.view.state)) void finish();
         },
         () => void finish(),
       );
@@ -107,6 +108,6 @@ export class CommitsController {
     events.on('completed', onDone as never);
     events.on('failed', onDone as never);
     send('status', first);
-    if (TERMINAL.has(first.state)) await finish();
+    if (TERMINAL_STATES.has(first.state)) await finish();
   }
 }

@@ -2,19 +2,11 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { RegistryError } from '@stevedore/oci';
-import { CONFIG, QueueNames, createQueue, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, QueueNames, createQueue, findJob, jobStatusOf, type JobState, type JobStatus, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import type { GcReport, GcRunRequest } from './gc-run';
 
-export interface GcRunStatus {
-  id: string;
-  state: string;
-  request: GcRunRequest;
-  progress?: unknown;
-  createdAt: string;
-  finishedAt?: string;
-  report?: GcReport;
-  error?: string;
-}
+/** A GC run as its routes answer: the common job status (its result is the run's report) and what was asked. */
+export type GcRunStatus = JobStatus<'gc', { phase: string }, GcReport> & { request: GcRunRequest };
 
 /** Id of the repeatable job scheduler (BullMQ) that starts scheduled runs. */
 export const GC_SCHEDULER_ID = 'gc-scheduled';
@@ -23,7 +15,7 @@ export const GC_SCHEDULER_ID = 'gc-scheduled';
 export class GcQueue implements OnApplicationShutdown {
   readonly queue: Queue<GcRunRequest, GcReport>;
   constructor(@Inject(CONFIG) config: StevedoreConfig) {
-    this.queue = createQueue<GcRunRequest, GcReport>(config, QueueNames.gc);
+    this.queue = createQueue(config, QueueNames.gc);
   }
 
   async enqueue(request: GcRunRequest): Promise<GcRunStatus> {
@@ -32,11 +24,9 @@ export class GcQueue implements OnApplicationShutdown {
   }
 
   async status(id: string): Promise<GcRunStatus> {
-    // State first, then the job: a job read before it completed would show no report.
-    const state = await this.queue.getJobState(id);
-    const job = await this.queue.getJob(id);
-    if (!job || state === 'unknown') throw new RegistryError('NOT_FOUND', 'GC run unknown', { id });
-    return this.view(job, state);
+    const found = await findJob(this.queue, id);
+    if (!found) throw new RegistryError('NOT_FOUND', 'GC run unknown', { id: String(id).slice(0, 80) });
+    return this.view(found.job, found.state);
   }
 
   async recent(n = 20): Promise<GcRunStatus[]> {
@@ -45,13 +35,8 @@ export class GcQueue implements OnApplicationShutdown {
     return views.sort((a, b) => b.createdAt.localeCompare(a.createdAt)).slice(0, n);
   }
 
-  private async view(job: Job<GcRunRequest, GcReport>, state?: string): Promise<GcRunStatus> {
-    const s: GcRunStatus = { id: String(job.id), state: state ?? (await job.getState()), request: job.data, createdAt: new Date(job.timestamp).toISOString() };
-    if (job.progress !== undefined && job.progress !== 0) s.progress = job.progress;
-    if (job.finishedOn) s.finishedAt = new Date(job.finishedOn).toISOString();
-    if (job.returnvalue) s.report = job.returnvalue;
-    if (job.failedReason) s.error = job.failedReason;
-    return s;
+  private async view(job: Job<GcRunRequest, GcReport>, state?: JobState): Promise<GcRunStatus> {
+    return { ...jobStatusOf<'gc', { phase: string }, GcReport>('gc', job, state ?? ((await job.getState()) as JobState)), request: job.data };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -40,3 +40,9 @@ export interface GcReport {
   bytesFreed: number;
   quotas?: Record<string, number>;
 }
+
+declare module '@stevedore/platform' {
+  interface JobTypes {
+    gc: { data: GcRunRequest; result: GcReport };
+  }
+}

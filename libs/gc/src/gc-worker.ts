@@ -2,7 +2,7 @@
 // One run at a time across every replica (the queue's global concurrency is 1).
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, createWorker, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, QueueNames, createWorker, jobFailure, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue, GC_SCHEDULER_ID } from './gc-queue';
 import type { GcReport, GcRunRequest } from './gc-run';
@@ -26,7 +26,7 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
     } else {
       await this.queue.queue.removeJobScheduler(GC_SCHEDULER_ID);
     }
-    this.worker = createWorker<GcRunRequest, GcReport>(this.config, QueueNames.gc, (job) => this.process(job), { concurrency: 1 });
+    this.worker = createWorker(this.config, QueueNames.gc, (job) => this.process(job), { concurrency: 1 });
     this.worker.on('error', (e) => this.logger.warn(`gc worker: ${e.message}`));
   }
 
@@ -36,7 +36,7 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
     } catch (e) {
       this.logger.warn(`gc run ${job.id} failed: ${(e as Error).message}`);
       // A failed run is simply run again by the next schedule or request; nothing half-done needs a retry.
-      throw new UnrecoverableError((e as Error).message);
+      throw new UnrecoverableError(jobFailure(e));
     }
   }
 

@@ -13,8 +13,8 @@ export async function runGc(sut: StevedoreUnderTest, body: Record<string, unknow
   const id = r.json().id;
   for (let i = 0; i < 1200; i++) {
     const s = (await api(sut, 'GET', `/api/v1/gc/runs/${id}`)).json();
-    if (s.state === 'completed') return s.report;
-    if (s.state === 'failed') throw new Error(`gc run failed: ${s.error}`);
+    if (s.state === 'completed') return s.result;
+    if (s.state === 'failed') throw new Error(`gc run failed: ${JSON.stringify(s.error)}`);
     await new Promise((res) => setTimeout(res, 50));
   }
   throw new Error('gc run did not finish');

@@ -52,6 +52,7 @@ export class ExportsController {
       kind: 'export',
       state: 'waiting',
       progress: { phase: 'planning', bytes: 0, totalBytes: plan.reduce((a, p) => a + p.size, 0), percent: 0 },
+      attempts: 0,
       createdAt: new Date().toISOString(),
       links: this.links(id),
     };

@@ -9,8 +9,8 @@ export class ImageJobQueues implements OnApplicationShutdown {
   readonly exports: Queue<ExportJobData>;
   readonly imports: Queue<ImportJobData>;
   constructor(@Inject(CONFIG) config: StevedoreConfig) {
-    this.exports = createQueue<ExportJobData>(config, QueueNames.export);
-    this.imports = createQueue<ImportJobData>(config, QueueNames.import);
+    this.exports = createQueue(config, QueueNames.export);
+    this.imports = createQueue(config, QueueNames.import);
   }
   async onApplicationShutdown(): Promise<void> {
     await Promise.all([this.exports, this.imports].map((q) => closeWithin(1500, () => q.close(), () => q.disconnect())));

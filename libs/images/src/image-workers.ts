@@ -5,13 +5,13 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, STORAGE, createWorker, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, QueueNames, STORAGE, createWorker, jobFailure, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
 import { planExport, writeExport, type ExportResult } from './archive-export';
 import { loadArchive, type LoadReport } from './archive-load';
-import { ImageJobPaths, jobFailure, type ExportJobData, type ImportJobData } from './image-jobs';
+import { ImageJobPaths, type ExportJobData, type ImportJobData } from './image-jobs';
 import { LAYER_SIZES, type LayerSizeCache } from './layer-size-cache';
 
 @Injectable()
@@ -29,8 +29,8 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     this.workers = [
-      createWorker<ExportJobData, ExportResult>(this.config, QueueNames.export, (job) => this.final(job, () => this.runExport(job)), { concurrency: 1 }),
-      createWorker<ImportJobData, LoadReport>(this.config, QueueNames.import, (job) => this.final(job, () => this.runImport(job)), { concurrency: 1 }),
+      createWorker(this.config, QueueNames.export, (job) => this.final(job, () => this.runExport(job)), { concurrency: 1 }),
+      createWorker(this.config, QueueNames.import, (job) => this.final(job, () => this.runImport(job)), { concurrency: 1 }),
     ];
     for (const w of this.workers) w.on('error', (e) => this.logger.warn(`${w.name} worker: ${e.message}`));
   }

@@ -72,7 +72,7 @@ export class ImportsController {
       { upload, size: counted.bytes, maxBytes: limit, ...(repository ? { repository } : {}), ...(owner ? { owner } : {}) },
       { jobId: id, attempts: 1, removeOnComplete: { age: JOB_RETENTION_SECONDS }, removeOnFail: { age: JOB_RETENTION_SECONDS } },
     );
-    return { id, kind: 'import', state: 'waiting', progress: null, createdAt: new Date().toISOString(), links: { self: `/api/v1/imports/${id}` } };
+    return { id, kind: 'import', state: 'waiting', progress: null, attempts: 0, createdAt: new Date().toISOString(), links: { self: `/api/v1/imports/${id}` } };
   }
 
   @Get(':id')

@@ -15,3 +15,4 @@ export * from './logging';
 export * from './byte-lru';
 export * from './access-policy';
 export * from './instance-identity';
+export * from './jobs';

@@ -2,6 +2,7 @@
 // KEDA and dashboards find `<prefix>:<queue>:wait`.
 import { Queue, Worker, QueueEvents, FlowProducer, type Processor, type WorkerOptions, type ConnectionOptions } from 'bullmq';
 import type { StevedoreConfig } from './config';
+import type { JobTypes } from './jobs';
 
 export const QueueNames = {
   commit: 'commit',
@@ -11,6 +12,10 @@ export const QueueNames = {
   replicate: 'replicate',
 } as const;
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];
+
+/** The payload and result a queue's jobs carry, as the owning lib declared them in JobTypes. */
+export type JobData<N extends QueueName> = N extends keyof JobTypes ? (JobTypes[N] extends { data: infer D } ? D : unknown) : unknown;
+export type JobResult<N extends QueueName> = N extends keyof JobTypes ? (JobTypes[N] extends { result: infer R } ? R : unknown) : unknown;
 
 /**
  * BullMQ needs its own connections, with no per-command retry limit (workers block on Redis). A
@@ -40,8 +45,8 @@ const quiet = <Q extends { on(event: 'error', fn: (e: Error) => void): unknown }
   return q;
 };
 
-export function createQueue<T = unknown, R = unknown>(config: StevedoreConfig, name: QueueName): Queue<T, R> {
-  return quiet(new Queue<T, R>(name, { connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
+export function createQueue<N extends QueueName>(config: StevedoreConfig, name: N): Queue<JobData<N>, JobResult<N>> {
+  return quiet(new Queue<JobData<N>, JobResult<N>>(name, { connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
 }
 
 export function createQueueEvents(config: StevedoreConfig, name: QueueName): QueueEvents {
@@ -52,11 +57,11 @@ export function createFlowProducer(config: StevedoreConfig): FlowProducer {
   return quiet(new FlowProducer({ connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
 }
 
-export function createWorker<T = unknown, R = unknown>(
+export function createWorker<N extends QueueName>(
   config: StevedoreConfig,
-  name: QueueName,
-  processor: Processor<T, R>,
+  name: N,
+  processor: Processor<JobData<N>, JobResult<N>>,
   options: Partial<WorkerOptions> = {},
-): Worker<T, R> {
-  return new Worker<T, R>(name, processor, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX, ...options });
+): Worker<JobData<N>, JobResult<N>> {
+  return new Worker<JobData<N>, JobResult<N>>(name, processor, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX, ...options });
 }

@@ -3,18 +3,17 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Job, Queue, Worker } from 'bullmq';
 import { RegistryError, isValidTag, parseLocalReference, type Digest } from '@stevedore/oci';
-import { QueueNames, createQueue, createWorker, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { QueueNames, createQueue, createWorker, findJob, jobFailure, jobStatusOf, parseJobFailure, type JobStatus, type StevedoreConfig, closeWithin } from '@stevedore/platform';
 import type { ReplicateJobData, ReplicateProgress, ReplicateResult, Replicator } from './replicator';
 import { targetRepository, type ReplicationRuleStore } from './replication-rules';
 
-export interface ReplicationStatus {
-  id: string;
-  state: string;
-  data: ReplicateJobData;
-  progress?: ReplicateProgress;
-  result?: ReplicateResult;
-  failedReason?: string;
-  attemptsMade: number;
+/** A replication as its routes answer: the common job status and what it copies where. */
+export type ReplicationStatus = JobStatus<'replicate', ReplicateProgress, ReplicateResult> & { data: ReplicateJobData };
+
+declare module '@stevedore/platform' {
+  interface JobTypes {
+    replicate: { data: ReplicateJobData; result: ReplicateResult };
+  }
 }
 
 const JOB_OPTIONS = {
@@ -32,7 +31,7 @@ export class ReplicationQueue {
     config: StevedoreConfig,
     private readonly rules: ReplicationRuleStore,
   ) {
-    this.queue = createQueue<ReplicateJobData, ReplicateResult>(config, QueueNames.replicate);
+    this.queue = createQueue(config, QueueNames.replicate);
   }
 
   async enqueue(data: ReplicateJobData, jobId?: string): Promise<string> {
@@ -41,13 +40,9 @@ export class ReplicationQueue {
   }
 
   async status(id: string): Promise<ReplicationStatus> {
-    const job = /^[\w-]{1,100}$/.test(id) ? await this.queue.getJob(id) : undefined;
-    if (!job) throw new RegistryError('NOT_FOUND', `no replication job "${id.slice(0, 100)}"`);
-    const s: ReplicationStatus = { id: job.id!, state: await job.getState(), data: job.data, attemptsMade: job.attemptsMade };
-    if (job.progress && typeof job.progress === 'object') s.progress = job.progress as ReplicateProgress;
-    if (job.returnvalue) s.result = job.returnvalue;
-    if (job.failedReason) s.failedReason = job.failedReason;
-    return s;
+    const found = await findJob(this.queue, id);
+    if (!found) throw new RegistryError('NOT_FOUND', `no replication job "${String(id).slice(0, 100)}"`);
+    return { ...jobStatusOf<'replicate', ReplicateProgress, ReplicateResult>('replicate', found.job, found.state), data: found.job.data };
   }
 
   /** The rule hook: called after a tag write succeeds; enqueues one job per matching rule. */
@@ -87,17 +82,22 @@ export function replicateRequest(body: unknown): ReplicateJobData {
 
 export function startReplicationWorker(config: StevedoreConfig, replicator: Replicator): Worker<ReplicateJobData, ReplicateResult> {
   const logger = new Logger('replicate');
-  const worker = createWorker<ReplicateJobData, ReplicateResult>(
+  const worker = createWorker(
     config,
     QueueNames.replicate,
     async (job: Job<ReplicateJobData, ReplicateResult>) => {
-      const r = await replicator.replicate(job.data, (p) => job.updateProgress(p as unknown as object));
-      logger.log(`${job.data.source.name}@${r.digest} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.existing} there)`);
-      return r;
+      try {
+        const r = await replicator.replicate(job.data, (p) => job.updateProgress(p as unknown as object));
+        logger.log(`${job.data.source.name}@${r.digest} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.existing} there)`);
+        return r;
+      } catch (e) {
+        // Kept as the error's body, so the status shows its code and message (retries still apply).
+        throw new Error(jobFailure(e));
+      }
     },
     { concurrency: config.STEVEDORE_REPLICATE_CONCURRENCY },
   );
-  worker.on('failed', (job, e) => logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${e.message}`));
+  worker.on('failed', (job, e) => logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${parseJobFailure(e.message)?.message}`));
   worker.on('error', (e) => logger.warn(`worker: ${e.message}`));
   return worker;
 }

@@ -36,7 +36,7 @@ async function waitForJob(base: string, id: string): Promise<any> {
   let last: any;
   await waitFor(async () => {
     last = (await api(base, 'GET', `/api/v1/replications/${id}`)).body;
-    if (last.state === 'failed') throw new Error(`replication failed: ${last.failedReason}`);
+    if (last.state === 'failed') throw new Error(`replication failed: ${last.error?.message}`);
     return last.state === 'completed';
   }, 120_000);
   return last;

@@ -58,7 +58,6 @@ export interface JobStatus {
   progress?: JobProgress | number | null;
   result?: any;
   error?: ApiError;
-  failedReason?: string;
   createdAt?: string;
   finishedAt?: string;
   children?: unknown;
@@ -251,7 +250,7 @@ export class StevedoreApi {
     return this.http.json<{ id: string }>('/api/v1/replications', { method: 'POST', json: { source, target } });
   }
   replication(id: string) {
-    return this.http.json<JobStatus & { failedReason?: string }>(`/api/v1/replications/${enc(id)}`);
+    return this.http.json<JobStatus>(`/api/v1/replications/${enc(id)}`);
   }
   upstreams() {
     return this.http.json<{ upstreams: Array<{ id: string; url: string; prefixes?: string[]; default?: boolean }> }>('/api/v1/upstreams');

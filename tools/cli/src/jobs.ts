@@ -61,7 +61,7 @@ export function progressNumbers(p: JobStatus['progress']): { done: number; total
 
 export function jobError(s: JobStatus, what: string): CliError {
   if (s.error?.message) return new CliError(`${what} failed: ${s.error.message}`, s.error.code);
-  return new CliError(`${what} failed${s.failedReason ? `: ${s.failedReason}` : ` (${s.state})`}`, 'JOB_FAILED');
+  return new CliError(`${what} failed (${s.state})`, 'JOB_FAILED');
 }
 
 export interface WaitOptions {

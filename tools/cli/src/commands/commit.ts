@@ -84,7 +84,7 @@ function printBatch(c: Context, final: JobStatus): void {
     const name = ch.reference ?? ch.target ?? ch.container ?? ch.id ?? '?';
     if (ch.error || ch.state === 'failed') {
       failed++;
-      c.print(`${name}: Error: ${ch.error?.message ?? ch.failedReason ?? 'failed'}${ch.error?.code ? ` (${ch.error.code})` : ''}`);
+      c.print(`${name}: Error: ${ch.error?.message ?? 'failed'}${ch.error?.code ? ` (${ch.error.code})` : ''}`);
     } else c.print(`${name}: ${imageIdOf(ch.result ?? ch) ?? ''}`);
   }
   if (failed) throw new CliError(`${failed} of ${children.length} commits failed`, 'JOB_FAILED');
