@@ -1,6 +1,6 @@
-// `docker save`: references -> one tarball in Docker 25+'s combined docker-archive + OCI layout,
-// each blob once, streamed from the blob service through libs/oci's writer into storage; nothing is
-// held in memory but manifests and configs.
+// `docker save` = copy(local, archive): references -> one tarball in Docker 25+'s combined
+// docker-archive + OCI layout (libs/oci's ArchiveSink), each blob once, streamed from the blob
+// service into storage; nothing is held in memory but manifests and configs.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference, ByteCounter } from '@stevedore/oci';

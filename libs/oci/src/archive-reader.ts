@@ -59,13 +59,15 @@ export function safeArchivePath(name: string): string {
   return n === '.' ? '' : n.replace(/^\.\//, '');
 }
 
-/** Read an archive from a file path or a stream (plain or gzip; bzip2/xz/zstd raise UNSUPPORTED). */
+/** Read an archive from a file path or a stream (plain, gzip, bzip2, xz or zstd). */
 export async function readArchive(input: string | Readable, options: ReadArchiveOptions): Promise<Archive> {
   const source = typeof input === 'string' ? createReadStream(input) : input;
-  const { compression, stream } = await decompressStream(source);
+  // The spool directory first: a decompressor may fail at once, and its stream must have its
+  // reader (spool) attached before anything else is awaited.
   const dir = await mkdtemp(join(options.spoolDir, 'archive-'));
   const close = () => rm(dir, { recursive: true, force: true });
   try {
+    const { compression, stream } = await decompressStream(source);
     const files = await spool(stream, dir);
     const archive = await interpret(files);
     return { ...archive, compression, close };
