@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { gunzipSync } from 'node:zlib';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { MediaTypes, RegistryError, digestOf, type Digest } from '@stevedore/oci';
+import { MediaTypes, RegistryError, digestOf, type Digest, manifestReference, type LocalReference } from '@stevedore/oci';
 import { MemoryContentStore, makeEntry } from '@stevedore/unionfs';
 import { buildCommit, type CommitDeps } from './commit-builder';
 import { CommitSpecSchema, type CommitJobData } from './commit-job';
@@ -44,13 +44,13 @@ function fakes() {
     },
   } as unknown as BlobService;
   const metadata = {
-    async getManifest(name: string, ref: string) {
-      const d = ref.startsWith('sha256:') ? ref : tags.get(`${name}:${ref}`);
+    async getManifest({ name, ...r }: LocalReference) {
+      const d = r.digest ?? tags.get(`${name}:${r.tag}`);
       const m = d && manifests.get(`${name}@${d}`);
       if (!m) throw new RegistryError('MANIFEST_UNKNOWN');
       return { digest: d, mediaType: m.mediaType, size: m.bytes.length, bytes: m.bytes };
     },
-    async putManifest(name: string, ref: string, bytes: Buffer, mediaType: string) {
+    async putManifest({ name }: LocalReference, bytes: Buffer, mediaType: string) {
       const m = JSON.parse(bytes.toString());
       for (const d of [m.config, ...m.layers]) if (!links.has(`${name}@${d.digest}`)) throw new RegistryError('MANIFEST_BLOB_UNKNOWN');
       manifests.set(`${name}@${digestOf(bytes)}`, { bytes, mediaType });
@@ -85,7 +85,7 @@ async function setup() {
       layers: [{ mediaType: MediaTypes.ociLayerGzip, digest: layerDigest, size: layer.length }],
     }),
   );
-  const { digest } = await f.metadata.putManifest('library/busybox', 'base', manifest, MediaTypes.ociManifest);
+  const { digest } = await f.metadata.putManifest(manifestReference('library/busybox', 'base'), manifest, MediaTypes.ociManifest);
   const content = new MemoryContentStore();
   const deps: CommitDeps = { blobs: f.blobService, metadata: f.metadata, content };
   const html = await content.put('<h1>busybox httpd server</h1>\n');

@@ -98,7 +98,7 @@ export class ContainerStore implements ContainerService {
       const refs = m.parsed.references;
       const pick = refs.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? refs.find((d) => d.platform?.os !== 'unknown') ?? refs[0];
       if (!pick) throw new RegistryError('MANIFEST_INVALID', `${reference} is an empty index`);
-      const child = await this.metadata.getManifest(m.name, pick.digest);
+      const child = await this.metadata.getManifest({ name: m.name, digest: pick.digest as Digest });
       m = { ...m, digest: child.digest, mediaType: child.mediaType, bytes: child.bytes, parsed: parseManifest(child.bytes, child.mediaType) };
     }
     const manifest = m.parsed.parsed as ImageManifest;

@@ -3,7 +3,7 @@
 // service into storage; nothing is held in memory but manifests and configs.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference, ByteCounter } from '@stevedore/oci';
+import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference, ByteCounter, manifestReference } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
@@ -73,7 +73,7 @@ export async function planExport(metadata: MetadataService, spec: ExportSpec): P
   const platform = parsePlatform(spec.platform ?? 'linux/amd64');
   const byKey = new Map<string, PlannedImage>();
   const add = async (name: string, reference: string, tag?: string): Promise<void> => {
-    let m = await metadata.getManifest(name, reference);
+    let m = await metadata.getManifest(manifestReference(name, reference));
     let parsed = parseManifest(m.bytes, m.mediaType);
     if (parsed.isIndex) {
       // docker save of a multi-platform image without the containerd store saves one platform.
@@ -86,7 +86,7 @@ export async function planExport(metadata: MetadataService, spec: ExportSpec): P
           platforms: index.manifests.flatMap((d) => (d.platform ? [platformString(d.platform)] : [])),
         });
       }
-      m = await metadata.getManifest(name, child.digest);
+      m = await metadata.getManifest({ name, digest: child.digest as Digest });
       parsed = parseManifest(m.bytes, m.mediaType);
       if (parsed.isIndex) throw new RegistryError('UNSUPPORTED', 'nested indexes cannot be saved', { digest: m.digest });
     }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
-import { digestOf } from '@stevedore/oci';
+import { digestOf, manifestReference } from '@stevedore/oci';
 import { memoryServices, pushImage, tarOf } from '../test/fakes';
 import { planExport, writeExport } from './archive-export';
 import { loadArchive, type LoadOptions } from './archive-load';
@@ -118,7 +118,7 @@ describe('save and load (the seed: docker save -o bh.gz ... ; docker load -i bh.
     expect(dst.metadata.tagged()).toEqual({});
     const r = await load(dst, archive, { repository: 'restored' });
     expect(r.loaded).toEqual([`Loaded image ID: restored@${a.digest}`]);
-    expect((await dst.metadata.getManifest('restored', a.digest)).digest).toBe(a.digest);
+    expect((await dst.metadata.getManifest(manifestReference('restored', a.digest))).digest).toBe(a.digest);
   });
 
   it('reads bzip2, xz and zstd archives through the system tools', async () => {

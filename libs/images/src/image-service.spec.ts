@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
-import { RegistryError, digestOf } from '@stevedore/oci';
+import { RegistryError, digestOf, manifestReference } from '@stevedore/oci';
 import { memoryServices, pushImage, tarOf } from '../test/fakes';
 import { ImageService } from './image-service';
 import { MemoryLayerSizeCache } from './layer-size-cache';
@@ -62,17 +62,17 @@ describe('tag semantics (the seed: one image many tags, a tag names one image)',
   it('refuses to delete a manifest a tagged index lists', async () => {
     const s = setup();
     const a = await pushImage(s, 'multi', undefined, [{ 'a': 'a' }]);
-    const m = await s.metadata.getManifest('multi', a.digest);
+    const m = await s.metadata.getManifest(manifestReference('multi', a.digest));
     const index = Buffer.from(
       JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: m.mediaType, digest: a.digest, size: m.size, platform: { os: 'linux', architecture: 'amd64' } }] }),
     );
-    await s.metadata.putManifest('multi', 'latest', index, 'application/vnd.oci.image.index.v1+json');
+    await s.metadata.putManifest(manifestReference('multi', 'latest'), index, 'application/vnd.oci.image.index.v1+json');
     await expect(s.images.remove(`multi@${a.digest}`, true)).rejects.toMatchObject({ code: 'CONFLICT' });
     const i = (await s.images.inspect('multi:latest')) as { Platforms: string[] };
     expect(i.Platforms).toEqual(['linux/amd64']);
     // Tagging an index across repositories copies its children too.
     await s.images.tag('multi:latest', 'other/multi:1');
-    expect((await s.metadata.getManifest('other/multi', a.digest)).digest).toBe(a.digest);
+    expect((await s.metadata.getManifest(manifestReference('other/multi', a.digest))).digest).toBe(a.digest);
   });
 });
 

@@ -2,13 +2,14 @@
 // services: tag (one image, many tags; a tag names one image; retag moves it), untag, rmi,
 // images, inspect and history.
 import { pipeline } from 'node:stream/promises';
-import { RegistryError, isIndexMediaType, layerCompression, parseImageConfig, parseManifest, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type ParsedManifest, type LocalReference, formatLocalReference, parseLocalReference, decompressStream, readCapped } from '@stevedore/oci';
+import { RegistryError, isIndexMediaType, layerCompression, parseImageConfig, parseManifest, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type ParsedManifest, type LocalReference, formatLocalReference, parseLocalReference, decompressStream, readCapped, copy } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { openBlobStream } from './blob-stream';
 
 import { historyOf, inspectImage, inspectIndex, platformString, type DockerImageInspect, type DockerIndexInspect, type HistoryEntry } from './image-inspect';
 import type { LayerSizeCache } from './layer-size-cache';
+import { LocalImageSink, localArtifact } from './local-images';
 
 /** Image configs are small JSON; refuse to buffer a blob that claims to be one but is not. */
 const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
@@ -68,7 +69,7 @@ export class ImageService {
   /** The manifest a reference names: digest wins over tag; a bare name means `latest`. */
   async resolve(ref: LocalReference | string): Promise<ResolvedManifest> {
     const r = typeof ref === 'string' ? parseLocalReference(ref, { defaultTag: true }) : ref;
-    const m = await this.metadata.getManifest(r.name, r.digest ?? r.tag ?? 'latest');
+    const m = await this.metadata.getManifest(r.digest || r.tag ? r : { ...r, tag: 'latest' });
     return { name: r.name, digest: m.digest, mediaType: m.mediaType, bytes: m.bytes, parsed: parseManifest(m.bytes, m.mediaType) };
   }
 
@@ -88,7 +89,7 @@ export class ImageService {
     if (dst.digest) throw new RegistryError('INVALID_REQUEST', 'a tag target cannot name a digest', { target });
     const tag = dst.tag ?? 'latest';
     const m = await this.resolve(src);
-    const previous = await this.metadata.getManifest(dst.name, tag).then(
+    const previous = await this.metadata.getManifest({ name: dst.name, tag }).then(
       (p) => p.digest,
       (e: unknown) => {
         if (RegistryError.is(e, 'MANIFEST_UNKNOWN') || RegistryError.is(e, 'NAME_UNKNOWN')) return undefined;
@@ -96,28 +97,14 @@ export class ImageService {
       },
     );
     if (dst.name === src.name) await this.metadata.tagManifest(dst.name, tag, m.digest);
-    else await this.copyManifest(src.name, dst.name, m, tag);
+    else {
+      // Across repositories a tag is a copy: blobs linked from the source, children before an index, the tag last.
+      const source = await localArtifact(this.blobs, this.metadata, { name: src.name, digest: m.digest });
+      await copy([{ artifact: source, targets: [{ repository: dst.name, tag }] }], new LocalImageSink(this.blobs, this.metadata));
+    }
     const result: TagResult = { source: formatLocalReference(src), target: formatLocalReference(dst), digest: m.digest };
     if (previous && previous !== m.digest) result.previous = previous;
     return result;
-  }
-
-  private async copyManifest(from: string, to: string, m: ResolvedManifest, tag?: string, depth = 0): Promise<void> {
-    if (m.parsed.isIndex) {
-      if (depth > 4) throw new RegistryError('MANIFEST_INVALID', 'index nesting is too deep', { digest: m.digest });
-      for (const child of m.parsed.references) {
-        const c = await this.metadata.getManifest(from, child.digest);
-        await this.copyManifest(from, to, { name: from, digest: c.digest, mediaType: c.mediaType, bytes: c.bytes, parsed: parseManifest(c.bytes, c.mediaType) }, undefined, depth + 1);
-      }
-    } else {
-      for (const d of m.parsed.references) {
-        if (await this.blobs.stat(to, d.digest)) continue;
-        if (!(await this.blobs.mount(to, from, d.digest))) {
-          throw new RegistryError('MANIFEST_BLOB_UNKNOWN', `blob ${d.digest} of ${from}@${m.digest} is missing`, { name: from, digest: d.digest });
-        }
-      }
-    }
-    await this.metadata.putManifest(to, tag ?? m.digest, m.bytes, m.mediaType);
   }
 
   /** `docker rmi NAME:TAG`: removes the reference only; the image stays for its other tags and digest. */
@@ -125,7 +112,7 @@ export class ImageService {
     const ref = parseLocalReference(reference, { defaultTag: true });
     if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'untag takes NAME:TAG; remove an image by digest with rmi', { reference });
     const tag = ref.tag ?? 'latest';
-    const m = await this.metadata.getManifest(ref.name, tag);
+    const m = await this.metadata.getManifest({ name: ref.name, tag });
     await this.metadata.deleteTag(ref.name, tag);
     const remaining = await this.metadata.tagsOf(ref.name, m.digest);
     return { untagged: `${ref.name}:${tag}`, digest: m.digest, remainingTags: remaining.map((t) => `${ref.name}:${t}`) };
@@ -161,7 +148,7 @@ export class ImageService {
   private async parentIndexes(name: string, digest: Digest): Promise<string[]> {
     const out = new Set<string>();
     for (const tag of await this.allTags(name)) {
-      const m = await this.metadata.getManifest(name, tag).catch(() => undefined);
+      const m = await this.metadata.getManifest({ name, tag }).catch(() => undefined);
       if (!m || !isIndexMediaType(m.mediaType) || m.digest === digest) continue;
       const idx = parseManifest(m.bytes, m.mediaType);
       if (idx.references.some((d) => d.digest === digest)) out.add(m.digest);
@@ -217,7 +204,7 @@ export class ImageService {
             throw e;
           });
           for (const tag of page.items) {
-            const m = await this.metadata.getManifest(repo, tag).catch(() => undefined);
+            const m = await this.metadata.getManifest({ name: repo, tag }).catch(() => undefined);
             if (!m) continue;
             const key = `${repo}@${m.digest}`;
             let s = summaries.get(key);
@@ -246,7 +233,7 @@ export class ImageService {
       const index = m.parsed.parsed as ImageIndex;
       let compressed = m.bytes.length;
       for (const d of index.manifests) {
-        const child = await this.metadata.getManifest(name, d.digest).catch(() => undefined);
+        const child = await this.metadata.getManifest({ name, digest: d.digest as Digest }).catch(() => undefined);
         if (!child) continue;
         const p = parseManifest(child.bytes, child.mediaType);
         compressed += child.bytes.length + p.references.reduce((a, r) => a + r.size, 0);
@@ -283,7 +270,7 @@ export class ImageService {
       const index = m.parsed.parsed as ImageIndex;
       const available = new Set<string>();
       for (const d of index.manifests) {
-        if (await this.metadata.getManifest(m.name, d.digest).then(() => true, () => false)) available.add(d.digest);
+        if (await this.metadata.getManifest({ name: m.name, digest: d.digest as Digest }).then(() => true, () => false)) available.add(d.digest);
       }
       return inspectIndex({ name: m.name, digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, index, tags, available });
     }

@@ -3,18 +3,7 @@
 // them instead of moving bytes; and a sink that stores blobs through the blob service (which checks
 // digests), manifests and tags through the metadata service.
 import type { Readable } from 'node:stream';
-import {
-  RegistryError,
-  imageFromBlobs,
-  indexFrom,
-  parseManifest,
-  type Artifact,
-  type BlobOutcome,
-  type Digest,
-  type ImageSink,
-  type LocalReference,
-  type SinkBlob,
-} from '@stevedore/oci';
+import { RegistryError, imageFromBlobs, indexFrom, parseManifest, type Artifact, type BlobOutcome, type Digest, type ImageSink, type LocalReference, type SinkBlob } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { openBlobStream } from './blob-stream';
@@ -55,7 +44,7 @@ export class LocalImageSink implements ImageSink {
   }
 
   async putManifest(repository: string, digest: Digest, bytes: Buffer, mediaType: string): Promise<void> {
-    await this.metadata.putManifest(repository, digest, bytes, mediaType);
+    await this.metadata.putManifest({ name: repository, digest }, bytes, mediaType);
   }
 
   tag(repository: string, tag: string, digest: Digest): Promise<void> {
@@ -73,7 +62,7 @@ export async function localArtifact(blobs: BlobService, metadata: MetadataServic
   const reference = ref.digest ?? ref.tag;
   if (reference === undefined) throw new RegistryError('INVALID_REQUEST', `${repository}: name a tag or a digest`);
   if (depth > MAX_INDEX_DEPTH) throw new RegistryError('MANIFEST_INVALID', 'index nesting too deep', { repository, reference });
-  const m = await metadata.getManifest(repository, reference);
+  const m = await metadata.getManifest(ref);
   const parsed = parseManifest(m.bytes, m.mediaType);
   if (parsed.isIndex) {
     const children: Artifact[] = [];

@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { RegistryError, digestOf, isDigest, parseManifest, type Digest } from '@stevedore/oci';
+import { RegistryError, digestOf, isDigest, parseManifest, type Digest, manifestReference, referenceOf, type LocalReference } from '@stevedore/oci';
 import type { BlobContent, BlobInfo, BlobService } from '@stevedore/blobs';
 import type { MetadataService, Page, StoredManifest } from '@stevedore/metadata';
 import type { FileInfo, StorageDriver } from '@stevedore/storage';
@@ -80,13 +80,17 @@ export class MemoryMetadata implements MetadataService {
     if (!m) this.tags.set(name, (m = new Map()));
     return m;
   }
-  async getManifest(name: string, reference: string): Promise<StoredManifest> {
+  async getManifest(ref: LocalReference): Promise<StoredManifest> {
+    const name = ref.name;
+    const reference = referenceOf(ref);
     const d = isDigest(reference) ? (this.revs(name).has(reference) ? reference : undefined) : this.tagMap(name).get(reference);
     const m = d && this.manifests.get(d);
     if (!m) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, reference });
     return m;
   }
-  async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined) {
+  async putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined) {
+    const name = ref.name;
+    const reference = referenceOf(ref);
     const p = parseManifest(bytes, contentType);
     const missing = [];
     for (const r of p.references) if (!this.revs(name).has(r.digest) && !(await this.blobs.stat(name, r.digest))) missing.push(r.digest);
@@ -207,6 +211,6 @@ export async function pushImage(
   const manifest = Buffer.from(
     JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size }, layers }),
   );
-  const put = await svc.metadata.putManifest(name, tag ?? digestOf(manifest), manifest, 'application/vnd.oci.image.manifest.v1+json');
+  const put = await svc.metadata.putManifest(manifestReference(name, tag ?? digestOf(manifest)), manifest, 'application/vnd.oci.image.manifest.v1+json');
   return { digest: put.digest, configDigest: c.digest, layers: layers.map((l) => l.digest) };
 }

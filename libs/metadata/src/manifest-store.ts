@@ -12,7 +12,7 @@
 // digest. Redis keeps them (tagtimes, taghist) so reads never stat storage; reindex rebuilds them
 // from the links' times, equal to the ones Redis had to within the storage's time resolution.
 import type Redis from 'ioredis';
-import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, type Digest } from '@stevedore/oci';
+import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, type BlobQuota, type BlobService } from '@stevedore/blobs';
@@ -142,7 +142,9 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     return d as Digest;
   }
 
-  async getManifest(name: string, reference: string): Promise<StoredManifest> {
+  async getManifest(ref: LocalReference): Promise<StoredManifest> {
+    const name = ref.name;
+    const reference = referenceOf(ref);
     const digest = await this.resolve(name, reference);
     // Manifest bytes are immutable per digest: after the repository check above, a cached copy
     // saves the second Redis round trip on every pull.
@@ -160,14 +162,15 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     return { digest, mediaType: entry.subarray(0, nl).toString(), size: bytes.length, bytes };
   }
 
-  async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
+  async putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
+    const name = ref.name;
     if (bytes.length > this.options.maxManifestBytes) {
       throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.options.maxManifestBytes} bytes`, { size: bytes.length }, 413);
     }
-    const byDigest = isDigest(reference) || reference.includes(':');
-    if (!byDigest) isValidTag(reference);
+    const byDigest = ref.digest !== undefined;
+    if (!byDigest) isValidTag(referenceOf(ref));
     const parsed = parseManifest(bytes, contentType);
-    const digest = byDigest ? parseDigest(reference) : parsed.digest;
+    const digest = ref.digest ?? parsed.digest;
     if (byDigest && digestOf(bytes, digest.startsWith('sha512:') ? 'sha512' : 'sha256') !== digest) {
       throw new RegistryError('DIGEST_INVALID', 'manifest digest does not match its content', { expected: digest });
     }
@@ -182,7 +185,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       if (!(await this.blobs.exists(digest))) await this.storage.putContent(dataKey, bytes);
       await this.storage.putContent(StorageLayout.revisionLink(name, digest), digest);
       await this.indexManifest(name, digest, parsed.mediaType, bytes, parsed.subject, parsed.artifactType, parsed.annotations);
-      if (!byDigest) await this.tagManifest(name, reference, digest);
+      if (!byDigest) await this.tagManifest(name, ref.tag!, digest);
       return { digest, mediaType: parsed.mediaType, subject: parsed.subject?.digest as Digest | undefined };
     });
   }

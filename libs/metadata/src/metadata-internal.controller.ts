@@ -2,7 +2,7 @@
 import { Controller, Delete, Get, Inject, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { parseDigest, type Digest, readCapped } from '@stevedore/oci';
+import { parseDigest, type Digest, readCapped, manifestReference } from '@stevedore/oci';
 import { CONFIG, type StevedoreConfig, Access } from '@stevedore/platform';
 import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from './metadata-service';
 
@@ -26,14 +26,14 @@ export class MetadataInternalController {
 
   @Get('manifests')
   async get(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
-    const m = await this.metadata.getManifest(q.name!, q.reference!);
+    const m = await this.metadata.getManifest(manifestReference(q.name!, q.reference!));
     reply.header('content-type', m.mediaType).header('x-digest', m.digest).send(m.bytes);
   }
 
   @Put('manifests')
   async put(@Req() req: FastifyRequest, @Res() reply: FastifyReply, @Query() q: Q): Promise<void> {
     const bytes = await readCapped(((req.body as Readable | undefined) ?? req.raw) as Readable, this.config.STEVEDORE_MAX_MANIFEST_BYTES, 'MANIFEST_INVALID');
-    this.send(reply, await this.metadata.putManifest(q.name!, q.reference!, bytes, q.contentType, { allowMissingReferences: q.allowMissingReferences === '1' }));
+    this.send(reply, await this.metadata.putManifest(manifestReference(q.name!, q.reference!), bytes, q.contentType, { allowMissingReferences: q.allowMissingReferences === '1' }));
   }
 
   @Delete('manifests')

@@ -1,5 +1,5 @@
 // MetadataService over HTTP: what a split gateway uses to reach metadata-service.
-import type { Digest } from '@stevedore/oci';
+import { type Digest, referenceOf, type LocalReference } from '@stevedore/oci';
 import { InternalClient } from '@stevedore/platform';
 import type {
   ManifestDataRecord,
@@ -20,14 +20,14 @@ export class MetadataServiceClient implements MetadataService, ManifestGcService
     this.http = new InternalClient(baseUrl, token);
   }
 
-  async getManifest(name: string, reference: string): Promise<StoredManifest> {
-    const r = await this.http.call({ method: 'GET', path: '/manifests', query: { name, reference } });
+  async getManifest(ref: LocalReference): Promise<StoredManifest> {
+    const r = await this.http.call({ method: 'GET', path: '/manifests', query: { name: ref.name, reference: referenceOf(ref) } });
     const bytes = Buffer.from(await r.body.arrayBuffer());
     return { digest: r.headers['x-digest'] as Digest, mediaType: String(r.headers['content-type']), size: bytes.length, bytes };
   }
-  putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
+  putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
     const allowMissingReferences = options.allowMissingReferences ? 1 : undefined;
-    return this.http.json({ method: 'PUT', path: '/manifests', query: { name, reference, contentType, allowMissingReferences }, body: bytes });
+    return this.http.json({ method: 'PUT', path: '/manifests', query: { name: ref.name, reference: referenceOf(ref), contentType, allowMissingReferences }, body: bytes });
   }
   async deleteManifest(name: string, digest: Digest): Promise<void> {
     await this.http.json({ method: 'DELETE', path: '/manifests', query: { name, digest } });

@@ -1,6 +1,6 @@
 // The metadata service's interface: manifests, tags, referrers and the catalog.
 // Implemented in-process by ManifestStore and over HTTP by MetadataServiceClient.
-import type { Digest } from '@stevedore/oci';
+import type { Digest, LocalReference } from '@stevedore/oci';
 
 export interface StoredManifest {
   digest: Digest;
@@ -47,9 +47,11 @@ export interface PutManifestOptions {
 
 export interface MetadataService {
   /** By tag or digest; MANIFEST_UNKNOWN when absent. */
-  getManifest(name: string, reference: string): Promise<StoredManifest>;
+  /** The manifest a reference names (its digest, else its tag) in its repository. */
+  getManifest(ref: LocalReference): Promise<StoredManifest>;
   /** Validate (every referenced blob and child must exist) and store; tag it when `reference` is a tag. */
-  putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult>;
+  /** Store a manifest in `ref.name`, by `ref.digest` (checked) or under `ref.tag`. */
+  putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult>;
   /** Delete a manifest by digest: its revision and every tag on it. */
   deleteManifest(name: string, digest: Digest): Promise<void>;
   /** Remove one tag; the manifest stays. */

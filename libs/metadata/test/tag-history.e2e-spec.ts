@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import Redis from 'ioredis';
-import { digestOf, type Digest } from '@stevedore/oci';
+import { digestOf, type Digest, manifestReference } from '@stevedore/oci';
 import { RedisKeys, StorageLayout } from '@stevedore/platform';
 import { FilesystemDriver } from '@stevedore/storage';
 import { BlobStore } from '@stevedore/blobs';
@@ -50,7 +50,7 @@ async function image(name: string, label: string): Promise<Buffer> {
 }
 
 async function put(name: string, reference: string, bytes: Buffer): Promise<Digest> {
-  return (await store.putManifest(name, reference, bytes, OCI_MANIFEST)).digest;
+  return (await store.putManifest(manifestReference(name, reference), bytes, OCI_MANIFEST)).digest;
 }
 
 async function tagTimes(name: string): Promise<Record<string, number>> {

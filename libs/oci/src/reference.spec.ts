@@ -13,6 +13,8 @@ import {
   tagOk,
   withTag,
   type Reference,
+  manifestReference,
+  referenceOf,
 } from './index';
 
 const D = 'sha256:' + 'ab'.repeat(32);
@@ -123,5 +125,17 @@ describe('reference round trip (property)', () => {
         expect(r.digest).toBe(d);
       }),
     );
+  });
+});
+
+describe('manifestReference', () => {
+  it('types the URL reference once: a digest when it has a colon, else a tag', () => {
+    const d = `sha256:${'a'.repeat(64)}`;
+    expect(manifestReference('team/app', d)).toEqual({ name: 'team/app', digest: d });
+    expect(manifestReference('team/app', 'v1.2')).toEqual({ name: 'team/app', tag: 'v1.2' });
+    expect(() => manifestReference('team/app', 'sha256:zz')).toThrow(expect.objectContaining({ code: 'DIGEST_INVALID' }));
+    expect(() => manifestReference('team/app', '-bad')).toThrow(expect.objectContaining({ code: 'TAG_INVALID' }));
+    expect(referenceOf({ name: 'x', tag: 't', digest: d as never })).toBe(d);
+    expect(() => referenceOf({ name: 'x' })).toThrow(expect.objectContaining({ code: 'INVALID_REQUEST' }));
   });
 });

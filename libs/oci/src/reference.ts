@@ -1,7 +1,7 @@
 // Image references, parsed once into typed values with Docker's defaults (as distribution/reference
 // and go-containerregistry's pkg/name do), so code past the parser never handles raw strings.
 import { RegistryError } from './errors';
-import { isDigest, type Digest } from './digest';
+import { isDigest, parseDigest, type Digest } from './digest';
 
 export const DEFAULT_REGISTRY = 'docker.io';
 export const DEFAULT_TAG = 'latest';
@@ -127,6 +127,24 @@ export function parseLocalReference(input: string, options: ParseLocalReferenceO
   else if (digest === undefined && options.defaultTag) ref.tag = DEFAULT_TAG;
   if (digest !== undefined) ref.digest = digest;
   return ref;
+}
+
+/**
+ * A manifest of repository `name` by the reference a URL gives (`/v2/<name>/manifests/<reference>`):
+ * a digest when it has a ':' (DIGEST_INVALID if it is not a valid one), else a tag (TAG_INVALID).
+ * Where the raw pair enters, it becomes this typed value; services take nothing else.
+ */
+export function manifestReference(name: string, reference: string): LocalReference & ({ tag: string } | { digest: Digest }) {
+  if (reference.includes(':')) return { name, digest: parseDigest(reference) };
+  isValidTag(reference);
+  return { name, tag: reference };
+}
+
+/** What names the manifest of a reference: its digest, else its tag; INVALID_REQUEST with neither. */
+export function referenceOf(ref: LocalReference): string {
+  const r = ref.digest ?? ref.tag;
+  if (r === undefined) throw new RegistryError('INVALID_REQUEST', `${ref.name}: name a tag or a digest`, { name: ref.name });
+  return r;
 }
 
 export function formatLocalReference(ref: LocalReference): string {

@@ -3,7 +3,7 @@
 // the BlobService and MetadataService interfaces, in-process or over HTTP.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Readable } from 'node:stream';
-import { MediaTypes, RegistryError, parseDigest, assertRepositoryName, type Digest, readCapped } from '@stevedore/oci';
+import { MediaTypes, RegistryError, parseDigest, assertRepositoryName, type Digest, readCapped, manifestReference } from '@stevedore/oci';
 import { sendRegistryError, toRegistryError, type StevedoreMetrics } from '@stevedore/platform';
 import { Transform } from 'node:stream';
 import type { BlobService, ByteRange } from '@stevedore/blobs';
@@ -210,7 +210,7 @@ export class DistributionApi {
     switch (req.method) {
       case 'GET':
       case 'HEAD': {
-        const mf = await this.metadata.getManifest(name, reference);
+        const mf = await this.metadata.getManifest(manifestReference(name, reference));
         reply.headers({
           'content-type': mf.mediaType,
           'docker-content-digest': mf.digest,
@@ -227,7 +227,7 @@ export class DistributionApi {
           throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.options.maxManifestBytes} bytes`, { size: len }, 413);
         }
         const bytes = await readCapped(body(req), this.options.maxManifestBytes, 'MANIFEST_INVALID');
-        const r = await this.metadata.putManifest(name, reference, bytes, header(req, 'content-type'));
+        const r = await this.metadata.putManifest(manifestReference(name, reference), bytes, header(req, 'content-type'));
         reply.code(201).headers({ location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' });
         if (r.subject) reply.header('oci-subject', r.subject);
         reply.send();

@@ -12,7 +12,7 @@
 // flushed, reindexed by a process without this lib), before the first answer that needs it.
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { RegistryError, isDigest, type Digest } from '@stevedore/oci';
+import { RegistryError, isDigest, type Digest, manifestReference, referenceOf, type LocalReference } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { MetadataService, PutManifestOptions, PutManifestResult, StoredManifest } from '@stevedore/metadata';
@@ -150,12 +150,14 @@ export class PullThroughMetadataService implements MetadataService {
     }
   }
 
-  async getManifest(name: string, reference: string): Promise<StoredManifest> {
+  async getManifest(ref: LocalReference): Promise<StoredManifest> {
+    const name = ref.name;
+    const reference = referenceOf(ref);
     const mapping = await this.mapping(name);
-    if (!mapping) return this.inner.getManifest(name, reference);
+    if (!mapping) return this.inner.getManifest(ref);
     let local: StoredManifest | undefined;
     try {
-      local = await this.inner.getManifest(name, reference);
+      local = await this.inner.getManifest(ref);
     } catch (e) {
       if (!RegistryError.is(e, 'MANIFEST_UNKNOWN')) throw e;
     }
@@ -189,7 +191,7 @@ export class PullThroughMetadataService implements MetadataService {
       const origin: UpstreamOrigin = { upstream: mapping.upstream.id, remoteName: mapping.remoteName, at: new Date().toISOString() };
       await this.storage.putContent(UpstreamLayout.origin(name, reference), JSON.stringify(origin));
     }
-    const r = await this.inner.putManifest(name, reference, m.bytes, m.mediaType, { allowMissingReferences: true });
+    const r = await this.inner.putManifest(manifestReference(name, reference), m.bytes, m.mediaType, { allowMissingReferences: true });
     if (isTag(reference)) {
       await this.redis.set(this.originKey(name, reference), '1');
       await this.markFresh(name, reference);
@@ -201,8 +203,10 @@ export class PullThroughMetadataService implements MetadataService {
     if (this.options.manifestTtlSeconds > 0) await this.redis.set(this.freshKey(name, tag), '1', 'EX', this.options.manifestTtlSeconds);
   }
 
-  async putManifest(name: string, reference: string, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult> {
-    const r = await this.inner.putManifest(name, reference, bytes, contentType, options);
+  async putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult> {
+    const { name } = ref;
+    const reference = referenceOf(ref);
+    const r = await this.inner.putManifest(ref, bytes, contentType, options);
     // A push makes the tag ours: the upstream's tag of that name no longer replaces it.
     if (isTag(reference)) {
       await this.disown(name, reference);

@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { RegistryError, digestOf, type Digest } from '@stevedore/oci';
+import { RegistryError, digestOf, type Digest, manifestReference, type LocalReference } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
 import { FilesystemDriver } from '@stevedore/storage';
 import type { BlobContent, BlobInfo, BlobService } from '@stevedore/blobs';
@@ -141,14 +141,14 @@ describe('PullThroughMetadataService', () => {
     const storage = new FilesystemDriver(dir);
     const manifests = new Map<string, StoredManifest>();
     const inner = {
-      getManifest: async (name: string, ref: string) => {
-        const m = manifests.get(`${name}:${ref}`);
+      getManifest: async ({ name, ...r }: LocalReference) => {
+        const m = manifests.get(`${name}:${r.digest ?? r.tag}`);
         if (!m) throw new RegistryError('MANIFEST_UNKNOWN');
         return m;
       },
-      putManifest: async (name: string, ref: string, b: Buffer): Promise<PutManifestResult> => {
+      putManifest: async ({ name, ...r }: LocalReference, b: Buffer): Promise<PutManifestResult> => {
         const m = { digest: digestOf(b), mediaType: mt, size: b.length, bytes: b };
-        manifests.set(`${name}:${ref}`, m);
+        manifests.set(`${name}:${r.digest ?? r.tag}`, m);
         manifests.set(`${name}:${m.digest}`, m);
         return { digest: m.digest, mediaType: mt };
       },
@@ -181,33 +181,33 @@ describe('PullThroughMetadataService', () => {
 
   it('fetches a missing tag, then serves it from here within the TTL', async () => {
     const { svc, state } = setup();
-    const m = await svc.getManifest('docker.io/library/busybox', 'latest');
+    const m = await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(m.digest).toBe(digestOf(bytes));
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(state).toMatchObject({ gets: 1, heads: 0 });
   });
 
   it('revalidates a stale tag with HEAD, and serves the copy when the upstream fails', async () => {
     const { svc, state, redis } = setup();
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     const expire = () => [...redis.data.keys()].filter((k) => k.includes('upstream-fresh')).forEach((k) => redis.data.delete(k));
     expire();
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(state).toMatchObject({ gets: 1, heads: 1 });
     expire();
     state.up = false;
-    const m = await svc.getManifest('docker.io/library/busybox', 'latest');
+    const m = await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(m.digest).toBe(digestOf(bytes));
     // A tag we never had is an upstream error for the client.
-    await expect(svc.getManifest('docker.io/library/other', 'latest')).rejects.toMatchObject({ code: 'TOOMANYREQUESTS' });
+    await expect(svc.getManifest(manifestReference('docker.io/library/other', 'latest'))).rejects.toMatchObject({ code: 'TOOMANYREQUESTS' });
   });
 
   it('never replaces a tag pushed here, and reports pushes to the rule hook', async () => {
     const { svc, state, redis, tags } = setup();
     const mine = Buffer.from(bytes.toString().replace('"layers":[]', '"layers":[],"annotations":{"a":"b"}'));
-    await svc.putManifest('docker.io/library/busybox', 'latest', mine, mt);
+    await svc.putManifest(manifestReference('docker.io/library/busybox', 'latest'), mine, mt);
     [...redis.data.keys()].filter((k) => k.includes('upstream-fresh')).forEach((k) => redis.data.delete(k));
-    const m = await svc.getManifest('docker.io/library/busybox', 'latest');
+    const m = await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(m.digest).toBe(digestOf(mine));
     expect(state.gets + state.heads).toBe(0);
     await new Promise((r) => setImmediate(r));
@@ -216,21 +216,21 @@ describe('PullThroughMetadataService', () => {
 
   it('keeps which tags are the upstream\'s in storage: a Redis loss + reindex still revalidates them', async () => {
     const { svc, state, redis, storage } = setup();
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     const origin = JSON.parse((await storage.getContent(UpstreamLayout.origin('docker.io/library/busybox', 'latest'))).toString());
     expect(origin).toMatchObject({ upstream: 'hub', remoteName: 'library/busybox' });
     expect(Date.parse(origin.at)).toBeGreaterThan(0);
     redis.data.clear();
     await svc.reindex();
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(state).toMatchObject({ gets: 1, heads: 1 });
   });
 
   it('rebuilds the markers before answering when Redis lost them and nobody reindexed', async () => {
     const { svc, state, redis } = setup();
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     redis.data.clear();
-    await svc.getManifest('docker.io/library/busybox', 'latest');
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(state).toMatchObject({ gets: 1, heads: 1 });
     expect([...redis.data.keys()].some((k) => k.endsWith('upstream:origins-indexed'))).toBe(true);
   });
@@ -238,9 +238,9 @@ describe('PullThroughMetadataService', () => {
   it('a local push or tag over a pulled-through tag removes the claim from storage, also after a Redis loss', async () => {
     const { svc, state, redis, storage } = setup();
     const mine = Buffer.from(bytes.toString().replace('"layers":[]', '"layers":[],"annotations":{"a":"b"}'));
-    await svc.getManifest('docker.io/library/busybox', 'latest');
-    await svc.getManifest('docker.io/library/busybox', 'v1');
-    await svc.putManifest('docker.io/library/busybox', 'latest', mine, mt);
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
+    await svc.getManifest(manifestReference('docker.io/library/busybox', 'v1'));
+    await svc.putManifest(manifestReference('docker.io/library/busybox', 'latest'), mine, mt);
     expect(await storage.stat(UpstreamLayout.origin('docker.io/library/busybox', 'latest'))).toBeUndefined();
     // Redis lost before the tag: no marker to say so, and still the claim goes.
     redis.data.clear();
@@ -248,7 +248,7 @@ describe('PullThroughMetadataService', () => {
     expect(await storage.stat(UpstreamLayout.origin('docker.io/library/busybox', 'v1'))).toBeUndefined();
     await svc.reindex();
     expireAll(redis);
-    for (const tag of ['latest', 'v1']) expect((await svc.getManifest('docker.io/library/busybox', tag)).digest).toBe(digestOf(mine));
+    for (const tag of ['latest', 'v1']) expect((await svc.getManifest(manifestReference('docker.io/library/busybox', tag))).digest).toBe(digestOf(mine));
     expect(state).toMatchObject({ gets: 2, heads: 0 });
   });
 
@@ -257,7 +257,7 @@ describe('PullThroughMetadataService', () => {
     await svc.reindex();
     const del = jest.spyOn(storage, 'delete');
     const put = jest.spyOn(storage, 'putContent');
-    await svc.putManifest('docker.io/library/busybox', 'mine', bytes, mt);
+    await svc.putManifest(manifestReference('docker.io/library/busybox', 'mine'), bytes, mt);
     expect(del).not.toHaveBeenCalled();
     expect(put).not.toHaveBeenCalled();
   });
