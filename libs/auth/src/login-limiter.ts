@@ -1,5 +1,6 @@
 // Brute-force protection: failed logins counted per user and per client address in Redis with a
 // window; past the limit every attempt is refused (TOOMANYREQUESTS, Retry-After) until it expires.
+import { authKeys } from './auth-layout';
 import type Redis from 'ioredis';
 import { RegistryError } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
@@ -13,7 +14,7 @@ export class LoginLimiter {
   ) {}
 
   private k(kind: 'user' | 'ip', id: string): string {
-    return this.keys.key('auth', 'fail', kind, id);
+    return authKeys(this.keys).failures(kind, id);
   }
 
   /** Refuse before checking the password when either counter is at the limit. */

@@ -1,5 +1,6 @@
 // Users, robots and public repositories. Storage holds them durably (`auth/...` objects); Redis
 // only caches, so losing Redis loses nothing. Passwords are bcrypt hashes; secrets never leave.
+import { AuthPaths, authKeys } from './auth-layout';
 import bcrypt from 'bcryptjs';
 import type Redis from 'ioredis';
 import { RegistryError, assertRepositoryName } from '@stevedore/oci';
@@ -50,10 +51,10 @@ export class UserStore {
   ) {}
 
   private userKey(name: string): string {
-    return `auth/users/${name}.json`;
+    return AuthPaths.user(name);
   }
   private cacheKey(name: string): string {
-    return this.keys.key('auth', 'user', name);
+    return authKeys(this.keys).user(name);
   }
 
   static checkName(name: string): void {
@@ -116,9 +117,9 @@ export class UserStore {
 
   async list(): Promise<UserRecord[]> {
     const out: UserRecord[] = [];
-    for await (const f of this.storage.list('auth/users/')) {
-      const m = /^auth\/users\/([^/]+)\.json$/.exec(f.path);
-      const u = m ? await this.get(m[1]) : undefined;
+    for await (const f of this.storage.list(AuthPaths.usersRoot)) {
+      const name = AuthPaths.userOf(f.path);
+      const u = name ? await this.get(name) : undefined;
       if (u) out.push(u);
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
@@ -148,12 +149,12 @@ export class UserStore {
 
   // Public repositories: one storage object each, mirrored into a Redis set read on every pull.
   private publicKey(): string {
-    return this.keys.key('auth', 'public');
+    return authKeys(this.keys).public();
   }
 
   async setPublic(repository: string, isPublic: boolean): Promise<void> {
     assertRepositoryName(repository);
-    const key = `auth/public/${repository}/flag`;
+    const key = AuthPaths.publicFlag(repository);
     // Storage first: it is the truth, and the set is rebuilt from it.
     if (isPublic) {
       await this.storage.putContent(key, '1');
@@ -177,10 +178,10 @@ export class UserStore {
   /** Rebuild the public set from storage (at start, and after Redis was lost). */
   async reindexPublic(): Promise<number> {
     let n = 0;
-    for await (const f of this.storage.list('auth/public/')) {
-      const m = /^auth\/public\/(.+)\/flag$/.exec(f.path);
-      if (m) {
-        await this.redis.sadd(this.publicKey(), m[1]);
+    for await (const f of this.storage.list(AuthPaths.publicRoot)) {
+      const repository = AuthPaths.publicOf(f.path);
+      if (repository) {
+        await this.redis.sadd(this.publicKey(), repository);
         n++;
       }
     }

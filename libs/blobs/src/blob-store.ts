@@ -8,6 +8,7 @@
 //
 // Write order: blob bytes -> link object -> Redis index. Readers consult only Redis (no storage
 // stat on the hot path); `reindex` rebuilds Redis from the link objects.
+import { blobKeys } from './blob-layout';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -107,16 +108,18 @@ export class BlobStore implements BlobService, BlobGcService {
     this.smallMax = options.smallBlobMaxBytes ?? 256 * 1024;
     this.small = new ByteLru(options.smallBlobCacheBytes ?? 64 * 1024 * 1024, this.smallMax);
     this.guard = new DigestGuard(redis, keys);
+    this.k = blobKeys(keys);
   }
 
+  private readonly k: ReturnType<typeof blobKeys>;
   private blobKey(d: Digest): string {
-    return this.keys.key('blob', d);
+    return this.k.blob(d);
   }
   private layersKey(name: string): string {
-    return this.keys.repo(name, 'layers');
+    return this.k.layers(name);
   }
   private uploadKey(id: string): string {
-    return this.keys.key('upload', id);
+    return this.k.upload(id);
   }
 
   async exists(digest: Digest): Promise<BlobInfo | undefined> {
@@ -382,8 +385,8 @@ export class BlobStore implements BlobService, BlobGcService {
   }
 
   async listBlobs(cursor = '0'): Promise<{ items: BlobRecord[]; cursor?: string }> {
-    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.keys.key('blob', '*'), 'COUNT', 1000);
-    const prefix = this.keys.key('blob', '');
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.blobPattern, 'COUNT', 1000);
+    const prefix = this.k.blobPrefix;
     const digests = keys.map((k) => k.slice(prefix.length) as Digest);
     const rows = await Promise.all(digests.map((d) => Promise.all([this.redis.hget(this.blobKey(d), 'size'), this.redis.get(this.guard.touchedKey(d))])));
     const items: BlobRecord[] = [];

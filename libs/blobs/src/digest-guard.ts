@@ -8,6 +8,7 @@
 // before anything is removed. So a digest is never deleted while a push is writing or referencing
 // it, and once that push has ended its stamp is newer than the start of any run that could still
 // miss the push's manifest in its mark.
+import { blobKeys, digestGuardKeys } from './blob-layout';
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
@@ -49,18 +50,22 @@ export class DigestGuard {
     private readonly family = 'gc',
   ) {}
 
+  private get k() {
+    return (this.layout ??= digestGuardKeys(this.keys, this.family));
+  }
+  private layout?: ReturnType<typeof digestGuardKeys>;
   touchedKey(d: string): string {
-    return this.keys.key(this.family, 'touched', d);
+    return this.k.touched(d);
   }
   writingKey(d: string): string {
-    return this.keys.key(this.family, 'writing', d);
+    return this.k.writing(d);
   }
   sweepingKey(d: string): string {
-    return this.keys.key(this.family, 'sweeping', d);
+    return this.k.sweeping(d);
   }
   /** The blob index entry of a digest (BlobStore's), for scripts that must see whether bytes are a blob's. */
   blobKey(d: string): string {
-    return this.keys.key('blob', d);
+    return blobKeys(this.keys).blob(d);
   }
 
   /** Redis' clock in ms: the one clock every stamp and cutoff is taken from. */

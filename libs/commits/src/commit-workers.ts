@@ -7,7 +7,7 @@ import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { CONTAINER_SERVICE, StorageContentStore, type ContainerService } from '@stevedore/containers';
-import { RedisLayerSizeCache } from '@stevedore/images';
+import { RedisLayerSizeCache, imageKeys } from '@stevedore/images';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { RegistryError } from '@stevedore/oci';
 import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, STORAGE, StevedoreMetrics, createWorker, jobFailure, parseJobFailure, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
@@ -38,7 +38,7 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
     @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
   ) {
     this.redis = redis;
-    this.deps = { blobs, metadata, sizes: new RedisLayerSizeCache(redis, keys.key('images', 'layer-usize')), content: new StorageContentStore(storage) };
+    this.deps = { blobs, metadata, sizes: new RedisLayerSizeCache(redis, imageKeys(keys).layerSizes()), content: new StorageContentStore(storage) };
   }
 
   onModuleInit(): void {

@@ -18,7 +18,7 @@ import type { DigestGuard } from '@stevedore/blobs';
 import type { Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import type { Entry } from '@stevedore/unionfs';
-import { ContainerPaths, contentDigestOf, layerIndexDigestOf } from './content-store';
+import { ContainerPaths, contentDigestOf, layerIndexDigestOf } from './container-layout';
 import type { ContainerState } from './container';
 import type { ContainerCollectOptions, ContainerCollectReport } from './container-service';
 import type { LayerIndexKeys, LowerLayers } from './lower-layers';

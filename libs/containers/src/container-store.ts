@@ -13,7 +13,8 @@ import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, diff, readLayer, type Entry } from '@stevedore/unionfs';
 import { applyLayer } from './apply-layer';
-import { ContainerPaths, StorageContentStore } from './content-store';
+import { StorageContentStore } from './content-store';
+import { CONTENT_GUARD_FAMILY, ContainerPaths, containerKeys } from './container-layout';
 import { ContainerCollector } from './container-collector';
 import { viewOf, type Change, type ContainerImage, type ContainerSnapshot, type ContainerState, type ContainerView, type FileOp, type FileOptions, type TarMode } from './container';
 import type { ContainerCollectOptions, ContainerCollectReport, ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
@@ -48,25 +49,23 @@ export class ContainerStore implements ContainerService {
     /** Namespace quotas (libs/gc): file contents count against the owner's namespace, as blobs do. */
     private readonly quota?: BlobQuota,
   ) {
-    this.contentGuard = new DigestGuard(redis, keys, 60_000, 'containers-gc');
+    this.k = containerKeys(keys);
+    this.contentGuard = new DigestGuard(redis, keys, 60_000, CONTENT_GUARD_FAMILY);
     this.content = new StorageContentStore(storage, this.contentGuard);
-    // Both keys of a layer carry its {digest} hash tag: the GC's script touches them together.
-    const layerKeys = {
-      cache: (d: Digest) => keys.key('containers', 'layer-index', `{${d}}`),
-      used: (d: Digest) => keys.key('containers', 'layer-used', `{${d}}`),
-    };
+    const layerKeys = { cache: this.k.layerIndex, used: this.k.layerUsed };
     this.lower = new LowerLayers(blobs, storage, redis, layerKeys, this.content);
     this.collector = new ContainerCollector({ storage, redis, guard: this.contentGuard, lower: this.lower, layerKeys, states: () => this.storedStates() });
   }
 
+  private readonly k: ReturnType<typeof containerKeys>;
   private stateKey(id: string): string {
-    return this.keys.key('containers', `{${id}}`, 'state');
+    return this.k.state(id);
   }
   private lockKey(id: string): string {
-    return this.keys.key('containers', `{${id}}`, 'lock');
+    return this.k.lock(id);
   }
   private get indexKey(): string {
-    return this.keys.key('containers', 'ids');
+    return this.k.ids();
   }
 
   // ---- lifecycle

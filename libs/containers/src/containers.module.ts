@@ -6,7 +6,7 @@ import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } 
 import type Redis from 'ioredis';
 import { BLOB_QUOTA, BLOB_SERVICE, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
-import { ImageService, RedisLayerSizeCache } from '@stevedore/images';
+import { ImageService, RedisLayerSizeCache, imageKeys } from '@stevedore/images';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { CONTAINER_SERVICE } from './container-service';
@@ -53,7 +53,7 @@ export class ContainersModule {
         inject: [METADATA_SERVICE, BLOB_SERVICE, STORAGE, REDIS, RedisKeys, CONFIG, { token: BLOB_QUOTA, optional: true }],
         useFactory: (m: MetadataService, b: BlobService, s: StorageDriver, r: Redis, k: RedisKeys, c: StevedoreConfig, quota?: BlobQuota) =>
           new ContainerStore(
-            new ImageService(m, b, new RedisLayerSizeCache(r, k.key('images', 'layer-usize'))),
+            new ImageService(m, b, new RedisLayerSizeCache(r, imageKeys(k).layerSizes())),
             m,
             b,
             s,

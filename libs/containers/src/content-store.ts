@@ -1,36 +1,14 @@
 // Container file contents in storage, addressed by sha256 under `containers/content/`: outside the
 // blob namespace, so registry GC never sweeps bytes a container still refers to. Their own GC
-// (ContainerCollector) removes what no container and no layer index refers to; a put runs as a
+// (ContainerCollector) removes what no container and no layer index refers to (paths: container-layout.ts); a put runs as a
 // writer of its digest under a DigestGuard of its own key family, so a sweep never deletes bytes a
 // put is storing or has just stored (the same protocol as blob pushes, see libs/blobs).
-import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { DigestStream, digestHex, type Digest } from '@stevedore/oci';
+import { DigestStream, type Digest } from '@stevedore/oci';
+import { ContainerPaths } from './container-layout';
 import type { DigestGuard } from '@stevedore/blobs';
 import type { StorageDriver } from '@stevedore/storage';
 import type { ContentRef, ContentStore } from '@stevedore/unionfs';
-
-export const ContainerPaths = {
-  content: (d: Digest) => `containers/content/sha256/${digestHex(d).slice(0, 2)}/${digestHex(d)}`,
-  contentRoot: 'containers/content/',
-  tmp: () => `containers/tmp/${randomUUID()}/data`,
-  tmpRoot: 'containers/tmp/',
-  tmpKeep: 'containers/tmp/.keep',
-  state: (id: string) => `containers/records/${id}/state.json`,
-  records: 'containers/records/',
-  layerIndex: (d: Digest) => `containers/layers/sha256/${digestHex(d)}/index.json`,
-  layersRoot: 'containers/layers/',
-} as const;
-
-/** The digest a content or layer-index path names, or undefined for any other path. */
-export function contentDigestOf(path: string): Digest | undefined {
-  const m = /^containers\/content\/sha256\/[a-f0-9]{2}\/([a-f0-9]{64})$/.exec(path);
-  return m ? (`sha256:${m[1]}` as Digest) : undefined;
-}
-export function layerIndexDigestOf(path: string): Digest | undefined {
-  const m = /^containers\/layers\/sha256\/([a-f0-9]{64})\/index\.json$/.exec(path);
-  return m ? (`sha256:${m[1]}` as Digest) : undefined;
-}
 
 export class StorageContentStore implements ContentStore {
   private anchored?: Promise<void>;

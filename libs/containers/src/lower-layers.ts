@@ -8,7 +8,7 @@ import type { BlobService } from '@stevedore/blobs';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import { MergedView, readLayer, type ContentStore, type Entry, type Layer } from '@stevedore/unionfs';
-import { ContainerPaths } from './content-store';
+import { ContainerPaths } from './container-layout';
 import type { ContainerImage } from './container';
 
 const MAX_VIEWS = 64;

@@ -3,6 +3,7 @@
 // upload completion, mount and manifest PUT reserve through BLOB_QUOTA before linking; a reserve
 // that would pass the limit is DENIED. GC recounts usage exactly from what is left after a sweep
 // (between runs, deletions are not subtracted, so usage errs high, never low).
+import { QUOTA_LIMITS_PATH, gcKeys } from './gc-layout';
 import type Redis from 'ioredis';
 import { RegistryError } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
@@ -42,7 +43,7 @@ function human(n: number): string {
   return i === 0 ? `${n} B` : `${v.toFixed(1)} ${units[i]}`;
 }
 
-export const QUOTA_LIMITS_PATH = 'gc/quota-limits.json';
+export { QUOTA_LIMITS_PATH } from './gc-layout';
 
 export class NamespaceQuotas implements BlobQuota {
   // Limits are durable in storage; the Redis hash (read by RESERVE on every upload) is their index,
@@ -53,7 +54,7 @@ export class NamespaceQuotas implements BlobQuota {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
   ) {
-    this.limits = new DurableHash(storage, redis, QUOTA_LIMITS_PATH, keys.key('quota', 'limits'));
+    this.limits = new DurableHash(storage, redis, QUOTA_LIMITS_PATH, gcKeys(keys).quotaLimits());
   }
 
   /** Rebuild the limits index if Redis lost it (called at start). */
@@ -62,13 +63,13 @@ export class NamespaceQuotas implements BlobQuota {
   }
 
   private limitsKey(): string {
-    return this.keys.key('quota', 'limits');
+    return gcKeys(this.keys).quotaLimits();
   }
   private countedKey(ns: string): string {
-    return this.keys.key('quota', `{${ns}}`, 'digests');
+    return gcKeys(this.keys).quotaDigests(ns);
   }
   private usedKey(ns: string): string {
-    return this.keys.key('quota', `{${ns}}`, 'used');
+    return gcKeys(this.keys).quotaUsed(ns);
   }
 
   async reserve(name: string, blob: BlobInfo): Promise<void> {

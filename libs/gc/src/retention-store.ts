@@ -1,5 +1,6 @@
 // Retention rules: durable in storage (`gc/retention.json`), indexed in one Redis hash
 // (repository pattern -> rule JSON) that is rebuilt from storage when Redis lost it.
+import { RETENTION_PATH, gcKeys } from './gc-layout';
 import type Redis from 'ioredis';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
@@ -7,12 +8,12 @@ import { RegistryError } from '@stevedore/oci';
 import { parseRetentionRule, type RetentionRule } from './retention';
 import { DurableHash } from './durable-hash';
 
-export const RETENTION_PATH = 'gc/retention.json';
+export { RETENTION_PATH } from './gc-layout';
 
 export class RetentionStore {
   private readonly rules: DurableHash;
   constructor(storage: StorageDriver, redis: Redis, keys: RedisKeys) {
-    this.rules = new DurableHash(storage, redis, RETENTION_PATH, keys.key('gc', 'retention'));
+    this.rules = new DurableHash(storage, redis, RETENTION_PATH, gcKeys(keys).retention());
   }
 
   async list(): Promise<RetentionRule[]> {

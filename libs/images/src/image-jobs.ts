@@ -24,10 +24,7 @@ export interface ImportJobData {
   owner?: string;
 }
 
-export const ImageJobPaths = {
-  exportArchive: (id: string) => `exports/${id}/archive`,
-  importUpload: (id: string) => `imports/${id}/upload`,
-} as const;
+export { ImageJobPaths } from './image-layout';
 
 /** Finished jobs stay queryable this long; their archives are removed with them by DELETE. */
 export const JOB_RETENTION_SECONDS = 7 * 24 * 3600;

@@ -1,6 +1,7 @@
 // Nest wiring of the images domain: the management API (on 'all' and 'gateway') and the export and
 // import workers (on 'all' and 'commit-worker'). `deps` provide BLOB_SERVICE and METADATA_SERVICE,
 // in-process or remote; both halves only use those interfaces, storage and Redis.
+import { imageKeys } from './image-layout';
 import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, type StevedoreConfig } from '@stevedore/platform';
@@ -51,7 +52,7 @@ export class ImagesModule {
           ...stripUndefined({ maxArchiveBytes: options.maxArchiveBytes }),
         }),
       },
-      { provide: LAYER_SIZES, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RedisLayerSizeCache(redis, keys.key('images', 'layer-usize')) },
+      { provide: LAYER_SIZES, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RedisLayerSizeCache(redis, imageKeys(keys).layerSizes()) },
       {
         provide: ImageService,
         inject: [METADATA_SERVICE, BLOB_SERVICE, LAYER_SIZES],

@@ -10,3 +10,4 @@ export * from './images-options';
 export * from './images.module';
 export * from './archive-input';
 export * from './local-images';
+export * from './image-layout';

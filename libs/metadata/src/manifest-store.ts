@@ -11,6 +11,7 @@
 // tagging, so their modification times are when the tag was last set and when it last named each
 // digest. Redis keeps them (tagtimes, taghist) so reads never stat storage; reindex rebuilds them
 // from the links' times, equal to the ones Redis had to within the storage's time resolution.
+import { metadataKeys } from './metadata-layout';
 import type Redis from 'ioredis';
 import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
@@ -98,36 +99,33 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     private readonly options: ManifestStoreOptions,
   ) {
     this.guard = new DigestGuard(redis, keys);
+    this.k = metadataKeys(keys);
   }
 
+  private readonly k: ReturnType<typeof metadataKeys>;
   private manifestKey(d: string): string {
-    return this.keys.key('manifest', d);
+    return this.k.manifest(d);
   }
   private revisionsKey(name: string): string {
-    return this.keys.repo(name, 'revisions');
+    return this.k.revisions(name);
   }
   private tagsKey(name: string): string {
-    return this.keys.repo(name, 'tags');
+    return this.k.tags(name);
   }
   private tagNamesKey(name: string): string {
-    return this.keys.repo(name, 'tagnames');
+    return this.k.tagNames(name);
   }
   private tagTimesKey(name: string): string {
-    return this.keys.repo(name, 'tagtimes');
+    return this.k.tagTimes(name);
   }
-  /**
-   * ZSET of the digests a tag has named, each once, scored by when it last named it (ms). Not the
-   * older `taghistory` LIST (one entry per tagging, repeats allowed): a new name, so a LIST left by
-   * an older version is never read as the ZSET (WRONGTYPE); reindex rebuilds this one from storage.
-   */
   private tagHistoryKey(name: string, tag: string): string {
-    return this.keys.repo(name, 'taghist', tag);
+    return this.k.tagHistory(name, tag);
   }
   private referrersKey(name: string, subject: string): string {
-    return this.keys.repo(name, 'referrers', subject);
+    return this.k.referrers(name, subject);
   }
   private catalogKey(): string {
-    return this.keys.key('catalog');
+    return this.k.catalog();
   }
 
   private async resolve(name: string, reference: string): Promise<Digest> {

@@ -12,6 +12,7 @@ import type { StorageDriver } from '@stevedore/storage';
 import type { RedisKeys } from './redis';
 
 export const INSTANCE_ID_PATH = 'instance/id';
+const instanceKey = (keys: RedisKeys) => keys.key('instance');
 
 export type InstanceCheck =
   /** Redis indexes this storage. */
@@ -47,7 +48,7 @@ async function readId(storage: StorageDriver): Promise<string | undefined> {
  * others wait for that id to appear in storage.
  */
 export async function checkInstance(storage: StorageDriver, redis: Redis, keys: RedisKeys, where: string, waitMs = 5_000): Promise<InstanceCheck> {
-  const key = keys.key('instance');
+  const key = instanceKey(keys);
   let id = await readId(storage);
   let fresh = false;
   if (!id) {
@@ -81,6 +82,6 @@ export async function claimInstance(storage: StorageDriver, redis: Redis, keys: 
     id = randomUUID();
     await storage.putContent(INSTANCE_ID_PATH, id);
   }
-  await redis.set(keys.key('instance'), id);
+  await redis.set(instanceKey(keys), id);
   return id;
 }

@@ -2,6 +2,7 @@
 // from the upstream to the client while the same bytes are stored (digest verified by the store).
 // One fetch per blob even under concurrent requests: within a process a per-digest in-flight
 // promise, across replicas a Redis lock; whoever does not fetch waits for the stored copy.
+import { upstreamKeys } from './upstream-layout';
 import { randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -96,7 +97,7 @@ export class PullThroughBlobService implements BlobService {
         await running.catch(() => undefined);
         continue;
       }
-      const lockKey = this.keys.key('upstream', 'fetch', digest);
+      const lockKey = upstreamKeys(this.keys).fetchLock(digest);
       const token = randomUUID();
       if (!(await this.redis.set(lockKey, token, 'PX', this.lockTtlMs, 'NX'))) {
         await this.waitForOtherReplica(lockKey, digest);

@@ -20,7 +20,7 @@ import type { UpstreamClients } from './upstream-clients';
 import type { UpstreamMapping } from './upstream-mapping';
 import type { UpstreamStore } from './upstream-store';
 import { SingleFlight } from './single-flight';
-import { UpstreamLayout, parseOriginKey, type UpstreamOrigin } from './upstream-layout';
+import { UpstreamLayout, parseOriginKey, type UpstreamOrigin, upstreamKeys } from './upstream-layout';
 
 export interface PullThroughOptions {
   /** Seconds a tag fetched from upstream is served without asking again. */
@@ -52,17 +52,17 @@ export class PullThroughMetadataService implements MetadataService {
   ) {}
 
   private freshKey(name: string, tag: string): string {
-    return this.keys.repo(name, 'upstream-fresh', tag);
+    return upstreamKeys(this.keys).fresh(name, tag);
   }
 
   /** Marks a tag as the upstream's (cached by pull-through); a local push removes it. */
   private originKey(name: string, tag: string): string {
-    return this.keys.repo(name, 'upstream-origin', tag);
+    return upstreamKeys(this.keys).origin(name, tag);
   }
 
   /** Set when every upstream-origins/ object of storage is a marker in this Redis. */
   private originsIndexedKey(): string {
-    return this.keys.key('upstream', 'origins-indexed');
+    return upstreamKeys(this.keys).originsIndexed();
   }
 
   /**

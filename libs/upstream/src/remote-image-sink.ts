@@ -2,6 +2,7 @@
 // pushBlob (skipped when the target has them, mounted from another repository of the target when a
 // copy put them there before, else uploaded), manifests by digest, then tags as a PUT of the same
 // bytes under the tag. Where the target holds each blob is remembered in Redis for later mounts.
+import { upstreamKeys } from './upstream-layout';
 import type Redis from 'ioredis';
 import { RegistryError, type BlobOutcome, type Digest, type ImageSink, type SinkBlob } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
@@ -24,7 +25,7 @@ export class RemoteImageSink implements ImageSink {
   }
 
   private pushedKey(digest: Digest): string {
-    return this.keys.key('upstream', 'pushed', this.upstreamId, digest);
+    return upstreamKeys(this.keys).pushed(this.upstreamId, digest);
   }
 
   async putBlob(repository: string, blob: SinkBlob, storedIn: readonly string[]): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {

@@ -15,6 +15,8 @@
 //   <prefix>:repo:{<name>}:upstream-fresh:<tag>   set while a pull-through tag is within its TTL
 //   <prefix>:upstream:fetch:<digest>              lock: one replica fetches a blob from upstream
 //   <prefix>:upstream:pushed:<upstream>:<digest>  a repository on that upstream known to hold the blob (mount source)
+import type { RedisKeys } from '@stevedore/platform';
+
 export const UpstreamLayout = {
   upstreamsRoot: 'upstreams/',
   upstream(id: string): string {
@@ -45,4 +47,14 @@ export interface UpstreamOrigin {
   remoteName: string;
   /** When it was cached (ISO 8601). */
   at: string;
+}
+
+export function upstreamKeys(keys: RedisKeys) {
+  return {
+    origin: (name: string, tag: string) => keys.repo(name, 'upstream-origin', tag),
+    originsIndexed: () => keys.key('upstream', 'origins-indexed'),
+    fresh: (name: string, tag: string) => keys.repo(name, 'upstream-fresh', tag),
+    fetchLock: (digest: string) => keys.key('upstream', 'fetch', digest),
+    pushed: (upstream: string, digest: string) => keys.key('upstream', 'pushed', upstream, digest),
+  };
 }

@@ -1,0 +1,29 @@
+// Auth's keyspace, written down in one place (only libs/auth reads or writes it). Storage:
+//
+//   auth/users/<name>.json            a user or robot (password hash, scopes, owner, disabled)
+//   auth/public/<repository>/flag     the repository is public (anonymous pull)
+//
+// Redis (<p> is STEVEDORE_REDIS_PREFIX):
+//
+//   <p>:auth:user:<name>              cached user record
+//   <p>:auth:public                   set of public repositories (index of auth/public/)
+//   <p>:auth:fail:{user,ip}:<id>      failed-login counter (expires with the window)
+import type { RedisKeys } from '@stevedore/platform';
+
+export const AuthPaths = {
+  usersRoot: 'auth/users/',
+  user: (name: string) => `auth/users/${name}.json`,
+  /** The user name a path under usersRoot names, or undefined. */
+  userOf: (path: string) => /^auth\/users\/([^/]+)\.json$/.exec(path)?.[1],
+  publicRoot: 'auth/public/',
+  publicFlag: (repository: string) => `auth/public/${repository}/flag`,
+  publicOf: (path: string) => /^auth\/public\/(.+)\/flag$/.exec(path)?.[1],
+} as const;
+
+export function authKeys(keys: RedisKeys) {
+  return {
+    user: (name: string) => keys.key('auth', 'user', name),
+    public: () => keys.key('auth', 'public'),
+    failures: (kind: 'user' | 'ip', id: string) => keys.key('auth', 'fail', kind, id),
+  };
+}
