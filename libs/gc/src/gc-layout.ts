@@ -9,7 +9,7 @@
 //   <p>:quota:limits                    hash: index of gc/quota-limits.json
 //   <p>:quota:{<namespace>}:digests     hash digest -> bytes counted against the namespace
 //   <p>:quota:{<namespace>}:used        bytes counted
-//   <p>:bull:gc:*                       BullMQ's queue (its keys are BullMQ's)
+//   <p>:gc:{wait,active,<job id>,…}     BullMQ's queue (its keys are BullMQ's; beside DigestGuard's gc:touched: …)
 //
 // The digest leases GC sweeps under (`<p>:gc:{touched,writing,sweeping}:<d>`) are libs/blobs' (blob-layout.ts).
 import type { RedisKeys } from '@stevedore/platform';

@@ -6,7 +6,7 @@
 // Redis (<p> is STEVEDORE_REDIS_PREFIX):
 //
 //   <p>:images:layer-usize        hash layer digest -> uncompressed bytes (for `docker images` SIZE)
-//   <p>:bull:{export,import}:*    BullMQ's queues (their keys are BullMQ's)
+//   <p>:{export,import}:*         BullMQ's queues (their keys are BullMQ's)
 import type { RedisKeys } from '@stevedore/platform';
 
 export const ImageJobPaths = {
