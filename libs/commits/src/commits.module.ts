@@ -3,6 +3,7 @@
 // UpstreamModule where images are pulled through).
 import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import { ResourceRegistry } from '@stevedore/registry';
+import type { ModuleRoles } from '@stevedore/platform';
 import { jobNotFound, ownedCommitJob } from './job-status';
 import { ContainersModule } from '@stevedore/containers';
 import { CommitQueues } from './commit-queues';
@@ -10,9 +11,8 @@ import { CommitService } from './commit-service';
 import { CommitWorkers } from './commit-workers';
 import { CommitsController } from './commits.controller';
 
-export interface CommitsModuleOptions {
-  api?: boolean;
-  worker?: boolean;
+/** api: /api/v1/containers, /commits and /jobs; workers: the commit worker. */
+export interface CommitsModuleOptions extends Pick<ModuleRoles, 'api' | 'workers'> {
   /**
    * The containers module to use (ContainersModule.forRoot here, or .remote() for a split gateway and
    * workers), shared with the GC that collects their contents; default: hosted here.
@@ -37,7 +37,7 @@ export class CommitsModule {
   static forRoot(deps: DynamicModule[], options: CommitsModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [];
     if (options.api) providers.push(CommitQueues, CommitService, CommitJobResources);
-    if (options.worker) providers.push(CommitWorkers);
+    if (options.workers) providers.push(CommitWorkers);
     return {
       module: CommitsModule,
       imports: [

@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
 import { BLOB_QUOTA, BLOB_SERVICE, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService, RedisLayerSizeCache, imageKeys } from '@stevedore/images';
-import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { CONTAINER_SERVICE } from './container-service';
 import { ContainerServiceClient } from './container-service.client';
@@ -19,10 +19,8 @@ import type { ContainerService as Containers } from './container-service';
 import { ContainersController } from './containers.controller';
 import { ContainersGcInternalController, ContainersInternalController } from './containers-internal.controller';
 
-export interface ContainersModuleOptions {
-  api?: boolean;
-  serveInternal?: boolean;
-}
+/** api: /api/v1/containers; serveInternal: the containers service for split targets. */
+export type ContainersModuleOptions = Pick<ModuleRoles, 'api' | 'serveInternal'>;
 
 /** Containers as owned resources for the access policy: owner, and the image repository they hold. */
 class ContainerResources implements OnModuleInit {

@@ -5,7 +5,7 @@
 // and CONTAINER_SERVICE (ContainersModule) where the worker also collects container contents.
 import { DynamicModule, Global, Module, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, type StevedoreConfig, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, type BlobGcService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from '@stevedore/metadata';
@@ -21,12 +21,8 @@ import { RetentionStore } from './retention-store';
 @Module({})
 class GcQuotasModule {}
 
-export interface GcModuleOptions {
-  /** Serve /api/v1/gc, /retention, /quotas. */
-  api?: boolean;
-  /** Run the gc worker and keep the schedule. */
-  worker?: boolean;
-}
+/** api: /api/v1/gc, /retention, /quotas; workers: the gc worker and its schedule. */
+export type GcModuleOptions = Pick<ModuleRoles, 'api' | 'workers'>;
 
 @Module({})
 export class GcModule {
@@ -56,7 +52,7 @@ export class GcModule {
       { provide: RetentionStore, inject: [STORAGE, REDIS, RedisKeys], useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new RetentionStore(storage, redis, keys) },
       GcQueue,
     ];
-    if (options.worker) {
+    if (options.workers) {
       providers.push(
         {
           provide: GarbageCollector,

@@ -4,7 +4,7 @@
 import { imageKeys } from './image-layout';
 import { DynamicModule, Inject, Module, OnModuleInit, Optional, type Provider } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { CONFIG, REDIS, RedisKeys, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, type StevedoreConfig, type ModuleRoles } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
@@ -18,12 +18,8 @@ import { ImageJobWorkers } from './image-workers';
 import { LAYER_SIZES, RedisLayerSizeCache, type LayerSizeCache } from './layer-size-cache';
 import { DEFAULT_IMAGES_OPTIONS, IMAGES_OPTIONS, type ImagesOptions } from './images-options';
 
-export interface ImagesModuleOptions extends Partial<ImagesOptions> {
-  /** Serve /api/v1/images, /exports, /imports. */
-  api?: boolean;
-  /** Run the export and import job workers. */
-  workers?: boolean;
-}
+/** api: /api/v1/images, /exports, /imports; workers: the export and import job workers. */
+export interface ImagesModuleOptions extends Partial<ImagesOptions>, Pick<ModuleRoles, 'api' | 'workers'> {}
 
 /** Export and import jobs as owned resources for the access policy. */
 class ImageJobResources implements OnModuleInit {

@@ -91,3 +91,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   const publicUrl = (c.STEVEDORE_PUBLIC_URL ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${c.PORT}`).replace(/\/$/, '');
   return { ...c, publicUrl };
 }
+
+/**
+ * What a module does in the process it is wired into: one options type for every domain module
+ * (libs/server targets derive them from the roles a target runs).
+ */
+export interface ModuleRoles {
+  /** Serve the module's public API routes (/api/v1/...). */
+  api?: boolean;
+  /** Run the module's queue workers. */
+  workers?: boolean;
+  /** Serve the module's service to other processes (/internal/v1, split targets). */
+  serveInternal?: boolean;
+}

@@ -4,7 +4,7 @@
 import { DynamicModule, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Worker } from 'bullmq';
-import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, closeWithin, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -45,12 +45,8 @@ class UpstreamLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-export interface UpstreamModuleOptions {
-  /** Serve /api/v1/upstreams, /api/v1/replications and /api/v1/replication-rules. */
-  api?: boolean;
-  /** Run the `replicate` worker in this process. */
-  worker?: boolean;
-}
+/** api: /api/v1/upstreams, /replications and /replication-rules; workers: the `replicate` worker. */
+export type UpstreamModuleOptions = Pick<ModuleRoles, 'api' | 'workers'>;
 
 @Module({})
 export class UpstreamModule {
@@ -68,7 +64,7 @@ export class UpstreamModule {
     return {
       module: UpstreamModule,
       imports: [inner],
-      controllers: options.api === false ? [] : [UpstreamsController],
+      controllers: options.api ? [UpstreamsController] : [],
       providers: [
         {
           provide: UpstreamStore,
@@ -105,7 +101,7 @@ export class UpstreamModule {
         {
           provide: UpstreamLifecycle,
           inject: [CONFIG, Replicator, UpstreamClients, ReplicationQueue],
-          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue) => new UpstreamLifecycle(!!options.worker, c, rep, cl, q),
+          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue) => new UpstreamLifecycle(!!options.workers, c, rep, cl, q),
         },
       ],
       exports: [BLOB_SERVICE, METADATA_SERVICE, UpstreamStore, ReplicationQueue],
