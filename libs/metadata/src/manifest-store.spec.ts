@@ -1,11 +1,134 @@
-import { historyEntries } from './manifest-store';
+// ManifestStore against a real Redis and both storage drivers (filesystem, and S3 on the shared
+// Ceph RGW): puts by tag and by digest with their checks, tag moves and deletes, manifest deletes,
+// referrers, tag paging, reindex after a flush, and GC's removal of untagged manifests.
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import Redis from 'ioredis';
+import { digestOf, type Digest } from '@stevedore/oci';
+import { RedisKeys } from '@stevedore/platform';
+import { FilesystemDriver, S3Driver, type StorageDriver } from '@stevedore/storage';
+import { BlobStore } from '@stevedore/blobs';
+import { createTestBucket, minioOptions, removeTestBucket, startRedis, useSharedS3, type RunningRedis, type S3Endpoint } from '@stevedore/testing';
+import { ManifestStore } from './manifest-store';
 
-describe('historyEntries', () => {
-  it('pairs each digest of a ZRANGE WITHSCORES reply with its time, in order', () => {
-    expect(historyEntries(['sha256:b', '1000', 'sha256:a', '2500'])).toEqual([
-      { digest: 'sha256:b', taggedAt: 1000 },
-      { digest: 'sha256:a', taggedAt: 2500 },
-    ]);
-    expect(historyEntries([])).toEqual([]);
+jest.setTimeout(120_000);
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const code = (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: string }) => e.code);
+
+let redisServer: RunningRedis;
+beforeAll(async () => {
+  redisServer = await startRedis();
+});
+afterAll(async () => {
+  await redisServer?.stop();
+});
+
+describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
+  let storage: StorageDriver;
+  let redis: Redis;
+  let blobs: BlobStore;
+  let store: ManifestStore;
+  let dir: string | undefined;
+  let s3: S3Endpoint | undefined;
+  let bucket: string | undefined;
+
+  beforeAll(async () => {
+    if (kind === 'filesystem') {
+      dir = mkdtempSync(path.join(os.tmpdir(), 'manifest-store-'));
+      storage = new FilesystemDriver(dir);
+    } else {
+      s3 = await useSharedS3();
+      bucket = await createTestBucket(s3, 'manifests');
+      storage = new S3Driver({ ...minioOptions(s3), bucket });
+    }
+    redis = new Redis(redisServer.url);
+    const keys = new RedisKeys(`manifest-store-${kind}`);
+    blobs = new BlobStore(storage, redis, keys);
+    store = new ManifestStore(storage, redis, keys, blobs, { maxManifestBytes: 64 * 1024 });
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+    if (s3 && bucket) await removeTestBucket(s3, bucket);
+  });
+
+  /** An image manifest of `name` whose config blob is stored; `extra` makes it unique. */
+  async function image(name: string, extra: string, subject?: { digest: string; size: number }): Promise<Buffer> {
+    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { extra } }, rootfs: { type: 'layers', diff_ids: [] } }));
+    const c = await blobs.putBlob(name, Readable.from([config]));
+    const m: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size }, layers: [] };
+    if (subject) Object.assign(m, { subject: { mediaType: OCI_MANIFEST, ...subject }, artifactType: 'application/vnd.example+json' });
+    return Buffer.from(JSON.stringify(m));
+  }
+
+  it('puts by tag and by digest, checks digests and references, and gets either way', async () => {
+    const bytes = await image('a/app', 'one');
+    const d = digestOf(bytes);
+    expect(await store.putManifest({ name: 'a/app', tag: 'v1' }, bytes, OCI_MANIFEST)).toMatchObject({ digest: d });
+    expect((await store.getManifest({ name: 'a/app', tag: 'v1' })).digest).toBe(d);
+    expect((await store.getManifest({ name: 'a/app', digest: d })).bytes.equals(bytes)).toBe(true);
+    expect(await code(store.getManifest({ name: 'a/other', digest: d }))).toBe('MANIFEST_UNKNOWN');
+    // By digest: the digest must be the bytes'.
+    const other = await image('a/app', 'two');
+    expect(await code(store.putManifest({ name: 'a/app', digest: d }, other, OCI_MANIFEST))).toBe('DIGEST_INVALID');
+    expect((await store.putManifest({ name: 'a/app', digest: digestOf(other) }, other, OCI_MANIFEST)).digest).toBe(digestOf(other));
+    // A manifest naming a blob the repository lacks is refused, and stored nowhere.
+    const missing = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'e'.repeat(64)}`, size: 2 }, layers: [] }));
+    expect(await code(store.putManifest({ name: 'a/app', tag: 'broken' }, missing, OCI_MANIFEST))).toBe('MANIFEST_BLOB_UNKNOWN');
+    expect(await code(store.getManifest({ name: 'a/app', tag: 'broken' }))).toBe('MANIFEST_UNKNOWN');
+    expect(await code(store.putManifest({ name: 'a/app', tag: 'big' }, Buffer.alloc(65 * 1024, 32), OCI_MANIFEST))).toBe('MANIFEST_INVALID');
+  });
+
+  it('moves and deletes tags; deleting a manifest removes its tags and referrer entry', async () => {
+    const one = await image('b/app', 'one');
+    const two = await image('b/app', 'two', { digest: digestOf(one), size: one.length });
+    await store.putManifest({ name: 'b/app', tag: 'latest' }, one, OCI_MANIFEST);
+    await store.putManifest({ name: 'b/app', tag: 'sig' }, two, OCI_MANIFEST);
+    expect((await store.referrers('b/app', digestOf(one))).map((r) => r.digest)).toEqual([digestOf(two)]);
+    await store.tagManifest('b/app', 'stable', digestOf(one));
+    await store.tagManifest('b/app', 'latest', digestOf(two));
+    expect(await store.tagsOf('b/app', digestOf(one))).toEqual(['stable']);
+    expect((await store.listTags('b/app')).items).toEqual(['latest', 'sig', 'stable']);
+    const page = await store.listTags('b/app', 2);
+    expect(page).toEqual({ items: ['latest', 'sig'], next: 'sig' });
+    expect((await store.listTags('b/app', 2, page.next)).items).toEqual(['stable']);
+    await store.deleteTag('b/app', 'stable');
+    expect(await code(store.getManifest({ name: 'b/app', tag: 'stable' }))).toBe('MANIFEST_UNKNOWN');
+    expect((await store.getManifest({ name: 'b/app', digest: digestOf(one) })).digest).toBe(digestOf(one));
+    await store.deleteManifest('b/app', digestOf(two));
+    expect(await code(store.getManifest({ name: 'b/app', tag: 'latest' }))).toBe('MANIFEST_UNKNOWN');
+    expect(await store.referrers('b/app', digestOf(one))).toEqual([]);
+    expect(await code(store.tagManifest('b/app', 'again', digestOf(two)))).toBe('MANIFEST_UNKNOWN');
+  });
+
+  it('rebuilds manifests, tags and the catalog from storage after Redis is flushed', async () => {
+    const bytes = await image('c/app', 'one');
+    await store.putManifest({ name: 'c/app', tag: 'v1' }, bytes, OCI_MANIFEST);
+    await redis.flushall();
+    expect(await code(store.getManifest({ name: 'c/app', tag: 'v1' }))).toBe('MANIFEST_UNKNOWN');
+    const r = await store.reindex();
+    expect(r.manifests).toBeGreaterThanOrEqual(1);
+    expect((await store.getManifest({ name: 'c/app', tag: 'v1' })).digest).toBe(digestOf(bytes));
+    expect((await store.catalog()).items).toContain('c/app');
+  });
+
+  it('removes untagged manifests only past the cutoff, never a tagged one', async () => {
+    const tagged = await image('d/app', 'tagged');
+    const loose = await image('d/app', 'loose');
+    await store.putManifest({ name: 'd/app', tag: 'keep' }, tagged, OCI_MANIFEST);
+    await store.putManifest({ name: 'd/app', digest: digestOf(loose) }, loose, OCI_MANIFEST);
+    const candidates = [digestOf(tagged), digestOf(loose)] as Digest[];
+    const [s, us] = await redis.time();
+    const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    // First sight stamps them; nothing goes before the cutoff has passed since.
+    expect(await store.deleteUntagged('d/app', candidates, { olderThan: now - 60_000 })).toEqual([]);
+    expect(await store.deleteUntagged('d/app', candidates, { olderThan: now + 60_000 })).toEqual([digestOf(loose)]);
+    expect(await code(store.getManifest({ name: 'd/app', digest: digestOf(loose) }))).toBe('MANIFEST_UNKNOWN');
+    expect((await store.getManifest({ name: 'd/app', tag: 'keep' })).digest).toBe(digestOf(tagged));
+    const records = await store.listManifests('d/app');
+    expect(records.map((m) => m.digest)).toEqual([digestOf(tagged)]);
+    expect(records[0].tags.map((t) => t.tag)).toEqual(['keep']);
   });
 });
