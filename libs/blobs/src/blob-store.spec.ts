@@ -1,16 +1,13 @@
 // BlobStore against a real Redis and both storage drivers (filesystem, and S3 on the shared Ceph
 // RGW): the read path, uploads (chunked, resumable, digest-checked), links and mounts, reindex
 // after a flush, the GC sweep's lease and grace, and upload purging.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { digestOf, type Digest } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
-import { FilesystemDriver, S3Driver, type StorageDriver } from '@stevedore/storage';
-import { createTestBucket, minioOptions, removeTestBucket, startRedis, useSharedS3, type RunningRedis, type S3Endpoint } from '@stevedore/testing';
+import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
+import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
 import { BlobStore } from './blob-store';
 
 jest.setTimeout(120_000);
@@ -35,27 +32,22 @@ describe.each(['filesystem', 's3'] as const)('BlobStore (%s)', (kind) => {
   let storage: StorageDriver;
   let redis: Redis;
   let store: BlobStore;
-  let dir: string | undefined;
-  let s3: S3Endpoint | undefined;
-  let bucket: string | undefined;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    if (kind === 'filesystem') {
-      dir = mkdtempSync(path.join(os.tmpdir(), 'blob-store-'));
-      storage = new FilesystemDriver(dir);
-    } else {
-      s3 = await useSharedS3();
-      bucket = await createTestBucket(s3, 'blobs');
-      storage = new S3Driver({ ...minioOptions(s3), bucket });
-    }
+    const t = await testStorage(kind, 'blobstore');
+    storage = await createStorageDriver(t.options);
+    close = async () => {
+      await storage.close?.();
+      await t.close();
+    };
     redis = new Redis(redisServer.url);
     // A prefix per driver: both suites share one Redis.
     store = new BlobStore(storage, redis, new RedisKeys(`blob-store-${kind}`));
   });
   afterAll(async () => {
     redis?.disconnect();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (s3 && bucket) await removeTestBucket(s3, bucket);
+    await close?.();
   });
 
   it('stores a blob once, links it per repository, serves it whole and by range', async () => {

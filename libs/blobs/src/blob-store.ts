@@ -31,7 +31,7 @@ import type {
   UploadPurgeReport,
   UploadStatus,
 } from './blob-service';
-import { DigestGuard } from './digest-guard';
+import { DigestGuard, luaMayGo } from './digest-guard';
 
 interface UploadRecord {
   name: string;
@@ -71,15 +71,7 @@ export interface BlobStoreOptions {
 // GC's sweep of one digest, atomic against DigestGuard's writers. KEYS: blob, touched, writing,
 // sweeping, then the layer sets to unlink from. ARGV: cutoff ms, lease seconds, deleteData, digest.
 // Returns -1 busy, -2 first seen (stamped now), -3 touched since the cutoff, else the size swept.
-const SWEEP = `
-if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return -1 end
-local t = redis.call('GET', KEYS[2])
-if not t then
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[2], now[1] * 1000 + math.floor(now[2] / 1000))
-  return -2
-end
-if tonumber(t) >= tonumber(ARGV[1]) then return -3 end
+const SWEEP = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 })}
 local size = tonumber(redis.call('HGET', KEYS[1], 'size') or '0')
 for i = 5, #KEYS do redis.call('SREM', KEYS[i], ARGV[4]) end
 if ARGV[3] == '1' then

@@ -33,6 +33,24 @@ local t = redis.call('TIME')
 redis.call('SET', KEYS[1], t[1] * 1000 + math.floor(t[2] / 1000))
 return 1`;
 
+/**
+ * The check every GC script starts with (Lua, placed at the head of a sweep script): a digest is
+ * busy while a writer or another sweep holds it (-1); kept and stamped now when first seen (-2);
+ * kept when touched since the cutoff ARGV[1] (-3); otherwise the script goes on to remove it.
+ * `ret` gives a code the script's return shape (`{-1}` for scripts that return a table).
+ */
+export function luaMayGo(keys: { touched: number; writing: number; sweeping: number }, ret: (code: number) => string = String): string {
+  return `
+if redis.call('EXISTS', KEYS[${keys.writing}]) == 1 or redis.call('EXISTS', KEYS[${keys.sweeping}]) == 1 then return ${ret(-1)} end
+local t = redis.call('GET', KEYS[${keys.touched}])
+if not t then
+  local now = redis.call('TIME')
+  redis.call('SET', KEYS[${keys.touched}], now[1] * 1000 + math.floor(now[2] / 1000))
+  return ${ret(-2)}
+end
+if tonumber(t) >= tonumber(ARGV[1]) then return ${ret(-3)} end`;
+}
+
 /** Seconds a writer count outlives a crashed writer (its digest is kept from GC that long). */
 const WRITER_TTL_SECONDS = 3600;
 

@@ -14,7 +14,7 @@
 //   run rebuilds from the layer itself any index a live container needs and storage lacks.
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import type { DigestGuard } from '@stevedore/blobs';
+import { luaMayGo, type DigestGuard } from '@stevedore/blobs';
 import type { Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import type { Entry } from '@stevedore/unionfs';
@@ -39,15 +39,7 @@ return 1`;
 
 // KEYS: touched, writing, sweeping of one content digest. ARGV: cutoff, lease seconds.
 // -1 being written or swept, -2 first seen (stamped now), -3 touched since the cutoff, 1 leased.
-const LEASE_CONTENT = `
-if redis.call('EXISTS', KEYS[2]) == 1 or redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
-local t = redis.call('GET', KEYS[1])
-if not t then
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[1], now[1] * 1000 + math.floor(now[2] / 1000))
-  return -2
-end
-if tonumber(t) >= tonumber(ARGV[1]) then return -3 end
+const LEASE_CONTENT = `${luaMayGo({ touched: 1, writing: 2, sweeping: 3 })}
 redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
 return 1`;
 

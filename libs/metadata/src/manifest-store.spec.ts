@@ -1,16 +1,13 @@
 // ManifestStore against a real Redis and both storage drivers (filesystem, and S3 on the shared
 // Ceph RGW): puts by tag and by digest with their checks, tag moves and deletes, manifest deletes,
 // referrers, tag paging, reindex after a flush, and GC's removal of untagged manifests.
-import { mkdtempSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { digestOf, type Digest } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
-import { FilesystemDriver, S3Driver, type StorageDriver } from '@stevedore/storage';
+import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import { BlobStore } from '@stevedore/blobs';
-import { createTestBucket, minioOptions, removeTestBucket, startRedis, useSharedS3, type RunningRedis, type S3Endpoint } from '@stevedore/testing';
+import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
 import { ManifestStore } from './manifest-store';
 
 jest.setTimeout(120_000);
@@ -30,19 +27,15 @@ describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
   let redis: Redis;
   let blobs: BlobStore;
   let store: ManifestStore;
-  let dir: string | undefined;
-  let s3: S3Endpoint | undefined;
-  let bucket: string | undefined;
+  let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    if (kind === 'filesystem') {
-      dir = mkdtempSync(path.join(os.tmpdir(), 'manifest-store-'));
-      storage = new FilesystemDriver(dir);
-    } else {
-      s3 = await useSharedS3();
-      bucket = await createTestBucket(s3, 'manifests');
-      storage = new S3Driver({ ...minioOptions(s3), bucket });
-    }
+    const t = await testStorage(kind, 'manifeststore');
+    storage = await createStorageDriver(t.options);
+    close = async () => {
+      await storage.close?.();
+      await t.close();
+    };
     redis = new Redis(redisServer.url);
     const keys = new RedisKeys(`manifest-store-${kind}`);
     blobs = new BlobStore(storage, redis, keys);
@@ -50,8 +43,7 @@ describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
   });
   afterAll(async () => {
     redis?.disconnect();
-    if (dir) rmSync(dir, { recursive: true, force: true });
-    if (s3 && bucket) await removeTestBucket(s3, bucket);
+    await close?.();
   });
 
   /** An image manifest of `name` whose config blob is stored; `extra` makes it unique. */

@@ -16,7 +16,7 @@ import type Redis from 'ioredis';
 import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { DigestGuard, type BlobQuota, type BlobService } from '@stevedore/blobs';
+import { DigestGuard, luaMayGo, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import type {
   ManifestDataRecord,
   ManifestGcService,
@@ -64,15 +64,7 @@ return removed`;
 // GC's purge of one manifest record no repository holds. KEYS: manifest, touched, writing, sweeping,
 // blob. ARGV: cutoff ms, lease seconds. Returns {-1} busy, {-2} first seen, {-3} recent, else
 // {size, 1 when the bytes go too (not also a blob, whose sweep owns them)}.
-const PURGE = `
-if redis.call('EXISTS', KEYS[3]) == 1 or redis.call('EXISTS', KEYS[4]) == 1 then return {-1} end
-local t = redis.call('GET', KEYS[2])
-if not t then
-  local now = redis.call('TIME')
-  redis.call('SET', KEYS[2], now[1] * 1000 + math.floor(now[2] / 1000))
-  return {-2}
-end
-if tonumber(t) >= tonumber(ARGV[1]) then return {-3} end
+const PURGE = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 }, (c) => `{${c}}`)}
 local size = redis.call('HSTRLEN', KEYS[1], 'bytes')
 redis.call('DEL', KEYS[1])
 if redis.call('EXISTS', KEYS[5]) == 1 then return {size, 0} end

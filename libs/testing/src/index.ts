@@ -6,3 +6,4 @@ export * from './reference-registry';
 export * from './stevedore-harness';
 export * from './registry-client';
 export * from './oci-layout';
+export * from './test-storage';
