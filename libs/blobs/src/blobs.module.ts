@@ -5,8 +5,7 @@ import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@steved
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobQuota } from './blob-service';
 import { BlobStore } from './blob-store';
-import { BlobServiceClient } from './blob-service.client';
-import { BlobsInternalController } from './blobs-internal.controller';
+import { BlobsRpcController, blobServiceClient } from './blob-rpc';
 
 @Module({})
 export class BlobsModule {
@@ -14,7 +13,7 @@ export class BlobsModule {
   static inProcess(options: { serveInternal?: boolean } = {}): DynamicModule {
     return {
       module: BlobsModule,
-      controllers: options.serveInternal ? [BlobsInternalController] : [],
+      controllers: options.serveInternal ? [BlobsRpcController] : [],
       providers: [
         {
           provide: BLOB_SERVICE,
@@ -36,7 +35,7 @@ export class BlobsModule {
         {
           provide: BLOB_SERVICE,
           inject: [CONFIG],
-          useFactory: (c: StevedoreConfig) => new BlobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+          useFactory: (c: StevedoreConfig) => blobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],

@@ -1,6 +1,5 @@
 export * from './blob-service';
 export * from './blob-store';
 export * from './digest-guard';
-export * from './blob-service.client';
-export * from './blobs-internal.controller';
+export * from './blob-layout';
 export * from './blobs.module';

@@ -16,3 +16,4 @@ export * from './byte-lru';
 export * from './access-policy';
 export * from './instance-identity';
 export * from './jobs';
+export * from './rpc';
