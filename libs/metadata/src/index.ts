@@ -1,5 +1,4 @@
 export * from './metadata-service';
 export * from './manifest-store';
-export * from './metadata-service.client';
-export * from './metadata-internal.controller';
+export * from './metadata-layout';
 export * from './metadata.module';

@@ -1,5 +1,5 @@
 // The metadata service's interface: manifests, tags, referrers and the catalog.
-// Implemented in-process by ManifestStore and over HTTP by MetadataServiceClient.
+// Implemented in-process by ManifestStore and over HTTP by the client derived from METADATA_RPC.
 import type { Digest, LocalReference } from '@stevedore/oci';
 
 export interface StoredManifest {
@@ -46,11 +46,9 @@ export interface PutManifestOptions {
 }
 
 export interface MetadataService {
-  /** By tag or digest; MANIFEST_UNKNOWN when absent. */
-  /** The manifest a reference names (its digest, else its tag) in its repository. */
+  /** The manifest a reference names (its digest, else its tag) in its repository; MANIFEST_UNKNOWN when absent. */
   getManifest(ref: LocalReference): Promise<StoredManifest>;
-  /** Validate (every referenced blob and child must exist) and store; tag it when `reference` is a tag. */
-  /** Store a manifest in `ref.name`, by `ref.digest` (checked) or under `ref.tag`. */
+  /** Validate (every referenced blob and child must exist) and store in `ref.name`, by `ref.digest` (checked) or under `ref.tag`. */
   putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult>;
   /** Delete a manifest by digest: its revision and every tag on it. */
   deleteManifest(name: string, digest: Digest): Promise<void>;
@@ -95,7 +93,7 @@ export interface ManifestDataRecord {
 /**
  * What garbage collection (libs/gc) needs of the metadata service. Its own interface beside
  * MetadataService so wrappers (pull-through, test fakes) need not implement it; ManifestStore and
- * MetadataServiceClient implement both, and MetadataModule provides the instance under both tokens.
+ * the METADATA_RPC client implement both, and MetadataModule provides the instance under both tokens.
  */
 export interface ManifestGcService {
   /** Every manifest of repository `name`, with its references and tags. */

@@ -6,8 +6,7 @@ import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_QUOTA, BLOB_SERVICE, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE } from './metadata-service';
 import { ManifestStore } from './manifest-store';
-import { MetadataServiceClient } from './metadata-service.client';
-import { MetadataInternalController } from './metadata-internal.controller';
+import { MetadataRpcController, metadataServiceClient } from './metadata-rpc';
 
 @Module({})
 export class MetadataModule {
@@ -16,7 +15,7 @@ export class MetadataModule {
     return {
       module: MetadataModule,
       imports: [blobs],
-      controllers: options.serveInternal ? [MetadataInternalController] : [],
+      controllers: options.serveInternal ? [MetadataRpcController] : [],
       providers: [
         {
           provide: METADATA_SERVICE,
@@ -38,7 +37,7 @@ export class MetadataModule {
         {
           provide: METADATA_SERVICE,
           inject: [CONFIG],
-          useFactory: (c: StevedoreConfig) => new MetadataServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+          useFactory: (c: StevedoreConfig) => metadataServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
         },
         { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
       ],
