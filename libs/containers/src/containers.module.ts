@@ -10,14 +10,13 @@ import { ImageService, RedisLayerSizeCache, imageKeys } from '@stevedore/images'
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { CONTAINER_SERVICE } from './container-service';
-import { ContainerServiceClient } from './container-service.client';
 import { ContainerStore } from './container-store';
 import { ResourceRegistry } from '@stevedore/registry';
 import { RegistryError } from '@stevedore/oci';
 import { containerNotFound } from './errors';
 import type { ContainerService as Containers } from './container-service';
 import { ContainersController } from './containers.controller';
-import { ContainersGcInternalController, ContainersInternalController } from './containers-internal.controller';
+import { ContainersRpcController, containerServiceClient } from './container-rpc';
 
 /** api: /api/v1/containers; serveInternal: the containers service for split targets. */
 export type ContainersModuleOptions = Pick<ModuleRoles, 'api' | 'serveInternal'>;
@@ -62,7 +61,7 @@ export class ContainersModule {
           ),
       },
     ];
-    const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersInternalController, ContainersGcInternalController] : [])];
+    const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersRpcController] : [])];
     return { module: ContainersModule, imports: deps, controllers, providers, exports: [CONTAINER_SERVICE] };
   }
 
@@ -76,7 +75,7 @@ export class ContainersModule {
         {
           provide: CONTAINER_SERVICE,
           inject: [CONFIG],
-          useFactory: (c: StevedoreConfig) => new ContainerServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+          useFactory: (c: StevedoreConfig) => containerServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
         },
       ],
       exports: [CONTAINER_SERVICE],

@@ -6,5 +6,5 @@ export * from './apply-layer';
 export * from './errors';
 export * from './containers.controller';
 export * from './containers.module';
-export * from './container-service.client';
-export * from './containers-internal.controller';
+export * from './container-rpc';
+export * from './container-layout';
