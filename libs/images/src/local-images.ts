@@ -20,6 +20,8 @@ export class LocalImageSink implements ImageSink {
     private readonly blobs: BlobService,
     private readonly metadata: MetadataService,
     private readonly sizes?: LayerSizeCache,
+    /** A pull-through cache stores manifests before the blobs they name (fetched on first GET). */
+    private readonly options: { allowMissingReferences?: boolean } = {},
   ) {}
 
   async putBlob(repository: string, blob: SinkBlob, storedIn: readonly string[]): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
@@ -44,7 +46,7 @@ export class LocalImageSink implements ImageSink {
   }
 
   async putManifest(repository: string, digest: Digest, bytes: Buffer, mediaType: string): Promise<void> {
-    await this.metadata.putManifest({ name: repository, digest }, bytes, mediaType);
+    await this.metadata.putManifest({ name: repository, digest }, bytes, mediaType, this.options);
   }
 
   tag(repository: string, tag: string, digest: Digest): Promise<void> {
@@ -54,6 +56,23 @@ export class LocalImageSink implements ImageSink {
   async layerUnpacked(digest: Digest, uncompressedSize: number): Promise<void> {
     await this.sizes?.set(digest, uncompressedSize);
   }
+}
+
+/**
+ * The manifest half of the local sink, for a manifests-only copy (a pull-through cache: the blobs
+ * come on their first GET, so manifests are stored before the blobs they name).
+ */
+export function localManifestSink(metadata: MetadataService): ImageSink {
+  return {
+    store: LOCAL_STORE,
+    putBlob: async () => {
+      throw new RegistryError('UNSUPPORTED', 'a manifests-only copy stores no blobs');
+    },
+    putManifest: async (repository, digest, bytes, mediaType) => {
+      await metadata.putManifest({ name: repository, digest }, bytes, mediaType, { allowMissingReferences: true });
+    },
+    tag: (repository, tag, digest) => metadata.tagManifest(repository, tag, digest),
+  };
 }
 
 /** An image or index held here, as a copy source; children of an index are read from the same repository. */
@@ -67,10 +86,10 @@ export async function localArtifact(blobs: BlobService, metadata: MetadataServic
   if (parsed.isIndex) {
     const children: Artifact[] = [];
     for (const child of parsed.references) children.push(await localArtifact(blobs, metadata, { name: repository, digest: child.digest as Digest }, depth + 1));
-    return { kind: 'index', index: indexFrom(m.bytes, children) };
+    return { kind: 'index', index: indexFrom(m.bytes, children, m.mediaType) };
   }
   return {
     kind: 'image',
-    image: imageFromBlobs({ rawManifest: m.bytes, openBlob: (d) => openBlobStream(blobs, repository, d.digest as Digest), origin: { store: LOCAL_STORE, repository } }),
+    image: imageFromBlobs({ rawManifest: m.bytes, mediaType: m.mediaType, openBlob: (d) => openBlobStream(blobs, repository, d.digest as Digest), origin: { store: LOCAL_STORE, repository } }),
   };
 }

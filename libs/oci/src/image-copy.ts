@@ -26,8 +26,8 @@ export interface IndexSource {
 export type Artifact = { kind: 'image'; image: Image } | { kind: 'index'; index: IndexSource };
 
 /** An index from its bytes and its children, in the index's order. */
-export function indexFrom(rawManifest: Buffer, children: Artifact[]): IndexSource {
-  const parsed = parseManifest(rawManifest);
+export function indexFrom(rawManifest: Buffer, children: Artifact[], mediaType?: string): IndexSource {
+  const parsed = parseManifest(rawManifest, mediaType);
   if (!parsed.isIndex) throw new RegistryError('MANIFEST_INVALID', 'expected an index', { mediaType: parsed.mediaType });
   return { rawManifest: async () => rawManifest, mediaType: async () => parsed.mediaType, digest: async () => parsed.digest, children: async () => children };
 }
@@ -94,6 +94,11 @@ export interface CopyOptions {
   concurrency?: number;
   /** Called with the bytes of each blob as they pass (for throttled progress of big layers). */
   onBytes?: (n: number) => void;
+  /**
+   * Manifests and tags only, no blobs (a pull-through cache: each blob is fetched on its first
+   * GET); the sink must accept manifests whose blobs it does not hold yet.
+   */
+  manifestsOnly?: boolean;
 }
 
 export interface CopiedArtifact {
@@ -169,7 +174,7 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
   const known = new Map<Digest, { size: number; repos: Set<string> }>();
   for (const p of planned) {
     const repos = p.item.targets.map((t) => t.repository);
-    for (const img of p.images) {
+    for (const img of options.manifestsOnly ? [] : p.images) {
       const add = (d: Digest, size: number) => {
         const k = known.get(d) ?? { size, repos: new Set<string>() };
         for (const r of repos) k.repos.add(r);
@@ -289,7 +294,7 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
   for (const p of planned) {
     const repos = [...new Set(p.item.targets.map((t) => t.repository))];
     const images: CopiedArtifact['images'] = [];
-    for (const img of p.images) {
+    for (const img of options.manifestsOnly ? [] : p.images) {
       const config = options.verifyDiffIds ? await diffIdsOf(img) : img.layers.map(() => undefined);
       const layerInfo: Array<{ digest: Digest; size: number }> = new Array(img.layers.length);
       const jobs = img.layers.map((l, i) => async () => {

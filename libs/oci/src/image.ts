@@ -45,6 +45,8 @@ export interface ImageBlobs {
   rawConfig?: Buffer;
   /** Where the layers' bytes are (a store and repository), so a sink that is that store can mount them. */
   origin?: LayerOrigin;
+  /** The manifest's media type as its source gave it (a Content-Type), for manifests without one inside. */
+  mediaType?: string;
 }
 
 async function readAll(s: Readable): Promise<Buffer> {
@@ -58,7 +60,7 @@ async function readAll(s: Readable): Promise<Buffer> {
  * digests come from the manifest, diff IDs from the config. Throws MANIFEST_INVALID for an index.
  */
 export function imageFromBlobs(src: ImageBlobs): Image {
-  const parsed = parseManifest(src.rawManifest);
+  const parsed = parseManifest(src.rawManifest, src.mediaType);
   if (parsed.isIndex) throw new RegistryError('MANIFEST_INVALID', 'expected an image manifest, got an index', { mediaType: parsed.mediaType });
   const manifest = parsed.parsed as ImageManifest;
   let rawConfig: Promise<Buffer> | undefined;

@@ -12,7 +12,8 @@
 // flushed, reindexed by a process without this lib), before the first answer that needs it.
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { RegistryError, isDigest, type Digest, manifestReference, referenceOf, type LocalReference } from '@stevedore/oci';
+import { RegistryError, copy, imageFromBlobs, indexFrom, isDigest, parseManifest, type Artifact, type Digest, referenceOf, type LocalReference } from '@stevedore/oci';
+import { localManifestSink } from '@stevedore/images';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { MetadataService, PutManifestOptions, PutManifestResult, StoredManifest } from '@stevedore/metadata';
@@ -191,7 +192,17 @@ export class PullThroughMetadataService implements MetadataService {
       const origin: UpstreamOrigin = { upstream: mapping.upstream.id, remoteName: mapping.remoteName, at: new Date().toISOString() };
       await this.storage.putContent(UpstreamLayout.origin(name, reference), JSON.stringify(origin));
     }
-    const r = await this.inner.putManifest(manifestReference(name, reference), m.bytes, m.mediaType, { allowMissingReferences: true });
+    // pull-through = copy(remote, local), manifests only: an index's children and every blob are
+    // fetched on their own first GET, so a pull never waits for more than it asked.
+    const parsed = parseManifest(m.bytes, m.mediaType);
+    if (isDigest(reference) && parsed.digest !== reference) {
+      throw new RegistryError('DIGEST_INVALID', 'the upstream answered another manifest than the digest asked for', { expected: reference, actual: parsed.digest });
+    }
+    const artifact: Artifact = parsed.isIndex
+      ? { kind: 'index', index: indexFrom(m.bytes, [], m.mediaType) }
+      : { kind: 'image', image: imageFromBlobs({ rawManifest: m.bytes, mediaType: m.mediaType, openBlob: () => Promise.reject(new RegistryError('UNSUPPORTED', 'blobs come on their own GET')) }) };
+    await copy([{ artifact, targets: [isTag(reference) ? { repository: name, tag: reference } : { repository: name }] }], localManifestSink(this.inner), { manifestsOnly: true });
+    const r = { digest: parsed.digest, mediaType: parsed.mediaType };
     if (isTag(reference)) {
       await this.redis.set(this.originKey(name, reference), '1');
       await this.markFresh(name, reference);

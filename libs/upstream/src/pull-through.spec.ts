@@ -129,7 +129,7 @@ describe('PullThroughBlobService', () => {
 });
 
 describe('PullThroughMetadataService', () => {
-  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'x', digest: digestOf('c'), size: 1 }, layers: [] }));
+  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf('c'), size: 1 }, layers: [] }));
   const mt = 'application/vnd.oci.image.manifest.v1+json';
 
   const dirs: string[] = [];
