@@ -6,12 +6,12 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
 import type Redis from 'ioredis';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
-import { CONTAINER_SERVICE, StorageContentStore, type ContainerService } from '@stevedore/containers';
+import { CONTAINER_SERVICE, type ContainerService } from '@stevedore/containers';
 import { RedisLayerSizeCache, imageKeys } from '@stevedore/images';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { RegistryError } from '@stevedore/oci';
-import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, STORAGE, StevedoreMetrics, createWorker, jobFailure, parseJobFailure, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
-import type { StorageDriver } from '@stevedore/storage';
+import type { Digest } from '@stevedore/oci';
+import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, StevedoreMetrics, createWorker, jobFailure, parseJobFailure, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
 import { buildCommit, type CommitDeps } from './commit-builder';
 import type { BatchItem, BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
 import type { CommitQueueData } from './commit-queues';
@@ -31,14 +31,21 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
     @Inject(CONTAINER_SERVICE) private readonly containers: ContainerService,
     @Inject(BLOB_SERVICE) blobs: BlobService,
     @Inject(METADATA_SERVICE) metadata: MetadataService,
-    @Inject(STORAGE) storage: StorageDriver,
     @Inject(REDIS) redis: Redis,
     @Inject(RedisKeys) keys: RedisKeys,
     @Inject(StevedoreMetrics) private readonly metrics: StevedoreMetrics,
     @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
   ) {
     this.redis = redis;
-    this.deps = { blobs, metadata, sizes: new RedisLayerSizeCache(redis, imageKeys(keys).layerSizes()), content: new StorageContentStore(storage) };
+    // Container contents are the containers service's: read through it (in-process here, or
+    // metadata-service's over the internal API), never straight from storage.
+    const content = {
+      put: () => Promise.reject(new Error('a commit only reads container contents')),
+      has: async () => true,
+      open: async (d: Digest) => (await containers.openContent(d)).stream,
+      readAll: (d: Digest) => containers.readContent(d),
+    };
+    this.deps = { blobs, metadata, sizes: new RedisLayerSizeCache(redis, imageKeys(keys).layerSizes()), content };
   }
 
   onModuleInit(): void {

@@ -1,11 +1,13 @@
 // ContainerService over the wire, as one table (libs/platform rpc): metadata-service (which hosts
 // containers) serves it, split gateways and commit workers call it; both sides are derived here.
 import { z } from 'zod';
+import { isDigest, type Digest } from '@stevedore/oci';
 import { rpc, rpcClient, rpcController, type RpcTable } from '@stevedore/platform';
 import type { FileOp } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 
 const id = z.string().min(1).max(128);
+const digest = z.custom<Digest>((v) => isDigest(v), 'a digest');
 const path = z.string().min(1).max(4096);
 const uid = z.number().int().min(0).max(2 ** 32 - 1);
 const mode = z.number().int().min(0).max(0o7777);
@@ -39,6 +41,8 @@ export const CONTAINER_RPC: RpcTable<ContainerService> = {
   unpause: { args: z.tuple([id]) },
   snapshot: { args: z.tuple([id, rpc.optional(z.string().max(128))]) },
   release: { args: z.tuple([id, z.string().min(1).max(128)]) },
+  readContent: { args: z.tuple([digest]) },
+  openContent: { args: z.tuple([digest]), streamResult: 'stream' },
   collect: { args: z.tuple([z.object({ olderThan: z.number(), tmpOlderThan: z.number(), dryRun: z.boolean().optional() })]) },
 };
 

@@ -1,5 +1,6 @@
 // The containers domain's interface: what the management API and the commit worker need.
 import type { Readable } from 'node:stream';
+import type { Digest } from '@stevedore/oci';
 import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptions, TarMode } from './container';
 
 export interface CreateContainerOptions {
@@ -60,6 +61,13 @@ export interface ContainerService extends ContainerGcService {
   snapshot(id: string, holder?: string): Promise<ContainerSnapshot>;
   /** Release a commit's pause; the container is running again unless someone else holds it. */
   release(id: string, holder: string): Promise<void>;
+
+  /**
+   * The bytes of a file content a snapshot names (commit workers read them here: the contents are
+   * this service's keyspace). `readContent` for small files in one call, `openContent` streams.
+   */
+  readContent(digest: Digest): Promise<Buffer>;
+  openContent(digest: Digest): Promise<{ stream: Readable }>;
 }
 
 export const CONTAINER_SERVICE = Symbol('ContainerService');

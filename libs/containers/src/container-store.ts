@@ -264,6 +264,16 @@ export class ContainerStore implements ContainerService {
     });
   }
 
+  // ---- contents (for commit workers)
+
+  readContent(digest: Digest): Promise<Buffer> {
+    return this.content.readAll(digest);
+  }
+
+  async openContent(digest: Digest): Promise<{ stream: Readable }> {
+    return { stream: await this.content.open(digest) };
+  }
+
   // ---- garbage collection
 
   collect(options: ContainerCollectOptions): Promise<ContainerCollectReport> {
