@@ -42,15 +42,16 @@ describe('commit arguments', () => {
   });
 
   it('finds the image id in a result', () => {
-    expect(imageIdOf({ id: 'sha256:a', digest: 'sha256:b' })).toBe('sha256:a');
-    expect(imageIdOf({ digest: 'sha256:b' })).toBe('sha256:b');
+    // The server's CommitResult: the image ID is the config digest, never the manifest digest.
+    expect(imageIdOf({ digest: 'sha256:b', configDigest: 'sha256:c', repository: 'r', tag: 't' })).toBe('sha256:c');
+    expect(imageIdOf({ digest: 'sha256:b' })).toBeUndefined();
     expect(imageIdOf(undefined)).toBeUndefined();
   });
 
   describe('command line (the seed: commit -a ... -c ... -p bh busy_httpd:v0.2)', () => {
     const commit = jest.fn();
     beforeEach(() => {
-      commit.mockReset().mockResolvedValue({ id: 'job-1', state: 'completed', result: { id: 'sha256:new' } });
+      commit.mockReset().mockResolvedValue({ id: 'job-1', state: 'completed', result: { digest: 'sha256:manifest', configDigest: 'sha256:new' } });
       jest.spyOn(Context.prototype, 'api', 'get').mockReturnValue({ commit } as never);
     });
     afterEach(() => jest.restoreAllMocks());

@@ -72,9 +72,10 @@ export function parseBatchFile(text: string, serverKey?: string): CommitSpec[] {
 }
 
 /** The new image's ID from a commit job's result, whatever the worker named it. */
-export function imageIdOf(result: any): string | undefined {
-  if (!result || typeof result !== 'object') return typeof result === 'string' ? result : undefined;
-  return result.id ?? result.imageId ?? result.image?.id ?? result.config?.digest ?? result.digest;
+/** Docker's image ID of a commit: the config digest the server's CommitResult carries (not the manifest digest). */
+export function imageIdOf(result: unknown): string | undefined {
+  const id = (result as { configDigest?: unknown } | undefined)?.configDigest;
+  return typeof id === 'string' ? id : undefined;
 }
 
 function printBatch(c: Context, final: JobStatus): void {
