@@ -29,7 +29,10 @@ export default [
             { sourceTag: 'type:format', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:pure', onlyDependOnLibsWithTags: ['type:format'] },
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:format', 'type:infra', 'type:testing'] },
-            { sourceTag: 'type:domain', onlyDependOnLibsWithTags: ['type:format', 'type:pure', 'type:infra', 'type:domain', 'type:testing'] },
+            {
+              sourceTag: 'type:domain',
+              onlyDependOnLibsWithTags: ['type:format', 'type:pure', 'type:infra', 'type:domain', 'type:testing'],
+            },
             { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:format', 'type:infra', 'type:testing'] },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:format', 'type:pure', 'type:infra', 'type:domain', 'type:testing'] },
           ],

@@ -31,7 +31,9 @@ const STEVEDORE_CONFIG_OBJECTS = ['stevedore-config', 'stevedore-secrets'];
 
 /** A value of the right shape for an externally created secret key. */
 const placeholder = (_secret: string, key: string): string =>
-  key === 'STEVEDORE_TOKEN_KEY' ? '-----BEGIN PRIVATE KEY-----\nplaceholder\n-----END PRIVATE KEY-----\n' : `placeholder-${key.toLowerCase()}`;
+  key === 'STEVEDORE_TOKEN_KEY'
+    ? '-----BEGIN PRIVATE KEY-----\nplaceholder\n-----END PRIVATE KEY-----\n'
+    : `placeholder-${key.toLowerCase()}`;
 
 /** The Service (and its port) a URL's host:port reaches, and the workloads behind it. */
 function serviceFor(objects: K8sObject[], url: string): { service: K8sObject; port: any; pods: K8sObject[] } {
@@ -47,7 +49,16 @@ function serviceFor(objects: K8sObject[], url: string): { service: K8sObject; po
 }
 
 it('ConfigSchema still has the variables the manifests are built around', () => {
-  for (const k of ['STEVEDORE_TARGET', 'HOST', 'PORT', 'REDIS_URL', 'STEVEDORE_REDIS_PREFIX', 'STEVEDORE_STORAGE', 'S3_ENDPOINT', 'STEVEDORE_PUBLIC_URL']) {
+  for (const k of [
+    'STEVEDORE_TARGET',
+    'HOST',
+    'PORT',
+    'REDIS_URL',
+    'STEVEDORE_REDIS_PREFIX',
+    'STEVEDORE_STORAGE',
+    'S3_ENDPOINT',
+    'STEVEDORE_PUBLIC_URL',
+  ]) {
     expect(CONFIG_KEYS).toContain(k);
   }
   for (const app of Object.values(APPS)) expect(TARGETS).toContain(app.target);
@@ -67,14 +78,20 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       for (const o of objects.filter((x) => x.metadata.name === name && (x.kind === 'ConfigMap' || x.kind === 'Secret'))) {
         const keys = Object.keys({ ...(o.data ?? {}), ...(o.stringData ?? {}) });
         expect(keys.length).toBeGreaterThan(0);
-        expect({ object: `${o.kind} ${name}`, unknown: keys.filter((k) => !CONFIG_KEYS.includes(k)) }).toEqual({ object: `${o.kind} ${name}`, unknown: [] });
+        expect({ object: `${o.kind} ${name}`, unknown: keys.filter((k) => !CONFIG_KEYS.includes(k)) }).toEqual({
+          object: `${o.kind} ${name}`,
+          unknown: [],
+        });
       }
     }
     if (EXTERNAL_SECRETS[overlay].includes('stevedore-secrets')) expect(find(objects, 'Secret', 'stevedore-secrets')).toBeUndefined();
   });
 
   it.each(Object.keys(SPLIT_APPS))('%s: env names are ConfigSchema keys, and the env passes loadConfig and the target wiring', (app) => {
-    const d = must(deployments.find((x) => stevedoreApp(x) === app), `Deployment of ${app}`);
+    const d = must(
+      deployments.find((x) => stevedoreApp(x) === app),
+      `Deployment of ${app}`,
+    );
     expect(d).toBeDefined();
     const [c, ...others] = podContainers(d);
     expect(others).toHaveLength(0);
@@ -101,7 +118,11 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(c.readinessProbe?.httpGet).toEqual({ path: '/readyz', port: 'http' });
     // /readyz waits up to 5 s on storage: the probe must wait longer.
     expect(c.readinessProbe.timeoutSeconds).toBeGreaterThan(5);
-    expect(d.spec.template.metadata.annotations).toMatchObject({ 'prometheus.io/scrape': 'true', 'prometheus.io/port': String(port), 'prometheus.io/path': '/metrics' });
+    expect(d.spec.template.metadata.annotations).toMatchObject({
+      'prometheus.io/scrape': 'true',
+      'prometheus.io/port': String(port),
+      'prometheus.io/path': '/metrics',
+    });
 
     // Every URL points at a Service of this deployment that reaches the right pods.
     const redis = serviceFor(objects, parsed.REDIS_URL);
@@ -115,7 +136,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       if (!url) continue;
       const { port: svcPort, pods } = serviceFor(objects, url);
       expect(pods.map(stevedoreApp)).toEqual([target]);
-      const targetPort = podContainers(pods[0])[0].ports.find((p: any) => p.name === svcPort.targetPort || p.containerPort === svcPort.targetPort);
+      const targetPort = podContainers(pods[0])[0].ports.find(
+        (p: any) => p.name === svcPort.targetPort || p.containerPort === svcPort.targetPort,
+      );
       expect(targetPort.containerPort).toBe(SPLIT_APPS[target]);
     }
     if (app === 'gateway') {
@@ -130,13 +153,19 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
     // Secrets are never plain values in a Deployment.
     for (const e of c.env ?? []) {
-      if (/KEY|SECRET|TOKEN|PASSWORD/.test(e.name)) expect({ env: e.name, fromSecret: !!e.valueFrom?.secretKeyRef }).toEqual({ env: e.name, fromSecret: true });
+      if (/KEY|SECRET|TOKEN|PASSWORD/.test(e.name))
+        expect({ env: e.name, fromSecret: !!e.valueFrom?.secretKeyRef }).toEqual({ env: e.name, fromSecret: true });
     }
   });
 
   it('KEDA scales commit-worker on the BullMQ wait list of the commit queue, in the Redis the apps use', () => {
     const so = get(objects, 'ScaledObject', 'commit-worker');
-    expect(so.spec.scaleTargetRef.name).toBe(must(deployments.find((d) => stevedoreApp(d) === 'commit-worker'), 'commit-worker Deployment').metadata.name);
+    expect(so.spec.scaleTargetRef.name).toBe(
+      must(
+        deployments.find((d) => stevedoreApp(d) === 'commit-worker'),
+        'commit-worker Deployment',
+      ).metadata.name,
+    );
     const parsed = ConfigSchema.parse(config.data);
     const [trigger, ...rest] = so.spec.triggers;
     expect(rest).toHaveLength(0);
@@ -157,7 +186,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     const publicUrl = new URL(must(ConfigSchema.parse(config.data).STEVEDORE_PUBLIC_URL, 'STEVEDORE_PUBLIC_URL'));
     expect(ing.spec.rules.map((r: any) => r.host)).toEqual([publicUrl.hostname]);
     const backend = ing.spec.rules[0].http.paths[0].backend.service;
-    const gateway = serviceFor(objects, `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: any) => p.name === backend.port.name).port}`);
+    const gateway = serviceFor(
+      objects,
+      `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: any) => p.name === backend.port.name).port}`,
+    );
     expect(gateway.pods.map(stevedoreApp)).toEqual(['gateway']);
     if (publicUrl.protocol === 'https:') {
       expect(ing.spec.tls?.flatMap((t: any) => t.hosts)).toContain(publicUrl.hostname);
@@ -200,7 +232,8 @@ it('the README tells how to create every key production reads from stevedore-sec
   const objects = rendered('production');
   const keys = new Set<string>();
   for (const w of workloads(objects)) {
-    for (const c of podContainers(w)) for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name === 'stevedore-secrets') keys.add(e.valueFrom.secretKeyRef.key);
+    for (const c of podContainers(w))
+      for (const e of c.env ?? []) if (e.valueFrom?.secretKeyRef?.name === 'stevedore-secrets') keys.add(e.valueFrom.secretKeyRef.key);
   }
   const create = readme.slice(readme.indexOf('kubectl -n stevedore create secret generic stevedore-secrets'));
   expect(create.length).toBeLessThan(readme.length);

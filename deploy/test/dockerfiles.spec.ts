@@ -75,7 +75,10 @@ describe.each(Object.keys(APPS))('%s.Dockerfile', (app) => {
     for (const f of froms) expect(f.args).toMatch(/^node:20-slim(@sha256:[0-9a-f]{64})?( AS [a-z][-a-z0-9]*)?$/i);
     const deps = stages.find((s) => s.some((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)));
     expect(deps).toBeDefined();
-    const npmCi = must(deps?.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)), 'npm ci');
+    const npmCi = must(
+      deps?.find((i) => i.op === 'RUN' && /\bnpm ci\b/.test(i.args)),
+      'npm ci',
+    );
     expect(npmCi.args).toMatch(/--omit=dev\b/);
     // The runtime stage takes node_modules from the deps stage and installs nothing itself.
     expect(runtime.some((i) => i.op === 'COPY' && /--from=deps\b/.test(i.args) && /node_modules/.test(i.args))).toBe(true);
@@ -103,7 +106,9 @@ describe.each(Object.keys(APPS))('%s.Dockerfile', (app) => {
     expect(ins.some((i) => i.op === 'ENTRYPOINT')).toBe(false);
     const entry = join(REPO, 'apps', app, 'src', 'main.ts');
     if (!existsSync(entry)) throw new Error(`${app}.Dockerfile runs apps/${app}/src/main.ts, which does not exist`);
-    expect(readFileSync(entry, 'utf8')).toMatch(APPS[app].target === 'all' ? /runTarget\('all'\)|startServer|runTarget/ : new RegExp(`runTarget\\('${APPS[app].target}'\\)`));
+    expect(readFileSync(entry, 'utf8')).toMatch(
+      APPS[app].target === 'all' ? /runTarget\('all'\)|startServer|runTarget/ : new RegExp(`runTarget\\('${APPS[app].target}'\\)`),
+    );
     for (const c of ins.filter((i) => i.op === 'COPY' && !/--from=/.test(i.args))) {
       const parts = c.args.split(/\s+/).filter((p) => !p.startsWith('--'));
       for (const src of parts.slice(0, -1)) expect({ copy: src, exists: existsSync(join(REPO, src)) }).toEqual({ copy: src, exists: true });
@@ -150,34 +155,71 @@ describe('.dockerignore', () => {
     const copied = ['package.json', 'package-lock.json', 'tsconfig.json', 'tsconfig.base.json', '.swcrc', 'libs', 'apps'];
     for (const p of patterns) expect({ p, ignoresCopied: copied.includes(p.replace(/^\/|\/$/g, '')) }).toEqual({ p, ignoresCopied: false });
     // No source directory that the apps load is named like an ignored directory.
-    const find = execFileSync('find', ['libs', 'apps', '-path', '*/src/*', '-type', 'd', '(', '-name', 'test', '-o', '-name', 'data', '-o', '-name', 'fixtures', '-o', '-name', 'tmp', ')'], {
-      cwd: REPO,
-      encoding: 'utf8',
-    });
+    const find = execFileSync(
+      'find',
+      [
+        'libs',
+        'apps',
+        '-path',
+        '*/src/*',
+        '-type',
+        'd',
+        '(',
+        '-name',
+        'test',
+        '-o',
+        '-name',
+        'data',
+        '-o',
+        '-name',
+        'fixtures',
+        '-o',
+        '-name',
+        'tmp',
+        ')',
+      ],
+      {
+        cwd: REPO,
+        encoding: 'utf8',
+      },
+    );
     expect(find.trim()).toBe('');
   });
 
   it('each <app>.Dockerfile.dockerignore (BuildKit reads it beside the Dockerfile) is the same file', () => {
-    for (const app of Object.keys(APPS)) expect(readFileSync(join(DEPLOY, 'docker', `${app}.Dockerfile.dockerignore`), 'utf8')).toBe(ignore);
+    for (const app of Object.keys(APPS))
+      expect(readFileSync(join(DEPLOY, 'docker', `${app}.Dockerfile.dockerignore`), 'utf8')).toBe(ignore);
   });
 });
 
-it('builds the images when a Docker engine is present (STEVEDORE_DOCKER_BUILD=1), says so when not', () => {
-  let engine: string | undefined;
-  try {
-    engine = execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 15000 }).trim();
-  } catch {
-    engine = undefined;
-  }
-  if (!engine) {
-    console.warn('no Docker engine here: the Dockerfiles were checked statically only');
-    return;
-  }
-  if (process.env.STEVEDORE_DOCKER_BUILD !== '1') {
-    console.warn(`Docker ${engine} is present; set STEVEDORE_DOCKER_BUILD=1 to build the images in this test`);
-    return;
-  }
-  for (const app of Object.keys(APPS)) {
-    execFileSync('docker', ['build', '-f', join('deploy', 'docker', `${app}.Dockerfile`), '-t', `stevedore/${app}:test`, '.'], { cwd: REPO, stdio: 'inherit', timeout: 20 * 60_000 });
-  }
-}, 120 * 60_000);
+it(
+  'builds the images when a Docker engine is present (STEVEDORE_DOCKER_BUILD=1), says so when not',
+  () => {
+    let engine: string | undefined;
+    try {
+      engine = execFileSync('docker', ['info', '--format', '{{.ServerVersion}}'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+        timeout: 15000,
+      }).trim();
+    } catch {
+      engine = undefined;
+    }
+    if (!engine) {
+      console.warn('no Docker engine here: the Dockerfiles were checked statically only');
+      return;
+    }
+    if (process.env.STEVEDORE_DOCKER_BUILD !== '1') {
+      console.warn(`Docker ${engine} is present; set STEVEDORE_DOCKER_BUILD=1 to build the images in this test`);
+      return;
+    }
+    for (const app of Object.keys(APPS)) {
+      execFileSync('docker', ['build', '-f', join('deploy', 'docker', `${app}.Dockerfile`), '-t', `stevedore/${app}:test`, '.'], {
+        cwd: REPO,
+        stdio: 'inherit',
+        timeout: 20 * 60_000,
+      });
+    }
+  },
+  120 * 60_000,
+);

@@ -92,7 +92,11 @@ export function stevedoreApp(o: K8sObject): string | undefined {
   for (const c of podContainers(o)) {
     const repo = splitImage(c.image).repo;
     const last = repo.split('/').pop() ?? repo;
-    const app = last.startsWith('stevedore-') ? last.slice('stevedore-'.length) : repo.split('/').slice(-2)[0] === 'stevedore' ? last : undefined;
+    const app = last.startsWith('stevedore-')
+      ? last.slice('stevedore-'.length)
+      : repo.split('/').slice(-2)[0] === 'stevedore'
+        ? last
+        : undefined;
     if (app && app in APPS) return app;
   }
   return undefined;

@@ -13,14 +13,24 @@ function allowed(objects: K8sObject[], src: Source, dst: K8sObject, port: number
   const dstNs = dst.metadata.namespace ?? 'default';
   const labels = podLabels(dst);
   const policies = objects.filter(
-    (p) => p.kind === 'NetworkPolicy' && p.metadata.namespace === dstNs && (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') && selects(p.spec.podSelector, labels),
+    (p) =>
+      p.kind === 'NetworkPolicy' &&
+      p.metadata.namespace === dstNs &&
+      (p.spec.policyTypes ?? ['Ingress']).includes('Ingress') &&
+      selects(p.spec.podSelector, labels),
   );
   if (policies.length === 0) return true;
-  const named = new Map<string, number>(podContainers(dst).flatMap((c) => (c.ports ?? []).map((p: any) => [p.name, p.containerPort] as [string, number])));
+  const named = new Map<string, number>(
+    podContainers(dst).flatMap((c) => (c.ports ?? []).map((p: any) => [p.name, p.containerPort] as [string, number])),
+  );
   const nsLabels = { 'kubernetes.io/metadata.name': src.namespace };
   return policies.some((p) =>
     (p.spec.ingress ?? []).some((rule: any) => {
-      const portOk = !rule.ports || rule.ports.some((rp: any) => (typeof rp.port === 'string' ? named.get(rp.port) === port : rp.port === undefined || rp.port === port));
+      const portOk =
+        !rule.ports ||
+        rule.ports.some((rp: any) =>
+          typeof rp.port === 'string' ? named.get(rp.port) === port : rp.port === undefined || rp.port === port,
+        );
       if (!portOk) return false;
       if (!rule.from) return true;
       return rule.from.some((peer: any) => {
@@ -53,14 +63,21 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(deny?.spec.policyTypes).toEqual(['Ingress']);
     expect(deny?.spec.ingress ?? []).toEqual([]);
     for (const p of objects.filter((o) => o.kind === 'NetworkPolicy')) {
-      expect({ policy: p.metadata.name, selects: pods.some((w) => selects(p.spec.podSelector, podLabels(w))) }).toEqual({ policy: p.metadata.name, selects: true });
+      expect({ policy: p.metadata.name, selects: pods.some((w) => selects(p.spec.podSelector, podLabels(w))) }).toEqual({
+        policy: p.metadata.name,
+        selects: true,
+      });
       for (const rule of p.spec.ingress ?? []) {
         expect(rule.from?.length).toBeGreaterThan(0); // no "from anywhere" rule
         for (const peer of rule.from) {
           expect(peer.ipBlock).toBeUndefined();
           // A pod peer names pods that exist.
           if (peer.podSelector && !peer.namespaceSelector) {
-            expect({ policy: p.metadata.name, peer: peer.podSelector, exists: pods.some((w) => selects(peer.podSelector, podLabels(w))) }).toEqual({
+            expect({
+              policy: p.metadata.name,
+              peer: peer.podSelector,
+              exists: pods.some((w) => selects(peer.podSelector, podLabels(w))),
+            }).toEqual({
               policy: p.metadata.name,
               peer: peer.podSelector,
               exists: true,
@@ -75,8 +92,14 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     for (const w of pods) {
       for (const port of ports(w)) {
         const expected = w.metadata.name === 'gateway';
-        expect({ to: `${w.metadata.name}:${port}`, allowed: allowed(objects, ingressNginx, w, port) }).toEqual({ to: `${w.metadata.name}:${port}`, allowed: expected });
-        expect({ to: `${w.metadata.name}:${port}`, allowed: allowed(objects, stranger, w, port) }).toEqual({ to: `${w.metadata.name}:${port}`, allowed: false });
+        expect({ to: `${w.metadata.name}:${port}`, allowed: allowed(objects, ingressNginx, w, port) }).toEqual({
+          to: `${w.metadata.name}:${port}`,
+          allowed: expected,
+        });
+        expect({ to: `${w.metadata.name}:${port}`, allowed: allowed(objects, stranger, w, port) }).toEqual({
+          to: `${w.metadata.name}:${port}`,
+          allowed: false,
+        });
       }
     }
   });

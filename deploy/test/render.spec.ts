@@ -86,7 +86,22 @@ describe('deploy/tools/kustomize.ts', () => {
 
   it('merges strategic patches by name and replaces other lists', () => {
     const out = strategicMerge(obj(), {
-      spec: { template: { spec: { containers: [{ name: 'a', env: [{ name: 'A', value: '9' }, { name: 'C', value: '3' }], args: ['x'] }] } } },
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              {
+                name: 'a',
+                env: [
+                  { name: 'A', value: '9' },
+                  { name: 'C', value: '3' },
+                ],
+                args: ['x'],
+              },
+            ],
+          },
+        },
+      },
     });
     expect(out.spec.template.spec.containers).toEqual([
       {
@@ -128,9 +143,11 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       const where = key(o);
       expect({ where, apiVersion: o.apiVersion }).toEqual({ where, apiVersion: API_VERSIONS[o.kind] });
       expect({ where, ok: DNS1123_SUBDOMAIN.test(o.metadata.name) && o.metadata.name.length <= 253 }).toEqual({ where, ok: true });
-      if (['Service', 'Namespace', 'StatefulSet'].includes(o.kind)) expect({ where, ok: DNS1123_LABEL.test(o.metadata.name) && o.metadata.name.length <= 63 }).toEqual({ where, ok: true });
+      if (['Service', 'Namespace', 'StatefulSet'].includes(o.kind))
+        expect({ where, ok: DNS1123_LABEL.test(o.metadata.name) && o.metadata.name.length <= 63 }).toEqual({ where, ok: true });
       for (const labels of [o.metadata.labels ?? {}, WORKLOADS.includes(o.kind) ? podLabels(o) : {}]) {
-        for (const [k, v] of Object.entries(labels)) expect({ where, k, ok: LABEL_VALUE.test(v) && v.length <= 63 }).toEqual({ where, k, ok: true });
+        for (const [k, v] of Object.entries(labels))
+          expect({ where, k, ok: LABEL_VALUE.test(v) && v.length <= 63 }).toEqual({ where, k, ok: true });
       }
       expect(seen.has(where)).toBe(false);
       seen.add(where);
@@ -156,19 +173,34 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         sc: true,
         seccomp: 'RuntimeDefault',
       });
-      const volumes = new Set([...(spec.volumes ?? []).map((v: any) => v.name), ...(w.spec.volumeClaimTemplates ?? []).map((v: any) => v.metadata.name)]);
+      const volumes = new Set([
+        ...(spec.volumes ?? []).map((v: any) => v.name),
+        ...(w.spec.volumeClaimTemplates ?? []).map((v: any) => v.metadata.name),
+      ]);
       const containers = podContainers(w);
       expect(containers.length).toBeGreaterThan(0);
       for (const c of containers) {
         const at = `${where} container ${c.name}`;
-        expect({ at, name: DNS1123_LABEL.test(c.name), image: typeof c.image === 'string' && c.image.length > 0 }).toEqual({ at, name: true, image: true });
+        expect({ at, name: DNS1123_LABEL.test(c.name), image: typeof c.image === 'string' && c.image.length > 0 }).toEqual({
+          at,
+          name: true,
+          image: true,
+        });
         expect({ at, image: c.image }).not.toEqual({ at, image: expect.stringMatching(/:latest$/) });
-        expect({ at, ape: c.securityContext?.allowPrivilegeEscalation, drop: c.securityContext?.capabilities?.drop }).toEqual({ at, ape: false, drop: ['ALL'] });
+        expect({ at, ape: c.securityContext?.allowPrivilegeEscalation, drop: c.securityContext?.capabilities?.drop }).toEqual({
+          at,
+          ape: false,
+          drop: ['ALL'],
+        });
         const ports = new Map<string, number>();
         for (const p of c.ports ?? []) {
           expect(Number.isInteger(p.containerPort) && p.containerPort > 0 && p.containerPort < 65536).toBe(true);
           if (p.name) {
-            expect({ at, port: p.name, ok: p.name.length <= 15 && DNS1123_LABEL.test(p.name) && !ports.has(p.name) }).toEqual({ at, port: p.name, ok: true });
+            expect({ at, port: p.name, ok: p.name.length <= 15 && DNS1123_LABEL.test(p.name) && !ports.has(p.name) }).toEqual({
+              at,
+              port: p.name,
+              ok: true,
+            });
             ports.set(p.name, p.containerPort);
           }
         }
@@ -178,25 +210,42 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
           const handlers = ['httpGet', 'exec', 'tcpSocket', 'grpc'].filter((h) => probe[h]);
           expect({ at, probeName, handlers: handlers.length }).toEqual({ at, probeName, handlers: 1 });
           const port = probe.httpGet?.port ?? probe.tcpSocket?.port;
-          if (typeof port === 'string') expect({ at, probeName, port, declared: ports.has(port) }).toEqual({ at, probeName, port, declared: true });
+          if (typeof port === 'string')
+            expect({ at, probeName, port, declared: ports.has(port) }).toEqual({ at, probeName, port, declared: true });
           if (typeof port === 'number') expect([...ports.values()]).toContain(port);
           if (probe.httpGet) expect(probe.httpGet.path).toMatch(/^\//);
         }
-        if (w.kind !== 'Job') expect({ at, liveness: !!c.livenessProbe, readiness: !!c.readinessProbe }).toEqual({ at, liveness: true, readiness: true });
+        if (w.kind !== 'Job')
+          expect({ at, liveness: !!c.livenessProbe, readiness: !!c.readinessProbe }).toEqual({ at, liveness: true, readiness: true });
         const { requests = {}, limits = {} } = c.resources ?? {};
         for (const r of ['cpu', 'memory']) {
-          expect({ at, r, request: requests[r] !== undefined, limit: limits[r] !== undefined }).toEqual({ at, r, request: true, limit: true });
+          expect({ at, r, request: requests[r] !== undefined, limit: limits[r] !== undefined }).toEqual({
+            at,
+            r,
+            request: true,
+            limit: true,
+          });
         }
-        for (const [r, q] of Object.entries(requests)) if (limits[r] !== undefined) expect({ at, r, ok: quantity(q as string) <= quantity(limits[r]) }).toEqual({ at, r, ok: true });
-        for (const m of c.volumeMounts ?? []) expect({ at, mount: m.name, declared: volumes.has(m.name) }).toEqual({ at, mount: m.name, declared: true });
+        for (const [r, q] of Object.entries(requests))
+          if (limits[r] !== undefined) expect({ at, r, ok: quantity(q as string) <= quantity(limits[r]) }).toEqual({ at, r, ok: true });
+        for (const m of c.volumeMounts ?? [])
+          expect({ at, mount: m.name, declared: volumes.has(m.name) }).toEqual({ at, mount: m.name, declared: true });
         for (const e of c.env ?? []) {
-          expect({ at, env: e.name, ok: ENV_NAME.test(e.name) && (e.value !== undefined) !== (e.valueFrom !== undefined) }).toEqual({ at, env: e.name, ok: true });
+          expect({ at, env: e.name, ok: ENV_NAME.test(e.name) && (e.value !== undefined) !== (e.valueFrom !== undefined) }).toEqual({
+            at,
+            env: e.name,
+            ok: true,
+          });
           const ref = e.valueFrom?.secretKeyRef ?? e.valueFrom?.configMapKeyRef;
           if (!ref) continue;
           const kind = e.valueFrom.secretKeyRef ? 'Secret' : 'ConfigMap';
           const target = find(objects, kind, ref.name);
           if (!target) {
-            expect({ at, ref: `${kind} ${ref.name}`, external: kind === 'Secret' && external.includes(ref.name) }).toEqual({ at, ref: `${kind} ${ref.name}`, external: true });
+            expect({ at, ref: `${kind} ${ref.name}`, external: kind === 'Secret' && external.includes(ref.name) }).toEqual({
+              at,
+              ref: `${kind} ${ref.name}`,
+              external: true,
+            });
             continue;
           }
           const keys = Object.keys({ ...(target.data ?? {}), ...(target.stringData ?? {}) });
@@ -209,7 +258,11 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         }
         for (const from of c.envFrom ?? []) {
           const ref = from.configMapRef ?? from.secretRef;
-          expect({ at, ref: ref.name, exists: !!find(objects, from.configMapRef ? 'ConfigMap' : 'Secret', ref.name) }).toEqual({ at, ref: ref.name, exists: true });
+          expect({ at, ref: ref.name, exists: !!find(objects, from.configMapRef ? 'ConfigMap' : 'Secret', ref.name) }).toEqual({
+            at,
+            ref: ref.name,
+            exists: true,
+          });
         }
       }
       for (const v of spec.volumes ?? []) {
@@ -235,7 +288,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       for (const p of s.spec.ports) {
         for (const w of pods) {
           const declared = podContainers(w).flatMap((c) => c.ports ?? []);
-          const hit = declared.find((d: any) => (typeof p.targetPort === 'string' ? d.name === p.targetPort : d.containerPort === (p.targetPort ?? p.port)));
+          const hit = declared.find((d: any) =>
+            typeof p.targetPort === 'string' ? d.name === p.targetPort : d.containerPort === (p.targetPort ?? p.port),
+          );
           expect({ where, port: p.name, pod: key(w), hit: !!hit }).toEqual({ where, port: p.name, pod: key(w), hit: true });
         }
       }
@@ -244,8 +299,11 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('every PodDisruptionBudget, HPA and ScaledObject points at a workload that exists', () => {
     for (const pdb of objects.filter((o) => o.kind === 'PodDisruptionBudget')) {
-      expect(('minAvailable' in pdb.spec) !== ('maxUnavailable' in pdb.spec)).toBe(true);
-      expect({ pdb: pdb.metadata.name, selects: workloads(objects).some((w) => selects(pdb.spec.selector, podLabels(w))) }).toEqual({ pdb: pdb.metadata.name, selects: true });
+      expect('minAvailable' in pdb.spec !== 'maxUnavailable' in pdb.spec).toBe(true);
+      expect({ pdb: pdb.metadata.name, selects: workloads(objects).some((w) => selects(pdb.spec.selector, podLabels(w))) }).toEqual({
+        pdb: pdb.metadata.name,
+        selects: true,
+      });
     }
     for (const o of objects.filter((x) => x.kind === 'HorizontalPodAutoscaler' || x.kind === 'ScaledObject')) {
       const ref = o.spec.scaleTargetRef;

@@ -15,7 +15,8 @@ echo "stevedore: starting the shared S3 server (Ceph RGW) for this run" >&2
 eval "$(node -r @swc-node/register libs/testing/src/s3-cli.ts start "$S3_DIR" | sed -n 's/^\(STEVEDORE_TEST_S3_[A-Z_]*=.*\)$/export \1/p')"
 : "${STEVEDORE_TEST_S3_ENDPOINT:?the S3 helper printed no endpoint}"
 
-# Lint and type checks of every project first (cheap, and they fail fast), then the tests one
+# Formatting (Prettier), lint and type checks of every project first (cheap, and they fail fast), then the tests one
 # project at a time: the e2e suites start servers and two cores are easily saturated.
+npx prettier --check --log-level warn "**/*.{ts,js,mjs,cjs}"
 npx nx run-many -t lint typecheck --parallel=2 --outputStyle=stream "$@"
 npx nx run-many -t test --parallel=1 --outputStyle=stream "$@"

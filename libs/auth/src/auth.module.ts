@@ -42,7 +42,10 @@ class AdminBootstrap implements OnModuleInit {
       this.logger.log(`creating the bootstrap admin "${ADMIN}" with the password from STEVEDORE_ADMIN_PASSWORD`);
     } else {
       const file = path.resolve(this.config.STEVEDORE_DATA_DIR, 'admin-password');
-      password = await fs.readFile(file, 'utf8').then((text) => text.trim(), () => undefined);
+      password = await fs.readFile(file, 'utf8').then(
+        (text) => text.trim(),
+        () => undefined,
+      );
       if (!password) {
         password = randomBytes(18).toString('base64url');
         await fs.mkdir(path.dirname(file), { recursive: true });
@@ -93,21 +96,28 @@ export class AuthModule {
       module: AuthModule,
       controllers: options.api ? [TokenController, UsersController] : [],
       providers: [
-        { provide: UserStore, inject: [STORAGE, REDIS, RedisKeys], useFactory: (s: StorageDriver, r: Redis, k: RedisKeys) => new UserStore(s, r, k) },
+        {
+          provide: UserStore,
+          inject: [STORAGE, REDIS, RedisKeys],
+          useFactory: (s: StorageDriver, r: Redis, k: RedisKeys) => new UserStore(s, r, k),
+        },
         {
           provide: TokenService,
           inject: [STORAGE, CONFIG],
-          useFactory: (s: StorageDriver, c: StevedoreConfig) => TokenService.create(s, c.STEVEDORE_TOKEN_TTL_SECONDS, c.STEVEDORE_TOKEN_KEY),
+          useFactory: (s: StorageDriver, c: StevedoreConfig) =>
+            TokenService.create(s, c.STEVEDORE_TOKEN_TTL_SECONDS, c.STEVEDORE_TOKEN_KEY),
         },
         {
           provide: LoginLimiter,
           inject: [REDIS, RedisKeys, CONFIG],
-          useFactory: (r: Redis, k: RedisKeys, c: StevedoreConfig) => new LoginLimiter(r, k, c.STEVEDORE_LOGIN_MAX_FAILURES, c.STEVEDORE_LOGIN_WINDOW_SECONDS),
+          useFactory: (r: Redis, k: RedisKeys, c: StevedoreConfig) =>
+            new LoginLimiter(r, k, c.STEVEDORE_LOGIN_MAX_FAILURES, c.STEVEDORE_LOGIN_WINDOW_SECONDS),
         },
         {
           provide: Authenticator,
           inject: [UserStore, TokenService, LoginLimiter, CONFIG],
-          useFactory: (u: UserStore, t: TokenService, l: LoginLimiter, c: StevedoreConfig) => new Authenticator(u, t, l, `${c.publicUrl}/auth/token`),
+          useFactory: (u: UserStore, t: TokenService, l: LoginLimiter, c: StevedoreConfig) =>
+            new Authenticator(u, t, l, `${c.publicUrl}/auth/token`),
         },
         { provide: ACCESS_GUARD, useExisting: Authenticator },
         AdminBootstrap,

@@ -70,7 +70,8 @@ export class Authenticator implements AccessGuard {
     const hit = this.basicOk.get(key);
     if (hit && hit.until > Date.now()) {
       const u = await this.users.get(user);
-      if (u && !u.disabled && u.passwordHash === hit.passwordHash && (await this.ownerEnabled(u))) return { principal: this.users.principalOf(u), user: u };
+      if (u && !u.disabled && u.passwordHash === hit.passwordHash && (await this.ownerEnabled(u)))
+        return { principal: this.users.principalOf(u), user: u };
       this.basicOk.delete(key);
     }
     const found = await this.users.verify(user, password);
@@ -194,7 +195,9 @@ export class Authenticator implements AccessGuard {
     let value = `Bearer realm="${this.realm}",service="${TOKEN_SERVICE_NAME}"`;
     // Several scopes go in one parameter, space-separated, as distribution sends them (a mount asks
     // for the source's pull with the target's push).
-    const scopes = (Array.isArray(access) ? access : [access]).filter((a) => a.type !== 'base').map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`);
+    const scopes = (Array.isArray(access) ? access : [access])
+      .filter((a) => a.type !== 'base')
+      .map((a) => `${a.type}:${a.name}:${a.actions.join(',')}`);
     if (scopes.length) value += `,scope="${scopes.join(' ')}"`;
     if (error) value += `,error="${error}"`;
     return { 'www-authenticate': value };

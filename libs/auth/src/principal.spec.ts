@@ -19,7 +19,14 @@ describe('grantedActions', () => {
   });
 
   it('grants robots only their scopes', () => {
-    const robot = { name: 'ci', admin: false, robotScopes: [{ repository: 'team/*', actions: ['pull', 'push'] }, { repository: 'ops/tool', actions: ['pull'] }] };
+    const robot = {
+      name: 'ci',
+      admin: false,
+      robotScopes: [
+        { repository: 'team/*', actions: ['pull', 'push'] },
+        { repository: 'ops/tool', actions: ['pull'] },
+      ],
+    };
     expect(grantedActions(robot, repo('team/a', ['pull', 'push', 'delete']), false)).toEqual(['pull', 'push']);
     expect(grantedActions(robot, repo('ops/tool', ['pull', 'push']), false)).toEqual(['pull']);
     expect(grantedActions(robot, repo('ci/own', ['pull']), false)).toEqual([]);
@@ -33,13 +40,18 @@ describe('grantedActions', () => {
 
   it('never grants more than was asked, and never push to anonymous', () => {
     fc.assert(
-      fc.property(fc.subarray(['pull', 'push', 'delete', '*']), fc.boolean(), fc.string({ minLength: 1, maxLength: 8 }), (actions, pub, ns) => {
-        for (const p of [alice, ANONYMOUS, { name: 'x', admin: true }]) {
-          const g = grantedActions(p, repo(`${ns}/r`, actions), pub);
-          expect(g.every((a) => actions.includes(a))).toBe(true);
-          if (p === ANONYMOUS) expect(g.includes('push')).toBe(false);
-        }
-      }),
+      fc.property(
+        fc.subarray(['pull', 'push', 'delete', '*']),
+        fc.boolean(),
+        fc.string({ minLength: 1, maxLength: 8 }),
+        (actions, pub, ns) => {
+          for (const p of [alice, ANONYMOUS, { name: 'x', admin: true }]) {
+            const g = grantedActions(p, repo(`${ns}/r`, actions), pub);
+            expect(g.every((a) => actions.includes(a))).toBe(true);
+            if (p === ANONYMOUS) expect(g.includes('push')).toBe(false);
+          }
+        },
+      ),
     );
   });
 });

@@ -61,7 +61,9 @@ describe('TokenService', () => {
     const s = await TokenService.create(storage, 300);
     const t = (await s.issue(alice, access)).token;
     const [h, p, sig] = t.split('.');
-    const widened = Buffer.from(JSON.stringify({ ...decodeJwt(t), access: [{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }] })).toString('base64url');
+    const widened = Buffer.from(
+      JSON.stringify({ ...decodeJwt(t), access: [{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }] }),
+    ).toString('base64url');
     expect((await refused(s.verify(`${h}.${widened}.${sig}`))).detail).toEqual({ reason: 'signature' });
     await refused(s.verify(`${h}.${p}.${sig.slice(0, -4)}AAAA`));
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
@@ -84,7 +86,14 @@ describe('TokenService', () => {
       .setJti('x')
       .sign(key);
     expect((await refused(s.verify(expired))).detail).toEqual({ reason: 'expired' });
-    const noAccess = await new SignJWT({}).setProtectedHeader({ alg: 'ES256' }).setIssuer('stevedore').setAudience('stevedore').setIssuedAt(now).setExpirationTime(now + 60).setJti('y').sign(key);
+    const noAccess = await new SignJWT({})
+      .setProtectedHeader({ alg: 'ES256' })
+      .setIssuer('stevedore')
+      .setAudience('stevedore')
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .setJti('y')
+      .sign(key);
     await refused(s.verify(noAccess));
   });
 

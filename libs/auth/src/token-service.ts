@@ -91,7 +91,11 @@ export class TokenService {
     return { ...(await exportJWK(this.publicKey)), kid: this.kid, alg: ALG, use: 'sig' };
   }
 
-  async issue(principal: Principal, access: AccessClaim[], service = TOKEN_SERVICE_NAME): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
+  async issue(
+    principal: Principal,
+    access: AccessClaim[],
+    service = TOKEN_SERVICE_NAME,
+  ): Promise<{ token: string; expiresIn: number; issuedAt: string }> {
     const now = Math.floor(Date.now() / 1000);
     const token = await new SignJWT({ access })
       .setProtectedHeader({ alg: ALG, typ: 'JWT', kid: this.kid })
@@ -109,7 +113,12 @@ export class TokenService {
   /** Verify signature, algorithm, issuer, audience and times; UNAUTHORIZED otherwise. */
   async verify(token: string, service = TOKEN_SERVICE_NAME): Promise<RegistryClaims> {
     try {
-      const { payload } = await jwtVerify(token, this.publicKey, { issuer: ISSUER, audience: service, algorithms: [ALG], requiredClaims: ['exp', 'iat', 'jti'] });
+      const { payload } = await jwtVerify(token, this.publicKey, {
+        issuer: ISSUER,
+        audience: service,
+        algorithms: [ALG],
+        requiredClaims: ['exp', 'iat', 'jti'],
+      });
       if (!isAccessList(payload.access)) throw new Error('no access claim');
       return payload as RegistryClaims;
     } catch (e) {
@@ -144,7 +153,15 @@ export class TokenService {
 function isAccessList(v: unknown): v is AccessClaim[] {
   return (
     Array.isArray(v) &&
-    v.every((c) => !!c && typeof c === 'object' && typeof c.type === 'string' && typeof c.name === 'string' && Array.isArray(c.actions) && c.actions.every((a: unknown) => typeof a === 'string'))
+    v.every(
+      (c) =>
+        !!c &&
+        typeof c === 'object' &&
+        typeof c.type === 'string' &&
+        typeof c.name === 'string' &&
+        Array.isArray(c.actions) &&
+        c.actions.every((a: unknown) => typeof a === 'string'),
+    )
   );
 }
 

@@ -36,7 +36,8 @@ async function readForm(req: FastifyRequest): Promise<Form> {
   if (typeof (body as Readable).pipe !== 'function') {
     // A JSON body (parsed by the platform): keep the strings only.
     const form: Form = {};
-    for (const [k, v] of Object.entries(body)) if (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) form[k] = v as string | string[];
+    for (const [k, v] of Object.entries(body))
+      if (typeof v === 'string' || (Array.isArray(v) && v.every((x) => typeof x === 'string'))) form[k] = v as string | string[];
     return form;
   }
   const text = (await readCapped(body as Readable, MAX_FORM_BYTES)).toString('utf8');
@@ -56,7 +57,14 @@ export class TokenController {
     @Inject(UserStore) private readonly users: UserStore,
   ) {}
 
-  private async answer(reply: FastifyReply, principal: Principal, user: UserRecord | undefined, scopes: string[], service: string, offline: boolean): Promise<void> {
+  private async answer(
+    reply: FastifyReply,
+    principal: Principal,
+    user: UserRecord | undefined,
+    scopes: string[],
+    service: string,
+    offline: boolean,
+  ): Promise<void> {
     if (service !== TOKEN_SERVICE_NAME) throw new RegistryError('INVALID_REQUEST', 'unknown service', { service: service.slice(0, 64) });
     const access: AccessClaim[] = [];
     for (const s of scopes) {
@@ -72,7 +80,12 @@ export class TokenController {
     const t = await this.tokens.issue(principal, access, service);
     const body: Record<string, unknown> = { token: t.token, access_token: t.token, expires_in: t.expiresIn, issued_at: t.issuedAt };
     if (offline && user) body.refresh_token = await this.tokens.issueRefresh(principal, user.passwordHash);
-    reply.code(200).header('cache-control', 'no-store').header('pragma', 'no-cache').header('content-type', 'application/json').send(JSON.stringify(body));
+    reply
+      .code(200)
+      .header('cache-control', 'no-store')
+      .header('pragma', 'no-cache')
+      .header('content-type', 'application/json')
+      .send(JSON.stringify(body));
   }
 
   /** The public signing key, for services that verify registry tokens themselves. */
@@ -103,7 +116,8 @@ export class TokenController {
       const r = await this.tokens.verifyRefresh(one(form.refresh_token));
       const u = await this.users.get(r.sub);
       // A disabled account or a changed password revokes its refresh tokens.
-      if (!u || u.disabled || passwordFingerprint(u.passwordHash) !== r.pwd) throw new RegistryError('UNAUTHORIZED', 'invalid or expired refresh token');
+      if (!u || u.disabled || passwordFingerprint(u.passwordHash) !== r.pwd)
+        throw new RegistryError('UNAUTHORIZED', 'invalid or expired refresh token');
       principal = this.users.principalOf(u);
       user = u;
     } else {

@@ -38,7 +38,14 @@ const PUBLIC_INDEXED = '#indexed';
 const DUMMY_HASH = bcrypt.hashSync('stevedore-no-such-user', BCRYPT_COST);
 
 export function viewOf(u: UserRecord): UserView {
-  const v: UserView = { name: u.name, admin: u.admin, disabled: u.disabled, robot: !!u.robotScopes, robotScopes: u.robotScopes, createdAt: u.createdAt };
+  const v: UserView = {
+    name: u.name,
+    admin: u.admin,
+    disabled: u.disabled,
+    robot: !!u.robotScopes,
+    robotScopes: u.robotScopes,
+    createdAt: u.createdAt,
+  };
   if (u.owner) v.owner = u.owner;
   return v;
 }
@@ -59,7 +66,9 @@ export class UserStore {
 
   static checkName(name: string): void {
     if (typeof name !== 'string' || name.length < 2 || name.length > 64 || !USER_NAME.test(name)) {
-      throw new RegistryError('INVALID_REQUEST', 'user names are 2-64 characters of a-z, 0-9 and . _ - between them', { name: String(name).slice(0, 64) });
+      throw new RegistryError('INVALID_REQUEST', 'user names are 2-64 characters of a-z, 0-9 and . _ - between them', {
+        name: String(name).slice(0, 64),
+      });
     }
   }
 
@@ -85,7 +94,11 @@ export class UserStore {
     await this.redis.del(this.cacheKey(u.name));
   }
 
-  async create(name: string, password: string, options: { admin?: boolean; robotScopes?: RobotScope[]; owner?: string } = {}): Promise<UserRecord> {
+  async create(
+    name: string,
+    password: string,
+    options: { admin?: boolean; robotScopes?: RobotScope[]; owner?: string } = {},
+  ): Promise<UserRecord> {
     UserStore.checkName(name);
     UserStore.checkPassword(password);
     if (await this.get(name)) throw new RegistryError('CONFLICT', `user ${name} exists`, { name });

@@ -22,13 +22,23 @@ const CreateUser = z.object({ name: z.string(), password: z.string(), admin: z.b
 const UpdateUser = z.object({ password: z.string().optional(), disabled: z.boolean().optional(), admin: z.boolean().optional() }).strict();
 const CreateRobot = z.object({
   name: z.string(),
-  scopes: z.array(z.object({ repository: z.string().refine(robotPatternOk, 'a repository name, or a namespace as `name/*`'), actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1) })).min(1),
+  scopes: z
+    .array(
+      z.object({
+        repository: z.string().refine(robotPatternOk, 'a repository name, or a namespace as `name/*`'),
+        actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1),
+      }),
+    )
+    .min(1),
 });
 const Visibility = z.object({ repository: z.string().refine(repositoryNameOk, 'a repository name'), public: z.boolean() });
 
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
-  if (!r.success) throw new RegistryError('INVALID_REQUEST', 'invalid request body', { issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+  if (!r.success)
+    throw new RegistryError('INVALID_REQUEST', 'invalid request body', {
+      issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
   return r.data;
 }
 
@@ -53,7 +63,11 @@ export class UsersController {
   }
 
   @Get('users/:name')
-  @Access({ role: 'user', resource: { kind: 'account', param: 'name', action: 'read' }, description: 'your own account (or a robot of yours); admins: any' })
+  @Access({
+    role: 'user',
+    resource: { kind: 'account', param: 'name', action: 'read' },
+    description: 'your own account (or a robot of yours); admins: any',
+  })
   async get(@Param('name') name: string): Promise<UserView> {
     const u = await this.users.get(name);
     if (!u) throw accountNotFound(name);
@@ -61,7 +75,11 @@ export class UsersController {
   }
 
   @Patch('users/:name')
-  @Access({ role: 'user', resource: { kind: 'account', param: 'name', action: 'change' }, description: 'password of your own account; admins: also disabled and admin' })
+  @Access({
+    role: 'user',
+    resource: { kind: 'account', param: 'name', action: 'change' },
+    description: 'password of your own account; admins: also disabled and admin',
+  })
   async update(@Req() req: FastifyRequest, @Param('name') name: string, @Body() body: unknown): Promise<UserView> {
     const b = parse(UpdateUser, body);
     // Which fields, not whose account (the policy decided that): only admins grant or revoke.
@@ -86,7 +104,8 @@ export class UsersController {
     const c = callerOf(req);
     const owner: Principal = { name: c.name, admin: c.admin };
     if (!c.admin) {
-      if (!b.name.startsWith(`${c.name}.`)) throw new RegistryError('INVALID_REQUEST', `robots you create are named ${c.name}.<name>`, { name: b.name.slice(0, 64) });
+      if (!b.name.startsWith(`${c.name}.`))
+        throw new RegistryError('INVALID_REQUEST', `robots you create are named ${c.name}.<name>`, { name: b.name.slice(0, 64) });
       for (const scope of b.scopes) await this.withinRights(owner, scope);
     }
     // The secret is shown once, here; only its hash is kept.
@@ -102,7 +121,12 @@ export class UsersController {
     const ok = scope.repository.endsWith('/*')
       ? scope.repository.startsWith(ns)
       : (await this.auth.granted(owner, { type: 'repository', name: scope.repository, actions })).length === actions.length;
-    if (!ok) throw new RegistryError('DENIED', `a robot's scopes must stay within your own rights: ${scope.repository} ${scope.actions.join(',')}`, { scope });
+    if (!ok)
+      throw new RegistryError(
+        'DENIED',
+        `a robot's scopes must stay within your own rights: ${scope.repository} ${scope.actions.join(',')}`,
+        { scope },
+      );
   }
 
   @Delete('robots/:name')
@@ -113,7 +137,11 @@ export class UsersController {
   }
 
   @Put('repositories/visibility')
-  @Access({ role: 'user', repositories: (req) => [{ type: 'repository', name: parse(Visibility, req.body).repository, actions: ['push'] }], description: 'push on the repository' })
+  @Access({
+    role: 'user',
+    repositories: (req) => [{ type: 'repository', name: parse(Visibility, req.body).repository, actions: ['push'] }],
+    description: 'push on the repository',
+  })
   async visibility(@Body() body: unknown): Promise<{ repository: string; public: boolean }> {
     const b = parse(Visibility, body);
     await this.users.setPublic(b.repository, b.public);

@@ -49,7 +49,11 @@ describe('accounts and docker token auth', () => {
   const bobPassword = `bob-${randomBytes(9).toString('base64url')}`;
 
   /** One HTTP call; `from` picks the client's loopback address (per-address rate limits). */
-  async function call(method: string, p: string, opts: { auth?: string; body?: string | Buffer; headers?: Record<string, string>; from?: string } = {}): Promise<Answer> {
+  async function call(
+    method: string,
+    p: string,
+    opts: { auth?: string; body?: string | Buffer; headers?: Record<string, string>; from?: string } = {},
+  ): Promise<Answer> {
     const headers: Record<string, string> = { ...(opts.headers ?? {}) };
     if (opts.auth) headers.authorization = opts.auth;
     let dispatcher: Agent | undefined;
@@ -104,7 +108,11 @@ describe('accounts and docker token auth', () => {
       ['alice', alicePassword],
       ['bob', bobPassword],
     ]) {
-      const r = await call('POST', '/api/v1/users', { auth: admin, body: JSON.stringify({ name, password }), headers: { 'content-type': 'application/json' } });
+      const r = await call('POST', '/api/v1/users', {
+        auth: admin,
+        body: JSON.stringify({ name, password }),
+        headers: { 'content-type': 'application/json' },
+      });
       expect(r.status).toBe(201);
       expect(r.json()).toMatchObject({ name, admin: false, disabled: false });
       expect(r.text).not.toContain(password);
@@ -125,7 +133,9 @@ describe('accounts and docker token auth', () => {
     const push = await call('POST', '/v2/alice/app/blobs/uploads/');
     expect(push.status).toBe(401);
     expect(code(push)).toBe('UNAUTHORIZED');
-    expect(push.headers['www-authenticate']).toBe(`Bearer realm="${s.url}/auth/token",service="stevedore",scope="repository:alice/app:pull,push"`);
+    expect(push.headers['www-authenticate']).toBe(
+      `Bearer realm="${s.url}/auth/token",service="stevedore",scope="repository:alice/app:pull,push"`,
+    );
     // An anonymous token grants no push, even when asked for.
     const anon = await token(undefined, ['repository:alice/app:pull,push']);
     expect(anon.access).toEqual([]);
@@ -138,14 +148,28 @@ describe('accounts and docker token auth', () => {
     const login = await skopeo('login', '--tls-verify=false', '--authfile', authfile, '-u', 'alice', '-p', alicePassword, host);
     expect(login).toMatchObject({ ok: true });
     const src = buildLayout(path.join(dir, 'src'), 'v1', [{ 'etc/hello': 'from alice' }]);
-    const push = await skopeo('copy', '--authfile', authfile, '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${host}/alice/app:1`);
+    const push = await skopeo(
+      'copy',
+      '--authfile',
+      authfile,
+      '--dest-tls-verify=false',
+      `oci:${src.dir}:v1`,
+      `docker://${host}/alice/app:1`,
+    );
     expect(push).toMatchObject({ ok: true });
     const out = path.join(dir, 'out');
     const pull = await skopeo('copy', '--authfile', authfile, '--src-tls-verify=false', `docker://${host}/alice/app:1`, `oci:${out}:1`);
     expect(pull).toMatchObject({ ok: true });
     expect(JSON.parse(readFileSync(path.join(out, 'index.json'), 'utf8')).manifests[0].digest).toBe(src.manifestDigest);
     // Into someone else's namespace: denied, by skopeo and on the wire.
-    const other = await skopeo('copy', '--authfile', authfile, '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${host}/bob/app:1`);
+    const other = await skopeo(
+      'copy',
+      '--authfile',
+      authfile,
+      '--dest-tls-verify=false',
+      `oci:${src.dir}:v1`,
+      `docker://${host}/bob/app:1`,
+    );
     expect(other.ok).toBe(false);
     expect(other.out).toMatch(/denied|forbidden/i);
     const direct = await call('POST', '/v2/bob/app/blobs/uploads/', { auth: basic('alice', alicePassword) });
@@ -158,8 +182,12 @@ describe('accounts and docker token auth', () => {
     expect(code(viaToken)).toBe('DENIED');
     // bob pushes his own private repository for the next tests.
     const bobAuth = path.join(dir, 'bob-auth.json');
-    expect(await skopeo('login', '--tls-verify=false', '--authfile', bobAuth, '-u', 'bob', '-p', bobPassword, host)).toMatchObject({ ok: true });
-    expect(await skopeo('copy', '--authfile', bobAuth, '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${host}/bob/private:1`)).toMatchObject({ ok: true });
+    expect(await skopeo('login', '--tls-verify=false', '--authfile', bobAuth, '-u', 'bob', '-p', bobPassword, host)).toMatchObject({
+      ok: true,
+    });
+    expect(
+      await skopeo('copy', '--authfile', bobAuth, '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${host}/bob/private:1`),
+    ).toMatchObject({ ok: true });
     // The logins and pushes just logged: none of the passwords or the stored credentials appear.
     const logs = s.logs();
     expect(logs).toContain('/auth/token');
@@ -172,28 +200,64 @@ describe('accounts and docker token auth', () => {
 
   it('answers tokens with exactly the granted actions, several scopes, refresh tokens and the POST form', async () => {
     const alice = basic('alice', alicePassword);
-    const t = await token(alice, ['repository:alice/app:pull,push,delete', 'repository:bob/private:pull', 'registry:catalog:*'], '&offline_token=true');
+    const t = await token(
+      alice,
+      ['repository:alice/app:pull,push,delete', 'repository:bob/private:pull', 'registry:catalog:*'],
+      '&offline_token=true',
+    );
     expect(t.access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull', 'push', 'delete'] }]);
-    expect(t.body).toMatchObject({ access_token: t.token, expires_in: expect.any(Number), issued_at: expect.any(String), refresh_token: expect.any(String) });
+    expect(t.body).toMatchObject({
+      access_token: t.token,
+      expires_in: expect.any(Number),
+      issued_at: expect.any(String),
+      refresh_token: expect.any(String),
+    });
     const claims = decodeJwt(t.token);
     expect(claims).toMatchObject({ iss: 'stevedore', sub: 'alice', aud: 'stevedore' });
     expect(claims.exp! > claims.iat!).toBe(true);
 
-    const form = (fields: Record<string, string>) => ({ body: new URLSearchParams(fields).toString(), headers: { 'content-type': 'application/x-www-form-urlencoded' } });
-    const refreshed = await call('POST', '/auth/token', form({ grant_type: 'refresh_token', refresh_token: t.body.refresh_token, service: 'stevedore', scope: 'repository:alice/app:pull', client_id: 'docker' }));
+    const form = (fields: Record<string, string>) => ({
+      body: new URLSearchParams(fields).toString(),
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    const refreshed = await call(
+      'POST',
+      '/auth/token',
+      form({
+        grant_type: 'refresh_token',
+        refresh_token: t.body.refresh_token,
+        service: 'stevedore',
+        scope: 'repository:alice/app:pull',
+        client_id: 'docker',
+      }),
+    );
     expect(refreshed.status).toBe(200);
     secrets.add(refreshed.json().token);
     expect(decodeJwt(refreshed.json().access_token).access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull'] }]);
     expect(refreshed.json().refresh_token).toBeUndefined();
 
-    const password = await call('POST', '/auth/token', form({ grant_type: 'password', username: 'alice', password: alicePassword, service: 'stevedore', access_type: 'offline', client_id: 'docker', scope: 'repository:alice/app:push' }));
+    const password = await call(
+      'POST',
+      '/auth/token',
+      form({
+        grant_type: 'password',
+        username: 'alice',
+        password: alicePassword,
+        service: 'stevedore',
+        access_type: 'offline',
+        client_id: 'docker',
+        scope: 'repository:alice/app:push',
+      }),
+    );
     expect(password.status).toBe(200);
     secrets.add(password.json().token).add(password.json().refresh_token);
     expect(decodeJwt(password.json().token).access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['push'] }]);
     expect(password.json().refresh_token).toEqual(expect.any(String));
 
     // A registry token does not buy another token, nor does a refresh token work on /v2.
-    expect((await call('GET', '/auth/token?service=stevedore&scope=repository:alice/app:push', { auth: bearer(t.token) })).status).toBe(401);
+    expect((await call('GET', '/auth/token?service=stevedore&scope=repository:alice/app:push', { auth: bearer(t.token) })).status).toBe(
+      401,
+    );
     expect((await call('GET', '/v2/alice/app/manifests/1', { auth: bearer(t.body.refresh_token) })).status).toBe(401);
     expect((await call('GET', '/auth/token?service=elsewhere', { auth: alice })).status).toBe(400);
     expect((await call('POST', '/auth/token', form({ grant_type: 'client_credentials' }))).status).toBe(400);
@@ -202,7 +266,16 @@ describe('accounts and docker token auth', () => {
   it('a token for a/b:pull can pull a/b but not push it, nor pull a/c', async () => {
     const alice = basic('alice', alicePassword);
     const src = buildLayout(path.join(dir, 'ab'), 'v1', [{ 'etc/c': 'c' }]);
-    expect(await skopeo('copy', '--dest-creds', `alice:${alicePassword}`, '--dest-tls-verify=false', `oci:${src.dir}:v1`, `docker://${host}/alice/c:1`)).toMatchObject({ ok: true });
+    expect(
+      await skopeo(
+        'copy',
+        '--dest-creds',
+        `alice:${alicePassword}`,
+        '--dest-tls-verify=false',
+        `oci:${src.dir}:v1`,
+        `docker://${host}/alice/c:1`,
+      ),
+    ).toMatchObject({ ok: true });
     const t = await token(alice, ['repository:alice/app:pull']);
     const accept = 'application/vnd.oci.image.manifest.v1+json';
     expect((await call('GET', '/v2/alice/app/manifests/1', { auth: bearer(t.token), headers: { accept } })).status).toBe(200);
@@ -217,7 +290,8 @@ describe('accounts and docker token auth', () => {
 
   it('refuses expired, tampered, foreign and unsigned tokens', async () => {
     const t = await token(basic('alice', alicePassword), ['repository:alice/app:pull']);
-    const get = (tok: string) => call('GET', '/v2/alice/app/manifests/1', { auth: bearer(tok), headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const get = (tok: string) =>
+      call('GET', '/v2/alice/app/manifests/1', { auth: bearer(tok), headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
     expect((await get(t.token)).status).toBe(200);
 
     const now = Math.floor(Date.now() / 1000);
@@ -245,7 +319,9 @@ describe('accounts and docker token auth', () => {
     expect((await get(await sign(foreign, { iat: now, exp: now + 60 }))).status).toBe(401);
     // A genuine token with its access widened to push, signature kept.
     const [h, , sig] = t.token.split('.');
-    const widened = Buffer.from(JSON.stringify({ ...decodeJwt(t.token), access: [{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }] })).toString('base64url');
+    const widened = Buffer.from(
+      JSON.stringify({ ...decodeJwt(t.token), access: [{ type: 'repository', name: 'alice/app', actions: ['pull', 'push'] }] }),
+    ).toString('base64url');
     expect((await call('POST', '/v2/alice/app/blobs/uploads/', { auth: bearer(`${h}.${widened}.${sig}`) })).status).toBe(401);
     // alg=none.
     const none = Buffer.from(JSON.stringify({ alg: 'none', typ: 'JWT' })).toString('base64url');
@@ -258,20 +334,36 @@ describe('accounts and docker token auth', () => {
     // alice may not publish bob's repository; she may publish her own.
     const alice = basic('alice', alicePassword);
     const json = { 'content-type': 'application/json' };
-    const notHers = await call('PUT', '/api/v1/repositories/visibility', { auth: alice, headers: json, body: JSON.stringify({ repository: 'bob/private', public: true }) });
+    const notHers = await call('PUT', '/api/v1/repositories/visibility', {
+      auth: alice,
+      headers: json,
+      body: JSON.stringify({ repository: 'bob/private', public: true }),
+    });
     expect(notHers.status).toBe(403);
-    const publish = await call('PUT', '/api/v1/repositories/visibility', { auth: alice, headers: json, body: JSON.stringify({ repository: 'alice/app', public: true }) });
+    const publish = await call('PUT', '/api/v1/repositories/visibility', {
+      auth: alice,
+      headers: json,
+      body: JSON.stringify({ repository: 'alice/app', public: true }),
+    });
     expect(publish.status).toBe(200);
     expect(await anonInspect('alice/app')).toMatchObject({ ok: true });
-    expect((await call('GET', '/v2/alice/app/manifests/1', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status).toBe(200);
+    expect(
+      (await call('GET', '/v2/alice/app/manifests/1', { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status,
+    ).toBe(200);
     expect((await call('POST', '/v2/alice/app/blobs/uploads/')).status).toBe(401);
     expect((await anonInspect('bob/private')).ok).toBe(false);
     expect((await call('GET', '/v2/bob/private/manifests/1')).status).toBe(401);
     // Another user may pull the public one, not push to it.
     const bob = basic('bob', bobPassword);
-    expect(await token(bob, ['repository:alice/app:pull,push'])).toMatchObject({ access: [{ type: 'repository', name: 'alice/app', actions: ['pull'] }] });
+    expect(await token(bob, ['repository:alice/app:pull,push'])).toMatchObject({
+      access: [{ type: 'repository', name: 'alice/app', actions: ['pull'] }],
+    });
     expect(code(await call('POST', '/v2/alice/app/blobs/uploads/', { auth: bob }))).toBe('DENIED');
-    const hide = await call('PUT', '/api/v1/repositories/visibility', { auth: alice, headers: json, body: JSON.stringify({ repository: 'alice/app', public: false }) });
+    const hide = await call('PUT', '/api/v1/repositories/visibility', {
+      auth: alice,
+      headers: json,
+      body: JSON.stringify({ repository: 'alice/app', public: false }),
+    });
     expect(hide.status).toBe(200);
     expect((await call('GET', '/v2/alice/app/manifests/1')).status).toBe(401);
   });
@@ -295,51 +387,100 @@ describe('accounts and docker token auth', () => {
     // A token, even the admin's, does not manage accounts.
     expect((await call('GET', '/api/v1/users', { auth: bearer(adminToken.token) })).status).toBe(401);
     const aliceToken = await token(alice, ['repository:alice/app:pull']);
-    expect((await call('PATCH', '/api/v1/users/alice', { auth: bearer(aliceToken.token), headers: json, body: JSON.stringify({ password: 'stolen-by-token' }) })).status).toBe(401);
+    expect(
+      (
+        await call('PATCH', '/api/v1/users/alice', {
+          auth: bearer(aliceToken.token),
+          headers: json,
+          body: JSON.stringify({ password: 'stolen-by-token' }),
+        })
+      ).status,
+    ).toBe(401);
     // Another user's account answers as a missing one.
-    expect((await call('PATCH', '/api/v1/users/bob', { auth: alice, headers: json, body: JSON.stringify({ password: 'not-hers-to-set' }) })).status).toBe(404);
-    expect((await call('PATCH', '/api/v1/users/alice', { auth: alice, headers: json, body: JSON.stringify({ disabled: true }) })).status).toBe(403);
+    expect(
+      (await call('PATCH', '/api/v1/users/bob', { auth: alice, headers: json, body: JSON.stringify({ password: 'not-hers-to-set' }) }))
+        .status,
+    ).toBe(404);
+    expect(
+      (await call('PATCH', '/api/v1/users/alice', { auth: alice, headers: json, body: JSON.stringify({ disabled: true }) })).status,
+    ).toBe(403);
 
     // bob changes his password: the old one and his refresh tokens stop working.
     const bobOld = basic('bob', bobPassword);
     const withRefresh = await token(bobOld, [], '&offline_token=true');
     const newPassword = `bob-new-${randomBytes(6).toString('hex')}`;
     secrets.add(newPassword);
-    const changed = await call('PATCH', '/api/v1/users/bob', { auth: bobOld, headers: json, body: JSON.stringify({ password: newPassword }) });
+    const changed = await call('PATCH', '/api/v1/users/bob', {
+      auth: bobOld,
+      headers: json,
+      body: JSON.stringify({ password: newPassword }),
+    });
     expect(changed.status).toBe(200);
     expect(changed.text).not.toContain(newPassword);
     expect((await call('GET', '/v2/', { auth: bobOld })).status).toBe(401);
     expect((await call('GET', '/v2/', { auth: basic('bob', newPassword) })).status).toBe(200);
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
-    const stale = await call('POST', '/auth/token', { headers: form, body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: withRefresh.body.refresh_token, service: 'stevedore' }).toString() });
+    const stale = await call('POST', '/auth/token', {
+      headers: form,
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        refresh_token: withRefresh.body.refresh_token,
+        service: 'stevedore',
+      }).toString(),
+    });
     expect(stale.status).toBe(401);
 
     // The admin disables bob: his Basic credentials stop working at once.
-    expect((await call('PATCH', '/api/v1/users/bob', { auth: admin, headers: json, body: JSON.stringify({ disabled: true }) })).status).toBe(200);
+    expect(
+      (await call('PATCH', '/api/v1/users/bob', { auth: admin, headers: json, body: JSON.stringify({ disabled: true }) })).status,
+    ).toBe(200);
     expect((await call('GET', '/v2/', { auth: basic('bob', newPassword) })).status).toBe(401);
-    expect((await call('PATCH', '/api/v1/users/bob', { auth: admin, headers: json, body: JSON.stringify({ disabled: false }) })).status).toBe(200);
+    expect(
+      (await call('PATCH', '/api/v1/users/bob', { auth: admin, headers: json, body: JSON.stringify({ disabled: false }) })).status,
+    ).toBe(200);
   });
 
   it('gives robot accounts exactly their listed repositories and actions', async () => {
     const admin = basic(s.admin.user, s.admin.password);
     const json = { 'content-type': 'application/json' };
-    const created = await call('POST', '/api/v1/robots', { auth: admin, headers: json, body: JSON.stringify({ name: 'ci-bot', scopes: [{ repository: 'alice/app', actions: ['pull'] }, { repository: 'bob/*', actions: ['pull', 'push'] }] }) });
+    const created = await call('POST', '/api/v1/robots', {
+      auth: admin,
+      headers: json,
+      body: JSON.stringify({
+        name: 'ci-bot',
+        scopes: [
+          { repository: 'alice/app', actions: ['pull'] },
+          { repository: 'bob/*', actions: ['pull', 'push'] },
+        ],
+      }),
+    });
     expect(created.status).toBe(201);
     const secret = created.json().secret as string;
     secrets.add(secret);
     expect(created.json()).toMatchObject({ name: 'ci-bot', robot: true });
     const robot = basic('ci-bot', secret);
-    const t = await token(robot, ['repository:alice/app:pull,push', 'repository:bob/private:pull,push,delete', 'repository:ci-bot/own:push', 'repository:alice/c:pull']);
+    const t = await token(robot, [
+      'repository:alice/app:pull,push',
+      'repository:bob/private:pull,push,delete',
+      'repository:ci-bot/own:push',
+      'repository:alice/c:pull',
+    ]);
     expect(t.access).toEqual([
       { type: 'repository', name: 'alice/app', actions: ['pull'] },
       { type: 'repository', name: 'bob/private', actions: ['pull', 'push'] },
     ]);
-    expect((await call('GET', '/v2/alice/app/manifests/1', { auth: robot, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })).status).toBe(200);
+    expect(
+      (await call('GET', '/v2/alice/app/manifests/1', { auth: robot, headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } }))
+        .status,
+    ).toBe(200);
     expect(code(await call('POST', '/v2/alice/app/blobs/uploads/', { auth: robot }))).toBe('DENIED');
     expect((await call('POST', '/v2/bob/next/blobs/uploads/', { auth: robot })).status).toBe(202);
     expect(code(await call('POST', '/v2/ci-bot/own/blobs/uploads/', { auth: robot }))).toBe('DENIED');
     // Robots manage nothing, not even their own secret.
-    expect((await call('PATCH', '/api/v1/users/ci-bot', { auth: robot, headers: json, body: JSON.stringify({ password: 'new-robot-secret' }) })).status).toBe(403);
+    expect(
+      (await call('PATCH', '/api/v1/users/ci-bot', { auth: robot, headers: json, body: JSON.stringify({ password: 'new-robot-secret' }) }))
+        .status,
+    ).toBe(403);
   });
 
   it('rate limits failed logins per user and per address, answering TOOMANYREQUESTS with Retry-After, and releases', async () => {
@@ -352,9 +493,12 @@ describe('accounts and docker token auth', () => {
       ['carol', carolPassword],
       ['dave', davePassword],
     ]) {
-      expect((await call('POST', '/api/v1/users', { auth: admin, headers: json, body: JSON.stringify({ name, password }) })).status).toBe(201);
+      expect((await call('POST', '/api/v1/users', { auth: admin, headers: json, body: JSON.stringify({ name, password }) })).status).toBe(
+        201,
+      );
     }
-    const login = (user: string, password: string, from: string) => call('GET', '/auth/token?service=stevedore', { auth: basic(user, password), from });
+    const login = (user: string, password: string, from: string) =>
+      call('GET', '/auth/token?service=stevedore', { auth: basic(user, password), from });
 
     // Per user: carol's wrong passwords from one address lock carol from every address.
     await sleep(WINDOW_SECONDS * 1000 + 200);
@@ -383,7 +527,15 @@ describe('accounts and docker token auth', () => {
   it('keeps users and public repositories through a Redis loss (storage holds them; Redis is an index)', async () => {
     const alice = basic('alice', alicePassword);
     const json = { 'content-type': 'application/json' };
-    expect((await call('PUT', '/api/v1/repositories/visibility', { auth: alice, headers: json, body: JSON.stringify({ repository: 'alice/app', public: true }) })).status).toBe(200);
+    expect(
+      (
+        await call('PUT', '/api/v1/repositories/visibility', {
+          auth: alice,
+          headers: json,
+          body: JSON.stringify({ repository: 'alice/app', public: true }),
+        })
+      ).status,
+    ).toBe(200);
     await s.stopRedis();
     await s.startRedis();
     let anon: Answer | undefined;
@@ -394,7 +546,9 @@ describe('accounts and docker token auth', () => {
     expect(anon!.status).toBe(200);
     secrets.add(anon!.json().token);
     expect(decodeJwt(anon!.json().token).access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['pull'] }]);
-    expect((await token(alice, ['repository:alice/app:push'])).access).toEqual([{ type: 'repository', name: 'alice/app', actions: ['push'] }]);
+    expect((await token(alice, ['repository:alice/app:push'])).access).toEqual([
+      { type: 'repository', name: 'alice/app', actions: ['push'] },
+    ]);
   });
 
   it('keeps passwords, tokens and keys out of the logs', async () => {

@@ -18,7 +18,11 @@ async function read(s: Readable | undefined): Promise<Buffer> {
   for await (const c of s!) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
 }
-const code = (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: string }) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: { code?: string }) => e.code,
+  );
 
 let redisServer: RunningRedis;
 beforeAll(async () => {
@@ -93,7 +97,9 @@ describe.each(['filesystem', 's3'] as const)('BlobStore (%s)', (kind) => {
     const second = bytes.subarray(first.length, 2 * 1024 * 1024);
     await store.appendChunk('c/app', up.id, body(second), { start: first.length, end: first.length + second.length - 1 });
     // The rest comes with the completing PUT; a wrong digest fails it, and the session stays.
-    expect(await code(store.completeUpload('c/app', up.id, digestOf(Buffer.from('no')), body(bytes.subarray(2 * 1024 * 1024))))).toBe('DIGEST_INVALID');
+    expect(await code(store.completeUpload('c/app', up.id, digestOf(Buffer.from('no')), body(bytes.subarray(2 * 1024 * 1024))))).toBe(
+      'DIGEST_INVALID',
+    );
     const again = await store.startUpload('c/app');
     await store.appendChunk('c/app', again.id, body(bytes));
     expect(await store.completeUpload('c/app', again.id, d)).toEqual({ digest: d, size: bytes.length });
@@ -124,7 +130,9 @@ describe.each(['filesystem', 's3'] as const)('BlobStore (%s)', (kind) => {
     const [s, us] = await redis.time();
     const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
     // Touched since the cutoff (just pushed): skipped.
-    const early = await store.sweepBlobs([{ digest: digestOf(drop), unlinkFrom: ['e/app'], deleteData: true }], { olderThan: now - 60_000 });
+    const early = await store.sweepBlobs([{ digest: digestOf(drop), unlinkFrom: ['e/app'], deleteData: true }], {
+      olderThan: now - 60_000,
+    });
     expect(early.skipped).toEqual([digestOf(drop)]);
     expect(await store.stat('e/app', digestOf(drop))).toBeDefined();
     // Past the cutoff: index first, then storage.

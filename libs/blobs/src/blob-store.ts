@@ -120,10 +120,11 @@ export class BlobStore implements BlobService, BlobGcService {
   }
 
   async stat(name: string, digest: Digest): Promise<BlobInfo | undefined> {
-    const [[, linked], [, size]] = (await this.redis.multi().sismember(this.layersKey(name), digest).hget(this.blobKey(digest), 'size').exec()) as [
-      [unknown, number],
-      [unknown, string | null],
-    ];
+    const [[, linked], [, size]] = (await this.redis
+      .multi()
+      .sismember(this.layersKey(name), digest)
+      .hget(this.blobKey(digest), 'size')
+      .exec()) as [[unknown, number], [unknown, string | null]];
     return linked && size !== null ? { digest, size: Number(size) } : undefined;
   }
 
@@ -197,7 +198,12 @@ export class BlobStore implements BlobService, BlobGcService {
   private async writeChunk(id: string, record: UploadRecord, body: Readable, range?: ByteRange, length?: number): Promise<void> {
     if (range && range.start !== record.offset) {
       body.resume();
-      throw new RegistryError('RANGE_INVALID', `chunk starts at ${range.start} but the upload is at ${record.offset}`, { offset: record.offset }, 416);
+      throw new RegistryError(
+        'RANGE_INVALID',
+        `chunk starts at ${range.start} but the upload is at ${record.offset}`,
+        { offset: record.offset },
+        416,
+      );
     }
     if (range?.end !== undefined && length !== undefined && range.end - range.start + 1 !== length) {
       body.resume();
@@ -365,7 +371,8 @@ export class BlobStore implements BlobService, BlobGcService {
     }
     for await (const f of this.storage.list(StorageLayout.repositoriesRoot)) {
       const link = parseLinkKey(f.path);
-      if (link?.kind === 'layer' && (await this.exists(link.digest as Digest))) await this.redis.sadd(this.layersKey(link.name), link.digest);
+      if (link?.kind === 'layer' && (await this.exists(link.digest as Digest)))
+        await this.redis.sadd(this.layersKey(link.name), link.digest);
     }
     return blobs;
   }
@@ -380,7 +387,9 @@ export class BlobStore implements BlobService, BlobGcService {
     const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.blobPattern, 'COUNT', 1000);
     const prefix = this.k.blobPrefix;
     const digests = keys.map((k) => k.slice(prefix.length) as Digest);
-    const rows = await Promise.all(digests.map((d) => Promise.all([this.redis.hget(this.blobKey(d), 'size'), this.redis.get(this.guard.touchedKey(d))])));
+    const rows = await Promise.all(
+      digests.map((d) => Promise.all([this.redis.hget(this.blobKey(d), 'size'), this.redis.get(this.guard.touchedKey(d))])),
+    );
     const items: BlobRecord[] = [];
     digests.forEach((digest, i) => {
       const [size, touched] = rows[i];
@@ -401,8 +410,22 @@ export class BlobStore implements BlobService, BlobGcService {
     // 1. Index first, digest by digest, each atomic against writers: readers miss before bytes go.
     const outcomes = await Promise.all(
       items.map((it) => {
-        const keys = [this.blobKey(it.digest), this.guard.touchedKey(it.digest), this.guard.writingKey(it.digest), this.guard.sweepingKey(it.digest), ...it.unlinkFrom.map((n) => this.layersKey(n))];
-        return this.redis.eval(SWEEP, keys.length, ...keys, options.olderThan, SWEEP_LEASE_SECONDS, it.deleteData ? '1' : '0', it.digest) as Promise<number>;
+        const keys = [
+          this.blobKey(it.digest),
+          this.guard.touchedKey(it.digest),
+          this.guard.writingKey(it.digest),
+          this.guard.sweepingKey(it.digest),
+          ...it.unlinkFrom.map((n) => this.layersKey(n)),
+        ];
+        return this.redis.eval(
+          SWEEP,
+          keys.length,
+          ...keys,
+          options.olderThan,
+          SWEEP_LEASE_SECONDS,
+          it.deleteData ? '1' : '0',
+          it.digest,
+        ) as Promise<number>;
       }),
     );
     items.forEach((it, i) => {

@@ -19,7 +19,8 @@ export class BlobsModule {
           provide: BLOB_SERVICE,
           // BLOB_QUOTA comes from a global module (libs/gc) where the target enforces quotas.
           inject: [STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }],
-          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) => new BlobStore(storage, redis, keys, { quota }),
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) =>
+            new BlobStore(storage, redis, keys, { quota }),
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],

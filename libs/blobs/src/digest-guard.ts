@@ -96,11 +96,18 @@ export class DigestGuard {
     const unique = [...new Set(digests)];
     const deadline = Date.now() + this.waitMs;
     for (;;) {
-      const got = await Promise.all(unique.map((d) => this.redis.eval(BEGIN, 2, this.sweepingKey(d), this.writingKey(d), WRITER_TTL_SECONDS) as Promise<number>));
+      const got = await Promise.all(
+        unique.map((d) => this.redis.eval(BEGIN, 2, this.sweepingKey(d), this.writingKey(d), WRITER_TTL_SECONDS) as Promise<number>),
+      );
       if (got.every((g) => g === 1)) return;
-      await this.release(unique.filter((_, i) => got[i] === 1), false);
+      await this.release(
+        unique.filter((_, i) => got[i] === 1),
+        false,
+      );
       if (Date.now() > deadline) {
-        throw new RegistryError('TOOMANYREQUESTS', 'a blob of this push is being garbage collected; retry', { digests: unique.filter((_, i) => got[i] !== 1) });
+        throw new RegistryError('TOOMANYREQUESTS', 'a blob of this push is being garbage collected; retry', {
+          digests: unique.filter((_, i) => got[i] !== 1),
+        });
       }
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -15,7 +15,10 @@ describe('commit latency', () => {
   let api: Api;
   let dir: string;
   beforeAll(async () => {
-    sut = await startStevedore({ wiring: 'all', extraEnv: { STEVEDORE_COMMIT_CONCURRENCY: '1', ...(process.env.SHOW_LOGS ? { LOG_LEVEL: 'info' } : {}) } });
+    sut = await startStevedore({
+      wiring: 'all',
+      extraEnv: { STEVEDORE_COMMIT_CONCURRENCY: '1', ...(process.env.SHOW_LOGS ? { LOG_LEVEL: 'info' } : {}) },
+    });
     api = new Api(sut);
     dir = await mkdtemp(join(tmpdir(), 'commit-bench-'));
     baseLayout(join(dir, 'layout'));
@@ -47,7 +50,10 @@ describe('commit latency', () => {
     mkdirSync(join(root, 'data'), { recursive: true });
     for (const f of files) writeFileSync(join(root, f.name), f.body);
     const small = await api.create('library/busybox:base');
-    const upper = await tarOf([{ name: 'data/', type: 'directory' }, ...files.map((f) => ({ name: f.name, body: f.body as unknown as string }))]);
+    const upper = await tarOf([
+      { name: 'data/', type: 'directory' },
+      ...files.map((f) => ({ name: f.name, body: f.body as unknown as string })),
+    ]);
     expectStatus(await api.raw('PUT', `/api/v1/containers/${small}/archive`, upper, 'application/x-tar'), 200);
 
     const big = await api.create('library/busybox:base');
@@ -61,7 +67,9 @@ describe('commit latency', () => {
       ['1 file / 200 MB', await commitMs(big, 'bench:big'), cli(join(dir, 'big'))],
     ] as const;
     for (const [what, commit, baseline] of rows) {
-      console.log(`${what}: commit ${commit.toFixed(0)} ms (submit to tagged), tar|gzip -1|sha256sum ${baseline.toFixed(0)} ms, ratio ${(commit / baseline).toFixed(2)}`);
+      console.log(
+        `${what}: commit ${commit.toFixed(0)} ms (submit to tagged), tar|gzip -1|sha256sum ${baseline.toFixed(0)} ms, ratio ${(commit / baseline).toFixed(2)}`,
+      );
     }
   });
 });

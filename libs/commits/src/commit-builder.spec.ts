@@ -98,7 +98,13 @@ async function setup() {
       changes: ['CMD ["/bin/httpd","-f","-h","/home/html"]'],
     }),
     target: { repository: 'busy_httpd', tag: 'v0.2' },
-    image: { reference: 'library/busybox:base', repository: 'library/busybox', manifestDigest: digest, configDigest, layers: [layerDigest] },
+    image: {
+      reference: 'library/busybox:base',
+      repository: 'library/busybox',
+      manifestDigest: digest,
+      configDigest,
+      layers: [layerDigest],
+    },
     generation: 2,
     entries: [
       makeEntry('home', 'directory', { mtime: 1_900_000_000 }),
@@ -115,7 +121,11 @@ describe('buildCommit', () => {
     const { f, deps, data, layerDigest } = await setup();
     const progress: string[] = [];
     const sizes = new Map<string, number>();
-    const r = await buildCommit({ ...deps, sizes: { get: async (ds) => ds.map((d) => sizes.get(d)), set: async (d, n) => void sizes.set(d, n) } }, data, { onProgress: (p) => progress.push(p.phase) });
+    const r = await buildCommit(
+      { ...deps, sizes: { get: async (ds) => ds.map((d) => sizes.get(d)), set: async (d, n) => void sizes.set(d, n) } },
+      data,
+      { onProgress: (p) => progress.push(p.phase) },
+    );
     expect(f.tags.get('busy_httpd:v0.2')).toBe(r.digest);
     // `docker images` can size the new layer at once.
     expect(sizes.get(r.layer!.digest)).toBe(r.layer!.uncompressedSize);
@@ -164,7 +174,9 @@ describe('buildCommit', () => {
 
   it('stops when cancelled, before the tag moves', async () => {
     const { f, deps, data } = await setup();
-    await expect(buildCommit(deps, data, { checkCancelled: async () => Promise.reject(new RegistryError('CONFLICT', 'cancelled')) })).rejects.toThrow('cancelled');
+    await expect(
+      buildCommit(deps, data, { checkCancelled: async () => Promise.reject(new RegistryError('CONFLICT', 'cancelled')) }),
+    ).rejects.toThrow('cancelled');
     expect(f.tags.has('busy_httpd:v0.2')).toBe(false);
   });
 });

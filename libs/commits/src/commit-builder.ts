@@ -9,7 +9,18 @@ import { pipeline } from 'node:stream/promises';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { LocalImageSink, localArtifact, type LayerSizeCache } from '@stevedore/images';
-import { DigestStream, MediaTypes, RegistryError, applyChanges, copy, mutate, streamingLayer, type Digest, type History, type ImageConfig } from '@stevedore/oci';
+import {
+  DigestStream,
+  MediaTypes,
+  RegistryError,
+  applyChanges,
+  copy,
+  mutate,
+  streamingLayer,
+  type Digest,
+  type History,
+  type ImageConfig,
+} from '@stevedore/oci';
 import { layerOf, writeLayer, type ContentStore } from '@stevedore/unionfs';
 import type { CommitJobData, CommitProgress, CommitResult } from './commit-job';
 import { ParallelGzip } from './parallel-gzip';
@@ -36,7 +47,8 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
   // The parent as it is stored here: its layers name this store, so the copy links them into the
   // target repository instead of moving bytes.
   const parent = await localArtifact(deps.blobs, deps.metadata, { name: parentRepo, digest: data.image.manifestDigest });
-  if (parent.kind !== 'image') throw new RegistryError('MANIFEST_INVALID', 'the container image resolved to an index', { digest: data.image.manifestDigest });
+  if (parent.kind !== 'image')
+    throw new RegistryError('MANIFEST_INVALID', 'the container image resolved to an index', { digest: data.image.manifestDigest });
 
   const files = data.entries.filter((e) => e.type === 'file');
   const progress: CommitProgress = {
@@ -62,7 +74,10 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
         // sequential storage round trips.
         let last = 0;
         let lastCancelCheck = 0;
-        const ahead = new ReadAhead(deps.content, layerOf(data.entries).entries.filter((e) => e.type === 'file' && e.size > 0 && e.digest));
+        const ahead = new ReadAhead(
+          deps.content,
+          layerOf(data.entries).entries.filter((e) => e.type === 'file' && e.size > 0 && e.digest),
+        );
         const content: ContentStore = {
           put: (d) => deps.content.put(d),
           has: (d) => deps.content.has(d),
@@ -88,12 +103,21 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
         const out = new PassThrough({ highWaterMark: 1 << 20 });
         const compressing = pipeline(gz, stored, out);
         compressing.catch(() => undefined);
-        const writing = writeLayer(layerOf(data.entries), gz, { contentStore: content, compression: 'none', normalize: { mtime: createdSeconds } });
+        const writing = writeLayer(layerOf(data.entries), gz, {
+          contentStore: content,
+          compression: 'none',
+          normalize: { mtime: createdSeconds },
+        });
         writing.catch((e: Error) => {
           gz.destroy(e);
           out.destroy(e);
         });
-        const facts = Promise.all([writing, compressing]).then(([w]) => ({ digest: stored.digest(), size: stored.size, diffId: w.diffId, uncompressedSize: w.uncompressedSize }));
+        const facts = Promise.all([writing, compressing]).then(([w]) => ({
+          digest: stored.digest(),
+          size: stored.size,
+          diffId: w.diffId,
+          uncompressedSize: w.uncompressedSize,
+        }));
         facts.catch(() => undefined);
         return { stream: out, facts };
       });
@@ -113,16 +137,29 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
     },
   });
 
-  const copied = await copy([{ artifact: { kind: 'image', image }, targets: [{ repository: target, tag }] }], new LocalImageSink(deps.blobs, deps.metadata, deps.sizes), {
-    onProgress: (p) => {
-      const phase = p.phase === 'blobs' ? (progress.files === data.entries.length && !empty ? 'config' : 'layer') : p.phase === 'manifests' ? 'manifest' : p.phase === 'tags' ? 'tag' : 'done';
-      if (phase === 'done' || phase !== progress.phase) {
-        if (phase !== 'layer') progress.files = data.entries.length;
-        progress.phase = phase;
-        report();
-      }
+  const copied = await copy(
+    [{ artifact: { kind: 'image', image }, targets: [{ repository: target, tag }] }],
+    new LocalImageSink(deps.blobs, deps.metadata, deps.sizes),
+    {
+      onProgress: (p) => {
+        const phase =
+          p.phase === 'blobs'
+            ? progress.files === data.entries.length && !empty
+              ? 'config'
+              : 'layer'
+            : p.phase === 'manifests'
+              ? 'manifest'
+              : p.phase === 'tags'
+                ? 'tag'
+                : 'done';
+        if (phase === 'done' || phase !== progress.phase) {
+          if (phase !== 'layer') progress.files = data.entries.length;
+          progress.phase = phase;
+          report();
+        }
+      },
     },
-  });
+  );
   const result = copied.artifacts[0];
   const facts = layer ? await layer.facts() : undefined;
   return {
@@ -131,7 +168,9 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
     tag,
     digest: result.digest,
     configDigest: result.configDigest!,
-    ...(facts ? { layer: { digest: facts.digest, diffId: facts.diffId, size: facts.size, uncompressedSize: facts.uncompressedSize ?? 0 } } : {}),
+    ...(facts
+      ? { layer: { digest: facts.digest, diffId: facts.diffId, size: facts.size, uncompressedSize: facts.uncompressedSize ?? 0 } }
+      : {}),
     files: data.entries.length,
     bytes: progress.totalBytes,
   };

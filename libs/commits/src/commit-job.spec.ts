@@ -2,9 +2,20 @@ import { makeEntry } from '@stevedore/unionfs';
 import { CommitSpecSchema, JOB_ID_RE, batchJobId, commitJobId, commitTime, type CommitJobData } from './commit-job';
 
 const base = (): Pick<CommitJobData, 'spec' | 'target' | 'image' | 'entries'> => ({
-  spec: CommitSpecSchema.parse({ container: 'c'.repeat(64), reference: 'busy_httpd:v0.2', author: 'alex', changes: ['CMD ["/bin/httpd"]'] }),
+  spec: CommitSpecSchema.parse({
+    container: 'c'.repeat(64),
+    reference: 'busy_httpd:v0.2',
+    author: 'alex',
+    changes: ['CMD ["/bin/httpd"]'],
+  }),
   target: { repository: 'busy_httpd', tag: 'v0.2' },
-  image: { reference: 'busybox', repository: 'library/busybox', manifestDigest: 'sha256:1' as never, configDigest: 'sha256:2' as never, layers: [] },
+  image: {
+    reference: 'busybox',
+    repository: 'library/busybox',
+    manifestDigest: 'sha256:1' as never,
+    configDigest: 'sha256:2' as never,
+    layers: [],
+  },
   entries: [makeEntry('home/html/index.html', 'file', { mtime: 5 })],
 });
 

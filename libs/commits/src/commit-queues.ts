@@ -2,7 +2,15 @@
 // events that feed the SSE route. Held once per API process.
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { FlowProducer, Queue, QueueEvents } from 'bullmq';
-import { CONFIG, QueueNames, createFlowProducer, createQueue, createQueueEvents, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import {
+  CONFIG,
+  QueueNames,
+  createFlowProducer,
+  createQueue,
+  createQueueEvents,
+  type StevedoreConfig,
+  closeWithin,
+} from '@stevedore/platform';
 import type { BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
 
 export type CommitQueueData = CommitJobData | BatchJobData;
@@ -39,6 +47,16 @@ export class CommitQueues implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.queue, this.flows, this.queueEvents].map((q) => q && closeWithin(1500, () => q.close(), () => q.disconnect())));
+    await Promise.all(
+      [this.queue, this.flows, this.queueEvents].map(
+        (q) =>
+          q &&
+          closeWithin(
+            1500,
+            () => q.close(),
+            () => q.disconnect(),
+          ),
+      ),
+    );
   }
 }

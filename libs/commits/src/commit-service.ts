@@ -104,7 +104,10 @@ export class CommitService {
   }
 
   /** `hidden`: containers the caller may not see, rejected exactly as missing ones are. */
-  async submitBatch(specs: CommitSpec[], options: { owner?: string; hidden?: ReadonlySet<string> } = {}): Promise<{ id: string; children: BatchItem[] }> {
+  async submitBatch(
+    specs: CommitSpec[],
+    options: { owner?: string; hidden?: ReadonlySet<string> } = {},
+  ): Promise<{ id: string; children: BatchItem[] }> {
     const created = commitTime();
     const children: Array<{ id: string; data: CommitJobData }> = [];
     const rejected: BatchItem[] = [];
@@ -169,4 +172,3 @@ export class CommitService {
     if (d?.kind === 'commit' && d.holder) await this.containers.release(d.spec.container, d.holder).catch(() => undefined);
   }
 }
-

@@ -11,13 +11,35 @@ import { RedisLayerSizeCache, imageKeys } from '@stevedore/images';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { RegistryError } from '@stevedore/oci';
 import type { Digest } from '@stevedore/oci';
-import { CONFIG, QueueNames, closeWithin, REDIS, ReadinessChecks, RedisKeys, StevedoreMetrics, createWorker, jobFailure, parseJobFailure, runWithRequestId, type StevedoreConfig } from '@stevedore/platform';
+import {
+  CONFIG,
+  QueueNames,
+  closeWithin,
+  REDIS,
+  ReadinessChecks,
+  RedisKeys,
+  StevedoreMetrics,
+  createWorker,
+  jobFailure,
+  parseJobFailure,
+  runWithRequestId,
+  type StevedoreConfig,
+} from '@stevedore/platform';
 import { buildCommit, type CommitDeps } from './commit-builder';
 import type { BatchItem, BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
 import type { CommitQueueData } from './commit-queues';
 
 /** Errors a retry cannot fix. */
-const FINAL_CODES = new Set(['NAME_INVALID', 'TAG_INVALID', 'INVALID_REQUEST', 'MANIFEST_INVALID', 'NOT_FOUND', 'CONFLICT', 'DENIED', 'UNAUTHORIZED']);
+const FINAL_CODES = new Set([
+  'NAME_INVALID',
+  'TAG_INVALID',
+  'INVALID_REQUEST',
+  'MANIFEST_INVALID',
+  'NOT_FOUND',
+  'CONFLICT',
+  'DENIED',
+  'UNAUTHORIZED',
+]);
 
 @Injectable()
 export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
@@ -67,11 +89,18 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     const w = this.worker;
-    if (w) await closeWithin(2000, () => w.close(), () => w.disconnect());
+    if (w)
+      await closeWithin(
+        2000,
+        () => w.close(),
+        () => w.disconnect(),
+      );
   }
 
   private process(job: Job<CommitQueueData, CommitResult | BatchResult>): Promise<CommitResult | BatchResult> {
-    return runWithRequestId(job.data.requestId, () => (job.data.kind === 'batch' ? this.runBatch(job as Job<BatchJobData>) : this.runCommit(job as Job<CommitJobData>)));
+    return runWithRequestId(job.data.requestId, () =>
+      job.data.kind === 'batch' ? this.runBatch(job as Job<BatchJobData>) : this.runCommit(job as Job<CommitJobData>),
+    );
   }
 
   async runCommit(job: Job<CommitJobData>): Promise<CommitResult> {
@@ -79,7 +108,9 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
     const d = job.data;
     const cancelKey = `${this.config.STEVEDORE_REDIS_PREFIX}:commit-cancel:${job.id}`;
     const client = this.redis;
-    this.logger.log(`commit ${job.id} of container ${d.spec.container} as ${d.target.repository}:${d.target.tag} (attempt ${job.attemptsMade + 1}, request ${d.requestId ?? '-'})`);
+    this.logger.log(
+      `commit ${job.id} of container ${d.spec.container} as ${d.target.repository}:${d.target.tag} (attempt ${job.attemptsMade + 1}, request ${d.requestId ?? '-'})`,
+    );
     let outcome = 'failed';
     let final = true;
     try {
@@ -101,7 +132,9 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
         },
       });
       outcome = 'completed';
-      this.logger.log(`commit ${job.id} -> ${result.reference}@${result.digest} in ${Date.now() - started} ms [${phases.join(', ')}] (request ${d.requestId ?? '-'})`);
+      this.logger.log(
+        `commit ${job.id} -> ${result.reference}@${result.digest} in ${Date.now() - started} ms [${phases.join(', ')}] (request ${d.requestId ?? '-'})`,
+      );
       return result;
     } catch (e) {
       const err = RegistryError.is(e) ? e : new RegistryError('INTERNAL', (e as Error)?.message ?? String(e));
@@ -111,7 +144,10 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
       if (final) throw new UnrecoverableError(jobFailure(err));
       throw new Error(jobFailure(err));
     } finally {
-      if (final && d.holder) await this.containers.release(d.spec.container, d.holder).catch((e) => this.logger.warn(`release of ${d.spec.container}: ${(e as Error).message}`));
+      if (final && d.holder)
+        await this.containers
+          .release(d.spec.container, d.holder)
+          .catch((e) => this.logger.warn(`release of ${d.spec.container}: ${(e as Error).message}`));
       if (final) await client.del(cancelKey).catch(() => undefined);
       this.metrics.jobs.inc({ queue: QueueNames.commit, outcome });
       this.metrics.jobDuration.observe({ queue: QueueNames.commit }, (Date.now() - started) / 1000);

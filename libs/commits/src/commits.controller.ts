@@ -25,7 +25,7 @@ export class CommitsController {
     role: 'authenticated',
     repositories: (req) => [push(parseTarget(parseBody(CommitSpecSchema, req.body).reference).repository)],
     resource: { kind: 'container', action: 'content', ids: (req) => [parseBody(CommitSpecSchema, req.body).container] },
-    description: 'push on the target; the container is the caller\'s (or the caller is an admin), with pull on its image now',
+    description: "push on the target; the container is the caller's (or the caller is an admin), with pull on its image now",
   })
   async commit(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Body() body: unknown): Promise<JobView> {
     const spec = parseBody(CommitSpecSchema, body);
@@ -40,7 +40,12 @@ export class CommitsController {
   @Access({
     role: 'authenticated',
     repositories: (req) => [...new Set(parseBody(BatchSchema, req.body).commits.map((c) => parseTarget(c.reference).repository))].map(push),
-    resource: { kind: 'container', action: 'content', ids: (req) => parseBody(BatchSchema, req.body).commits.map((c) => c.container), perItem: true },
+    resource: {
+      kind: 'container',
+      action: 'content',
+      ids: (req) => parseBody(BatchSchema, req.body).commits.map((c) => c.container),
+      perItem: true,
+    },
     description: 'as a commit, for each; a container the caller may not see is rejected as a missing one',
   })
   async batch(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ id: string; children: BatchItem[]; links: JobView['links'] }> {
@@ -70,7 +75,12 @@ export class CommitsController {
     const first = (await jobView(this.queues.queue, id)).view;
     reply.hijack();
     const raw = reply.raw;
-    raw.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     const send = (event: string, data: unknown) => raw.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
     let closed = false;
     const events = this.queues.events;
@@ -78,7 +88,10 @@ export class CommitsController {
       if (closed) return;
       closed = true;
       cleanup();
-      const v = await jobView(this.queues.queue, id).then((r) => r.view, () => undefined);
+      const v = await jobView(this.queues.queue, id).then(
+        (r) => r.view,
+        () => undefined,
+      );
       if (v) send(v.state === 'completed' ? 'completed' : v.state === 'failed' ? 'failed' : 'status', v);
       raw.end();
     };

@@ -40,10 +40,7 @@ export class CommitsModule {
     if (options.workers) providers.push(CommitWorkers);
     return {
       module: CommitsModule,
-      imports: [
-        ...deps,
-        options.containers ?? ContainersModule.forRoot(deps, { api: options.api }),
-      ],
+      imports: [...deps, options.containers ?? ContainersModule.forRoot(deps, { api: options.api })],
       controllers: options.api ? [CommitsController] : [],
       providers,
     };

@@ -23,7 +23,8 @@ export async function ownedCommitJob(queue: Queue, id: string): Promise<OwnedRes
   const job = await queue.getJob(id);
   if (!job) return undefined;
   const d = job.data as CommitJobData | BatchJobData;
-  if (d.kind === 'commit') return { owner: d.owner, repositories: [...new Set([d.image.repository, d.target.repository])], writes: [d.target.repository] };
+  if (d.kind === 'commit')
+    return { owner: d.owner, repositories: [...new Set([d.image.repository, d.target.repository])], writes: [d.target.repository] };
   const targets = [...new Set(d.children.map((c) => parseLocalReference(c.reference).name))];
   return { owner: d.owner, repositories: targets, writes: targets };
 }
@@ -33,7 +34,10 @@ export async function jobView(queue: Queue, id: string): Promise<{ view: JobView
   if (!found) throw jobNotFound(id);
   const { job, state } = found;
   const kind = id.startsWith('batch-') ? 'batch' : 'commit';
-  const view: JobView = { ...jobStatusOf<'commit' | 'batch', CommitProgress, CommitResult | BatchResult>(kind, job, state), links: { self: `/api/v1/jobs/${id}`, events: `/api/v1/jobs/${id}/events` } };
+  const view: JobView = {
+    ...jobStatusOf<'commit' | 'batch', CommitProgress, CommitResult | BatchResult>(kind, job, state),
+    links: { self: `/api/v1/jobs/${id}`, events: `/api/v1/jobs/${id}/events` },
+  };
   if (view.kind === 'batch' && !TERMINAL_STATES.has(state)) {
     const c = await job.getDependenciesCount({ processed: true, unprocessed: true, ignored: true, failed: true });
     view.children = Object.fromEntries(Object.entries(c).map(([k, v]) => [k, Number(v)]));

@@ -70,7 +70,9 @@ it(`commits a batch of ${N} across ${WORKERS} workers${KILL ? ', one killed mid-
 
   const done = await api.wait(submitted.id, 540_000);
   const seconds = (Date.now() - t0) / 1000;
-  console.log(`batch of ${N} on ${WORKERS} worker(s): ${seconds.toFixed(1)} s (${((N / seconds) * 60).toFixed(0)} commits/min)${KILL ? ', one killed' : ''}`);
+  console.log(
+    `batch of ${N} on ${WORKERS} worker(s): ${seconds.toFixed(1)} s (${((N / seconds) * 60).toFixed(0)} commits/min)${KILL ? ', one killed' : ''}`,
+  );
   expect(done.state).toBe('completed');
   expect(done.result.total).toBe(N + 1);
   expect(done.result.succeeded).toBe(N);
@@ -81,7 +83,9 @@ it(`commits a batch of ${N} across ${WORKERS} workers${KILL ? ', one killed mid-
   expect(new Set(items.map((i: any) => i.digest)).size).toBe(N);
   await mapLimit(items, 8, async (item: any) => {
     const tag = item.reference.split(':')[1];
-    const r = await http(sut.url, 'GET', `/v2/batch/img/manifests/${tag}`, undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+    const r = await http(sut.url, 'GET', `/v2/batch/img/manifests/${tag}`, undefined, {
+      accept: 'application/vnd.oci.image.manifest.v1+json',
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('docker-content-digest')).toBe(item.digest);
     const m = JSON.parse(r.body.toString());

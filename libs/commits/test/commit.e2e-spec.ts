@@ -115,7 +115,9 @@ describe("the seed's docker commit", () => {
   });
 
   it('skopeo inspect --config shows the same Author and Cmd', async () => {
-    const out = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--creds', creds(), '--config', `docker://${host(sut)}/busy_httpd:v0.2`));
+    const out = JSON.parse(
+      await skopeo('inspect', '--tls-verify=false', '--creds', creds(), '--config', `docker://${host(sut)}/busy_httpd:v0.2`),
+    );
     expect(out.author).toBe('alex <452427904@qq.com>');
     expect(out.config.Cmd).toEqual(['/bin/httpd', '-f', '-h', '/home/html']);
   });
@@ -153,7 +155,9 @@ describe('whiteouts and opaque directories', () => {
     const ls = expectStatus(await api.call('GET', `/api/v1/containers/${id}/dir?path=/var/www`), 200);
     expect(ls.entries.map((e: any) => e.path)).toEqual(['var/www/new.html']);
     expect((await api.call('GET', `/api/v1/containers/${id}/files?path=/etc/motd`)).status).toBe(404);
-    expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/etc/passwd`), 200) as Buffer).toString()).toContain('root:x');
+    expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/etc/passwd`), 200) as Buffer).toString()).toContain(
+      'root:x',
+    );
     const diff = expectStatus(await api.call('GET', `/api/v1/containers/${id}/changes`), 200).changes;
     expect(diff).toEqual(
       expect.arrayContaining([
@@ -188,9 +192,16 @@ describe('whiteouts and opaque directories', () => {
       { name: 'srv/', type: 'directory' },
       { name: 'srv/app.txt', body: 'app\n' },
     ]);
-    expect(expectStatus(await api.raw('PUT', `/api/v1/containers/${a}/archive?mode=overlay`, upper, 'application/x-tar'), 200).entries).toBe(4);
+    expect(
+      expectStatus(await api.raw('PUT', `/api/v1/containers/${a}/archive?mode=overlay`, upper, 'application/x-tar'), 200).entries,
+    ).toBe(4);
     const da = expectStatus(await api.call('GET', `/api/v1/containers/${a}/changes`), 200).changes;
-    expect(da).toEqual(expect.arrayContaining([{ path: '/etc/motd', kind: 'D' }, { path: '/srv/app.txt', kind: 'A' }]));
+    expect(da).toEqual(
+      expect.arrayContaining([
+        { path: '/etc/motd', kind: 'D' },
+        { path: '/srv/app.txt', kind: 'A' },
+      ]),
+    );
     expect(da.find((c: any) => c.path === '/etc/passwd')).toBeUndefined();
 
     // The same filesystem as a whole rootfs: diffed against the image, it gives the same changes.
@@ -213,7 +224,12 @@ describe('whiteouts and opaque directories', () => {
     ]);
     expectStatus(await api.raw('PUT', `/api/v1/containers/${b}/archive?mode=rootfs`, rootfs, 'application/x-tar'), 200);
     const db = expectStatus(await api.call('GET', `/api/v1/containers/${b}/changes`), 200).changes;
-    expect(db).toEqual(expect.arrayContaining([{ path: '/etc/motd', kind: 'D' }, { path: '/srv/app.txt', kind: 'A' }]));
+    expect(db).toEqual(
+      expect.arrayContaining([
+        { path: '/etc/motd', kind: 'D' },
+        { path: '/srv/app.txt', kind: 'A' },
+      ]),
+    );
     expect(db.filter((c: any) => c.kind !== 'C')).toEqual(da.filter((c: any) => c.kind !== 'C'));
     const done = await api.wait((await api.commit({ container: b, reference: 'snapshot:1' })).id);
     const root = await unpack('snapshot:1', 'snap');
@@ -264,7 +280,9 @@ describe('pause', () => {
 describe('an empty read-write layer', () => {
   it('adds an empty_layer history entry and no layer', async () => {
     const id = await api.create('library/busybox:base');
-    const done = await api.wait((await api.commit({ container: id, reference: 'empty:1', message: 'nothing changed', changes: ['ENV A=1'] })).id);
+    const done = await api.wait(
+      (await api.commit({ container: id, reference: 'empty:1', message: 'nothing changed', changes: ['ENV A=1'] })).id,
+    );
     expect(done.state).toBe('completed');
     expect(done.result.layer).toBeUndefined();
     const m = await manifestOf('empty', '1');
@@ -280,7 +298,9 @@ describe('job status and events', () => {
     const id = await api.create('library/busybox:base');
     for (let i = 0; i < 20; i++) await api.write(id, `/f${i}`, `file ${i}`);
     const job = await api.commit({ container: id, reference: 'sse:1' });
-    const r = await fetch(`${sut.url}/api/v1/jobs/${job.id}/events`, { headers: { authorization: 'Basic ' + Buffer.from(creds()).toString('base64') } });
+    const r = await fetch(`${sut.url}/api/v1/jobs/${job.id}/events`, {
+      headers: { authorization: 'Basic ' + Buffer.from(creds()).toString('base64') },
+    });
     expect(r.headers.get('content-type')).toContain('text/event-stream');
     const text = await r.text();
     expect(text).toMatch(/^event: status/);
@@ -318,7 +338,14 @@ describe('bad input', () => {
     ['..', [{ name: '../escape', body: 'x' }], 'parent-traversal'],
     ['an absolute path', [{ name: '/etc/evil', body: 'x' }], 'absolute-path'],
     ['an escaping symlink', [{ name: 'link', type: 'symlink' as const, linkname: '../../../etc' }], 'symlink-escape'],
-    ['a write through a symlink', [{ name: 'l', type: 'symlink' as const, linkname: '/etc' }, { name: 'l/passwd', body: 'x' }], 'through-symlink'],
+    [
+      'a write through a symlink',
+      [
+        { name: 'l', type: 'symlink' as const, linkname: '/etc' },
+        { name: 'l/passwd', body: 'x' },
+      ],
+      'through-symlink',
+    ],
   ])('refuses a tar with %s', async (_what, entries, reason) => {
     const r = await api.raw('PUT', `/api/v1/containers/${id}/archive`, await tarOf(entries as any), 'application/x-tar');
     expect(r.status).toBe(400);
@@ -337,11 +364,14 @@ describe('bad input', () => {
     expect(r.json().errors[0].message).toMatch(/no such container/);
   });
 
-  it.each(['UPPER:1', 'ok:bad tag', 'ok@sha256:abc', 'ok:' + 'x'.repeat(200)])('a commit onto the invalid reference %s is a clear 400', async (reference) => {
-    const r = await api.call('POST', '/api/v1/commits', { container: id, reference });
-    expect(r.status).toBe(400);
-    expect(r.json().errors[0].code).toMatch(/NAME_INVALID|TAG_INVALID|DIGEST_INVALID/);
-  });
+  it.each(['UPPER:1', 'ok:bad tag', 'ok@sha256:abc', 'ok:' + 'x'.repeat(200)])(
+    'a commit onto the invalid reference %s is a clear 400',
+    async (reference) => {
+      const r = await api.call('POST', '/api/v1/commits', { container: id, reference });
+      expect(r.status).toBe(400);
+      expect(r.json().errors[0].code).toMatch(/NAME_INVALID|TAG_INVALID|DIGEST_INVALID/);
+    },
+  );
 
   it('an unsupported -c change is refused before a job exists', async () => {
     const r = await api.call('POST', '/api/v1/commits', { container: id, reference: 'ok:1', changes: ['RUN rm -rf /'] });
@@ -354,7 +384,11 @@ describe('bad input', () => {
       ['POST', '/api/v1/commits'],
       ['GET', `/api/v1/jobs/commit-${'0'.repeat(40)}`],
     ]) {
-      const r = await fetch(sut.url + path, { method, headers: { 'content-type': 'application/json' }, body: method === 'POST' ? JSON.stringify({ container: id, reference: 'x:1' }) : undefined });
+      const r = await fetch(sut.url + path, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: method === 'POST' ? JSON.stringify({ container: id, reference: 'x:1' }) : undefined,
+      });
       expect(r.status).toBe(401);
     }
   });
@@ -380,7 +414,9 @@ describe('after Redis is lost', () => {
       await new Promise((res) => setTimeout(res, 200));
     }
     expect(listed.containers.map((c: any) => c.id)).toContain(id);
-    expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/kept`), 200) as Buffer).toString()).toBe('still here\n');
+    expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/kept`), 200) as Buffer).toString()).toBe(
+      'still here\n',
+    );
     expect(expectStatus(await api.call('GET', `/api/v1/containers/${id}/changes`), 200).changes).toEqual([{ path: '/kept', kind: 'A' }]);
   });
 });

@@ -15,7 +15,13 @@ export function expectStatus(r: Resp, status: number): any {
 export class Api {
   constructor(readonly sut: StevedoreUnderTest) {}
   call(method: string, path: string, body?: unknown): Promise<Resp> {
-    return http(this.sut.url, method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' });
+    return http(
+      this.sut.url,
+      method,
+      path,
+      body === undefined ? undefined : JSON.stringify(body),
+      body === undefined ? {} : { 'content-type': 'application/json' },
+    );
   }
   raw(method: string, path: string, body: Buffer, type = 'application/octet-stream'): Promise<Resp> {
     return http(this.sut.url, method, path, body, { 'content-type': type });
@@ -24,7 +30,14 @@ export class Api {
     return expectStatus(await this.call('POST', '/api/v1/containers', { image }), 201).id;
   }
   async write(id: string, path: string, content: string | Buffer, mode?: string): Promise<any> {
-    return expectStatus(await this.raw('PUT', `/api/v1/containers/${id}/files?path=${encodeURIComponent(path)}${mode ? `&mode=${mode}` : ''}`, Buffer.from(content)), 201);
+    return expectStatus(
+      await this.raw(
+        'PUT',
+        `/api/v1/containers/${id}/files?path=${encodeURIComponent(path)}${mode ? `&mode=${mode}` : ''}`,
+        Buffer.from(content),
+      ),
+      201,
+    );
   }
   async op(id: string, op: Record<string, unknown>): Promise<any> {
     return expectStatus(await this.call('POST', `/api/v1/containers/${id}/ops`, op), 201);
@@ -49,7 +62,16 @@ export const host = (sut: StevedoreUnderTest) => sut.url.replace(/^http:\/\//, '
 
 /** Push the OCI layout's `tag` as `name:tag` with skopeo (what a user with an image would do). */
 export async function pushLayout(sut: StevedoreUnderTest, policy: string, layoutDir: string, tag: string, name: string): Promise<void> {
-  await run('skopeo', ['--policy', policy, 'copy', '--dest-tls-verify=false', '--dest-creds', `${sut.admin.user}:${sut.admin.password}`, `oci:${layoutDir}:${tag}`, `docker://${host(sut)}/${name}:${tag}`]);
+  await run('skopeo', [
+    '--policy',
+    policy,
+    'copy',
+    '--dest-tls-verify=false',
+    '--dest-creds',
+    `${sut.admin.user}:${sut.admin.password}`,
+    `oci:${layoutDir}:${tag}`,
+    `docker://${host(sut)}/${name}:${tag}`,
+  ]);
 }
 
 /** A busybox-like base: two layers, /bin/httpd and /bin/sh, /etc files, a /var/www tree, /home. */
@@ -58,7 +80,12 @@ export function baseLayout(dir: string, tag = 'base'): ReturnType<typeof buildLa
     dir,
     tag,
     [
-      { 'bin/sh': '#!/bin/sh placeholder\n', 'bin/httpd': '#!/bin/sh httpd placeholder\n', 'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n', 'home/.keep': '' },
+      {
+        'bin/sh': '#!/bin/sh placeholder\n',
+        'bin/httpd': '#!/bin/sh httpd placeholder\n',
+        'etc/passwd': 'root:x:0:0:root:/root:/bin/sh\n',
+        'home/.keep': '',
+      },
       { 'etc/motd': 'welcome\n', 'var/www/index.html': '<h1>default</h1>\n', 'var/www/css/site.css': 'body{}\n' },
     ],
     { Cmd: ['/bin/sh'], Env: ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'] },

@@ -4,7 +4,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { http, policyFile, startReferenceRegistry, startStevedore, type RunningRegistry, type StevedoreUnderTest } from '@stevedore/testing';
+import {
+  http,
+  policyFile,
+  startReferenceRegistry,
+  startStevedore,
+  type RunningRegistry,
+  type StevedoreUnderTest,
+} from '@stevedore/testing';
 import { Api, baseLayout, expectStatus, run } from './helpers';
 
 jest.setTimeout(300_000);
@@ -19,10 +26,20 @@ describe.each(['all', 'split'] as const)('container from a missing image (%s)', 
     dir = await mkdtemp(join(tmpdir(), 'commit-pull-'));
     upstream = await startReferenceRegistry();
     const layout = baseLayout(join(dir, 'layout'));
-    await run('skopeo', ['--policy', policyFile(dir), 'copy', '--dest-tls-verify=false', `oci:${layout.dir}:base`, `docker://${upstream.url.replace(/^http:\/\//, '')}/library/upbox:1`]);
+    await run('skopeo', [
+      '--policy',
+      policyFile(dir),
+      'copy',
+      '--dest-tls-verify=false',
+      `oci:${layout.dir}:base`,
+      `docker://${upstream.url.replace(/^http:\/\//, '')}/library/upbox:1`,
+    ]);
     sut = await startStevedore({ wiring, commitWorkers: wiring === 'split' ? 1 : 0 });
     api = new Api(sut);
-    expectStatus(await api.call('POST', '/api/v1/upstreams', { id: 'hub', url: upstream.url, prefixes: ['docker.io'], default: true }), 201);
+    expectStatus(
+      await api.call('POST', '/api/v1/upstreams', { id: 'hub', url: upstream.url, prefixes: ['docker.io'], default: true }),
+      201,
+    );
   });
   afterAll(async () => {
     await sut?.stop();
@@ -38,7 +55,9 @@ describe.each(['all', 'split'] as const)('container from a missing image (%s)', 
     const done = await api.wait((await api.commit({ container: id, reference: 'local/upbox:2' })).id);
     expect(done.error).toBeUndefined();
     expect(done.state).toBe('completed');
-    const r = await http(sut.url, 'GET', '/v2/local/upbox/manifests/2', undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+    const r = await http(sut.url, 'GET', '/v2/local/upbox/manifests/2', undefined, {
+      accept: 'application/vnd.oci.image.manifest.v1+json',
+    });
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body.toString()).layers).toHaveLength(3);
   });

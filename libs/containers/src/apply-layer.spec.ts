@@ -9,14 +9,24 @@ const file = async (path: string, text: string, fields: Partial<Entry> = {}): Pr
 
 async function image(): Promise<MergedView> {
   return new MergedView([
-    layerOf([makeEntry('etc', 'directory'), await file('etc/motd', 'hi'), await file('etc/passwd', 'root'), makeEntry('www', 'directory'), await file('www/a.html', 'a'), await file('www/b.html', 'b')]),
+    layerOf([
+      makeEntry('etc', 'directory'),
+      await file('etc/motd', 'hi'),
+      await file('etc/passwd', 'root'),
+      makeEntry('www', 'directory'),
+      await file('www/a.html', 'a'),
+      await file('www/b.html', 'b'),
+    ]),
   ]);
 }
 
 describe('applyLayer', () => {
   it('turns whiteouts into deletions and an opaque directory into a fresh one', async () => {
     const rw = new ReadWriteLayer(await image(), undefined, { now: () => 100 });
-    applyLayer(rw, layerOf([makeEntry('etc/motd', 'whiteout'), { ...makeEntry('www', 'directory'), opaque: true }, await file('www/c.html', 'c')]));
+    applyLayer(
+      rw,
+      layerOf([makeEntry('etc/motd', 'whiteout'), { ...makeEntry('www', 'directory'), opaque: true }, await file('www/c.html', 'c')]),
+    );
     expect(rw.lookup('etc/motd')).toBeUndefined();
     expect(rw.lookup('etc/passwd')).toBeDefined();
     expect(rw.list('www').map((e) => e.path)).toEqual(['www/c.html']);
@@ -40,7 +50,13 @@ describe('applyLayer', () => {
 
   it('a rootfs snapshot diffed against the image applies to the same tree', async () => {
     const lower = await image();
-    const snapshot = new Tree([makeEntry('etc', 'directory'), await file('etc/passwd', 'root'), makeEntry('www', 'directory'), await file('www/a.html', 'changed'), await file('new', 'n')]);
+    const snapshot = new Tree([
+      makeEntry('etc', 'directory'),
+      await file('etc/passwd', 'root'),
+      makeEntry('www', 'directory'),
+      await file('www/a.html', 'changed'),
+      await file('new', 'n'),
+    ]);
     const rw = new ReadWriteLayer(lower, undefined, { now: () => 100 });
     applyLayer(rw, diff(lower, snapshot));
     expect([...rw.walk()].map((e) => e.path)).toEqual([...snapshot.walk()].map((e) => e.path));

@@ -9,12 +9,23 @@ import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 const id = z.string().min(1).max(128);
 const digest = z.custom<Digest>((v) => isDigest(v), 'a digest');
 const path = z.string().min(1).max(4096);
-const uid = z.number().int().min(0).max(2 ** 32 - 1);
+const uid = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 const mode = z.number().int().min(0).max(0o7777);
 
 /** One file operation on the read-write layer (also the public ops route's body, with octal strings). */
 export const FileOpSchema = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('mkdir'), path, parents: z.boolean().optional(), mode: mode.optional(), uid: uid.optional(), gid: uid.optional() }),
+  z.object({
+    op: z.literal('mkdir'),
+    path,
+    parents: z.boolean().optional(),
+    mode: mode.optional(),
+    uid: uid.optional(),
+    gid: uid.optional(),
+  }),
   z.object({ op: z.literal('symlink'), path, target: z.string().min(1).max(4096) }),
   z.object({ op: z.literal('chmod'), path, mode }),
   z.object({ op: z.literal('chown'), path, uid, gid: uid }),
@@ -23,16 +34,28 @@ export const FileOpSchema = z.discriminatedUnion('op', [
 ]) as z.ZodType<FileOp>;
 
 export const CONTAINER_RPC: RpcTable<ContainerService> = {
-  create: { args: z.tuple([z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional(), owner: z.string().max(128).optional() })]) },
+  create: {
+    args: z.tuple([
+      z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional(), owner: z.string().max(128).optional() }),
+    ]),
+  },
   list: { args: z.tuple([]) },
   inspect: { args: z.tuple([id]) },
   remove: { args: z.tuple([id]) },
   writeFile: {
-    args: z.tuple([id, path, rpc.stream, rpc.optional(z.object({ mode: mode.optional(), uid: uid.optional(), gid: uid.optional(), mtime: z.number().optional() }))]),
+    args: z.tuple([
+      id,
+      path,
+      rpc.stream,
+      rpc.optional(z.object({ mode: mode.optional(), uid: uid.optional(), gid: uid.optional(), mtime: z.number().optional() })),
+    ]),
     streamArg: 2,
   },
   apply: { args: z.tuple([id, FileOpSchema]) },
-  uploadTar: { args: z.tuple([id, rpc.stream, z.enum(['overlay', 'rootfs']), rpc.optional(z.object({ allowDevices: z.boolean().optional() }))]), streamArg: 1 },
+  uploadTar: {
+    args: z.tuple([id, rpc.stream, z.enum(['overlay', 'rootfs']), rpc.optional(z.object({ allowDevices: z.boolean().optional() }))]),
+    streamArg: 1,
+  },
   stat: { args: z.tuple([id, path]) },
   readFile: { args: z.tuple([id, path]), streamResult: 'stream' },
   listDir: { args: z.tuple([id, path]) },

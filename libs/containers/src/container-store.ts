@@ -16,8 +16,24 @@ import { applyLayer } from './apply-layer';
 import { StorageContentStore } from './content-store';
 import { CONTENT_GUARD_FAMILY, ContainerPaths, containerKeys } from './container-layout';
 import { ContainerCollector } from './container-collector';
-import { viewOf, type Change, type ContainerImage, type ContainerSnapshot, type ContainerState, type ContainerView, type FileOp, type FileOptions, type TarMode } from './container';
-import type { ContainerCollectOptions, ContainerCollectReport, ContainerService, CreateContainerOptions, UploadOptions } from './container-service';
+import {
+  viewOf,
+  type Change,
+  type ContainerImage,
+  type ContainerSnapshot,
+  type ContainerState,
+  type ContainerView,
+  type FileOp,
+  type FileOptions,
+  type TarMode,
+} from './container';
+import type {
+  ContainerCollectOptions,
+  ContainerCollectReport,
+  ContainerService,
+  CreateContainerOptions,
+  UploadOptions,
+} from './container-service';
 import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
 
@@ -54,7 +70,14 @@ export class ContainerStore implements ContainerService {
     this.content = new StorageContentStore(storage, this.contentGuard);
     const layerKeys = { cache: this.k.layerIndex, used: this.k.layerUsed };
     this.lower = new LowerLayers(blobs, storage, redis, layerKeys, this.content);
-    this.collector = new ContainerCollector({ storage, redis, guard: this.contentGuard, lower: this.lower, layerKeys, states: () => this.storedStates() });
+    this.collector = new ContainerCollector({
+      storage,
+      redis,
+      guard: this.contentGuard,
+      lower: this.lower,
+      layerKeys,
+      states: () => this.storedStates(),
+    });
   }
 
   private readonly k: ReturnType<typeof containerKeys>;
@@ -95,10 +118,19 @@ export class ContainerStore implements ContainerService {
     let m = await this.images.resolve(reference);
     if (m.parsed.isIndex) {
       const refs = m.parsed.references;
-      const pick = refs.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ?? refs.find((d) => d.platform?.os !== 'unknown') ?? refs[0];
+      const pick =
+        refs.find((d) => d.platform?.os === 'linux' && d.platform?.architecture === 'amd64') ??
+        refs.find((d) => d.platform?.os !== 'unknown') ??
+        refs[0];
       if (!pick) throw new RegistryError('MANIFEST_INVALID', `${reference} is an empty index`);
       const child = await this.metadata.getManifest({ name: m.name, digest: pick.digest as Digest });
-      m = { ...m, digest: child.digest, mediaType: child.mediaType, bytes: child.bytes, parsed: parseManifest(child.bytes, child.mediaType) };
+      m = {
+        ...m,
+        digest: child.digest,
+        mediaType: child.mediaType,
+        bytes: child.bytes,
+        parsed: parseManifest(child.bytes, child.mediaType),
+      };
     }
     const manifest = m.parsed.parsed as ImageManifest;
     // Read the config here too: it checks it, and on a pull-through it brings it local before a commit needs it.
@@ -132,7 +164,7 @@ export class ContainerStore implements ContainerService {
       if (m) ids.push(m[1]);
     }
     for (const id of ids) await this.load(id, true).catch(() => undefined);
-    return (await this.redis.zrange(this.indexKey, '0', '-1'));
+    return await this.redis.zrange(this.indexKey, '0', '-1');
   }
 
   async inspect(id: string): Promise<ContainerView> {
@@ -143,7 +175,8 @@ export class ContainerStore implements ContainerService {
   async remove(id: string): Promise<void> {
     await this.locked(id, async () => {
       const s = await this.load(id);
-      if (s.record.pausedBy.length > 0) throw new RegistryError('CONFLICT', `container ${id} is being committed`, { pausedBy: s.record.pausedBy });
+      if (s.record.pausedBy.length > 0)
+        throw new RegistryError('CONFLICT', `container ${id} is being committed`, { pausedBy: s.record.pausedBy });
       await this.storage.delete(ContainerPaths.state(id));
       await this.redis.del(this.stateKey(id));
       await this.redis.zrem(this.indexKey, id);
@@ -224,7 +257,11 @@ export class ContainerStore implements ContainerService {
     const rw = await this.layer(await this.load(id));
     let entry = await mapErrors(() => rw.stat(path));
     if (entry.type === 'hardlink') entry = await mapErrors(() => rw.stat(entry.linkname ?? ''));
-    if (entry.type !== 'file') throw new RegistryError('INVALID_REQUEST', `/${entry.path} is a ${entry.type}, not a file`, { type: entry.type, linkname: entry.linkname });
+    if (entry.type !== 'file')
+      throw new RegistryError('INVALID_REQUEST', `/${entry.path} is a ${entry.type}, not a file`, {
+        type: entry.type,
+        linkname: entry.linkname,
+      });
     if (entry.size === 0 || !entry.digest) return { entry, stream: Readable.from([]) };
     return { entry, stream: await this.content.open(entry.digest) };
   }
@@ -343,7 +380,10 @@ export class ContainerStore implements ContainerService {
       const before = new Set(s.entries.map((e) => e.digest));
       const out = await mapErrors(() => fn(rw, s));
       if ((out as unknown) !== 'replaced') s.entries = rw.toJSON().entries;
-      await this.reserve(s, s.entries.filter((e) => e.type === 'file' && e.digest && !before.has(e.digest)) as Array<{ digest: Digest; size: number }>);
+      await this.reserve(
+        s,
+        s.entries.filter((e) => e.type === 'file' && e.digest && !before.has(e.digest)) as Array<{ digest: Digest; size: number }>,
+      );
       s.record.generation++;
       await this.save(s);
       return out;
@@ -382,7 +422,9 @@ export class ContainerStore implements ContainerService {
     try {
       return await fn();
     } finally {
-      await this.redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, token).catch(() => undefined);
+      await this.redis
+        .eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end", 1, key, token)
+        .catch(() => undefined);
     }
   }
 }

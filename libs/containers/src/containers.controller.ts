@@ -11,11 +11,28 @@ import type { Change, ContainerView, Entry, FileOp } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 
 const CreateBody = z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional() });
-const mode = z.union([z.number().int().min(0).max(0o7777), z.string().regex(/^[0-7]{1,4}$/).transform((s) => parseInt(s, 8))]);
-const id = z.number().int().min(0).max(2 ** 32 - 1);
+const mode = z.union([
+  z.number().int().min(0).max(0o7777),
+  z
+    .string()
+    .regex(/^[0-7]{1,4}$/)
+    .transform((s) => parseInt(s, 8)),
+]);
+const id = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 32 - 1);
 const path = z.string().min(1).max(4096);
 const OpBody = z.discriminatedUnion('op', [
-  z.object({ op: z.literal('mkdir'), path, parents: z.boolean().optional(), mode: mode.optional(), uid: id.optional(), gid: id.optional() }),
+  z.object({
+    op: z.literal('mkdir'),
+    path,
+    parents: z.boolean().optional(),
+    mode: mode.optional(),
+    uid: id.optional(),
+    gid: id.optional(),
+  }),
   z.object({ op: z.literal('symlink'), path, target: z.string().min(1).max(4096) }),
   z.object({ op: z.literal('chmod'), path, mode }),
   z.object({ op: z.literal('chown'), path, uid: id, gid: id }),
@@ -27,7 +44,8 @@ function num(v: string | undefined, name: string, radix = 10): number | undefine
   if (v === undefined || v === '') return undefined;
   // Whole string in the radix's digits: parseInt alone would take "12abc" as 12.
   const n = (radix === 8 ? /^[0-7]{1,7}$/ : /^\d{1,10}$/).test(v) ? parseInt(v, radix) : NaN;
-  if (!Number.isSafeInteger(n) || n < 0) throw new RegistryError('INVALID_REQUEST', `\`${name}\` must be a non-negative integer`, { [name]: v });
+  if (!Number.isSafeInteger(n) || n < 0)
+    throw new RegistryError('INVALID_REQUEST', `\`${name}\` must be a non-negative integer`, { [name]: v });
   return n;
 }
 
@@ -57,7 +75,13 @@ export class ContainersController {
   @HttpCode(201)
   @Access({
     role: 'authenticated',
-    repositories: (req) => [{ type: 'repository', name: parseLocalReference(parseBody(CreateBody, req.body).image, { defaultTag: true }).name, actions: ['pull'] }],
+    repositories: (req) => [
+      {
+        type: 'repository',
+        name: parseLocalReference(parseBody(CreateBody, req.body).image, { defaultTag: true }).name,
+        actions: ['pull'],
+      },
+    ],
     description: 'pull on the image; the caller owns the container',
   })
   async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ContainerView> {
@@ -103,7 +127,11 @@ export class ContainersController {
   /** Read a file through the merged view. */
   @Get(':id/files')
   @Access(content)
-  async readFile(@Res() reply: FastifyReply, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<FastifyReply> {
+  async readFile(
+    @Res() reply: FastifyReply,
+    @Param('id') cid: string,
+    @Query() q: Record<string, string | undefined>,
+  ): Promise<FastifyReply> {
     const { entry, stream } = await this.containers.readFile(cid, needPath(q));
     return reply
       .code(200)
@@ -147,7 +175,11 @@ export class ContainersController {
    */
   @Put(':id/archive')
   @Access(change)
-  async upload(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: number }> {
+  async upload(
+    @Req() req: FastifyRequest,
+    @Param('id') cid: string,
+    @Query() q: Record<string, string | undefined>,
+  ): Promise<{ entries: number }> {
     const m = q.mode ?? 'overlay';
     if (m !== 'overlay' && m !== 'rootfs') throw new RegistryError('INVALID_REQUEST', '`mode` is overlay or rootfs', { mode: m });
     return this.containers.uploadTar(cid, requestBody(req), m, { allowDevices: callerOf(req).admin });

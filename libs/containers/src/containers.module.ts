@@ -31,7 +31,9 @@ class ContainerResources implements OnModuleInit {
   onModuleInit(): void {
     this.registry?.register('container', {
       find: async (id) => {
-        const c = await this.containers.inspect(id).catch((e: unknown) => (RegistryError.is(e, 'NOT_FOUND') ? undefined : Promise.reject(e)));
+        const c = await this.containers
+          .inspect(id)
+          .catch((e: unknown) => (RegistryError.is(e, 'NOT_FOUND') ? undefined : Promise.reject(e)));
         // `writes` is empty: a robot of the owner that may pull the image may also change the container.
         return c ? { owner: c.owner, repositories: [c.image.repository], writes: [] } : undefined;
       },

@@ -156,7 +156,8 @@ export class GarbageCollector {
         sizes.set(b.digest, b.size);
         // Touched since the cutoff (or never stamped): the sweep would skip it anyway.
         if (b.touched === undefined || b.touched >= cutoff) {
-          if (b.touched === undefined && !dryRun && !marked.reachable.has(b.digest)) batch.push({ digest: b.digest, unlinkFrom: [], deleteData: false });
+          if (b.touched === undefined && !dryRun && !marked.reachable.has(b.digest))
+            batch.push({ digest: b.digest, unlinkFrom: [], deleteData: false });
           continue;
         }
         const repos = linksOf.get(b.digest) ?? [];
@@ -207,7 +208,11 @@ export class GarbageCollector {
     let released: string[] = [];
     if (this.deps.containers) {
       progress('containers');
-      const { usage, unreferenced, ...c } = await this.deps.containers.collect({ olderThan: cutoff, tmpOlderThan: t0 - uploadMaxAgeSeconds * 1000, dryRun });
+      const { usage, unreferenced, ...c } = await this.deps.containers.collect({
+        olderThan: cutoff,
+        tmpOlderThan: t0 - uploadMaxAgeSeconds * 1000,
+        dryRun,
+      });
       report.containers = c;
       containerUsage = usage;
       // Bytes equal to a blob's stay counted for the blob (usage errs high, never low).
@@ -218,7 +223,8 @@ export class GarbageCollector {
       progress('quotas');
       report.quotas = await this.recount(names, remaining, linksByRepo, unlinkedFrom, goneData, sizes, containerUsage, released);
     }
-    report.bytesFreed = report.blobs.bytesFreed + report.manifests.bytesFreed + report.uploads.bytesFreed + (report.containers?.content.bytesFreed ?? 0);
+    report.bytesFreed =
+      report.blobs.bytesFreed + report.manifests.bytesFreed + report.uploads.bytesFreed + (report.containers?.content.bytesFreed ?? 0);
     report.durationMs = Date.now() - started;
     this.deps.metrics?.gcRuns.inc({ mode: dryRun ? 'dry-run' : 'sweep' });
     if (!dryRun) this.deps.metrics?.gcBytesFreed.inc(report.bytesFreed);
@@ -237,7 +243,12 @@ export class GarbageCollector {
   }
 
   /** Delete the tags retention rules drop (a dry run only reports them); returns them by repository. */
-  private async applyRetention(repos: RepositoryManifests[], now: number, dryRun: boolean, report: GcReport): Promise<Map<string, Set<string>>> {
+  private async applyRetention(
+    repos: RepositoryManifests[],
+    now: number,
+    dryRun: boolean,
+    report: GcReport,
+  ): Promise<Map<string, Set<string>>> {
     const rules = await this.deps.retention.list();
     const dropped = new Map<string, Set<string>>();
     if (!rules.length) return dropped;

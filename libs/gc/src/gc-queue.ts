@@ -2,7 +2,17 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Job, Queue } from 'bullmq';
 import { RegistryError } from '@stevedore/oci';
-import { CONFIG, QueueNames, createQueue, findJob, jobStatusOf, type JobState, type JobStatus, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import {
+  CONFIG,
+  QueueNames,
+  createQueue,
+  findJob,
+  jobStatusOf,
+  type JobState,
+  type JobStatus,
+  type StevedoreConfig,
+  closeWithin,
+} from '@stevedore/platform';
 import type { GcReport, GcRunRequest } from './gc-run';
 
 /** A GC run as its routes answer: the common job status (its result is the run's report) and what was asked. */
@@ -36,10 +46,17 @@ export class GcQueue implements OnApplicationShutdown {
   }
 
   private async view(job: Job<GcRunRequest, GcReport>, state?: JobState): Promise<GcRunStatus> {
-    return { ...jobStatusOf<'gc', { phase: string }, GcReport>('gc', job, state ?? ((await job.getState()) as JobState)), request: job.data };
+    return {
+      ...jobStatusOf<'gc', { phase: string }, GcReport>('gc', job, state ?? ((await job.getState()) as JobState)),
+      request: job.data,
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await closeWithin(1500, () => this.queue.close(), () => this.queue.disconnect());
+    await closeWithin(
+      1500,
+      () => this.queue.close(),
+      () => this.queue.disconnect(),
+    );
   }
 }

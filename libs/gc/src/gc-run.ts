@@ -16,7 +16,10 @@ export type GcRunRequest = z.infer<typeof GcRunRequestSchema> & { scheduled?: bo
 
 export function parseGcRunRequest(body: unknown): GcRunRequest {
   const r = GcRunRequestSchema.safeParse(body ?? {});
-  if (!r.success) throw new RegistryError('INVALID_REQUEST', 'invalid GC request', { issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+  if (!r.success)
+    throw new RegistryError('INVALID_REQUEST', 'invalid GC request', {
+      issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
   return r.data;
 }
 
@@ -30,7 +33,13 @@ export interface GcReport {
   settings: { graceSeconds: number; untaggedMaxAgeSeconds: number; uploadMaxAgeSeconds: number };
   repositories: number;
   retention: { tagsDeleted: number; tags: Array<{ repository: string; tag: string }> };
-  manifests: { scanned: number; deleted: number; bytesFreed: number; digests: Array<{ repository: string; digest: string }>; recordsPurged: number };
+  manifests: {
+    scanned: number;
+    deleted: number;
+    bytesFreed: number;
+    digests: Array<{ repository: string; digest: string }>;
+    recordsPurged: number;
+  };
   blobs: { scanned: number; deleted: number; unlinked: number; skipped: number; bytesFreed: number; digests: string[] };
   uploads: { sessions: number; bytesFreed: number; multipartAborted: number };
   /** Container contents and layer indexes (where the run's target reaches containers). */

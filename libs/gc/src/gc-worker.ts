@@ -22,7 +22,11 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
     await this.queue.queue.setGlobalConcurrency(1);
     const schedule = this.config.STEVEDORE_GC_SCHEDULE.trim();
     if (schedule && schedule !== 'off') {
-      await this.queue.queue.upsertJobScheduler(GC_SCHEDULER_ID, { pattern: schedule }, { name: 'run', data: { dryRun: false, scheduled: true }, opts: { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } } });
+      await this.queue.queue.upsertJobScheduler(
+        GC_SCHEDULER_ID,
+        { pattern: schedule },
+        { name: 'run', data: { dryRun: false, scheduled: true }, opts: { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } } },
+      );
     } else {
       await this.queue.queue.removeJobScheduler(GC_SCHEDULER_ID);
     }
@@ -42,6 +46,11 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
 
   async onApplicationShutdown(): Promise<void> {
     const w = this.worker;
-    if (w) await closeWithin(2000, () => w.close(), () => w.disconnect());
+    if (w)
+      await closeWithin(
+        2000,
+        () => w.close(),
+        () => w.disconnect(),
+      );
   }
 }

@@ -12,7 +12,6 @@ import { RetentionStore } from './retention-store';
 import { NamespaceQuotas, type NamespaceQuota } from './namespace-quotas';
 import type { RetentionRule } from './retention';
 
-
 // The operator's API: admins only, every route.
 @Access({ role: 'admin' })
 @Controller('api/v1')
@@ -22,7 +21,6 @@ export class GcController {
     private readonly retention: RetentionStore,
     private readonly quotas: NamespaceQuotas,
   ) {}
-
 
   @Post('gc')
   @HttpCode(202)

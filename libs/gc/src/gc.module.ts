@@ -49,7 +49,11 @@ export class GcModule {
 
   static forRoot(deps: DynamicModule[], options: GcModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [
-      { provide: RetentionStore, inject: [STORAGE, REDIS, RedisKeys], useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new RetentionStore(storage, redis, keys) },
+      {
+        provide: RetentionStore,
+        inject: [STORAGE, REDIS, RedisKeys],
+        useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new RetentionStore(storage, redis, keys),
+      },
       GcQueue,
     ];
     if (options.workers) {

@@ -16,14 +16,20 @@ const m = (id: string, opts: Partial<Omit<ManifestRecord, 'tags'>> & { tags?: st
 
 describe('mark', () => {
   it('keeps tagged manifests with their config and layers; old untagged ones are candidates', () => {
-    const r = markRepository({ name: 'a', manifests: [m('1', { tags: ['latest'], references: [d('c1'), d('l1')] }), m('2', { references: [d('c2'), d('l2')] })] }, { untaggedCutoff: 10 });
+    const r = markRepository(
+      { name: 'a', manifests: [m('1', { tags: ['latest'], references: [d('c1'), d('l1')] }), m('2', { references: [d('c2'), d('l2')] })] },
+      { untaggedCutoff: 10 },
+    );
     expect([...r.live]).toEqual([d('1')]);
     expect(r.candidates).toEqual([d('2')]);
     expect(r.reachable).toEqual(new Set([d('1'), d('c1'), d('l1')]));
   });
 
   it('keeps untagged manifests touched since the cutoff, and never-stamped ones', () => {
-    const r = markRepository({ name: 'a', manifests: [m('1', { touched: 50 }), { ...m('2'), touched: undefined }, m('3', { touched: 5 })] }, { untaggedCutoff: 10 });
+    const r = markRepository(
+      { name: 'a', manifests: [m('1', { touched: 50 }), { ...m('2'), touched: undefined }, m('3', { touched: 5 })] },
+      { untaggedCutoff: 10 },
+    );
     expect(r.candidates).toEqual([d('3')]);
   });
 
@@ -43,7 +49,10 @@ describe('mark', () => {
   });
 
   it('treats tags dropped by retention as gone', () => {
-    const r = markRepository({ name: 'a', manifests: [m('1', { tags: ['old'] }), m('2', { tags: ['new'] })] }, { untaggedCutoff: 10, droppedTags: new Map([['a', new Set(['old'])]]) });
+    const r = markRepository(
+      { name: 'a', manifests: [m('1', { tags: ['old'] }), m('2', { tags: ['new'] })] },
+      { untaggedCutoff: 10, droppedTags: new Map([['a', new Set(['old'])]]) },
+    );
     expect(r.candidates).toEqual([d('1')]);
   });
 
@@ -52,10 +61,13 @@ describe('mark', () => {
   });
 
   it('unions what repositories reach; a digest reached in one repository is not reached in another', () => {
-    const r = mark([
-      { name: 'a', manifests: [m('1', { tags: ['t'], references: [d('shared')] })] },
-      { name: 'b', manifests: [m('2', { references: [d('shared'), d('only-b')] })] },
-    ], { untaggedCutoff: 10 });
+    const r = mark(
+      [
+        { name: 'a', manifests: [m('1', { tags: ['t'], references: [d('shared')] })] },
+        { name: 'b', manifests: [m('2', { references: [d('shared'), d('only-b')] })] },
+      ],
+      { untaggedCutoff: 10 },
+    );
     expect(r.reachable.has(d('shared'))).toBe(true);
     expect(r.reachable.has(d('only-b'))).toBe(false);
     expect(r.reachableIn.get('b')!.size).toBe(0);

@@ -35,7 +35,10 @@ function isRoot(m: ManifestRecord, dropped: Set<string> | undefined, cutoff: num
   return m.touched === undefined || m.touched >= cutoff;
 }
 
-export function markRepository(repo: RepositoryManifests, options: MarkOptions = {}): { live: Set<Digest>; candidates: Digest[]; reachable: Set<Digest> } {
+export function markRepository(
+  repo: RepositoryManifests,
+  options: MarkOptions = {},
+): { live: Set<Digest>; candidates: Digest[]; reachable: Set<Digest> } {
   const byDigest = new Map(repo.manifests.map((m) => [m.digest, m]));
   const referrersOf = new Map<Digest, Digest[]>();
   for (const m of repo.manifests) {

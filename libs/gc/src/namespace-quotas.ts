@@ -74,7 +74,8 @@ export class NamespaceQuotas implements BlobQuota {
 
   async reserve(name: string, blob: BlobInfo): Promise<void> {
     const ns = namespaceOf(name);
-    const r = (await this.redis.eval(RESERVE, 3, this.limitsKey(), this.countedKey(ns), this.usedKey(ns), ns, blob.digest, blob.size)) as 0 | [number, number];
+    const r = (await this.redis.eval(RESERVE, 3, this.limitsKey(), this.countedKey(ns), this.usedKey(ns), ns, blob.digest, blob.size)) as
+      0 | [number, number];
     if (r === 0) return;
     const [used, limit] = r;
     throw new RegistryError(
@@ -97,12 +98,17 @@ export class NamespaceQuotas implements BlobQuota {
   async list(): Promise<NamespaceQuota[]> {
     // One read of the limits for the whole list, not one per namespace.
     const limits = await this.limits.load();
-    return Promise.all(Object.keys(limits).sort().map((n) => this.quotaOf(n, limits)));
+    return Promise.all(
+      Object.keys(limits)
+        .sort()
+        .map((n) => this.quotaOf(n, limits)),
+    );
   }
 
   async setLimit(ns: string, limitBytes: number): Promise<NamespaceQuota> {
     if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(ns)) throw new RegistryError('INVALID_REQUEST', 'invalid namespace', { namespace: ns });
-    if (!Number.isSafeInteger(limitBytes) || limitBytes < 0) throw new RegistryError('INVALID_REQUEST', 'limitBytes must be a non-negative integer', { limitBytes });
+    if (!Number.isSafeInteger(limitBytes) || limitBytes < 0)
+      throw new RegistryError('INVALID_REQUEST', 'limitBytes must be a non-negative integer', { limitBytes });
     await this.limits.set(ns, String(limitBytes));
     return this.get(ns);
   }
@@ -130,7 +136,11 @@ export class NamespaceQuotas implements BlobQuota {
     const gone = [...digests].filter((d) => counted[d] !== undefined);
     if (gone.length) {
       const freed = gone.reduce((n, d) => n + Number(counted[d]), 0);
-      await this.redis.multi().hdel(this.countedKey(ns), ...gone).decrby(this.usedKey(ns), freed).exec();
+      await this.redis
+        .multi()
+        .hdel(this.countedKey(ns), ...gone)
+        .decrby(this.usedKey(ns), freed)
+        .exec();
     }
     return Number((await this.redis.get(this.usedKey(ns))) ?? 0);
   }

@@ -28,6 +28,7 @@ export class RetentionStore {
   }
 
   async remove(repository: string): Promise<void> {
-    if (!(await this.rules.delete(repository))) throw new RegistryError('NOT_FOUND', 'no retention rule for that repository', { repository });
+    if (!(await this.rules.delete(repository)))
+      throw new RegistryError('NOT_FOUND', 'no retention rule for that repository', { repository });
   }
 }

@@ -10,7 +10,9 @@ describe('retention', () => {
     expect(tagsToDrop(tags(['a', 5], ['b', 1], ['c', 3]), { repository: 'r', keepLast: 2 }, now)).toEqual(['a']);
   });
   it('keeps tags matching the pattern (whole tag)', () => {
-    expect(tagsToDrop(tags(['v1.0', 5], ['dev-1', 1], ['v1.0-rc', 3]), { repository: 'r', keepPattern: 'v\\d+\\.\\d+' }, now).sort()).toEqual(['dev-1', 'v1.0-rc']);
+    expect(
+      tagsToDrop(tags(['v1.0', 5], ['dev-1', 1], ['v1.0-rc', 3]), { repository: 'r', keepPattern: 'v\\d+\\.\\d+' }, now).sort(),
+    ).toEqual(['dev-1', 'v1.0-rc']);
   });
   it('drops only tags older than D days, unless kept', () => {
     const t = tags(['old', 40], ['older', 50], ['new', 1], ['release-1', 60]);
@@ -31,9 +33,17 @@ describe('retention', () => {
     expect(parseRetentionRule({ repository: 'r', keepLast: 3 })).toEqual({ repository: 'r', keepLast: 3 });
   });
 
-  const tagArb = fc.uniqueArray(fc.record({ tag: fc.stringMatching(/^[a-z0-9]{1,6}$/), taggedAt: fc.integer({ min: 0, max: now }) }), { selector: (t) => t.tag, maxLength: 30 });
+  const tagArb = fc.uniqueArray(fc.record({ tag: fc.stringMatching(/^[a-z0-9]{1,6}$/), taggedAt: fc.integer({ min: 0, max: now }) }), {
+    selector: (t) => t.tag,
+    maxLength: 30,
+  });
   const ruleArb = fc.record(
-    { repository: fc.constant('r'), keepLast: fc.nat(10), keepPattern: fc.constantFrom('a.*', '\\d+', 'x'), maxAgeDays: fc.integer({ min: 0, max: 100 }) },
+    {
+      repository: fc.constant('r'),
+      keepLast: fc.nat(10),
+      keepPattern: fc.constantFrom('a.*', '\\d+', 'x'),
+      maxAgeDays: fc.integer({ min: 0, max: 100 }),
+    },
     { requiredKeys: ['repository'] },
   );
 
@@ -45,10 +55,13 @@ describe('retention', () => {
         for (const t of drop) expect(names.has(t)).toBe(true);
         const newest = [...ts].sort((a, b) => b.taggedAt - a.taggedAt || a.tag.localeCompare(b.tag)).slice(0, rule.keepLast ?? 0);
         for (const t of newest) expect(drop.has(t.tag)).toBe(false);
-        if (rule.keepPattern) for (const t of ts) if (new RegExp(`^(?:${rule.keepPattern})$`).test(t.tag)) expect(drop.has(t.tag)).toBe(false);
-        if (rule.maxAgeDays !== undefined) for (const t of ts) if (now - t.taggedAt <= rule.maxAgeDays * DAY) expect(drop.has(t.tag)).toBe(false);
+        if (rule.keepPattern)
+          for (const t of ts) if (new RegExp(`^(?:${rule.keepPattern})$`).test(t.tag)) expect(drop.has(t.tag)).toBe(false);
+        if (rule.maxAgeDays !== undefined)
+          for (const t of ts) if (now - t.taggedAt <= rule.maxAgeDays * DAY) expect(drop.has(t.tag)).toBe(false);
         // What stays with keepLast alone is exactly min(N, count) tags.
-        if (rule.keepPattern === undefined && rule.maxAgeDays === undefined && rule.keepLast !== undefined) expect(ts.length - drop.size).toBe(Math.min(rule.keepLast, ts.length));
+        if (rule.keepPattern === undefined && rule.maxAgeDays === undefined && rule.keepLast !== undefined)
+          expect(ts.length - drop.size).toBe(Math.min(rule.keepLast, ts.length));
       }),
     );
   });

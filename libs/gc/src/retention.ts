@@ -18,7 +18,10 @@ export type RetentionRule = z.infer<typeof RetentionRuleSchema>;
 
 export function parseRetentionRule(body: unknown): RetentionRule {
   const r = RetentionRuleSchema.safeParse(body);
-  if (!r.success) throw new RegistryError('INVALID_REQUEST', 'invalid retention rule', { issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+  if (!r.success)
+    throw new RegistryError('INVALID_REQUEST', 'invalid retention rule', {
+      issues: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
   const rule = r.data;
   if (rule.keepLast === undefined && rule.keepPattern === undefined && rule.maxAgeDays === undefined) {
     throw new RegistryError('INVALID_REQUEST', 'a retention rule needs keepLast, keepPattern or maxAgeDays');
@@ -34,7 +37,14 @@ export function parseRetentionRule(body: unknown): RetentionRule {
 }
 
 function globToRegExp(glob: string): RegExp {
-  return new RegExp('^' + glob.split('*').map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*') + '$');
+  return new RegExp(
+    '^' +
+      glob
+        .split('*')
+        .map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*') +
+      '$',
+  );
 }
 
 /** The rule for a repository: an exact name wins, else the most specific (longest) matching pattern. */

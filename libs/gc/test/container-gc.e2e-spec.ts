@@ -39,7 +39,9 @@ async function createContainer(image: string): Promise<string> {
   return r.json().id;
 }
 const writeFile = (id: string, p: string, body: string) =>
-  http(sut.url, 'PUT', `/api/v1/containers/${id}/files?path=${encodeURIComponent(p)}`, body, { 'content-type': 'application/octet-stream' });
+  http(sut.url, 'PUT', `/api/v1/containers/${id}/files?path=${encodeURIComponent(p)}`, body, {
+    'content-type': 'application/octet-stream',
+  });
 
 // Split: the commit worker runs GC and asks metadata-service, which hosts containers, to collect.
 describe.each(['all', 'split'] as const)('%s', (wiring) => {
@@ -47,7 +49,12 @@ describe.each(['all', 'split'] as const)('%s', (wiring) => {
     sut = await startStevedore({
       wiring,
       commitWorkers: wiring === 'split' ? 1 : 0,
-      extraEnv: { STEVEDORE_GC_GRACE_SECONDS: '1', STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1', STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '2', STEVEDORE_GC_SCHEDULE: 'off' },
+      extraEnv: {
+        STEVEDORE_GC_GRACE_SECONDS: '1',
+        STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1',
+        STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '2',
+        STEVEDORE_GC_SCHEDULE: 'off',
+      },
     });
   });
   afterAll(async () => {

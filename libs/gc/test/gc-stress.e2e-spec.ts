@@ -12,7 +12,12 @@ let sut: StevedoreUnderTest;
 beforeAll(async () => {
   sut = await startStevedore({
     wiring: 'all',
-    extraEnv: { STEVEDORE_GC_GRACE_SECONDS: '1', STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1', STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '5', STEVEDORE_GC_SCHEDULE: 'off' },
+    extraEnv: {
+      STEVEDORE_GC_GRACE_SECONDS: '1',
+      STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1',
+      STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '5',
+      STEVEDORE_GC_SCHEDULE: 'off',
+    },
   });
 });
 afterAll(async () => {
@@ -27,7 +32,9 @@ const pick = <T>(xs: T[]) => xs[Math.floor(Math.random() * xs.length)];
 /** Push one image; shared layers are HEAD-checked first and skipped when present (as docker does). */
 async function pushOnce(name: string, tag: string): Promise<void> {
   const layers = [pick(POOL), pick(POOL), Buffer.from(`unique ${Math.random()}`)];
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: Math.floor(Math.random() * 3) }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, n: Math.floor(Math.random() * 3) }),
+  );
   const descs = [];
   for (const b of [config, ...layers]) {
     const d = sha256(b);

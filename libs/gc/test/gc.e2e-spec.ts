@@ -12,7 +12,12 @@ let sut: StevedoreUnderTest;
 beforeAll(async () => {
   sut = await startStevedore({
     wiring: 'all',
-    extraEnv: { STEVEDORE_GC_GRACE_SECONDS: '1', STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1', STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '2', STEVEDORE_GC_SCHEDULE: 'off' },
+    extraEnv: {
+      STEVEDORE_GC_GRACE_SECONDS: '1',
+      STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: '1',
+      STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: '2',
+      STEVEDORE_GC_SCHEDULE: 'off',
+    },
   });
 });
 afterAll(async () => {
@@ -26,7 +31,10 @@ const blobFile = (digest: string) => {
 
 describe('gc', () => {
   it('needs an admin', async () => {
-    const r = await http(sut.url, 'POST', '/api/v1/gc', '{}', { 'content-type': 'application/json', authorization: 'Basic ' + Buffer.from('nobody:wrong').toString('base64') });
+    const r = await http(sut.url, 'POST', '/api/v1/gc', '{}', {
+      'content-type': 'application/json',
+      authorization: 'Basic ' + Buffer.from('nobody:wrong').toString('base64'),
+    });
     expect(r.status).toBe(401);
   });
 
@@ -45,7 +53,13 @@ describe('gc', () => {
     expect(dry.bytesFreed).toBeGreaterThanOrEqual(7000);
     // nothing changed
     expect((await http(sut.url, 'GET', `/v2/gcapp/web/blobs/${drop.layers[0].digest}`)).status).toBe(200);
-    expect((await http(sut.url, 'GET', `/v2/gcapp/web/manifests/${drop.digest}`, undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' })).status).toBe(200);
+    expect(
+      (
+        await http(sut.url, 'GET', `/v2/gcapp/web/manifests/${drop.digest}`, undefined, {
+          accept: 'application/vnd.oci.image.manifest.v1+json',
+        })
+      ).status,
+    ).toBe(200);
     expect(existsSync(blobFile(drop.layers[0].digest))).toBe(true);
 
     const runsBefore = await metric(sut, 'stevedore_gc_runs_total', { mode: 'sweep' });
@@ -56,7 +70,13 @@ describe('gc', () => {
     expect(real.manifests.digests).toContainEqual({ repository: 'gcapp/web', digest: drop.digest });
     expect(real.bytesFreed).toBeGreaterThanOrEqual(7000);
     expect((await http(sut.url, 'GET', `/v2/gcapp/web/blobs/${drop.layers[0].digest}`)).status).toBe(404);
-    expect((await http(sut.url, 'GET', `/v2/gcapp/web/manifests/${drop.digest}`, undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' })).status).toBe(404);
+    expect(
+      (
+        await http(sut.url, 'GET', `/v2/gcapp/web/manifests/${drop.digest}`, undefined, {
+          accept: 'application/vnd.oci.image.manifest.v1+json',
+        })
+      ).status,
+    ).toBe(404);
     expect(existsSync(blobFile(drop.layers[0].digest))).toBe(false);
     expect(existsSync(blobFile(keep.layers[0].digest))).toBe(true);
     expect(await pull(sut, 'gcapp/web', 'keep')).toEqual({ ok: true, digest: keep.digest });
@@ -76,8 +96,24 @@ describe('gc', () => {
       artifactType: 'application/vnd.example.sig',
       subject: { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: child.digest, size: child.manifest.length },
     });
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: child.digest, size: child.manifest.length, platform: { os: 'linux', architecture: 'amd64' } }] }));
-    expect((await http(sut.url, 'PUT', '/v2/gcapp/multi/manifests/v1', index, { 'content-type': 'application/vnd.oci.image.index.v1+json' })).status).toBe(201);
+    const index = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: child.digest,
+            size: child.manifest.length,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+        ],
+      }),
+    );
+    expect(
+      (await http(sut.url, 'PUT', '/v2/gcapp/multi/manifests/v1', index, { 'content-type': 'application/vnd.oci.image.index.v1+json' }))
+        .status,
+    ).toBe(201);
     await http(sut.url, 'DELETE', '/v2/gcapp/multi/manifests/child-tmp');
     await http(sut.url, 'DELETE', '/v2/gcapp/multi/manifests/sig-tmp');
     await sleep(1200);
@@ -95,7 +131,10 @@ describe('gc', () => {
     const post = await http(sut.url, 'POST', '/v2/gcapp/up/blobs/uploads/');
     expect(post.status).toBe(202);
     const loc = post.headers.get('location')!;
-    const patch = await http(sut.url, 'PATCH', loc, Buffer.alloc(3000, 1), { 'content-type': 'application/octet-stream', 'content-range': '0-2999' });
+    const patch = await http(sut.url, 'PATCH', loc, Buffer.alloc(3000, 1), {
+      'content-type': 'application/octet-stream',
+      'content-range': '0-2999',
+    });
     expect(patch.status).toBe(202);
     const id = loc.split('/').pop()!.split('?')[0];
     const folder = path.join(sut.env.STEVEDORE_DATA_DIR, 'storage', 'repositories', 'gcapp', 'up', '_uploads', id);
@@ -119,8 +158,12 @@ describe('gc', () => {
       await pushImage(sut.url, 'gcret/app', tag);
       await sleep(20);
     }
-    expect((await api(sut, 'PUT', '/api/v1/retention', { repository: 'gcret/*', keepLast: 2, keepPattern: 'release-.*' })).status).toBe(200);
-    expect((await api(sut, 'GET', '/api/v1/retention')).json().rules).toEqual([{ repository: 'gcret/*', keepLast: 2, keepPattern: 'release-.*' }]);
+    expect((await api(sut, 'PUT', '/api/v1/retention', { repository: 'gcret/*', keepLast: 2, keepPattern: 'release-.*' })).status).toBe(
+      200,
+    );
+    expect((await api(sut, 'GET', '/api/v1/retention')).json().rules).toEqual([
+      { repository: 'gcret/*', keepLast: 2, keepPattern: 'release-.*' },
+    ]);
     const dry = await runGc(sut, { dryRun: true });
     expect(dry.retention.tags.map((t: { tag: string }) => t.tag).sort()).toEqual(['r1', 'r2', 'r3']);
     expect((await http(sut.url, 'GET', '/v2/gcret/app/tags/list')).json().tags).toHaveLength(5);
@@ -131,7 +174,10 @@ describe('gc', () => {
   });
 
   it('denies a push over the namespace quota, counting a shared blob once', async () => {
-    expect((await api(sut, 'PUT', '/api/v1/quotas/quota', { limitBytes: 10_000 })).json()).toMatchObject({ namespace: 'quota', limitBytes: 10_000 });
+    expect((await api(sut, 'PUT', '/api/v1/quotas/quota', { limitBytes: 10_000 })).json()).toMatchObject({
+      namespace: 'quota',
+      limitBytes: 10_000,
+    });
     const big = Buffer.alloc(6000, 7);
     await pushBlob(sut.url, 'quota/a', big);
     // the same blob in another repository of the namespace is not counted again
@@ -139,7 +185,9 @@ describe('gc', () => {
     const over = Buffer.alloc(5000, 8);
     const post = await http(sut.url, 'POST', '/v2/quota/a/blobs/uploads/');
     const loc = post.headers.get('location')!;
-    const put = await http(sut.url, 'PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(over)}`, over, { 'content-type': 'application/octet-stream' });
+    const put = await http(sut.url, 'PUT', `${loc}${loc.includes('?') ? '&' : '?'}digest=${sha256(over)}`, over, {
+      'content-type': 'application/octet-stream',
+    });
     expect(put.status).toBe(403);
     expect(errorCode(put)).toBe('DENIED');
     expect(put.json().errors[0].message).toMatch(/quota of namespace "quota" exceeded/);

@@ -4,7 +4,13 @@ import { http, sha256, type StevedoreUnderTest } from '@stevedore/testing';
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
 export function api(sut: StevedoreUnderTest, method: string, path: string, body?: unknown) {
-  return http(sut.url, method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' });
+  return http(
+    sut.url,
+    method,
+    path,
+    body === undefined ? undefined : JSON.stringify(body),
+    body === undefined ? {} : { 'content-type': 'application/json' },
+  );
 }
 
 export async function runGc(sut: StevedoreUnderTest, body: Record<string, unknown> = {}): Promise<any> {
@@ -21,7 +27,11 @@ export async function runGc(sut: StevedoreUnderTest, body: Record<string, unknow
 }
 
 /** Pull by tag: manifest, then every blob it names, each checked against its digest. Returns the manifest digest, or a failure. */
-export async function pull(sut: StevedoreUnderTest, name: string, tag: string): Promise<{ ok: true; digest: string } | { ok: false; digest?: string; why: string }> {
+export async function pull(
+  sut: StevedoreUnderTest,
+  name: string,
+  tag: string,
+): Promise<{ ok: true; digest: string } | { ok: false; digest?: string; why: string }> {
   const m = await http(sut.url, 'GET', `/v2/${name}/manifests/${tag}`, undefined, { accept: OCI_MANIFEST });
   if (m.status !== 200) return { ok: false, why: `manifest ${m.status}` };
   const digest = sha256(m.body);

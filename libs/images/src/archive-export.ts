@@ -3,7 +3,20 @@
 // service into storage; nothing is held in memory but manifests and configs.
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DigestStream, RegistryError, imageFromBlobs, parseManifest, writeArchive, type ArchiveEntry, type Digest, type ImageIndex, type Platform, parseLocalReference, ByteCounter, manifestReference } from '@stevedore/oci';
+import {
+  DigestStream,
+  RegistryError,
+  imageFromBlobs,
+  parseManifest,
+  writeArchive,
+  type ArchiveEntry,
+  type Digest,
+  type ImageIndex,
+  type Platform,
+  parseLocalReference,
+  ByteCounter,
+  manifestReference,
+} from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
@@ -50,7 +63,8 @@ export interface ExportResult {
 
 function parsePlatform(p: string): Platform {
   const [os, architecture, variant] = p.split('/');
-  if (!os || !architecture) throw new RegistryError('INVALID_REQUEST', `platform must be os/arch[/variant], got "${p.slice(0, 100)}"`, { platform: p });
+  if (!os || !architecture)
+    throw new RegistryError('INVALID_REQUEST', `platform must be os/arch[/variant], got "${p.slice(0, 100)}"`, { platform: p });
   return variant ? { os, architecture, variant } : { os, architecture };
 }
 
@@ -79,7 +93,11 @@ export async function planExport(metadata: MetadataService, spec: ExportSpec): P
       // docker save of a multi-platform image without the containerd store saves one platform.
       const index = parsed.parsed as ImageIndex;
       const child = index.manifests.find(
-        (d) => d.platform && d.platform.os === platform.os && d.platform.architecture === platform.architecture && (!platform.variant || d.platform.variant === platform.variant),
+        (d) =>
+          d.platform &&
+          d.platform.os === platform.os &&
+          d.platform.architecture === platform.architecture &&
+          (!platform.variant || d.platform.variant === platform.variant),
       );
       if (!child) {
         throw new RegistryError('NOT_FOUND', `${name}@${m.digest} has no manifest for ${platformString(platform)}`, {
@@ -94,7 +112,15 @@ export async function planExport(metadata: MetadataService, spec: ExportSpec): P
     let p = byKey.get(key);
     if (!p) {
       const blobs = parsed.references.map((d) => ({ digest: d.digest, size: d.size }));
-      p = { name, digest: m.digest, mediaType: m.mediaType, bytes: m.bytes, tags: [], size: m.bytes.length + blobs.reduce((a, b) => a + b.size, 0), blobs };
+      p = {
+        name,
+        digest: m.digest,
+        mediaType: m.mediaType,
+        bytes: m.bytes,
+        tags: [],
+        size: m.bytes.length + blobs.reduce((a, b) => a + b.size, 0),
+        blobs,
+      };
       byKey.set(key, p);
     }
     if (tag && !p.tags.includes(tag)) p.tags.push(tag);
@@ -152,15 +178,23 @@ export async function writeExport(
   report('writing', true);
   const archive = writeArchive(entries, { gzip: options.compression === 'gzip' });
   const digest = new DigestStream();
-  const [, size] = await Promise.all([pipeline(archive, digest), deps.storage.writeStream(options.path, digest)]).catch(async (e: unknown) => {
-    archive.destroy();
-    await deps.storage.delete(options.path).catch(() => undefined);
-    throw e;
-  });
+  const [, size] = await Promise.all([pipeline(archive, digest), deps.storage.writeStream(options.path, digest)]).catch(
+    async (e: unknown) => {
+      archive.destroy();
+      await deps.storage.delete(options.path).catch(() => undefined);
+      throw e;
+    },
+  );
   bytes = totalBytes;
   report('done', true);
   return {
-    archive: { path: options.path, size, digest: digest.digest(), compression: options.compression, mediaType: options.compression === 'gzip' ? 'application/gzip' : 'application/x-tar' },
+    archive: {
+      path: options.path,
+      size,
+      digest: digest.digest(),
+      compression: options.compression,
+      mediaType: options.compression === 'gzip' ? 'application/gzip' : 'application/x-tar',
+    },
     images: plan.map((p) => ({ name: p.name, digest: p.digest, tags: p.tags })),
     blobs: seen.size,
     bytes: totalBytes,

@@ -28,7 +28,10 @@ export async function checkedTar(body: Readable, limits: ArchiveInputLimits): Pr
   compressed.on('error', noop);
   body.on('error', (e) => compressed.destroy(e));
   const { stream } = await decompressStream(body.pipe(compressed));
-  const guard = new ExpansionGuard({ ...DEFAULT_EXPANSION, maxBytes: limits.maxBytes, maxRatio: limits.maxExpansionRatio ?? DEFAULT_EXPANSION.maxRatio }, () => compressed.bytes);
+  const guard = new ExpansionGuard(
+    { ...DEFAULT_EXPANSION, maxBytes: limits.maxBytes, maxRatio: limits.maxExpansionRatio ?? DEFAULT_EXPANSION.maxRatio },
+    () => compressed.bytes,
+  );
   const check = new TarCheck({ allowDevices: limits.allowDevices });
   const out = new PassThrough({ highWaterMark: 1 << 20 });
   out.on('error', noop);

@@ -4,7 +4,21 @@
 // by digest and the tags last, so an archive that fails anywhere leaves no tag behind (its stored
 // blobs are unreferenced and garbage collection reclaims them).
 import { PassThrough, type Readable } from 'node:stream';
-import { RegistryError, copy, parseImageConfig, readArchive, repositoryNameOk, type Archive, type Compression, type Digest, type Image, parseLocalReference, ByteCounter, ByteLimit, decompressStream } from '@stevedore/oci';
+import {
+  RegistryError,
+  copy,
+  parseImageConfig,
+  readArchive,
+  repositoryNameOk,
+  type Archive,
+  type Compression,
+  type Digest,
+  type Image,
+  parseLocalReference,
+  ByteCounter,
+  ByteLimit,
+  decompressStream,
+} from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { repositoryForArchiveName } from './image-reference';
@@ -156,7 +170,8 @@ async function storeArchive(
     for (const ref of entry.tags) {
       if (ref.tag === undefined) continue;
       const name = repositoryForArchiveName(ref);
-      if (!repositoryNameOk(name)) throw new RegistryError('NAME_INVALID', `archive names an image "${name}" that is not a valid repository name`, { name });
+      if (!repositoryNameOk(name))
+        throw new RegistryError('NAME_INVALID', `archive names an image "${name}" that is not a valid repository name`, { name });
       if (!targets.some((t) => t.name === name && t.tag === ref.tag)) targets.push({ name, tag: ref.tag });
     }
     if (!targets.length) {
@@ -179,7 +194,10 @@ async function storeArchive(
   // against its diff_id here), manifests by digest, tags last.
   let bytes = 0;
   const copied = await copy(
-    plans.map((p) => ({ artifact: { kind: 'image' as const, image: p.image }, targets: p.targets.map((t) => (t.tag === undefined ? { repository: t.name } : { repository: t.name, tag: t.tag })) })),
+    plans.map((p) => ({
+      artifact: { kind: 'image' as const, image: p.image },
+      targets: p.targets.map((t) => (t.tag === undefined ? { repository: t.name } : { repository: t.name, tag: t.tag })),
+    })),
     new LocalImageSink(deps.blobs, deps.metadata, deps.sizes),
     {
       verifyDiffIds: true,
@@ -191,7 +209,8 @@ async function storeArchive(
   ).catch((e: unknown) => Promise.reject(refusal(e)));
   const loaded: string[] = [];
   for (const p of plans) {
-    for (const t of p.targets) loaded.push(t.tag === undefined ? `Loaded image ID: ${t.name}@${p.digest}` : `Loaded image: ${t.name}:${t.tag}`);
+    for (const t of p.targets)
+      loaded.push(t.tag === undefined ? `Loaded image ID: ${t.name}@${p.digest}` : `Loaded image: ${t.name}:${t.tag}`);
   }
   progress('done', totalBytes, totalBytes);
   return {

@@ -34,7 +34,8 @@ async function save(s: Env, references: string[], compression: 'none' | 'gzip' =
   return bytes;
 }
 
-const load = (s: Env, archive: Buffer, options: Partial<LoadOptions> = {}) => loadArchive(s, Readable.from([archive]), { spoolDir, maxBytes: 1 << 26, ...options });
+const load = (s: Env, archive: Buffer, options: Partial<LoadOptions> = {}) =>
+  loadArchive(s, Readable.from([archive]), { spoolDir, maxBytes: 1 << 26, ...options });
 
 async function entries(archive: Buffer): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
@@ -42,7 +43,7 @@ async function entries(archive: Buffer): Promise<Map<string, Buffer>> {
   const done = new Promise<void>((resolve, reject) => {
     x.on('entry', (h, body, next) => {
       const chunks: Buffer[] = [];
-      body.on("data", (c: unknown) => chunks.push(c as Buffer));
+      body.on('data', (c: unknown) => chunks.push(c as Buffer));
       body.on('end', () => {
         out.set(h.name, Buffer.concat(chunks));
         next();
@@ -74,7 +75,12 @@ describe('save and load (the seed: docker save -o bh.gz ... ; docker load -i bh.
     expect(archive[0]).toBe(0x1f);
     const files = await entries(archive);
     const manifestJson = JSON.parse(String(files.get('manifest.json')));
-    expect(manifestJson.map((m: any) => m.RepoTags).flat().sort()).toEqual(['music51555/bh:latest', 'music51555/bh:v0.2']);
+    expect(
+      manifestJson
+        .map((m: any) => m.RepoTags)
+        .flat()
+        .sort(),
+    ).toEqual(['music51555/bh:latest', 'music51555/bh:v0.2']);
     // The shared base layer is written once.
     expect([...files.keys()].filter((k) => k.startsWith('blobs/sha256/') && k.length > 20)).toHaveLength(1 + 2 + 2 + 2);
 
@@ -125,7 +131,11 @@ describe('save and load (the seed: docker save -o bh.gz ... ; docker load -i bh.
     const src = setup();
     await pushImage(src, 'c', 'v1', [{ a: 'a' }]);
     const archive = await save(src, ['c:v1']);
-    for (const [tool, kind] of [['bzip2', 'bzip2'], ['xz', 'xz'], ['zstd', 'zstd']] as const) {
+    for (const [tool, kind] of [
+      ['bzip2', 'bzip2'],
+      ['xz', 'xz'],
+      ['zstd', 'zstd'],
+    ] as const) {
       const packed = execFileSync(tool, ['-c'], { input: archive });
       const dst = setup();
       const r = await load(dst, packed);
@@ -180,7 +190,14 @@ describe('load refuses bad archives and tags nothing', () => {
       [`${digestOf(cfgBytes).slice(7)}.json`, cfgBytes],
       ['l0/layer.tar', files.get(m.Layers[0]) ?? Buffer.alloc(0)],
       ['l1/layer.tar', files.get(m.Layers[1]) ?? Buffer.alloc(0)],
-      ['manifest.json', Buffer.from(JSON.stringify([{ Config: `${digestOf(cfgBytes).slice(7)}.json`, RepoTags: ['bad/app:v1'], Layers: ['l0/layer.tar', 'l1/layer.tar'] }]))],
+      [
+        'manifest.json',
+        Buffer.from(
+          JSON.stringify([
+            { Config: `${digestOf(cfgBytes).slice(7)}.json`, RepoTags: ['bad/app:v1'], Layers: ['l0/layer.tar', 'l1/layer.tar'] },
+          ]),
+        ),
+      ],
     ]);
     await refused(await repack(old), 'DIGEST_INVALID', /diff_id/);
   });

@@ -19,7 +19,9 @@ const ExportBody = z.object({
   platform: z.string().max(100).optional(),
 });
 
-const referencedRepositories = (body: unknown) => [...new Set(parseBody(ExportBody, body).references.map((r) => parseLocalReference(r).name))];
+const referencedRepositories = (body: unknown) => [
+  ...new Set(parseBody(ExportBody, body).references.map((r) => parseLocalReference(r).name)),
+];
 
 @Controller('api/v1/exports')
 export class ExportsController {
@@ -41,12 +43,16 @@ export class ExportsController {
     const plan = await planExport(this.metadata, spec);
     const id = randomUUID();
     const owner = ownerFor(req);
-    await this.queues.exports.add('export', { ...spec, ...(owner ? { owner } : {}) }, {
-      jobId: id,
-      attempts: 1,
-      removeOnComplete: { age: JOB_RETENTION_SECONDS },
-      removeOnFail: { age: JOB_RETENTION_SECONDS },
-    });
+    await this.queues.exports.add(
+      'export',
+      { ...spec, ...(owner ? { owner } : {}) },
+      {
+        jobId: id,
+        attempts: 1,
+        removeOnComplete: { age: JOB_RETENTION_SECONDS },
+        removeOnFail: { age: JOB_RETENTION_SECONDS },
+      },
+    );
     return {
       id,
       kind: 'export',
@@ -70,11 +76,18 @@ export class ExportsController {
   }
 
   @Get(':id/archive')
-  @Access({ role: 'authenticated', resource: { kind: 'export', action: 'content' }, description: 'the owner (or an admin), with pull on every repository it holds now' })
+  @Access({
+    role: 'authenticated',
+    resource: { kind: 'export', action: 'content' },
+    description: 'the owner (or an admin), with pull on every repository it holds now',
+  })
   async archive(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
     const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
     if (status.state !== 'completed' || !status.result) {
-      throw new RegistryError('CONFLICT', `export ${id} is ${status.state}; the archive is ready when it is completed`, { state: status.state, error: status.error });
+      throw new RegistryError('CONFLICT', `export ${id} is ${status.state}; the archive is ready when it is completed`, {
+        state: status.state,
+        error: status.error,
+      });
     }
     const a = status.result.archive;
     const info = await this.storage.stat(a.path);

@@ -27,7 +27,16 @@ const manifest: ImageManifest = {
 
 describe('docker inspect', () => {
   it('shows the fields docker inspect prints, Id being the config digest', () => {
-    const i = inspectImage({ name: 'music51555/bh', digest: d('f'), mediaType: String(manifest.mediaType), size: 300, manifest, config, tags: ['latest', 'v0.2'], layerSizes: [1000, 500] });
+    const i = inspectImage({
+      name: 'music51555/bh',
+      digest: d('f'),
+      mediaType: String(manifest.mediaType),
+      size: 300,
+      manifest,
+      config,
+      tags: ['latest', 'v0.2'],
+      layerSizes: [1000, 500],
+    });
     expect(i.Id).toBe(d('c'));
     expect(i.RepoTags).toEqual(['music51555/bh:latest', 'music51555/bh:v0.2']);
     expect(i.RepoDigests).toEqual([`music51555/bh@${d('f')}`]);
@@ -43,7 +52,16 @@ describe('docker inspect', () => {
   });
 
   it('falls back to compressed sizes when the uncompressed ones are unknown', () => {
-    const i = inspectImage({ name: 'x', digest: d('f'), mediaType: String(manifest.mediaType), size: 1, manifest, config, tags: [], layerSizes: [undefined, 5] });
+    const i = inspectImage({
+      name: 'x',
+      digest: d('f'),
+      mediaType: String(manifest.mediaType),
+      size: 1,
+      manifest,
+      config,
+      tags: [],
+      layerSizes: [undefined, 5],
+    });
     expect(i.Size).toBe(150);
     expect(i.UncompressedSize).toBeNull();
     expect(i.RepoTags).toEqual([]);
@@ -60,8 +78,18 @@ describe('docker inspect', () => {
       index: {
         schemaVersion: 2,
         manifests: [
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('a'), size: 1, platform: { os: 'linux', architecture: 'amd64' } },
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: d('b'), size: 1, platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: d('a'),
+            size: 1,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: d('b'),
+            size: 1,
+            platform: { os: 'linux', architecture: 'arm64', variant: 'v8' },
+          },
         ],
       },
     });
@@ -85,7 +113,13 @@ describe('docker history', () => {
   });
 
   it('gives every layer an entry when the config has no history', () => {
-    const h = historyOf({ imageId: d('c'), tags: [], config: { ...config, history: undefined }, layers: manifest.layers, layerSizes: [1, 2] });
+    const h = historyOf({
+      imageId: d('c'),
+      tags: [],
+      config: { ...config, history: undefined },
+      layers: manifest.layers,
+      layerSizes: [1, 2],
+    });
     expect(h.map((e) => e.Size)).toEqual([2, 1]);
   });
 });

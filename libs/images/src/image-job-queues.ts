@@ -13,6 +13,14 @@ export class ImageJobQueues implements OnApplicationShutdown {
     this.imports = createQueue(config, QueueNames.import);
   }
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all([this.exports, this.imports].map((q) => closeWithin(1500, () => q.close(), () => q.disconnect())));
+    await Promise.all(
+      [this.exports, this.imports].map((q) =>
+        closeWithin(
+          1500,
+          () => q.close(),
+          () => q.disconnect(),
+        ),
+      ),
+    );
   }
 }

@@ -43,11 +43,20 @@ export async function ownedJob(queue: Queue, id: string): Promise<OwnedResource 
   const found = await findJob(queue, id);
   if (!found) return undefined;
   const data = found.job.data as Partial<ExportJobData & ImportJobData>;
-  const repositories = [...new Set([...(data.references ?? []).map((r) => parseLocalReference(r).name), ...(data.repository ? [parseLocalReference(data.repository).name] : [])])];
+  const repositories = [
+    ...new Set([
+      ...(data.references ?? []).map((r) => parseLocalReference(r).name),
+      ...(data.repository ? [parseLocalReference(data.repository).name] : []),
+    ]),
+  ];
   return { owner: data.owner, repositories, writes: [] };
 }
 
-export async function jobStatus<P, R>(queue: Queue, kind: 'export' | 'import', id: string): Promise<{ status: ImageJobStatus<P, R>; job: Job }> {
+export async function jobStatus<P, R>(
+  queue: Queue,
+  kind: 'export' | 'import',
+  id: string,
+): Promise<{ status: ImageJobStatus<P, R>; job: Job }> {
   const found = await findJob(queue, id);
   if (!found) throw imageJobNotFound(kind, id);
   return { status: jobStatusOf<'export' | 'import', P, R>(kind, found.job, found.state), job: found.job };

@@ -28,7 +28,7 @@ describe('tag semantics (the seed: one image many tags, a tag names one image)',
 
   it('copies the manifest and mounts blobs across repositories; the source stays', async () => {
     const s = setup();
-    const a = await pushImage(s, 'src/app', 'v1', [{ 'x': '1' }]);
+    const a = await pushImage(s, 'src/app', 'v1', [{ x: '1' }]);
     await s.images.tag(`src/app@${a.digest}`, 'dst/app:copy');
     expect(s.metadata.tagged()['dst/app:copy']).toBe(a.digest);
     for (const l of a.layers) expect(await s.blobs.stat('dst/app', l)).toBeDefined();
@@ -38,7 +38,7 @@ describe('tag semantics (the seed: one image many tags, a tag names one image)',
 
   it('untag removes only the reference', async () => {
     const s = setup();
-    const a = await pushImage(s, 'bh', 'latest', [{ 'a': 'a' }]);
+    const a = await pushImage(s, 'bh', 'latest', [{ a: 'a' }]);
     await s.images.tag('bh:latest', 'bh:v0.2');
     const u = await s.images.untag('bh:latest');
     expect(u.remainingTags).toEqual(['bh:v0.2']);
@@ -50,7 +50,7 @@ describe('tag semantics (the seed: one image many tags, a tag names one image)',
 
   it('rmi by digest removes every tag and needs force where tags exist', async () => {
     const s = setup();
-    const a = await pushImage(s, 'bh', 'latest', [{ 'a': 'a' }]);
+    const a = await pushImage(s, 'bh', 'latest', [{ a: 'a' }]);
     await s.images.tag('bh:latest', 'bh:v0.2');
     await expect(s.images.remove(`bh@${a.digest}`)).rejects.toMatchObject({ code: 'CONFLICT' });
     const r = await s.images.remove(`bh@${a.digest}`, true);
@@ -61,10 +61,14 @@ describe('tag semantics (the seed: one image many tags, a tag names one image)',
 
   it('refuses to delete a manifest a tagged index lists', async () => {
     const s = setup();
-    const a = await pushImage(s, 'multi', undefined, [{ 'a': 'a' }]);
+    const a = await pushImage(s, 'multi', undefined, [{ a: 'a' }]);
     const m = await s.metadata.getManifest(manifestReference('multi', a.digest));
     const index = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [{ mediaType: m.mediaType, digest: a.digest, size: m.size, platform: { os: 'linux', architecture: 'amd64' } }] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [{ mediaType: m.mediaType, digest: a.digest, size: m.size, platform: { os: 'linux', architecture: 'amd64' } }],
+      }),
     );
     await s.metadata.putManifest(manifestReference('multi', 'latest'), index, 'application/vnd.oci.image.index.v1+json');
     await expect(s.images.remove(`multi@${a.digest}`, true)).rejects.toMatchObject({ code: 'CONFLICT' });
@@ -117,7 +121,12 @@ describe('docker import', () => {
   it('makes a one-layer base image from a gzip rootfs with -c changes and a message', async () => {
     const s = setup();
     const rootfs = await tarOf({ 'bin/sh': '#!', 'home/html/index.html': '<h1>hi</h1>' });
-    const r = await importRootfs(s, gz(rootfs), { reference: 'music51555/base:v1', changes: ['CMD ["/bin/httpd","-f"]', 'ENV A=1'], message: 'from a tarball', maxBytes: 1 << 20 });
+    const r = await importRootfs(s, gz(rootfs), {
+      reference: 'music51555/base:v1',
+      changes: ['CMD ["/bin/httpd","-f"]', 'ENV A=1'],
+      message: 'from a tarball',
+      maxBytes: 1 << 20,
+    });
     expect(r.layer.diffId).toBe(digestOf(rootfs));
     expect(r.layer.uncompressedSize).toBe(rootfs.length);
     const images = new ImageService(s.metadata, s.blobs, s.sizes);
@@ -133,10 +142,18 @@ describe('docker import', () => {
     const s = setup();
     await importRootfs(s, Readable.from([await tarOf({ a: 'a' })]), { reference: 'p', maxBytes: 1 << 20 });
     expect(s.metadata.tagged()['p:latest']).toBeDefined();
-    await expect(importRootfs(s, Readable.from([Buffer.from('not a tar at all'.repeat(100))]), { reference: 'bad', maxBytes: 1 << 20 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
-    await expect(importRootfs(s, Readable.from([await tarOf({ '../escape': 'x' })]), { reference: 'bad', maxBytes: 1 << 20 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
-    await expect(importRootfs(s, Readable.from([await tarOf({ big: 'x'.repeat(5000) })]), { reference: 'bad', maxBytes: 1000 })).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
-    await expect(importRootfs(s, Readable.from([await tarOf({ a: 'a' })]), { reference: 'bad', changes: ['FROM x'], maxBytes: 1000 })).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(
+      importRootfs(s, Readable.from([Buffer.from('not a tar at all'.repeat(100))]), { reference: 'bad', maxBytes: 1 << 20 }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(
+      importRootfs(s, Readable.from([await tarOf({ '../escape': 'x' })]), { reference: 'bad', maxBytes: 1 << 20 }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    await expect(
+      importRootfs(s, Readable.from([await tarOf({ big: 'x'.repeat(5000) })]), { reference: 'bad', maxBytes: 1000 }),
+    ).rejects.toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+    await expect(
+      importRootfs(s, Readable.from([await tarOf({ a: 'a' })]), { reference: 'bad', changes: ['FROM x'], maxBytes: 1000 }),
+    ).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     expect(Object.keys(s.metadata.tagged())).toEqual(['p:latest']);
   });
 });

@@ -2,12 +2,38 @@
 // services: tag (one image, many tags; a tag names one image; retag moves it), untag, rmi,
 // images, inspect and history.
 import { pipeline } from 'node:stream/promises';
-import { RegistryError, isIndexMediaType, layerCompression, parseImageConfig, parseManifest, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type ParsedManifest, type LocalReference, formatLocalReference, parseLocalReference, decompressStream, readCapped, copy } from '@stevedore/oci';
+import {
+  RegistryError,
+  isIndexMediaType,
+  layerCompression,
+  parseImageConfig,
+  parseManifest,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageManifest,
+  type ParsedManifest,
+  type LocalReference,
+  formatLocalReference,
+  parseLocalReference,
+  decompressStream,
+  readCapped,
+  copy,
+} from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { openBlobStream } from './blob-stream';
 
-import { historyOf, inspectImage, inspectIndex, platformString, type DockerImageInspect, type DockerIndexInspect, type HistoryEntry } from './image-inspect';
+import {
+  historyOf,
+  inspectImage,
+  inspectIndex,
+  platformString,
+  type DockerImageInspect,
+  type DockerIndexInspect,
+  type HistoryEntry,
+} from './image-inspect';
 import type { LayerSizeCache } from './layer-size-cache';
 import { LocalImageSink, localArtifact } from './local-images';
 
@@ -57,7 +83,6 @@ export interface RemoveResult {
   untagged: string[];
   deleted: Digest[];
 }
-
 
 export class ImageService {
   constructor(
@@ -133,13 +158,19 @@ export class ImageService {
     const m = await this.resolve({ name: ref.name, digest: ref.digest });
     const tags = await this.metadata.tagsOf(ref.name, m.digest);
     if (tags.length && !force) {
-      throw new RegistryError('CONFLICT', `image ${ref.name}@${m.digest} is tagged (${tags.map((t) => `${ref.name}:${t}`).join(', ')}); untag it or remove with force`, {
-        tags: tags.map((t) => `${ref.name}:${t}`),
-      });
+      throw new RegistryError(
+        'CONFLICT',
+        `image ${ref.name}@${m.digest} is tagged (${tags.map((t) => `${ref.name}:${t}`).join(', ')}); untag it or remove with force`,
+        {
+          tags: tags.map((t) => `${ref.name}:${t}`),
+        },
+      );
     }
     const parents = await this.parentIndexes(ref.name, m.digest);
     if (parents.length) {
-      throw new RegistryError('CONFLICT', `image ${ref.name}@${m.digest} is part of index ${parents[0]}; remove the index first`, { indexes: parents });
+      throw new RegistryError('CONFLICT', `image ${ref.name}@${m.digest} is part of index ${parents[0]}; remove the index first`, {
+        indexes: parents,
+      });
     }
     await this.metadata.deleteManifest(ref.name, m.digest);
     return { untagged: tags.map((t) => `${ref.name}:${t}`), deleted: [m.digest] };
@@ -175,7 +206,8 @@ export class ImageService {
     let afterTag: string | undefined;
     if (options.last) {
       const i = options.last.lastIndexOf(':');
-      if (i <= 0) throw new RegistryError('INVALID_REQUEST', '`last` must be REPOSITORY:TAG from the previous page', { last: options.last });
+      if (i <= 0)
+        throw new RegistryError('INVALID_REQUEST', '`last` must be REPOSITORY:TAG from the previous page', { last: options.last });
       afterRepo = options.last.slice(0, i);
       afterTag = options.last.slice(i + 1);
     }
@@ -209,7 +241,13 @@ export class ImageService {
             const key = `${repo}@${m.digest}`;
             let s = summaries.get(key);
             if (!s) {
-              s = await this.summarize(repo, { name: repo, digest: m.digest, mediaType: m.mediaType, bytes: m.bytes, parsed: parseManifest(m.bytes, m.mediaType) });
+              s = await this.summarize(repo, {
+                name: repo,
+                digest: m.digest,
+                mediaType: m.mediaType,
+                bytes: m.bytes,
+                parsed: parseManifest(m.bytes, m.mediaType),
+              });
               summaries.set(key, s);
             }
             items.push({ repository: repo, tag, ...s });
@@ -270,29 +308,54 @@ export class ImageService {
       const index = m.parsed.parsed as ImageIndex;
       const available = new Set<string>();
       for (const d of index.manifests) {
-        if (await this.metadata.getManifest({ name: m.name, digest: d.digest as Digest }).then(() => true, () => false)) available.add(d.digest);
+        if (
+          await this.metadata.getManifest({ name: m.name, digest: d.digest as Digest }).then(
+            () => true,
+            () => false,
+          )
+        )
+          available.add(d.digest);
       }
       return inspectIndex({ name: m.name, digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, index, tags, available });
     }
     const manifest = m.parsed.parsed as ImageManifest;
     const config = await this.config(m.name, manifest);
     const layerSizes = await this.uncompressedSizes(m.name, manifest.layers);
-    return inspectImage({ name: m.name, digest: m.digest, mediaType: m.mediaType, size: m.bytes.length, manifest, config, tags, layerSizes });
+    return inspectImage({
+      name: m.name,
+      digest: m.digest,
+      mediaType: m.mediaType,
+      size: m.bytes.length,
+      manifest,
+      config,
+      tags,
+      layerSizes,
+    });
   }
 
   /** `docker history`: newest first, with each step's layer size. */
   async history(reference: string): Promise<HistoryEntry[]> {
     const m = await this.resolve(reference);
     if (m.parsed.isIndex) {
-      throw new RegistryError('INVALID_REQUEST', `${m.name}@${m.digest} is a multi-platform index; ask for one of its manifests by digest`, {
-        manifests: m.parsed.references.map((d) => ({ digest: d.digest, platform: d.platform })),
-      });
+      throw new RegistryError(
+        'INVALID_REQUEST',
+        `${m.name}@${m.digest} is a multi-platform index; ask for one of its manifests by digest`,
+        {
+          manifests: m.parsed.references.map((d) => ({ digest: d.digest, platform: d.platform })),
+        },
+      );
     }
     const manifest = m.parsed.parsed as ImageManifest;
     const config = await this.config(m.name, manifest);
     const tags = await this.metadata.tagsOf(m.name, m.digest);
     const layerSizes = await this.uncompressedSizes(m.name, manifest.layers);
-    return historyOf({ imageId: manifest.config.digest, tags: tags.map((t) => `${m.name}:${t}`), config, layers: manifest.layers, layerSizes });
+    return historyOf({
+      imageId: manifest.config.digest,
+      tags: tags.map((t) => `${m.name}:${t}`),
+      config,
+      layers: manifest.layers,
+      layerSizes,
+    });
   }
 
   /** Uncompressed size of each layer: cached, else learned by reading it once. */

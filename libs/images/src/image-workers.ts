@@ -36,7 +36,15 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(this.workers.map((w) => closeWithin(2000, () => w.close(), () => w.disconnect())));
+    await Promise.all(
+      this.workers.map((w) =>
+        closeWithin(
+          2000,
+          () => w.close(),
+          () => w.disconnect(),
+        ),
+      ),
+    );
   }
 
   private async final<T>(job: Job, run: () => Promise<T>): Promise<T> {

@@ -23,7 +23,10 @@ export const IMAGES_OPTIONS = Symbol('ImagesOptions');
  */
 export function requestBody(req: FastifyRequest): Readable {
   if (req.body !== undefined && req.body !== null && !(req.body instanceof Readable)) {
-    throw new RegistryError('INVALID_REQUEST', 'send the tarball as the raw body (Content-Type: application/x-tar, application/gzip or application/octet-stream), not JSON');
+    throw new RegistryError(
+      'INVALID_REQUEST',
+      'send the tarball as the raw body (Content-Type: application/x-tar, application/gzip or application/octet-stream), not JSON',
+    );
   }
   const source = (req.body as Readable | undefined) ?? req.raw;
   const shield = new PassThrough({ highWaterMark: 1 << 20 });
@@ -37,9 +40,13 @@ export function requestBody(req: FastifyRequest): Readable {
 export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
   const r = schema.safeParse(body);
   if (!r.success) {
-    throw new RegistryError('INVALID_REQUEST', `invalid request body: ${r.error.issues[0].path.join('.') || '(root)'}: ${r.error.issues[0].message}`, {
-      issues: r.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
-    });
+    throw new RegistryError(
+      'INVALID_REQUEST',
+      `invalid request body: ${r.error.issues[0].path.join('.') || '(root)'}: ${r.error.issues[0].message}`,
+      {
+        issues: r.error.issues.slice(0, 10).map((i) => ({ path: i.path.join('.'), message: i.message })),
+      },
+    );
   }
   return r.data;
 }
@@ -48,6 +55,7 @@ export function parseBody<T>(schema: z.ZodType<T>, body: unknown): T {
 export function parseLimit(value: unknown, serverLimit: number): number {
   if (value === undefined || value === '') return serverLimit;
   const n = Number(value);
-  if (!Number.isSafeInteger(n) || n < 1) throw new RegistryError('INVALID_REQUEST', '`maxBytes` must be a positive integer', { maxBytes: value });
+  if (!Number.isSafeInteger(n) || n < 1)
+    throw new RegistryError('INVALID_REQUEST', '`maxBytes` must be a positive integer', { maxBytes: value });
   return Math.min(n, serverLimit);
 }

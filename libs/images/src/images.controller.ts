@@ -16,12 +16,17 @@ import { IMAGES_OPTIONS, requestBody, parseBody, parseLimit, type ImagesOptions 
 const TagBody = z.object({ source: z.string().min(1).max(600), target: z.string().min(1).max(600) });
 
 function required(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !value) throw new RegistryError('INVALID_REQUEST', `query parameter "${name}" is required`, { parameter: name });
+  if (typeof value !== 'string' || !value)
+    throw new RegistryError('INVALID_REQUEST', `query parameter "${name}" is required`, { parameter: name });
   return value;
 }
 
 const query = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
-const on = (reference: string, actions: string[]): AccessRequest => ({ type: 'repository', name: parseLocalReference(reference).name, actions });
+const on = (reference: string, actions: string[]): AccessRequest => ({
+  type: 'repository',
+  name: parseLocalReference(reference).name,
+  actions,
+});
 /** The rights a request needs on the repository of its `?ref=`. */
 const refNeeds = (actions: string[]) => (req: FastifyRequest) => [on(required(query(req)['ref'], 'ref'), actions)];
 
@@ -56,7 +61,8 @@ export class ImagesController {
     const page = await this.images.list({ repository: repository || undefined, n: size, last: last || undefined });
     if (repository) return page;
     const ok = new Map<string, boolean>();
-    for (const r of new Set(page.items.map((i) => i.repository))) ok.set(r, await this.policy.permits(req, { type: 'repository', name: r, actions: ['pull'] }));
+    for (const r of new Set(page.items.map((i) => i.repository)))
+      ok.set(r, await this.policy.permits(req, { type: 'repository', name: r, actions: ['pull'] }));
     return { ...page, items: page.items.filter((i) => ok.get(i.repository)) };
   }
 

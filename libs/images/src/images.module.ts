@@ -29,8 +29,14 @@ class ImageJobResources implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    this.registry?.register('export', { find: (id) => ownedJob(this.queues.exports, id), notFound: (id) => imageJobNotFound('export', id) });
-    this.registry?.register('import', { find: (id) => ownedJob(this.queues.imports, id), notFound: (id) => imageJobNotFound('import', id) });
+    this.registry?.register('export', {
+      find: (id) => ownedJob(this.queues.exports, id),
+      notFound: (id) => imageJobNotFound('export', id),
+    });
+    this.registry?.register('import', {
+      find: (id) => ownedJob(this.queues.imports, id),
+      notFound: (id) => imageJobNotFound('import', id),
+    });
   }
 }
 
@@ -48,7 +54,11 @@ export class ImagesModule {
           ...stripUndefined({ maxArchiveBytes: options.maxArchiveBytes }),
         }),
       },
-      { provide: LAYER_SIZES, inject: [REDIS, RedisKeys], useFactory: (redis: Redis, keys: RedisKeys) => new RedisLayerSizeCache(redis, imageKeys(keys).layerSizes()) },
+      {
+        provide: LAYER_SIZES,
+        inject: [REDIS, RedisKeys],
+        useFactory: (redis: Redis, keys: RedisKeys) => new RedisLayerSizeCache(redis, imageKeys(keys).layerSizes()),
+      },
       {
         provide: ImageService,
         inject: [METADATA_SERVICE, BLOB_SERVICE, LAYER_SIZES],

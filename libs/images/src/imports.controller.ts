@@ -27,7 +27,11 @@ export class ImportsController {
   @Post()
   @HttpCode(202)
   @Access({ role: 'admin', description: 'a load may write any repository its archive names' })
-  async create(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('maxBytes') maxBytes?: string): Promise<ImportJobStatus> {
+  async create(
+    @Req() req: FastifyRequest,
+    @Query('repository') repository?: string,
+    @Query('maxBytes') maxBytes?: string,
+  ): Promise<ImportJobStatus> {
     if (repository) parseLocalReference(repository);
     const owner = ownerFor(req);
     const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);
@@ -35,7 +39,12 @@ export class ImportsController {
     const body = requestBody(req);
     if (Number.isFinite(declared) && declared > limit) {
       body.resume();
-      throw new RegistryError('PAYLOAD_TOO_LARGE', `the archive (${declared} bytes) exceeds the limit of ${limit} bytes`, { limit, size: declared }, 413);
+      throw new RegistryError(
+        'PAYLOAD_TOO_LARGE',
+        `the archive (${declared} bytes) exceeds the limit of ${limit} bytes`,
+        { limit, size: declared },
+        413,
+      );
     }
     const id = randomUUID();
     const upload = ImageJobPaths.importUpload(id);
@@ -45,7 +54,11 @@ export class ImportsController {
     out.on('error', () => undefined);
     // The archive is read as a tar while it is stored: not a tar, unsafe, or a bomb is a 400 now,
     // not a job that fails later.
-    const { bytes, checked, abort } = teeChecked(body, { maxBytes: limit, maxExpansionRatio: this.options.maxExpansionRatio, allowDevices: true });
+    const { bytes, checked, abort } = teeChecked(body, {
+      maxBytes: limit,
+      maxExpansionRatio: this.options.maxExpansionRatio,
+      allowDevices: true,
+    });
     const piped = pipeline(bytes, counted, out);
     const written = this.storage.writeStream(upload, out, Number.isFinite(declared) ? declared : undefined);
     // The first failure stops the others; the answer waits until all have let go of their files.
@@ -72,7 +85,15 @@ export class ImportsController {
       { upload, size: counted.bytes, maxBytes: limit, ...(repository ? { repository } : {}), ...(owner ? { owner } : {}) },
       { jobId: id, attempts: 1, removeOnComplete: { age: JOB_RETENTION_SECONDS }, removeOnFail: { age: JOB_RETENTION_SECONDS } },
     );
-    return { id, kind: 'import', state: 'waiting', progress: null, attempts: 0, createdAt: new Date().toISOString(), links: { self: `/api/v1/imports/${id}` } };
+    return {
+      id,
+      kind: 'import',
+      state: 'waiting',
+      progress: null,
+      attempts: 0,
+      createdAt: new Date().toISOString(),
+      links: { self: `/api/v1/imports/${id}` },
+    };
   }
 
   @Get(':id')

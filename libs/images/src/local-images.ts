@@ -3,7 +3,18 @@
 // them instead of moving bytes; and a sink that stores blobs through the blob service (which checks
 // digests), manifests and tags through the metadata service.
 import type { Readable } from 'node:stream';
-import { RegistryError, imageFromBlobs, indexFrom, parseManifest, type Artifact, type BlobOutcome, type Digest, type ImageSink, type LocalReference, type SinkBlob } from '@stevedore/oci';
+import {
+  RegistryError,
+  imageFromBlobs,
+  indexFrom,
+  parseManifest,
+  type Artifact,
+  type BlobOutcome,
+  type Digest,
+  type ImageSink,
+  type LocalReference,
+  type SinkBlob,
+} from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { openBlobStream } from './blob-stream';
@@ -24,7 +35,11 @@ export class LocalImageSink implements ImageSink {
     private readonly options: { allowMissingReferences?: boolean } = {},
   ) {}
 
-  async putBlob(repository: string, blob: SinkBlob, storedIn: readonly string[]): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
+  async putBlob(
+    repository: string,
+    blob: SinkBlob,
+    storedIn: readonly string[],
+  ): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
     if (blob.digest) {
       const here = await this.blobs.stat(repository, blob.digest);
       if (here) return { outcome: 'exists', digest: here.digest, size: here.size };
@@ -39,7 +54,9 @@ export class LocalImageSink implements ImageSink {
     } catch (e) {
       // A mountable layer whose origin lost it (or never had it): say which blob.
       if (RegistryError.is(e)) throw e;
-      throw new RegistryError('BLOB_UNKNOWN', `blob ${blob.digest ?? '(new layer)'} cannot be read: ${(e as Error).message}`, { digest: blob.digest });
+      throw new RegistryError('BLOB_UNKNOWN', `blob ${blob.digest ?? '(new layer)'} cannot be read: ${(e as Error).message}`, {
+        digest: blob.digest,
+      });
     }
     const info = await this.blobs.putBlob(repository, body, blob.digest, blob.size);
     return { outcome: 'uploaded', digest: info.digest, size: info.size };
@@ -85,11 +102,17 @@ export async function localArtifact(blobs: BlobService, metadata: MetadataServic
   const parsed = parseManifest(m.bytes, m.mediaType);
   if (parsed.isIndex) {
     const children: Artifact[] = [];
-    for (const child of parsed.references) children.push(await localArtifact(blobs, metadata, { name: repository, digest: child.digest as Digest }, depth + 1));
+    for (const child of parsed.references)
+      children.push(await localArtifact(blobs, metadata, { name: repository, digest: child.digest as Digest }, depth + 1));
     return { kind: 'index', index: indexFrom(m.bytes, children, m.mediaType) };
   }
   return {
     kind: 'image',
-    image: imageFromBlobs({ rawManifest: m.bytes, mediaType: m.mediaType, openBlob: (d) => openBlobStream(blobs, repository, d.digest as Digest), origin: { store: LOCAL_STORE, repository } }),
+    image: imageFromBlobs({
+      rawManifest: m.bytes,
+      mediaType: m.mediaType,
+      openBlob: (d) => openBlobStream(blobs, repository, d.digest as Digest),
+      origin: { store: LOCAL_STORE, repository },
+    }),
   };
 }

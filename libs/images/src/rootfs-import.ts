@@ -5,7 +5,19 @@
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { DigestStream, MediaTypes, RegistryError, applyChanges, copy, emptyImage, mutate, streamingLayer, type Digest, type ImageConfig, parseLocalReference } from '@stevedore/oci';
+import {
+  DigestStream,
+  MediaTypes,
+  RegistryError,
+  applyChanges,
+  copy,
+  emptyImage,
+  mutate,
+  streamingLayer,
+  type Digest,
+  type ImageConfig,
+  parseLocalReference,
+} from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { checkedTar } from './archive-input';
@@ -46,7 +58,8 @@ export async function importRootfs(
   options: RootfsImportOptions,
 ): Promise<RootfsImportResult> {
   const ref = parseLocalReference(options.reference, { defaultTag: true });
-  if (ref.digest) throw new RegistryError('INVALID_REQUEST', 'import needs REPOSITORY[:TAG], not a digest', { reference: options.reference });
+  if (ref.digest)
+    throw new RegistryError('INVALID_REQUEST', 'import needs REPOSITORY[:TAG], not a digest', { reference: options.reference });
   const tag = ref.tag ?? 'latest';
   const now = (options.now ?? new Date()).toISOString();
   const base: ImageConfig = {
@@ -64,16 +77,29 @@ export async function importRootfs(
 
   // The layer is made as it is stored: checked tar (decompressed, limits, tar rules) -> diff_id -> gzip.
   const layer = streamingLayer(MediaTypes.ociLayerGzip, async () => {
-    const { tar } = await checkedTar(body, { maxBytes: options.maxBytes, maxExpansionRatio: options.maxExpansionRatio, allowDevices: options.allowDevices });
+    const { tar } = await checkedTar(body, {
+      maxBytes: options.maxBytes,
+      maxExpansionRatio: options.maxExpansionRatio,
+      allowDevices: options.allowDevices,
+    });
     const diff = new DigestStream();
     const stored = new DigestStream();
     const out = new PassThrough({ highWaterMark: 1 << 20 });
     const made = pipeline(tar, diff, createGzip({ level: 1 }), stored, out);
     made.catch(() => undefined);
-    return { stream: out, facts: made.then(() => ({ digest: stored.digest(), size: stored.size, diffId: diff.digest(), uncompressedSize: diff.size })) };
+    return {
+      stream: out,
+      facts: made.then(() => ({ digest: stored.digest(), size: stored.size, diffId: diff.digest(), uncompressedSize: diff.size })),
+    };
   });
-  const image = mutate(emptyImage(config), { layer, history: { created: now, created_by: 'Imported from -', comment: options.message ?? '' } });
-  const r = await copy([{ artifact: { kind: 'image', image }, targets: [{ repository: ref.name, tag }] }], new LocalImageSink(deps.blobs, deps.metadata, deps.sizes));
+  const image = mutate(emptyImage(config), {
+    layer,
+    history: { created: now, created_by: 'Imported from -', comment: options.message ?? '' },
+  });
+  const r = await copy(
+    [{ artifact: { kind: 'image', image }, targets: [{ repository: ref.name, tag }] }],
+    new LocalImageSink(deps.blobs, deps.metadata, deps.sizes),
+  );
   const facts = await layer.facts();
   return {
     reference: `${ref.name}:${tag}`,

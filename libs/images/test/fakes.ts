@@ -3,7 +3,16 @@
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import tar from 'tar-stream';
-import { RegistryError, digestOf, isDigest, parseManifest, type Digest, manifestReference, referenceOf, type LocalReference } from '@stevedore/oci';
+import {
+  RegistryError,
+  digestOf,
+  isDigest,
+  parseManifest,
+  type Digest,
+  manifestReference,
+  referenceOf,
+  type LocalReference,
+} from '@stevedore/oci';
 import type { BlobContent, BlobInfo, BlobService } from '@stevedore/blobs';
 import type { MetadataService, Page, StoredManifest } from '@stevedore/metadata';
 import type { FileInfo, StorageDriver } from '@stevedore/storage';
@@ -123,7 +132,10 @@ export class MemoryMetadata implements MetadataService {
     return this.page([...this.tagMap(name).keys()], n, last);
   }
   async tagsOf(name: string, digest: Digest) {
-    return [...this.tagMap(name)].filter(([, d]) => d === digest).map(([t]) => t).sort();
+    return [...this.tagMap(name)]
+      .filter(([, d]) => d === digest)
+      .map(([t]) => t)
+      .sort();
   }
   async catalog(n?: number, last?: string) {
     return this.page([...this.revisions.keys()], n, last);
@@ -209,8 +221,17 @@ export async function pushImage(
   );
   const c = await svc.blobs.putBlob(name, Readable.from([config]));
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size }, layers }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size },
+      layers,
+    }),
   );
-  const put = await svc.metadata.putManifest(manifestReference(name, tag ?? digestOf(manifest)), manifest, 'application/vnd.oci.image.manifest.v1+json');
+  const put = await svc.metadata.putManifest(
+    manifestReference(name, tag ?? digestOf(manifest)),
+    manifest,
+    'application/vnd.oci.image.manifest.v1+json',
+  );
   return { digest: put.digest, configDigest: c.digest, layers: layers.map((l) => l.digest) };
 }

@@ -31,7 +31,8 @@ afterAll(async () => {
   if (dir) await rm(dir, { recursive: true, force: true });
 });
 
-const skopeo = (...args: string[]) => run('skopeo', ['--policy', policy, ...args], { env: { ...process.env, TMPDIR: dir }, maxBuffer: 1 << 26 });
+const skopeo = (...args: string[]) =>
+  run('skopeo', ['--policy', policy, ...args], { env: { ...process.env, TMPDIR: dir }, maxBuffer: 1 << 26 });
 const host = () => sut.url.replace(/^http:\/\//, '');
 
 function json(r: Resp, status: number): any {
@@ -39,7 +40,13 @@ function json(r: Resp, status: number): any {
   return r.body.length ? r.json() : undefined;
 }
 const api = (method: string, path: string, body?: unknown) =>
-  http(sut.url, method, path, body === undefined ? undefined : JSON.stringify(body), body === undefined ? {} : { 'content-type': 'application/json' });
+  http(
+    sut.url,
+    method,
+    path,
+    body === undefined ? undefined : JSON.stringify(body),
+    body === undefined ? {} : { 'content-type': 'application/json' },
+  );
 
 /** Push an image of real gzip'd tar layers (umoci and docker must be able to unpack them). */
 async function pushImage(name: string, tag: string, layers: Array<Record<string, string>>, cmd = ['/bin/sh']): Promise<string> {
@@ -63,19 +70,26 @@ async function pushImage(name: string, tag: string, layers: Array<Record<string,
     }),
   );
   const c = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await pushBlob(sut.url, name, config), size: config.length };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: c, layers: descs }));
-  json(await http(sut.url, 'PUT', `/v2/${name}/manifests/${tag}`, manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }), 201);
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: c, layers: descs }),
+  );
+  json(
+    await http(sut.url, 'PUT', `/v2/${name}/manifests/${tag}`, manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }),
+    201,
+  );
   return sha256(manifest);
 }
 
 async function manifestDigest(name: string, tag: string): Promise<string | undefined> {
-  const r = await http(sut.url, 'HEAD', `/v2/${name}/manifests/${tag}`, undefined, { accept: 'application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json' });
+  const r = await http(sut.url, 'HEAD', `/v2/${name}/manifests/${tag}`, undefined, {
+    accept: 'application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json',
+  });
   return r.status === 200 ? (r.headers.get('docker-content-digest') ?? undefined) : undefined;
 }
 
 async function waitJob(kind: 'exports' | 'imports', id: string): Promise<any> {
   for (let i = 0; i < 600; i++) {
-    const s = json(await api("GET", `/api/v1/${kind}/${id}`), 200);
+    const s = json(await api('GET', `/api/v1/${kind}/${id}`), 200);
     if (s.state === 'completed' || s.state === 'failed') return s;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -93,7 +107,10 @@ async function save(references: string[], compression: 'none' | 'gzip'): Promise
 }
 
 async function load(archive: Buffer, query = ''): Promise<any> {
-  const created = json(await http(sut.url, 'POST', `/api/v1/imports${query}`, archive, { 'content-type': 'application/octet-stream' }), 202);
+  const created = json(
+    await http(sut.url, 'POST', `/api/v1/imports${query}`, archive, { 'content-type': 'application/octet-stream' }),
+    202,
+  );
   return waitJob('imports', created.id);
 }
 
@@ -116,7 +133,12 @@ async function archiveEntries(archive: Buffer): Promise<string[]> {
 
 describe('the seed: tag, save -o bh.gz, untag, load -i bh.gz', () => {
   it('restores both tags at the same digests', async () => {
-    const digest = await pushImage('bh', 'v0.1', [{ 'bin/busybox': 'bb' }, { 'home/html/index.html': '<h1>bh</h1>' }], ['/bin/httpd', '-f', '-h', '/home/html']);
+    const digest = await pushImage(
+      'bh',
+      'v0.1',
+      [{ 'bin/busybox': 'bb' }, { 'home/html/index.html': '<h1>bh</h1>' }],
+      ['/bin/httpd', '-f', '-h', '/home/html'],
+    );
     json(await api('POST', '/api/v1/images/tag', { source: 'bh:v0.1', target: 'music51555/bh:latest' }), 201);
     json(await api('POST', '/api/v1/images/tag', { source: `bh@${digest}`, target: 'music51555/bh:v0.2' }), 201);
     const inspect = json(await api('GET', '/api/v1/images/inspect?ref=music51555/bh:latest'), 200);
@@ -127,7 +149,10 @@ describe('the seed: tag, save -o bh.gz, untag, load -i bh.gz', () => {
     expect(history.map((h: any) => h.CreatedBy)).toEqual(['step 1', 'step 0']);
     expect(history[1].Size).toBe((await tarOf({ 'bin/busybox': 'bb' })).length);
     const listed = json(await api('GET', '/api/v1/images?repository=music51555/bh'), 200);
-    expect(listed.items.map((i: any) => `${i.repository}:${i.tag}@${i.digest}`)).toEqual([`music51555/bh:latest@${digest}`, `music51555/bh:v0.2@${digest}`]);
+    expect(listed.items.map((i: any) => `${i.repository}:${i.tag}@${i.digest}`)).toEqual([
+      `music51555/bh:latest@${digest}`,
+      `music51555/bh:v0.2@${digest}`,
+    ]);
 
     // docker save -o bh.gz music51555/bh music51555/bh:v0.2
     const { archive } = await save(['music51555/bh', 'music51555/bh:v0.2'], 'gzip');
@@ -203,9 +228,19 @@ describe('interop with skopeo and umoci', () => {
   it('loads an archive skopeo wrote (pre-25 docker-archive layout)', async () => {
     const digest = await pushImage('skopeo/src', 'v1', [{ 'etc/a': 'a' }, { 'etc/b': 'b' }]);
     const file = join(dir, 'skopeo.tar');
-    await skopeo('copy', '--src-tls-verify=false', '--src-creds', `${sut.admin.user}:${sut.admin.password}`, `docker://${host()}/skopeo/src:v1`, `docker-archive:${file}:team/fromskopeo:v1`);
+    await skopeo(
+      'copy',
+      '--src-tls-verify=false',
+      '--src-creds',
+      `${sut.admin.user}:${sut.admin.password}`,
+      `docker://${host()}/skopeo/src:v1`,
+      `docker-archive:${file}:team/fromskopeo:v1`,
+    );
     const loaded = await load(await readFile(file));
-    expect(loaded).toMatchObject({ state: 'completed', result: { format: 'docker-archive', loaded: ['Loaded image: team/fromskopeo:v1'] } });
+    expect(loaded).toMatchObject({
+      state: 'completed',
+      result: { format: 'docker-archive', loaded: ['Loaded image: team/fromskopeo:v1'] },
+    });
     const i = json(await api('GET', '/api/v1/images/inspect?ref=team/fromskopeo:v1'), 200);
     const src = json(await api('GET', `/api/v1/images/inspect?ref=skopeo/src@${digest}`), 200);
     // The same image ID (config) and layers, whatever the manifest skopeo's layout leads to.

@@ -12,7 +12,11 @@ import { ManifestStore } from './manifest-store';
 
 jest.setTimeout(120_000);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const code = (p: Promise<unknown>) => p.then(() => undefined, (e: { code?: string }) => e.code);
+const code = (p: Promise<unknown>) =>
+  p.then(
+    () => undefined,
+    (e: { code?: string }) => e.code,
+  );
 
 let redisServer: RunningRedis;
 beforeAll(async () => {
@@ -48,9 +52,16 @@ describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
 
   /** An image manifest of `name` whose config blob is stored; `extra` makes it unique. */
   async function image(name: string, extra: string, subject?: { digest: string; size: number }): Promise<Buffer> {
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { extra } }, rootfs: { type: 'layers', diff_ids: [] } }));
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { extra } }, rootfs: { type: 'layers', diff_ids: [] } }),
+    );
     const c = await blobs.putBlob(name, Readable.from([config]));
-    const m: Record<string, unknown> = { schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size }, layers: [] };
+    const m: Record<string, unknown> = {
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size },
+      layers: [],
+    };
     if (subject) Object.assign(m, { subject: { mediaType: OCI_MANIFEST, ...subject }, artifactType: 'application/vnd.example+json' });
     return Buffer.from(JSON.stringify(m));
   }
@@ -67,10 +78,19 @@ describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
     expect(await code(store.putManifest({ name: 'a/app', digest: d }, other, OCI_MANIFEST))).toBe('DIGEST_INVALID');
     expect((await store.putManifest({ name: 'a/app', digest: digestOf(other) }, other, OCI_MANIFEST)).digest).toBe(digestOf(other));
     // A manifest naming a blob the repository lacks is refused, and stored nowhere.
-    const missing = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'e'.repeat(64)}`, size: 2 }, layers: [] }));
+    const missing = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: `sha256:${'e'.repeat(64)}`, size: 2 },
+        layers: [],
+      }),
+    );
     expect(await code(store.putManifest({ name: 'a/app', tag: 'broken' }, missing, OCI_MANIFEST))).toBe('MANIFEST_BLOB_UNKNOWN');
     expect(await code(store.getManifest({ name: 'a/app', tag: 'broken' }))).toBe('MANIFEST_UNKNOWN');
-    expect(await code(store.putManifest({ name: 'a/app', tag: 'big' }, Buffer.alloc(65 * 1024, 32), OCI_MANIFEST))).toBe('MANIFEST_INVALID');
+    expect(await code(store.putManifest({ name: 'a/app', tag: 'big' }, Buffer.alloc(65 * 1024, 32), OCI_MANIFEST))).toBe(
+      'MANIFEST_INVALID',
+    );
   });
 
   it('moves and deletes tags; deleting a manifest removes its tags and referrer entry', async () => {

@@ -13,7 +13,17 @@
 // from the links' times, equal to the ones Redis had to within the storage's time resolution.
 import { metadataKeys } from './metadata-layout';
 import type Redis from 'ioredis';
-import { RegistryError, digestOf, isDigest, parseDigest, parseManifest, isValidTag, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
+import {
+  RegistryError,
+  digestOf,
+  isDigest,
+  parseDigest,
+  parseManifest,
+  isValidTag,
+  referenceOf,
+  type Digest,
+  type LocalReference,
+} from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, luaMayGo, type BlobQuota, type BlobService } from '@stevedore/blobs';
@@ -152,7 +162,12 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     return { digest, mediaType: entry.subarray(0, nl).toString(), size: bytes.length, bytes };
   }
 
-  async putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options: PutManifestOptions = {}): Promise<PutManifestResult> {
+  async putManifest(
+    ref: LocalReference,
+    bytes: Buffer,
+    contentType: string | undefined,
+    options: PutManifestOptions = {},
+  ): Promise<PutManifestResult> {
     const name = ref.name;
     if (bytes.length > this.options.maxManifestBytes) {
       throw new RegistryError('MANIFEST_INVALID', `manifest exceeds ${this.options.maxManifestBytes} bytes`, { size: bytes.length }, 413);
@@ -191,7 +206,9 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       }),
     );
     if (missing.length) {
-      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest or blob unknown to registry', { missing: missing.sort() });
+      throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'manifest references a manifest or blob unknown to registry', {
+        missing: missing.sort(),
+      });
     }
   }
 
@@ -345,25 +362,45 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     for (const t of tagLinks) {
       const digest = (await this.storage.getContent(t.key)).toString().trim();
       if (!(await this.redis.sismember(this.revisionsKey(t.name), digest))) continue;
-      await this.redis.multi().hset(this.tagsKey(t.name), t.tag, digest).zadd(this.tagNamesKey(t.name), 0, t.tag).hset(this.tagTimesKey(t.name), t.tag, t.at).exec();
+      await this.redis
+        .multi()
+        .hset(this.tagsKey(t.name), t.tag, digest)
+        .zadd(this.tagNamesKey(t.name), 0, t.tag)
+        .hset(this.tagTimesKey(t.name), t.tag, t.at)
+        .exec();
       tags++;
     }
     return { repositories: repos.size, manifests, tags, blobs };
   }
 
   async listManifests(name: string): Promise<ManifestRecord[]> {
-    const [digests, tags, times] = await Promise.all([this.redis.smembers(this.revisionsKey(name)), this.redis.hgetall(this.tagsKey(name)), this.redis.hgetall(this.tagTimesKey(name))]);
+    const [digests, tags, times] = await Promise.all([
+      this.redis.smembers(this.revisionsKey(name)),
+      this.redis.hgetall(this.tagsKey(name)),
+      this.redis.hgetall(this.tagTimesKey(name)),
+    ]);
     const tagsOf = new Map<string, Array<{ tag: string; taggedAt: number }>>();
     for (const [tag, d] of Object.entries(tags)) {
       // Tags set before tag times were recorded: the tag link's modification time.
-      const taggedAt = times[tag] ? Number(times[tag]) : ((await this.storage.stat(StorageLayout.tagCurrent(name, tag)))?.modTime.getTime() ?? 0);
+      const taggedAt = times[tag]
+        ? Number(times[tag])
+        : ((await this.storage.stat(StorageLayout.tagCurrent(name, tag)))?.modTime.getTime() ?? 0);
       tagsOf.set(d, [...(tagsOf.get(d) ?? []), { tag, taggedAt }]);
     }
     const records = await Promise.all(
       digests.map(async (d): Promise<ManifestRecord | undefined> => {
-        const [[mediaType, bytes], touched] = await Promise.all([this.redis.hmgetBuffer(this.manifestKey(d), 'mediaType', 'bytes'), this.redis.get(this.guard.touchedKey(d))]);
+        const [[mediaType, bytes], touched] = await Promise.all([
+          this.redis.hmgetBuffer(this.manifestKey(d), 'mediaType', 'bytes'),
+          this.redis.get(this.guard.touchedKey(d)),
+        ]);
         if (!mediaType || !bytes) return undefined;
-        const record: ManifestRecord = { digest: d as Digest, mediaType: mediaType.toString(), size: bytes.length, references: [], tags: tagsOf.get(d) ?? [] };
+        const record: ManifestRecord = {
+          digest: d as Digest,
+          mediaType: mediaType.toString(),
+          size: bytes.length,
+          references: [],
+          tags: tagsOf.get(d) ?? [],
+        };
         if (touched !== null) record.touched = Number(touched);
         try {
           const parsed = parseManifest(bytes, record.mediaType);

@@ -15,7 +15,14 @@ const last = rpc.optional(z.string().max(1024));
 
 export const METADATA_RPC: RpcTable<MetadataService & ManifestGcService> = {
   getManifest: { args: z.tuple([ref]) },
-  putManifest: { args: z.tuple([ref, rpc.bytes, rpc.optional(z.string().max(255)), rpc.optional(z.object({ allowMissingReferences: z.boolean().optional() }))]) },
+  putManifest: {
+    args: z.tuple([
+      ref,
+      rpc.bytes,
+      rpc.optional(z.string().max(255)),
+      rpc.optional(z.object({ allowMissingReferences: z.boolean().optional() })),
+    ]),
+  },
   deleteManifest: { args: z.tuple([name, digest]) },
   deleteTag: { args: z.tuple([name, tag]) },
   tagManifest: { args: z.tuple([name, tag, digest]) },

@@ -49,7 +49,12 @@ export interface MetadataService {
   /** The manifest a reference names (its digest, else its tag) in its repository; MANIFEST_UNKNOWN when absent. */
   getManifest(ref: LocalReference): Promise<StoredManifest>;
   /** Validate (every referenced blob and child must exist) and store in `ref.name`, by `ref.digest` (checked) or under `ref.tag`. */
-  putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult>;
+  putManifest(
+    ref: LocalReference,
+    bytes: Buffer,
+    contentType: string | undefined,
+    options?: PutManifestOptions,
+  ): Promise<PutManifestResult>;
   /** Delete a manifest by digest: its revision and every tag on it. */
   deleteManifest(name: string, digest: Digest): Promise<void>;
   /** Remove one tag; the manifest stays. */

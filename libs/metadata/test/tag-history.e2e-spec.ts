@@ -44,9 +44,18 @@ afterAll(async () => {
 
 /** A small image of repository `name` (its config blob pushed first); returns the manifest bytes. */
 async function image(name: string, label: string): Promise<Buffer> {
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { label } }, rootfs: { type: 'layers', diff_ids: [] } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { label } }, rootfs: { type: 'layers', diff_ids: [] } }),
+  );
   const c = await blobs.putBlob(name, Readable.from([config]));
-  return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size }, layers: [] }));
+  return Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size },
+      layers: [],
+    }),
+  );
 }
 
 async function put(name: string, reference: string, bytes: Buffer): Promise<Digest> {

@@ -3,7 +3,13 @@ import { RegistryError, applyChanges, splitWords, type ImageConfig } from './ind
 const base: ImageConfig = {
   architecture: 'amd64',
   os: 'linux',
-  config: { Env: ['PATH=/usr/bin', 'HOME=/root'], Cmd: ['sh'], WorkingDir: '/srv', Labels: { keep: 'yes' }, ExposedPorts: { '22/tcp': {} } },
+  config: {
+    Env: ['PATH=/usr/bin', 'HOME=/root'],
+    Cmd: ['sh'],
+    WorkingDir: '/srv',
+    Labels: { keep: 'yes' },
+    ExposedPorts: { '22/tcp': {} },
+  },
   rootfs: { type: 'layers', diff_ids: [] },
 };
 
@@ -39,7 +45,11 @@ describe('applyChanges (docker commit -c)', () => {
   });
 
   it('ENV replaces by key, appends new ones, expands earlier values', () => {
-    const env = applyChanges(base, ['ENV PATH=/opt/bin:$PATH NEW="a b"', 'ENV LEGACY  value with  spaces', 'ENV X=${HOME}/x Y=${UNSET:-dflt} Z=${HOME:+set}']).config?.Env;
+    const env = applyChanges(base, [
+      'ENV PATH=/opt/bin:$PATH NEW="a b"',
+      'ENV LEGACY  value with  spaces',
+      'ENV X=${HOME}/x Y=${UNSET:-dflt} Z=${HOME:+set}',
+    ]).config?.Env;
     expect(env).toEqual(['PATH=/opt/bin:/usr/bin', 'HOME=/root', 'NEW=a b', 'LEGACY=value with spaces', 'X=/root/x', 'Y=dflt', 'Z=set']);
     expect(base.config?.Env).toEqual(['PATH=/usr/bin', 'HOME=/root']); // input untouched
     rejects(['ENV'], /ENV requires at least one argument/);
@@ -95,7 +105,19 @@ describe('applyChanges (docker commit -c)', () => {
 describe('splitWords', () => {
   it('handles quotes, escapes and expansion like the Dockerfile lexer', () => {
     const env = new Map([['A', 'x y']]);
-    expect(splitWords(`a "b c" 'd e' f\\ g "q\\"q" $A "$A" '$A' \${A} $ $1`, env)).toEqual(['a', 'b c', 'd e', 'f g', 'q"q', 'x y', 'x y', '$A', 'x y', '$', '$1']);
+    expect(splitWords(`a "b c" 'd e' f\\ g "q\\"q" $A "$A" '$A' \${A} $ $1`, env)).toEqual([
+      'a',
+      'b c',
+      'd e',
+      'f g',
+      'q"q',
+      'x y',
+      'x y',
+      '$A',
+      'x y',
+      '$',
+      '$1',
+    ]);
     expect(splitWords('$A "$A"')).toEqual(['$A', '$A']);
     expect(() => splitWords('"open')).toThrow(/unmatched double quote/);
     expect(() => splitWords("'open")).toThrow(/unmatched single quote/);

@@ -223,7 +223,11 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
 
   if (!files.has('manifest.json')) {
     if (!files.has('index.json')) throw archiveInvalid('archive has neither manifest.json (docker-archive) nor index.json (OCI layout)');
-    const images = ociImages.map((i) => ({ image: imageFromBlobs({ rawManifest: i.raw, openBlob }), repoTags: i.names, tags: toTags(i.fullNames) }));
+    const images = ociImages.map((i) => ({
+      image: imageFromBlobs({ rawManifest: i.raw, openBlob }),
+      repoTags: i.names,
+      tags: toTags(i.fullNames),
+    }));
     return { images, format: 'oci-layout' };
   }
 
@@ -242,14 +246,19 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
     if (!configFile) throw archiveInvalid(`archive has no config "${configPath}"`, { path: configPath });
     const rawOci = ociByConfig.get(configFile.digest);
     let image: Image;
-    if (rawOci && layerPaths.every((p, j) => files.get(p)?.digest === (parseManifest(rawOci).references[j + 1] as Descriptor | undefined)?.digest)) {
+    if (
+      rawOci &&
+      layerPaths.every((p, j) => files.get(p)?.digest === (parseManifest(rawOci).references[j + 1] as Descriptor | undefined)?.digest)
+    ) {
       image = imageFromBlobs({ rawManifest: rawOci, openBlob });
     } else {
       // A pre-25 archive has no manifest: describe the files as they are, in Docker schema2.
       const rawConfig = await read(configPath);
       const diffIds = parseImageConfig(rawConfig).rootfs.diff_ids;
       if (diffIds.length !== layerPaths.length) {
-        throw archiveInvalid(`manifest.json entry ${i} lists ${layerPaths.length} layers but its config has ${diffIds.length} diff_ids`, { entry: i });
+        throw archiveInvalid(`manifest.json entry ${i} lists ${layerPaths.length} layers but its config has ${diffIds.length} diff_ids`, {
+          entry: i,
+        });
       }
       const layers = await Promise.all(
         layerPaths.map(async (p, j) => {
@@ -258,9 +267,13 @@ async function interpret(files: Map<string, SpooledFile>): Promise<Omit<Archive,
           const head = await peek(createReadStream(f.file, { start: 0, end: 5 }), 6);
           head.stream.resume();
           const kind = detectCompression(head.bytes);
-          const mediaType = kind === 'gzip' ? MediaTypes.dockerLayerGzip : kind === 'zstd' ? MediaTypes.ociLayerZstd : MediaTypes.dockerLayer;
+          const mediaType =
+            kind === 'gzip' ? MediaTypes.dockerLayerGzip : kind === 'zstd' ? MediaTypes.ociLayerZstd : MediaTypes.dockerLayer;
           if (kind === 'none' && f.digest !== diffIds[j]) {
-            throw new RegistryError('DIGEST_INVALID', `layer "${p}" does not match the config's diff_id`, { expected: diffIds[j], actual: f.digest });
+            throw new RegistryError('DIGEST_INVALID', `layer "${p}" does not match the config's diff_id`, {
+              expected: diffIds[j],
+              actual: f.digest,
+            });
           }
           return layerFrom({ open: () => open(p), mediaType, digest: f.digest, size: f.size, diffId: diffIds[j] });
         }),

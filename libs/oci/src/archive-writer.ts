@@ -102,7 +102,8 @@ export class ArchiveSink implements ImageSink {
 
   putBlob(_repository: string, blob: SinkBlob): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
     return this.serial(async () => {
-      if (!blob.digest || blob.size === undefined) throw new RegistryError('INVALID_REQUEST', 'an archive takes blobs whose digest and size are known');
+      if (!blob.digest || blob.size === undefined)
+        throw new RegistryError('INVALID_REQUEST', 'an archive takes blobs whose digest and size are known');
       const d = blob.digest;
       if (this.written.has(d)) return { outcome: 'exists', digest: d, size: blob.size };
       await this.ensureDir(d);
@@ -155,7 +156,10 @@ export class ArchiveSink implements ImageSink {
       const json = (v: unknown) => Buffer.from(JSON.stringify(v));
       // Named images in the order they were tagged, then those saved by digest only.
       const untagged = [...this.images.values()].filter((i) => !i.tagged && i.entry).map((i) => i.descriptor);
-      await this.file('index.json', json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...this.named, ...untagged] }));
+      await this.file(
+        'index.json',
+        json({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [...this.named, ...untagged] }),
+      );
       await this.file('manifest.json', json(this.manifestJson));
       await this.file('oci-layout', json({ imageLayoutVersion: '1.0.0' }));
       if (Object.keys(this.repositories).length) await this.file('repositories', json(this.repositories));
@@ -208,8 +212,10 @@ async function streamBlob(pack: tar.Pack, digest: Digest, size: number, body: Re
     body.destroy();
     throw e;
   }
-  if (check.size !== size) throw new RegistryError('SIZE_INVALID', 'layer is smaller than its descriptor says', { digest, size, actual: check.size });
-  if (check.digest() !== digest) throw new RegistryError('DIGEST_INVALID', 'layer does not match its digest', { expected: digest, actual: check.digest() });
+  if (check.size !== size)
+    throw new RegistryError('SIZE_INVALID', 'layer is smaller than its descriptor says', { digest, size, actual: check.size });
+  if (check.digest() !== digest)
+    throw new RegistryError('DIGEST_INVALID', 'layer does not match its digest', { expected: digest, actual: check.digest() });
   (sink as unknown as { end(): void }).end();
   await done;
 }

@@ -81,7 +81,11 @@ describe('docker-archive + OCI layout tarballs', () => {
     expect(blobs).toHaveLength(3 * 3 + 1 + 2);
     expect(files.get('oci-layout')?.toString()).toBe('{"imageLayoutVersion":"1.0.0"}');
     const manifestJson = JSON.parse(String(files.get('manifest.json')));
-    expect(manifestJson.map((m: { RepoTags: string[] }) => m.RepoTags)).toEqual([['busybox:1', 'busybox:latest', 'busybox:again'], ['quay.io/x/y:2'], null]);
+    expect(manifestJson.map((m: { RepoTags: string[] }) => m.RepoTags)).toEqual([
+      ['busybox:1', 'busybox:latest', 'busybox:again'],
+      ['quay.io/x/y:2'],
+      null,
+    ]);
     expect(manifestJson[0].Config).toBe(`blobs/sha256/${(await a.configName()).slice(7)}`);
     expect(manifestJson[0].Layers[0]).toMatch(/^blobs\/sha256\/[a-f0-9]{64}$/);
     const index = JSON.parse(String(files.get('index.json')));
@@ -153,7 +157,12 @@ describe('docker-archive + OCI layout tarballs', () => {
   it('reads the pre-25 layout (<id>/layer.tar, symlinked duplicates, gzip layers)', async () => {
     const t1 = await tarOf({ a: '1' });
     const t2 = gzipSync(await tarOf({ b: '2' }));
-    const config = Buffer.from(JSON.stringify({ ...baseConfig, rootfs: { type: 'layers', diff_ids: [digestOf(t1), digestOf(await tarOf({ b: '2' })), digestOf(t1)] } }));
+    const config = Buffer.from(
+      JSON.stringify({
+        ...baseConfig,
+        rootfs: { type: 'layers', diff_ids: [digestOf(t1), digestOf(await tarOf({ b: '2' })), digestOf(t1)] },
+      }),
+    );
     const id = digestOf(config).slice(7);
     const archive = await read(
       await tarball([
@@ -163,7 +172,12 @@ describe('docker-archive + OCI layout tarballs', () => {
         { name: 'l2/layer.tar', body: t2 },
         { name: 'l3/layer.tar', type: 'symlink', linkname: '../l1/layer.tar' },
         { name: `${id}.json`, body: config },
-        { name: 'manifest.json', body: JSON.stringify([{ Config: `${id}.json`, RepoTags: ['old:1', 'Not A Ref'], Layers: ['l1/layer.tar', 'l2/layer.tar', 'l3/layer.tar'] }]) },
+        {
+          name: 'manifest.json',
+          body: JSON.stringify([
+            { Config: `${id}.json`, RepoTags: ['old:1', 'Not A Ref'], Layers: ['l1/layer.tar', 'l2/layer.tar', 'l3/layer.tar'] },
+          ]),
+        },
       ]),
     );
     expect(archive.format).toBe('docker-archive');
@@ -187,18 +201,60 @@ describe('docker-archive + OCI layout tarballs', () => {
     await bad([{ name: 'manifest.json', body: '{}' }], 'MANIFEST_INVALID', /must be a JSON array/);
     await bad([{ name: 'manifest.json', body: '[{"Config":1}]' }], 'MANIFEST_INVALID', /needs Config/);
     await bad([{ name: 'manifest.json', body: '[{"Config":"c.json","Layers":[]}]' }], 'MANIFEST_INVALID', /no config "c.json"/);
-    await bad([{ name: 'c.json', body: cfg }, { name: 'manifest.json', body: '[{"Config":"c.json","Layers":["l.tar"]}]' }], 'MANIFEST_INVALID', /1 layers but its config has 0/);
+    await bad(
+      [
+        { name: 'c.json', body: cfg },
+        { name: 'manifest.json', body: '[{"Config":"c.json","Layers":["l.tar"]}]' },
+      ],
+      'MANIFEST_INVALID',
+      /1 layers but its config has 0/,
+    );
     const cfg1 = Buffer.from(JSON.stringify({ ...baseConfig, rootfs: { type: 'layers', diff_ids: [digestOf('x')] } }));
-    await bad([{ name: 'c.json', body: cfg1 }, { name: 'manifest.json', body: '[{"Config":"c.json","Layers":["l.tar"]}]' }], 'MANIFEST_INVALID', /no layer "l.tar"/);
-    await bad([{ name: 'c.json', body: cfg1 }, { name: 'l.tar', body: 'y' }, { name: 'manifest.json', body: '[{"Config":"c.json","Layers":["l.tar"]}]' }], 'DIGEST_INVALID', /diff_id/);
-    await bad([{ name: 'c.json', body: '{"os":1}' }, { name: 'manifest.json', body: '[{"Config":"c.json","Layers":[]}]' }], 'MANIFEST_INVALID', /invalid image config/);
-    await bad([{ name: 'c.json', body: 'nope' }, { name: 'manifest.json', body: '[{"Config":"c.json","Layers":[]}]' }], 'MANIFEST_INVALID', /config is not valid JSON/);
+    await bad(
+      [
+        { name: 'c.json', body: cfg1 },
+        { name: 'manifest.json', body: '[{"Config":"c.json","Layers":["l.tar"]}]' },
+      ],
+      'MANIFEST_INVALID',
+      /no layer "l.tar"/,
+    );
+    await bad(
+      [
+        { name: 'c.json', body: cfg1 },
+        { name: 'l.tar', body: 'y' },
+        { name: 'manifest.json', body: '[{"Config":"c.json","Layers":["l.tar"]}]' },
+      ],
+      'DIGEST_INVALID',
+      /diff_id/,
+    );
+    await bad(
+      [
+        { name: 'c.json', body: '{"os":1}' },
+        { name: 'manifest.json', body: '[{"Config":"c.json","Layers":[]}]' },
+      ],
+      'MANIFEST_INVALID',
+      /invalid image config/,
+    );
+    await bad(
+      [
+        { name: 'c.json', body: 'nope' },
+        { name: 'manifest.json', body: '[{"Config":"c.json","Layers":[]}]' },
+      ],
+      'MANIFEST_INVALID',
+      /config is not valid JSON/,
+    );
   });
 
   it('fails the stream when a layer does not match its descriptor', async () => {
     const good = gzipSync(await tarOf({ a: '1' }));
     const lying = (bytes: Buffer, size = good.length) =>
-      layerFrom({ open: async () => Readable.from([bytes]), mediaType: MediaTypes.ociLayerGzip, digest: digestOf(good), size, diffId: digestOf('d') });
+      layerFrom({
+        open: async () => Readable.from([bytes]),
+        mediaType: MediaTypes.ociLayerGzip,
+        digest: digestOf(good),
+        size,
+        diffId: digestOf('d'),
+      });
     const tamper = Buffer.from(good);
     tamper[tamper.length - 1] ^= 1;
     for (const [layer, code] of [
@@ -226,7 +282,11 @@ describe('content-addressed paths', () => {
     const dir = await mkdtemp(join(tmpdir(), 'oci-spec-'));
     try {
       const name = `blobs/sha256/${'0'.repeat(64)}`;
-      await failsWith(readArchive(Readable.from([await tarball([{ name, body: 'x' }])]), { spoolDir: dir }), 'DIGEST_INVALID', /does not match its digest/);
+      await failsWith(
+        readArchive(Readable.from([await tarball([{ name, body: 'x' }])]), { spoolDir: dir }),
+        'DIGEST_INVALID',
+        /does not match its digest/,
+      );
       expect(await readdir(dir)).toEqual([]);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -239,19 +299,26 @@ describe('archive round trip (property)', () => {
     const dir = await mkdtemp(join(tmpdir(), 'oci-prop-'));
     try {
       await fc.assert(
-        fc.asyncProperty(fc.array(fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 50 }), { minKeys: 1, maxKeys: 3 }), { maxLength: 3 }), fc.boolean(), async (contents, gzip) => {
-          const layers = await Promise.all(contents.map(async (c) => layerFromBytes(gzipSync(await tarOf(c)))));
-          const image = await buildImage({ config: baseConfig, layers, format: gzip ? 'docker' : 'oci' });
-          const archive = await readArchive(writeArchive([{ image, tags: ['p:1'] }], { gzip }), { spoolDir: dir });
-          try {
-            const back = archive.images[0].image;
-            expect(await back.digest()).toBe(await image.digest());
-            const got = await back.layers();
-            for (let i = 0; i < got.length; i++) expect(await readAll(await got[i].compressed())).toEqual(await readAll(await layers[i].compressed()));
-          } finally {
-            await archive.close();
-          }
-        }),
+        fc.asyncProperty(
+          fc.array(fc.dictionary(fc.stringMatching(/^[a-z]{1,8}$/), fc.string({ maxLength: 50 }), { minKeys: 1, maxKeys: 3 }), {
+            maxLength: 3,
+          }),
+          fc.boolean(),
+          async (contents, gzip) => {
+            const layers = await Promise.all(contents.map(async (c) => layerFromBytes(gzipSync(await tarOf(c)))));
+            const image = await buildImage({ config: baseConfig, layers, format: gzip ? 'docker' : 'oci' });
+            const archive = await readArchive(writeArchive([{ image, tags: ['p:1'] }], { gzip }), { spoolDir: dir });
+            try {
+              const back = archive.images[0].image;
+              expect(await back.digest()).toBe(await image.digest());
+              const got = await back.layers();
+              for (let i = 0; i < got.length; i++)
+                expect(await readAll(await got[i].compressed())).toEqual(await readAll(await layers[i].compressed()));
+            } finally {
+              await archive.close();
+            }
+          },
+        ),
         { numRuns: 15 },
       );
     } finally {
@@ -264,7 +331,12 @@ describe('archive round trip (property)', () => {
     try {
       const img = await sampleImage('n');
       const raw = await img.rawManifest();
-      const child = { mediaType: MediaTypes.ociManifest, digest: await img.digest(), size: raw.length, platform: { architecture: 'amd64', os: 'linux' } };
+      const child = {
+        mediaType: MediaTypes.ociManifest,
+        digest: await img.digest(),
+        size: raw.length,
+        platform: { architecture: 'amd64', os: 'linux' },
+      };
       const inner = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociIndex, manifests: [child] }));
       const blob = (d: string, body: Buffer): Entry => ({ name: `blobs/sha256/${d.slice(7)}`, body });
       const entries: Entry[] = [
@@ -278,7 +350,12 @@ describe('archive round trip (property)', () => {
           body: JSON.stringify({
             schemaVersion: 2,
             manifests: [
-              { mediaType: MediaTypes.ociIndex, digest: digestOf(inner), size: inner.length, annotations: { 'io.containerd.image.name': 'example.com/n:1' } },
+              {
+                mediaType: MediaTypes.ociIndex,
+                digest: digestOf(inner),
+                size: inner.length,
+                annotations: { 'io.containerd.image.name': 'example.com/n:1' },
+              },
               { mediaType: MediaTypes.ociManifest, digest: digestOf('absent'), size: 1 },
             ],
           }),

@@ -51,13 +51,18 @@ describe('digest', () => {
 describe('digest verification (property)', () => {
   it('verifyDigest passes exactly when the contents are equal', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), fc.uint8Array({ maxLength: 64 }), fc.constantFrom('sha256' as const, 'sha512' as const), (a, b, alg) => {
-        const same = Buffer.from(a).equals(Buffer.from(b));
-        const check = () => verifyDigest(digestOf(a, alg), digestOf(b, alg));
-        if (same) expect(check).not.toThrow();
-        else expect(check).toThrow(RegistryError);
-        expect(parseDigest(digestOf(a, alg))).toBe(digestOf(a, alg));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 64 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.constantFrom('sha256' as const, 'sha512' as const),
+        (a, b, alg) => {
+          const same = Buffer.from(a).equals(Buffer.from(b));
+          const check = () => verifyDigest(digestOf(a, alg), digestOf(b, alg));
+          if (same) expect(check).not.toThrow();
+          else expect(check).toThrow(RegistryError);
+          expect(parseDigest(digestOf(a, alg))).toBe(digestOf(a, alg));
+        },
+      ),
     );
   });
 });

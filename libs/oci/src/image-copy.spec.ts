@@ -30,7 +30,11 @@ class MemorySink implements ImageSink {
   readonly tags = new Map<string, string>();
   readonly unpacked = new Map<string, number>();
 
-  async putBlob(repository: string, blob: SinkBlob, storedIn: readonly string[]): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
+  async putBlob(
+    repository: string,
+    blob: SinkBlob,
+    storedIn: readonly string[],
+  ): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
     if (blob.digest && this.links.has(`${repository}@${blob.digest}`)) {
       this.calls.push(`exists ${repository} ${blob.digest}`);
       return { outcome: 'exists', digest: blob.digest, size: this.blobs.get(blob.digest)!.length };
@@ -49,7 +53,8 @@ class MemorySink implements ImageSink {
     return { outcome: 'uploaded', digest, size: bytes.length };
   }
   async putManifest(repository: string, digest: Digest, bytes: Buffer): Promise<void> {
-    for (const d of JSON.parse(bytes.toString()).layers ?? []) if (!this.links.has(`${repository}@${d.digest}`)) throw new Error(`manifest before its blob ${d.digest}`);
+    for (const d of JSON.parse(bytes.toString()).layers ?? [])
+      if (!this.links.has(`${repository}@${d.digest}`)) throw new Error(`manifest before its blob ${d.digest}`);
     this.manifests.set(`${repository}@${digest}`, bytes);
     this.calls.push(`manifest ${repository} ${digest}`);
   }
@@ -76,10 +81,22 @@ describe('copy', () => {
     const img = await sampleImage('a');
     const sink = new MemorySink();
     const seen: CopyProgress[] = [];
-    const r = await copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/one', tag: 'v1' }, { repository: 'x/two', tag: 'v2' }] }], sink, {
-      verifyDiffIds: true,
-      onProgress: (p) => seen.push(p),
-    });
+    const r = await copy(
+      [
+        {
+          artifact: { kind: 'image', image: img },
+          targets: [
+            { repository: 'x/one', tag: 'v1' },
+            { repository: 'x/two', tag: 'v2' },
+          ],
+        },
+      ],
+      sink,
+      {
+        verifyDiffIds: true,
+        onProgress: (p) => seen.push(p),
+      },
+    );
     const last = seen.at(-1)!;
     expect(last.phase).toBe('done');
     expect(last.bytes.done).toBe(last.bytes.total);
@@ -100,12 +117,19 @@ describe('copy', () => {
   it('refuses a layer that does not unpack to its diff_id, before any manifest or tag', async () => {
     const good = gzipSync(await tarOf({ 'a.txt': 'a' }));
     const lie = digestOf(await tarOf({ 'b.txt': 'b' }));
-    const img = await buildImage({ rawConfig: Buffer.from(JSON.stringify({ ...baseConfig, rootfs: { type: 'layers', diff_ids: [lie] } })), layers: [layerFromBytes(good, MediaTypes.ociLayerGzip, lie)] });
+    const img = await buildImage({
+      rawConfig: Buffer.from(JSON.stringify({ ...baseConfig, rootfs: { type: 'layers', diff_ids: [lie] } })),
+      layers: [layerFromBytes(good, MediaTypes.ociLayerGzip, lie)],
+    });
     const sink = new MemorySink();
-    await expect(copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/y', tag: 't' }] }], sink, { verifyDiffIds: true })).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(
+      copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/y', tag: 't' }] }], sink, { verifyDiffIds: true }),
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
     expect(sink.kinds().filter((k) => k !== 'blob')).toEqual([]);
     // Also when the sink already holds the layer and would skip it.
-    await expect(copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/y', tag: 't' }] }], sink, { verifyDiffIds: true })).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
+    await expect(
+      copy([{ artifact: { kind: 'image', image: img }, targets: [{ repository: 'x/y', tag: 't' }] }], sink, { verifyDiffIds: true }),
+    ).rejects.toMatchObject({ code: 'DIGEST_INVALID' });
     expect(sink.tags.size).toBe(0);
   });
 
@@ -117,14 +141,31 @@ describe('copy', () => {
       const gz = gzipSync(tarBytes);
       const hash = new DigestStream();
       const stream = Readable.from([gz]).pipe(hash);
-      const facts = new Promise<{ digest: Digest; size: number; diffId: Digest }>((resolve) => hash.on('end', () => resolve({ digest: hash.digest(), size: hash.size, diffId: digestOf(tarBytes) })));
+      const facts = new Promise<{ digest: Digest; size: number; diffId: Digest }>((resolve) =>
+        hash.on('end', () => resolve({ digest: hash.digest(), size: hash.size, diffId: digestOf(tarBytes) })),
+      );
       return { stream, facts };
     });
     const base = await sampleImage('base');
     // A lazily built image: its config and manifest wait for the streamed layer.
-    const image = mutate(base, { layer, config: (c) => ({ ...c, author: 'me' }), history: { created: '2024-01-02T00:00:00Z', created_by: 'commit' } });
+    const image = mutate(base, {
+      layer,
+      config: (c) => ({ ...c, author: 'me' }),
+      history: { created: '2024-01-02T00:00:00Z', created_by: 'commit' },
+    });
     const sink = new MemorySink();
-    const r = await copy([{ artifact: { kind: 'image', image }, targets: [{ repository: 'c/one', tag: 'x' }, { repository: 'c/two', tag: 'x' }] }], sink);
+    const r = await copy(
+      [
+        {
+          artifact: { kind: 'image', image },
+          targets: [
+            { repository: 'c/one', tag: 'x' },
+            { repository: 'c/two', tag: 'x' },
+          ],
+        },
+      ],
+      sink,
+    );
     expect(produced).toBe(1);
     const manifest = JSON.parse(sink.manifests.get(`c/one@${r.artifacts[0].digest}`)!.toString());
     expect(manifest.layers).toHaveLength(3);
@@ -145,8 +186,18 @@ describe('copy', () => {
         schemaVersion: 2,
         mediaType: MediaTypes.ociIndex,
         manifests: [
-          { mediaType: MediaTypes.ociManifest, digest: await a.digest(), size: (await a.rawManifest()).length, platform: { os: 'linux', architecture: 'amd64' } },
-          { mediaType: MediaTypes.ociManifest, digest: await b.digest(), size: (await b.rawManifest()).length, platform: { os: 'linux', architecture: 'arm64' } },
+          {
+            mediaType: MediaTypes.ociManifest,
+            digest: await a.digest(),
+            size: (await a.rawManifest()).length,
+            platform: { os: 'linux', architecture: 'amd64' },
+          },
+          {
+            mediaType: MediaTypes.ociManifest,
+            digest: await b.digest(),
+            size: (await b.rawManifest()).length,
+            platform: { os: 'linux', architecture: 'arm64' },
+          },
         ],
       }),
     );
@@ -181,16 +232,26 @@ describe('copy', () => {
   it('property: for any images and targets, every tag names a manifest whose blobs were stored first', async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.record({ seed: fc.constantFrom('p', 'q', 'r'), repos: fc.uniqueArray(fc.constantFrom('n/a', 'n/b', 'm/c'), { minLength: 1, maxLength: 3 }) }), { minLength: 1, maxLength: 3 }),
+        fc.array(
+          fc.record({
+            seed: fc.constantFrom('p', 'q', 'r'),
+            repos: fc.uniqueArray(fc.constantFrom('n/a', 'n/b', 'm/c'), { minLength: 1, maxLength: 3 }),
+          }),
+          { minLength: 1, maxLength: 3 },
+        ),
         fc.integer({ min: 1, max: 3 }),
         async (specs, concurrency) => {
           const sink = new MemorySink();
           const items = await Promise.all(
-            specs.map(async (s, i) => ({ artifact: { kind: 'image' as const, image: await sampleImage(s.seed) }, targets: s.repos.map((repository) => ({ repository, tag: `t${i}` })) })),
+            specs.map(async (s, i) => ({
+              artifact: { kind: 'image' as const, image: await sampleImage(s.seed) },
+              targets: s.repos.map((repository) => ({ repository, tag: `t${i}` })),
+            })),
           );
           await copy(items, sink, { concurrency });
           expect(phaseOrder(sink.kinds())).toBe(true);
-          for (const [i, it] of items.entries()) for (const t of it.targets) expect(sink.tags.get(`${t.repository}:t${i}`)).toBe(await it.artifact.image.digest());
+          for (const [i, it] of items.entries())
+            for (const t of it.targets) expect(sink.tags.get(`${t.repository}:t${i}`)).toBe(await it.artifact.image.digest());
           // Each blob's bytes were uploaded at most once per copy.
           const uploads = sink.calls.filter((c) => c.startsWith('blob')).map((c) => c.split(' ')[2]);
           expect(new Set(uploads).size).toBe(uploads.length);

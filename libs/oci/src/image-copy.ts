@@ -29,7 +29,12 @@ export type Artifact = { kind: 'image'; image: Image } | { kind: 'index'; index:
 export function indexFrom(rawManifest: Buffer, children: Artifact[], mediaType?: string): IndexSource {
   const parsed = parseManifest(rawManifest, mediaType);
   if (!parsed.isIndex) throw new RegistryError('MANIFEST_INVALID', 'expected an index', { mediaType: parsed.mediaType });
-  return { rawManifest: async () => rawManifest, mediaType: async () => parsed.mediaType, digest: async () => parsed.digest, children: async () => children };
+  return {
+    rawManifest: async () => rawManifest,
+    mediaType: async () => parsed.mediaType,
+    digest: async () => parsed.digest,
+    children: async () => children,
+  };
 }
 
 /** Where an artifact goes in the sink: a repository, and a tag unless it is stored by digest only. */
@@ -166,7 +171,12 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
     planned.push(await plan(item));
   }
 
-  const progress: CopyProgress = { phase: 'blobs', blobs: { done: 0, total: 0 }, bytes: { done: 0, total: 0 }, manifests: { done: 0, total: 0 } };
+  const progress: CopyProgress = {
+    phase: 'blobs',
+    blobs: { done: 0, total: 0 },
+    bytes: { done: 0, total: 0 },
+    manifests: { done: 0, total: 0 },
+  };
   const report = () => options.onProgress?.(structuredClone(progress));
   const counts: Record<BlobOutcome, number> = { uploaded: 0, mounted: 0, exists: 0 };
 
@@ -195,7 +205,12 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
   const counted = new Set<Digest>();
   const reading = new Set<Digest>();
   let lastReport = 0;
-  const put = async (repository: string, blob: SinkBlob, diffId?: Digest, origin?: LayerOrigin): Promise<{ digest: Digest; size: number }> => {
+  const put = async (
+    repository: string,
+    blob: SinkBlob,
+    diffId?: Digest,
+    origin?: LayerOrigin,
+  ): Promise<{ digest: Digest; size: number }> => {
     aborted(options.signal);
     const sources = blob.digest ? [...(storedIn.get(blob.digest) ?? [])] : [];
     if (blob.digest && sources.includes(repository)) return { digest: blob.digest, size: blob.size ?? 0 };
@@ -271,7 +286,11 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
     if (unpacked) {
       const u = await unpacked;
       if (u.digest !== diffId) {
-        throw new RegistryError('DIGEST_INVALID', `layer ${r.digest} does not unpack to the config's diff_id`, { layer: r.digest, expected: diffId, actual: u.digest });
+        throw new RegistryError('DIGEST_INVALID', `layer ${r.digest} does not unpack to the config's diff_id`, {
+          layer: r.digest,
+          expected: diffId,
+          actual: u.digest,
+        });
       }
       await sink.layerUnpacked?.(r.digest, u.size);
     }
@@ -308,7 +327,11 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
           if (isStreamingLayer(l) && digest === undefined) {
             // What the producer hashed is what the sink stored, or the layer is refused.
             const f = await l.facts();
-            if (f.digest !== r.digest) throw new RegistryError('DIGEST_INVALID', 'the stored layer does not match the written one', { written: f.digest, stored: r.digest });
+            if (f.digest !== r.digest)
+              throw new RegistryError('DIGEST_INVALID', 'the stored layer does not match the written one', {
+                written: f.digest,
+                stored: r.digest,
+              });
             if (f.uncompressedSize !== undefined) await sink.layerUnpacked?.(r.digest, f.uncompressedSize);
           }
           digest = r.digest;
@@ -320,7 +343,12 @@ export async function copy(items: CopyItem[], sink: ImageSink, options: CopyOpti
       const rawConfig = await img.image.rawConfigFile();
       const configDigest = await img.image.configName();
       for (const repo of repos) {
-        await put(repo, { digest: configDigest, size: rawConfig.length, mediaType: 'application/octet-stream', open: async () => Readable.from([rawConfig]) });
+        await put(repo, {
+          digest: configDigest,
+          size: rawConfig.length,
+          mediaType: 'application/octet-stream',
+          open: async () => Readable.from([rawConfig]),
+        });
       }
       images.push({ digest: await img.image.digest(), configDigest, layers: layerInfo });
     }
@@ -371,7 +399,10 @@ async function diffIdsOf(img: PlannedImage): Promise<Array<Digest | undefined>> 
   if (img.layers.some(isStreamingLayer)) return img.layers.map(() => undefined);
   const ids = (await img.image.configFile()).rootfs.diff_ids as Digest[];
   if (ids.length !== img.layers.length) {
-    throw new RegistryError('MANIFEST_INVALID', 'manifest layers and config diff_ids differ in number', { layers: img.layers.length, diffIds: ids.length });
+    throw new RegistryError('MANIFEST_INVALID', 'manifest layers and config diff_ids differ in number', {
+      layers: img.layers.length,
+      diffIds: ids.length,
+    });
   }
   return ids;
 }

@@ -61,13 +61,21 @@ describe('Image and Layer', () => {
     const fewer = Buffer.from(JSON.stringify({ ...JSON.parse(rawConfig.toString()), rootfs: { type: 'layers', diff_ids: [] } }));
     const m = JSON.parse(rawManifest.toString());
     m.config = { ...m.config, digest: digestOf(fewer), size: fewer.length };
-    const mismatched = imageFromBlobs({ rawManifest: Buffer.from(JSON.stringify(m)), rawConfig: fewer, openBlob: async () => Readable.from([]) });
+    const mismatched = imageFromBlobs({
+      rawManifest: Buffer.from(JSON.stringify(m)),
+      rawConfig: fewer,
+      openBlob: async () => Readable.from([]),
+    });
     // Layers list from the manifest; the disagreement shows when a diff_id is asked for.
     expect(await code(mismatched.layers().then((ls) => ls[0].diffId()))).toBe('MANIFEST_INVALID');
 
     const built = await buildImage({ config: baseConfig, layers: [layerFromBytes(await tarOf({ a: 'b' }), MediaTypes.ociLayer)] });
     const other = layerFromBytes(Buffer.from('zz'));
-    const stranger = imageFromBlobs({ rawManifest: await built.rawManifest(), rawConfig: await built.rawConfigFile(), openBlob: async () => other.compressed() });
+    const stranger = imageFromBlobs({
+      rawManifest: await built.rawManifest(),
+      rawConfig: await built.rawConfigFile(),
+      openBlob: async () => other.compressed(),
+    });
     expect((await readAll(await (await stranger.layers())[0].compressed())).toString()).toBe('zz');
   });
 });
@@ -82,7 +90,11 @@ describe('compression', () => {
     const p = await peek(Readable.from([Buffer.from('ab'), Buffer.from('cdefgh')]), 3);
     expect(p.bytes.length).toBeGreaterThanOrEqual(3);
     expect((await readAll(p.stream)).toString()).toBe('abcdefgh');
-    const failing = new Readable({ read() { this.destroy(new Error('boom')); } });
+    const failing = new Readable({
+      read() {
+        this.destroy(new Error('boom'));
+      },
+    });
     await expect(peek(failing, 4)).rejects.toThrow('boom');
   });
 });

@@ -61,7 +61,8 @@ async function readAll(s: Readable): Promise<Buffer> {
  */
 export function imageFromBlobs(src: ImageBlobs): Image {
   const parsed = parseManifest(src.rawManifest, src.mediaType);
-  if (parsed.isIndex) throw new RegistryError('MANIFEST_INVALID', 'expected an image manifest, got an index', { mediaType: parsed.mediaType });
+  if (parsed.isIndex)
+    throw new RegistryError('MANIFEST_INVALID', 'expected an image manifest, got an index', { mediaType: parsed.mediaType });
   const manifest = parsed.parsed as ImageManifest;
   let rawConfig: Promise<Buffer> | undefined;
   const configBytes = () =>
@@ -86,12 +87,22 @@ export function imageFromBlobs(src: ImageBlobs): Image {
       const diffIds = async () => {
         const ids = (await configFile()).rootfs.diff_ids;
         if (ids.length !== manifest.layers.length) {
-          throw new RegistryError('MANIFEST_INVALID', 'manifest layers and config diff_ids differ in number', { layers: manifest.layers.length, diffIds: ids.length });
+          throw new RegistryError('MANIFEST_INVALID', 'manifest layers and config diff_ids differ in number', {
+            layers: manifest.layers.length,
+            diffIds: ids.length,
+          });
         }
         return ids as Digest[];
       };
       return manifest.layers.map((d, i) =>
-        layerFrom({ open: () => src.openBlob(d), mediaType: d.mediaType, digest: d.digest, size: d.size, diffId: async () => (await diffIds())[i], origin: src.origin }),
+        layerFrom({
+          open: () => src.openBlob(d),
+          mediaType: d.mediaType,
+          digest: d.digest,
+          size: d.size,
+          diffId: async () => (await diffIds())[i],
+          origin: src.origin,
+        }),
       );
     },
   };

@@ -112,7 +112,10 @@ export interface StreamedFacts {
  * such a layer before it asks the image for its config and manifest (go-containerregistry's
  * stream.Layer).
  */
-export function streamingLayer(mediaType: string, produce: () => Promise<{ stream: Readable; facts: Promise<StreamedFacts> }>): StreamingLayer {
+export function streamingLayer(
+  mediaType: string,
+  produce: () => Promise<{ stream: Readable; facts: Promise<StreamedFacts> }>,
+): StreamingLayer {
   let facts: Promise<StreamedFacts> | undefined;
   let settle!: (f: Promise<StreamedFacts>) => void;
   const known = new Promise<StreamedFacts>((resolve, reject) => {

@@ -48,7 +48,12 @@ describe('parseManifest', () => {
     expect(p.references).toHaveLength(1);
     expect(p.artifactType).toBeUndefined();
 
-    const docker = { schemaVersion: 2, mediaType: MediaTypes.dockerManifest, config: desc('c', MediaTypes.dockerConfig), layers: [desc('1', MediaTypes.dockerLayerGzip)] };
+    const docker = {
+      schemaVersion: 2,
+      mediaType: MediaTypes.dockerManifest,
+      config: desc('c', MediaTypes.dockerConfig),
+      layers: [desc('1', MediaTypes.dockerLayerGzip)],
+    };
     const pd = parseManifest(Buffer.from(JSON.stringify(docker)), `${MediaTypes.dockerManifest}; charset=utf-8`);
     expect(pd.mediaType).toBe(MediaTypes.dockerManifest);
     expect(pd.artifactType).toBe(MediaTypes.dockerConfig);

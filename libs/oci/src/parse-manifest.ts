@@ -16,10 +16,7 @@ import {
 } from './schemas';
 
 export type ManifestMediaType =
-  | typeof MediaTypes.ociManifest
-  | typeof MediaTypes.ociIndex
-  | typeof MediaTypes.dockerManifest
-  | typeof MediaTypes.dockerManifestList;
+  typeof MediaTypes.ociManifest | typeof MediaTypes.ociIndex | typeof MediaTypes.dockerManifest | typeof MediaTypes.dockerManifestList;
 
 export interface ParsedManifest {
   mediaType: ManifestMediaType;
@@ -75,7 +72,9 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   if (declared !== undefined && !generic && declared !== ct) {
     throw invalid('manifest mediaType does not match Content-Type', { mediaType: declared, contentType: ct });
   }
-  const mediaType = (declared ?? (generic ? undefined : ct) ?? ('manifests' in body ? MediaTypes.ociIndex : MediaTypes.ociManifest)) as ManifestMediaType;
+  const mediaType = (declared ??
+    (generic ? undefined : ct) ??
+    ('manifests' in body ? MediaTypes.ociIndex : MediaTypes.ociManifest)) as ManifestMediaType;
   const schema = SCHEMAS[mediaType];
   if (!schema) throw invalid(`unsupported manifest media type "${String(mediaType).slice(0, 200)}"`, { mediaType });
   const result = schema.safeParse(json);
@@ -86,7 +85,9 @@ export function parseManifest(bytes: Buffer, contentType?: string): ParsedManife
   }
   const parsed = result.data as ParsedManifest['parsed'];
   const isIndex = 'manifests' in parsed;
-  const references: Descriptor[] = isIndex ? [...(parsed as OciIndex).manifests] : [(parsed as OciManifest).config, ...(parsed as OciManifest).layers];
+  const references: Descriptor[] = isIndex
+    ? [...(parsed as OciIndex).manifests]
+    : [(parsed as OciManifest).config, ...(parsed as OciManifest).layers];
   const subject = 'subject' in parsed ? (parsed.subject as Descriptor | undefined) : undefined;
   const annotations = 'annotations' in parsed ? (parsed.annotations as Record<string, string> | undefined) : undefined;
   let artifactType = 'artifactType' in parsed ? (parsed.artifactType as string | undefined) : undefined;

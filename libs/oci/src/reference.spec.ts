@@ -40,7 +40,11 @@ describe('parseReference', () => {
     ['localhost/a', { registry: 'localhost', repository: 'a', tag: 'latest' }, 'localhost/a:latest'],
     // Docker reads a first component without '.', ':' or 'localhost' as a path, not a host.
     [`host/a/b:tag@${D}`, { registry: 'docker.io', repository: 'host/a/b', tag: 'tag', digest: D as never }, `host/a/b:tag@${D}`],
-    [`host.lan:443/a/b:tag@${D}`, { registry: 'host.lan:443', repository: 'a/b', tag: 'tag', digest: D as never }, `host.lan:443/a/b:tag@${D}`],
+    [
+      `host.lan:443/a/b:tag@${D}`,
+      { registry: 'host.lan:443', repository: 'a/b', tag: 'tag', digest: D as never },
+      `host.lan:443/a/b:tag@${D}`,
+    ],
     ['docker.io/my.org/app', { registry: 'docker.io', repository: 'my.org/app', tag: 'latest' }, 'docker.io/my.org/app:latest'],
     [`busybox@${D}`, { registry: 'docker.io', repository: 'library/busybox', digest: D as never }, `busybox@${D}`],
     ['docker.io/library/a/b', { registry: 'docker.io', repository: 'library/a/b', tag: 'latest' }, 'library/a/b:latest'],
@@ -103,7 +107,9 @@ describe('parseReference', () => {
 describe('reference round trip (property)', () => {
   const alnum = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'.split('')), minLength: 1, maxLength: 8 });
   const sep = fc.constantFrom('.', '_', '__', '-', '--');
-  const component = fc.tuple(alnum, fc.array(fc.tuple(sep, alnum), { maxLength: 2 })).map(([a, rest]) => a + rest.map(([s, b]) => s + b).join(''));
+  const component = fc
+    .tuple(alnum, fc.array(fc.tuple(sep, alnum), { maxLength: 2 }))
+    .map(([a, rest]) => a + rest.map(([s, b]) => s + b).join(''));
   const repository = fc.array(component, { minLength: 1, maxLength: 3 }).map((c) => c.join('/'));
   const host = fc.oneof(
     fc.constant('docker.io'),

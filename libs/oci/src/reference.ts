@@ -38,7 +38,8 @@ function nameInvalid(message: string, name: string): RegistryError {
  */
 export function isValidRepositoryName(name: string): true {
   if (typeof name !== 'string' || name.length === 0) throw nameInvalid('repository name must not be empty', String(name));
-  if (name.length > NAME_TOTAL_LENGTH_MAX) throw nameInvalid(`repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`, name);
+  if (name.length > NAME_TOTAL_LENGTH_MAX)
+    throw nameInvalid(`repository name must not be more than ${NAME_TOTAL_LENGTH_MAX} characters`, name);
   if (!REPOSITORY_RE.test(name)) {
     const hint = name !== name.toLowerCase() ? ': repository name must be lowercase' : '';
     throw nameInvalid(`invalid repository name "${name.slice(0, 300)}"${hint}`, name);
@@ -54,7 +55,9 @@ export function assertRepositoryName(name: string): void {
 /** Throws TAG_INVALID unless `tag` matches `[\w][\w.-]{0,127}`. Returns true so it reads as a guard. */
 export function isValidTag(tag: string): true {
   if (typeof tag !== 'string' || !TAG_RE.test(tag)) {
-    throw new RegistryError('TAG_INVALID', `invalid tag "${String(tag).slice(0, 160)}": must match [\\w][\\w.-]{0,127}`, { tag: String(tag).slice(0, 160) });
+    throw new RegistryError('TAG_INVALID', `invalid tag "${String(tag).slice(0, 160)}": must match [\\w][\\w.-]{0,127}`, {
+      tag: String(tag).slice(0, 160),
+    });
   }
   return true;
 }
@@ -119,7 +122,8 @@ export interface ParseLocalReferenceOptions {
 
 /** Parse `repo[:tag][@digest]`; NAME_INVALID / TAG_INVALID / DIGEST_INVALID otherwise. */
 export function parseLocalReference(input: string, options: ParseLocalReferenceOptions = {}): LocalReference {
-  if (typeof input !== 'string' || !input) throw new RegistryError('NAME_INVALID', 'image reference must not be empty', { reference: input });
+  if (typeof input !== 'string' || !input)
+    throw new RegistryError('NAME_INVALID', 'image reference must not be empty', { reference: input });
   const { rest, tag, digest } = splitTagAndDigest(input);
   isValidRepositoryName(rest);
   const ref: LocalReference = { name: rest };

@@ -14,7 +14,12 @@ export async function readCapped(stream: Readable, limit: number, code: ErrorCod
     total += (chunk as Buffer).length;
     if (total > limit) {
       stream.destroy();
-      throw new RegistryError(code, `${what} exceeds the limit of ${limit} bytes`, { limit }, code === 'PAYLOAD_TOO_LARGE' ? 413 : undefined);
+      throw new RegistryError(
+        code,
+        `${what} exceeds the limit of ${limit} bytes`,
+        { limit },
+        code === 'PAYLOAD_TOO_LARGE' ? 413 : undefined,
+      );
     }
     chunks.push(chunk as Buffer);
   }

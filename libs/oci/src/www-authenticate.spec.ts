@@ -2,19 +2,30 @@ import { parseChallenges, repositoryScope } from './www-authenticate';
 
 describe('parseChallenges', () => {
   it('reads a Docker Hub bearer challenge', () => {
-    const c = parseChallenges('Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"');
-    expect(c).toEqual([{ scheme: 'bearer', params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' } }]);
+    const c = parseChallenges(
+      'Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull"',
+    );
+    expect(c).toEqual([
+      {
+        scheme: 'bearer',
+        params: { realm: 'https://auth.docker.io/token', service: 'registry.docker.io', scope: 'repository:library/busybox:pull' },
+      },
+    ]);
   });
 
   it('keeps commas inside quoted values (several actions in one scope)', () => {
-    const [c] = parseChallenges('Bearer realm="http://127.0.0.1:5000/auth/token",scope="repository:a/b:pull,push",error="insufficient_scope"');
+    const [c] = parseChallenges(
+      'Bearer realm="http://127.0.0.1:5000/auth/token",scope="repository:a/b:pull,push",error="insufficient_scope"',
+    );
     expect(c.params.scope).toBe('repository:a/b:pull,push');
     expect(c.params.error).toBe('insufficient_scope');
   });
 
   it('reads Basic, unquoted values, odd case and spacing', () => {
     expect(parseChallenges('basic realm="Registry Realm"')).toEqual([{ scheme: 'basic', params: { realm: 'Registry Realm' } }]);
-    expect(parseChallenges('BEARER Realm=https://x/token , Service=reg')).toEqual([{ scheme: 'bearer', params: { realm: 'https://x/token', service: 'reg' } }]);
+    expect(parseChallenges('BEARER Realm=https://x/token , Service=reg')).toEqual([
+      { scheme: 'bearer', params: { realm: 'https://x/token', service: 'reg' } },
+    ]);
   });
 
   it('splits several challenges in one header and across headers', () => {

@@ -26,7 +26,11 @@ export async function sampleImage(seed: string, format: 'oci' | 'docker' = 'oci'
   const t1 = await tarOf({ 'etc/hello': `hello ${seed}\n` });
   const t2 = await tarOf({ 'usr/share/doc': `doc ${seed}\n`, 'shared.txt': 'same in every image\n' });
   const layer = (t: Buffer) => (gzip ? layerFromBytes(gzipSync(t), MediaTypes.ociLayerGzip) : layerFromBytes(t, MediaTypes.ociLayer));
-  return buildImage({ config: { ...baseConfig, author: seed, config: { ...baseConfig.config, Labels: { seed } } }, layers: [layer(t1), layer(t2)], format });
+  return buildImage({
+    config: { ...baseConfig, author: seed, config: { ...baseConfig.config, Labels: { seed } } },
+    layers: [layer(t1), layer(t2)],
+    format,
+  });
 }
 
 export async function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {

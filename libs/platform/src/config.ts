@@ -5,9 +5,7 @@ import { z } from 'zod';
 export const TARGETS = ['all', 'gateway', 'blob-service', 'metadata-service', 'commit-worker'] as const;
 export type Target = (typeof TARGETS)[number];
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const ConfigSchema = z.object({
   /** Which services this process runs (Loki-style targets); 'all' is the single-process default. */
@@ -49,13 +47,25 @@ export const ConfigSchema = z.object({
   STEVEDORE_TOKEN_KEY: z.string().optional(),
   STEVEDORE_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(300),
   /** Most uncompressed bytes one `docker import` or `docker load` request may become (an admin may raise it). */
-  STEVEDORE_MAX_IMPORT_BYTES: z.coerce.number().int().positive().default(4 * 2 ** 30),
+  STEVEDORE_MAX_IMPORT_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 2 ** 30),
   /** Most uncompressed bytes one container archive upload (`cp` into a container) may become. */
-  STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES: z.coerce.number().int().positive().default(2 ** 30),
+  STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(2 ** 30),
   /** Past 64 MiB, an archive that expands more than this many times its compressed size is refused (a bomb). */
   STEVEDORE_MAX_EXPANSION_RATIO: z.coerce.number().positive().default(100),
   /** Largest manifest body accepted (distribution uses 4 MiB). */
-  STEVEDORE_MAX_MANIFEST_BYTES: z.coerce.number().int().positive().default(4 * 1024 * 1024),
+  STEVEDORE_MAX_MANIFEST_BYTES: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(4 * 1024 * 1024),
   STEVEDORE_COMMIT_CONCURRENCY: z.coerce.number().int().positive().default(2),
   /** A commit job's lock; a worker that dies holding it loses the job to another after this long. */
   STEVEDORE_COMMIT_LOCK_SECONDS: z.coerce.number().int().positive().default(30),
@@ -67,9 +77,15 @@ export const ConfigSchema = z.object({
   /** GC: a blob or manifest uploaded, mounted or referenced within this many seconds is never collected. */
   STEVEDORE_GC_GRACE_SECONDS: z.coerce.number().min(0).default(3600),
   /** GC: untagged manifests not pushed or referenced for this long are removed (0: never). */
-  STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: z.coerce.number().min(0).default(7 * 24 * 3600),
+  STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .default(7 * 24 * 3600),
   /** GC: upload sessions started this long ago are purged with their storage. */
-  STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: z.coerce.number().min(0).default(7 * 24 * 3600),
+  STEVEDORE_GC_UPLOAD_MAX_AGE_SECONDS: z.coerce
+    .number()
+    .min(0)
+    .default(7 * 24 * 3600),
   /** GC: cron pattern of the scheduled run (a BullMQ job scheduler); 'off' for on-demand runs only. */
   STEVEDORE_GC_SCHEDULE: z.string().default('30 3 * * *'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

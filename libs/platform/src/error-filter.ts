@@ -5,12 +5,22 @@ import { RegistryError, type ErrorCode } from '@stevedore/oci';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { isRedisUnavailable } from './redis';
 
-const STATUS_CODES: Record<number, ErrorCode> = { 400: 'INVALID_REQUEST', 401: 'UNAUTHORIZED', 403: 'DENIED', 404: 'NOT_FOUND', 405: 'UNSUPPORTED', 409: 'CONFLICT', 413: 'PAYLOAD_TOO_LARGE', 429: 'TOOMANYREQUESTS' };
+const STATUS_CODES: Record<number, ErrorCode> = {
+  400: 'INVALID_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'DENIED',
+  404: 'NOT_FOUND',
+  405: 'UNSUPPORTED',
+  409: 'CONFLICT',
+  413: 'PAYLOAD_TOO_LARGE',
+  429: 'TOOMANYREQUESTS',
+};
 
 export function toRegistryError(e: unknown, logger?: Logger): RegistryError {
   if (e instanceof RegistryError) return e;
   // Redis gone or not answering: the client may retry shortly; nothing is wrong with its request.
-  if (isRedisUnavailable(e)) return new RegistryError('UNAVAILABLE', 'the index store (Redis) is unavailable; retry shortly', { retryAfterSeconds: 1 }, 503);
+  if (isRedisUnavailable(e))
+    return new RegistryError('UNAVAILABLE', 'the index store (Redis) is unavailable; retry shortly', { retryAfterSeconds: 1 }, 503);
   if (e instanceof HttpException) {
     const status = e.getStatus();
     return new RegistryError(STATUS_CODES[status] ?? (status >= 500 ? 'INTERNAL' : 'INVALID_REQUEST'), e.message, undefined, status);

@@ -47,7 +47,13 @@ async function readId(storage: StorageDriver): Promise<string | undefined> {
  * (all split targets, replicas): Redis decides which of them names a new storage (SET NX), and the
  * others wait for that id to appear in storage.
  */
-export async function checkInstance(storage: StorageDriver, redis: Redis, keys: RedisKeys, where: string, waitMs = 5_000): Promise<InstanceCheck> {
+export async function checkInstance(
+  storage: StorageDriver,
+  redis: Redis,
+  keys: RedisKeys,
+  where: string,
+  waitMs = 5_000,
+): Promise<InstanceCheck> {
   const key = instanceKey(keys);
   let id = await readId(storage);
   let fresh = false;

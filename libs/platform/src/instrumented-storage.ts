@@ -3,8 +3,21 @@ import type { StorageDriver } from '@stevedore/storage';
 import type { StevedoreMetrics } from './metrics';
 
 const TIMED = new Set([
-  'stat', 'getContent', 'putContent', 'reader', 'writeStream', 'delete', 'deleteMany', 'deletePrefix', 'move', 'copy', 'presign',
-  'createMultipart', 'putPart', 'completeMultipart', 'abortMultipart',
+  'stat',
+  'getContent',
+  'putContent',
+  'reader',
+  'writeStream',
+  'delete',
+  'deleteMany',
+  'deletePrefix',
+  'move',
+  'copy',
+  'presign',
+  'createMultipart',
+  'putPart',
+  'completeMultipart',
+  'abortMultipart',
 ]);
 
 export function instrumentStorage(driver: StorageDriver, metrics: StevedoreMetrics): StorageDriver {

@@ -30,7 +30,11 @@ export function loggingModule(config: StevedoreConfig): DynamicModule {
       // Probes and scrapes would drown everything else.
       autoLogging: { ignore: (req: IncomingMessage) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') },
       serializers: {
-        req: (req: { method: string; url: string; id: unknown }) => ({ method: req.method, url: String(req.url).replace(/([?&](?:password|token|access_token|refresh_token)=)[^&]*/gi, '$1[redacted]'), id: req.id }),
+        req: (req: { method: string; url: string; id: unknown }) => ({
+          method: req.method,
+          url: String(req.url).replace(/([?&](?:password|token|access_token|refresh_token)=)[^&]*/gi, '$1[redacted]'),
+          id: req.id,
+        }),
       },
       quietReqLogger: true,
     },

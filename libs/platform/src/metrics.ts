@@ -18,9 +18,21 @@ export class StevedoreMetrics {
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 120],
     registers: [this.registry],
   });
-  readonly bytesPushed = new Counter({ name: 'stevedore_bytes_pushed_total', help: 'Blob bytes received from clients', registers: [this.registry] });
-  readonly bytesPulled = new Counter({ name: 'stevedore_bytes_pulled_total', help: 'Blob bytes sent to clients', registers: [this.registry] });
-  readonly uploadsInFlight = new Gauge({ name: 'stevedore_upload_sessions_in_flight', help: 'Blob upload requests being received now', registers: [this.registry] });
+  readonly bytesPushed = new Counter({
+    name: 'stevedore_bytes_pushed_total',
+    help: 'Blob bytes received from clients',
+    registers: [this.registry],
+  });
+  readonly bytesPulled = new Counter({
+    name: 'stevedore_bytes_pulled_total',
+    help: 'Blob bytes sent to clients',
+    registers: [this.registry],
+  });
+  readonly uploadsInFlight = new Gauge({
+    name: 'stevedore_upload_sessions_in_flight',
+    help: 'Blob upload requests being received now',
+    registers: [this.registry],
+  });
   readonly storageOps = new Counter({
     name: 'stevedore_storage_operations_total',
     help: 'Storage driver calls by operation and outcome',
@@ -53,15 +65,29 @@ export class StevedoreMetrics {
     labelNames: ['queue', 'state'] as const,
     registers: [this.registry],
   });
-  readonly gcRuns = new Counter({ name: 'stevedore_gc_runs_total', help: 'Garbage collection runs', labelNames: ['mode'] as const, registers: [this.registry] });
-  readonly gcBytesFreed = new Counter({ name: 'stevedore_gc_bytes_freed_total', help: 'Bytes freed by garbage collection', registers: [this.registry] });
+  readonly gcRuns = new Counter({
+    name: 'stevedore_gc_runs_total',
+    help: 'Garbage collection runs',
+    labelNames: ['mode'] as const,
+    registers: [this.registry],
+  });
+  readonly gcBytesFreed = new Counter({
+    name: 'stevedore_gc_bytes_freed_total',
+    help: 'Bytes freed by garbage collection',
+    registers: [this.registry],
+  });
   readonly dependencyRtt = new Gauge({
     name: 'stevedore_dependency_round_trip_seconds',
     help: 'Round trip to Redis and storage, sampled at scrape',
     labelNames: ['dependency'] as const,
     registers: [this.registry],
   });
-  readonly commits = new Counter({ name: 'stevedore_commits_total', help: 'Images committed from containers', labelNames: ['outcome'] as const, registers: [this.registry] });
+  readonly commits = new Counter({
+    name: 'stevedore_commits_total',
+    help: 'Images committed from containers',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
 
   /** Called before each scrape (queue depths, round trips). */
   private readonly collectors: Array<() => Promise<void>> = [];

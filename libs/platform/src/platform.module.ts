@@ -33,7 +33,11 @@ class RedisCloser implements OnApplicationShutdown {
   constructor(@Inject(REDIS) private readonly redis: Redis) {}
   async onApplicationShutdown(): Promise<void> {
     // QUIT waits for an answer a dead Redis never gives.
-    await closeWithin(1000, () => this.redis.quit(), () => this.redis.disconnect());
+    await closeWithin(
+      1000,
+      () => this.redis.quit(),
+      () => this.redis.disconnect(),
+    );
   }
 }
 
@@ -52,7 +56,10 @@ export class PlatformModule {
           provide: REDIS,
           inject: [StevedoreMetrics],
           useFactory: async (metrics: StevedoreMetrics) => {
-            const redis = await connectRedis(config.REDIS_URL, { commandTimeoutMs: config.STEVEDORE_REDIS_COMMAND_TIMEOUT_MS, log: (m) => logger.warn(m) });
+            const redis = await connectRedis(config.REDIS_URL, {
+              commandTimeoutMs: config.STEVEDORE_REDIS_COMMAND_TIMEOUT_MS,
+              log: (m) => logger.warn(m),
+            });
             metrics.onScrape(async () => {
               const t = process.hrtime.bigint();
               await redis.ping();

@@ -46,7 +46,9 @@ const quiet = <Q extends { on(event: 'error', fn: (e: Error) => void): unknown }
 };
 
 export function createQueue<N extends QueueName>(config: StevedoreConfig, name: N): Queue<JobData<N>, JobResult<N>> {
-  return quiet(new Queue<JobData<N>, JobResult<N>>(name, { connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
+  return quiet(
+    new Queue<JobData<N>, JobResult<N>>(name, { connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }),
+  );
 }
 
 export function createQueueEvents(config: StevedoreConfig, name: QueueName): QueueEvents {
@@ -63,5 +65,9 @@ export function createWorker<N extends QueueName>(
   processor: Processor<JobData<N>, JobResult<N>>,
   options: Partial<WorkerOptions> = {},
 ): Worker<JobData<N>, JobResult<N>> {
-  return new Worker<JobData<N>, JobResult<N>>(name, processor, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX, ...options });
+  return new Worker<JobData<N>, JobResult<N>>(name, processor, {
+    connection: queueConnection(config),
+    prefix: config.STEVEDORE_REDIS_PREFIX,
+    ...options,
+  });
 }

@@ -19,7 +19,10 @@ function startHint(url: string): string {
  * command; the connection keeps reconnecting in the background and requests succeed again when it
  * is back. Errors are logged once per outage, not once per retry.
  */
-export async function connectRedis(url: string, options: RedisOptions & { commandTimeoutMs?: number; log?: (message: string) => void } = {}): Promise<Redis> {
+export async function connectRedis(
+  url: string,
+  options: RedisOptions & { commandTimeoutMs?: number; log?: (message: string) => void } = {},
+): Promise<Redis> {
   const { commandTimeoutMs = 1500, log = (m: string) => console.warn(m), ...rest } = options;
   const redis = new Redis(url, {
     lazyConnect: true,
@@ -66,7 +69,9 @@ export function isRedisUnavailable(e: unknown): boolean {
   const err = e as { name?: string; message?: string; code?: string } | undefined;
   if (!err) return false;
   if (err.name === 'MaxRetriesPerRequestError') return true;
-  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Reached the max retries/.test(err.message ?? '');
+  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Reached the max retries/.test(
+    err.message ?? '',
+  );
 }
 
 // Whether the process's index connection last saw Redis answer. Queues and workers use the same
@@ -81,11 +86,24 @@ export async function closeWithin(ms: number, close: () => Promise<unknown> | un
   if (!redisReachable) ms = Math.min(ms, 200);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), ms).unref()));
-  const r = await Promise.race([Promise.resolve().then(close).then(() => 'done', () => 'done'), late]);
+  const r = await Promise.race([
+    Promise.resolve()
+      .then(close)
+      .then(
+        () => 'done',
+        () => 'done',
+      ),
+    late,
+  ]);
   clearTimeout(timer);
   if (r !== 'late' || !force) return;
   // Forcing may itself wait on the dead peer (BullMQ's disconnect does): bounded too.
-  await Promise.race([Promise.resolve().then(force).catch(() => undefined), new Promise((resolve) => setTimeout(resolve, 500).unref())]);
+  await Promise.race([
+    Promise.resolve()
+      .then(force)
+      .catch(() => undefined),
+    new Promise((resolve) => setTimeout(resolve, 500).unref()),
+  ]);
 }
 
 /** Keys of one deployment: `<prefix>:<parts>`; repository names go in `{}` so Redis Cluster keeps a repo's keys together. */

@@ -53,8 +53,14 @@ beforeAll(async () => {
   class EchoModule {}
   app = await NestFactory.create<NestFastifyApplication>(EchoModule, new FastifyAdapter(), { logger: false, bodyParser: false });
   // As the server does for internal routes: bodies reach handlers as raw streams.
-  app.getHttpAdapter().getInstance().addContentTypeParser('*', (_req, payload, done) => done(null, payload));
-  app.getHttpAdapter().getInstance().addContentTypeParser('application/json', (_req, payload, done) => done(null, payload));
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser('*', (_req, payload, done) => done(null, payload));
+  app
+    .getHttpAdapter()
+    .getInstance()
+    .addContentTypeParser('application/json', (_req, payload, done) => done(null, payload));
   // As the server does: every error answers the OCI envelope.
   app.useGlobalFilters(new RegistryExceptionFilter());
   await app.listen(0, '127.0.0.1');
@@ -74,7 +80,10 @@ describe('derived RPC', () => {
   });
 
   it('streams an argument, and says when there is none', async () => {
-    expect(await client.upload('x', Readable.from([Buffer.from('hello '), Buffer.from('world')]))).toEqual({ name: 'x', got: 'hello world' });
+    expect(await client.upload('x', Readable.from([Buffer.from('hello '), Buffer.from('world')]))).toEqual({
+      name: 'x',
+      got: 'hello world',
+    });
     expect(await client.upload('x')).toEqual({ name: 'x', got: null });
   });
 

@@ -45,14 +45,21 @@ function encode(value: unknown): string {
   });
 }
 function decode(text: string): unknown {
-  return JSON.parse(text, (_k, v: unknown) => (v && typeof v === 'object' && typeof (v as { $bytes?: unknown }).$bytes === 'string' ? Buffer.from((v as { $bytes: string }).$bytes, 'base64') : v));
+  return JSON.parse(text, (_k, v: unknown) =>
+    v && typeof v === 'object' && typeof (v as { $bytes?: unknown }).$bytes === 'string'
+      ? Buffer.from((v as { $bytes: string }).$bytes, 'base64')
+      : v,
+  );
 }
 const header = (v: string) => Buffer.from(v).toString('base64url');
 const unheader = (v: string | string[] | undefined) => (typeof v === 'string' ? Buffer.from(v, 'base64url').toString() : undefined);
 
 function parseArgs(name: string, spec: RpcMethod, raw: unknown): unknown[] {
   const r = spec.args.safeParse(raw);
-  if (!r.success) throw new RegistryError('INVALID_REQUEST', `invalid arguments to ${name}`, { issues: r.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`) });
+  if (!r.success)
+    throw new RegistryError('INVALID_REQUEST', `invalid arguments to ${name}`, {
+      issues: r.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`),
+    });
   return r.data as unknown[];
 }
 
@@ -78,7 +85,11 @@ export function rpcController<S extends object>(service: string, token: symbol |
           body.resume();
         }
       } else {
-        args = parseArgs(method, spec, decode((await readCapped(body, MAX_JSON_BYTES, 'INVALID_REQUEST', 'the arguments')).toString() || '[]'));
+        args = parseArgs(
+          method,
+          spec,
+          decode((await readCapped(body, MAX_JSON_BYTES, 'INVALID_REQUEST', 'the arguments')).toString() || '[]'),
+        );
       }
       const fn = (this.impl as Record<string, (...a: unknown[]) => Promise<unknown>>)[method];
       const result = await fn.apply(this.impl, args);

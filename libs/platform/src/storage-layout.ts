@@ -67,7 +67,9 @@ export const StorageLayout = {
 } as const;
 
 /** Parse a key back (for reindex): which repository and kind a link belongs to. */
-export function parseLinkKey(key: string):
+export function parseLinkKey(
+  key: string,
+):
   | { kind: 'layer'; name: string; digest: string }
   | { kind: 'revision'; name: string; digest: string }
   | { kind: 'tag'; name: string; tag: string }

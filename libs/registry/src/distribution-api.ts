@@ -86,12 +86,14 @@ function pageQuery(q: Record<string, string | undefined>): { n?: number; last?: 
   let n: number | undefined;
   if (q.n !== undefined) {
     n = /^\d{1,16}$/.test(q.n) ? Number(q.n) : NaN;
-    if (!Number.isSafeInteger(n)) throw new RegistryError('INVALID_REQUEST', 'n must be a non-negative integer', { n: String(q.n).slice(0, 40) });
+    if (!Number.isSafeInteger(n))
+      throw new RegistryError('INVALID_REQUEST', 'n must be a non-negative integer', { n: String(q.n).slice(0, 40) });
     n = Math.min(n, MAX_PAGE_ENTRIES);
   }
   // Names are at most 255 characters and tags 128: anything longer cannot be a cursor we gave out.
   const last: unknown = q.last;
-  if (last !== undefined && (typeof last !== 'string' || last.length > 512)) throw new RegistryError('INVALID_REQUEST', 'last is not a name or tag', { last: String(last).slice(0, 40) });
+  if (last !== undefined && (typeof last !== 'string' || last.length > 512))
+    throw new RegistryError('INVALID_REQUEST', 'last is not a name or tag', { last: String(last).slice(0, 40) });
   return { n, last: q.last || undefined };
 }
 
@@ -100,7 +102,12 @@ function pageQuery(q: Record<string, string | undefined>): { n?: number; last?: 
  * also pull on the source (one `scope`, space-separated, as distribution does), so a token client
  * that follows the challenge gets a token the mount can use.
  */
-function challengeScopes(route: V2Route | undefined, method: string, query: Record<string, string | undefined>, access: AccessRequest): AccessRequest[] {
+function challengeScopes(
+  route: V2Route | undefined,
+  method: string,
+  query: Record<string, string | undefined>,
+  access: AccessRequest,
+): AccessRequest[] {
   const from = query.from;
   if (route?.kind === 'uploads' && method === 'POST' && query.mount && from && from !== access.name) {
     return [access, { type: 'repository', name: from, actions: ['pull'] }];
@@ -147,9 +154,14 @@ export class DistributionApi {
       await this.dispatch(route, req, reply, query);
     } catch (e) {
       const err = toRegistryError(e, this.logger);
-      const extra = err.code === 'UNAUTHORIZED' && this.guard && access ? this.guard.challenge(challengeScopes(route, req.method, query, access)) : {};
+      const extra =
+        err.code === 'UNAUTHORIZED' && this.guard && access ? this.guard.challenge(challengeScopes(route, req.method, query, access)) : {};
       if (req.method === 'HEAD') {
-        if (!reply.sent) reply.code(err.status).headers({ ...API_VERSION, ...extra }).send();
+        if (!reply.sent)
+          reply
+            .code(err.status)
+            .headers({ ...API_VERSION, ...extra })
+            .send();
       } else {
         sendRegistryError(reply, err, { ...API_VERSION, ...extra });
       }
@@ -158,7 +170,12 @@ export class DistributionApi {
     }
   }
 
-  private async dispatch(route: V2Route, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
+  private async dispatch(
+    route: V2Route,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    query: Record<string, string | undefined>,
+  ): Promise<void> {
     const m = req.method;
     reply.headers(API_VERSION);
     switch (route.kind) {
@@ -228,7 +245,9 @@ export class DistributionApi {
         }
         const bytes = await readCapped(body(req), this.options.maxManifestBytes, 'MANIFEST_INVALID');
         const r = await this.metadata.putManifest(manifestReference(name, reference), bytes, header(req, 'content-type'));
-        reply.code(201).headers({ location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' });
+        reply
+          .code(201)
+          .headers({ location: `/v2/${name}/manifests/${r.digest}`, 'docker-content-digest': r.digest, 'content-length': '0' });
         if (r.subject) reply.header('oci-subject', r.subject);
         reply.send();
         return;
@@ -249,7 +268,13 @@ export class DistributionApi {
         const info = await this.blobs.stat(name, digest);
         if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
         reply
-          .headers({ 'content-length': String(info.size), 'docker-content-digest': digest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${digest}"` })
+          .headers({
+            'content-length': String(info.size),
+            'docker-content-digest': digest,
+            'content-type': 'application/octet-stream',
+            'accept-ranges': 'bytes',
+            etag: `"${digest}"`,
+          })
           .send();
         return;
       }
@@ -265,10 +290,19 @@ export class DistributionApi {
           reply.code(307).headers({ location: content.redirectUrl, 'docker-content-digest': digest }).send();
           return;
         }
-        const common = { 'docker-content-digest': digest, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes', etag: `"${digest}"` };
+        const common = {
+          'docker-content-digest': digest,
+          'content-type': 'application/octet-stream',
+          'accept-ranges': 'bytes',
+          etag: `"${digest}"`,
+        };
         if (content.range) {
           const { start, end } = content.range;
-          reply.code(206).headers({ ...common, 'content-range': `bytes ${start}-${end}/${content.info.size}`, 'content-length': String(end - start + 1) });
+          reply.code(206).headers({
+            ...common,
+            'content-range': `bytes ${start}-${end}/${content.info.size}`,
+            'content-length': String(end - start + 1),
+          });
         } else {
           reply.headers({ ...common, 'content-length': String(content.info.size) });
         }
@@ -296,7 +330,12 @@ export class DistributionApi {
     }
   }
 
-  private async startUpload(name: string, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
+  private async startUpload(
+    name: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    query: Record<string, string | undefined>,
+  ): Promise<void> {
     if (query.mount) {
       const digest = parseDigest(query.mount);
       const from = query.from;
@@ -308,7 +347,10 @@ export class DistributionApi {
         const mayPull = !this.guard || (await this.guard.permits(req, { type: 'repository', name: from, actions: ['pull'] }));
         const info = mayPull ? await this.blobs.mount(name, from, digest) : undefined;
         if (info) {
-          reply.code(201).headers({ location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': '0' }).send();
+          reply
+            .code(201)
+            .headers({ location: `/v2/${name}/blobs/${digest}`, 'docker-content-digest': digest, 'content-length': '0' })
+            .send();
           return;
         }
       }
@@ -317,24 +359,44 @@ export class DistributionApi {
     const status = await this.blobs.startUpload(name);
     if (query.digest) {
       const digest = parseDigest(query.digest);
-      const info = await this.withUpload(() => this.blobs.completeUpload(name, status.id, digest, countedBody(req, this.metrics), contentLength(req)));
-      reply.code(201).headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' }).send();
+      const info = await this.withUpload(() =>
+        this.blobs.completeUpload(name, status.id, digest, countedBody(req, this.metrics), contentLength(req)),
+      );
+      reply
+        .code(201)
+        .headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' })
+        .send();
       return;
     }
-    reply.code(202).headers({ ...uploadHeaders(name, status.id, 0), 'content-length': '0' }).send();
+    reply
+      .code(202)
+      .headers({ ...uploadHeaders(name, status.id, 0), 'content-length': '0' })
+      .send();
   }
 
-  private async upload(name: string, id: string, req: FastifyRequest, reply: FastifyReply, query: Record<string, string | undefined>): Promise<void> {
+  private async upload(
+    name: string,
+    id: string,
+    req: FastifyRequest,
+    reply: FastifyReply,
+    query: Record<string, string | undefined>,
+  ): Promise<void> {
     switch (req.method) {
       case 'GET': {
         const s = await this.blobs.uploadStatus(name, id);
-        reply.code(204).headers(uploadHeaders(name, id, s.offset)).send();
+        reply
+          .code(204)
+          .headers(uploadHeaders(name, id, s.offset))
+          .send();
         return;
       }
       case 'PATCH': {
         const range = parseContentRange(header(req, 'content-range'));
         const s = await this.withUpload(() => this.blobs.appendChunk(name, id, countedBody(req, this.metrics), range, contentLength(req)));
-        reply.code(202).headers({ ...uploadHeaders(name, id, s.offset), 'content-length': '0' }).send();
+        reply
+          .code(202)
+          .headers({ ...uploadHeaders(name, id, s.offset), 'content-length': '0' })
+          .send();
         return;
       }
       case 'PUT': {
@@ -342,8 +404,13 @@ export class DistributionApi {
         const digest = parseDigest(query.digest);
         const len = contentLength(req);
         const hasBody = (len !== undefined && len > 0) || header(req, 'transfer-encoding') !== undefined;
-        const info = await this.withUpload(() => this.blobs.completeUpload(name, id, digest, hasBody ? countedBody(req, this.metrics) : undefined, hasBody ? len : undefined));
-        reply.code(201).headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' }).send();
+        const info = await this.withUpload(() =>
+          this.blobs.completeUpload(name, id, digest, hasBody ? countedBody(req, this.metrics) : undefined, hasBody ? len : undefined),
+        );
+        reply
+          .code(201)
+          .headers({ location: `/v2/${name}/blobs/${info.digest}`, 'docker-content-digest': info.digest, 'content-length': '0' })
+          .send();
         return;
       }
       case 'DELETE':

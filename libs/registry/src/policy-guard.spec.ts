@@ -7,7 +7,16 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import type { FastifyRequest } from 'fastify';
 import fc from 'fast-check';
 import { RegistryError } from '@stevedore/oci';
-import { Access, CONFIG, hiddenIds, type AccessRequest, type Caller, type OwnedResource, type RoutePolicy, type StevedoreConfig } from '@stevedore/platform';
+import {
+  Access,
+  CONFIG,
+  hiddenIds,
+  type AccessRequest,
+  type Caller,
+  type OwnedResource,
+  type RoutePolicy,
+  type StevedoreConfig,
+} from '@stevedore/platform';
 import type { AccessGuard } from './access-guard';
 import { AccessPolicy, AccessPolicyModule, ResourceRegistry, RoutePolicyTable, unguardedRoutes } from './policy-guard';
 
@@ -28,14 +37,18 @@ function guardOf(callers: Record<string, Caller>, rights: Record<string, Rights>
     permits,
     check: async (req, a) => {
       if (await permits(req, a)) return;
-      throw who(req).kind === 'anonymous' ? new RegistryError('UNAUTHORIZED', 'authentication required') : new RegistryError('DENIED', 'denied');
+      throw who(req).kind === 'anonymous'
+        ? new RegistryError('UNAUTHORIZED', 'authentication required')
+        : new RegistryError('DENIED', 'denied');
     },
     challenge: () => ({}),
   };
 }
 
-const config = (over: Partial<StevedoreConfig> = {}) => ({ STEVEDORE_AUTH: true, STEVEDORE_INTERNAL_TOKEN: 'internal-secret', ...over }) as StevedoreConfig;
-const req = (who?: string, extra: Partial<FastifyRequest> = {}) => ({ headers: who ? { 'x-who': who } : {}, params: {}, ...extra }) as unknown as FastifyRequest;
+const config = (over: Partial<StevedoreConfig> = {}) =>
+  ({ STEVEDORE_AUTH: true, STEVEDORE_INTERNAL_TOKEN: 'internal-secret', ...over }) as StevedoreConfig;
+const req = (who?: string, extra: Partial<FastifyRequest> = {}) =>
+  ({ headers: who ? { 'x-who': who } : {}, params: {}, ...extra }) as unknown as FastifyRequest;
 
 const callers: Record<string, Caller> = {
   alice: { kind: 'user', name: 'alice', admin: false, actsFor: 'alice' },
@@ -83,7 +96,7 @@ describe('AccessPolicy', () => {
     }
   });
 
-  it("robots and tokens act for their owner within their rights: seeing needs pull, changing needs push on what it writes", async () => {
+  it('robots and tokens act for their owner within their rights: seeing needs pull, changing needs push on what it writes', async () => {
     const p = setup(things);
     expect(await outcome(p, 'ci', on('read'))).toBe('ok');
     expect(await outcome(p, 'ci', on('change'))).toBe('ok');
@@ -121,9 +134,13 @@ describe('AccessPolicy', () => {
   it('internal routes need the internal token; metrics the metrics token when one is set', async () => {
     const p = setup(things, { STEVEDORE_METRICS_TOKEN: 'metrics-secret-0123' });
     await expect(p.authorize(req(), { role: 'internal' })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
-    await expect(p.authorize(req(undefined, { headers: { 'x-stevedore-internal-token': 'internal-secret' } }), { role: 'internal' })).resolves.toBeUndefined();
+    await expect(
+      p.authorize(req(undefined, { headers: { 'x-stevedore-internal-token': 'internal-secret' } }), { role: 'internal' }),
+    ).resolves.toBeUndefined();
     await expect(p.authorize(req('admin'), { role: 'metrics' })).rejects.toMatchObject({ code: 'UNAUTHORIZED' });
-    await expect(p.authorize(req(undefined, { headers: { authorization: 'Bearer metrics-secret-0123' } }), { role: 'metrics' })).resolves.toBeUndefined();
+    await expect(
+      p.authorize(req(undefined, { headers: { authorization: 'Bearer metrics-secret-0123' } }), { role: 'metrics' }),
+    ).resolves.toBeUndefined();
   });
 
   it('without an access guard: everything when auth is off, nothing but open routes when it is on', async () => {
@@ -137,20 +154,28 @@ describe('AccessPolicy', () => {
   it('per-item lists: hidden items are reported, not refused', async () => {
     const p = setup(things);
     const r = req('bob');
-    await p.authorize(r, { role: 'authenticated', resource: { kind: 'thing', action: 'content', ids: () => ['t1', 'nope'], perItem: true } });
+    await p.authorize(r, {
+      role: 'authenticated',
+      resource: { kind: 'thing', action: 'content', ids: () => ['t1', 'nope'], perItem: true },
+    });
     expect([...hiddenIds(r)].sort()).toEqual(['nope', 't1']);
   });
 
   it('property: a non-admin never acts on a resource of another owner, and the answer is the missing one', async () => {
     const names = ['alice', 'bob', 'admin', 'ci', 'narrow', 'tok'];
     await fc.assert(
-      fc.asyncProperty(fc.constantFrom(...names), fc.constantFrom('alice', 'bob', 'carol', undefined), fc.constantFrom('read', 'content', 'change') as fc.Arbitrary<'read' | 'content' | 'change'>, async (who, owner, action) => {
-        const p = setup({ t1: { owner, repositories: ['alice/app'] } });
-        const got = await outcome(p, who, on(action));
-        const c = callers[who];
-        if (c.admin) expect(got).toBe('ok');
-        else if (c.actsFor !== owner) expect(got).toBe('NOT_FOUND:no such thing: t1');
-      }),
+      fc.asyncProperty(
+        fc.constantFrom(...names),
+        fc.constantFrom('alice', 'bob', 'carol', undefined),
+        fc.constantFrom('read', 'content', 'change') as fc.Arbitrary<'read' | 'content' | 'change'>,
+        async (who, owner, action) => {
+          const p = setup({ t1: { owner, repositories: ['alice/app'] } });
+          const got = await outcome(p, who, on(action));
+          const c = callers[who];
+          if (c.admin) expect(got).toBe('ok');
+          else if (c.actsFor !== owner) expect(got).toBe('NOT_FOUND:no such thing: t1');
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -201,7 +226,10 @@ describe('route policy table', () => {
   it('lists every route with its policy (a class-level one applies to its routes)', async () => {
     const a = await app([Guarded, ClassLevel]);
     await a.init();
-    const routes = a.get(RoutePolicyTable).routes().map((r) => ({ method: r.method, path: r.path, role: r.policy?.role }));
+    const routes = a
+      .get(RoutePolicyTable)
+      .routes()
+      .map((r) => ({ method: r.method, path: r.path, role: r.policy?.role }));
     expect(routes).toEqual([
       { method: 'GET', path: '/t/a', role: 'anyone' },
       { method: 'GET', path: '/v/c', role: 'admin' },

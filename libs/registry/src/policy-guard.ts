@@ -112,7 +112,8 @@ export class AccessPolicy {
 
   private metricsToken(req: FastifyRequest): void {
     const token = this.config.STEVEDORE_METRICS_TOKEN;
-    if (token && !secretMatches(req.headers.authorization, `Bearer ${token}`)) throw new RegistryError('UNAUTHORIZED', 'metrics need the bearer token STEVEDORE_METRICS_TOKEN');
+    if (token && !secretMatches(req.headers.authorization, `Bearer ${token}`))
+      throw new RegistryError('UNAUTHORIZED', 'metrics need the bearer token STEVEDORE_METRICS_TOKEN');
   }
 
   /** Decide one request by its route's policy; throws the answer when it is not allowed. */
@@ -238,7 +239,9 @@ export class RoutePolicyTable implements OnApplicationBootstrap {
   onApplicationBootstrap(): void {
     const missing = this.routes().filter((r) => !r.policy);
     if (missing.length) {
-      throw new Error(`routes without an access policy (declare one with @Access): ${missing.map((r) => `${r.method} ${r.path} (${r.handler})`).join(', ')}`);
+      throw new Error(
+        `routes without an access policy (declare one with @Access): ${missing.map((r) => `${r.method} ${r.path} (${r.handler})`).join(', ')}`,
+      );
     }
   }
 }
@@ -249,7 +252,8 @@ export class RoutePolicyTable implements OnApplicationBootstrap {
  */
 export function unguardedRoutes(served: Array<{ method: string; url: string }>, nest: RouteEntry[]): string[] {
   const known = new Set(nest.filter((r) => r.policy).map((r) => `${r.method} ${r.path}`));
-  const external = (url: string) => EXTERNAL_ROUTES.some((e) => url === e.prefix || url.startsWith(e.prefix + '/') || url.startsWith(e.prefix + '-'));
+  const external = (url: string) =>
+    EXTERNAL_ROUTES.some((e) => url === e.prefix || url.startsWith(e.prefix + '/') || url.startsWith(e.prefix + '-'));
   return served
     .filter((r) => r.method !== 'HEAD' && r.method !== 'OPTIONS')
     .filter((r) => !external(r.url) && !known.has(`${r.method} ${joinPath(r.url)}`))

@@ -29,7 +29,10 @@ export function matchV2(path: string): V2Route | undefined {
 }
 
 /** What a request needs: the repository and actions of a token scope, or the catalog. */
-export function requiredAccess(route: V2Route, method: string): { type: 'repository' | 'registry' | 'base'; name: string; actions: string[] } {
+export function requiredAccess(
+  route: V2Route,
+  method: string,
+): { type: 'repository' | 'registry' | 'base'; name: string; actions: string[] } {
   if (route.kind === 'base') return { type: 'base', name: '', actions: [] };
   if (route.kind === 'catalog') return { type: 'registry', name: 'catalog', actions: ['*'] };
   const read = method === 'GET' || method === 'HEAD';

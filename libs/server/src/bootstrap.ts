@@ -173,7 +173,9 @@ async function ensureInstance(app: INestApplication, config: StevedoreConfig): P
  * `reindex`: rebuild every Redis index from storage (after Redis was lost or flushed), with the
  * in-process services of the all-in-one target; prints what it found as JSON.
  */
-export async function reindex(env: Record<string, string | undefined> = process.env): Promise<Awaited<ReturnType<MetadataService['reindex']>>> {
+export async function reindex(
+  env: Record<string, string | undefined> = process.env,
+): Promise<Awaited<ReturnType<MetadataService['reindex']>>> {
   const config = loadConfig({ ...env, STEVEDORE_TARGET: 'all' });
   const blobs = BlobsModule.inProcess();
   const app = await NestFactory.createApplicationContext(rootModule(config, [blobs, MetadataModule.inProcess(blobs)]), { logger: false });
@@ -237,10 +239,13 @@ export function exitOnSignals(server: RunningServer): void {
       logger.warn(`requests still open after ${seconds} s: closing their connections`);
       http.closeAllConnections();
     }, seconds * 1000).unref();
-    setTimeout(() => {
-      logger.error('shutdown did not finish in time: exiting');
-      process.exit(1);
-    }, (seconds + 5) * 1000).unref();
+    setTimeout(
+      () => {
+        logger.error('shutdown did not finish in time: exiting');
+        process.exit(1);
+      },
+      (seconds + 5) * 1000,
+    ).unref();
     server.close().then(
       () => process.exit(0),
       (e: Error) => {

@@ -35,6 +35,14 @@ export async function mountQueueDashboard(app: INestApplication, config: Stevedo
     await scope.register(serverAdapter.registerPlugin() as never, { prefix: QUEUE_DASHBOARD_PATH });
   });
   fastify.addHook('onClose', async () => {
-    await Promise.all(queues.map((q) => closeWithin(1500, () => q.close(), () => q.disconnect())));
+    await Promise.all(
+      queues.map((q) =>
+        closeWithin(
+          1500,
+          () => q.close(),
+          () => q.disconnect(),
+        ),
+      ),
+    );
   });
 }

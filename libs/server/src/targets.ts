@@ -67,7 +67,9 @@ export function modulesFor(target: Target, config: StevedoreConfig): DynamicModu
   // Pull-through and the replication-rule hook wrap the services every module here uses: images a
   // container starts from are pulled through on a miss, and every tag written fires the rules.
   const upstream = UpstreamModule.forRoot([blobs, metadata], { api: has('api'), workers: has('workers') });
-  const containers = has('containers') ? ContainersModule.forRoot([upstream], { api: has('api'), serveInternal: split }) : ContainersModule.remote({ api: has('api') });
+  const containers = has('containers')
+    ? ContainersModule.forRoot([upstream], { api: has('api'), serveInternal: split })
+    : ContainersModule.remote({ api: has('api') });
   if (has('containers') && split) out.push(containers);
   if (!serves) return out;
 

@@ -3,7 +3,16 @@
 // incomplete; after the restart the job runs again (BullMQ's stalled-job recovery) and finishes.
 import { randomBytes } from 'node:crypto';
 import { MediaTypes, buildImage, digestOf, layerFromBytes, writeArchive, type ImageConfig } from '@stevedore/oci';
-import { OCI_MANIFEST, http, pushImage, sha256, startReferenceRegistry, startStevedore, waitFor, type StevedoreUnderTest } from '@stevedore/testing';
+import {
+  OCI_MANIFEST,
+  http,
+  pushImage,
+  sha256,
+  startReferenceRegistry,
+  startStevedore,
+  waitFor,
+  type StevedoreUnderTest,
+} from '@stevedore/testing';
 
 jest.setTimeout(300_000);
 
@@ -45,7 +54,10 @@ describe('kill -9 mid-copy (all-in-one)', () => {
     const layers = [0, 1, 2].map(() => randomBytes(24 * 1024 * 1024));
     const images = await Promise.all(
       [0, 1].map((i) =>
-        buildImage({ config: { ...baseConfig, author: `crash ${i}` }, layers: layers.slice(i, i + 2).map((b) => layerFromBytes(b, MediaTypes.ociLayer, digestOf(b))) }),
+        buildImage({
+          config: { ...baseConfig, author: `crash ${i}` },
+          layers: layers.slice(i, i + 2).map((b) => layerFromBytes(b, MediaTypes.ociLayer, digestOf(b))),
+        }),
       ),
     );
     const chunks: Buffer[] = [];
@@ -55,20 +67,28 @@ describe('kill -9 mid-copy (all-in-one)', () => {
     expect(posted.status).toBe(202);
     const id = posted.json().id as string;
     // Kill once the job is storing blobs, before it is done.
-    await waitFor(async () => {
-      const st = (await http(s.url, 'GET', `/api/v1/imports/${id}`)).json();
-      if (st.state === 'completed') throw new Error('the load finished before the kill: make the archive bigger');
-      return st.progress?.phase === 'storing' && st.progress.bytes > 8 * 1024 * 1024;
-    }, 60_000, 5);
+    await waitFor(
+      async () => {
+        const st = (await http(s.url, 'GET', `/api/v1/imports/${id}`)).json();
+        if (st.state === 'completed') throw new Error('the load finished before the kill: make the archive bigger');
+        return st.progress?.phase === 'storing' && st.progress.bytes > 8 * 1024 * 1024;
+      },
+      60_000,
+      5,
+    );
     s.kill();
     await s.restart();
     // Right after the restart: whatever tag exists is whole (none should, the tags come last).
     expect(await tagsWhole(s.url, 'crashload/app', ['v0', 'v1'])).toEqual([]);
     let last: any;
-    await waitFor(async () => {
-      last = (await http(s.url, 'GET', `/api/v1/imports/${id}`)).json();
-      return last.state === 'completed' || last.state === 'failed';
-    }, 180_000, 500);
+    await waitFor(
+      async () => {
+        last = (await http(s.url, 'GET', `/api/v1/imports/${id}`)).json();
+        return last.state === 'completed' || last.state === 'failed';
+      },
+      180_000,
+      500,
+    );
     expect({ state: last.state, error: last.error }).toEqual({ state: 'completed', error: undefined });
     expect(await tagsWhole(s.url, 'crashload/app', ['v0', 'v1'])).toEqual(['v0', 'v1']);
   });
@@ -76,27 +96,49 @@ describe('kill -9 mid-copy (all-in-one)', () => {
   it('mid-replication: the target never has the tag before its blobs; the job finishes after the restart', async () => {
     const target = await startReferenceRegistry();
     try {
-      expect((await http(s.url, 'POST', '/api/v1/upstreams', JSON.stringify({ id: 'crash-target', url: target.url }), { 'content-type': 'application/json' })).status).toBe(201);
+      expect(
+        (
+          await http(s.url, 'POST', '/api/v1/upstreams', JSON.stringify({ id: 'crash-target', url: target.url }), {
+            'content-type': 'application/json',
+          })
+        ).status,
+      ).toBe(201);
       const img = await pushImage(s.url, 'crashrep/app', 'v1', { layers: [randomBytes(40 * 1024 * 1024), randomBytes(40 * 1024 * 1024)] });
-      const posted = await http(s.url, 'POST', '/api/v1/replications', JSON.stringify({ source: 'crashrep/app:v1', target: { upstream: 'crash-target', name: 'mirror/app', tag: 'v1' } }), {
-        'content-type': 'application/json',
-      });
+      const posted = await http(
+        s.url,
+        'POST',
+        '/api/v1/replications',
+        JSON.stringify({ source: 'crashrep/app:v1', target: { upstream: 'crash-target', name: 'mirror/app', tag: 'v1' } }),
+        {
+          'content-type': 'application/json',
+        },
+      );
       expect(posted.status).toBe(202);
       const id = posted.json().id as string;
-      await waitFor(async () => {
-        const st = (await http(s.url, 'GET', `/api/v1/replications/${id}`)).json();
-        if (st.state === 'completed') throw new Error('the replication finished before the kill: make the image bigger');
-        return st.progress?.phase === 'blobs' && st.progress.bytes.done > 8 * 1024 * 1024;
-      }, 60_000, 5);
+      await waitFor(
+        async () => {
+          const st = (await http(s.url, 'GET', `/api/v1/replications/${id}`)).json();
+          if (st.state === 'completed') throw new Error('the replication finished before the kill: make the image bigger');
+          return st.progress?.phase === 'blobs' && st.progress.bytes.done > 8 * 1024 * 1024;
+        },
+        60_000,
+        5,
+      );
       s.kill();
       // The process is dead mid-copy: the target has no tag yet.
-      expect((await fetch(`${target.url}/v2/mirror/app/manifests/v1`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } })).status).toBe(404);
+      expect((await fetch(`${target.url}/v2/mirror/app/manifests/v1`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } })).status).toBe(
+        404,
+      );
       await s.restart();
       let last: any;
-      await waitFor(async () => {
-        last = (await http(s.url, 'GET', `/api/v1/replications/${id}`)).json();
-        return last.state === 'completed';
-      }, 240_000, 500);
+      await waitFor(
+        async () => {
+          last = (await http(s.url, 'GET', `/api/v1/replications/${id}`)).json();
+          return last.state === 'completed';
+        },
+        240_000,
+        500,
+      );
       expect(last.result.digest).toBe(img.digest);
       await pullable(target.url, 'mirror/app', 'v1');
     } finally {

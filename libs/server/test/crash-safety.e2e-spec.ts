@@ -32,7 +32,10 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
     const post = await http(s.url, 'POST', '/v2/crash/upload/blobs/uploads/');
     const loc = post.headers.get('location')!;
     const first = data.subarray(0, 1024 * 1024);
-    const r1 = await http(s.url, 'PATCH', loc, first, { 'content-type': 'application/octet-stream', 'content-range': `0-${first.length - 1}` });
+    const r1 = await http(s.url, 'PATCH', loc, first, {
+      'content-type': 'application/octet-stream',
+      'content-range': `0-${first.length - 1}`,
+    });
     expect(r1.status).toBe(202);
     // A second chunk is cut off by kill -9 of the process that stores it.
     const victim = wiring === 'all' ? 'all' : 'blob-service';
@@ -49,9 +52,12 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
       },
     });
     const authorization = 'Basic ' + Buffer.from(`${s.admin.user}:${s.admin.password}`).toString('base64');
-    const cut = await fetch(s.url + loc, { method: 'PATCH', body: slow, headers: { 'content-type': 'application/octet-stream', authorization }, duplex: 'half' } as RequestInit).catch(
-      (e: Error) => e,
-    );
+    const cut = await fetch(s.url + loc, {
+      method: 'PATCH',
+      body: slow,
+      headers: { 'content-type': 'application/octet-stream', authorization },
+      duplex: 'half',
+    } as RequestInit).catch((e: Error) => e);
     // The chunk must not have been accepted: the connection is cut (all-in-one) or the gateway
     // answers with an error (split: the blob-service behind it died).
     const cutStatus = cut instanceof Response ? cut.status : 0;
@@ -62,7 +68,10 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
     expect(status.status).toBe(204);
     expect(status.headers.get('range')).toBe(`0-${first.length - 1}`);
     const rest = data.subarray(first.length);
-    const r2 = await http(s.url, 'PATCH', loc, rest, { 'content-type': 'application/octet-stream', 'content-range': `${first.length}-${data.length - 1}` });
+    const r2 = await http(s.url, 'PATCH', loc, rest, {
+      'content-type': 'application/octet-stream',
+      'content-range': `${first.length}-${data.length - 1}`,
+    });
     expect(r2.status).toBe(202);
     const put = await http(s.url, 'PUT', `${loc}?digest=${sha256(data)}`);
     expect(put.status).toBe(201);
@@ -74,7 +83,11 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
     await pushImage(s.url, 'crash/tags', 'before');
     let done = 0;
     const pushes = (async () => {
-      for (let i = 0; i < 40; i++) await pushImage(s.url, 'crash/tags', `t${i}`).then(() => done++, () => undefined);
+      for (let i = 0; i < 40; i++)
+        await pushImage(s.url, 'crash/tags', `t${i}`).then(
+          () => done++,
+          () => undefined,
+        );
     })();
     // Kill while pushes are in full flow.
     while (done < 3) await new Promise((r) => setTimeout(r, 20));

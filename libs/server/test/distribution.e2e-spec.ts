@@ -43,7 +43,9 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
     it('single POST with digest', async () => {
       const data = randomBytes(100);
       const d = sha256(data);
-      const r = await http(base, 'POST', `/v2/push/single/blobs/uploads/?digest=${d}`, data, { 'content-type': 'application/octet-stream' });
+      const r = await http(base, 'POST', `/v2/push/single/blobs/uploads/?digest=${d}`, data, {
+        'content-type': 'application/octet-stream',
+      });
       expect(r.status).toBe(201);
       expect(r.headers.get('location')).toBe(`/v2/push/single/blobs/${d}`);
       expect((await http(base, 'GET', `/v2/push/single/blobs/${d}`)).body.equals(data)).toBe(true);
@@ -58,7 +60,11 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
       const parts = [data.subarray(0, 100_000), data.subarray(100_000, 200_000), data.subarray(200_000)];
       let offset = 0;
       for (const part of parts) {
-        const r = await http(base, 'PATCH', loc, part, { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + part.length - 1}`, 'content-length': String(part.length) });
+        const r = await http(base, 'PATCH', loc, part, {
+          'content-type': 'application/octet-stream',
+          'content-range': `${offset}-${offset + part.length - 1}`,
+          'content-length': String(part.length),
+        });
         expect(r.status).toBe(202);
         offset += part.length;
         expect(r.headers.get('range')).toBe(`0-${offset - 1}`);
@@ -189,7 +195,9 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
       expect(idx.manifests.map((m: any) => m.digest).sort()).toEqual([sig.digest, sbom.digest].sort());
       const filtered = await http(base, 'GET', `/v2/disc/ref/referrers/${subject.digest}?artifactType=${encodeURIComponent(sbomType)}`);
       expect(filtered.headers.get('oci-filters-applied')).toBe('artifactType');
-      expect(filtered.json().manifests).toEqual([{ mediaType: OCI_MANIFEST, digest: sbom.digest, size: sbom.manifest.length, artifactType: sbomType }]);
+      expect(filtered.json().manifests).toEqual([
+        { mediaType: OCI_MANIFEST, digest: sbom.digest, size: sbom.manifest.length, artifactType: sbomType },
+      ]);
       const none = await http(base, 'GET', `/v2/disc/ref/referrers/${sha256('x')}`);
       expect(none.status).toBe(200);
       expect(none.json().manifests).toEqual([]);
@@ -217,7 +225,9 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
     it('digest mismatch on PUT answers DIGEST_INVALID and the blob does not exist', async () => {
       const post = await http(base, 'POST', '/v2/bad/digest/blobs/uploads/');
       const wrong = sha256('something else');
-      const r = await http(base, 'PUT', `${post.headers.get('location')}?digest=${wrong}`, Buffer.from('hello'), { 'content-type': 'application/octet-stream' });
+      const r = await http(base, 'PUT', `${post.headers.get('location')}?digest=${wrong}`, Buffer.from('hello'), {
+        'content-type': 'application/octet-stream',
+      });
       expect(r.status).toBe(400);
       expect(errorCode(r)).toBe('DIGEST_INVALID');
       expect((await http(base, 'HEAD', `/v2/bad/digest/blobs/${wrong}`)).status).toBe(404);
@@ -228,14 +238,19 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
       const post = await http(base, 'POST', '/v2/bad/range/blobs/uploads/');
       const loc = post.headers.get('location')!;
       await http(base, 'PATCH', loc, Buffer.from('abcd'), { 'content-type': 'application/octet-stream', 'content-range': '0-3' });
-      const r = await http(base, 'PATCH', loc, Buffer.from('efgh'), { 'content-type': 'application/octet-stream', 'content-range': '10-13' });
+      const r = await http(base, 'PATCH', loc, Buffer.from('efgh'), {
+        'content-type': 'application/octet-stream',
+        'content-range': '10-13',
+      });
       expect(r.status).toBe(416);
       const st = await http(base, 'GET', loc);
       expect(st.headers.get('range')).toBe('0-3');
     });
 
     it('an unknown upload id answers BLOB_UPLOAD_UNKNOWN', async () => {
-      const r = await http(base, 'PATCH', '/v2/bad/upload/blobs/uploads/00000000-0000-0000-0000-000000000000', Buffer.from('x'), { 'content-type': 'application/octet-stream' });
+      const r = await http(base, 'PATCH', '/v2/bad/upload/blobs/uploads/00000000-0000-0000-0000-000000000000', Buffer.from('x'), {
+        'content-type': 'application/octet-stream',
+      });
       expect(r.status).toBe(404);
       expect(errorCode(r)).toBe('BLOB_UPLOAD_UNKNOWN');
     });
@@ -243,7 +258,14 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
     it('a manifest naming a missing blob answers MANIFEST_BLOB_UNKNOWN and is not stored', async () => {
       const missing = sha256('missing layer');
       const cfg = await pushBlob(base, 'bad/manifest', Buffer.from('{}'));
-      const m = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_MANIFEST, config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg, size: 2 }, layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: missing, size: 10 }] }));
+      const m = Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: OCI_MANIFEST,
+          config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: cfg, size: 2 },
+          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: missing, size: 10 }],
+        }),
+      );
       const r = await http(base, 'PUT', '/v2/bad/manifest/manifests/t', m, { 'content-type': OCI_MANIFEST });
       expect(r.status).toBe(404);
       expect(errorCode(r)).toBe('MANIFEST_BLOB_UNKNOWN');
@@ -256,7 +278,13 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
       const r1 = await http(base, 'PUT', '/v2/bad/json/manifests/t', Buffer.from('{not json'), { 'content-type': OCI_MANIFEST });
       expect(r1.status).toBe(400);
       expect(errorCode(r1)).toBe('MANIFEST_INVALID');
-      const r2 = await http(base, 'PUT', '/v2/bad/json/manifests/t', Buffer.from('{"schemaVersion":2,"mediaType":"application/x-unknown"}'), { 'content-type': 'application/x-unknown' });
+      const r2 = await http(
+        base,
+        'PUT',
+        '/v2/bad/json/manifests/t',
+        Buffer.from('{"schemaVersion":2,"mediaType":"application/x-unknown"}'),
+        { 'content-type': 'application/x-unknown' },
+      );
       expect(r2.status).toBeGreaterThanOrEqual(400);
       expect(['MANIFEST_INVALID', 'UNSUPPORTED']).toContain(errorCode(r2));
       const huge = Buffer.alloc(4 * 1024 * 1024 + 10, 0x20);

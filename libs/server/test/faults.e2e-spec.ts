@@ -61,13 +61,24 @@ describe('Redis outages fail fast and recover', () => {
   });
   afterAll(() => s?.stop());
 
-  const needRedis = ['/v2/app/x/manifests/v1', '/v2/app/x/blobs/sha256:' + '0'.repeat(64), '/auth/token?service=stevedore&scope=repository:app/x:pull', '/api/v1/containers', '/api/v1/images?repository=app/x'];
+  const needRedis = [
+    '/v2/app/x/manifests/v1',
+    '/v2/app/x/blobs/sha256:' + '0'.repeat(64),
+    '/auth/token?service=stevedore&scope=repository:app/x:pull',
+    '/api/v1/containers',
+    '/api/v1/images?repository=app/x',
+  ];
 
   it('with Redis stopped: 503 and Retry-After within 2 s on every path that needs it; health says down; then recovers', async () => {
     await s.stopRedis();
     for (const p of needRedis) {
       const a = await call('GET', p);
-      expect({ p, status: a.status, fast: a.ms < 2000, retry: a.headers.get('retry-after') }).toEqual({ p, status: 503, fast: true, retry: '1' });
+      expect({ p, status: a.status, fast: a.ms < 2000, retry: a.headers.get('retry-after') }).toEqual({
+        p,
+        status: 503,
+        fast: true,
+        retry: '1',
+      });
     }
     const ready = await call('GET', '/readyz');
     expect(ready.status).toBe(503);
@@ -133,14 +144,38 @@ describe('bounded shutdown with uploads in flight', () => {
       const post = await call('POST', `/v2/up/load${i}/blobs/uploads/`);
       expect(post.status).toBe(202);
       const loc = post.headers.get('location')!;
-      const patch = await call('PATCH', loc, chunk, { 'content-type': 'application/octet-stream', 'content-range': `0-${chunk.length - 1}` });
+      const patch = await call('PATCH', loc, chunk, {
+        'content-type': 'application/octet-stream',
+        'content-range': `0-${chunk.length - 1}`,
+      });
       expect(patch.status).toBe(202);
       uploads.push(patch.headers.get('location')!);
     }
     // 20 second chunks that never finish: a client trickling bytes while the process is asked to stop.
     const port = new URL(s.url).port;
     const trickles = uploads.map((loc) => {
-      const child = spawn('curl', ['-s', '-o', '/dev/null', '-X', 'PATCH', '-H', 'content-type: application/octet-stream', '-H', `content-range: ${chunk.length}-${chunk.length * 2 - 1}`, '-H', `authorization: Basic ${Buffer.from(`${s.admin.user}:${s.admin.password}`).toString('base64')}`, '--limit-rate', '1k', '--data-binary', '@-', `http://127.0.0.1:${port}${loc}`], { stdio: ['pipe', 'ignore', 'ignore'] });
+      const child = spawn(
+        'curl',
+        [
+          '-s',
+          '-o',
+          '/dev/null',
+          '-X',
+          'PATCH',
+          '-H',
+          'content-type: application/octet-stream',
+          '-H',
+          `content-range: ${chunk.length}-${chunk.length * 2 - 1}`,
+          '-H',
+          `authorization: Basic ${Buffer.from(`${s.admin.user}:${s.admin.password}`).toString('base64')}`,
+          '--limit-rate',
+          '1k',
+          '--data-binary',
+          '@-',
+          `http://127.0.0.1:${port}${loc}`,
+        ],
+        { stdio: ['pipe', 'ignore', 'ignore'] },
+      );
       child.stdin.write(randomBytes(chunk.length));
       return child;
     });
@@ -173,7 +208,14 @@ describe('start-up without Redis', () => {
     const port = await freePort();
     const r = await run(process.execPath, ['-r', '@swc-node/register', path.join(root, 'libs/server/test/main-for-tests.ts')], {
       cwd: root,
-      env: { ...process.env, STEVEDORE_TARGET: 'all', REDIS_URL: `redis://127.0.0.1:${port}`, STEVEDORE_DATA_DIR: `/tmp/stevedore-noredis-${port}`, PORT: '0', LOG_LEVEL: 'warn' },
+      env: {
+        ...process.env,
+        STEVEDORE_TARGET: 'all',
+        REDIS_URL: `redis://127.0.0.1:${port}`,
+        STEVEDORE_DATA_DIR: `/tmp/stevedore-noredis-${port}`,
+        PORT: '0',
+        LOG_LEVEL: 'warn',
+      },
     }).then(
       () => ({ code: 0, out: '' }),
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
@@ -215,7 +257,9 @@ describe('instance identity: a Redis indexes one storage', () => {
   it('a fresh Redis is adopted and rebuilt from storage at start: tags pull again without a manual reindex, retention rules and quota limits are kept', async () => {
     const call = client(a);
     const layer = randomBytes(200);
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }));
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }),
+    );
     for (const b of [layer, config]) expect((await call('POST', `/v2/kept/app/blobs/uploads/?digest=${sha256(b)}`, b)).status).toBe(201);
     const manifest = JSON.stringify({
       schemaVersion: 2,
@@ -223,7 +267,9 @@ describe('instance identity: a Redis indexes one storage', () => {
       config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
       layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha256(layer), size: layer.length }],
     });
-    expect((await call('PUT', '/v2/kept/app/manifests/v1', manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })).status).toBe(201);
+    expect(
+      (await call('PUT', '/v2/kept/app/manifests/v1', manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' })).status,
+    ).toBe(201);
     // Operator settings are durable in storage too.
     const json = { 'content-type': 'application/json' };
     expect((await call('PUT', '/api/v1/retention', JSON.stringify({ repository: 'kept/*', keepLast: 3 }), json)).status).toBe(200);

@@ -29,7 +29,19 @@ type Entry = { name: string; type?: tar.Header['type']; linkname?: string; body?
 
 async function tarOf(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
-  for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mode: 0o644, mtime: new Date(0), devmajor: e.devmajor, devminor: e.devminor }, e.body ?? '');
+  for (const e of entries)
+    pack.entry(
+      {
+        name: e.name,
+        type: e.type ?? 'file',
+        linkname: e.linkname,
+        mode: 0o644,
+        mtime: new Date(0),
+        devmajor: e.devmajor,
+        devminor: e.devminor,
+      },
+      e.body ?? '',
+    );
   pack.finalize();
   const chunks: Buffer[] = [];
   for await (const c of pack) chunks.push(c as Buffer);
@@ -46,7 +58,8 @@ async function bomb(size: number): Promise<Buffer> {
   pack.pipe(gz);
   const entry = pack.entry({ name: 'zeros', size });
   const zero = Buffer.alloc(1 << 20);
-  for (let left = size; left > 0; left -= zero.length) if (!entry.write(zero.subarray(0, Math.min(left, zero.length)))) await once(entry, 'drain');
+  for (let left = size; left > 0; left -= zero.length)
+    if (!entry.write(zero.subarray(0, Math.min(left, zero.length)))) await once(entry, 'drain');
   (entry as unknown as { end(): void }).end();
   pack.finalize();
   await done;
@@ -87,14 +100,19 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
 
   async function call(method: string, p: string, body?: Buffer, headers: Record<string, string> = {}): Promise<Answer> {
     const t0 = Date.now();
-    const res = await fetch(s.url + p, { method, body, headers: { authorization: auth, ...(body ? { 'content-type': 'application/octet-stream' } : {}), ...headers } }).catch((e: Error & { cause?: Error }) => {
+    const res = await fetch(s.url + p, {
+      method,
+      body,
+      headers: { authorization: auth, ...(body ? { 'content-type': 'application/octet-stream' } : {}), ...headers },
+    }).catch((e: Error & { cause?: Error }) => {
       throw new Error(`${method} ${p} (${body?.length ?? 0} bytes): ${e.message}: ${e.cause?.message ?? ''}\n${s.logs().slice(-1500)}`);
     });
     const text = await res.text();
     return { status: res.status, text, ms: Date.now() - t0, json: () => JSON.parse(text) };
   }
 
-  const fds = () => readdirSync(`/proc/${s.pid()}/fd`).filter((f) => !readlinkSync(`/proc/${s.pid()}/fd/${f}`).startsWith('anon_inode')).length;
+  const fds = () =>
+    readdirSync(`/proc/${s.pid()}/fd`).filter((f) => !readlinkSync(`/proc/${s.pid()}/fd/${f}`).startsWith('anon_inode')).length;
   const storageDir = () => path.join(s.env.STEVEDORE_DATA_DIR, 'storage');
 
   /** Settle: descriptors of finished requests close on the next ticks, not at once. */
@@ -109,8 +127,19 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-hardening-'));
     const layout = path.join(dir, 'layout');
     buildLayout(layout, 'v1', [{ 'etc/motd': 'hi\n' }]);
-    await run('skopeo', ['--policy', policyFile(dir), 'copy', '--dest-tls-verify=false', '--dest-creds', `${s.admin.user}:${s.admin.password}`, `oci:${layout}:v1`, `docker://${s.url.replace(/^http:\/\//, '')}/base/img:v1`]);
-    const c = await call('POST', '/api/v1/containers', Buffer.from(JSON.stringify({ image: 'base/img:v1' })), { 'content-type': 'application/json' });
+    await run('skopeo', [
+      '--policy',
+      policyFile(dir),
+      'copy',
+      '--dest-tls-verify=false',
+      '--dest-creds',
+      `${s.admin.user}:${s.admin.password}`,
+      `oci:${layout}:v1`,
+      `docker://${s.url.replace(/^http:\/\//, '')}/base/img:v1`,
+    ]);
+    const c = await call('POST', '/api/v1/containers', Buffer.from(JSON.stringify({ image: 'base/img:v1' })), {
+      'content-type': 'application/json',
+    });
     expect(c.status).toBe(201);
     container = c.json().id;
   });
@@ -136,8 +165,22 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
 
   it.each<[string, Entry[], string]>([
     ['an absolute name', [{ name: '/tmp/x', body: 'x' }], 'absolute-path'],
-    ['a symlink that escapes, then a write through it', [{ name: 'lnk', type: 'symlink', linkname: '../../../../tmp' }, { name: 'lnk/file', body: 'x' }], 'symlink-escape'],
-    ['a write through a symlink', [{ name: 'lnk', type: 'symlink', linkname: 'etc' }, { name: 'lnk/passwd', body: 'x' }], 'through-symlink'],
+    [
+      'a symlink that escapes, then a write through it',
+      [
+        { name: 'lnk', type: 'symlink', linkname: '../../../../tmp' },
+        { name: 'lnk/file', body: 'x' },
+      ],
+      'symlink-escape',
+    ],
+    [
+      'a write through a symlink',
+      [
+        { name: 'lnk', type: 'symlink', linkname: 'etc' },
+        { name: 'lnk/passwd', body: 'x' },
+      ],
+      'through-symlink',
+    ],
     ['a hardlink to /etc/passwd', [{ name: 'pw', type: 'link', linkname: '/etc/passwd' }], 'hardlink-escape'],
     ['a device file from a non-admin', [{ name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 }], 'device-file'],
   ])('import and container archive refuse %s with the reason, storing nothing', async (_what, entries, reason) => {
@@ -158,10 +201,16 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
   });
 
   it('a user may not create device files; an admin may', async () => {
-    await call('POST', '/api/v1/users', Buffer.from(JSON.stringify({ name: 'dev-user', password: 'dev-user-pass' })), { 'content-type': 'application/json' });
+    await call('POST', '/api/v1/users', Buffer.from(JSON.stringify({ name: 'dev-user', password: 'dev-user-pass' })), {
+      'content-type': 'application/json',
+    });
     const user = 'Basic ' + Buffer.from('dev-user:dev-user-pass').toString('base64');
     const body = await tarOf([{ name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 }]);
-    const asUser = await fetch(`${s.url}/api/v1/images/import?ref=dev-user/dev:v1`, { method: 'POST', body, headers: { authorization: user } });
+    const asUser = await fetch(`${s.url}/api/v1/images/import?ref=dev-user/dev:v1`, {
+      method: 'POST',
+      body,
+      headers: { authorization: user },
+    });
     expect(asUser.status).toBe(400);
     expect(((await asUser.json()) as any).errors[0].detail.reason).toBe('device-file');
     expect((await call('POST', '/api/v1/images/import?ref=admin/dev:v1', body)).status).toBe(201);
@@ -184,7 +233,12 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
 
   it('a corrupt or truncated body to the container archive routes is a 400, in both modes', async () => {
     const good = await tarOf([{ name: 'a.txt', body: 'a'.repeat(5000) }]);
-    for (const body of [good.subarray(0, 700), gzipSync(good).subarray(0, 40), Buffer.concat([Buffer.from([0x1f, 0x8b]), randomBytes(3000)]), randomBytes(5000)]) {
+    for (const body of [
+      good.subarray(0, 700),
+      gzipSync(good).subarray(0, 40),
+      Buffer.concat([Buffer.from([0x1f, 0x8b]), randomBytes(3000)]),
+      randomBytes(5000),
+    ]) {
       for (const mode of ['overlay', 'rootfs']) {
         const r = await call('PUT', `/api/v1/containers/${container}/archive?mode=${mode}`, body);
         expect({ mode, status: r.status }).toEqual({ mode, status: 400 });
@@ -218,7 +272,13 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
       expect({ bad, status: r.status, code: r.json().errors[0].code }).toEqual({ bad, status: 400, code: 'INVALID_REQUEST' });
     }
     expect((await call('GET', '/api/v1/images?n=1000000')).status).toBe(200);
-    for (const [param, bad] of [['mode', '12abc'], ['mode', '9'], ['uid', '1.5'], ['gid', '-3'], ['uid', '99999999999']]) {
+    for (const [param, bad] of [
+      ['mode', '12abc'],
+      ['mode', '9'],
+      ['uid', '1.5'],
+      ['gid', '-3'],
+      ['uid', '99999999999'],
+    ]) {
       const r = await call('PUT', `/api/v1/containers/${container}/files?path=/etc/n&${param}=${bad}`, Buffer.from('x'));
       expect({ param, bad, status: r.status, code: r.json().errors[0].code }).toEqual({ param, bad, status: 400, code: 'INVALID_REQUEST' });
     }
@@ -226,13 +286,24 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
       const r = await call('POST', `/api/v1/images/import?ref=base/n:1&maxBytes=${bad}`, Buffer.from('x'));
       expect({ bad, status: r.status }).toEqual({ bad, status: 400 });
     }
-    const q = await call('PUT', '/api/v1/quotas/base', Buffer.from(JSON.stringify({ limitBytes: -5 })), { 'content-type': 'application/json' });
+    const q = await call('PUT', '/api/v1/quotas/base', Buffer.from(JSON.stringify({ limitBytes: -5 })), {
+      'content-type': 'application/json',
+    });
     expect(q.status).toBe(400);
   });
 
   it('fuzz: random, truncated and corrupted bodies (tar, gzip, zstd, xz, bzip2) to every archive route get a 4xx in under 5 s and leak nothing', async () => {
-    const good = await tarOf([{ name: 'f.txt', body: 'x'.repeat(3000) }, { name: 'd/g.txt', body: 'y' }]);
-    const forms: Record<string, Buffer> = { tar: good, gzip: gzipSync(good), zstd: compressWith('zstd', good), xz: compressWith('xz', good), bzip2: compressWith('bzip2', good) };
+    const good = await tarOf([
+      { name: 'f.txt', body: 'x'.repeat(3000) },
+      { name: 'd/g.txt', body: 'y' },
+    ]);
+    const forms: Record<string, Buffer> = {
+      tar: good,
+      gzip: gzipSync(good),
+      zstd: compressWith('zstd', good),
+      xz: compressWith('xz', good),
+      bzip2: compressWith('bzip2', good),
+    };
     const routes = [
       (b: Buffer) => call('POST', '/api/v1/images/import?ref=fuzz/x:y', b),
       (b: Buffer) => call('PUT', `/api/v1/containers/${container}/archive?mode=overlay`, b),
@@ -242,11 +313,23 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
     // Bodies are described (kind, size, seed) and made in the property, so a failure prints a line, not megabytes.
     const sizes = fc.oneof(fc.constantFrom(0, 1, 511, 512, 513, 10_240), fc.integer({ min: 0, max: 8 * 2 ** 20 }));
     const forms_ = Object.keys(forms);
-    type Body = { kind: 'random'; size: number; seed: number } | { kind: 'truncated'; form: string; fraction: number } | { kind: 'corrupt'; form: string; at: number; xor: number };
+    type Body =
+      | { kind: 'random'; size: number; seed: number }
+      | { kind: 'truncated'; form: string; fraction: number }
+      | { kind: 'corrupt'; form: string; at: number; xor: number };
     const bodies: fc.Arbitrary<Body> = fc.oneof(
       fc.record({ kind: fc.constant('random' as const), size: sizes, seed: fc.nat() }),
-      fc.record({ kind: fc.constant('truncated' as const), form: fc.constantFrom(...forms_), fraction: fc.double({ min: 0, max: 0.95, noNaN: true }) }),
-      fc.record({ kind: fc.constant('corrupt' as const), form: fc.constantFrom(...forms_), at: fc.nat(), xor: fc.integer({ min: 1, max: 255 }) }),
+      fc.record({
+        kind: fc.constant('truncated' as const),
+        form: fc.constantFrom(...forms_),
+        fraction: fc.double({ min: 0, max: 0.95, noNaN: true }),
+      }),
+      fc.record({
+        kind: fc.constant('corrupt' as const),
+        form: fc.constantFrom(...forms_),
+        at: fc.nat(),
+        xor: fc.integer({ min: 1, max: 255 }),
+      }),
     );
     const make = (b: Body): Buffer => {
       if (b.kind === 'random') {

@@ -54,13 +54,32 @@ describe('operability (all-in-one)', () => {
     try {
       const base = buildLayout(path.join(dir, 'base'), 'base', [{ 'bin/sh': 'placeholder' }]);
       const creds = `${s.admin.user}:${s.admin.password}`;
-      await promisify(execFile)('skopeo', ['--policy', policyFile(dir), 'copy', '--dest-tls-verify=false', '--dest-creds', creds, `oci:${base.dir}:base`, `docker://${s.url.replace('http://', '')}/ops/base:1`]);
+      await promisify(execFile)('skopeo', [
+        '--policy',
+        policyFile(dir),
+        'copy',
+        '--dest-tls-verify=false',
+        '--dest-creds',
+        creds,
+        `oci:${base.dir}:base`,
+        `docker://${s.url.replace('http://', '')}/ops/base:1`,
+      ]);
       const before = (await http(s.url, 'GET', '/metrics')).body.toString();
-      const created = await http(s.url, 'POST', '/api/v1/containers', JSON.stringify({ image: 'ops/base:1' }), { 'content-type': 'application/json' });
+      const created = await http(s.url, 'POST', '/api/v1/containers', JSON.stringify({ image: 'ops/base:1' }), {
+        'content-type': 'application/json',
+      });
       expect(created.status).toBe(201);
       const id = created.json().id;
-      expect((await http(s.url, 'PUT', `/api/v1/containers/${id}/files?path=/motd`, Buffer.from('hi'), { 'content-type': 'application/octet-stream' })).status).toBe(201);
-      const job = await http(s.url, 'POST', '/api/v1/commits', JSON.stringify({ container: id, reference: 'ops/committed:1' }), { 'content-type': 'application/json' });
+      expect(
+        (
+          await http(s.url, 'PUT', `/api/v1/containers/${id}/files?path=/motd`, Buffer.from('hi'), {
+            'content-type': 'application/octet-stream',
+          })
+        ).status,
+      ).toBe(201);
+      const job = await http(s.url, 'POST', '/api/v1/commits', JSON.stringify({ container: id, reference: 'ops/committed:1' }), {
+        'content-type': 'application/json',
+      });
       expect([200, 202]).toContain(job.status);
       const jobId = job.json().id;
       let state = '';
@@ -70,9 +89,18 @@ describe('operability (all-in-one)', () => {
       }
       expect(state).toBe('completed');
       const after = (await http(s.url, 'GET', '/metrics')).body.toString();
-      expect(metric(after, 'stevedore_commits_total', { outcome: 'completed' }) - metric(before, 'stevedore_commits_total', { outcome: 'completed' })).toBe(1);
-      expect(metric(after, 'stevedore_jobs_total', { queue: 'commit', outcome: 'completed' }) - metric(before, 'stevedore_jobs_total', { queue: 'commit', outcome: 'completed' })).toBe(1);
-      expect(metric(after, 'stevedore_job_duration_seconds_count', { queue: 'commit' }) - metric(before, 'stevedore_job_duration_seconds_count', { queue: 'commit' })).toBe(1);
+      expect(
+        metric(after, 'stevedore_commits_total', { outcome: 'completed' }) -
+          metric(before, 'stevedore_commits_total', { outcome: 'completed' }),
+      ).toBe(1);
+      expect(
+        metric(after, 'stevedore_jobs_total', { queue: 'commit', outcome: 'completed' }) -
+          metric(before, 'stevedore_jobs_total', { queue: 'commit', outcome: 'completed' }),
+      ).toBe(1);
+      expect(
+        metric(after, 'stevedore_job_duration_seconds_count', { queue: 'commit' }) -
+          metric(before, 'stevedore_job_duration_seconds_count', { queue: 'commit' }),
+      ).toBe(1);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -97,9 +125,13 @@ describe('operability (all-in-one)', () => {
 
   it('serves the queue dashboard to admins only', async () => {
     expect((await fetch(`${s.url}/admin/queues`)).status).toBe(401);
-    const asUser = await http(s.url, 'POST', '/api/v1/users', JSON.stringify({ name: 'opsuser', password: 'opsuser-password' }), { 'content-type': 'application/json' });
+    const asUser = await http(s.url, 'POST', '/api/v1/users', JSON.stringify({ name: 'opsuser', password: 'opsuser-password' }), {
+      'content-type': 'application/json',
+    });
     expect(asUser.status).toBe(201);
-    const denied = await fetch(`${s.url}/admin/queues`, { headers: { authorization: 'Basic ' + Buffer.from('opsuser:opsuser-password').toString('base64') } });
+    const denied = await fetch(`${s.url}/admin/queues`, {
+      headers: { authorization: 'Basic ' + Buffer.from('opsuser:opsuser-password').toString('base64') },
+    });
     expect(denied.status).toBe(403);
     const page = await http(s.url, 'GET', '/admin/queues');
     expect(page.status).toBe(200);
@@ -127,7 +159,13 @@ describe('operability (all-in-one)', () => {
     // And every documented route is served: the router knows it (a domain 404 is fine, "Cannot GET" is not).
     for (const route of routes(doc)) {
       const [method, p] = route.split(' ');
-      const r = await http(s.url, method, p.replace(/\{[^}]+\}/g, 'nonexistent'), method === 'GET' || method === 'DELETE' ? undefined : '{}', { 'content-type': 'application/json' });
+      const r = await http(
+        s.url,
+        method,
+        p.replace(/\{[^}]+\}/g, 'nonexistent'),
+        method === 'GET' || method === 'DELETE' ? undefined : '{}',
+        { 'content-type': 'application/json' },
+      );
       const message = r.status === 404 ? String(r.json().errors?.[0]?.message ?? '') : '';
       expect({ route, unrouted: message.startsWith('Cannot ') }).toEqual({ route, unrouted: false });
     }
@@ -147,10 +185,22 @@ describe('operability (split)', () => {
     await pushImage(s.url, 'ops/base', 'v1');
     const id = `push-${randomBytes(6).toString('hex')}`;
     const manifest = Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a', size: 2 }, layers: [] }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: {
+          mediaType: 'application/vnd.oci.empty.v1+json',
+          digest: 'sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a',
+          size: 2,
+        },
+        layers: [],
+      }),
     );
     await pushBlob(s.url, 'ops/trace', Buffer.from('{}'));
-    const r = await http(s.url, 'PUT', '/v2/ops/trace/manifests/t1', manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json', 'x-request-id': id });
+    const r = await http(s.url, 'PUT', '/v2/ops/trace/manifests/t1', manifest, {
+      'content-type': 'application/vnd.oci.image.manifest.v1+json',
+      'x-request-id': id,
+    });
     expect(r.status).toBe(201);
     expect(r.headers.get('x-request-id')).toBe(id);
     await new Promise((res) => setTimeout(res, 500));

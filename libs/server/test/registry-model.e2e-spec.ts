@@ -30,7 +30,12 @@ interface Model {
 
 interface Real {
   s: StevedoreUnderTest;
-  call(method: string, p: string, body?: Buffer, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; body: Buffer }>;
+  call(
+    method: string,
+    p: string,
+    body?: Buffer,
+    headers?: Record<string, string>,
+  ): Promise<{ status: number; headers: Headers; body: Buffer }>;
 }
 
 const TAGS = ['a', 'b', 'c', 'latest'];
@@ -41,8 +46,12 @@ async function check(m: Model, r: Real): Promise<void> {
     expect({ tag, status: got.status, digest: got.headers.get('docker-content-digest') }).toEqual({ tag, status: 200, digest });
     expect(got.body.equals(m.manifests.get(digest)!)).toBe(true);
   }
-  for (const tag of m.deletedTags) if (!m.tags.has(tag)) expect({ tag, status: (await r.call('GET', `/v2/${m.repo}/manifests/${tag}`)).status }).toEqual({ tag, status: 404 });
-  for (const d of m.deletedManifests) if (!m.manifests.has(d)) expect({ d, status: (await r.call('GET', `/v2/${m.repo}/manifests/${d}`)).status }).toEqual({ d, status: 404 });
+  for (const tag of m.deletedTags)
+    if (!m.tags.has(tag))
+      expect({ tag, status: (await r.call('GET', `/v2/${m.repo}/manifests/${tag}`)).status }).toEqual({ tag, status: 404 });
+  for (const d of m.deletedManifests)
+    if (!m.manifests.has(d))
+      expect({ d, status: (await r.call('GET', `/v2/${m.repo}/manifests/${d}`)).status }).toEqual({ d, status: 404 });
   for (const [d, bytes] of m.blobs) {
     const got = await r.call('GET', `/v2/${m.repo}/blobs/${d}`);
     expect({ d, status: got.status }).toEqual({ d, status: 200 });
@@ -77,7 +86,10 @@ class ChunkedUpload implements fc.AsyncCommand<Model, Real> {
     let loc = post.headers.get('location')!;
     let offset = 0;
     for (const p of parts) {
-      const res = await r.call('PATCH', loc, p, { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + p.length - 1}` });
+      const res = await r.call('PATCH', loc, p, {
+        'content-type': 'application/octet-stream',
+        'content-range': `${offset}-${offset + p.length - 1}`,
+      });
       expect(res.status).toBe(202);
       offset += p.length;
       loc = res.headers.get('location')!;
@@ -262,12 +274,23 @@ describe('the registry against a model', () => {
     // Restarts and reindexes cost seconds: about one sequence in twelve has one.
     const rare = [fc.constant(new Restart()), fc.constant(new FlushAndReindex())];
     await fc.assert(
-      fc.asyncProperty(fc.commands(commands, { maxCommands: 10 }), fc.oneof({ weight: 11, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.tuple(fc.oneof(...rare), fc.nat({ max: 9 })) }), async (cmds, extra) => {
-        const list = [...cmds];
-        if (extra) list.splice(extra[1] % (list.length + 1), 0, extra[0]);
-        const model: Model = { repo: `model/r${++n}`, blobs: new Map(), tags: new Map(), manifests: new Map(), deletedTags: new Set(), deletedManifests: new Set() };
-        await fc.asyncModelRun(() => ({ model, real }), list);
-      }),
+      fc.asyncProperty(
+        fc.commands(commands, { maxCommands: 10 }),
+        fc.oneof({ weight: 11, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.tuple(fc.oneof(...rare), fc.nat({ max: 9 })) }),
+        async (cmds, extra) => {
+          const list = [...cmds];
+          if (extra) list.splice(extra[1] % (list.length + 1), 0, extra[0]);
+          const model: Model = {
+            repo: `model/r${++n}`,
+            blobs: new Map(),
+            tags: new Map(),
+            manifests: new Map(),
+            deletedTags: new Set(),
+            deletedManifests: new Set(),
+          };
+          await fc.asyncModelRun(() => ({ model, real }), list);
+        },
+      ),
       { numRuns: RUNS },
     );
   });

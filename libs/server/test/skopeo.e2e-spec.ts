@@ -28,8 +28,14 @@ describe('skopeo against Stevedore', () => {
     skopeo = async (...args: string[]) => {
       const withCreds = args.map((a) => a);
       const [verb] = withCreds;
-      const credFlags = verb === 'copy' ? ['--src-creds', creds, '--dest-creds', creds, '--src-tls-verify=false', '--dest-tls-verify=false'] : ['--creds', creds, '--tls-verify=false'];
-      const r = await run('skopeo', ['--policy', policy, verb, ...credFlags, ...withCreds.slice(1)], { env: { ...process.env, TMPDIR: dir }, maxBuffer: 64 << 20 });
+      const credFlags =
+        verb === 'copy'
+          ? ['--src-creds', creds, '--dest-creds', creds, '--src-tls-verify=false', '--dest-tls-verify=false']
+          : ['--creds', creds, '--tls-verify=false'];
+      const r = await run('skopeo', ['--policy', policy, verb, ...credFlags, ...withCreds.slice(1)], {
+        env: { ...process.env, TMPDIR: dir },
+        maxBuffer: 64 << 20,
+      });
       return r.stdout;
     };
   });
@@ -39,7 +45,11 @@ describe('skopeo against Stevedore', () => {
   });
 
   it('copies a multi-layer image in and back out with identical digests', async () => {
-    const src = buildLayout(path.join(dir, 'src'), 'v1', [{ 'etc/os-release': 'stevedore' }, { 'usr/bin/tool': Buffer.alloc(200_000, 7) }, { 'home/html/index.html': '<h1>hi</h1>' }]);
+    const src = buildLayout(path.join(dir, 'src'), 'v1', [
+      { 'etc/os-release': 'stevedore' },
+      { 'usr/bin/tool': Buffer.alloc(200_000, 7) },
+      { 'home/html/index.html': '<h1>hi</h1>' },
+    ]);
     await skopeo('copy', `oci:${src.dir}:v1`, `docker://${host}/library/multi:v1`);
     const inspect = JSON.parse(await skopeo('inspect', `docker://${host}/library/multi:v1`));
     expect(inspect.Digest).toBe(src.manifestDigest);
@@ -109,7 +119,20 @@ describe('skopeo against Stevedore', () => {
       ['amd64', amd.digest],
     ]) {
       const out = path.join(dir, `platform-${arch}`);
-      await run('skopeo', ['--override-arch', arch, '--override-os', 'linux', '--policy', path.join(dir, 'policy.json'), 'copy', '--src-tls-verify=false', '--src-creds', `${s.admin.user}:${s.admin.password}`, `docker://${host}/multi/arch:latest`, `oci:${out}:x`]);
+      await run('skopeo', [
+        '--override-arch',
+        arch,
+        '--override-os',
+        'linux',
+        '--policy',
+        path.join(dir, 'policy.json'),
+        'copy',
+        '--src-tls-verify=false',
+        '--src-creds',
+        `${s.admin.user}:${s.admin.password}`,
+        `docker://${host}/multi/arch:latest`,
+        `oci:${out}:x`,
+      ]);
       const index = JSON.parse(readFileSync(path.join(out, 'index.json'), 'utf8'));
       expect({ arch, digest: index.manifests[0].digest }).toEqual({ arch, digest: want });
     }

@@ -45,7 +45,14 @@ interface Case {
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 const adminOnly = (ok: number): Record<Who, number> => ({ anonymous: 401, bob: 403, alice: 403, robot: 403, robotWithout: 403, admin: ok });
 /** Owned resources: anonymous must log in, others see nothing, the owner and their robot act, admins act. */
-const owned = (ok: number, robotWithout = 404): Record<Who, number> => ({ anonymous: 401, bob: 404, alice: ok, robot: ok, robotWithout, admin: ok });
+const owned = (ok: number, robotWithout = 404): Record<Who, number> => ({
+  anonymous: 401,
+  bob: 404,
+  alice: ok,
+  robot: ok,
+  robotWithout,
+  admin: ok,
+});
 
 async function tarOf(files: Record<string, string>): Promise<Buffer> {
   const pack = tar.pack();
@@ -90,7 +97,8 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
 
   async function ok(who: Who, r: Req, status?: number): Promise<any> {
     const a = await call(who, r);
-    if (status ? a.status !== status : a.status >= 300) throw new Error(`${r.method ?? 'GET'} ${r.path} as ${who}: ${a.status} ${a.text.slice(0, 400)}`);
+    if (status ? a.status !== status : a.status >= 300)
+      throw new Error(`${r.method ?? 'GET'} ${r.path} as ${who}: ${a.status} ${a.text.slice(0, 400)}`);
     return a.text ? a.json() : undefined;
   }
 
@@ -103,7 +111,8 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     throw new Error(`${p} did not finish`);
   }
 
-  const newContainer = async (): Promise<string> => (await ok('alice', { method: 'POST', path: '/api/v1/containers', json: { image: 'alice/app:v1' } }, 201)).id;
+  const newContainer = async (): Promise<string> =>
+    (await ok('alice', { method: 'POST', path: '/api/v1/containers', json: { image: 'alice/app:v1' } }, 201)).id;
   const newExport = async (): Promise<string> => {
     const e = await ok('alice', { method: 'POST', path: '/api/v1/exports', json: { references: ['alice/app:v1'] } }, 202);
     await waitJob(`/api/v1/exports/${e.id}`);
@@ -121,9 +130,21 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       auth.set(u, basic(u, passwords[u]));
     }
     // Robots of alice: one with her namespace, one with a scope that does not cover alice/app.
-    const robot = await ok('alice', { method: 'POST', path: '/api/v1/robots', json: { name: 'alice.ci', scopes: [{ repository: 'alice/*', actions: ['pull', 'push'] }] } }, 201);
+    const robot = await ok(
+      'alice',
+      {
+        method: 'POST',
+        path: '/api/v1/robots',
+        json: { name: 'alice.ci', scopes: [{ repository: 'alice/*', actions: ['pull', 'push'] }] },
+      },
+      201,
+    );
     auth.set('robot', basic('alice.ci', robot.secret));
-    const without = await ok('alice', { method: 'POST', path: '/api/v1/robots', json: { name: 'alice.other', scopes: [{ repository: 'alice/other', actions: ['pull'] }] } }, 201);
+    const without = await ok(
+      'alice',
+      { method: 'POST', path: '/api/v1/robots', json: { name: 'alice.other', scopes: [{ repository: 'alice/other', actions: ['pull'] }] } },
+      201,
+    );
     auth.set('robotWithout', basic('alice.other', without.secret));
 
     // alice's private image, pushed by alice with skopeo.
@@ -141,17 +162,35 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     ]);
 
     fx.container = await newContainer();
-    await ok('alice', { method: 'PUT', path: `/api/v1/containers/${fx.container}/files?path=/secret.txt`, body: Buffer.from('alice only\n') }, 201);
-    const job = await ok('alice', { method: 'POST', path: '/api/v1/commits', json: { container: fx.container, reference: 'alice/app:v2', pause: false } });
+    await ok(
+      'alice',
+      { method: 'PUT', path: `/api/v1/containers/${fx.container}/files?path=/secret.txt`, body: Buffer.from('alice only\n') },
+      201,
+    );
+    const job = await ok('alice', {
+      method: 'POST',
+      path: '/api/v1/commits',
+      json: { container: fx.container, reference: 'alice/app:v2', pause: false },
+    });
     fx.job = job.id;
     expect((await waitJob(`/api/v1/jobs/${fx.job}`)).state).toBe('completed');
     fx.exportId = await newExport();
-    fx.archive = Buffer.from(await (await fetch(`${s.url}/api/v1/exports/${fx.exportId}/archive`, { headers: { authorization: auth.get('alice')! } })).arrayBuffer());
+    fx.archive = Buffer.from(
+      await (
+        await fetch(`${s.url}/api/v1/exports/${fx.exportId}/archive`, { headers: { authorization: auth.get('alice')! } })
+      ).arrayBuffer(),
+    );
     const imp = await ok('admin', { method: 'POST', path: '/api/v1/imports', body: fx.archive }, 202);
     fx.importId = imp.id;
     fx.gcRun = (await ok('admin', { method: 'POST', path: '/api/v1/gc', json: { dryRun: true } }, 202)).id;
     await ok('admin', { method: 'POST', path: '/api/v1/upstreams', json: { id: 'up1', url: 'http://127.0.0.1:9' } }, 201);
-    fx.replication = (await ok('admin', { method: 'POST', path: '/api/v1/replications', json: { source: 'alice/app:v1', target: { upstream: 'up1', name: 'x/y' } } }, 202)).id;
+    fx.replication = (
+      await ok(
+        'admin',
+        { method: 'POST', path: '/api/v1/replications', json: { source: 'alice/app:v1', target: { upstream: 'up1', name: 'x/y' } } },
+        202,
+      )
+    ).id;
     const layerBytes = randomBytes(4096);
     fx.layer = { digest: sha256(layerBytes), bytes: layerBytes };
     // A blob in alice/app that only alice may pull (for the mount cases).
@@ -181,9 +220,16 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       },
     },
     'GET /api/v1/containers/{id}': { request: () => ({ path: `/api/v1/containers/${c()}` }), want: owned(200) },
-    'DELETE /api/v1/containers/{id}': { request: async () => ({ method: 'DELETE', path: `/api/v1/containers/${await newContainer()}` }), want: owned(204) },
+    'DELETE /api/v1/containers/{id}': {
+      request: async () => ({ method: 'DELETE', path: `/api/v1/containers/${await newContainer()}` }),
+      want: owned(204),
+    },
     'PUT /api/v1/containers/{id}/files': {
-      request: async () => ({ method: 'PUT', path: `/api/v1/containers/${await newContainer()}/files?path=/written.txt`, body: Buffer.from('x') }),
+      request: async () => ({
+        method: 'PUT',
+        path: `/api/v1/containers/${await newContainer()}/files?path=/written.txt`,
+        body: Buffer.from('x'),
+      }),
       want: owned(201),
     },
     'GET /api/v1/containers/{id}/files': {
@@ -201,11 +247,19 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     'GET /api/v1/containers/{id}/stat': { request: () => ({ path: `/api/v1/containers/${c()}/stat?path=/hello.txt` }), want: owned(200) },
     'GET /api/v1/containers/{id}/dir': { request: () => ({ path: `/api/v1/containers/${c()}/dir?path=/` }), want: owned(200) },
     'POST /api/v1/containers/{id}/ops': {
-      request: async () => ({ method: 'POST', path: `/api/v1/containers/${await newContainer()}/ops`, json: { op: 'mkdir', path: '/made' } }),
+      request: async () => ({
+        method: 'POST',
+        path: `/api/v1/containers/${await newContainer()}/ops`,
+        json: { op: 'mkdir', path: '/made' },
+      }),
       want: owned(201),
     },
     'PUT /api/v1/containers/{id}/archive': {
-      request: async () => ({ method: 'PUT', path: `/api/v1/containers/${await newContainer()}/archive`, body: await tarOf({ 'from-tar.txt': 'tar\n' }) }),
+      request: async () => ({
+        method: 'PUT',
+        path: `/api/v1/containers/${await newContainer()}/archive`,
+        body: await tarOf({ 'from-tar.txt': 'tar\n' }),
+      }),
       want: owned(200),
     },
     'GET /api/v1/containers/{id}/changes': {
@@ -215,26 +269,45 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
         if (a.status !== 200) expect(a.text).not.toContain('secret.txt');
       },
     },
-    'POST /api/v1/containers/{id}/pause': { request: async () => ({ method: 'POST', path: `/api/v1/containers/${await newContainer()}/pause` }), want: owned(200) },
-    'POST /api/v1/containers/{id}/unpause': { request: async () => ({ method: 'POST', path: `/api/v1/containers/${await newContainer()}/unpause` }), want: owned(200) },
+    'POST /api/v1/containers/{id}/pause': {
+      request: async () => ({ method: 'POST', path: `/api/v1/containers/${await newContainer()}/pause` }),
+      want: owned(200),
+    },
+    'POST /api/v1/containers/{id}/unpause': {
+      request: async () => ({ method: 'POST', path: `/api/v1/containers/${await newContainer()}/unpause` }),
+      want: owned(200),
+    },
     // commits and jobs
     'POST /api/v1/commits': {
       // Each caller commits alice's container into a namespace it may push: bob into his own.
       request: (who) => ({
         method: 'POST',
         path: '/api/v1/commits',
-        json: { container: c(), reference: who === 'bob' ? 'bob/fromalice:v1' : who === 'robotWithout' ? 'alice/other:v1' : `alice/c-${who.toLowerCase()}:v1`, pause: false },
+        json: {
+          container: c(),
+          reference: who === 'bob' ? 'bob/fromalice:v1' : who === 'robotWithout' ? 'alice/other:v1' : `alice/c-${who.toLowerCase()}:v1`,
+          pause: false,
+        },
       }),
       want: { anonymous: 401, bob: 404, alice: 202, robot: 202, robotWithout: 403, admin: 202 },
     },
     'POST /api/v1/commits:batch': {
-      request: (who) => ({ method: 'POST', path: '/api/v1/commits:batch', json: { commits: [{ container: c(), reference: who === 'bob' ? 'bob/batch:v1' : `alice/b-${who.toLowerCase()}:v1`, pause: false }] } }),
+      request: (who) => ({
+        method: 'POST',
+        path: '/api/v1/commits:batch',
+        json: {
+          commits: [{ container: c(), reference: who === 'bob' ? 'bob/batch:v1' : `alice/b-${who.toLowerCase()}:v1`, pause: false }],
+        },
+      }),
       want: { anonymous: 401, bob: 202, alice: 202, robot: 202, robotWithout: 403, admin: 202 },
       check: (who, a) => {
         if (a.status !== 202) return;
         const children = a.json().children as Array<{ id: string; error?: { code: string; message: string } }>;
         // bob's item is rejected exactly as a missing container would be.
-        if (who === 'bob') expect(children).toEqual([expect.objectContaining({ id: '', error: { code: 'NOT_FOUND', message: `no such container: ${c()}`, detail: { id: c() } } })]);
+        if (who === 'bob')
+          expect(children).toEqual([
+            expect.objectContaining({ id: '', error: { code: 'NOT_FOUND', message: `no such container: ${c()}`, detail: { id: c() } } }),
+          ]);
         else expect(children[0].id).toMatch(/^commit-/);
       },
     },
@@ -257,7 +330,10 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       request: () => ({ path: `/api/v1/exports/${fx.exportId}/archive` }),
       want: owned(200),
     },
-    'DELETE /api/v1/exports/{id}': { request: async () => ({ method: 'DELETE', path: `/api/v1/exports/${await newExport()}` }), want: owned(204) },
+    'DELETE /api/v1/exports/{id}': {
+      request: async () => ({ method: 'DELETE', path: `/api/v1/exports/${await newExport()}` }),
+      want: owned(204),
+    },
     'POST /api/v1/imports': { request: () => ({ method: 'POST', path: '/api/v1/imports', body: fx.archive }), want: adminOnly(202) },
     'GET /api/v1/imports/{id}': {
       // The admin's import: nobody else sees it.
@@ -282,13 +358,24 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
     },
     'POST /api/v1/images/tag': {
-      request: (who) => ({ method: 'POST', path: '/api/v1/images/tag', json: { source: 'alice/app:v1', target: who === 'bob' ? 'bob/stolen:v1' : who === 'robotWithout' ? 'alice/other:t' : `alice/t-${who.toLowerCase()}:v1` } }),
+      request: (who) => ({
+        method: 'POST',
+        path: '/api/v1/images/tag',
+        json: {
+          source: 'alice/app:v1',
+          target: who === 'bob' ? 'bob/stolen:v1' : who === 'robotWithout' ? 'alice/other:t' : `alice/t-${who.toLowerCase()}:v1`,
+        },
+      }),
       want: { anonymous: 401, bob: 403, alice: 201, robot: 201, robotWithout: 403, admin: 201 },
     },
     'DELETE /api/v1/images': {
       request: async (who) => {
         const tag = unique(`del-${who.toLowerCase()}-`);
-        await ok('admin', { method: 'POST', path: '/api/v1/images/tag', json: { source: 'alice/app:v1', target: `alice/app:${tag}` } }, 201);
+        await ok(
+          'admin',
+          { method: 'POST', path: '/api/v1/images/tag', json: { source: 'alice/app:v1', target: `alice/app:${tag}` } },
+          201,
+        );
         return { method: 'DELETE', path: `/api/v1/images?ref=alice/app:${tag}` };
       },
       // The robots have pull and push, not delete.
@@ -297,18 +384,29 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     'POST /api/v1/images/untag': {
       request: async (who) => {
         const tag = unique(`untag-${who.toLowerCase()}-`);
-        await ok('admin', { method: 'POST', path: '/api/v1/images/tag', json: { source: 'alice/app:v1', target: `alice/app:${tag}` } }, 201);
+        await ok(
+          'admin',
+          { method: 'POST', path: '/api/v1/images/tag', json: { source: 'alice/app:v1', target: `alice/app:${tag}` } },
+          201,
+        );
         return { method: 'POST', path: `/api/v1/images/untag?ref=alice/app:${tag}` };
       },
       want: { anonymous: 401, bob: 403, alice: 201, robot: 403, robotWithout: 403, admin: 201 },
     },
     'POST /api/v1/images/import': {
-      request: async (who) => ({ method: 'POST', path: `/api/v1/images/import?ref=alice/imported-${who.toLowerCase()}:v1`, body: await tarOf({ 'imported.txt': 'x\n' }) }),
+      request: async (who) => ({
+        method: 'POST',
+        path: `/api/v1/images/import?ref=alice/imported-${who.toLowerCase()}:v1`,
+        body: await tarOf({ 'imported.txt': 'x\n' }),
+      }),
       want: { anonymous: 401, bob: 403, alice: 201, robot: 201, robotWithout: 403, admin: 201 },
     },
     // accounts
     'GET /api/v1/users': { request: () => ({ path: '/api/v1/users' }), want: adminOnly(200) },
-    'POST /api/v1/users': { request: () => ({ method: 'POST', path: '/api/v1/users', json: { name: unique('user'), password: 'password-123' } }), want: adminOnly(201) },
+    'POST /api/v1/users': {
+      request: () => ({ method: 'POST', path: '/api/v1/users', json: { name: unique('user'), password: 'password-123' } }),
+      want: adminOnly(201),
+    },
     'GET /api/v1/users/{name}': {
       request: () => ({ path: '/api/v1/users/alice' }),
       want: { anonymous: 401, bob: 404, alice: 200, robot: 403, robotWithout: 403, admin: 200 },
@@ -327,12 +425,27 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       },
     },
     'POST /api/v1/robots': {
-      request: (who) => ({ method: 'POST', path: '/api/v1/robots', json: { name: unique(`${who === 'anonymous' ? 'anon' : who === 'admin' ? 'admin' : who === 'bob' ? 'bob' : 'alice'}.r`), scopes: [{ repository: `${who === 'bob' ? 'bob' : 'alice'}/*`, actions: ['pull'] }] } }),
+      request: (who) => ({
+        method: 'POST',
+        path: '/api/v1/robots',
+        json: {
+          name: unique(`${who === 'anonymous' ? 'anon' : who === 'admin' ? 'admin' : who === 'bob' ? 'bob' : 'alice'}.r`),
+          scopes: [{ repository: `${who === 'bob' ? 'bob' : 'alice'}/*`, actions: ['pull'] }],
+        },
+      }),
       want: { anonymous: 401, bob: 201, alice: 201, robot: 403, robotWithout: 403, admin: 201 },
     },
     'DELETE /api/v1/robots/{name}': {
       request: async () => {
-        const r = await ok('alice', { method: 'POST', path: '/api/v1/robots', json: { name: unique('alice.gone'), scopes: [{ repository: 'alice/*', actions: ['pull'] }] } }, 201);
+        const r = await ok(
+          'alice',
+          {
+            method: 'POST',
+            path: '/api/v1/robots',
+            json: { name: unique('alice.gone'), scopes: [{ repository: 'alice/*', actions: ['pull'] }] },
+          },
+          201,
+        );
         return { method: 'DELETE', path: `/api/v1/robots/${r.name}` };
       },
       want: { anonymous: 401, bob: 404, alice: 204, robot: 403, robotWithout: 403, admin: 204 },
@@ -346,16 +459,31 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     'GET /api/v1/gc/runs': { request: () => ({ path: '/api/v1/gc/runs' }), want: adminOnly(200) },
     'GET /api/v1/gc/runs/{id}': { request: () => ({ path: `/api/v1/gc/runs/${fx.gcRun}` }), want: adminOnly(200) },
     'GET /api/v1/retention': { request: () => ({ path: '/api/v1/retention' }), want: adminOnly(200) },
-    'PUT /api/v1/retention': { request: () => ({ method: 'PUT', path: '/api/v1/retention', json: { repository: 'alice/app', keepLast: 50 } }), want: adminOnly(200) },
-    'DELETE /api/v1/retention': { request: () => ({ method: 'DELETE', path: '/api/v1/retention?repository=alice/app' }), want: adminOnly(204) },
+    'PUT /api/v1/retention': {
+      request: () => ({ method: 'PUT', path: '/api/v1/retention', json: { repository: 'alice/app', keepLast: 50 } }),
+      want: adminOnly(200),
+    },
+    'DELETE /api/v1/retention': {
+      request: () => ({ method: 'DELETE', path: '/api/v1/retention?repository=alice/app' }),
+      want: adminOnly(204),
+    },
     'GET /api/v1/quotas': { request: () => ({ path: '/api/v1/quotas' }), want: adminOnly(200) },
     'GET /api/v1/quotas/{namespace}': { request: () => ({ path: '/api/v1/quotas/alice' }), want: adminOnly(200) },
-    'PUT /api/v1/quotas/{namespace}': { request: () => ({ method: 'PUT', path: '/api/v1/quotas/alice', json: { limitBytes: 1e12 } }), want: adminOnly(200) },
+    'PUT /api/v1/quotas/{namespace}': {
+      request: () => ({ method: 'PUT', path: '/api/v1/quotas/alice', json: { limitBytes: 1e12 } }),
+      want: adminOnly(200),
+    },
     'DELETE /api/v1/quotas/{namespace}': { request: () => ({ method: 'DELETE', path: '/api/v1/quotas/alice' }), want: adminOnly(204) },
     'GET /api/v1/upstreams': { request: () => ({ path: '/api/v1/upstreams' }), want: adminOnly(200) },
-    'POST /api/v1/upstreams': { request: () => ({ method: 'POST', path: '/api/v1/upstreams', json: { id: unique('up-'), url: 'http://127.0.0.1:9' } }), want: adminOnly(201) },
+    'POST /api/v1/upstreams': {
+      request: () => ({ method: 'POST', path: '/api/v1/upstreams', json: { id: unique('up-'), url: 'http://127.0.0.1:9' } }),
+      want: adminOnly(201),
+    },
     'GET /api/v1/upstreams/{id}': { request: () => ({ path: '/api/v1/upstreams/up1' }), want: adminOnly(200) },
-    'PUT /api/v1/upstreams/{id}': { request: () => ({ method: 'PUT', path: '/api/v1/upstreams/up1', json: { url: 'http://127.0.0.1:9' } }), want: adminOnly(200) },
+    'PUT /api/v1/upstreams/{id}': {
+      request: () => ({ method: 'PUT', path: '/api/v1/upstreams/up1', json: { url: 'http://127.0.0.1:9' } }),
+      want: adminOnly(200),
+    },
     'DELETE /api/v1/upstreams/{id}': {
       request: async () => {
         const id = unique('gone-');
@@ -365,18 +493,30 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       want: adminOnly(204),
     },
     'POST /api/v1/replications': {
-      request: () => ({ method: 'POST', path: '/api/v1/replications', json: { source: 'alice/app:v1', target: { upstream: 'up1', name: 'x/y' } } }),
+      request: () => ({
+        method: 'POST',
+        path: '/api/v1/replications',
+        json: { source: 'alice/app:v1', target: { upstream: 'up1', name: 'x/y' } },
+      }),
       want: adminOnly(202),
     },
     'GET /api/v1/replications/{id}': { request: () => ({ path: `/api/v1/replications/${fx.replication}` }), want: adminOnly(200) },
     'GET /api/v1/replication-rules': { request: () => ({ path: '/api/v1/replication-rules' }), want: adminOnly(200) },
     'POST /api/v1/replication-rules': {
-      request: () => ({ method: 'POST', path: '/api/v1/replication-rules', json: { sourcePattern: 'alice/*', target: { upstream: 'up1' } } }),
+      request: () => ({
+        method: 'POST',
+        path: '/api/v1/replication-rules',
+        json: { sourcePattern: 'alice/*', target: { upstream: 'up1' } },
+      }),
       want: adminOnly(201),
     },
     'DELETE /api/v1/replication-rules/{id}': {
       request: async () => {
-        const r = await ok('admin', { method: 'POST', path: '/api/v1/replication-rules', json: { sourcePattern: 'alice/*', target: { upstream: 'up1' } } }, 201);
+        const r = await ok(
+          'admin',
+          { method: 'POST', path: '/api/v1/replication-rules', json: { sourcePattern: 'alice/*', target: { upstream: 'up1' } } },
+          201,
+        );
         return { method: 'DELETE', path: `/api/v1/replication-rules/${r.id}` };
       },
       want: adminOnly(204),
@@ -435,7 +575,11 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
   });
 
   it("bob's commit of alice's container does not happen, and no copy of her image appears in his namespace", async () => {
-    const r = await call('bob', { method: 'POST', path: '/api/v1/commits', json: { container: fx.container, reference: 'bob/fromalice:v2', pause: false } });
+    const r = await call('bob', {
+      method: 'POST',
+      path: '/api/v1/commits',
+      json: { container: fx.container, reference: 'bob/fromalice:v2', pause: false },
+    });
     expect(r.status).toBe(404);
     expect((await call('bob', { path: '/v2/bob/fromalice/manifests/v2' })).status).toBe(404);
     expect((await call('bob', { path: '/v2/bob/fromalice/manifests/v1' })).status).toBe(404);
@@ -449,19 +593,28 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     await ok('alice', { method: 'PUT', path: '/api/v1/repositories/visibility', json: { repository: 'alice/app', public: false } });
     // Still his container (he sees it), but its image's content is no longer his to read.
     expect((await call('bob', { path: `/api/v1/containers/${mine.id}` })).status).toBe(200);
-    for (const p of [`/api/v1/containers/${mine.id}/files?path=/hello.txt`, `/api/v1/containers/${mine.id}/changes`, `/api/v1/containers/${mine.id}/dir?path=/`]) {
+    for (const p of [
+      `/api/v1/containers/${mine.id}/files?path=/hello.txt`,
+      `/api/v1/containers/${mine.id}/changes`,
+      `/api/v1/containers/${mine.id}/dir?path=/`,
+    ]) {
       const a = await call('bob', { path: p });
       expect({ p, status: a.status }).toEqual({ p, status: 403 });
       expect(a.text).not.toContain('hello from a layer');
     }
-    const commit = await call('bob', { method: 'POST', path: '/api/v1/commits', json: { container: mine.id, reference: 'bob/copy:v1', pause: false } });
+    const commit = await call('bob', {
+      method: 'POST',
+      path: '/api/v1/commits',
+      json: { container: mine.id, reference: 'bob/copy:v1', pause: false },
+    });
     expect(commit.status).toBe(403);
     const exp = await call('bob', { method: 'POST', path: '/api/v1/exports', json: { references: ['alice/app:v1'] } });
     expect(exp.status).toBe(403);
   });
 
   it("alice's export archive is hers: bob cannot read, fetch or delete it, and it still exists afterwards", async () => {
-    for (const method of ['GET', 'DELETE']) expect((await call('bob', { method, path: `/api/v1/exports/${fx.exportId}` })).status).toBe(404);
+    for (const method of ['GET', 'DELETE'])
+      expect((await call('bob', { method, path: `/api/v1/exports/${fx.exportId}` })).status).toBe(404);
     expect((await call('bob', { path: `/api/v1/exports/${fx.exportId}/archive` })).status).toBe(404);
     const a = await call('alice', { path: `/api/v1/exports/${fx.exportId}/archive` });
     expect(a.status).toBe(200);
@@ -471,14 +624,26 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     const carol = `carol-${randomBytes(4).toString('hex')}`;
     await ok('admin', { method: 'POST', path: '/api/v1/users', json: { name: carol, password: 'carol-password' } }, 201);
     const carolAuth = 'Basic ' + Buffer.from(`${carol}:carol-password`).toString('base64');
-    const created = await call(undefined, { method: 'POST', path: '/api/v1/robots', json: { name: `${carol}.ci`, scopes: [{ repository: `${carol}/*`, actions: ['pull', 'push'] }] } }, { authorization: carolAuth });
+    const created = await call(
+      undefined,
+      {
+        method: 'POST',
+        path: '/api/v1/robots',
+        json: { name: `${carol}.ci`, scopes: [{ repository: `${carol}/*`, actions: ['pull', 'push'] }] },
+      },
+      { authorization: carolAuth },
+    );
     expect(created.status).toBe(201);
     const robotAuth = 'Basic ' + Buffer.from(`${carol}.ci:${created.json().secret}`).toString('base64');
     expect((await call(undefined, { path: '/api/v1/containers' }, { authorization: robotAuth })).status).toBe(200);
     await ok('admin', { method: 'PATCH', path: `/api/v1/users/${carol}`, json: { disabled: true } });
     expect((await call(undefined, { path: '/api/v1/containers' }, { authorization: robotAuth })).status).toBe(401);
     // A robot's scopes may not reach past its creator's rights.
-    const wider = await call(undefined, { method: 'POST', path: '/api/v1/robots', json: { name: 'bob.wide', scopes: [{ repository: 'alice/*', actions: ['pull'] }] } }, { authorization: auth.get('bob')! });
+    const wider = await call(
+      undefined,
+      { method: 'POST', path: '/api/v1/robots', json: { name: 'bob.wide', scopes: [{ repository: 'alice/*', actions: ['pull'] }] } },
+      { authorization: auth.get('bob')! },
+    );
     expect(wider.status).toBe(403);
   });
 
@@ -511,7 +676,11 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       const second = await call(undefined, { method: 'POST', path: mountPath('alice/copy') }, { authorization: `Bearer ${t}` });
       expect(second.status).toBe(201);
       expect(second.headers.get('docker-content-digest')).toBe(fx.layer.digest);
-      const blob = await call(undefined, { path: `/v2/alice/copy/blobs/${fx.layer.digest}` }, { authorization: `Bearer ${await token('alice', 'repository:alice/copy:pull')}` });
+      const blob = await call(
+        undefined,
+        { path: `/v2/alice/copy/blobs/${fx.layer.digest}` },
+        { authorization: `Bearer ${await token('alice', 'repository:alice/copy:pull')}` },
+      );
       expect(blob.status).toBe(200);
     });
 

@@ -231,7 +231,8 @@ export class FilesystemDriver implements StorageDriver {
 
   async putPart(key: string, uploadId: string, partNumber: number, source: Readable, _size: number): Promise<MultipartPart> {
     await this.uploadDir(key, uploadId);
-    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new RangeError(`part number out of range: ${partNumber}`);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000)
+      throw new RangeError(`part number out of range: ${partNumber}`);
     const size = await this.atomicWrite(this.partFile(uploadId, partNumber), source);
     return { partNumber, etag: `${partNumber}-${size}`, size };
   }
@@ -244,7 +245,8 @@ export class FilesystemDriver implements StorageDriver {
   private async uploadDir(key: string, uploadId: string): Promise<string> {
     this.full(key);
     const dir = this.partsDir(uploadId);
-    if ((await fs.readFile(path.join(dir, 'key'), 'utf8').catch(() => undefined)) !== key) throw new PathNotFoundError(`${key} (upload ${uploadId})`);
+    if ((await fs.readFile(path.join(dir, 'key'), 'utf8').catch(() => undefined)) !== key)
+      throw new PathNotFoundError(`${key} (upload ${uploadId})`);
     return dir;
   }
 

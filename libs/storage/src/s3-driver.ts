@@ -180,7 +180,10 @@ export class S3Driver implements StorageDriver {
       let n = 1;
       let bytes = 0;
       const upload = async (buf: Buffer) => {
-        const r = await this.client.uploadPart({ bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: n, headers: {} }, buf);
+        const r = await this.client.uploadPart(
+          { bucketName: this.bucket, objectName: key, uploadID: uploadId, partNumber: n, headers: {} },
+          buf,
+        );
         parts.push({ partNumber: n++, etag: r.etag, size: buf.length });
         bytes += buf.length;
       };
@@ -212,7 +215,8 @@ export class S3Driver implements StorageDriver {
       const batch = keys.slice(i, i + DELETE_BATCH).map((k) => checkKey(k));
       const res = await this.client.removeObjects(this.bucket, batch);
       const failed = (res as Array<{ Error?: { Code?: string; Key?: string } }>).filter((r) => r.Error && r.Error.Code !== 'NoSuchKey');
-      if (failed.length) throw new Error(`S3 DeleteObjects failed for ${failed.length} keys (first: ${failed[0].Error?.Key} ${failed[0].Error?.Code})`);
+      if (failed.length)
+        throw new Error(`S3 DeleteObjects failed for ${failed.length} keys (first: ${failed[0].Error?.Key} ${failed[0].Error?.Code})`);
     }
   }
 
@@ -248,7 +252,10 @@ export class S3Driver implements StorageDriver {
   async putPart(key: string, uploadId: string, partNumber: number, source: Readable, _size: number): Promise<MultipartPart> {
     // minio-js uploads a part from a buffer; parts are bounded (5 MiB .. a blob's share), never a whole blob.
     const payload = await toBuffer(source);
-    const r = await this.client.uploadPart({ bucketName: this.bucket, objectName: checkKey(key), uploadID: uploadId, partNumber, headers: {} }, payload);
+    const r = await this.client.uploadPart(
+      { bucketName: this.bucket, objectName: checkKey(key), uploadID: uploadId, partNumber, headers: {} },
+      payload,
+    );
     return { partNumber, etag: r.etag, size: payload.length };
   }
 

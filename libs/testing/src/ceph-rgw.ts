@@ -108,14 +108,23 @@ export async function startCephRgw(dir: string, options: CephRgwOptions = {}): P
   const keyring = path.join(dir, 'keyring');
   try {
     await runTool('ceph-authtool', ['--create-keyring', keyring, '--gen-key', '-n', 'mon.', '--cap', 'mon', 'allow *'], dir);
-    await runTool('ceph-authtool', [keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *'], dir);
+    await runTool(
+      'ceph-authtool',
+      [keyring, '--gen-key', '-n', 'client.admin', '--cap', 'mon', 'allow *', '--cap', 'osd', 'allow *', '--cap', 'mgr', 'allow *'],
+      dir,
+    );
     await runTool('monmaptool', ['--create', '--addv', 'a', `[v1:127.0.0.1:${monPort}]`, '--fsid', fsid, path.join(dir, 'monmap')], dir);
     await runTool('ceph-mon', [...C, '--mkfs', '-i', 'a', '--monmap', path.join(dir, 'monmap'), '--keyring', keyring], dir);
     await runTool('ceph-mon', [...C, '-i', 'a'], dir);
     await runTool('ceph', [...C, '--connect-timeout', '30', 'osd', 'create'], dir, 40_000);
     await runTool('ceph-osd', [...C, '-i', '0', '--mkfs'], dir);
     await retry(() => runTool('ceph-osd', [...C, '-i', '0'], dir), 2, 1000);
-    await runTool('ceph', [...C, '--connect-timeout', '30', 'osd', 'crush', 'add', 'osd.0', '1.0', 'host=localhost', 'root=default'], dir, 40_000);
+    await runTool(
+      'ceph',
+      [...C, '--connect-timeout', '30', 'osd', 'crush', 'add', 'osd.0', '1.0', 'host=localhost', 'root=default'],
+      dir,
+      40_000,
+    );
     await runTool('ceph-mgr', [...C, '-i', 'x'], dir);
     await runTool('radosgw', [...C, '-n', 'client.rgw.a'], dir);
     const endpoint = `http://127.0.0.1:${rgwPort}`;

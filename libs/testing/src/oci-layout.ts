@@ -34,7 +34,18 @@ export function makeLayer(files: Record<string, Buffer | string>): { gz: Buffer;
       mkdirSync(path.dirname(full), { recursive: true });
       writeFileSync(full, content);
     }
-    execFileSync('tar', ['-C', rootfs, '--numeric-owner', '--owner=0', '--group=0', '--mtime=@0', '--sort=name', '-cf', path.join(work, 'l.tar'), '.']);
+    execFileSync('tar', [
+      '-C',
+      rootfs,
+      '--numeric-owner',
+      '--owner=0',
+      '--group=0',
+      '--mtime=@0',
+      '--sort=name',
+      '-cf',
+      path.join(work, 'l.tar'),
+      '.',
+    ]);
     const tar = readFileSync(path.join(work, 'l.tar'));
     execFileSync('gzip', ['-n', '-1', path.join(work, 'l.tar')]);
     return { gz: readFileSync(path.join(work, 'l.tar.gz')), diffId: `sha256:${sha(tar)}` };
@@ -44,7 +55,12 @@ export function makeLayer(files: Record<string, Buffer | string>): { gz: Buffer;
 }
 
 /** An OCI layout with one image of `layerCount` layers, tagged `tag`. */
-export function buildLayout(dir: string, tag: string, layers: Array<Record<string, Buffer | string>> = [{ 'etc/hello': 'hi' }, { 'data/blob': randomBytes(50_000) }], config: Record<string, unknown> = {}): LayoutImage {
+export function buildLayout(
+  dir: string,
+  tag: string,
+  layers: Array<Record<string, Buffer | string>> = [{ 'etc/hello': 'hi' }, { 'data/blob': randomBytes(50_000) }],
+  config: Record<string, unknown> = {},
+): LayoutImage {
   mkdirSync(path.join(dir, 'blobs', 'sha256'), { recursive: true });
   writeFileSync(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
   const built = layers.map(makeLayer);
@@ -60,7 +76,9 @@ export function buildLayout(dir: string, tag: string, layers: Array<Record<strin
     }),
   );
   const cfgDesc = { mediaType: 'application/vnd.oci.image.config.v1+json', ...writeBlob(dir, cfg) };
-  const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfgDesc, layers: layerDescs }));
+  const manifest = Buffer.from(
+    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: cfgDesc, layers: layerDescs }),
+  );
   const mDesc = writeBlob(dir, manifest);
   let index: { schemaVersion: number; manifests: unknown[] } = { schemaVersion: 2, manifests: [] };
   try {
@@ -68,7 +86,11 @@ export function buildLayout(dir: string, tag: string, layers: Array<Record<strin
   } catch {
     // a new layout
   }
-  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...mDesc, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  index.manifests.push({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    ...mDesc,
+    annotations: { 'org.opencontainers.image.ref.name': tag },
+  });
   writeFileSync(path.join(dir, 'index.json'), JSON.stringify(index));
   return { dir, tag, manifestDigest: mDesc.digest, layerDigests: layerDescs.map((l) => l.digest), diffIds: built.map((l) => l.diffId) };
 }

@@ -13,7 +13,9 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
-export async function startReferenceRegistry(opts: { proxyRemoteUrl?: string; proxyUsername?: string; proxyPassword?: string; htpasswd?: string } = {}): Promise<RunningRegistry> {
+export async function startReferenceRegistry(
+  opts: { proxyRemoteUrl?: string; proxyUsername?: string; proxyPassword?: string; htpasswd?: string } = {},
+): Promise<RunningRegistry> {
   const bin = requireBinary('docker-registry', 'docker-registry');
   const port = await freePort();
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ref-registry-'));

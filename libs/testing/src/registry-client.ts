@@ -18,7 +18,13 @@ export function useCredentials(base: string, creds: { user: string; password: st
   else credentialsByBase.delete(base);
 }
 
-export async function http(base: string, method: string, path: string, body?: Buffer | string, headers: Record<string, string> = {}): Promise<Resp> {
+export async function http(
+  base: string,
+  method: string,
+  path: string,
+  body?: Buffer | string,
+  headers: Record<string, string> = {},
+): Promise<Resp> {
   const auth = credentialsByBase.get(base);
   const h = auth && !Object.keys(headers).some((k) => k.toLowerCase() === 'authorization') ? { authorization: auth, ...headers } : headers;
   const r = await fetch(base + path, { method, body, headers: h, redirect: 'manual' });
@@ -41,7 +47,10 @@ export async function pushBlob(base: string, name: string, data: Buffer): Promis
   if (post.status !== 202) throw new Error(`POST upload: ${post.status} ${post.body}`);
   const loc = post.headers.get('location')!;
   const sep = loc.includes('?') ? '&' : '?';
-  const put = await http(base, 'PUT', `${loc}${sep}digest=${digest}`, data, { 'content-type': 'application/octet-stream', 'content-length': String(data.length) });
+  const put = await http(base, 'PUT', `${loc}${sep}digest=${digest}`, data, {
+    'content-type': 'application/octet-stream',
+    'content-length': String(data.length),
+  });
   if (put.status !== 201) throw new Error(`PUT upload: ${put.status} ${put.body}`);
   return digest;
 }
@@ -57,8 +66,15 @@ export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 export const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 
 /** Build an OCI image manifest over pushed blobs (layer bytes are opaque to the registry). */
-export async function pushImage(base: string, name: string, tag: string, opts: { layers?: Buffer[]; subject?: { digest: string; size: number; mediaType: string }; artifactType?: string } = {}): Promise<PushedImage> {
-  const configBytes = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }));
+export async function pushImage(
+  base: string,
+  name: string,
+  tag: string,
+  opts: { layers?: Buffer[]; subject?: { digest: string; size: number; mediaType: string }; artifactType?: string } = {},
+): Promise<PushedImage> {
+  const configBytes = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, config: {} }),
+  );
   const cfg = { digest: await pushBlob(base, name, configBytes), size: configBytes.length, bytes: configBytes };
   const layers = [];
   for (const l of opts.layers ?? [Buffer.from(`layer of ${name}:${tag} ${Math.random()}`)]) {
@@ -67,7 +83,11 @@ export async function pushImage(base: string, name: string, tag: string, opts: {
   const manifestObj: Record<string, unknown> = {
     schemaVersion: 2,
     mediaType: OCI_MANIFEST,
-    config: { mediaType: opts.artifactType ? 'application/vnd.oci.empty.v1+json' : 'application/vnd.oci.image.config.v1+json', digest: cfg.digest, size: cfg.size },
+    config: {
+      mediaType: opts.artifactType ? 'application/vnd.oci.empty.v1+json' : 'application/vnd.oci.image.config.v1+json',
+      digest: cfg.digest,
+      size: cfg.size,
+    },
     layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
   };
   if (opts.artifactType) manifestObj.artifactType = opts.artifactType;

@@ -12,7 +12,13 @@ async function main(): Promise<void> {
   if (cmd === 'start' && args.length === 1) {
     const s3 = await startCephRgw(args[0]);
     process.stdout.write(
-      [`STEVEDORE_TEST_S3_ENDPOINT=${s3.endpoint}`, `STEVEDORE_TEST_S3_ACCESS_KEY=${s3.accessKey}`, `STEVEDORE_TEST_S3_SECRET_KEY=${s3.secretKey}`, `STEVEDORE_TEST_S3_REGION=${s3.region}`, ''].join('\n'),
+      [
+        `STEVEDORE_TEST_S3_ENDPOINT=${s3.endpoint}`,
+        `STEVEDORE_TEST_S3_ACCESS_KEY=${s3.accessKey}`,
+        `STEVEDORE_TEST_S3_SECRET_KEY=${s3.secretKey}`,
+        `STEVEDORE_TEST_S3_REGION=${s3.region}`,
+        '',
+      ].join('\n'),
     );
     return;
   }

@@ -15,7 +15,8 @@ jest.setTimeout(120_000);
 
 const run = promisify(execFile);
 const REPO_ROOT = path.resolve(__dirname, '../../..');
-const cli = (...args: string[]) => run(process.execPath, ['-r', '@swc-node/register', 'libs/testing/src/s3-cli.ts', ...args], { cwd: REPO_ROOT, timeout: 110_000 });
+const cli = (...args: string[]) =>
+  run(process.execPath, ['-r', '@swc-node/register', 'libs/testing/src/s3-cli.ts', ...args], { cwd: REPO_ROOT, timeout: 110_000 });
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** PUT and GET objects for real, one of them a three-part multipart upload. */
@@ -29,7 +30,10 @@ async function exercise(s3: S3Endpoint): Promise<void> {
   const uploadId = await client.initiateNewMultipartUpload(bucket, 'dir/big', {});
   const etags = [];
   for (const [i, body] of parts.entries()) {
-    const r = await client.uploadPart({ bucketName: bucket, objectName: 'dir/big', uploadID: uploadId, partNumber: i + 1, headers: {} }, body);
+    const r = await client.uploadPart(
+      { bucketName: bucket, objectName: 'dir/big', uploadID: uploadId, partNumber: i + 1, headers: {} },
+      body,
+    );
     etags.push({ part: i + 1, etag: r.etag });
   }
   await client.completeMultipartUpload(bucket, 'dir/big', uploadId, etags);
@@ -38,7 +42,9 @@ async function exercise(s3: S3Endpoint): Promise<void> {
   expect(st.size).toBe(big.length);
   expect(st.etag).toMatch(/-3$/);
   expect(sha(await readAll(await client.getObject(bucket, 'dir/big')))).toBe(sha(big));
-  expect(sha(await readAll(await client.getPartialObject(bucket, 'dir/big', 5 * 1024 * 1024 - 10, 20)))).toBe(sha(big.subarray(5 * 1024 * 1024 - 10, 5 * 1024 * 1024 + 10)));
+  expect(sha(await readAll(await client.getPartialObject(bucket, 'dir/big', 5 * 1024 * 1024 - 10, 20)))).toBe(
+    sha(big.subarray(5 * 1024 * 1024 - 10, 5 * 1024 * 1024 + 10)),
+  );
   await removeTestBucket(s3, bucket);
   expect(await client.bucketExists(bucket)).toBe(false);
 }
@@ -54,8 +60,18 @@ describe('S3 (Ceph RGW)', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 's3-cli-test-'));
     const started = Date.now();
     const { stdout } = await cli('start', dir);
-    const env = Object.fromEntries(stdout.trim().split('\n').map((l) => l.split(/=(.*)/s).slice(0, 2)));
-    expect(Object.keys(env).sort()).toEqual(['STEVEDORE_TEST_S3_ACCESS_KEY', 'STEVEDORE_TEST_S3_ENDPOINT', 'STEVEDORE_TEST_S3_REGION', 'STEVEDORE_TEST_S3_SECRET_KEY']);
+    const env = Object.fromEntries(
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => l.split(/=(.*)/s).slice(0, 2)),
+    );
+    expect(Object.keys(env).sort()).toEqual([
+      'STEVEDORE_TEST_S3_ACCESS_KEY',
+      'STEVEDORE_TEST_S3_ENDPOINT',
+      'STEVEDORE_TEST_S3_REGION',
+      'STEVEDORE_TEST_S3_SECRET_KEY',
+    ]);
     const pids = cephRgwPids(dir);
     try {
       process.stdout.write(`ceph rgw started in ${Date.now() - started} ms\n`);

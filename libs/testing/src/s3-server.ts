@@ -12,14 +12,17 @@ import { Client } from 'minio';
 import { killCephRgwSync, readCephRgwEndpoint, S3_REGION, startCephRgw, stopCephRgw, type S3Endpoint } from './ceph-rgw';
 import { isAlive } from './net';
 
-
 const REPO_ROOT = path.resolve(__dirname, '../../..');
 const CLI = path.join(__dirname, 's3-cli.ts');
 
 let pending: Promise<S3Endpoint> | undefined;
 
 function fromEnv(): S3Endpoint | undefined {
-  const { STEVEDORE_TEST_S3_ENDPOINT: endpoint, STEVEDORE_TEST_S3_ACCESS_KEY: accessKey, STEVEDORE_TEST_S3_SECRET_KEY: secretKey } = process.env;
+  const {
+    STEVEDORE_TEST_S3_ENDPOINT: endpoint,
+    STEVEDORE_TEST_S3_ACCESS_KEY: accessKey,
+    STEVEDORE_TEST_S3_SECRET_KEY: secretKey,
+  } = process.env;
   if (!endpoint || !accessKey || !secretKey) return undefined;
   return { endpoint, accessKey, secretKey, region: process.env.STEVEDORE_TEST_S3_REGION || S3_REGION };
 }

@@ -71,7 +71,9 @@ async function launch(p: Proc): Promise<void> {
   };
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code, signal) => reject(new Error(`exited with ${code ?? signal}`))));
+  const exited = new Promise<never>((_, reject) =>
+    child.once('exit', (code, signal) => reject(new Error(`exited with ${code ?? signal}`))),
+  );
   exited.catch(() => undefined);
   try {
     await Promise.race([
@@ -142,10 +144,20 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
       procs.set('all', { target: 'all', env, port: await freePort(), log: [], errors5xx: [] });
     } else {
       const blob: Proc = { target: 'blob-service', env, port: await freePort(), log: [], errors5xx: [] };
-      const meta: Proc = { target: 'metadata-service', env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}` }, port: await freePort(), log: [], errors5xx: [] };
+      const meta: Proc = {
+        target: 'metadata-service',
+        env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}` },
+        port: await freePort(),
+        log: [],
+        errors5xx: [],
+      };
       const gw: Proc = {
         target: 'gateway',
-        env: { ...env, STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}`, STEVEDORE_METADATA_SERVICE_URL: `http://127.0.0.1:${meta.port}` },
+        env: {
+          ...env,
+          STEVEDORE_BLOB_SERVICE_URL: `http://127.0.0.1:${blob.port}`,
+          STEVEDORE_METADATA_SERVICE_URL: `http://127.0.0.1:${meta.port}`,
+        },
         port: await freePort(),
         log: [],
         errors5xx: [],

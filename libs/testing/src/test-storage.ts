@@ -10,8 +10,7 @@ import { createTestBucket, removeTestBucket, useSharedS3 } from './s3-server';
 export type TestStorageKind = 'filesystem' | 's3';
 
 export type TestStorageOptions =
-  | { kind: 'filesystem'; root: string }
-  | { kind: 's3'; endpoint: string; accessKey: string; secretKey: string; bucket: string };
+  { kind: 'filesystem'; root: string } | { kind: 's3'; endpoint: string; accessKey: string; secretKey: string; bucket: string };
 
 export async function testStorage(kind: TestStorageKind, label: string): Promise<{ options: TestStorageOptions; close(): Promise<void> }> {
   if (kind === 'filesystem') {
@@ -20,5 +19,8 @@ export async function testStorage(kind: TestStorageKind, label: string): Promise
   }
   const s3 = await useSharedS3();
   const bucket = await createTestBucket(s3, label.replace(/[^a-z0-9]/g, '').slice(0, 20) || 't');
-  return { options: { kind, endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket }, close: () => removeTestBucket(s3, bucket) };
+  return {
+    options: { kind, endpoint: s3.endpoint, accessKey: s3.accessKey, secretKey: s3.secretKey, bucket },
+    close: () => removeTestBucket(s3, bucket),
+  };
 }

@@ -12,9 +12,7 @@ import { dir, node, wh } from '../test/helpers';
 
 const snapshot = (view: FsView) => [...view.walk()];
 
-const pathArb = fc
-  .array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 })
-  .map((segs) => segs.join('/'));
+const pathArb = fc.array(fc.constantFrom('a', 'b', 'c'), { minLength: 1, maxLength: 3 }).map((segs) => segs.join('/'));
 
 const entryArb = (whiteouts: boolean): fc.Arbitrary<Entry> =>
   fc

@@ -6,7 +6,15 @@ import { describeView, dir, node, sym, wh } from '../test/helpers';
 const f = (path: string, fields = {}) => node(path, 'file', fields);
 
 describe('MergedView', () => {
-  const base = layerOf([dir('etc'), f('etc/passwd', { mode: 0o600 }), f('etc/hosts'), dir('var'), dir('var/lib'), f('var/lib/db'), f('bin')]);
+  const base = layerOf([
+    dir('etc'),
+    f('etc/passwd', { mode: 0o600 }),
+    f('etc/hosts'),
+    dir('var'),
+    dir('var/lib'),
+    f('var/lib/db'),
+    f('bin'),
+  ]);
 
   it('lets the top-most entry win', () => {
     const view = new MergedView([base, layerOf([f('etc/passwd', { mode: 0o644, mtime: 5 })])]);

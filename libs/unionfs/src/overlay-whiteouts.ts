@@ -5,9 +5,7 @@ import { OVERLAY_OPAQUE_XATTR, OVERLAY_WHITEOUT_DEVICE } from './whiteouts';
 
 export function isOverlayWhiteout(e: Entry): boolean {
   return (
-    e.type === 'char-device' &&
-    (e.devmajor ?? 0) === OVERLAY_WHITEOUT_DEVICE.major &&
-    (e.devminor ?? 0) === OVERLAY_WHITEOUT_DEVICE.minor
+    e.type === 'char-device' && (e.devmajor ?? 0) === OVERLAY_WHITEOUT_DEVICE.major && (e.devminor ?? 0) === OVERLAY_WHITEOUT_DEVICE.minor
   );
 }
 

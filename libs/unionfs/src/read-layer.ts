@@ -125,7 +125,9 @@ export async function readLayer(input: Readable, options: ReadLayerOptions): Pro
     extract.on('close', resolve);
     extract.on('error', (e) => reject(corruptTar(e)));
   });
-  const inflate: NodeJS.ReadWriteStream[] = gzip ? [createGunzip(), ...(options.expansion ? [new ExpansionGuard(options.expansion, () => stored.size)] : [])] : [];
+  const inflate: NodeJS.ReadWriteStream[] = gzip
+    ? [createGunzip(), ...(options.expansion ? [new ExpansionGuard(options.expansion, () => stored.size)] : [])]
+    : [];
   const piped = pipeline(stream, stored, ...(inflate as []), diff, extract as unknown as NodeJS.WritableStream);
   piped.catch(() => undefined);
   extracted.catch(() => undefined);

@@ -10,7 +10,15 @@ const content = (text: string) => ({ digest: digestOf(text), size: text.length }
 
 function setup() {
   const image = new MergedView([
-    layerOf([dir('etc', { mtime: 1 }), f('etc/passwd', { mode: 0o600, uid: 0 }), f('etc/hosts'), dir('var', { mtime: 1 }), dir('var/lib', { mtime: 1 }), f('var/lib/db'), f('usr')]),
+    layerOf([
+      dir('etc', { mtime: 1 }),
+      f('etc/passwd', { mode: 0o600, uid: 0 }),
+      f('etc/hosts'),
+      dir('var', { mtime: 1 }),
+      dir('var/lib', { mtime: 1 }),
+      f('var/lib/db'),
+      f('usr'),
+    ]),
   ]);
   return new ReadWriteLayer(image, undefined, { now: () => 100 });
 }
@@ -133,7 +141,12 @@ describe('ReadWriteLayer', () => {
     rw.rename('/var/lib', '/srv');
     expect(describeView(rw)).toContain('srv/db file');
     expect(rw.lookup('/var/lib')).toBeUndefined();
-    expect(rw.toLayer().entries.map((e) => `${e.path}:${e.type}`)).toEqual(['srv:directory', 'srv/db:file', 'var:directory', 'var/lib:whiteout']);
+    expect(rw.toLayer().entries.map((e) => `${e.path}:${e.type}`)).toEqual([
+      'srv:directory',
+      'srv/db:file',
+      'var:directory',
+      'var/lib:whiteout',
+    ]);
     rw.rename('/etc/hosts', '/etc/passwd');
     expect(rw.lookup('/etc/hosts')).toBeUndefined();
     rw.rename('/srv', '/srv');

@@ -90,7 +90,7 @@ export class ReadWriteLayer implements FsView {
       mtime: options.mtime ?? this.now(),
       size: content.size,
       digest: content.digest,
-      ...(options.xattrs ?? keep?.xattrs ? { xattrs: options.xattrs ?? keep!.xattrs } : {}),
+      ...((options.xattrs ?? keep?.xattrs) ? { xattrs: options.xattrs ?? keep!.xattrs } : {}),
     });
   }
 
@@ -120,7 +120,11 @@ export class ReadWriteLayer implements FsView {
     return this.create(path, 'hardlink', fields, { linkname: target.path, size: 0, digest: undefined });
   }
 
-  mknod(path: string, type: 'fifo' | 'char-device' | 'block-device', options: EntryOptions & { devmajor?: number; devminor?: number } = {}): Entry {
+  mknod(
+    path: string,
+    type: 'fifo' | 'char-device' | 'block-device',
+    options: EntryOptions & { devmajor?: number; devminor?: number } = {},
+  ): Entry {
     const dev = type === 'fifo' ? {} : { devmajor: options.devmajor ?? 0, devminor: options.devminor ?? 0 };
     return this.create(path, type, options, dev);
   }
@@ -271,4 +275,3 @@ export class ReadWriteLayer implements FsView {
     return this.view.lookup(p)!;
   }
 }
-

@@ -52,7 +52,8 @@ async function write(layer: Layer, store: MemoryContentStore, opts: Partial<Para
 }
 
 // The sample holds device files: reading them back is an admin's (or a stored image's) read.
-const readBytes = (bytes: Buffer, store: MemoryContentStore, opts = {}) => readLayer(Readable.from([bytes]), { contentStore: store, allowDevices: true, ...opts });
+const readBytes = (bytes: Buffer, store: MemoryContentStore, opts = {}) =>
+  readLayer(Readable.from([bytes]), { contentStore: store, allowDevices: true, ...opts });
 
 async function unsafeReason(items: Parameters<typeof rawTar>[0], limits = {}): Promise<string | undefined> {
   try {
@@ -119,24 +120,44 @@ describe('tar codec', () => {
       { header: { name: 'f', type: 'file', mode: 0o644 }, body: 'hi' },
     ]);
     const { layer } = await readLayer(tarStream, { contentStore: new MemoryContentStore(), overlayWhiteouts: true });
-    expect(layer.entries.map((e) => `${e.path}:${e.type}${e.opaque ? ':opaque' : ''}`)).toEqual(['f:file', 'gone:whiteout', 'o:directory:opaque']);
+    expect(layer.entries.map((e) => `${e.path}:${e.type}${e.opaque ? ':opaque' : ''}`)).toEqual([
+      'f:file',
+      'gone:whiteout',
+      'o:directory:opaque',
+    ]);
   });
 
   it('refuses unsafe entries, each with its reason', async () => {
     expect(await unsafeReason([{ header: { name: '/etc/passwd' }, body: 'x' }])).toBe('absolute-path');
     expect(await unsafeReason([{ header: { name: 'a/../../etc/passwd' }, body: 'x' }])).toBe('parent-traversal');
     expect(await unsafeReason([{ header: { name: 'a/l', type: 'symlink', linkname: '../../etc' } }])).toBe('symlink-escape');
-    expect(await unsafeReason([{ header: { name: 'l', type: 'symlink', linkname: '/etc' } }, { header: { name: 'l/passwd' }, body: 'x' }])).toBe(
-      'through-symlink',
-    );
+    expect(
+      await unsafeReason([{ header: { name: 'l', type: 'symlink', linkname: '/etc' } }, { header: { name: 'l/passwd' }, body: 'x' }]),
+    ).toBe('through-symlink');
     expect(await unsafeReason([{ header: { name: 'h', type: 'link', linkname: '../etc/passwd' } }])).toBe('hardlink-escape');
     expect(await unsafeReason([{ header: { name: 'h', type: 'link', linkname: '/etc/passwd' } }])).toBe('hardlink-escape');
-    expect(await unsafeReason([{ header: { name: 'l', type: 'symlink', linkname: '/etc' } }, { header: { name: 'h', type: 'link', linkname: 'l/shadow' } }])).toBe(
-      'hardlink-escape',
-    );
-    expect(await unsafeReason([{ header: { name: 'f' }, body: 'a' }, { header: { name: 'f' }, body: 'b' }])).toBe('duplicate-entry');
+    expect(
+      await unsafeReason([
+        { header: { name: 'l', type: 'symlink', linkname: '/etc' } },
+        { header: { name: 'h', type: 'link', linkname: 'l/shadow' } },
+      ]),
+    ).toBe('hardlink-escape');
+    expect(
+      await unsafeReason([
+        { header: { name: 'f' }, body: 'a' },
+        { header: { name: 'f' }, body: 'b' },
+      ]),
+    ).toBe('duplicate-entry');
     expect(await unsafeReason([{ header: { name: 'f' }, body: 'abc' }], { maxEntrySize: 2 })).toBe('entry-too-large');
-    expect(await unsafeReason([{ header: { name: 'f' }, body: 'ab' }, { header: { name: 'g' }, body: 'ab' }], { maxTotalSize: 3 })).toBe('layer-too-large');
+    expect(
+      await unsafeReason(
+        [
+          { header: { name: 'f' }, body: 'ab' },
+          { header: { name: 'g' }, body: 'ab' },
+        ],
+        { maxTotalSize: 3 },
+      ),
+    ).toBe('layer-too-large');
     expect(await unsafeReason([{ header: { name: 'f' } }, { header: { name: 'g' } }], { maxEntries: 1 })).toBe('too-many-entries');
     expect(await unsafeReason([{ header: { name: 'a/.wh..' } }])).toBe('invalid-whiteout');
     expect(await unsafeReason([{ header: { name: 'ok/x', type: 'symlink', linkname: '/etc/x' } }])).toBeUndefined();
@@ -164,7 +185,12 @@ describe('tar codec', () => {
 
   it('answers a body that is not a tar, or a truncated one, with not-a-tar', async () => {
     const store = new MemoryContentStore();
-    for (const body of [randomBytes(20_000), Buffer.alloc(200_000, 'A'), gzipSync(randomBytes(5000)), gzipSync(Buffer.alloc(10_000, 'A')).subarray(0, 30)]) {
+    for (const body of [
+      randomBytes(20_000),
+      Buffer.alloc(200_000, 'A'),
+      gzipSync(randomBytes(5000)),
+      gzipSync(Buffer.alloc(10_000, 'A')).subarray(0, 30),
+    ]) {
       await expect(readLayer(Readable.from([body]), { contentStore: store })).rejects.toMatchObject({ reason: 'not-a-tar', status: 400 });
     }
   });
@@ -172,8 +198,13 @@ describe('tar codec', () => {
   it('stops a gzip bomb by its expansion ratio', async () => {
     const bomb = await zerosTarGz(100 * 2 ** 20);
     const expansion = { maxBytes: 2 ** 40, maxRatio: 100, ratioAfterBytes: 64 * 2 ** 20 };
-    await expect(readLayer(Readable.from([bomb]), { contentStore: new MemoryContentStore(), expansion })).rejects.toMatchObject({ reason: 'expansion', status: 413 });
-    await expect(readLayer(Readable.from([bomb]), { contentStore: new MemoryContentStore(), expansion: { ...expansion, maxBytes: 2 ** 20 } })).rejects.toMatchObject({ reason: 'expansion' });
+    await expect(readLayer(Readable.from([bomb]), { contentStore: new MemoryContentStore(), expansion })).rejects.toMatchObject({
+      reason: 'expansion',
+      status: 413,
+    });
+    await expect(
+      readLayer(Readable.from([bomb]), { contentStore: new MemoryContentStore(), expansion: { ...expansion, maxBytes: 2 ** 20 } }),
+    ).rejects.toMatchObject({ reason: 'expansion' });
   });
 
   it('reads an empty input as an empty layer', async () => {

@@ -33,7 +33,9 @@ const read = async (r: Readable) => {
 
 describe('TarCheck', () => {
   it('passes a safe tar unchanged', async () => {
-    const tar = await read(await rawTar([{ header: { name: 'etc/motd' }, body: 'hi\n' }, { header: { name: 'lnk', type: 'symlink', linkname: '/etc/motd' } }]));
+    const tar = await read(
+      await rawTar([{ header: { name: 'etc/motd' }, body: 'hi\n' }, { header: { name: 'lnk', type: 'symlink', linkname: '/etc/motd' } }]),
+    );
     const r = await through(tar);
     expect(r.error).toBeUndefined();
     expect(r.bytes.equals(tar)).toBe(true);
@@ -42,8 +44,16 @@ describe('TarCheck', () => {
   it.each([
     ['an absolute name', [{ header: { name: '/tmp/x' }, body: 'x' }], 'absolute-path'],
     ['..', [{ header: { name: 'a/../../x' }, body: 'x' }], 'parent-traversal'],
-    ['a symlink that leaves the root', [{ header: { name: 'lnk', type: 'symlink' as const, linkname: '../../../../tmp' } }], 'symlink-escape'],
-    ['a write through a symlink', [{ header: { name: 'lnk', type: 'symlink' as const, linkname: 'tmp' } }, { header: { name: 'lnk/file' }, body: 'x' }], 'through-symlink'],
+    [
+      'a symlink that leaves the root',
+      [{ header: { name: 'lnk', type: 'symlink' as const, linkname: '../../../../tmp' } }],
+      'symlink-escape',
+    ],
+    [
+      'a write through a symlink',
+      [{ header: { name: 'lnk', type: 'symlink' as const, linkname: 'tmp' } }, { header: { name: 'lnk/file' }, body: 'x' }],
+      'through-symlink',
+    ],
     ['a hardlink to /etc/passwd', [{ header: { name: 'pw', type: 'link' as const, linkname: '/etc/passwd' } }], 'hardlink-escape'],
     ['a hardlink out of the archive', [{ header: { name: 'pw', type: 'link' as const, linkname: '../../etc/passwd' } }], 'hardlink-escape'],
     ['a device file', [{ header: { name: 'dev/sda', type: 'block-device' as const, devmajor: 8, devminor: 0 } }], 'device-file'],
@@ -54,7 +64,9 @@ describe('TarCheck', () => {
   });
 
   it('lets admins create device files', async () => {
-    const r = await through(await rawTar([{ header: { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 } }]), { allowDevices: true });
+    const r = await through(await rawTar([{ header: { name: 'dev/sda', type: 'block-device', devmajor: 8, devminor: 0 } }]), {
+      allowDevices: true,
+    });
     expect(r.error).toBeUndefined();
   });
 
@@ -82,7 +94,8 @@ describe('TarCheck', () => {
     await fc.assert(
       fc.asyncProperty(fc.uint8Array({ minLength: 0, maxLength: 20_000 }), async (bytes) => {
         const r = await through(Buffer.from(bytes));
-        if (r.error) expect(['not-a-tar', 'empty-archive', 'absolute-path', 'parent-traversal', 'unsupported-type']).toContain(r.error.reason);
+        if (r.error)
+          expect(['not-a-tar', 'empty-archive', 'absolute-path', 'parent-traversal', 'unsupported-type']).toContain(r.error.reason);
       }),
       { numRuns: 200 },
     );

@@ -106,7 +106,11 @@ export class TarRules {
 /** A failure of the tar format itself (not a tar, corrupt, truncated), as the rules report it; other failures pass. */
 export function corruptTar(e: unknown): Error {
   if (e instanceof UnsafeTarError || RegistryError.is(e)) return e;
-  return new UnsafeTarError('not-a-tar', '', `not a readable tar (corrupt or truncated): ${String((e as Error)?.message ?? e).slice(0, 200)}`);
+  return new UnsafeTarError(
+    'not-a-tar',
+    '',
+    `not a readable tar (corrupt or truncated): ${String((e as Error)?.message ?? e).slice(0, 200)}`,
+  );
 }
 
 const BLOCK = 512;
@@ -188,7 +192,9 @@ export class TarCheck extends Transform {
     if (this.failure) return cb(this.failure);
     // tar-stream's types give end() a required argument it does not need.
     (this.extract as unknown as { end(): void }).end();
-    this.finished.then(() => cb(this.failure ?? (this.rules.entries === 0 ? new UnsafeTarError('empty-archive', '', 'the tarball holds no files') : undefined)));
+    this.finished.then(() =>
+      cb(this.failure ?? (this.rules.entries === 0 ? new UnsafeTarError('empty-archive', '', 'the tarball holds no files') : undefined)),
+    );
   }
 
   override _destroy(err: Error | null, cb: (error: Error | null) => void): void {
@@ -224,7 +230,8 @@ export class ExpansionGuard extends Transform {
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     const l = this.limits;
-    if (this.bytes > l.maxBytes) return cb(new UnsafeTarError('expansion', '', `the archive expands past the limit of ${l.maxBytes} bytes`));
+    if (this.bytes > l.maxBytes)
+      return cb(new UnsafeTarError('expansion', '', `the archive expands past the limit of ${l.maxBytes} bytes`));
     if (this.bytes > l.ratioAfterBytes && this.bytes > l.maxRatio * Math.max(1, this.compressed())) {
       return cb(new UnsafeTarError('expansion', '', `the archive expands more than ${l.maxRatio} times (a decompression bomb?)`));
     }

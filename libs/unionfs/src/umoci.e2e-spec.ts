@@ -2,7 +2,18 @@
 // by `umoci unpack --rootless`; the rootfs must be exactly what the merged view predicts.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createWriteStream, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  createWriteStream,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { digestOf, MediaTypes, type Digest } from '@stevedore/oci';
@@ -31,7 +42,12 @@ function scan(root: string, rel = ''): string[] {
       out.push(`${path} dir ${(st.mode & 0o7777).toString(8)}`);
       out.push(...scan(root, path));
     } else if (st.isSymbolicLink()) out.push(`${path} symlink ${readlinkSync(join(root, path))}`);
-    else out.push(`${path} file ${(st.mode & 0o7777).toString(8)} ${createHash('sha256').update(readFileSync(join(root, path))).digest('hex')} ${Math.floor(st.mtimeMs / 1000)}`);
+    else
+      out.push(
+        `${path} file ${(st.mode & 0o7777).toString(8)} ${createHash('sha256')
+          .update(readFileSync(join(root, path)))
+          .digest('hex')} ${Math.floor(st.mtimeMs / 1000)}`,
+      );
   }
   return out;
 }
@@ -110,7 +126,12 @@ describe('umoci unpack of layers written by unionfs', () => {
     );
     const manifest = putBlob(
       layout,
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaTypes.ociManifest, config: { mediaType: MediaTypes.ociConfig, ...config }, layers: descriptors }),
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaTypes.ociManifest,
+        config: { mediaType: MediaTypes.ociConfig, ...config },
+        layers: descriptors,
+      }),
     );
     writeFileSync(
       join(layout, 'index.json'),

@@ -19,7 +19,11 @@ describe('AUFS/OCI whiteouts', () => {
   });
 
   it('drops other AUFS metadata and invents a directory for a lone opaque marker', () => {
-    const back = fromAufsWhiteouts([makeEntry('.wh..wh.plnk', 'directory'), makeEntry('a/.wh..wh..opq', 'file'), makeEntry('.wh..wh..opq', 'file')]);
+    const back = fromAufsWhiteouts([
+      makeEntry('.wh..wh.plnk', 'directory'),
+      makeEntry('a/.wh..wh..opq', 'file'),
+      makeEntry('.wh..wh..opq', 'file'),
+    ]);
     expect(back).toEqual([dir('a', { opaque: true })]);
   });
 

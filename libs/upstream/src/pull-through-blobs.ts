@@ -116,7 +116,13 @@ export class PullThroughBlobService implements BlobService {
   }
 
   /** Start the upstream GET and the store; returns the client's branch (undefined without a size). */
-  private async fetch(mapping: UpstreamMapping, name: string, digest: Digest, lockKey: string, token: string): Promise<BlobContent | undefined> {
+  private async fetch(
+    mapping: UpstreamMapping,
+    name: string,
+    digest: Digest,
+    lockKey: string,
+    token: string,
+  ): Promise<BlobContent | undefined> {
     const renew = setInterval(() => void this.redis.pexpire(lockKey, this.lockTtlMs).catch(() => undefined), this.lockTtlMs / 3);
     const release = async () => {
       clearInterval(renew);

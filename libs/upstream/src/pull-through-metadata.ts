@@ -12,7 +12,18 @@
 // flushed, reindexed by a process without this lib), before the first answer that needs it.
 import { Logger } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { RegistryError, copy, imageFromBlobs, indexFrom, isDigest, parseManifest, type Artifact, type Digest, referenceOf, type LocalReference } from '@stevedore/oci';
+import {
+  RegistryError,
+  copy,
+  imageFromBlobs,
+  indexFrom,
+  isDigest,
+  parseManifest,
+  type Artifact,
+  type Digest,
+  referenceOf,
+  type LocalReference,
+} from '@stevedore/oci';
 import { localManifestSink } from '@stevedore/images';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
@@ -175,7 +186,12 @@ export class PullThroughMetadataService implements MetadataService {
     }
   }
 
-  private async fetch(mapping: UpstreamMapping, name: string, reference: string, local: StoredManifest | undefined): Promise<StoredManifest> {
+  private async fetch(
+    mapping: UpstreamMapping,
+    name: string,
+    reference: string,
+    local: StoredManifest | undefined,
+  ): Promise<StoredManifest> {
     const registry = this.clients.for(mapping.upstream);
     if (local) {
       const head = await registry.headManifest(mapping.remoteName, reference);
@@ -196,12 +212,26 @@ export class PullThroughMetadataService implements MetadataService {
     // fetched on their own first GET, so a pull never waits for more than it asked.
     const parsed = parseManifest(m.bytes, m.mediaType);
     if (isDigest(reference) && parsed.digest !== reference) {
-      throw new RegistryError('DIGEST_INVALID', 'the upstream answered another manifest than the digest asked for', { expected: reference, actual: parsed.digest });
+      throw new RegistryError('DIGEST_INVALID', 'the upstream answered another manifest than the digest asked for', {
+        expected: reference,
+        actual: parsed.digest,
+      });
     }
     const artifact: Artifact = parsed.isIndex
       ? { kind: 'index', index: indexFrom(m.bytes, [], m.mediaType) }
-      : { kind: 'image', image: imageFromBlobs({ rawManifest: m.bytes, mediaType: m.mediaType, openBlob: () => Promise.reject(new RegistryError('UNSUPPORTED', 'blobs come on their own GET')) }) };
-    await copy([{ artifact, targets: [isTag(reference) ? { repository: name, tag: reference } : { repository: name }] }], localManifestSink(this.inner), { manifestsOnly: true });
+      : {
+          kind: 'image',
+          image: imageFromBlobs({
+            rawManifest: m.bytes,
+            mediaType: m.mediaType,
+            openBlob: () => Promise.reject(new RegistryError('UNSUPPORTED', 'blobs come on their own GET')),
+          }),
+        };
+    await copy(
+      [{ artifact, targets: [isTag(reference) ? { repository: name, tag: reference } : { repository: name }] }],
+      localManifestSink(this.inner),
+      { manifestsOnly: true },
+    );
     const r = { digest: parsed.digest, mediaType: parsed.mediaType };
     if (isTag(reference)) {
       await this.redis.set(this.originKey(name, reference), '1');
@@ -214,7 +244,12 @@ export class PullThroughMetadataService implements MetadataService {
     if (this.options.manifestTtlSeconds > 0) await this.redis.set(this.freshKey(name, tag), '1', 'EX', this.options.manifestTtlSeconds);
   }
 
-  async putManifest(ref: LocalReference, bytes: Buffer, contentType: string | undefined, options?: PutManifestOptions): Promise<PutManifestResult> {
+  async putManifest(
+    ref: LocalReference,
+    bytes: Buffer,
+    contentType: string | undefined,
+    options?: PutManifestOptions,
+  ): Promise<PutManifestResult> {
     const { name } = ref;
     const reference = referenceOf(ref);
     const r = await this.inner.putManifest(ref, bytes, contentType, options);

@@ -73,7 +73,9 @@ class FakeBlobs implements Partial<BlobService> {
 }
 
 const hub: UpstreamRecord = { id: 'hub', url: 'https://hub', prefixes: ['docker.io'], default: true, createdAt: '', updatedAt: '' };
-const store = { resolve: async (name: string) => (name.startsWith('docker.io/') ? { upstream: hub, remoteName: name.slice(10) } : undefined) } as unknown as UpstreamStore;
+const store = {
+  resolve: async (name: string) => (name.startsWith('docker.io/') ? { upstream: hub, remoteName: name.slice(10) } : undefined),
+} as unknown as UpstreamStore;
 
 async function readAll(s: Readable | undefined): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -129,7 +131,14 @@ describe('PullThroughBlobService', () => {
 });
 
 describe('PullThroughMetadataService', () => {
-  const bytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf('c'), size: 1 }, layers: [] }));
+  const bytes = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: digestOf('c'), size: 1 },
+      layers: [],
+    }),
+  );
   const mt = 'application/vnd.oci.image.manifest.v1+json';
 
   const dirs: string[] = [];
@@ -172,12 +181,22 @@ describe('PullThroughMetadataService', () => {
     };
     const redis = new FakeRedis();
     const tags: string[] = [];
-    const svc = new PullThroughMetadataService(inner, store, { for: () => registry } as unknown as UpstreamClients, redis as never, new RedisKeys('t'), storage, { manifestTtlSeconds: 60 }, (n, t) => {
-      tags.push(`${n}:${t}`);
-    });
+    const svc = new PullThroughMetadataService(
+      inner,
+      store,
+      { for: () => registry } as unknown as UpstreamClients,
+      redis as never,
+      new RedisKeys('t'),
+      storage,
+      { manifestTtlSeconds: 60 },
+      (n, t) => {
+        tags.push(`${n}:${t}`);
+      },
+    );
     return { svc, state, redis, tags, storage };
   }
-  const expireAll = (redis: FakeRedis) => [...redis.data.keys()].filter((k) => k.includes('upstream-fresh')).forEach((k) => redis.data.delete(k));
+  const expireAll = (redis: FakeRedis) =>
+    [...redis.data.keys()].filter((k) => k.includes('upstream-fresh')).forEach((k) => redis.data.delete(k));
 
   it('fetches a missing tag, then serves it from here within the TTL', async () => {
     const { svc, state } = setup();
@@ -199,7 +218,9 @@ describe('PullThroughMetadataService', () => {
     const m = await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     expect(m.digest).toBe(digestOf(bytes));
     // A tag we never had is an upstream error for the client.
-    await expect(svc.getManifest(manifestReference('docker.io/library/other', 'latest'))).rejects.toMatchObject({ code: 'TOOMANYREQUESTS' });
+    await expect(svc.getManifest(manifestReference('docker.io/library/other', 'latest'))).rejects.toMatchObject({
+      code: 'TOOMANYREQUESTS',
+    });
   });
 
   it('never replaces a tag pushed here, and reports pushes to the rule hook', async () => {
@@ -214,7 +235,7 @@ describe('PullThroughMetadataService', () => {
     expect(tags).toEqual(['docker.io/library/busybox:latest']);
   });
 
-  it('keeps which tags are the upstream\'s in storage: a Redis loss + reindex still revalidates them', async () => {
+  it("keeps which tags are the upstream's in storage: a Redis loss + reindex still revalidates them", async () => {
     const { svc, state, redis, storage } = setup();
     await svc.getManifest(manifestReference('docker.io/library/busybox', 'latest'));
     const origin = JSON.parse((await storage.getContent(UpstreamLayout.origin('docker.io/library/busybox', 'latest'))).toString());
@@ -248,7 +269,8 @@ describe('PullThroughMetadataService', () => {
     expect(await storage.stat(UpstreamLayout.origin('docker.io/library/busybox', 'v1'))).toBeUndefined();
     await svc.reindex();
     expireAll(redis);
-    for (const tag of ['latest', 'v1']) expect((await svc.getManifest(manifestReference('docker.io/library/busybox', tag))).digest).toBe(digestOf(mine));
+    for (const tag of ['latest', 'v1'])
+      expect((await svc.getManifest(manifestReference('docker.io/library/busybox', tag))).digest).toBe(digestOf(mine));
     expect(state).toMatchObject({ gets: 2, heads: 0 });
   });
 

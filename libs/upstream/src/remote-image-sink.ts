@@ -28,8 +28,13 @@ export class RemoteImageSink implements ImageSink {
     return upstreamKeys(this.keys).pushed(this.upstreamId, digest);
   }
 
-  async putBlob(repository: string, blob: SinkBlob, storedIn: readonly string[]): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
-    if (!blob.digest || blob.size === undefined) throw new RegistryError('INVALID_REQUEST', 'a remote registry takes blobs whose digest and size are known');
+  async putBlob(
+    repository: string,
+    blob: SinkBlob,
+    storedIn: readonly string[],
+  ): Promise<{ outcome: BlobOutcome; digest: Digest; size: number }> {
+    if (!blob.digest || blob.size === undefined)
+      throw new RegistryError('INVALID_REQUEST', 'a remote registry takes blobs whose digest and size are known');
     const mountFrom = storedIn[0] ?? (await this.redis.get(this.pushedKey(blob.digest))) ?? undefined;
     const outcome = await this.registry.pushBlob(repository, blob.digest, blob.size, () => blob.open(), mountFrom);
     await this.redis.set(this.pushedKey(blob.digest), repository, 'EX', PUSHED_TTL_SECONDS);

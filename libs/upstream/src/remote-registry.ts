@@ -8,7 +8,9 @@ import { MediaTypes, RegistryError, digestAlgorithm, digestOf, isDigest, type Di
 import { parseChallenges, repositoryScope, type Challenge } from '@stevedore/oci';
 import type { UpstreamCredentials } from './upstream';
 
-export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(', ');
+export const MANIFEST_ACCEPT = [MediaTypes.ociIndex, MediaTypes.ociManifest, MediaTypes.dockerManifestList, MediaTypes.dockerManifest].join(
+  ', ',
+);
 
 export interface RemoteManifest {
   bytes: Buffer;
@@ -58,7 +60,11 @@ export class RemoteRegistry {
     options: RemoteRegistryOptions = {},
   ) {
     this.base = url.replace(/\/+$/, '');
-    this.opts = { maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024, chunkSize: options.chunkSize ?? 8 * 1024 * 1024, userAgent: options.userAgent ?? 'stevedore' };
+    this.opts = {
+      maxManifestBytes: options.maxManifestBytes ?? 4 * 1024 * 1024,
+      chunkSize: options.chunkSize ?? 8 * 1024 * 1024,
+      userAgent: options.userAgent ?? 'stevedore',
+    };
     this.agent = new Agent({
       keepAliveTimeout: 30_000,
       connect: { timeout: options.connectTimeoutMs ?? 10_000 },
@@ -74,7 +80,10 @@ export class RemoteRegistry {
   // ---- reading
 
   async getManifest(name: string, reference: string): Promise<RemoteManifest> {
-    const res = await this.send('GET', `/v2/${name}/manifests/${reference}`, { scopes: [repositoryScope(name, ['pull'])], headers: { accept: MANIFEST_ACCEPT } });
+    const res = await this.send('GET', `/v2/${name}/manifests/${reference}`, {
+      scopes: [repositoryScope(name, ['pull'])],
+      headers: { accept: MANIFEST_ACCEPT },
+    });
     if (res.statusCode !== 200) throw await this.fail(res, 'MANIFEST_UNKNOWN', { name, reference });
     const bytes = await readCapped(res.body, this.opts.maxManifestBytes, 'SIZE_INVALID', 'the manifest');
     const mediaType = bareType(res.headers['content-type']) ?? sniffMediaType(bytes);
@@ -87,7 +96,10 @@ export class RemoteRegistry {
 
   /** Digest and media type of a manifest without its body (HEAD is not counted by Docker Hub's pull limit). */
   async headManifest(name: string, reference: string): Promise<{ digest?: Digest; mediaType?: string } | undefined> {
-    const res = await this.send('HEAD', `/v2/${name}/manifests/${reference}`, { scopes: [repositoryScope(name, ['pull'])], headers: { accept: MANIFEST_ACCEPT } });
+    const res = await this.send('HEAD', `/v2/${name}/manifests/${reference}`, {
+      scopes: [repositoryScope(name, ['pull'])],
+      headers: { accept: MANIFEST_ACCEPT },
+    });
     if (res.statusCode === 404) {
       await res.body.dump();
       return undefined;
@@ -129,15 +141,26 @@ export class RemoteRegistry {
    * Make `digest` present in `name`: nothing when it is there, a cross-repo mount from `mountFrom`
    * when the registry offers it, else an upload (one PUT, or PATCH chunks then PUT).
    */
-  async pushBlob(name: string, digest: Digest, size: number, open: () => Promise<Readable>, mountFrom?: string, onBytes?: (n: number) => void): Promise<PushBlobResult> {
+  async pushBlob(
+    name: string,
+    digest: Digest,
+    size: number,
+    open: () => Promise<Readable>,
+    mountFrom?: string,
+    onBytes?: (n: number) => void,
+  ): Promise<PushBlobResult> {
     if ((await this.headBlob(name, digest)) !== undefined) return 'exists';
     const push = repositoryScope(name, ['pull', 'push']);
     let location: string;
     if (mountFrom && mountFrom !== name) {
-      const res = await this.send('POST', `/v2/${name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`, {
-        scopes: [push, repositoryScope(mountFrom, ['pull'])],
-        headers: { 'content-length': '0' },
-      });
+      const res = await this.send(
+        'POST',
+        `/v2/${name}/blobs/uploads/?mount=${encodeURIComponent(digest)}&from=${encodeURIComponent(mountFrom)}`,
+        {
+          scopes: [push, repositoryScope(mountFrom, ['pull'])],
+          headers: { 'content-length': '0' },
+        },
+      );
       await res.body.dump();
       if (res.statusCode === 201) return 'mounted';
       if (res.statusCode !== 202) throw await this.fail(res, 'BLOB_UPLOAD_INVALID', { name, digest });
@@ -158,7 +181,11 @@ export class RemoteRegistry {
             url: location,
             scopes: [push],
             body: chunk,
-            headers: { 'content-type': 'application/octet-stream', 'content-range': `${offset}-${offset + chunk.length - 1}`, 'content-length': String(chunk.length) },
+            headers: {
+              'content-type': 'application/octet-stream',
+              'content-range': `${offset}-${offset + chunk.length - 1}`,
+              'content-length': String(chunk.length),
+            },
           });
           await res.body.dump();
           if (res.statusCode !== 202) throw await this.fail(res, 'BLOB_UPLOAD_INVALID', { name, digest, offset });
@@ -187,7 +214,10 @@ export class RemoteRegistry {
   }
 
   private async startUpload(name: string): Promise<string> {
-    const res = await this.send('POST', `/v2/${name}/blobs/uploads/`, { scopes: [repositoryScope(name, ['pull', 'push'])], headers: { 'content-length': '0' } });
+    const res = await this.send('POST', `/v2/${name}/blobs/uploads/`, {
+      scopes: [repositoryScope(name, ['pull', 'push'])],
+      headers: { 'content-length': '0' },
+    });
     await res.body.dump();
     if (res.statusCode !== 202) throw await this.fail(res, 'BLOB_UPLOAD_INVALID', { name });
     return this.location(res, name);
@@ -244,7 +274,8 @@ export class RemoteRegistry {
       const res = await this.raw('GET', u.toString(), headers);
       if (res.statusCode !== 200) {
         await res.body.dump();
-        if (res.statusCode === 429) throw new RegistryError('TOOMANYREQUESTS', 'upstream token service rate-limited us', { upstream: this.host() });
+        if (res.statusCode === 429)
+          throw new RegistryError('TOOMANYREQUESTS', 'upstream token service rate-limited us', { upstream: this.host() });
         throw new RegistryError('UNAUTHORIZED', `upstream token service answered ${res.statusCode}`, { upstream: this.host() });
       }
       const body = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
@@ -259,10 +290,18 @@ export class RemoteRegistry {
       this.basic = true;
       return;
     }
-    throw new RegistryError('UNAUTHORIZED', 'upstream requires authentication we cannot give', { upstream: this.host(), schemes: challenges.map((c) => c.scheme) });
+    throw new RegistryError('UNAUTHORIZED', 'upstream requires authentication we cannot give', {
+      upstream: this.host(),
+      schemes: challenges.map((c) => c.scheme),
+    });
   }
 
-  private async raw(method: Dispatcher.HttpMethod, url: string, headers: Record<string, string>, body?: Body): Promise<Dispatcher.ResponseData> {
+  private async raw(
+    method: Dispatcher.HttpMethod,
+    url: string,
+    headers: Record<string, string>,
+    body?: Body,
+  ): Promise<Dispatcher.ResponseData> {
     try {
       return await request(url, { method, headers: { 'user-agent': this.opts.userAgent, ...headers }, body, dispatcher: this.agent });
     } catch (e) {
@@ -316,7 +355,6 @@ function sniffMediaType(bytes: Buffer): string {
 function basicAuth(c: UpstreamCredentials): string {
   return 'Basic ' + Buffer.from(`${c.username}:${c.password}`).toString('base64');
 }
-
 
 /** Re-chunk a stream into buffers of exactly `size` bytes (the last may be shorter). */
 export async function* chunks(stream: Readable, size: number): AsyncGenerator<Buffer> {

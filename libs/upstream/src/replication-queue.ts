@@ -3,7 +3,18 @@ import { createHash } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Job, Queue, Worker } from 'bullmq';
 import { RegistryError, isValidTag, parseLocalReference, type Digest } from '@stevedore/oci';
-import { QueueNames, createQueue, createWorker, findJob, jobFailure, jobStatusOf, parseJobFailure, type JobStatus, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import {
+  QueueNames,
+  createQueue,
+  createWorker,
+  findJob,
+  jobFailure,
+  jobStatusOf,
+  parseJobFailure,
+  type JobStatus,
+  type StevedoreConfig,
+  closeWithin,
+} from '@stevedore/platform';
 import type { ReplicateJobData, ReplicateProgress, ReplicateResult, Replicator } from './replicator';
 import { targetRepository, type ReplicationRuleStore } from './replication-rules';
 
@@ -50,14 +61,23 @@ export class ReplicationQueue {
     for (const rule of await this.rules.matching(name, tag)) {
       const target = { upstream: rule.target.upstream, name: targetRepository(rule, name), tag };
       // Same rule, tag and digest -> same job id: a retried push does not replicate twice.
-      const jobId = 'rule-' + createHash('sha256').update(JSON.stringify([rule.id, name, tag, digest])).digest('hex').slice(0, 32);
+      const jobId =
+        'rule-' +
+        createHash('sha256')
+          .update(JSON.stringify([rule.id, name, tag, digest]))
+          .digest('hex')
+          .slice(0, 32);
       await this.enqueue({ source: { name, digest }, target, rule: rule.id }, jobId);
       this.logger.log(`rule ${rule.id}: ${name}:${tag} -> ${rule.target.upstream}/${target.name}:${tag}`);
     }
   };
 
   async close(): Promise<void> {
-    await closeWithin(1500, () => this.queue.close(), () => this.queue.disconnect());
+    await closeWithin(
+      1500,
+      () => this.queue.close(),
+      () => this.queue.disconnect(),
+    );
   }
 }
 
@@ -70,7 +90,8 @@ export function replicateRequest(body: unknown): ReplicateJobData {
   // Local names are plain repository paths: no Docker registry/library defaults.
   const source = parseLocalReference(b.source, { defaultTag: true });
   const target = parseLocalReference(b.target.name);
-  if (target.tag || target.digest) throw new RegistryError('INVALID_REQUEST', 'target.name is a repository name; give the tag as target.tag');
+  if (target.tag || target.digest)
+    throw new RegistryError('INVALID_REQUEST', 'target.name is a repository name; give the tag as target.tag');
   const out: ReplicateJobData = { source, target: { upstream: b.target.upstream, name: target.name } };
   if (b.target.tag !== undefined) {
     if (typeof b.target.tag !== 'string') throw new RegistryError('INVALID_REQUEST', 'target.tag must be a string');
@@ -88,7 +109,9 @@ export function startReplicationWorker(config: StevedoreConfig, replicator: Repl
     async (job: Job<ReplicateJobData, ReplicateResult>) => {
       try {
         const r = await replicator.replicate(job.data, (p) => job.updateProgress(p as unknown as object));
-        logger.log(`${job.data.source.name}@${r.digest} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.existing} there)`);
+        logger.log(
+          `${job.data.source.name}@${r.digest} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.existing} there)`,
+        );
         return r;
       } catch (e) {
         // Kept as the error's body, so the status shows its code and message (retries still apply).
@@ -97,7 +120,9 @@ export function startReplicationWorker(config: StevedoreConfig, replicator: Repl
     },
     { concurrency: config.STEVEDORE_REPLICATE_CONCURRENCY },
   );
-  worker.on('failed', (job, e) => logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${parseJobFailure(e.message)?.message}`));
+  worker.on('failed', (job, e) =>
+    logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${parseJobFailure(e.message)?.message}`),
+  );
   worker.on('error', (e) => logger.warn(`worker: ${e.message}`));
   return worker;
 }

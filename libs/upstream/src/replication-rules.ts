@@ -88,7 +88,13 @@ export class ReplicationRuleStore {
     }
     const id = r.data.id ?? randomBytes(6).toString('hex');
     if (await this.records.get(id)) throw new RegistryError('CONFLICT', `rule "${id}" exists`, { id });
-    const rule: ReplicationRule = { id, sourcePattern: r.data.sourcePattern, target: r.data.target, enabled: r.data.enabled, createdAt: new Date().toISOString() };
+    const rule: ReplicationRule = {
+      id,
+      sourcePattern: r.data.sourcePattern,
+      target: r.data.target,
+      enabled: r.data.enabled,
+      createdAt: new Date().toISOString(),
+    };
     await this.records.put(rule);
     return rule;
   }

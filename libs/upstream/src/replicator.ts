@@ -40,17 +40,24 @@ export class Replicator {
     private readonly keys: RedisKeys,
   ) {}
 
-  async replicate(job: ReplicateJobData, onProgress: (p: ReplicateProgress) => void | Promise<void> = () => undefined): Promise<ReplicateResult> {
+  async replicate(
+    job: ReplicateJobData,
+    onProgress: (p: ReplicateProgress) => void | Promise<void> = () => undefined,
+  ): Promise<ReplicateResult> {
     const { record, registry } = await this.clients.byId(job.target.upstream);
     const report = (p: ReplicateProgress) => Promise.resolve(onProgress(p)).catch(() => undefined);
     await report({ phase: 'planning', blobs: { done: 0, total: 0 }, bytes: { done: 0, total: 0 }, manifests: { done: 0, total: 0 } });
     const source = await localArtifact(this.blobs, this.metadata, job.source);
     // The target gets the source's tag unless told otherwise; a copy by digest stays untagged.
     const tag = job.target.tag ?? (job.source.digest ? undefined : job.source.tag);
-    const copied = await copy([{ artifact: source, targets: [tag === undefined ? { repository: job.target.name } : { repository: job.target.name, tag }] }], new RemoteImageSink(registry, record.id, this.redis, this.keys), {
-      concurrency: BLOB_CONCURRENCY,
-      onProgress: (p) => void report(p),
-    });
+    const copied = await copy(
+      [{ artifact: source, targets: [tag === undefined ? { repository: job.target.name } : { repository: job.target.name, tag }] }],
+      new RemoteImageSink(registry, record.id, this.redis, this.keys),
+      {
+        concurrency: BLOB_CONCURRENCY,
+        onProgress: (p) => void report(p),
+      },
+    );
     const top = copied.artifacts[0];
     const ref = tag === undefined ? `@${top.digest}` : `:${tag}`;
     return {

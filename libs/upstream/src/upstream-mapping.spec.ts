@@ -1,7 +1,14 @@
 import { resolveUpstream } from './upstream-mapping';
 import type { UpstreamRecord } from './upstream';
 
-const rec = (id: string, prefixes: string[], def = false): UpstreamRecord => ({ id, url: `https://${id}`, prefixes, default: def, createdAt: '', updatedAt: '' });
+const rec = (id: string, prefixes: string[], def = false): UpstreamRecord => ({
+  id,
+  url: `https://${id}`,
+  prefixes,
+  default: def,
+  createdAt: '',
+  updatedAt: '',
+});
 const hub = rec('hub', ['docker.io'], true);
 const quay = rec('quay', ['quay.io']);
 const mirror = rec('mirror', ['quay.io/special', 'mirror/ghcr']);

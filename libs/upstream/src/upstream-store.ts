@@ -73,14 +73,24 @@ export class UpstreamStore {
     const r = UpstreamInputSchema.safeParse(input);
     if (!r.success) {
       const first = r.error.issues[0];
-      throw new RegistryError('INVALID_REQUEST', `${first.path.join('.') || 'body'}: ${first.message}`, { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+      throw new RegistryError('INVALID_REQUEST', `${first.path.join('.') || 'body'}: ${first.message}`, {
+        issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+      });
     }
-    if (r.data.password !== undefined && r.data.username === undefined) throw new RegistryError('INVALID_REQUEST', 'password needs a username');
+    if (r.data.password !== undefined && r.data.username === undefined)
+      throw new RegistryError('INVALID_REQUEST', 'password needs a username');
     return r.data;
   }
 
   private build(id: string, p: ReturnType<typeof UpstreamInputSchema.parse>, createdAt: string, updatedAt: string): UpstreamRecord {
-    const record: UpstreamRecord = { id, url: p.url.replace(/\/+$/, ''), prefixes: [...new Set(p.prefixes)], default: p.default, createdAt, updatedAt };
+    const record: UpstreamRecord = {
+      id,
+      url: p.url.replace(/\/+$/, ''),
+      prefixes: [...new Set(p.prefixes)],
+      default: p.default,
+      createdAt,
+      updatedAt,
+    };
     if (p.username) record.username = p.username;
     if (p.password) record.passwordSealed = this.box.encrypt(p.password);
     return record;
@@ -92,7 +102,8 @@ export class UpstreamStore {
     for (const o of others) {
       if (record.default && o.default) throw new RegistryError('CONFLICT', `upstream "${o.id}" already serves short names`, { id: o.id });
       const shared = o.prefixes.filter((p) => record.prefixes.includes(p));
-      if (shared.length) throw new RegistryError('CONFLICT', `prefix "${shared[0]}" is served by upstream "${o.id}"`, { id: o.id, prefix: shared[0] });
+      if (shared.length)
+        throw new RegistryError('CONFLICT', `prefix "${shared[0]}" is served by upstream "${o.id}"`, { id: o.id, prefix: shared[0] });
     }
   }
 }

@@ -39,7 +39,12 @@ class UpstreamLifecycle implements OnModuleInit, OnApplicationShutdown {
   }
   async onApplicationShutdown(): Promise<void> {
     const w = this.worker;
-    if (w) await closeWithin(2000, () => w.close(), () => w.disconnect());
+    if (w)
+      await closeWithin(
+        2000,
+        () => w.close(),
+        () => w.disconnect(),
+      );
     await this.queue.close();
     await this.clients.close();
   }
@@ -69,12 +74,14 @@ export class UpstreamModule {
         {
           provide: UpstreamStore,
           inject: [STORAGE, CONFIG],
-          useFactory: (storage: StorageDriver, c: StevedoreConfig) => new UpstreamStore(storage, new SecretBox(loadSecretKey(c.STEVEDORE_SECRET_KEY, c.STEVEDORE_DATA_DIR))),
+          useFactory: (storage: StorageDriver, c: StevedoreConfig) =>
+            new UpstreamStore(storage, new SecretBox(loadSecretKey(c.STEVEDORE_SECRET_KEY, c.STEVEDORE_DATA_DIR))),
         },
         {
           provide: UpstreamClients,
           inject: [UpstreamStore, CONFIG],
-          useFactory: (store: UpstreamStore, c: StevedoreConfig) => new UpstreamClients(store, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES }),
+          useFactory: (store: UpstreamStore, c: StevedoreConfig) =>
+            new UpstreamClients(store, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES }),
         },
         { provide: ReplicationRuleStore, inject: [STORAGE], useFactory: (storage: StorageDriver) => new ReplicationRuleStore(storage) },
         {
@@ -85,13 +92,32 @@ export class UpstreamModule {
         {
           provide: BLOB_SERVICE,
           inject: [INNER_BLOBS, UpstreamStore, UpstreamClients, REDIS, RedisKeys],
-          useFactory: (b: BlobService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys) => new PullThroughBlobService(b, s, cl, r, k),
+          useFactory: (b: BlobService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys) =>
+            new PullThroughBlobService(b, s, cl, r, k),
         },
         {
           provide: METADATA_SERVICE,
           inject: [INNER_METADATA, UpstreamStore, UpstreamClients, REDIS, RedisKeys, STORAGE, CONFIG, ReplicationQueue],
-          useFactory: (m: MetadataService, s: UpstreamStore, cl: UpstreamClients, r: Redis, k: RedisKeys, storage: StorageDriver, c: StevedoreConfig, q: ReplicationQueue) =>
-            new PullThroughMetadataService(m, s, cl, r, k, storage, { manifestTtlSeconds: c.STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS }, q.onTagWritten),
+          useFactory: (
+            m: MetadataService,
+            s: UpstreamStore,
+            cl: UpstreamClients,
+            r: Redis,
+            k: RedisKeys,
+            storage: StorageDriver,
+            c: StevedoreConfig,
+            q: ReplicationQueue,
+          ) =>
+            new PullThroughMetadataService(
+              m,
+              s,
+              cl,
+              r,
+              k,
+              storage,
+              { manifestTtlSeconds: c.STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS },
+              q.onTagWritten,
+            ),
         },
         {
           provide: Replicator,
@@ -101,11 +127,11 @@ export class UpstreamModule {
         {
           provide: UpstreamLifecycle,
           inject: [CONFIG, Replicator, UpstreamClients, ReplicationQueue],
-          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue) => new UpstreamLifecycle(!!options.workers, c, rep, cl, q),
+          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue) =>
+            new UpstreamLifecycle(!!options.workers, c, rep, cl, q),
         },
       ],
       exports: [BLOB_SERVICE, METADATA_SERVICE, UpstreamStore, ReplicationQueue],
     };
   }
 }
-

@@ -56,7 +56,12 @@ export const UpstreamInputSchema = z
       .url()
       .refine((u) => /^https?:\/\//.test(u), 'url must be http or https'),
     prefixes: z
-      .array(z.string().transform((p) => p.replace(/\/+$/, '')).refine((p) => PREFIX_RE.test(p), 'prefix must be a repository-name path'))
+      .array(
+        z
+          .string()
+          .transform((p) => p.replace(/\/+$/, ''))
+          .refine((p) => PREFIX_RE.test(p), 'prefix must be a repository-name path'),
+      )
       .default([]),
     default: z.boolean().default(false),
     username: z.string().min(1).optional(),
@@ -66,7 +71,15 @@ export const UpstreamInputSchema = z
 export type UpstreamInput = z.input<typeof UpstreamInputSchema>;
 
 export function viewOf(r: UpstreamRecord): UpstreamView {
-  const v: UpstreamView = { id: r.id, url: r.url, prefixes: r.prefixes, default: r.default, hasPassword: !!r.passwordSealed, createdAt: r.createdAt, updatedAt: r.updatedAt };
+  const v: UpstreamView = {
+    id: r.id,
+    url: r.url,
+    prefixes: r.prefixes,
+    default: r.default,
+    hasPassword: !!r.passwordSealed,
+    createdAt: r.createdAt,
+    updatedAt: r.updatedAt,
+  };
   if (r.username) v.username = r.username;
   return v;
 }

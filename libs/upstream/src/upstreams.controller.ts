@@ -9,8 +9,6 @@ import { UpstreamStore } from './upstream-store';
 import { ReplicationRuleStore, type ReplicationRule } from './replication-rules';
 import { ReplicationQueue, replicateRequest, type ReplicationStatus } from './replication-queue';
 
-
-
 // The operator's API: admins only, every route.
 @Access({ role: 'admin' })
 @Controller('api/v1')

@@ -37,7 +37,10 @@ export async function startCountingProxy(target: string, bearer?: { username: st
       const got = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
       if (!got || !tokens.has(got)) {
         req.resume();
-        res.writeHead(401, { 'www-authenticate': `Bearer realm="${self}/token",service="counting-proxy"`, 'content-type': 'application/json' });
+        res.writeHead(401, {
+          'www-authenticate': `Bearer realm="${self}/token",service="counting-proxy"`,
+          'content-type': 'application/json',
+        });
         res.end('{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}');
         return;
       }

@@ -1,6 +1,6 @@
 // The push/replicate target: the reference registry with htpasswd (Basic) auth.
 import bcrypt from 'bcryptjs';
- 
+
 import { startReferenceRegistry } from '@stevedore/testing';
 
 export interface HtpasswdRegistry {

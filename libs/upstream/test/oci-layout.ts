@@ -39,7 +39,10 @@ class Layout {
   }
   tag(name: string, d: Desc): void {
     this.refs.push({ ...d, annotations: { 'org.opencontainers.image.ref.name': name } });
-    writeFileSync(path.join(this.dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: this.refs }));
+    writeFileSync(
+      path.join(this.dir, 'index.json'),
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: this.refs }),
+    );
   }
 }
 
@@ -51,9 +54,16 @@ async function image(l: Layout, layerFiles: Array<Record<string, Buffer>>, arch 
     diffIds.push(sha(tar));
     layers.push(l.blob(gzipSync(tar, { level: 1 }), 'application/vnd.oci.image.layer.v1.tar+gzip'));
   }
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }));
+  const config = Buffer.from(
+    JSON.stringify({ architecture: arch, os: 'linux', config: { Cmd: ['/bin/sh'] }, rootfs: { type: 'layers', diff_ids: diffIds } }),
+  );
   const manifest = Buffer.from(
-    JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: l.blob(config, 'application/vnd.oci.image.config.v1+json'), layers }),
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: l.blob(config, 'application/vnd.oci.image.config.v1+json'),
+      layers,
+    }),
   );
   return l.blob(manifest, 'application/vnd.oci.image.manifest.v1+json');
 }

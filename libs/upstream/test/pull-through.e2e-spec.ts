@@ -27,7 +27,11 @@ async function skopeo(...args: string[]): Promise<string> {
 const hostOf = (url: string) => new URL(url).host;
 
 async function api(base: string, method: string, p: string, body?: unknown) {
-  const r = await fetch(base + p, { method, headers: body === undefined ? {} : { 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const r = await fetch(base + p, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await r.text();
   return { status: r.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -67,11 +71,22 @@ describe('upstreams: pull-through and replication', () => {
     target = await startHtpasswdRegistry();
     s = await startStevedore({ extraEnv: { STEVEDORE_AUTH: 'false', STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS: '1' } });
     base = s.url;
-    const created = await api(base, 'POST', '/api/v1/upstreams', { id: 'hub', url: proxy.url, prefixes: ['docker.io'], default: true, ...creds });
+    const created = await api(base, 'POST', '/api/v1/upstreams', {
+      id: 'hub',
+      url: proxy.url,
+      prefixes: ['docker.io'],
+      default: true,
+      ...creds,
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ id: 'hub', hasPassword: true, username: 'hub-user' });
     expect(JSON.stringify(created.body)).not.toContain('hub-pass');
-    const t = await api(base, 'POST', '/api/v1/upstreams', { id: 'backup', url: target.url, username: target.username, password: target.password });
+    const t = await api(base, 'POST', '/api/v1/upstreams', {
+      id: 'backup',
+      url: target.url,
+      username: target.username,
+      password: target.password,
+    });
     expect(t.status).toBe(201);
   });
 
@@ -100,7 +115,9 @@ describe('upstreams: pull-through and replication', () => {
   });
 
   it('maps short names to the default upstream (library/busybox)', async () => {
-    const r = await http(base, 'GET', '/v2/library/busybox/manifests/latest', undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' });
+    const r = await http(base, 'GET', '/v2/library/busybox/manifests/latest', undefined, {
+      accept: 'application/vnd.oci.image.manifest.v1+json',
+    });
     expect(r.status).toBe(200);
     expect(r.headers.get('docker-content-digest')).toBe(digests.busybox);
   });
@@ -149,44 +166,81 @@ describe('upstreams: pull-through and replication', () => {
   it('replicates an image to a registry with credentials (chunked + monolithic uploads, then mounts)', async () => {
     const big = randomBytes(9 * 1024 * 1024); // above the 8 MiB chunk size: PATCH chunks
     const img = await pushImage(base, 'team/app', 'v1', { layers: [big, Buffer.from('small layer')] });
-    const job = await api(base, 'POST', '/api/v1/replications', { source: 'team/app:v1', target: { upstream: 'backup', name: 'team/app', tag: 'v1' } });
+    const job = await api(base, 'POST', '/api/v1/replications', {
+      source: 'team/app:v1',
+      target: { upstream: 'backup', name: 'team/app', tag: 'v1' },
+    });
     expect(job.status).toBe(202);
     const done = await waitForJob(base, job.body.id);
     expect(done.result.digest).toBe(img.digest);
     expect(done.result.blobs.uploaded).toBe(3);
     expect(done.progress).toMatchObject({ phase: 'done', blobs: { done: 3, total: 3 } });
-    const inspect = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--creds', `${target.username}:${target.password}`, `docker://${target.host}/team/app:v1`));
+    const inspect = JSON.parse(
+      await skopeo(
+        'inspect',
+        '--tls-verify=false',
+        '--creds',
+        `${target.username}:${target.password}`,
+        `docker://${target.host}/team/app:v1`,
+      ),
+    );
     expect(inspect.Digest).toBe(img.digest);
 
-    const copy = await api(base, 'POST', '/api/v1/replications', { source: 'team/app:v1', target: { upstream: 'backup', name: 'team/app-copy', tag: 'v1' } });
+    const copy = await api(base, 'POST', '/api/v1/replications', {
+      source: 'team/app:v1',
+      target: { upstream: 'backup', name: 'team/app-copy', tag: 'v1' },
+    });
     const done2 = await waitForJob(base, copy.body.id);
     expect(done2.result.blobs.mounted).toBe(3);
   });
 
   it('replicates a pulled-through index to the target', async () => {
-    const job = await api(base, 'POST', '/api/v1/replications', { source: 'docker.io/library/multi:latest', target: { upstream: 'backup', name: 'library/multi' } });
+    const job = await api(base, 'POST', '/api/v1/replications', {
+      source: 'docker.io/library/multi:latest',
+      target: { upstream: 'backup', name: 'library/multi' },
+    });
     const done = await waitForJob(base, job.body.id);
     expect(done.result.digest).toBe(digests.multi);
-    const raw = await skopeo('inspect', '--raw', '--tls-verify=false', '--creds', `${target.username}:${target.password}`, `docker://${target.host}/library/multi:latest`);
+    const raw = await skopeo(
+      'inspect',
+      '--raw',
+      '--tls-verify=false',
+      '--creds',
+      `${target.username}:${target.password}`,
+      `docker://${target.host}/library/multi:latest`,
+    );
     expect(JSON.parse(raw).manifests).toHaveLength(2);
   });
 
   it('a replication rule copies every new matching tag', async () => {
-    const rule = await api(base, 'POST', '/api/v1/replication-rules', { sourcePattern: 'rules/**:v*', target: { upstream: 'backup', repository: 'mirror/{name}' } });
+    const rule = await api(base, 'POST', '/api/v1/replication-rules', {
+      sourcePattern: 'rules/**:v*',
+      target: { upstream: 'backup', repository: 'mirror/{name}' },
+    });
     expect(rule.status).toBe(201);
     const img = await pushImage(base, 'rules/app', 'v2');
     await pushImage(base, 'rules/app', 'dev'); // does not match :v*
     let digest = '';
     await waitFor(async () => {
       try {
-        digest = JSON.parse(await skopeo('inspect', '--tls-verify=false', '--creds', `${target.username}:${target.password}`, `docker://${target.host}/mirror/rules/app:v2`)).Digest;
+        digest = JSON.parse(
+          await skopeo(
+            'inspect',
+            '--tls-verify=false',
+            '--creds',
+            `${target.username}:${target.password}`,
+            `docker://${target.host}/mirror/rules/app:v2`,
+          ),
+        ).Digest;
         return true;
       } catch {
         return false;
       }
     }, 60_000);
     expect(digest).toBe(img.digest);
-    const tags = await fetch(`${target.url}/v2/mirror/rules/app/tags/list`, { headers: { authorization: 'Basic ' + Buffer.from(`${target.username}:${target.password}`).toString('base64') } });
+    const tags = await fetch(`${target.url}/v2/mirror/rules/app/tags/list`, {
+      headers: { authorization: 'Basic ' + Buffer.from(`${target.username}:${target.password}`).toString('base64') },
+    });
     expect(((await tags.json()) as { tags: string[] }).tags).toEqual(['v2']);
   });
 
@@ -209,7 +263,8 @@ describe('upstream origins survive a Redis loss', () => {
   let s: StevedoreUnderTest;
   const digests: Record<string, string> = {};
   const manifestPath = (name: string) => `/v2/library/${name}/manifests/latest`;
-  const originFile = (name: string) => path.join(s.env.STEVEDORE_DATA_DIR, 'storage', 'upstream-origins', 'docker.io', 'library', name, '_tags', 'latest');
+  const originFile = (name: string) =>
+    path.join(s.env.STEVEDORE_DATA_DIR, 'storage', 'upstream-origins', 'docker.io', 'library', name, '_tags', 'latest');
   const asked = (name: string) => proxy.count('HEAD', manifestPath(name)) + proxy.count('GET', manifestPath(name));
 
   beforeAll(async () => {
@@ -221,7 +276,9 @@ describe('upstream origins survive a Redis loss', () => {
     }
     proxy = await startCountingProxy(upstream.url);
     s = await startStevedore({ extraEnv: { STEVEDORE_AUTH: 'false', STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS: '1' } });
-    expect((await api(s.url, 'POST', '/api/v1/upstreams', { id: 'hub', url: proxy.url, prefixes: ['docker.io'], default: true })).status).toBe(201);
+    expect(
+      (await api(s.url, 'POST', '/api/v1/upstreams', { id: 'hub', url: proxy.url, prefixes: ['docker.io'], default: true })).status,
+    ).toBe(201);
   });
 
   afterAll(async () => {

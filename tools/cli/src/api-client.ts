@@ -113,13 +113,28 @@ export class StevedoreApi {
     return this.http.json<HistoryEntry[]>('/api/v1/images/history', { query: { ref } });
   }
   tag(source: string, target: string) {
-    return this.http.json<{ source: string; target: string; digest: string; previous?: string }>('/api/v1/images/tag', { method: 'POST', json: { source, target } });
+    return this.http.json<{ source: string; target: string; digest: string; previous?: string }>('/api/v1/images/tag', {
+      method: 'POST',
+      json: { source, target },
+    });
   }
   removeImage(ref: string, force: boolean) {
-    return this.http.json<{ untagged: string[]; deleted: string[] }>('/api/v1/images', { method: 'DELETE', query: { ref, force: force ? 'true' : undefined } });
+    return this.http.json<{ untagged: string[]; deleted: string[] }>('/api/v1/images', {
+      method: 'DELETE',
+      query: { ref, force: force ? 'true' : undefined },
+    });
   }
-  importRootfs(body: () => Readable, q: { ref: string; change?: string[]; message?: string; author?: string; platform?: string }, size?: number) {
-    return this.http.json<Record<string, any>>('/api/v1/images/import', { method: 'POST', query: q, body, headers: size !== undefined ? { 'content-length': String(size) } : {} });
+  importRootfs(
+    body: () => Readable,
+    q: { ref: string; change?: string[]; message?: string; author?: string; platform?: string },
+    size?: number,
+  ) {
+    return this.http.json<Record<string, any>>('/api/v1/images/import', {
+      method: 'POST',
+      query: q,
+      body,
+      headers: size !== undefined ? { 'content-length': String(size) } : {},
+    });
   }
 
   // ---- save / load (libs/images: exports.controller.ts, imports.controller.ts)
@@ -136,7 +151,12 @@ export class StevedoreApi {
     return this.http.json<void>(`/api/v1/exports/${enc(id)}`, { method: 'DELETE' });
   }
   createImport(body: () => Readable, size: number, repository?: string) {
-    return this.http.json<JobStatus>('/api/v1/imports', { method: 'POST', query: { repository }, body, headers: { 'content-length': String(size) } });
+    return this.http.json<JobStatus>('/api/v1/imports', {
+      method: 'POST',
+      query: { repository },
+      body,
+      headers: { 'content-length': String(size) },
+    });
   }
   importStatus(id: string) {
     return this.http.json<JobStatus>(`/api/v1/imports/${enc(id)}`);
@@ -147,7 +167,9 @@ export class StevedoreApi {
     return this.http.json<ContainerSummary>('/api/v1/containers', { method: 'POST', json: { name, image } });
   }
   async listContainers(): Promise<ContainerSummary[]> {
-    const r = await this.http.json<ContainerSummary[] | { items?: ContainerSummary[]; containers?: ContainerSummary[] }>('/api/v1/containers');
+    const r = await this.http.json<ContainerSummary[] | { items?: ContainerSummary[]; containers?: ContainerSummary[] }>(
+      '/api/v1/containers',
+    );
     return Array.isArray(r) ? r : (r?.containers ?? r?.items ?? []);
   }
 
@@ -157,7 +179,8 @@ export class StevedoreApi {
     const known = this.containerIds.get(nameOrId);
     if (known) return known;
     const list = await this.listContainers();
-    const hit = list.find((x) => x.name === nameOrId) ?? list.find((x) => x.id === nameOrId) ?? list.find((x) => !!x.id && x.id.startsWith(nameOrId));
+    const hit =
+      list.find((x) => x.name === nameOrId) ?? list.find((x) => x.id === nameOrId) ?? list.find((x) => !!x.id && x.id.startsWith(nameOrId));
     const id = enc(hit?.id ?? nameOrId);
     this.containerIds.set(nameOrId, id);
     return id;
@@ -166,7 +189,10 @@ export class StevedoreApi {
     return this.http.json<ContainerSummary>(`/api/v1/containers/${await this.cid(name)}`);
   }
   async removeContainer(name: string, force: boolean) {
-    return this.http.json<void>(`/api/v1/containers/${await this.cid(name)}`, { method: 'DELETE', query: { force: force ? 'true' : undefined } });
+    return this.http.json<void>(`/api/v1/containers/${await this.cid(name)}`, {
+      method: 'DELETE',
+      query: { force: force ? 'true' : undefined },
+    });
   }
   async pause(name: string) {
     return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/pause`, { method: 'POST' });
@@ -175,14 +201,21 @@ export class StevedoreApi {
     return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/unpause`, { method: 'POST' });
   }
   async changes(name: string) {
-    return this.http.json<Array<{ Path?: string; path?: string; Kind?: number | string; kind?: number | string }> | { items: unknown[] }>(`/api/v1/containers/${await this.cid(name)}/changes`);
+    return this.http.json<Array<{ Path?: string; path?: string; Kind?: number | string; kind?: number | string }> | { items: unknown[] }>(
+      `/api/v1/containers/${await this.cid(name)}/changes`,
+    );
   }
   /**
    * Applies a tar to the container's read-write layer as an upper layer rooted at `/` (the
    * server's `PUT /archive?mode=overlay`): entry names carry the destination path.
    */
   async putArchive(name: string, body: () => Readable) {
-    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/archive`, { method: 'PUT', query: { mode: 'overlay' }, body, headers: { 'content-type': 'application/x-tar' } });
+    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/archive`, {
+      method: 'PUT',
+      query: { mode: 'overlay' },
+      body,
+      headers: { 'content-type': 'application/x-tar' },
+    });
   }
   async statPath(name: string, path: string) {
     return this.http.json<RemoteEntry>(`/api/v1/containers/${await this.cid(name)}/stat`, { query: { path } });
@@ -206,7 +239,8 @@ export class StevedoreApi {
       if (e.type === 'directory') {
         pack.entry({ ...base, type: 'directory' });
         const { entries } = await this.listDir(name, remote);
-        for (const child of entries.map((c) => posix.basename(c.path)).sort()) await walk(posix.join(remote, child), `${entryName}/${child}`);
+        for (const child of entries.map((c) => posix.basename(c.path)).sort())
+          await walk(posix.join(remote, child), `${entryName}/${child}`);
       } else if (e.type === 'symlink') {
         pack.entry({ ...base, type: 'symlink', linkname: e.linkname ?? '' });
       } else if (e.type === 'file') {
@@ -279,5 +313,5 @@ export function itemsOf<T>(v: T[] | { items: T[] } | undefined): T[] {
   if (!v) return [];
   if (Array.isArray(v)) return v;
   // Lists arrive as `{items}` or named after what they hold (`{containers}`, `{changes}`).
-  return v.items ?? ((Object.values(v).find(Array.isArray) as T[] | undefined) ?? []);
+  return v.items ?? (Object.values(v).find(Array.isArray) as T[] | undefined) ?? [];
 }

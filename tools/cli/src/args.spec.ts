@@ -1,4 +1,13 @@
-import { collectChange, formatLocalRef, looksLikeImageId, normalizeBooleanFlags, parseCopyEndpoint, parseLocalRef, parseServer, wantsGzip } from './args';
+import {
+  collectChange,
+  formatLocalRef,
+  looksLikeImageId,
+  normalizeBooleanFlags,
+  parseCopyEndpoint,
+  parseLocalRef,
+  parseServer,
+  wantsGzip,
+} from './args';
 import { CliError } from './errors';
 
 describe('argument parsing', () => {

@@ -31,7 +31,11 @@ export function collectChange(value: string, previous: string[] = []): string[] 
   const trimmed = value.trim();
   const keyword = trimmed.split(/\s+/, 1)[0]?.toUpperCase() ?? '';
   if (!(CHANGE_INSTRUCTIONS as readonly string[]).includes(keyword)) {
-    throw new CliError(`invalid change "${value}": the instruction must be one of ${CHANGE_INSTRUCTIONS.join(', ')}`, 'INVALID_CHANGE', 'for example -c \'CMD ["/bin/sh"]\'');
+    throw new CliError(
+      `invalid change "${value}": the instruction must be one of ${CHANGE_INSTRUCTIONS.join(', ')}`,
+      'INVALID_CHANGE',
+      'for example -c \'CMD ["/bin/sh"]\'',
+    );
   }
   if (trimmed.length === keyword.length) throw new CliError(`invalid change "${value}": ${keyword} needs an argument`, 'INVALID_CHANGE');
   return [...previous, trimmed];
@@ -68,10 +72,14 @@ export function parseLocalRef(input: string, serverKey?: string, options: { defa
   if (colon > rest.lastIndexOf('/')) {
     tag = rest.slice(colon + 1);
     rest = rest.slice(0, colon);
-    if (!tagOk(tag)) throw new CliError(`invalid tag "${tag}" in reference "${input}"`, 'TAG_INVALID', 'a tag is up to 128 letters, digits, _, . and -');
+    if (!tagOk(tag))
+      throw new CliError(`invalid tag "${tag}" in reference "${input}"`, 'TAG_INVALID', 'a tag is up to 128 letters, digits, _, . and -');
   }
   if (!repositoryNameOk(rest)) {
-    throw new CliError(`invalid reference "${input}": repository names are lowercase path components (a-z, 0-9, ., _, -) separated by /`, 'NAME_INVALID');
+    throw new CliError(
+      `invalid reference "${input}": repository names are lowercase path components (a-z, 0-9, ., _, -) separated by /`,
+      'NAME_INVALID',
+    );
   }
   if (!tag && !digest && options.defaultTag) tag = 'latest';
   const ref: LocalRef = { name: rest };
@@ -131,7 +139,8 @@ export function parseServer(input: string): Server {
   } catch {
     throw new CliError(`invalid server address "${input}"`, 'INVALID_ARGUMENT', 'use http://host:port');
   }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError(`unsupported scheme in "${input}"`, 'INVALID_ARGUMENT', 'use http:// or https://');
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new CliError(`unsupported scheme in "${input}"`, 'INVALID_ARGUMENT', 'use http:// or https://');
   if (u.username || u.password) throw new CliError('put credentials in `stevedore login`, not in the server address', 'INVALID_ARGUMENT');
   const base = `${u.protocol}//${u.host}${u.pathname.replace(/\/+$/, '')}`;
   return { url: base, key: u.host };

@@ -1,7 +1,17 @@
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, chmodSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { configPath, decodeAuth, encodeAuth, getCredentials, readConfig, removeCredentials, setCredentials, tooOpen, writeConfig } from './config-file';
+import {
+  configPath,
+  decodeAuth,
+  encodeAuth,
+  getCredentials,
+  readConfig,
+  removeCredentials,
+  setCredentials,
+  tooOpen,
+  writeConfig,
+} from './config-file';
 import { CliError } from './errors';
 
 describe('config.json', () => {
@@ -32,7 +42,11 @@ describe('config.json', () => {
 
   it('keeps other servers and unknown keys, and makes a loose file 0600 again on write', () => {
     const file = path.join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify({ auths: { 'a:1': { auth: encodeAuth({ username: 'a', password: 'b' }), email: 'x' } }, credsStore: 'none' }), { mode: 0o644 });
+    writeFileSync(
+      file,
+      JSON.stringify({ auths: { 'a:1': { auth: encodeAuth({ username: 'a', password: 'b' }), email: 'x' } }, credsStore: 'none' }),
+      { mode: 0o644 },
+    );
     chmodSync(file, 0o644);
     expect(tooOpen(file)).toBe(true);
     writeConfig(file, setCredentials(readConfig(file), 'b:2', { username: 'c', password: 'd' }));

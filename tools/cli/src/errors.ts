@@ -48,7 +48,13 @@ export function errorFromResponse(status: number, text: string): CliError {
     // not JSON
   }
   const snippet = text.trim().split('\n')[0]?.slice(0, 200);
-  return new CliError(snippet ? `server answered ${status}: ${snippet}` : `server answered ${status}`, statusCode(status), undefined, 1, status);
+  return new CliError(
+    snippet ? `server answered ${status}: ${snippet}` : `server answered ${status}`,
+    statusCode(status),
+    undefined,
+    1,
+    status,
+  );
 }
 
 function statusCode(status: number): string {
@@ -59,7 +65,16 @@ function statusCode(status: number): string {
   return `HTTP_${status}`;
 }
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 
 /** The one line printed for a failure. Never includes credentials: messages come from our code or the server. */
 export function formatError(e: unknown): string {

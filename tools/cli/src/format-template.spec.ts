@@ -4,7 +4,13 @@ const image = {
   Id: 'sha256:abc',
   RepoTags: ['busy_httpd:v0.2', 'music51555/bh:latest'],
   Author: 'alex <452427904@qq.com>',
-  Config: { Cmd: ['/bin/httpd', '-f', '-h', '/home/html'], Env: ['PATH=/bin'], Labels: { 'org.x': '1', a: 'b' }, Entrypoint: null, WorkingDir: '' },
+  Config: {
+    Cmd: ['/bin/httpd', '-f', '-h', '/home/html'],
+    Env: ['PATH=/bin'],
+    Labels: { 'org.x': '1', a: 'b' },
+    Entrypoint: null,
+    WorkingDir: '',
+  },
   Size: 1234,
   RootFS: { Type: 'layers', Layers: ['sha256:1', 'sha256:2'] },
 };

@@ -4,7 +4,11 @@
 // the `{{-` / `-}}` trim markers. Values print as Go prints them: `[a b]` for lists, `map[k:v]`.
 import { CliError } from './errors';
 
-type Arg = { kind: 'field'; root: boolean; path: string[] } | { kind: 'string'; value: string } | { kind: 'number'; value: number } | { kind: 'ident'; name: string };
+type Arg =
+  | { kind: 'field'; root: boolean; path: string[] }
+  | { kind: 'string'; value: string }
+  | { kind: 'number'; value: number }
+  | { kind: 'ident'; name: string };
 type Command = Arg[];
 type Pipeline = Command[];
 
@@ -178,7 +182,8 @@ const FUNCS: Record<string, (...args: unknown[]) => unknown> = {
     }
     return cur;
   },
-  join: (v, sep) => (Array.isArray(v) ? v.map(goString).join(String(sep ?? '')) : v === null || v === MISSING ? '' : fail('join needs a list')),
+  join: (v, sep) =>
+    Array.isArray(v) ? v.map(goString).join(String(sep ?? '')) : v === null || v === MISSING ? '' : fail('join needs a list'),
   len: (v) => (Array.isArray(v) || typeof v === 'string' ? v.length : v && typeof v === 'object' ? Object.keys(v).length : 0),
   upper: (v) => goString(v).toUpperCase(),
   lower: (v) => goString(v).toLowerCase(),
@@ -213,7 +218,8 @@ function evalPipe(pipe: Pipeline, dot: unknown, root: unknown): unknown {
       prev = FUNCS[head.name](...rest.map((a) => evalArg(a, dot, root)), ...piped);
     } else {
       if (head.kind === 'ident' && !['true', 'false', 'nil'].includes(head.name)) fail(`function "${head.name}" not defined`);
-      if (rest.length || piped.length) fail(`can't give argument to non-function ${head.kind === 'field' ? '.' + head.path.join('.') : 'value'}`);
+      if (rest.length || piped.length)
+        fail(`can't give argument to non-function ${head.kind === 'field' ? '.' + head.path.join('.') : 'value'}`);
       prev = evalArg(head, dot, root);
     }
   });
@@ -227,7 +233,13 @@ function render(nodes: Node[], dot: unknown, root: unknown, out: string[]): void
     else if (n.type === 'if') render(truthy(evalPipe(n.pipe, dot, root)) ? n.body : n.elseBody, dot, root, out);
     else {
       const v = evalPipe(n.pipe, dot, root);
-      const items = Array.isArray(v) ? v : v && typeof v === 'object' ? Object.keys(v as object).sort().map((k) => (v as Record<string, unknown>)[k]) : [];
+      const items = Array.isArray(v)
+        ? v
+        : v && typeof v === 'object'
+          ? Object.keys(v as object)
+              .sort()
+              .map((k) => (v as Record<string, unknown>)[k])
+          : [];
       if (!items.length) render(n.elseBody, dot, root, out);
       for (const item of items) render(n.body, item, root, out);
     }

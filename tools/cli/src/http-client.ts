@@ -105,7 +105,13 @@ export class HttpClient {
     const message = this.credentials
       ? `the server refused the stored credentials for ${this.server.key}${e ? `: ${e.message}` : ''}`
       : `authentication required by ${this.server.key}`;
-    return new CliError(message, 'UNAUTHORIZED', this.credentials ? 'run `stevedore login` again' : `run \`stevedore login ${this.server.key}\``, 1, 401);
+    return new CliError(
+      message,
+      'UNAUTHORIZED',
+      this.credentials ? 'run `stevedore login` again' : `run \`stevedore login ${this.server.key}\``,
+      1,
+      401,
+    );
   }
 
   private async once(path: string, opts: RequestOptions, auth: string | undefined): Promise<RawResponse> {
@@ -119,7 +125,13 @@ export class HttpClient {
       headers['content-type'] ??= 'application/octet-stream';
       body = opts.body();
     }
-    const res = await request(buildUrl(this.server.url, path, opts.query), { method: opts.method ?? 'GET', headers, body, headersTimeout: 0, bodyTimeout: 0 });
+    const res = await request(buildUrl(this.server.url, path, opts.query), {
+      method: opts.method ?? 'GET',
+      headers,
+      body,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    });
     return { status: res.statusCode, headers: res.headers, body: res.body };
   }
 
@@ -143,7 +155,11 @@ export class HttpClient {
 }
 
 /** Docker's token request: GET realm?service=&scope=&account= with Basic credentials (none for anonymous). */
-export async function fetchToken(realm: string, credentials: Credentials | undefined, p: { service?: string; scope?: string }): Promise<string> {
+export async function fetchToken(
+  realm: string,
+  credentials: Credentials | undefined,
+  p: { service?: string; scope?: string },
+): Promise<string> {
   const url = buildUrl(realm, '', { service: p.service, scope: p.scope, account: credentials?.username });
   const headers: Record<string, string> = { 'user-agent': USER_AGENT };
   if (credentials) headers['authorization'] = basicHeader(credentials);

@@ -13,8 +13,18 @@ describe('jobs', () => {
   });
 
   it('reads progress in its several shapes', () => {
-    expect(progressNumbers({ phase: 'writing', bytes: 5, totalBytes: 10, percent: 50 })).toEqual({ done: 5, total: 10, phase: 'writing', bytes: true });
-    expect(progressNumbers({ phase: 'blobs', bytes: { done: 3, total: 9 } } as never)).toEqual({ done: 3, total: 9, phase: 'blobs', bytes: true });
+    expect(progressNumbers({ phase: 'writing', bytes: 5, totalBytes: 10, percent: 50 })).toEqual({
+      done: 5,
+      total: 10,
+      phase: 'writing',
+      bytes: true,
+    });
+    expect(progressNumbers({ phase: 'blobs', bytes: { done: 3, total: 9 } } as never)).toEqual({
+      done: 3,
+      total: 9,
+      phase: 'blobs',
+      bytes: true,
+    });
     expect(progressNumbers(40)).toEqual({ done: 40, total: 100, bytes: false });
     expect(progressNumbers(null)).toEqual({ done: 0, bytes: false });
   });
@@ -26,14 +36,23 @@ describe('jobs', () => {
       { id: 'j', state: 'completed', progress: { bytes: 2, totalBytes: 2 }, result: { id: 'sha256:x' } },
     ];
     const seen: number[] = [];
-    const final = await waitForJob({ status: async () => states.shift() as JobStatus, what: 'x', intervalMs: 1, progress: { update: (d) => seen.push(d), stop: () => undefined } });
+    const final = await waitForJob({
+      status: async () => states.shift() as JobStatus,
+      what: 'x',
+      intervalMs: 1,
+      progress: { update: (d) => seen.push(d), stop: () => undefined },
+    });
     expect(final.result).toEqual({ id: 'sha256:x' });
     expect(seen).toEqual([0, 1, 2]);
   });
 
   it('a failed job becomes its error', async () => {
     await expect(
-      waitForJob({ status: async () => ({ id: 'j', state: 'failed', error: { code: 'NOT_FOUND', message: 'container bh not found' } }), what: 'commit of bh', intervalMs: 1 }),
+      waitForJob({
+        status: async () => ({ id: 'j', state: 'failed', error: { code: 'NOT_FOUND', message: 'container bh not found' } }),
+        what: 'commit of bh',
+        intervalMs: 1,
+      }),
     ).rejects.toMatchObject({ message: 'commit of bh failed: container bh not found', code: 'NOT_FOUND' });
   });
 });

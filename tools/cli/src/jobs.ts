@@ -53,9 +53,11 @@ export function progressNumbers(p: JobStatus['progress']): { done: number; total
   if (nested && typeof nested === 'object' && typeof nested.total === 'number' && nested.total > 0) {
     return { done: Number(nested.done ?? 0), total: nested.total, phase: q.phase, bytes: true };
   }
-  if (typeof q.totalBytes === 'number' && q.totalBytes > 0) return { done: Number(q.bytes ?? 0), total: q.totalBytes, phase: q.phase, bytes: true };
+  if (typeof q.totalBytes === 'number' && q.totalBytes > 0)
+    return { done: Number(q.bytes ?? 0), total: q.totalBytes, phase: q.phase, bytes: true };
   if (typeof q.percent === 'number') return { done: q.percent, total: 100, phase: q.phase, bytes: false };
-  if (typeof q.totalFiles === 'number' && q.totalFiles > 0) return { done: Number(q.files ?? 0), total: q.totalFiles, phase: q.phase, bytes: false };
+  if (typeof q.totalFiles === 'number' && q.totalFiles > 0)
+    return { done: Number(q.files ?? 0), total: q.totalFiles, phase: q.phase, bytes: false };
   return { done: Number(q.bytes ?? 0), phase: q.phase, bytes: typeof q.bytes === 'number' };
 }
 
@@ -107,7 +109,10 @@ async function followEvents(open: () => Promise<RawResponse>, show: (s: JobStatu
       } catch {
         continue;
       }
-      const status: JobStatus = data && typeof data === 'object' && 'state' in data ? data : { id: '', state: ev.event === 'progress' ? 'active' : ev.event, progress: data?.progress ?? data };
+      const status: JobStatus =
+        data && typeof data === 'object' && 'state' in data
+          ? data
+          : { id: '', state: ev.event === 'progress' ? 'active' : ev.event, progress: data?.progress ?? data };
       if (ev.event === 'failed' && !status.error && data?.code) status.error = data;
       show(status);
       if (DONE_STATES.has(status.state) || DONE_STATES.has(ev.event)) {

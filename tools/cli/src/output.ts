@@ -68,17 +68,15 @@ export function createProgress(label: string, opts: ProgressOptions = {}): Progr
   const fmt = (n: number) => (opts.bytes ? humanSize(n) : String(n));
   const phaseOf = (phase: string | undefined) => (phase && phase.toLowerCase() !== label.toLowerCase() ? phase : '');
   if (tty) {
-    const bar = new SingleBar(
-      {
-        stream,
-        format: `${label} [{bar}] {percentage}% | {phase} {doneH}/{totalH}`,
-        barCompleteChar: '=',
-        barIncompleteChar: ' ',
-        hideCursor: true,
-        clearOnComplete: false,
-        etaBuffer: 20,
-      },
-    );
+    const bar = new SingleBar({
+      stream,
+      format: `${label} [{bar}] {percentage}% | {phase} {doneH}/{totalH}`,
+      barCompleteChar: '=',
+      barIncompleteChar: ' ',
+      hideCursor: true,
+      clearOnComplete: false,
+      etaBuffer: 20,
+    });
     let started = false;
     let last = { done: 0, total: 0 };
     return {

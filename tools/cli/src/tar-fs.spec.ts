@@ -5,7 +5,9 @@ import { Readable } from 'node:stream';
 import * as tar from 'tar-stream';
 import { extractTar, packPath, safeEntryName } from './tar-fs';
 
-async function tarOf(entries: Array<{ name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>): Promise<Readable> {
+async function tarOf(
+  entries: Array<{ name: string; body?: string; type?: 'file' | 'directory' | 'symlink'; linkname?: string }>,
+): Promise<Readable> {
   const pack = tar.pack();
   for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname }, e.body ?? '');
   pack.finalize();
@@ -35,7 +37,14 @@ describe('cp tar streams', () => {
   it('renames the top entry (cp NAME:/etc/hosts ./h)', async () => {
     await extractTar(await tarOf([{ name: 'hosts', body: '127.0.0.1 x' }]), dir, 'h');
     expect(readFileSync(path.join(dir, 'h'), 'utf8')).toBe('127.0.0.1 x');
-    await extractTar(await tarOf([{ name: 'etc', type: 'directory' }, { name: 'etc/a', body: 'A' }]), dir, 'copy');
+    await extractTar(
+      await tarOf([
+        { name: 'etc', type: 'directory' },
+        { name: 'etc/a', body: 'A' },
+      ]),
+      dir,
+      'copy',
+    );
     expect(readFileSync(path.join(dir, 'copy', 'a'), 'utf8')).toBe('A');
   });
 

@@ -36,7 +36,8 @@ export function packPath(src: string, as: string): Readable {
 /** Refuses names that would land outside the destination. */
 export function safeEntryName(name: string): string {
   const n = name.replace(/\\/g, '/').replace(/^\.\//, '').replace(/\/+$/, '');
-  if (!n || n.startsWith('/') || n.split('/').includes('..')) throw new CliError(`refusing unsafe path "${name}" in the archive`, 'INVALID_ARCHIVE');
+  if (!n || n.startsWith('/') || n.split('/').includes('..'))
+    throw new CliError(`refusing unsafe path "${name}" in the archive`, 'INVALID_ARCHIVE');
   return n;
 }
 
@@ -58,7 +59,8 @@ export async function extractTar(input: Readable, destDir: string, renameTop?: s
           name = i < 0 ? renameTop : `${renameTop}/${name.slice(i + 1)}`;
         }
         const target = path.resolve(root, name);
-        if (target !== root && !target.startsWith(root + path.sep)) throw new CliError(`refusing unsafe path "${header.name}"`, 'INVALID_ARCHIVE');
+        if (target !== root && !target.startsWith(root + path.sep))
+          throw new CliError(`refusing unsafe path "${header.name}"`, 'INVALID_ARCHIVE');
         const mode = header.mode ?? 0o644;
         switch (header.type) {
           case 'directory':

@@ -27,7 +27,11 @@ export function openUpload(file: string, progress?: Progress, phase = 'uploading
   } catch (e) {
     if (e instanceof CliError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
-    throw new CliError(code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(e as Error).message}`, code ?? 'INVALID_ARGUMENT', code === 'ENOENT' ? 'check the path' : undefined);
+    throw new CliError(
+      code === 'ENOENT' ? `${file}: no such file` : `${file}: ${(e as Error).message}`,
+      code ?? 'INVALID_ARGUMENT',
+      code === 'ENOENT' ? 'check the path' : undefined,
+    );
   }
   return {
     size,
@@ -42,7 +46,13 @@ export function openUpload(file: string, progress?: Progress, phase = 'uploading
 }
 
 /** Writes a stream to `file` through a temp file renamed at the end, so a failure leaves no half file. */
-export async function saveStream(body: Readable, file: string, total: number | undefined, progress?: Progress, phase = 'downloading'): Promise<number> {
+export async function saveStream(
+  body: Readable,
+  file: string,
+  total: number | undefined,
+  progress?: Progress,
+  phase = 'downloading',
+): Promise<number> {
   const dir = path.dirname(path.resolve(file));
   const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.part`);
   let n = 0;

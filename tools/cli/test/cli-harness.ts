@@ -12,7 +12,10 @@ export interface CliResult {
   argv: string[];
 }
 
-export function runCli(args: string[], opts: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {}): Promise<CliResult> {
+export function runCli(
+  args: string[],
+  opts: { env?: Record<string, string>; input?: string; cwd?: string; timeoutMs?: number } = {},
+): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const argv = [BIN, ...args];
     const child = spawn(process.execPath, argv, {

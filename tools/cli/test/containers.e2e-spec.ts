@@ -55,11 +55,24 @@ describe('containers and commit through the CLI', () => {
     ok(await cli(['cp', path.join(dir, 'site', 'index.html'), 'bh:/home/html/index.html']));
     const diff = ok(await cli(['diff', 'bh'])).stdout;
     expect(diff).toMatch(/^A \/home\/html\/index.html$/m);
-    const commit = ok(await cli(['commit', '-a', 'alex <452427904@qq.com>', '-c', 'CMD ["/bin/httpd","-f","-h","/home/html"]', '-p', 'bh', 'busy_httpd:v0.2']));
+    const commit = ok(
+      await cli([
+        'commit',
+        '-a',
+        'alex <452427904@qq.com>',
+        '-c',
+        'CMD ["/bin/httpd","-f","-h","/home/html"]',
+        '-p',
+        'bh',
+        'busy_httpd:v0.2',
+      ]),
+    );
     expect(commit.stdout.trim()).toMatch(/sha256:[0-9a-f]{64}/);
     // The printed ID is Docker's image ID (the config digest), the one inspect shows as .Id.
     expect(ok(await cli(['inspect', '--format', '{{.Id}}', 'busy_httpd:v0.2'])).stdout.trim()).toBe(commit.stdout.trim().split('\n').pop());
-    const fmt = ok(await cli(['inspect', '--format', '{{.Author}}|{{json .Config.Cmd}}|{{len .RootFS.Layers}}', 'busy_httpd:v0.2'])).stdout.trim();
+    const fmt = ok(
+      await cli(['inspect', '--format', '{{.Author}}|{{json .Config.Cmd}}|{{len .RootFS.Layers}}', 'busy_httpd:v0.2']),
+    ).stdout.trim();
     expect(fmt).toBe('alex <452427904@qq.com>|["/bin/httpd","-f","-h","/home/html"]|2');
     const out = path.join(dir, 'out.html');
     ok(await cli(['cp', 'bh:/home/html/index.html', out]));

@@ -87,7 +87,11 @@ describe('stevedore CLI against a running platform', () => {
     const [header, ...rows] = r.stdout.trim().split('\n');
     expect(header).toMatch(/^REPOSITORY\s+TAG\s+IMAGE ID\s+CREATED\s+SIZE$/);
     expect(rows.some((l) => new RegExp(`^base\\s+1\\s+${baseId.slice(7, 19)}\\s`).test(l))).toBe(true);
-    expect(ok(await cli(['images', '-q'])).stdout.trim().split('\n')).toContain(baseId.slice(7, 19));
+    expect(
+      ok(await cli(['images', '-q']))
+        .stdout.trim()
+        .split('\n'),
+    ).toContain(baseId.slice(7, 19));
     const json = JSON.parse(ok(await cli(['images', '--json'])).stdout);
     expect(json).toEqual(expect.arrayContaining([expect.objectContaining({ repository: 'base', tag: '1', id: baseId })]));
     expect(ok(await cli(['images', 'base', '--format', '{{.Repository}}:{{.Tag}}'])).stdout).toBe('base:1\n');
@@ -112,7 +116,9 @@ describe('stevedore CLI against a running platform', () => {
     expect(ok(await cli(['inspect', '--format', '{{.Config.Cmd}}', 'music51555/bh:latest'])).stdout).toBe('[/bin/sh]\n');
     expect(ok(await cli(['inspect', '-f', '{{json .Config.Cmd}}', 'music51555/bh'])).stdout).toBe('["/bin/sh"]\n');
     expect(JSON.parse(ok(await cli(['inspect', '--format', '{{json .Config}}', 'base:1'])).stdout).Cmd).toEqual(['/bin/sh']);
-    expect(ok(await cli(['inspect', '--format', '{{.Os}}/{{.Architecture}} {{len .RootFS.Layers}}', 'base:1'])).stdout).toMatch(/^linux\/\w+ 1\n$/);
+    expect(ok(await cli(['inspect', '--format', '{{.Os}}/{{.Architecture}} {{len .RootFS.Layers}}', 'base:1'])).stdout).toMatch(
+      /^linux\/\w+ 1\n$/,
+    );
     expect(ok(await cli(['inspect', '--format', '{{range .RepoTags}}{{.}},{{end}}', 'base:1'])).stdout).toContain('base:1,');
   });
 
@@ -145,7 +151,9 @@ describe('stevedore CLI against a running platform', () => {
 
   it('load -i bh.gz brings both tags back with the same digest', async () => {
     const r = ok(await cli(['load', '-i', bh()]));
-    expect(r.stdout.split('\n')).toEqual(expect.arrayContaining(['Loaded image: music51555/bh:latest', 'Loaded image: music51555/bh:v0.2']));
+    expect(r.stdout.split('\n')).toEqual(
+      expect.arrayContaining(['Loaded image: music51555/bh:latest', 'Loaded image: music51555/bh:v0.2']),
+    );
     expect(ok(await cli(['inspect', '--format', '{{.Descriptor.digest}}', 'music51555/bh:v0.2'])).stdout.trim()).toBe(digestBefore);
     expect(ok(await cli(['inspect', '--format', '{{.Id}}', 'music51555/bh:latest'])).stdout.trim()).toBe(baseId);
   });
@@ -178,14 +186,35 @@ describe('stevedore CLI against a running platform', () => {
     oneErrorLine(await cli(['load', '-i', path.join(dir, 'missing.tar')]), /missing\.tar: no such file \(ENOENT\); check the path$/);
     oneErrorLine(await cli(['tag', 'base:1', 'Bad/Name']), /invalid reference.*\(NAME_INVALID\)$/);
     oneErrorLine(await cli(['inspect', '--format', '{{.Config', 'base:1']), /template: unclosed action.*\(FORMAT_INVALID\)/);
-    oneErrorLine(await runCli(['images'], { env: { ...env, STEVEDORE_HOST: 'http://127.0.0.1:1' } }), /cannot reach the Stevedore server.*ECONNREFUSED/);
+    oneErrorLine(
+      await runCli(['images'], { env: { ...env, STEVEDORE_HOST: 'http://127.0.0.1:1' } }),
+      /cannot reach the Stevedore server.*ECONNREFUSED/,
+    );
     const garbage = path.join(dir, 'garbage.tar');
     writeFileSync(garbage, 'not an archive at all');
     oneErrorLine(await cli(['load', '-q', '-i', garbage]), /^Error: load of .*garbage\.tar failed: .+ \([A-Z_]+\)$/);
   });
 
   it('--help of every verb shows an example', async () => {
-    for (const verb of [['login'], ['images'], ['tag'], ['rmi'], ['inspect'], ['history'], ['save'], ['load'], ['import'], ['commit'], ['cp'], ['diff'], ['pause'], ['container', 'create'], ['jobs', 'wait'], ['push'], ['pull']]) {
+    for (const verb of [
+      ['login'],
+      ['images'],
+      ['tag'],
+      ['rmi'],
+      ['inspect'],
+      ['history'],
+      ['save'],
+      ['load'],
+      ['import'],
+      ['commit'],
+      ['cp'],
+      ['diff'],
+      ['pause'],
+      ['container', 'create'],
+      ['jobs', 'wait'],
+      ['push'],
+      ['pull'],
+    ]) {
       const r = ok(await cli([...verb, '--help']));
       expect(r.stdout).toMatch(/Example/);
     }
@@ -200,5 +229,9 @@ describe('stevedore CLI against a running platform', () => {
 
 /** Leftover temp files of interrupted downloads in the test directory. */
 function readdirParts(): string[] {
-  return existsSync(dir) ? require('node:fs').readdirSync(dir).filter((f: string) => f.endsWith('.part')) : [];
+  return existsSync(dir)
+    ? require('node:fs')
+        .readdirSync(dir)
+        .filter((f: string) => f.endsWith('.part'))
+    : [];
 }

@@ -34,7 +34,14 @@ async function pushTo(base: string, name: string, tag: string, layers: Buffer[])
     if (put.status !== 201) throw new Error(`blob PUT ${put.status}`);
     return { digest: sha256(b), size: b.length };
   };
-  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map(sha256) }, config: { Cmd: ['/bin/sh'] } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: 'amd64',
+      os: 'linux',
+      rootfs: { type: 'layers', diff_ids: layers.map(sha256) },
+      config: { Cmd: ['/bin/sh'] },
+    }),
+  );
   const manifest = Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
@@ -43,7 +50,11 @@ async function pushTo(base: string, name: string, tag: string, layers: Buffer[])
       layers: await Promise.all(layers.map(async (l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await blob(l)) }))),
     }),
   );
-  const put = await fetch(`${base}/v2/${name}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+  const put = await fetch(`${base}/v2/${name}/manifests/${tag}`, {
+    method: 'PUT',
+    body: manifest,
+    headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+  });
   if (put.status !== 201) throw new Error(`manifest PUT ${put.status}: ${await put.text()}`);
   return sha256(manifest);
 }
@@ -75,7 +86,9 @@ afterAll(async () => {
 describe('pull and push', () => {
   it('pull busybox fetches the manifest and every blob through the platform', async () => {
     const r = ok(await cli(['pull', 'busybox']));
-    expect(r.stdout).toBe(`Using default tag: latest\nlatest: Pulling from busybox\nDigest: ${pushedDigest}\nStatus: Image is up to date for busybox:latest\nbusybox:latest\n`);
+    expect(r.stdout).toBe(
+      `Using default tag: latest\nlatest: Pulling from busybox\nDigest: ${pushedDigest}\nStatus: Image is up to date for busybox:latest\nbusybox:latest\n`,
+    );
     expect(r.stderr).toMatch(/Pulling/);
     expect(ok(await cli(['inspect', '--format', '{{.Descriptor.digest}}', 'busybox'])).stdout.trim()).toBe(pushedDigest);
   });
@@ -83,7 +96,10 @@ describe('pull and push', () => {
   it('push copies a local image to an upstream as a replication job', async () => {
     const r = ok(await cli(['push', 'busybox:latest', 'backup/team/bb:v1']));
     expect(r.stdout.trim()).toMatch(new RegExp(`: digest: ${pushedDigest}$`));
-    const m = await fetch(`${target.url}/v2/team/bb/manifests/v1`, { method: 'HEAD', headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } });
+    const m = await fetch(`${target.url}/v2/team/bb/manifests/v1`, {
+      method: 'HEAD',
+      headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+    });
     expect(m.status).toBe(200);
     expect(m.headers.get('docker-content-digest')).toBe(pushedDigest);
   });

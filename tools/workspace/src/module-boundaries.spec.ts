@@ -7,12 +7,16 @@ import path from 'node:path';
 const root = path.resolve(__dirname, '../../..');
 
 async function lintAs(file: string, code: string): Promise<string[]> {
-  const r = spawnSync(process.execPath, [path.join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', '--stdin', '--stdin-filename', file], {
-    cwd: root,
-    input: code,
-    encoding: 'utf8',
-    env: { ...process.env, NX_DAEMON: 'false' },
-  });
+  const r = spawnSync(
+    process.execPath,
+    [path.join(root, 'node_modules/eslint/bin/eslint.js'), '--format', 'json', '--stdin', '--stdin-filename', file],
+    {
+      cwd: root,
+      input: code,
+      encoding: 'utf8',
+      env: { ...process.env, NX_DAEMON: 'false' },
+    },
+  );
   if (!r.stdout) throw new Error(`eslint produced no output: ${r.stderr}`);
   const [result] = JSON.parse(r.stdout) as Array<{ messages: Array<{ ruleId: string; message: string }> }>;
   return result.messages.map((m) => `${m.ruleId}: ${m.message}`);
@@ -22,12 +26,18 @@ describe('module boundaries', () => {
   jest.setTimeout(60_000);
 
   it('forbids libs/oci (pure) from importing any other lib of ours', async () => {
-    const messages = await lintAs('libs/oci/src/boundary-fixture.ts', "import { PathNotFoundError } from '@stevedore/storage';\nexport const x = PathNotFoundError;\n");
+    const messages = await lintAs(
+      'libs/oci/src/boundary-fixture.ts',
+      "import { PathNotFoundError } from '@stevedore/storage';\nexport const x = PathNotFoundError;\n",
+    );
     expect(messages.some((m) => m.startsWith('@nx/enforce-module-boundaries'))).toBe(true);
   });
 
   it('lets libs/unionfs import libs/oci but not a domain lib', async () => {
-    const ok = await lintAs('libs/unionfs/src/boundary-fixture.ts', "import { digestOf } from '@stevedore/oci';\nexport const x = digestOf;\n");
+    const ok = await lintAs(
+      'libs/unionfs/src/boundary-fixture.ts',
+      "import { digestOf } from '@stevedore/oci';\nexport const x = digestOf;\n",
+    );
     expect(ok.filter((m) => m.startsWith('@nx/enforce-module-boundaries'))).toEqual([]);
     const bad = await lintAs('libs/unionfs/src/boundary-fixture.ts', "import * as b from '@stevedore/blobs';\nexport const x = b;\n");
     expect(bad.some((m) => m.startsWith('@nx/enforce-module-boundaries'))).toBe(true);
@@ -39,7 +49,10 @@ describe('module boundaries', () => {
   });
 
   it('forbids deep imports into another project', async () => {
-    const deep = await lintAs('libs/registry/src/boundary-fixture.ts', "import { x } from '../../blobs/src/internal';\nexport const y = x;\n");
+    const deep = await lintAs(
+      'libs/registry/src/boundary-fixture.ts',
+      "import { x } from '../../blobs/src/internal';\nexport const y = x;\n",
+    );
     expect(deep.some((m) => m.startsWith('@nx/enforce-module-boundaries'))).toBe(true);
   });
 });

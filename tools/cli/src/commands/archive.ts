@@ -17,10 +17,14 @@ export function registerArchive(program: Command, ctx: () => Context): void {
     .option('-o, --output <file>', 'write to FILE instead of stdout')
     .option('--gzip', 'gzip the archive (the default when FILE ends in .gz)')
     .option('-q, --quiet', 'no progress')
-    .addHelpText('after', '\nExamples:\n  $ stevedore save -o bh.gz music51555/bh music51555/bh:v0.2\n  $ stevedore save busybox:latest > busybox.tar')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ stevedore save -o bh.gz music51555/bh music51555/bh:v0.2\n  $ stevedore save busybox:latest > busybox.tar',
+    )
     .action(async (refs: string[], o: { output?: string; gzip?: boolean; quiet?: boolean }) => {
       const c = ctx();
-      if (!o.output && c.io.stdout.isTTY) throw new CliError('refusing to write an archive to a terminal', 'INVALID_ARGUMENT', 'use -o FILE or redirect stdout');
+      if (!o.output && c.io.stdout.isTTY)
+        throw new CliError('refusing to write an archive to a terminal', 'INVALID_ARGUMENT', 'use -o FILE or redirect stdout');
       const gzip = wantsGzip(o.output ?? '', o.gzip);
       const references: string[] = [];
       // A bare NAME means every tag of it (as docker save does); keep it without a tag.
@@ -32,7 +36,13 @@ export function registerArchive(program: Command, ctx: () => Context): void {
       const total = Number(res.headers['content-length']) || undefined;
       const dl = createProgress('Downloading', { quiet: o.quiet, bytes: true });
       if (o.output) await saveStream(res.body, o.output, total, dl);
-      else await pipeline(res.body, counter((n) => dl.update(n, total, 'downloading')), c.io.stdout, { end: false });
+      else
+        await pipeline(
+          res.body,
+          counter((n) => dl.update(n, total, 'downloading')),
+          c.io.stdout,
+          { end: false },
+        );
       dl.stop();
       await c.api.deleteExport(job.id).catch(() => undefined);
     });

@@ -42,7 +42,8 @@ export async function verifyLogin(server: Server, c: Credentials): Promise<'toke
   const probe = await request(`${server.url}/v2/`, { headers: { 'user-agent': 'stevedore-cli/0.1' } });
   await probe.body.dump();
   if (probe.statusCode === 200) return 'open';
-  if (probe.statusCode !== 401) throw new CliError(`${server.key} answered ${probe.statusCode} on /v2/; is it a Stevedore or registry server?`, 'UNAVAILABLE');
+  if (probe.statusCode !== 401)
+    throw new CliError(`${server.key} answered ${probe.statusCode} on /v2/; is it a Stevedore or registry server?`, 'UNAVAILABLE');
   const challenges = parseChallenges(probe.headers['www-authenticate']);
   const bearer = challenges.find((ch) => ch.scheme === 'bearer' && ch.params['realm']);
   if (bearer) {
@@ -52,7 +53,8 @@ export async function verifyLogin(server: Server, c: Credentials): Promise<'toke
   const res = await request(`${server.url}/v2/`, { headers: { 'user-agent': 'stevedore-cli/0.1', authorization: basicHeader(c) } });
   await res.body.dump();
   if (res.statusCode === 200) return 'basic';
-  if (res.statusCode === 401) throw new CliError(`wrong username or password for ${server.key}`, 'UNAUTHORIZED', 'check them and try again');
+  if (res.statusCode === 401)
+    throw new CliError(`wrong username or password for ${server.key}`, 'UNAUTHORIZED', 'check them and try again');
   throw new CliError(`${server.key} answered ${res.statusCode} on /v2/`, 'UNAVAILABLE');
 }
 
@@ -64,11 +66,15 @@ export function registerAuth(program: Command, ctx: () => Context): void {
     .option('-u, --username <user>', 'username')
     .option('-p, --password <password>', 'password (prefer --password-stdin: arguments are visible to other users)')
     .option('--password-stdin', 'read the password from stdin')
-    .addHelpText('after', '\nExamples:\n  $ echo "$PASSWORD" | stevedore login -u alice --password-stdin\n  $ stevedore login registry.example.com:5000 -u alice')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ echo "$PASSWORD" | stevedore login -u alice --password-stdin\n  $ stevedore login registry.example.com:5000 -u alice',
+    )
     .action(async (serverArg: string | undefined, o: { username?: string; password?: string; passwordStdin?: boolean }) => {
       const c = ctx();
       const server = serverArg ? parseServer(serverArg) : c.server;
-      if (o.password !== undefined && o.passwordStdin) throw new CliError('--password and --password-stdin are mutually exclusive', 'INVALID_ARGUMENT');
+      if (o.password !== undefined && o.passwordStdin)
+        throw new CliError('--password and --password-stdin are mutually exclusive', 'INVALID_ARGUMENT');
       let username = o.username;
       if (!username) {
         if (o.passwordStdin || !c.io.stdin.isTTY) throw new CliError('a username is needed', 'INVALID_ARGUMENT', 'pass -u USER');

@@ -10,26 +10,43 @@ function io() {
   let err = '';
   stdout.on('data', (b) => (out += b));
   stderr.on('data', (b) => (err += b));
-  return { io: { stdout, stderr, stdin: new PassThrough(), env: { STEVEDORE_CONFIG: '/nonexistent/config.json' } }, out: () => out, err: () => err };
+  return {
+    io: { stdout, stderr, stdin: new PassThrough(), env: { STEVEDORE_CONFIG: '/nonexistent/config.json' } },
+    out: () => out,
+    err: () => err,
+  };
 }
 
 describe('commit arguments', () => {
   it('builds the spec docker commit would send', () => {
-    expect(commitSpec('bh', 'busy_httpd:v0.2', { author: 'alex <452427904@qq.com>', change: ['CMD ["/bin/httpd"]'], pause: true })).toEqual({
+    expect(commitSpec('bh', 'busy_httpd:v0.2', { author: 'alex <452427904@qq.com>', change: ['CMD ["/bin/httpd"]'], pause: true })).toEqual(
+      {
+        container: 'bh',
+        repository: 'busy_httpd',
+        reference: 'busy_httpd:v0.2',
+        tag: 'v0.2',
+        author: 'alex <452427904@qq.com>',
+        changes: ['CMD ["/bin/httpd"]'],
+        pause: true,
+      },
+    );
+    expect(commitSpec('bh', 'app', {})).toEqual({
       container: 'bh',
-      repository: 'busy_httpd',
-      reference: 'busy_httpd:v0.2',
-      tag: 'v0.2',
-      author: 'alex <452427904@qq.com>',
-      changes: ['CMD ["/bin/httpd"]'],
+      repository: 'app',
+      tag: 'latest',
+      reference: 'app:latest',
       pause: true,
     });
-    expect(commitSpec('bh', 'app', {})).toEqual({ container: 'bh', repository: 'app', tag: 'latest', reference: 'app:latest', pause: true });
     expect(commitSpec('bh', undefined, { pause: false })).toEqual({ container: 'bh', pause: false });
   });
 
   it('reads batch files', () => {
-    const specs = parseBatchFile(JSON.stringify([{ container: 'c1', reference: 'app:v1', changes: ['ENV A=1'] }, { container: 'c2', repository: 'app', tag: 'v2', pause: false }]));
+    const specs = parseBatchFile(
+      JSON.stringify([
+        { container: 'c1', reference: 'app:v1', changes: ['ENV A=1'] },
+        { container: 'c2', repository: 'app', tag: 'v2', pause: false },
+      ]),
+    );
     expect(specs).toEqual([
       { container: 'c1', repository: 'app', tag: 'v1', reference: 'app:v1', changes: ['ENV A=1'], pause: true },
       { container: 'c2', repository: 'app', tag: 'v2', reference: 'app:v2', pause: false },
@@ -51,14 +68,19 @@ describe('commit arguments', () => {
   describe('command line (the seed: commit -a ... -c ... -p bh busy_httpd:v0.2)', () => {
     const commit = jest.fn();
     beforeEach(() => {
-      commit.mockReset().mockResolvedValue({ id: 'job-1', state: 'completed', result: { digest: 'sha256:manifest', configDigest: 'sha256:new' } });
+      commit
+        .mockReset()
+        .mockResolvedValue({ id: 'job-1', state: 'completed', result: { digest: 'sha256:manifest', configDigest: 'sha256:new' } });
       jest.spyOn(Context.prototype, 'api', 'get').mockReturnValue({ commit } as never);
     });
     afterEach(() => jest.restoreAllMocks());
 
     it('-p is a flag, not an option taking the container', async () => {
       const t = io();
-      const code = await run(['commit', '-a', 'alex <452427904@qq.com>', '-c', 'CMD ["/bin/httpd","-f","-h","/home/html"]', '-p', 'bh', 'busy_httpd:v0.2'], t.io);
+      const code = await run(
+        ['commit', '-a', 'alex <452427904@qq.com>', '-c', 'CMD ["/bin/httpd","-f","-h","/home/html"]', '-p', 'bh', 'busy_httpd:v0.2'],
+        t.io,
+      );
       expect(t.err()).toBe('');
       expect(code).toBe(0);
       expect(commit).toHaveBeenCalledWith({

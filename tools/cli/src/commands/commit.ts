@@ -53,14 +53,22 @@ export function parseBatchFile(text: string, serverKey?: string): CommitSpec[] {
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new CliError(`the batch file is not JSON: ${(e as Error).message}`, 'INVALID_ARGUMENT', 'write [{"container": "c1", "reference": "app:v1"}, ...]');
+    throw new CliError(
+      `the batch file is not JSON: ${(e as Error).message}`,
+      'INVALID_ARGUMENT',
+      'write [{"container": "c1", "reference": "app:v1"}, ...]',
+    );
   }
   const list = Array.isArray(json) ? json : json && typeof json === 'object' ? (json as { commits?: unknown }).commits : undefined;
   if (!Array.isArray(list)) throw new CliError('the batch file must hold an array of commits (or {"commits": [...]})', 'INVALID_ARGUMENT');
   const parsed = BatchEntries.safeParse(list);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
-    throw new CliError(`the batch file is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`, 'INVALID_ARGUMENT', 'each entry needs "container"; see `stevedore commit --help`');
+    throw new CliError(
+      `the batch file is invalid at ${issue.path.join('.') || '(root)'}: ${issue.message}`,
+      'INVALID_ARGUMENT',
+      'each entry needs "container"; see `stevedore commit --help`',
+    );
   }
   const entries = parsed.data;
   if (!entries.length) throw new CliError('the batch file has no commits', 'INVALID_ARGUMENT');
@@ -79,7 +87,13 @@ export function imageIdOf(result: unknown): string | undefined {
 }
 
 function printBatch(c: Context, final: JobStatus): void {
-  const children: any[] = Array.isArray(final.result?.children) ? final.result.children : Array.isArray(final.result) ? final.result : Array.isArray(final.children) ? final.children : [];
+  const children: any[] = Array.isArray(final.result?.children)
+    ? final.result.children
+    : Array.isArray(final.result)
+      ? final.result
+      : Array.isArray(final.children)
+        ? final.children
+        : [];
   let failed = 0;
   for (const ch of children) {
     const name = ch.reference ?? ch.target ?? ch.container ?? ch.id ?? '?';
@@ -104,7 +118,12 @@ export function registerCommit(program: Command, ctx: () => Context): void {
     .argument('[repository]', 'REPOSITORY[:TAG] for the new image')
     .option('-a, --author <author>', 'author, e.g. "alex <452427904@qq.com>"')
     .option('-m, --message <message>', 'commit message')
-    .option('-c, --change <instruction>', 'Dockerfile instruction: CMD ENTRYPOINT ENV EXPOSE LABEL ONBUILD USER VOLUME WORKDIR (repeatable)', collectChange, [] as string[])
+    .option(
+      '-c, --change <instruction>',
+      'Dockerfile instruction: CMD ENTRYPOINT ENV EXPOSE LABEL ONBUILD USER VOLUME WORKDIR (repeatable)',
+      collectChange,
+      [] as string[],
+    )
     .option('-p, --pause', 'pause the container during the commit (the default)')
     .option('--no-pause', 'do not pause (also --pause=false)')
     .option('--batch <file>', 'commit many: a JSON file of [{"container", "reference", "author", "message", "changes", "pause"}]')
@@ -114,24 +133,30 @@ export function registerCommit(program: Command, ctx: () => Context): void {
       'after',
       '\nExamples:\n  $ stevedore commit -a "alex <452427904@qq.com>" -c \'CMD ["/bin/httpd","-f","-h","/home/html"]\' -p bh busy_httpd:v0.2\n  $ stevedore commit --batch commits.json --detach',
     )
-    .action(async (container: string | undefined, repository: string | undefined, o: CommitFlags & { batch?: string; detach?: boolean; quiet?: boolean }) => {
-      const c = ctx();
-      if (o.batch) {
-        if (container) throw new CliError('give either --batch FILE or CONTAINER, not both', 'INVALID_ARGUMENT');
-        const text = o.batch === '-' ? readFileSync(0, 'utf8') : readFileSync(o.batch, 'utf8');
-        const specs = parseBatchFile(text, c.server.key);
-        const job = await c.api.commitBatch(specs);
+    .action(
+      async (
+        container: string | undefined,
+        repository: string | undefined,
+        o: CommitFlags & { batch?: string; detach?: boolean; quiet?: boolean },
+      ) => {
+        const c = ctx();
+        if (o.batch) {
+          if (container) throw new CliError('give either --batch FILE or CONTAINER, not both', 'INVALID_ARGUMENT');
+          const text = o.batch === '-' ? readFileSync(0, 'utf8') : readFileSync(o.batch, 'utf8');
+          const specs = parseBatchFile(text, c.server.key);
+          const job = await c.api.commitBatch(specs);
+          if (o.detach) return c.print(job.id);
+          const final = await waitCommit(c, job.id, !!o.quiet, `batch of ${specs.length} commits`);
+          return printBatch(c, final);
+        }
+        if (!container) throw new CliError('a container is needed', 'INVALID_ARGUMENT', 'stevedore commit CONTAINER [REPOSITORY[:TAG]]');
+        const spec = commitSpec(container, repository, o, c.server.key);
+        const job = await c.api.commit(spec);
         if (o.detach) return c.print(job.id);
-        const final = await waitCommit(c, job.id, !!o.quiet, `batch of ${specs.length} commits`);
-        return printBatch(c, final);
-      }
-      if (!container) throw new CliError('a container is needed', 'INVALID_ARGUMENT', 'stevedore commit CONTAINER [REPOSITORY[:TAG]]');
-      const spec = commitSpec(container, repository, o, c.server.key);
-      const job = await c.api.commit(spec);
-      if (o.detach) return c.print(job.id);
-      const final = job.state === 'completed' && job.result ? job : await waitCommit(c, job.id, !!o.quiet, `commit of ${container}`);
-      c.print(imageIdOf(final.result) ?? '');
-    });
+        const final = job.state === 'completed' && job.result ? job : await waitCommit(c, job.id, !!o.quiet, `commit of ${container}`);
+        c.print(imageIdOf(final.result) ?? '');
+      },
+    );
 
   const jobs = program.command('jobs').description('Server-side jobs (commits and batches)');
   jobs
@@ -149,7 +174,13 @@ export function registerCommit(program: Command, ctx: () => Context): void {
           ['JOB ID', 'KIND', 'STATE', 'PROGRESS', 'CREATED'],
           items.map((j) => {
             const p = progressNumbers(j.progress);
-            return [j.id, String(j.kind ?? j['name'] ?? ''), j.state, p.total ? `${Math.floor((p.done / p.total) * 100)}%` : '', timeAgo(j.createdAt)];
+            return [
+              j.id,
+              String(j.kind ?? j['name'] ?? ''),
+              j.state,
+              p.total ? `${Math.floor((p.done / p.total) * 100)}%` : '',
+              timeAgo(j.createdAt),
+            ];
           }),
         ),
       );

@@ -78,7 +78,12 @@ export function registerContainers(program: Command, ctx: () => Context): void {
         const t = compileTemplate(o.format);
         return rows.forEach((r) => c.print(t(r)));
       }
-      c.io.stdout.write(table(['CONTAINER ID', 'IMAGE', 'CREATED', 'STATUS', 'NAMES'], rows.map((r) => [r.ID, r.Image, r.CreatedSince, r.State, r.Name])));
+      c.io.stdout.write(
+        table(
+          ['CONTAINER ID', 'IMAGE', 'CREATED', 'STATUS', 'NAMES'],
+          rows.map((r) => [r.ID, r.Image, r.CreatedSince, r.State, r.Name]),
+        ),
+      );
     });
 
   container
@@ -125,14 +130,15 @@ export function registerContainers(program: Command, ctx: () => Context): void {
       const c = ctx();
       const src = parseCopyEndpoint(srcArg);
       const dest = parseCopyEndpoint(destArg);
-      if (src.container && dest.container) throw new CliError('copying between two containers is not supported', 'INVALID_ARGUMENT', 'copy to the local disk first');
+      if (src.container && dest.container)
+        throw new CliError('copying between two containers is not supported', 'INVALID_ARGUMENT', 'copy to the local disk first');
       if (!src.container && !dest.container) throw new CliError('one of SRC and DEST must be CONTAINER:PATH', 'INVALID_ARGUMENT');
       if (dest.container) {
         if (!existsSync(src.path)) throw new CliError(`${src.path}: no such file or directory`, 'ENOENT', 'check the local path');
         const intoDir = dest.path.endsWith('/');
         const as = intoDir ? path.basename(path.resolve(src.path)) : path.posix.basename(dest.path);
         const parent = intoDir ? dest.path : path.posix.dirname(dest.path);
-        if (!as || as === '/' ) throw new CliError(`cannot copy onto ${dest.path}`, 'INVALID_ARGUMENT', 'name a path below /');
+        if (!as || as === '/') throw new CliError(`cannot copy onto ${dest.path}`, 'INVALID_ARGUMENT', 'name a path below /');
         await c.api.http.prime();
         // Entry names carry the destination path: the server applies the tar as an upper layer at /.
         const rooted = path.posix.join(parent, as).replace(/^\/+/, '');
@@ -157,13 +163,15 @@ export function registerContainers(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore diff bh')
     .action(async (name: string) => {
       const c = ctx();
-      for (const ch of itemsOf(await c.api.changes(name) as never)) c.print(diffLine(ch as never));
+      for (const ch of itemsOf((await c.api.changes(name)) as never)) c.print(diffLine(ch as never));
     });
 
   for (const verb of ['pause', 'unpause'] as const) {
     program
       .command(verb)
-      .description(verb === 'pause' ? 'Pause containers: writes are refused until unpaused (a consistent state to commit)' : 'Unpause containers')
+      .description(
+        verb === 'pause' ? 'Pause containers: writes are refused until unpaused (a consistent state to commit)' : 'Unpause containers',
+      )
       .argument('<name...>', 'containers')
       .addHelpText('after', `\nExample:\n  $ stevedore ${verb} bh`)
       .action(async (names: string[]) => {

@@ -50,36 +50,59 @@ export function registerImages(program: Command, ctx: () => Context): void {
     .option('--no-trunc', 'full image IDs')
     .option('--json', 'JSON, one array')
     .option('--format <template>', 'Go template per row: .Repository .Tag .ID .Digest .CreatedSince .Size')
-    .addHelpText('after', "\nExamples:\n  $ stevedore images\n  $ stevedore images music51555/bh --format '{{.Repository}}:{{.Tag}} {{.ID}}'")
-    .action(async (repository: string | undefined, o: { quiet?: boolean; digests?: boolean; trunc?: boolean; json?: boolean; format?: string }) => {
-      const c = ctx();
-      const items = await c.allImages(repository ? parseLocalRef(repository, c.server.key).name : undefined);
-      if (o.json) return c.print(JSON.stringify(items, null, 2));
-      const rows = items.map(imageRow);
-      if (o.quiet) {
-        const seen = new Set<string>();
-        for (const r of rows) {
-          const id = o.trunc === false ? r.Id : r.ID;
-          if (!seen.has(id)) c.print(id);
-          seen.add(id);
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ stevedore images\n  $ stevedore images music51555/bh --format '{{.Repository}}:{{.Tag}} {{.ID}}'",
+    )
+    .action(
+      async (
+        repository: string | undefined,
+        o: { quiet?: boolean; digests?: boolean; trunc?: boolean; json?: boolean; format?: string },
+      ) => {
+        const c = ctx();
+        const items = await c.allImages(repository ? parseLocalRef(repository, c.server.key).name : undefined);
+        if (o.json) return c.print(JSON.stringify(items, null, 2));
+        const rows = items.map(imageRow);
+        if (o.quiet) {
+          const seen = new Set<string>();
+          for (const r of rows) {
+            const id = o.trunc === false ? r.Id : r.ID;
+            if (!seen.has(id)) c.print(id);
+            seen.add(id);
+          }
+          return;
         }
-        return;
-      }
-      if (o.format) {
-        const t = compileTemplate(o.format);
-        for (const r of rows) c.print(t(r));
-        return;
-      }
-      const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
-      c.io.stdout.write(table(header, rows.map((r) => [r.Repository, r.Tag, ...(o.digests ? [r.Digest] : []), o.trunc === false ? r.Id : r.ID, r.CreatedSince, r.Size])));
-    });
+        if (o.format) {
+          const t = compileTemplate(o.format);
+          for (const r of rows) c.print(t(r));
+          return;
+        }
+        const header = ['REPOSITORY', 'TAG', ...(o.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+        c.io.stdout.write(
+          table(
+            header,
+            rows.map((r) => [
+              r.Repository,
+              r.Tag,
+              ...(o.digests ? [r.Digest] : []),
+              o.trunc === false ? r.Id : r.ID,
+              r.CreatedSince,
+              r.Size,
+            ]),
+          ),
+        );
+      },
+    );
 
   program
     .command('tag')
     .description('Create a tag TARGET that refers to SOURCE (moves TARGET if it named another image)')
     .argument('<source>', 'image: NAME[:TAG], NAME@DIGEST or an image ID')
     .argument('<target>', 'NAME[:TAG]')
-    .addHelpText('after', '\nExamples:\n  $ stevedore tag busy_httpd:v0.2 music51555/bh:latest\n  $ stevedore tag 87f8dd508d21 music51555/bh:v0.2')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ stevedore tag busy_httpd:v0.2 music51555/bh:latest\n  $ stevedore tag 87f8dd508d21 music51555/bh:v0.2',
+    )
     .action(async (source: string, target: string) => {
       const c = ctx();
       const dst = parseLocalRef(target, c.server.key, { defaultTag: true });
@@ -107,7 +130,10 @@ export function registerImages(program: Command, ctx: () => Context): void {
     .description('Show images as docker inspect does (a JSON array), or format each with --format')
     .argument('<image...>', 'images to inspect')
     .option('-f, --format <template>', 'Go template, e.g. {{.Config.Cmd}} or {{json .Config}}')
-    .addHelpText('after', "\nExamples:\n  $ stevedore inspect busy_httpd:v0.2\n  $ stevedore inspect -f '{{.Author}} {{.Config.Cmd}}' busy_httpd:v0.2\n  $ stevedore inspect --format '{{json .Config}}' busy_httpd:v0.2")
+    .addHelpText(
+      'after',
+      "\nExamples:\n  $ stevedore inspect busy_httpd:v0.2\n  $ stevedore inspect -f '{{.Author}} {{.Config.Cmd}}' busy_httpd:v0.2\n  $ stevedore inspect --format '{{json .Config}}' busy_httpd:v0.2",
+    )
     .action(async (refs: string[], o: { format?: string }) => {
       const c = ctx();
       const template = o.format ? compileTemplate(o.format) : undefined;
@@ -162,6 +188,11 @@ export function registerImages(program: Command, ctx: () => Context): void {
         const t = compileTemplate(o.format);
         return rows.forEach((r) => c.print(t(r)));
       }
-      c.io.stdout.write(table(['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'], rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment])));
+      c.io.stdout.write(
+        table(
+          ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+          rows.map((r) => [r.ID, r.CreatedSince, r.CreatedBy, r.Size, r.Comment]),
+        ),
+      );
     });
 }

@@ -10,7 +10,15 @@ import { createProgress } from '../output';
 const INDEX_TYPES = ['application/vnd.oci.image.index.v1+json', 'application/vnd.docker.distribution.manifest.list.v2+json'];
 
 export function hostPlatform(): { os: string; architecture: string } {
-  const arch: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
+  const arch: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  };
   return { os: 'linux', architecture: arch[process.arch] ?? process.arch };
 }
 
@@ -39,7 +47,9 @@ export function pushTarget(
   if (dest) {
     const slash = dest.indexOf('/');
     const first = slash < 0 ? dest : dest.slice(0, slash);
-    const u = upstreams.find((x) => x.id === first || hostOf(x.url) === first || (hostOf(x.url) === 'registry-1.docker.io' && first === 'docker.io'));
+    const u = upstreams.find(
+      (x) => x.id === first || hostOf(x.url) === first || (hostOf(x.url) === 'registry-1.docker.io' && first === 'docker.io'),
+    );
     if (u && slash > 0) {
       const ref = parseLocalRef(dest.slice(slash + 1), undefined);
       return { upstream: u.id, name: ref.name, tag: ref.tag ?? source.tag };
@@ -49,13 +59,21 @@ export function pushTarget(
     if (m) return { upstream: m.u.id, name: ref.name.slice(m.p.length + 1), tag: ref.tag ?? source.tag };
     const d = upstreams.find((x) => x.default);
     if (d) return { upstream: d.id, name: ref.name, tag: ref.tag ?? source.tag };
-    throw new CliError(`no upstream registry matches "${dest}"`, 'NOT_FOUND', 'write UPSTREAM_ID/NAME[:TAG]; `stevedore push --help` lists the forms');
+    throw new CliError(
+      `no upstream registry matches "${dest}"`,
+      'NOT_FOUND',
+      'write UPSTREAM_ID/NAME[:TAG]; `stevedore push --help` lists the forms',
+    );
   }
   const m = byPrefix(source.name);
   if (m) return { upstream: m.u.id, name: source.name.slice(m.p.length + 1), tag: source.tag };
   const d = upstreams.find((x) => x.default);
   if (d) return { upstream: d.id, name: source.name, tag: source.tag };
-  throw new CliError(`no upstream registry is configured for ${source.name}`, 'NOT_FOUND', 'give a destination: stevedore push NAME:TAG UPSTREAM/NAME:TAG');
+  throw new CliError(
+    `no upstream registry is configured for ${source.name}`,
+    'NOT_FOUND',
+    'give a destination: stevedore push NAME:TAG UPSTREAM/NAME:TAG',
+  );
 }
 
 function hostOf(url: string): string {
@@ -85,12 +103,22 @@ export function registerRegistry(program: Command, ctx: () => Context): void {
       if (!o.quiet) c.print(`${reference}: Pulling from ${ref.name}`);
       const top = await c.api.manifest(ref.name, reference);
       const topDigest = String(top.headers['docker-content-digest'] ?? '');
-      let manifest = (await top.body.json()) as { mediaType?: string; manifests?: Descriptor[]; config?: Descriptor; layers?: Descriptor[] };
+      let manifest = (await top.body.json()) as {
+        mediaType?: string;
+        manifests?: Descriptor[];
+        config?: Descriptor;
+        layers?: Descriptor[];
+      };
       const mediaType = manifest.mediaType ?? String(top.headers['content-type'] ?? '');
       if (INDEX_TYPES.includes(mediaType) || manifest.manifests) {
         const want = o.platform ? { os: o.platform.split('/')[0], architecture: o.platform.split('/')[1] } : hostPlatform();
         const child = manifest.manifests?.find((m) => m.platform?.os === want.os && m.platform?.architecture === want.architecture);
-        if (!child) throw new CliError(`${image} has no manifest for ${want.os}/${want.architecture}`, 'MANIFEST_UNKNOWN', 'pick one with --platform');
+        if (!child)
+          throw new CliError(
+            `${image} has no manifest for ${want.os}/${want.architecture}`,
+            'MANIFEST_UNKNOWN',
+            'pick one with --platform',
+          );
         manifest = (await (await c.api.manifest(ref.name, child.digest)).body.json()) as typeof manifest;
       }
       const blobs = [manifest.config, ...(manifest.layers ?? [])].filter((d): d is Descriptor => !!d);
@@ -120,7 +148,10 @@ export function registerRegistry(program: Command, ctx: () => Context): void {
     .option('--to <destination>', 'same as the destination argument')
     .option('-d, --detach', 'print the job ID and do not wait')
     .option('-q, --quiet', 'no progress')
-    .addHelpText('after', '\nExamples:\n  $ stevedore push music51555/bh:latest                    # the upstream its name maps to\n  $ stevedore push music51555/bh:v0.2 hub/music51555/bh:v0.2   # upstream "hub"')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ stevedore push music51555/bh:latest                    # the upstream its name maps to\n  $ stevedore push music51555/bh:v0.2 hub/music51555/bh:v0.2   # upstream "hub"',
+    )
     .action(async (image: string, destArg: string | undefined, o: { to?: string; detach?: boolean; quiet?: boolean }) => {
       const c = ctx();
       if (destArg && o.to && destArg !== o.to) throw new CliError('give the destination once (argument or --to)', 'INVALID_ARGUMENT');
