@@ -65,13 +65,12 @@ export class DigestGuard {
      * content-addressed bytes (container contents) guards its digests apart, so neither GC's stamps
      * keep the other's bytes.
      */
-    private readonly family = 'gc',
-  ) {}
-
-  private get k() {
-    return (this.layout ??= digestGuardKeys(this.keys, this.family));
+    family = 'gc',
+  ) {
+    this.k = digestGuardKeys(keys, family);
   }
-  private layout?: ReturnType<typeof digestGuardKeys>;
+
+  private readonly k: ReturnType<typeof digestGuardKeys>;
   touchedKey(d: string): string {
     return this.k.touched(d);
   }

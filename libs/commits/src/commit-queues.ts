@@ -9,7 +9,7 @@ import {
   createQueue,
   createQueueEvents,
   type StevedoreConfig,
-  closeWithin,
+  closeBullmq,
 } from '@stevedore/platform';
 import type { BatchJobData, BatchResult, CommitJobData, CommitResult } from './commit-job';
 
@@ -47,16 +47,6 @@ export class CommitQueues implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(
-      [this.queue, this.flows, this.queueEvents].map(
-        (q) =>
-          q &&
-          closeWithin(
-            1500,
-            () => q.close(),
-            () => q.disconnect(),
-          ),
-      ),
-    );
+    await Promise.all([this.queue, this.flows, this.queueEvents].map((q) => closeBullmq(q, 1500)));
   }
 }

@@ -14,7 +14,7 @@ import type { Digest } from '@stevedore/oci';
 import {
   CONFIG,
   QueueNames,
-  closeWithin,
+  closeBullmq,
   REDIS,
   ReadinessChecks,
   RedisKeys,
@@ -88,13 +88,7 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const w = this.worker;
-    if (w)
-      await closeWithin(
-        2000,
-        () => w.close(),
-        () => w.disconnect(),
-      );
+    await closeBullmq(this.worker, 2000);
   }
 
   private process(job: Job<CommitQueueData, CommitResult | BatchResult>): Promise<CommitResult | BatchResult> {

@@ -11,7 +11,7 @@ import {
   type JobState,
   type JobStatus,
   type StevedoreConfig,
-  closeWithin,
+  closeBullmq,
 } from '@stevedore/platform';
 import type { GcReport, GcRunRequest } from './gc-run';
 
@@ -53,10 +53,6 @@ export class GcQueue implements OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await closeWithin(
-      1500,
-      () => this.queue.close(),
-      () => this.queue.disconnect(),
-    );
+    await closeBullmq(this.queue, 1500);
   }
 }

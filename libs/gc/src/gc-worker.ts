@@ -2,7 +2,7 @@
 // One run at a time across every replica (the queue's global concurrency is 1).
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, createWorker, jobFailure, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, QueueNames, createWorker, jobFailure, type StevedoreConfig, closeBullmq } from '@stevedore/platform';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue, GC_SCHEDULER_ID } from './gc-queue';
 import type { GcReport, GcRunRequest } from './gc-run';
@@ -45,12 +45,6 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    const w = this.worker;
-    if (w)
-      await closeWithin(
-        2000,
-        () => w.close(),
-        () => w.disconnect(),
-      );
+    await closeBullmq(this.worker, 2000);
   }
 }

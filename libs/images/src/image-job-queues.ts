@@ -1,7 +1,7 @@
 // The producer side of the export and import queues, held once per API process.
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { CONFIG, QueueNames, createQueue, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, QueueNames, createQueue, type StevedoreConfig, closeBullmq } from '@stevedore/platform';
 import type { ExportJobData, ImportJobData } from './image-jobs';
 
 @Injectable()
@@ -13,14 +13,6 @@ export class ImageJobQueues implements OnApplicationShutdown {
     this.imports = createQueue(config, QueueNames.import);
   }
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(
-      [this.exports, this.imports].map((q) =>
-        closeWithin(
-          1500,
-          () => q.close(),
-          () => q.disconnect(),
-        ),
-      ),
-    );
+    await Promise.all([this.exports, this.imports].map((q) => closeBullmq(q, 1500)));
   }
 }

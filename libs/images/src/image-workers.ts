@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, STORAGE, createWorker, jobFailure, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { CONFIG, QueueNames, STORAGE, createWorker, jobFailure, type StevedoreConfig, closeBullmq } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
@@ -36,15 +36,7 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await Promise.all(
-      this.workers.map((w) =>
-        closeWithin(
-          2000,
-          () => w.close(),
-          () => w.disconnect(),
-        ),
-      ),
-    );
+    await Promise.all(this.workers.map((w) => closeBullmq(w, 2000)));
   }
 
   private async final<T>(job: Job, run: () => Promise<T>): Promise<T> {

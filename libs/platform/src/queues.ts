@@ -3,6 +3,7 @@
 import { Queue, Worker, QueueEvents, FlowProducer, type Processor, type WorkerOptions, type ConnectionOptions } from 'bullmq';
 import type { StevedoreConfig } from './config';
 import type { JobTypes } from './jobs';
+import { closeWithin } from './redis';
 
 export const QueueNames = {
   commit: 'commit',
@@ -70,4 +71,14 @@ export function createWorker<N extends QueueName>(
     prefix: config.STEVEDORE_REDIS_PREFIX,
     ...options,
   });
+}
+
+/** Close a BullMQ queue, worker or event stream within `ms`, disconnecting it when it is late (bounded shutdown). */
+export async function closeBullmq(c: { close(): Promise<unknown>; disconnect(): Promise<unknown> } | undefined, ms: number): Promise<void> {
+  if (c)
+    await closeWithin(
+      ms,
+      () => c.close(),
+      () => c.disconnect(),
+    );
 }

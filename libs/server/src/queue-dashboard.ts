@@ -5,7 +5,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
-import { QueueNames, createQueue, sendRegistryError, toRegistryError, type StevedoreConfig, closeWithin } from '@stevedore/platform';
+import { QueueNames, createQueue, sendRegistryError, toRegistryError, type StevedoreConfig, closeBullmq } from '@stevedore/platform';
 import { ACCESS_GUARD, type AccessGuard } from '@stevedore/registry';
 
 export const QUEUE_DASHBOARD_PATH = '/admin/queues';
@@ -35,14 +35,6 @@ export async function mountQueueDashboard(app: INestApplication, config: Stevedo
     await scope.register(serverAdapter.registerPlugin() as never, { prefix: QUEUE_DASHBOARD_PATH });
   });
   fastify.addHook('onClose', async () => {
-    await Promise.all(
-      queues.map((q) =>
-        closeWithin(
-          1500,
-          () => q.close(),
-          () => q.disconnect(),
-        ),
-      ),
-    );
+    await Promise.all(queues.map((q) => closeBullmq(q, 1500)));
   });
 }

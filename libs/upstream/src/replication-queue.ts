@@ -13,7 +13,7 @@ import {
   parseJobFailure,
   type JobStatus,
   type StevedoreConfig,
-  closeWithin,
+  closeBullmq,
 } from '@stevedore/platform';
 import type { ReplicateJobData, ReplicateProgress, ReplicateResult, Replicator } from './replicator';
 import { targetRepository, type ReplicationRuleStore } from './replication-rules';
@@ -73,11 +73,7 @@ export class ReplicationQueue {
   };
 
   async close(): Promise<void> {
-    await closeWithin(
-      1500,
-      () => this.queue.close(),
-      () => this.queue.disconnect(),
-    );
+    await closeBullmq(this.queue, 1500);
   }
 }
 

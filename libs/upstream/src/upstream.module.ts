@@ -4,7 +4,7 @@
 import { DynamicModule, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Worker } from 'bullmq';
-import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, closeWithin, type ModuleRoles } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, closeBullmq, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -38,13 +38,7 @@ class UpstreamLifecycle implements OnModuleInit, OnApplicationShutdown {
     if (this.runWorker) this.worker = startReplicationWorker(this.config, this.replicator);
   }
   async onApplicationShutdown(): Promise<void> {
-    const w = this.worker;
-    if (w)
-      await closeWithin(
-        2000,
-        () => w.close(),
-        () => w.disconnect(),
-      );
+    await closeBullmq(this.worker, 2000);
     await this.queue.close();
     await this.clients.close();
   }
