@@ -1,5 +1,5 @@
 // Helpers of the GC e2e tests: the admin API, waiting for runs, pulling an image whole, metrics.
-import { http, sha256, type StevedoreUnderTest } from '@stevedore/testing';
+import { http, pullWhole, type StevedoreUnderTest } from '@stevedore/testing';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -26,22 +26,9 @@ export async function runGc(sut: StevedoreUnderTest, body: Record<string, unknow
   throw new Error('gc run did not finish');
 }
 
-/** Pull by tag: manifest, then every blob it names, each checked against its digest. Returns the manifest digest, or a failure. */
-export async function pull(
-  sut: StevedoreUnderTest,
-  name: string,
-  tag: string,
-): Promise<{ ok: true; digest: string } | { ok: false; digest?: string; why: string }> {
-  const m = await http(sut.url, 'GET', `/v2/${name}/manifests/${tag}`, undefined, { accept: OCI_MANIFEST });
-  if (m.status !== 200) return { ok: false, why: `manifest ${m.status}` };
-  const digest = sha256(m.body);
-  const manifest = JSON.parse(m.body.toString());
-  for (const desc of [manifest.config, ...manifest.layers]) {
-    const b = await http(sut.url, 'GET', `/v2/${name}/blobs/${desc.digest}`);
-    if (b.status !== 200) return { ok: false, digest, why: `blob ${desc.digest} ${b.status}` };
-    if (sha256(b.body) !== desc.digest) return { ok: false, digest, why: `blob ${desc.digest} corrupt` };
-  }
-  return { ok: true, digest };
+/** Pull by tag, each blob checked against its digest (libs/testing pullWhole). */
+export function pull(sut: StevedoreUnderTest, name: string, tag: string) {
+  return pullWhole(sut.url, name, tag);
 }
 
 export async function tagDigest(sut: StevedoreUnderTest, name: string, tag: string): Promise<string | undefined> {

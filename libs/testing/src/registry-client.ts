@@ -97,3 +97,25 @@ export async function pushImage(
   if (put.status !== 201) throw new Error(`PUT manifest: ${put.status} ${put.body}`);
   return { config: cfg, layers, manifest, digest: sha256(manifest) };
 }
+
+/**
+ * Pull by tag over /v2: the manifest, then every blob it names, each checked against its digest.
+ * Returns the manifest digest, or what failed.
+ */
+export async function pullWhole(
+  base: string,
+  name: string,
+  tag: string,
+  accept = OCI_MANIFEST,
+): Promise<{ ok: true; digest: string } | { ok: false; digest?: string; why: string }> {
+  const m = await http(base, 'GET', `/v2/${name}/manifests/${tag}`, undefined, { accept });
+  if (m.status !== 200) return { ok: false, why: `manifest ${m.status}` };
+  const digest = sha256(m.body);
+  const manifest = JSON.parse(m.body.toString());
+  for (const desc of [manifest.config, ...manifest.layers]) {
+    const b = await http(base, 'GET', `/v2/${name}/blobs/${desc.digest}`);
+    if (b.status !== 200) return { ok: false, digest, why: `blob ${desc.digest} ${b.status}` };
+    if (sha256(b.body) !== desc.digest) return { ok: false, digest, why: `blob ${desc.digest} corrupt` };
+  }
+  return { ok: true, digest };
+}
