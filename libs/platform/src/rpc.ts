@@ -10,7 +10,7 @@
 //              JSON in `x-rpc-result` and the stream is the body
 //   errors     the OCI envelope, as every route answers, so a RegistryError crosses intact
 // Buffers travel inside JSON as {"$bytes": base64}.
-import { Controller, Inject, Param, Post, Req, Res, type Type } from '@nestjs/common';
+import { Controller, HttpCode, Inject, Param, Post, Req, Res, type Type } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { z } from 'zod';
@@ -70,7 +70,9 @@ export function rpcController<S extends object>(service: string, token: symbol |
   class RpcController {
     constructor(@Inject(token) readonly impl: S) {}
 
+    // 200 with a result, 204 without (Nest's default for POST would be 201: nothing is created).
     @Post(':method')
+    @HttpCode(200)
     async call(@Param('method') method: string, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
       const spec = Object.prototype.hasOwnProperty.call(table, method) ? (table as Record<string, RpcMethod>)[method] : undefined;
       if (!spec) throw new RegistryError('NOT_FOUND', `${service} has no method ${method.slice(0, 80)}`);

@@ -659,6 +659,36 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     expect((await call('alice', { path: '/admin/queues' })).status).toBe(403);
   });
 
+  it('internal RPC routes answer only the internal token (split), and are not served all-in-one', async () => {
+    const calls: Array<[string, string, unknown[]]> = [
+      ['blob-service', 'blobs/exists', [`sha256:${'0'.repeat(64)}`]],
+      ['metadata-service', 'metadata/catalog', [null, null]],
+      ['metadata-service', 'containers/list', []],
+    ];
+    for (const [proc, method, args] of calls) {
+      const base = wiring === 'split' ? s.urlOf(proc) : s.url;
+      const post = (headers: Record<string, string>) =>
+        fetch(`${base}/internal/v1/rpc/${method}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: JSON.stringify(args),
+        });
+      if (wiring === 'all') {
+        expect({ method, status: (await post({ 'x-stevedore-internal-token': s.env.STEVEDORE_INTERNAL_TOKEN })).status }).toEqual({
+          method,
+          status: 404,
+        });
+        continue;
+      }
+      expect({ method, status: (await post({})).status }).toEqual({ method, status: 401 });
+      expect({ method, status: (await post({ 'x-stevedore-internal-token': 'wrong' })).status }).toEqual({ method, status: 401 });
+      // A user's credentials are not the internal token either.
+      expect({ method, status: (await post({ authorization: auth.get('admin')! })).status }).toEqual({ method, status: 401 });
+      const right = await post({ 'x-stevedore-internal-token': s.env.STEVEDORE_INTERNAL_TOKEN });
+      expect({ method, status: right.status === 204 ? 200 : right.status }).toEqual({ method, status: 200 });
+    }
+  });
+
   describe('cross-repository mount', () => {
     const mountPath = (to: string, from = 'alice/app') => `/v2/${to}/blobs/uploads/?mount=${fx.layer.digest}&from=${from}`;
     async function token(who: Who, scope: string): Promise<string> {

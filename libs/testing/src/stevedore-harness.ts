@@ -39,6 +39,8 @@ export interface StevedoreUnderTest {
   logs(which?: string): string;
   /** The operating-system pid of a process (to count its open descriptors in /proc). */
   pid(which?: string): number;
+  /** The base URL of one process (a split service's own port, behind the gateway). */
+  urlOf(which?: string): string;
 }
 
 interface Proc {
@@ -208,6 +210,9 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
     },
     pid(which = edge.target) {
       return procs.get(which)!.child!.pid!;
+    },
+    urlOf(which = edge.target) {
+      return `http://127.0.0.1:${procs.get(which)!.port}`;
     },
     async stop() {
       for (const p of [...procs.values()].reverse()) await stopProc(p);
