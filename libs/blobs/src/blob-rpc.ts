@@ -29,6 +29,9 @@ export const BLOB_RPC: RpcTable<BlobService & BlobGcService> = {
   putBlob: { args: z.tuple([name, rpc.stream, rpc.optional(digest), rpc.optional(z.number().int().min(0))]), streamArg: 1 },
   unlink: { args: z.tuple([name, digest]) },
   reindex: { args: z.tuple([]) },
+  storeContent: { args: z.tuple([digest, z.instanceof(Buffer)]) },
+  readContent: { args: z.tuple([digest]) },
+  dropContent: { args: z.tuple([z.array(digest), z.object({ olderThan: z.number() })]) },
   listBlobs: { args: z.tuple([rpc.optional(z.string())]) },
   listLinks: { args: z.tuple([name]) },
   sweepBlobs: {

@@ -97,6 +97,14 @@ export interface BlobService {
   exists(digest: Digest): Promise<BlobInfo | undefined>;
   /** Rebuild the blob and link indexes from storage; returns how many blobs were found. */
   reindex(): Promise<number>;
+  /**
+   * Keep `bytes` content-addressed where blobs live, neither indexed as a blob nor linked: manifest
+   * bytes, which distribution keeps in the blob tree and metadata indexes itself. A no-op when the
+   * digest's bytes are already there. The caller holds the digest as a DigestGuard writer.
+   */
+  storeContent(digest: Digest, bytes: Buffer): Promise<void>;
+  /** What storeContent (or an upload) kept for `digest`, or undefined (metadata's reindex reads manifests back). */
+  readContent(digest: Digest): Promise<Buffer | undefined>;
 }
 
 /**
@@ -111,6 +119,12 @@ export interface BlobGcService {
   listLinks(name: string): Promise<Digest[]>;
   /** Index first, then storage (batched): only digests not touched since `olderThan` and not being written. */
   sweepBlobs(items: BlobSweepItem[], options: { olderThan: number }): Promise<BlobSweepResult>;
+  /**
+   * Delete bytes kept by storeContent whose owner (a metadata manifest record) GC has purged: each
+   * digest atomically against DigestGuard writers, and never the bytes of an indexed blob (its sweep
+   * owns them). Returns the digests whose bytes went.
+   */
+  dropContent(digests: Digest[], options: { olderThan: number }): Promise<Digest[]>;
   /** Drop upload sessions (Redis state, storage folder) and multipart uploads started before `olderThan`. */
   purgeUploads(options: { olderThan: number; dryRun?: boolean }): Promise<UploadPurgeReport>;
 }

@@ -81,6 +81,16 @@ end
 redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
 return size`;
 
+// Dropping content kept by storeContent once its manifest record is purged. KEYS: blob, touched,
+// writing, sweeping. ARGV: cutoff ms, lease seconds. Returns < 0 when the digest must stay (busy,
+// first seen, touched since), 0 when it is an indexed blob (its sweep owns the bytes), 1 when the
+// bytes go (the caller deletes them, then releases the lease).
+const DROP_CONTENT = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 })}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
+return 1`;
+
 /** Seconds a sweep lease outlives a crashed collector (writers of that digest wait at most this long). */
 const SWEEP_LEASE_SECONDS = 600;
 
@@ -375,6 +385,40 @@ export class BlobStore implements BlobService, BlobGcService {
         await this.redis.sadd(this.layersKey(link.name), link.digest);
     }
     return blobs;
+  }
+
+  async storeContent(digest: Digest, bytes: Buffer): Promise<void> {
+    // Content-addressed: rewriting the same bytes is harmless and cheaper than asking storage first.
+    if (!(await this.exists(digest))) await this.storage.putContent(StorageLayout.blobData(digest), bytes);
+  }
+
+  async readContent(digest: Digest): Promise<Buffer | undefined> {
+    return this.storage.getContent(StorageLayout.blobData(digest)).catch(() => undefined);
+  }
+
+  async dropContent(digests: Digest[], options: { olderThan: number }): Promise<Digest[]> {
+    const outcomes = await Promise.all(
+      digests.map(
+        (d) =>
+          this.redis.eval(
+            DROP_CONTENT,
+            4,
+            this.blobKey(d),
+            this.guard.touchedKey(d),
+            this.guard.writingKey(d),
+            this.guard.sweepingKey(d),
+            options.olderThan,
+            SWEEP_LEASE_SECONDS,
+          ) as Promise<number>,
+      ),
+    );
+    const dropped = digests.filter((_, i) => outcomes[i] === 1);
+    try {
+      if (dropped.length) await this.storage.deleteMany(dropped.map((d) => StorageLayout.blobData(d)));
+    } finally {
+      if (dropped.length) await this.redis.del(...dropped.map((d) => this.guard.sweepingKey(d)));
+    }
+    return dropped;
   }
 
   async unlink(name: string, digest: Digest): Promise<void> {

@@ -8,7 +8,7 @@
 // before anything is removed. So a digest is never deleted while a push is writing or referencing
 // it, and once that push has ended its stamp is newer than the start of any run that could still
 // miss the push's manifest in its mark.
-import { blobKeys, digestGuardKeys } from './blob-layout';
+import { digestGuardKeys } from './blob-layout';
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
@@ -79,10 +79,6 @@ export class DigestGuard {
   }
   sweepingKey(d: string): string {
     return this.k.sweeping(d);
-  }
-  /** The blob index entry of a digest (BlobStore's), for scripts that must see whether bytes are a blob's. */
-  blobKey(d: string): string {
-    return blobKeys(this.keys).blob(d);
   }
 
   /** Redis' clock in ms: the one clock every stamp and cutoff is taken from. */

@@ -72,6 +72,8 @@ export class MemoryBlobs implements BlobService {
   completeUpload = nope;
   cancelUpload = nope;
   reindex = nope;
+  storeContent = nope;
+  readContent = nope;
 }
 
 export class MemoryMetadata implements MetadataService {

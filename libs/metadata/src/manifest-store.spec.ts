@@ -43,7 +43,7 @@ describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
     redis = new Redis(redisServer.url);
     const keys = new RedisKeys(`manifest-store-${kind}`);
     blobs = new BlobStore(storage, redis, keys);
-    store = new ManifestStore(storage, redis, keys, blobs, { maxManifestBytes: 64 * 1024 });
+    store = new ManifestStore(storage, redis, keys, blobs, blobs, { maxManifestBytes: 64 * 1024 });
   });
   afterAll(async () => {
     redis?.disconnect();

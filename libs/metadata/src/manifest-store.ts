@@ -26,7 +26,7 @@ import {
 } from '@stevedore/oci';
 import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { DigestGuard, luaMayGo, type BlobQuota, type BlobService } from '@stevedore/blobs';
+import { DigestGuard, luaMayGo, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import type {
   ManifestDataRecord,
   ManifestGcService,
@@ -71,16 +71,13 @@ for i = 0, n - 1 do
 end
 return removed`;
 
-// GC's purge of one manifest record no repository holds. KEYS: manifest, touched, writing, sweeping,
-// blob. ARGV: cutoff ms, lease seconds. Returns {-1} busy, {-2} first seen, {-3} recent, else
-// {size, 1 when the bytes go too (not also a blob, whose sweep owns them)}.
-const PURGE = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 }, (c) => `{${c}}`)}
+// GC's purge of one manifest record no repository holds. KEYS: manifest, touched, writing, sweeping.
+// ARGV: cutoff ms. Returns -1 busy, -2 first seen, -3 recent, else the size purged. The touched stamp
+// stays: layer storage's dropContent checks it again before the bytes go (they are its keyspace).
+const PURGE = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 })}
 local size = redis.call('HSTRLEN', KEYS[1], 'bytes')
 redis.call('DEL', KEYS[1])
-if redis.call('EXISTS', KEYS[5]) == 1 then return {size, 0} end
-redis.call('DEL', KEYS[2])
-redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
-return {size, 1}`;
+return size`;
 
 /** ZRANGE ... WITHSCORES of a tag history ZSET (digest, ms, digest, ms, ...), oldest first. */
 export function historyEntries(withScores: string[]): TagHistoryEntry[] {
@@ -98,6 +95,8 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly blobs: BlobService,
+    /** Layer storage's side of GC: manifest bytes live in its keyspace. */
+    private readonly blobGc: Pick<BlobGcService, 'dropContent'>,
     private readonly options: ManifestStoreOptions,
   ) {
     this.guard = new DigestGuard(redis, keys);
@@ -185,9 +184,8 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       if (!options.allowMissingReferences) await this.checkReferences(name, parsed.references);
       await this.options.quota?.reserve(name, { digest, size: bytes.length });
 
-      // 1. bytes (content-addressed, as a blob) 2. revision link 3. index
-      const dataKey = StorageLayout.blobData(digest);
-      if (!(await this.blobs.exists(digest))) await this.storage.putContent(dataKey, bytes);
+      // 1. bytes (layer storage keeps them content-addressed, as distribution does) 2. revision link 3. index
+      await this.blobs.storeContent(digest, bytes);
       await this.storage.putContent(StorageLayout.revisionLink(name, digest), digest);
       await this.indexManifest(name, digest, parsed.mediaType, bytes, parsed.subject, parsed.artifactType, parsed.annotations);
       if (!byDigest) await this.tagManifest(name, ref.tag!, digest);
@@ -339,7 +337,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       if (!link) continue;
       if (link.kind === 'revision') {
         const digest = link.digest as Digest;
-        const bytes = await this.storage.getContent(StorageLayout.blobData(digest)).catch(() => undefined);
+        const bytes = await this.blobs.readContent(digest);
         if (!bytes) continue;
         try {
           const parsed = parseManifest(bytes, undefined);
@@ -449,36 +447,32 @@ export class ManifestStore implements MetadataService, ManifestGcService {
   }
 
   async purgeManifestData(digests: Digest[], options: { olderThan: number }): Promise<ManifestDataRecord[]> {
-    const purged: ManifestDataRecord[] = [];
-    const leased: Digest[] = [];
     const outcomes = await Promise.all(
       digests.map(
         (d) =>
           this.redis.eval(
             PURGE,
-            5,
+            4,
             this.manifestKey(d),
             this.guard.touchedKey(d),
             this.guard.writingKey(d),
             this.guard.sweepingKey(d),
-            this.guard.blobKey(d),
             options.olderThan,
-            600,
-          ) as Promise<number[]>,
+          ) as Promise<number>,
       ),
     );
+    const purged: ManifestDataRecord[] = [];
     digests.forEach((d, i) => {
-      const [size, bytesToo] = outcomes[i];
-      if (size < 0) return;
-      purged.push({ digest: d, size });
+      if (outcomes[i] < 0) return;
+      purged.push({ digest: d, size: outcomes[i] });
       this.cache.delete(d);
-      if (bytesToo === 1) leased.push(d);
     });
-    try {
-      if (leased.length) await this.storage.deleteMany(leased.map((d) => StorageLayout.blobData(d)));
-    } finally {
-      if (leased.length) await this.redis.del(...leased.map((d) => this.guard.sweepingKey(d)));
-    }
+    // The bytes are layer storage's; it keeps them when they are also a blob or a writer came back.
+    if (purged.length)
+      await this.blobGc.dropContent(
+        purged.map((p) => p.digest),
+        options,
+      );
     return purged;
   }
 }

@@ -3,7 +3,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { BLOB_QUOTA, BLOB_SERVICE, type BlobQuota, type BlobService } from '@stevedore/blobs';
+import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE } from './metadata-service';
 import { ManifestStore } from './manifest-store';
 import { MetadataRpcController, metadataServiceClient } from './metadata-rpc';
@@ -20,9 +20,16 @@ export class MetadataModule {
         {
           provide: METADATA_SERVICE,
           // BLOB_QUOTA comes from a global module (libs/gc) where the target enforces quotas.
-          inject: [STORAGE, REDIS, RedisKeys, BLOB_SERVICE, CONFIG, { token: BLOB_QUOTA, optional: true }],
-          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, b: BlobService, c: StevedoreConfig, quota?: BlobQuota) =>
-            new ManifestStore(storage, redis, keys, b, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES, quota }),
+          inject: [STORAGE, REDIS, RedisKeys, BLOB_SERVICE, BLOB_GC_SERVICE, CONFIG, { token: BLOB_QUOTA, optional: true }],
+          useFactory: (
+            storage: StorageDriver,
+            redis: Redis,
+            keys: RedisKeys,
+            b: BlobService,
+            gc: BlobGcService,
+            c: StevedoreConfig,
+            quota?: BlobQuota,
+          ) => new ManifestStore(storage, redis, keys, b, gc, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES, quota }),
         },
         { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
       ],

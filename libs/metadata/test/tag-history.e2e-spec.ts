@@ -34,7 +34,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tag-history-'));
   storage = new FilesystemDriver(dir);
   blobs = new BlobStore(storage, redis, keys);
-  store = new ManifestStore(storage, redis, keys, blobs, { maxManifestBytes: 4 * 1024 * 1024 });
+  store = new ManifestStore(storage, redis, keys, blobs, blobs, { maxManifestBytes: 4 * 1024 * 1024 });
 });
 afterAll(async () => {
   redis?.disconnect();

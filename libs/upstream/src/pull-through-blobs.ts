@@ -186,6 +186,12 @@ export class PullThroughBlobService implements BlobService {
   exists(digest: Digest): Promise<BlobInfo | undefined> {
     return this.inner.exists(digest);
   }
+  storeContent(digest: Digest, bytes: Buffer): Promise<void> {
+    return this.inner.storeContent(digest, bytes);
+  }
+  readContent(digest: Digest): Promise<Buffer | undefined> {
+    return this.inner.readContent(digest);
+  }
   reindex(): Promise<number> {
     return this.inner.reindex();
   }
