@@ -3,7 +3,8 @@
 import { z } from 'zod';
 import { isDigest, type Digest } from '@stevedore/oci';
 import { rpc, rpcClient, rpcController, type RpcTable } from '@stevedore/platform';
-import type { FileOp } from './container';
+import type { Change, Entry } from '@stevedore/unionfs';
+import type { ContainerRecord, ContainerView, FileOp } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 
 const id = z.string().min(1).max(128);
@@ -33,15 +34,54 @@ export const FileOpSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('rename'), from: path, to: path }),
 ]) as z.ZodType<FileOp>;
 
+// What comes back: the container, its entries and changes, as the interface declares them.
+const count = z.number().int().min(0);
+const none = z.undefined();
+const entry: z.ZodType<Entry> = z.object({
+  path: z.string(),
+  type: z.enum(['file', 'directory', 'symlink', 'hardlink', 'char-device', 'block-device', 'fifo', 'whiteout']),
+  mode,
+  uid,
+  gid: uid,
+  mtime: z.number(),
+  size: count,
+  digest: digest.optional(),
+  linkname: z.string().optional(),
+  devmajor: z.number().int().optional(),
+  devminor: z.number().int().optional(),
+  xattrs: z.record(z.string(), z.string()).optional(),
+  opaque: z.boolean().optional(),
+});
+const change: z.ZodType<Change> = z.object({ path: z.string(), kind: z.enum(['A', 'C', 'D']) });
+const image = z.object({
+  reference: z.string(),
+  repository: z.string(),
+  manifestDigest: digest,
+  configDigest: digest,
+  layers: z.array(digest),
+});
+const container = {
+  id,
+  name: z.string().optional(),
+  owner: z.string().optional(),
+  image,
+  createdAt: z.string(),
+  pausedBy: z.array(z.string()),
+  generation: count,
+};
+const view: z.ZodType<ContainerView> = z.object({ ...container, state: z.enum(['running', 'paused']), upperEntries: count });
+const record: z.ZodType<ContainerRecord> = z.object({ ...container, paused: z.boolean() });
+
 export const CONTAINER_RPC: RpcTable<ContainerService> = {
   create: {
     args: z.tuple([
       z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional(), owner: z.string().max(128).optional() }),
     ]),
+    result: view,
   },
-  list: { args: z.tuple([]) },
-  inspect: { args: z.tuple([id]) },
-  remove: { args: z.tuple([id]) },
+  list: { args: z.tuple([]), result: z.array(view) },
+  inspect: { args: z.tuple([id]), result: view },
+  remove: { args: z.tuple([id]), result: none },
   writeFile: {
     args: z.tuple([
       id,
@@ -50,23 +90,35 @@ export const CONTAINER_RPC: RpcTable<ContainerService> = {
       rpc.optional(z.object({ mode: mode.optional(), uid: uid.optional(), gid: uid.optional(), mtime: z.number().optional() })),
     ]),
     streamArg: 2,
+    result: entry,
   },
-  apply: { args: z.tuple([id, FileOpSchema]) },
+  apply: { args: z.tuple([id, FileOpSchema]), result: entry.optional() },
   uploadTar: {
     args: z.tuple([id, rpc.stream, z.enum(['overlay', 'rootfs']), rpc.optional(z.object({ allowDevices: z.boolean().optional() }))]),
     streamArg: 1,
+    result: z.object({ entries: count }),
   },
-  stat: { args: z.tuple([id, path]) },
-  readFile: { args: z.tuple([id, path]), streamResult: 'stream' },
-  listDir: { args: z.tuple([id, path]) },
-  diff: { args: z.tuple([id]) },
-  pause: { args: z.tuple([id]) },
-  unpause: { args: z.tuple([id]) },
-  snapshot: { args: z.tuple([id, rpc.optional(z.string().max(128))]) },
-  release: { args: z.tuple([id, z.string().min(1).max(128)]) },
-  readContent: { args: z.tuple([digest]) },
-  openContent: { args: z.tuple([digest]), streamResult: 'stream' },
-  collect: { args: z.tuple([z.object({ olderThan: z.number(), tmpOlderThan: z.number(), dryRun: z.boolean().optional() })]) },
+  stat: { args: z.tuple([id, path]), result: entry },
+  readFile: { args: z.tuple([id, path]), streamResult: 'stream', result: z.object({ entry }) },
+  listDir: { args: z.tuple([id, path]), result: z.array(entry) },
+  diff: { args: z.tuple([id]), result: z.array(change) },
+  pause: { args: z.tuple([id]), result: view },
+  unpause: { args: z.tuple([id]), result: view },
+  snapshot: { args: z.tuple([id, rpc.optional(z.string().max(128))]), result: z.object({ record, entries: z.array(entry) }) },
+  release: { args: z.tuple([id, z.string().min(1).max(128)]), result: none },
+  readContent: { args: z.tuple([digest]), result: rpc.bytes },
+  openContent: { args: z.tuple([digest]), streamResult: 'stream', result: z.object({}) },
+  collect: {
+    args: z.tuple([z.object({ olderThan: z.number(), tmpOlderThan: z.number(), dryRun: z.boolean().optional() })]),
+    result: z.object({
+      containers: count,
+      layerIndexes: z.object({ scanned: count, deleted: count, rebuilt: count }),
+      content: z.object({ scanned: count, deleted: count, skipped: count, bytesFreed: count }),
+      tmpFiles: count,
+      usage: z.record(z.string(), z.record(z.string(), count)),
+      unreferenced: z.array(z.string()),
+    }),
+  },
 };
 
 export const ContainersRpcController = rpcController<ContainerService>('containers', CONTAINER_SERVICE, CONTAINER_RPC);

@@ -12,9 +12,21 @@ const tag = z.string().min(1).max(128);
 const ref = z.object({ name, tag: tag.optional(), digest: digest.optional() }) as z.ZodType<LocalReference>;
 const n = rpc.optional(z.number().int().min(0));
 const last = rpc.optional(z.string().max(1024));
+const size = z.number().int().min(0);
+const ms = z.number();
+const none = z.undefined();
+const page = z.object({ items: z.array(z.string()), next: z.string().optional() });
+const referrer = z.object({
+  mediaType: z.string(),
+  digest,
+  size,
+  artifactType: z.string().optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+});
+const dataRecord = z.object({ digest, size, touched: ms.optional() });
 
 export const METADATA_RPC: RpcTable<MetadataService & ManifestGcService> = {
-  getManifest: { args: z.tuple([ref]) },
+  getManifest: { args: z.tuple([ref]), result: z.object({ digest, mediaType: z.string(), size, bytes: rpc.bytes }) },
   putManifest: {
     args: z.tuple([
       ref,
@@ -22,20 +34,37 @@ export const METADATA_RPC: RpcTable<MetadataService & ManifestGcService> = {
       rpc.optional(z.string().max(255)),
       rpc.optional(z.object({ allowMissingReferences: z.boolean().optional() })),
     ]),
+    result: z.object({ digest, mediaType: z.string(), subject: digest.optional() }),
   },
-  deleteManifest: { args: z.tuple([name, digest]) },
-  deleteTag: { args: z.tuple([name, tag]) },
-  tagManifest: { args: z.tuple([name, tag, digest]) },
-  listTags: { args: z.tuple([name, n, last]) },
-  tagsOf: { args: z.tuple([name, digest]) },
-  catalog: { args: z.tuple([n, last]) },
-  referrers: { args: z.tuple([name, digest, rpc.optional(z.string().max(255))]) },
-  tagHistory: { args: z.tuple([name, tag]) },
-  reindex: { args: z.tuple([]) },
-  listManifests: { args: z.tuple([name]) },
-  deleteUntagged: { args: z.tuple([name, z.array(digest), z.object({ olderThan: z.number() })]) },
-  listManifestData: { args: z.tuple([rpc.optional(z.string())]) },
-  purgeManifestData: { args: z.tuple([z.array(digest), z.object({ olderThan: z.number() })]) },
+  deleteManifest: { args: z.tuple([name, digest]), result: none },
+  deleteTag: { args: z.tuple([name, tag]), result: none },
+  tagManifest: { args: z.tuple([name, tag, digest]), result: none },
+  listTags: { args: z.tuple([name, n, last]), result: page },
+  tagsOf: { args: z.tuple([name, digest]), result: z.array(tag) },
+  catalog: { args: z.tuple([n, last]), result: page },
+  referrers: { args: z.tuple([name, digest, rpc.optional(z.string().max(255))]), result: z.array(referrer) },
+  tagHistory: { args: z.tuple([name, tag]), result: z.array(z.object({ digest, taggedAt: ms })) },
+  reindex: { args: z.tuple([]), result: z.object({ repositories: size, manifests: size, tags: size, blobs: size }) },
+  listManifests: {
+    args: z.tuple([name]),
+    result: z.array(
+      z.object({
+        digest,
+        mediaType: z.string(),
+        size,
+        touched: ms.optional(),
+        references: z.array(digest),
+        subject: digest.optional(),
+        tags: z.array(z.object({ tag, taggedAt: ms })),
+      }),
+    ),
+  },
+  deleteUntagged: { args: z.tuple([name, z.array(digest), z.object({ olderThan: z.number() })]), result: z.array(digest) },
+  listManifestData: {
+    args: z.tuple([rpc.optional(z.string())]),
+    result: z.object({ items: z.array(dataRecord), cursor: z.string().optional() }),
+  },
+  purgeManifestData: { args: z.tuple([z.array(digest), z.object({ olderThan: z.number() })]), result: z.array(dataRecord) },
 };
 
 export const MetadataRpcController = rpcController<MetadataService & ManifestGcService>('metadata', METADATA_SERVICE, METADATA_RPC);

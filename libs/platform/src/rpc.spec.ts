@@ -17,15 +17,22 @@ interface Echo {
   download(n: number): Promise<{ size: number; stream?: Readable }>;
   nothing(): Promise<void>;
   fail(): Promise<never>;
+  /** Its implementation answers a shape the table does not accept (a server of another version, a bug). */
+  drift(): Promise<{ size: number }>;
 }
 
 const TABLE: RpcTable<Echo> = {
-  add: { args: z.tuple([z.number(), rpc.optional(z.number())]) },
-  bytes: { args: z.tuple([rpc.bytes]) },
-  upload: { args: z.tuple([z.string().max(8), rpc.stream]), streamArg: 1 },
-  download: { args: z.tuple([z.number().int().min(0)]), streamResult: 'stream' },
-  nothing: { args: z.tuple([]) },
-  fail: { args: z.tuple([]) },
+  add: { args: z.tuple([z.number(), rpc.optional(z.number())]), result: z.number() },
+  bytes: { args: z.tuple([rpc.bytes]), result: z.object({ length: z.number(), copy: rpc.bytes }) },
+  upload: {
+    args: z.tuple([z.string().max(8), rpc.stream]),
+    streamArg: 1,
+    result: z.object({ name: z.string(), got: z.string().nullable() }),
+  },
+  download: { args: z.tuple([z.number().int().min(0)]), streamResult: 'stream', result: z.object({ size: z.number() }) },
+  nothing: { args: z.tuple([]), result: z.undefined() },
+  fail: { args: z.tuple([]), result: z.never() },
+  drift: { args: z.tuple([]), result: z.object({ size: z.number() }) },
 };
 
 const ECHO = Symbol('echo');
@@ -43,6 +50,8 @@ const impl: Echo = {
   fail: async () => {
     throw new RegistryError('CONFLICT', 'busy', { why: 'test' });
   },
+  // What an implementation of another shape would send: the cast is the point of the test.
+  drift: async () => ({ size: 'large' }) as unknown as { size: number },
 };
 
 let app: NestFastifyApplication;
@@ -103,5 +112,9 @@ describe('derived RPC', () => {
     await expect(client.fail()).rejects.toMatchObject({ code: 'CONFLICT', message: 'busy' });
     const raw = await fetch(`${await app.getUrl()}/internal/v1/rpc/echo/constructor`, { method: 'POST', body: '[]' });
     expect(raw.status).toBe(404);
+  });
+
+  it('refuses an answer that fails the result schema, with a 502 that says which method', async () => {
+    await expect(client.drift()).rejects.toMatchObject({ code: 'INTERNAL', status: 502, message: 'invalid answer from echo.drift' });
   });
 });

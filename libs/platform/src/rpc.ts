@@ -1,6 +1,7 @@
 // Internal RPC derived from one table per service interface: method -> how its arguments and result
-// cross the wire (zod schemas for the JSON arguments, which argument is a byte stream, which result
-// field is). Both the split service's controller (rpcController) and the client the other
+// cross the wire (zod schemas for the JSON arguments and the result, which argument is a byte
+// stream, which result field is). The server parses the arguments, the client parses the answer, so
+// neither side trusts the other's JSON; the table's type ties each result schema to the interface. Both the split service's controller (rpcController) and the client the other
 // processes use (rpcClient) are built from the same table, so adding a method is one entry.
 //
 // Wire: POST /internal/v1/rpc/<service>/<method>.
@@ -18,19 +19,36 @@ import { RegistryError, readCapped } from '@stevedore/oci';
 import { Access } from './access-policy';
 import { InternalClient } from './internal-http';
 
-export interface RpcMethod {
+interface RpcArgs {
   /** The JSON arguments, in order (a stream argument's slot is `rpc.stream` here). */
   args: z.ZodTuple;
   /** Index of the argument that is a byte stream (it may be left out), sent as the request body. */
   streamArg?: number;
-  /** Field of the result that is a byte stream (it may be absent), sent as the response body. */
-  streamResult?: string;
-  /** Result fields not sent (the stream carries them: a cached copy of the same bytes). */
-  omit?: string[];
 }
 
+/** How one method crosses the wire; R is what the interface's method resolves to. */
+export type RpcMethod<R = unknown> = RpcArgs &
+  (
+    | {
+        /** The answer (undefined travels as 204). */
+        result: z.ZodType<R>;
+        streamResult?: undefined;
+        omit?: undefined;
+      }
+    | {
+        /** Field of the result that is a byte stream (it may be absent), sent as the response body. */
+        streamResult: string;
+        /** The result's JSON part: every field but the stream and `omit`. */
+        result: z.ZodType<Partial<R>>;
+        /** Result fields not sent (the stream carries them: a cached copy of the same bytes). */
+        omit?: string[];
+      }
+  );
+
+type ResultOf<F> = F extends (...args: never[]) => Promise<infer R> ? R : never;
+
 /** One entry per method of the service interface S that crosses the wire. */
-export type RpcTable<S> = { [K in keyof S]-?: RpcMethod };
+export type RpcTable<S> = { [K in keyof S]-?: RpcMethod<ResultOf<S[K]>> };
 
 const MAX_JSON_BYTES = 64 * 1024 * 1024;
 /** The JSON slot of a stream argument that was given. */
@@ -53,6 +71,19 @@ function decode(text: string): unknown {
 }
 const header = (v: string) => Buffer.from(v).toString('base64url');
 const unheader = (v: string | string[] | undefined) => (typeof v === 'string' ? Buffer.from(v, 'base64url').toString() : undefined);
+
+/** What the other side sent, through its schema: a bad answer is the service's fault, so a 502. */
+function parseResult(service: string, method: string, spec: RpcMethod, raw: unknown): unknown {
+  const r = spec.result.safeParse(raw);
+  if (!r.success)
+    throw new RegistryError(
+      'INTERNAL',
+      `invalid answer from ${service}.${method}`,
+      { issues: r.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`) },
+      502,
+    );
+  return r.data;
+}
 
 function parseArgs(name: string, spec: RpcMethod, raw: unknown): unknown[] {
   const r = spec.args.safeParse(raw);
@@ -132,17 +163,23 @@ export function rpcClient<S extends object>(service: string, table: RpcTable<S>,
       }
       if (r.status === 204) {
         r.body.resume();
-        return undefined;
+        return parseResult(service, method, spec, undefined);
       }
       if (spec.streamResult) {
-        const rest = decode(unheader(r.headers['x-rpc-result']) ?? '{}') as Record<string, unknown>;
+        let rest: Record<string, unknown>;
+        try {
+          rest = parseResult(service, method, spec, decode(unheader(r.headers['x-rpc-result']) ?? '{}')) as Record<string, unknown>;
+        } catch (e) {
+          r.body.resume();
+          throw e;
+        }
         if (r.headers['x-rpc-no-stream']) {
           r.body.resume();
           return rest;
         }
         return { ...rest, [spec.streamResult]: r.body };
       }
-      return decode(await r.body.text());
+      return parseResult(service, method, spec, decode(await r.body.text()));
     };
   }
   return client as unknown as S;
