@@ -10,6 +10,11 @@ const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v
 export const ConfigSchema = z.object({
   /** Which services this process runs (Loki-style targets); 'all' is the single-process default. */
   STEVEDORE_TARGET: z.enum(TARGETS).default('all'),
+  /**
+   * Processes this target runs on this machine, sharing its port (libs/server cluster.ts). Unset:
+   * one per core for `all`, one for a split target (scaled by replicas instead).
+   */
+  STEVEDORE_PROCESSES: z.coerce.number().int().min(1).max(256).optional(),
   HOST: z.string().default('127.0.0.1'),
   PORT: z.coerce.number().int().min(0).max(65535).default(5000),
   /** The URL clients use to reach the gateway (token realm, Location headers). Defaults to http://HOST:PORT. */

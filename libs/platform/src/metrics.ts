@@ -1,6 +1,7 @@
 // Prometheus metrics of a Stevedore process (prom-client). One registry per process; services
 // record through the typed helpers below so names and labels are defined once.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { ClusterMetricsClient } from './cluster-metrics';
 
 export class StevedoreMetrics {
   readonly registry = new Registry();
@@ -64,6 +65,8 @@ export class StevedoreMetrics {
     help: 'Jobs in a queue by state (sampled at scrape)',
     labelNames: ['queue', 'state'] as const,
     registers: [this.registry],
+    // Every process of a group samples the same queue: one value, not the sum (cluster-metrics.ts).
+    aggregator: 'max',
   });
   readonly gcRuns = new Counter({
     name: 'stevedore_gc_runs_total',
@@ -81,6 +84,7 @@ export class StevedoreMetrics {
     help: 'Round trip to Redis and storage, sampled at scrape',
     labelNames: ['dependency'] as const,
     registers: [this.registry],
+    aggregator: 'average',
   });
   readonly commits = new Counter({
     name: 'stevedore_commits_total',
@@ -92,9 +96,20 @@ export class StevedoreMetrics {
   /** Called before each scrape (queue depths, round trips). */
   private readonly collectors: Array<() => Promise<void>> = [];
 
+  /** Set in a worker of a process group: scrapes are answered with the group's merged metrics. */
+  private readonly group: ClusterMetricsClient | undefined;
+
   constructor(service: string) {
     this.registry.setDefaultLabels({ service });
     collectDefaultMetrics({ register: this.registry, prefix: 'stevedore_process_' });
+    this.group = ClusterMetricsClient.forThisProcess(async () => {
+      await this.collect();
+      return this.registry.getMetricsAsJSON();
+    });
+  }
+
+  private async collect(): Promise<void> {
+    await Promise.all(this.collectors.map((c) => c().catch(() => undefined)));
   }
 
   onScrape(fn: () => Promise<void>): void {
@@ -102,7 +117,8 @@ export class StevedoreMetrics {
   }
 
   async render(): Promise<string> {
-    await Promise.all(this.collectors.map((c) => c().catch(() => undefined)));
+    if (this.group) return this.group.render();
+    await this.collect();
     return this.registry.metrics();
   }
 }

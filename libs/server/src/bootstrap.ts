@@ -29,6 +29,7 @@ import { BlobsModule } from '@stevedore/blobs';
 import { METADATA_SERVICE, MetadataModule, type MetadataService } from '@stevedore/metadata';
 import { AccessPolicyModule, RoutePolicyTable, unguardedRoutes } from '@stevedore/registry';
 import { modulesFor } from './targets';
+import { announceListening, isPrimaryOfGroup, processCount, runPrimary } from './cluster';
 import { serveApiDocs } from './openapi';
 import { mountQueueDashboard } from './queue-dashboard';
 
@@ -204,8 +205,23 @@ export function runTarget(target: Target): void {
     );
     return;
   }
+  let config: StevedoreConfig;
+  try {
+    config = loadConfig({ ...process.env, STEVEDORE_TARGET: target });
+  } catch (e) {
+    console.error(`stevedore ${target}: ${(e as Error).message}`);
+    process.exit(1);
+  }
+  const processes = processCount(config);
+  if (isPrimaryOfGroup(processes)) {
+    runPrimary(target, processes, config.STEVEDORE_SHUTDOWN_TIMEOUT_SECONDS);
+    return;
+  }
   startServer(process.env, target).then(
-    (server) => exitOnSignals(server),
+    (server) => {
+      exitOnSignals(server);
+      announceListening();
+    },
     (e: Error) => {
       console.error(`stevedore ${target}: ${e.message}`);
       process.exit(1);

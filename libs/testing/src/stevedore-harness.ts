@@ -59,7 +59,9 @@ const ANSWERED_5XX = /"res":\{"statusCode":5\d\d/;
 async function launch(p: Proc): Promise<void> {
   const child = spawn(process.execPath, ['-r', '@swc-node/register', MAIN_FOR_TESTS], {
     cwd: root,
-    env: { ...process.env, ...p.env, STEVEDORE_TARGET: p.target, PORT: String(p.port), HOST: '127.0.0.1' },
+    // One process per target unless a test asks for a group (STEVEDORE_PROCESSES): SIGKILL and
+    // restart then act on the process that serves.
+    env: { STEVEDORE_PROCESSES: '1', ...process.env, ...p.env, STEVEDORE_TARGET: p.target, PORT: String(p.port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   p.child = child;
