@@ -1,5 +1,5 @@
 // The blob service's interface: what the registry API, commits and loads need from layer storage.
-// Implemented in-process by BlobStore and over HTTP by the client derived from BLOB_RPC (split deployments).
+// Implemented in-process by LayerStorage (layer-storage.ts) and over HTTP by the client derived from BLOB_RPC (split deployments).
 import type { Readable } from 'node:stream';
 import type { Digest } from '@stevedore/oci';
 
@@ -109,7 +109,7 @@ export interface BlobService {
 
 /**
  * What garbage collection (libs/gc) needs of the blob service. Its own interface beside BlobService
- * so wrappers of BlobService (pull-through, test fakes) need not implement it; BlobStore and
+ * so wrappers of BlobService (pull-through, test fakes) need not implement it; LayerStorage and
  * the BLOB_RPC client implement both, and BlobsModule provides the same instance under both tokens.
  */
 export interface BlobGcService {

@@ -1,11 +1,11 @@
-// Nest wiring of the blob service: the in-process store, or a client of a remote blob-service.
+// Nest wiring of the blob service: layer storage in this process, or a client of a remote blob-service.
 import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobQuota } from './blob-service';
-import { BlobStore } from './blob-store';
 import { BlobsRpcController, blobServiceClient } from './blob-rpc';
+import { createLayerStorage } from './layer-storage';
 
 @Module({})
 export class BlobsModule {
@@ -20,7 +20,7 @@ export class BlobsModule {
           // BLOB_QUOTA comes from a global module (libs/gc) where the target enforces quotas.
           inject: [STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }],
           useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) =>
-            new BlobStore(storage, redis, keys, { quota }),
+            createLayerStorage(storage, redis, keys, { quota }),
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],

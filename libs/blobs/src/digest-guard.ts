@@ -51,6 +51,9 @@ end
 if tonumber(t) >= tonumber(ARGV[1]) then return ${ret(-3)} end`;
 }
 
+/** Seconds a sweep lease outlives a crashed collector (writers of that digest wait at most this long). */
+export const SWEEP_LEASE_SECONDS = 600;
+
 /** Seconds a writer count outlives a crashed writer (its digest is kept from GC that long). */
 const WRITER_TTL_SECONDS = 3600;
 

@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { digestOf, type Digest } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
-import { BlobStore } from '@stevedore/blobs';
+import { createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
 import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
 import { ManifestStore } from './manifest-store';
 
@@ -29,7 +29,7 @@ afterAll(async () => {
 describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
   let storage: StorageDriver;
   let redis: Redis;
-  let blobs: BlobStore;
+  let blobs: BlobService & BlobGcService;
   let store: ManifestStore;
   let close: (() => Promise<void>) | undefined;
 
@@ -42,7 +42,7 @@ describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
     };
     redis = new Redis(redisServer.url);
     const keys = new RedisKeys(`manifest-store-${kind}`);
-    blobs = new BlobStore(storage, redis, keys);
+    blobs = createLayerStorage(storage, redis, keys);
     store = new ManifestStore(storage, redis, keys, blobs, blobs, { maxManifestBytes: 64 * 1024 });
   });
   afterAll(async () => {

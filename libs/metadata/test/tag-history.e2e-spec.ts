@@ -10,7 +10,7 @@ import Redis from 'ioredis';
 import { digestOf, type Digest, manifestReference } from '@stevedore/oci';
 import { RedisKeys, StorageLayout } from '@stevedore/platform';
 import { FilesystemDriver } from '@stevedore/storage';
-import { BlobStore } from '@stevedore/blobs';
+import { createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
 import { startRedis, type RunningRedis } from '@stevedore/testing';
 import { ManifestStore } from '../src/manifest-store';
 
@@ -24,7 +24,7 @@ let server: RunningRedis;
 let redis: Redis;
 let dir: string;
 let storage: FilesystemDriver;
-let blobs: BlobStore;
+let blobs: BlobService & BlobGcService;
 let store: ManifestStore;
 const keys = new RedisKeys('hist');
 
@@ -33,7 +33,7 @@ beforeAll(async () => {
   redis = new Redis(server.url);
   dir = mkdtempSync(path.join(os.tmpdir(), 'tag-history-'));
   storage = new FilesystemDriver(dir);
-  blobs = new BlobStore(storage, redis, keys);
+  blobs = createLayerStorage(storage, redis, keys);
   store = new ManifestStore(storage, redis, keys, blobs, blobs, { maxManifestBytes: 4 * 1024 * 1024 });
 });
 afterAll(async () => {

@@ -1,4 +1,4 @@
-// BlobStore against a real Redis and both storage drivers (filesystem, and S3 on the shared Ceph
+// Layer storage against a real Redis and both storage drivers (filesystem, and S3 on the shared Ceph
 // RGW): the read path, uploads (chunked, resumable, digest-checked), links and mounts, reindex
 // after a flush, the GC sweep's lease and grace, and upload purging.
 import { randomBytes } from 'node:crypto';
@@ -8,7 +8,8 @@ import { digestOf, type Digest } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
-import { BlobStore } from './blob-store';
+import type { BlobGcService, BlobService } from './blob-service';
+import { createLayerStorage } from './layer-storage';
 
 jest.setTimeout(120_000);
 
@@ -32,10 +33,10 @@ afterAll(async () => {
   await redisServer?.stop();
 });
 
-describe.each(['filesystem', 's3'] as const)('BlobStore (%s)', (kind) => {
+describe.each(['filesystem', 's3'] as const)('LayerStorage (%s)', (kind) => {
   let storage: StorageDriver;
   let redis: Redis;
-  let store: BlobStore;
+  let store: BlobService & BlobGcService;
   let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
@@ -47,7 +48,7 @@ describe.each(['filesystem', 's3'] as const)('BlobStore (%s)', (kind) => {
     };
     redis = new Redis(redisServer.url);
     // A prefix per driver: both suites share one Redis.
-    store = new BlobStore(storage, redis, new RedisKeys(`blob-store-${kind}`));
+    store = createLayerStorage(storage, redis, new RedisKeys(`layer-storage-${kind}`));
   });
   afterAll(async () => {
     redis?.disconnect();

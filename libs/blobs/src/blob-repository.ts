@@ -1,0 +1,173 @@
+// The content-addressed bytes (blobs/<alg>/<2 hex>/<hex>/data) and their Redis index
+// (`blob:<digest>` {size}): whether a blob exists, reading it (small-blob cache, ranges, presigned
+// redirects), moving finished bytes into place, the manifest bytes metadata keeps here
+// (storeContent/readContent/dropContent), GC's listing, and rebuilding the index from storage.
+// Whether a repository may see a blob is the link repository's question, not this one's.
+import { Readable } from 'node:stream';
+import type Redis from 'ioredis';
+import { RegistryError, type Digest } from '@stevedore/oci';
+import { ByteLru, type RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
+import type { BlobContent, BlobInfo, BlobRecord, OpenOptions } from './blob-service';
+import { SWEEP_LEASE_SECONDS, luaMayGo, type DigestGuard } from './digest-guard';
+import { concatObjects } from './object-concat';
+
+// Dropping content kept by storeContent once its manifest record is purged. KEYS: blob, touched,
+// writing, sweeping. ARGV: cutoff ms, lease seconds. Returns < 0 when the digest must stay (busy,
+// first seen, touched since), 0 when it is an indexed blob (its sweep owns the bytes), 1 when the
+// bytes go (the caller deletes them, then releases the lease).
+const DROP_CONTENT = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 })}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[4], '1', 'EX', ARGV[2])
+return 1`;
+
+export interface BlobRepositoryOptions {
+  /** Seconds a presigned redirect stays valid. */
+  redirectExpirySeconds?: number;
+  /** In-process cache of small blobs (configs, tiny layers): total bytes, largest entry. */
+  smallBlobCacheBytes?: number;
+  smallBlobMaxBytes?: number;
+}
+
+export class BlobRepository {
+  // Blobs are content-addressed and immutable, so cached bytes never go stale; whether a
+  // repository may see them is still asked of Redis on every request.
+  private readonly small: ByteLru;
+  private readonly smallMax: number;
+  private readonly k: BlobKeys;
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    keys: RedisKeys,
+    /** Its keys are those GC's scripts check; the guard itself is held by the service. */
+    private readonly guard: DigestGuard,
+    private readonly options: BlobRepositoryOptions = {},
+  ) {
+    this.smallMax = options.smallBlobMaxBytes ?? 256 * 1024;
+    this.small = new ByteLru(options.smallBlobCacheBytes ?? 64 * 1024 * 1024, this.smallMax);
+    this.k = blobKeys(keys);
+  }
+
+  async exists(digest: Digest): Promise<BlobInfo | undefined> {
+    const size = await this.redis.hget(this.k.blob(digest), 'size');
+    return size === null ? undefined : { digest, size: Number(size) };
+  }
+
+  /** Record that the bytes are durable (and how big): from now on the blob exists. */
+  async index(info: BlobInfo): Promise<void> {
+    await this.redis.hset(this.k.blob(info.digest), 'size', String(info.size));
+  }
+
+  /** Read a blob the caller has found visible (`info` from the index); RANGE_INVALID for a bad range. */
+  async open(info: BlobInfo, options: OpenOptions = {}): Promise<BlobContent> {
+    const path = blobPaths.blobData(info.digest);
+    if (options.allowRedirect && !options.range) {
+      const url = await this.storage.presign(path, { method: 'GET', expirySeconds: this.options.redirectExpirySeconds ?? 600 });
+      if (url) return { info, redirectUrl: url };
+    }
+    let bytes: Buffer | undefined;
+    if (info.size <= this.smallMax) {
+      bytes = this.small.get(info.digest);
+      if (!bytes) {
+        bytes = await this.storage.getContent(path);
+        this.small.set(info.digest, bytes);
+      }
+    }
+    if (options.range) {
+      const start = options.range.start;
+      const end = Math.min(options.range.end ?? info.size - 1, info.size - 1);
+      if (start >= info.size || end < start) {
+        throw new RegistryError('RANGE_INVALID', 'requested range not satisfiable', { size: info.size });
+      }
+      if (bytes) {
+        const part = bytes.subarray(start, end + 1);
+        return { info, bytes: part, stream: Readable.from([part]), range: { start, end } };
+      }
+      const stream = await this.storage.reader(path, { offset: start, length: end - start + 1 });
+      return { info, stream, range: { start, end } };
+    }
+    if (bytes) return { info, bytes, stream: Readable.from([bytes]) };
+    return { info, stream: await this.storage.reader(path) };
+  }
+
+  /** Forget cached bytes whose blob GC is deleting. */
+  evict(digest: Digest): void {
+    this.small.delete(digest);
+  }
+
+  /**
+   * Make verified bytes the blob's data: `sources` are the storage objects holding them in order
+   * (one is moved, several are concatenated, none is an empty blob). Not indexed yet.
+   */
+  async place(digest: Digest, sources: string[], size: number): Promise<void> {
+    const dest = blobPaths.blobData(digest);
+    if (sources.length === 0) await this.storage.putContent(dest, Buffer.alloc(0));
+    else if (sources.length === 1) await this.storage.move(sources[0], dest);
+    else await this.storage.writeStream(dest, concatObjects(this.storage, sources), size);
+  }
+
+  async storeContent(digest: Digest, bytes: Buffer): Promise<void> {
+    // Content-addressed: rewriting the same bytes is harmless and cheaper than asking storage first.
+    if (!(await this.exists(digest))) await this.storage.putContent(blobPaths.blobData(digest), bytes);
+  }
+
+  async readContent(digest: Digest): Promise<Buffer | undefined> {
+    return this.storage.getContent(blobPaths.blobData(digest)).catch(() => undefined);
+  }
+
+  async dropContent(digests: Digest[], options: { olderThan: number }): Promise<Digest[]> {
+    const outcomes = await Promise.all(
+      digests.map(
+        (d) =>
+          this.redis.eval(
+            DROP_CONTENT,
+            4,
+            this.k.blob(d),
+            this.guard.touchedKey(d),
+            this.guard.writingKey(d),
+            this.guard.sweepingKey(d),
+            options.olderThan,
+            SWEEP_LEASE_SECONDS,
+          ) as Promise<number>,
+      ),
+    );
+    const dropped = digests.filter((_, i) => outcomes[i] === 1);
+    try {
+      if (dropped.length) await this.storage.deleteMany(dropped.map((d) => blobPaths.blobData(d)));
+    } finally {
+      if (dropped.length) await this.redis.del(...dropped.map((d) => this.guard.sweepingKey(d)));
+    }
+    return dropped;
+  }
+
+  async listBlobs(cursor = '0'): Promise<{ items: BlobRecord[]; cursor?: string }> {
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.blobPattern, 'COUNT', 1000);
+    const prefix = this.k.blobPrefix;
+    const digests = keys.map((k) => k.slice(prefix.length) as Digest);
+    const rows = await Promise.all(
+      digests.map((d) => Promise.all([this.redis.hget(this.k.blob(d), 'size'), this.redis.get(this.guard.touchedKey(d))])),
+    );
+    const items: BlobRecord[] = [];
+    digests.forEach((digest, i) => {
+      const [size, touched] = rows[i];
+      if (size === null) return;
+      items.push(touched === null ? { digest, size: Number(size) } : { digest, size: Number(size), touched: Number(touched) });
+    });
+    return next === '0' ? { items } : { items, cursor: next };
+  }
+
+  /** Index every blob storage holds; returns how many. */
+  async reindex(): Promise<number> {
+    let blobs = 0;
+    for await (const f of this.storage.list(blobPaths.blobsRoot)) {
+      const digest = blobPaths.parseBlobData(f.path);
+      if (!digest) continue;
+      await this.index({ digest, size: f.size });
+      blobs++;
+    }
+    return blobs;
+  }
+}

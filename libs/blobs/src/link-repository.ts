@@ -1,0 +1,61 @@
+// Repository links: which blobs a repository may see. Each link is an object in storage
+// (repositories/<name>/_layers/<alg>/<hex>/link, the source of truth) and a member of the
+// repository's `repo:{name}:layers` set in Redis (what readers ask; rebuilt from the objects).
+import type Redis from 'ioredis';
+import { RegistryError, type Digest } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
+import type { BlobInfo } from './blob-service';
+
+export class LinkRepository {
+  private readonly k: BlobKeys;
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    keys: RedisKeys,
+  ) {
+    this.k = blobKeys(keys);
+  }
+
+  /** The blob if it is linked into `name` and exists, in one round trip (the hot read path). */
+  async stat(name: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const [[, linked], [, size]] = (await this.redis
+      .multi()
+      .sismember(this.k.layers(name), digest)
+      .hget(this.k.blob(digest), 'size')
+      .exec()) as [[unknown, number], [unknown, string | null]];
+    return linked && size !== null ? { digest, size: Number(size) } : undefined;
+  }
+
+  /** Link object first, then the index: a link Redis shows always has its object for reindex. */
+  async link(name: string, digest: Digest): Promise<void> {
+    await this.storage.putContent(blobPaths.layerLink(name, digest), digest);
+    await this.redis.sadd(this.k.layers(name), digest);
+  }
+
+  /** BLOB_UNKNOWN when the blob is not linked; the index goes first so readers miss before the object does. */
+  async unlink(name: string, digest: Digest): Promise<void> {
+    const removed = await this.redis.srem(this.k.layers(name), digest);
+    if (!removed) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+    await this.storage.delete(blobPaths.layerLink(name, digest));
+  }
+
+  async listLinks(name: string): Promise<Digest[]> {
+    return (await this.redis.smembers(this.k.layers(name))) as Digest[];
+  }
+
+  /** Index every link object whose blob `exists` (run after the blob index is rebuilt); returns how many. */
+  async reindex(exists: (digest: Digest) => Promise<unknown>): Promise<number> {
+    let links = 0;
+    for await (const f of this.storage.list(blobPaths.repositoriesRoot)) {
+      const link = blobPaths.parseLayerLink(f.path);
+      if (link && (await exists(link.digest))) {
+        await this.redis.sadd(this.k.layers(link.name), link.digest);
+        links++;
+      }
+    }
+    return links;
+  }
+}

@@ -1,0 +1,242 @@
+// Upload sessions: every chunk (PATCH, or the body of the final PUT) becomes its own storage object
+// under the upload's folder, written atomically; the running sha256 state (hash-wasm, 116 bytes) and
+// the offset go to the session in Redis (`upload:<id>`) only after the chunk is durable. So a process
+// killed mid-chunk leaves the session at the last whole chunk and any replica can resume or complete
+// it, and completion never re-reads the bytes to learn their digest (as distribution keeps its
+// hashstates). What happens to verified bytes (placing, linking) is the service's business.
+import { randomUUID } from 'node:crypto';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createSHA256, type IHasher } from 'hash-wasm';
+import type Redis from 'ioredis';
+import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
+import type { BlobInfo, ByteRange, UploadPurgeReport, UploadStatus } from './blob-service';
+import { concatObjects } from './object-concat';
+
+interface UploadRecord {
+  name: string;
+  offset: number;
+  /** base64 of hash-wasm's saved sha256 state; empty before the first byte. */
+  hashState: string;
+  /** Offsets at which chunk objects start, in order. */
+  chunks: number[];
+  startedAt: number;
+}
+
+/** Bytes an upload holds, verified against their digest, ready to be placed as the blob's data. */
+export interface VerifiedUpload {
+  info: BlobInfo;
+  /** The storage objects holding the bytes, in order (none for an empty blob). */
+  chunks: string[];
+}
+
+/** Counts and hashes bytes as they flow to storage. */
+class HashingCounter extends Transform {
+  size = 0;
+  constructor(private readonly hasher: IHasher) {
+    super();
+  }
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    this.hasher.update(chunk);
+    this.size += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+export class UploadRepository {
+  private readonly k: BlobKeys;
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    keys: RedisKeys,
+  ) {
+    this.k = blobKeys(keys);
+  }
+
+  async start(name: string): Promise<UploadStatus> {
+    const id = randomUUID();
+    const record: UploadRecord = { name, offset: 0, hashState: '', chunks: [], startedAt: Date.now() };
+    await this.storage.putContent(blobPaths.uploadStartedAt(name, id), new Date(record.startedAt).toISOString());
+    await this.redis.set(this.k.upload(id), JSON.stringify(record));
+    return { id, name, offset: 0 };
+  }
+
+  async status(name: string, id: string): Promise<UploadStatus> {
+    const r = await this.load(name, id);
+    return { id, name, offset: r.offset };
+  }
+
+  async append(name: string, id: string, body: Readable, range?: ByteRange, length?: number): Promise<UploadStatus> {
+    const record = await this.load(name, id);
+    await this.writeChunk(id, record, body, range, length);
+    return { id, name, offset: record.offset };
+  }
+
+  /**
+   * Take the optional last chunk and check the bytes against `digest`. A mismatch ends the session
+   * (DIGEST_INVALID); otherwise the session stays until the caller has placed the bytes and discards it.
+   */
+  async verify(name: string, id: string, digest: Digest, body?: Readable, length?: number): Promise<VerifiedUpload> {
+    const record = await this.load(name, id);
+    if (body) await this.writeChunk(id, record, body, undefined, length);
+    const chunks = record.chunks.map((o) => blobPaths.uploadChunk(name, id, o));
+    let actual: Digest;
+    if (digestAlgorithm(digest) === 'sha256') {
+      actual = `sha256:${(await this.hasherFor(record)).digest('hex')}` as Digest;
+    } else {
+      // Only sha256 state is kept; another algorithm means one read of what was stored.
+      const ds = new DigestStream(digestAlgorithm(digest));
+      await pipeline(concatObjects(this.storage, chunks), ds, new PassThrough().resume());
+      actual = ds.digest();
+    }
+    try {
+      verifyDigest(digest, actual);
+    } catch (e) {
+      await this.discard(name, id);
+      throw e;
+    }
+    return { info: { digest, size: record.offset }, chunks };
+  }
+
+  async cancel(name: string, id: string): Promise<void> {
+    await this.load(name, id);
+    await this.discard(name, id);
+  }
+
+  /** End a session: its Redis record, then its storage folder (whatever chunks are left in it). */
+  async discard(name: string, id: string): Promise<void> {
+    await this.redis.del(this.k.upload(id));
+    await this.storage.deletePrefix(blobPaths.uploadRoot(name, id));
+  }
+
+  /**
+   * A whole body in one go (putBlob): streamed into a temporary object of repository `name` while it
+   * is digested, handed to `use`, and removed afterwards whatever happens (a moved object is gone already).
+   */
+  async stage<T>(name: string, body: Readable, sizeHint: number | undefined, use: (staged: VerifiedUpload) => Promise<T>): Promise<T> {
+    const id = randomUUID();
+    const tmp = blobPaths.uploadChunk(name, id, 0);
+    const ds = new DigestStream();
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const write = this.storage.writeStream(tmp, out, sizeHint);
+    try {
+      try {
+        await Promise.all([pipeline(body, ds, out), write]);
+      } catch (e) {
+        // The write must have let go of its temporary file before the upload folder is removed.
+        out.destroy();
+        await write.catch(() => undefined);
+        throw e;
+      }
+      return await use({ info: { digest: ds.digest(), size: ds.size }, chunks: [tmp] });
+    } finally {
+      await this.storage.deletePrefix(blobPaths.uploadRoot(name, id)).catch(() => undefined);
+    }
+  }
+
+  async purge(options: { olderThan: number; dryRun?: boolean }): Promise<UploadPurgeReport> {
+    const report: UploadPurgeReport = { sessions: 0, bytes: 0, multipartAborted: 0 };
+    // Sessions dealt with through Redis (kept or purged); storage's view of them is not counted again.
+    const handled = new Set<string>();
+    // Sessions Redis knows about.
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.uploadPattern, 'COUNT', 1000);
+      cursor = next;
+      for (const key of keys) {
+        const raw = await this.redis.get(key);
+        if (!raw) continue;
+        const id = key.slice(this.k.uploadPrefix.length);
+        const record = JSON.parse(raw) as UploadRecord;
+        handled.add(id);
+        if (record.startedAt >= options.olderThan) continue;
+        report.sessions++;
+        report.bytes += record.offset;
+        if (!options.dryRun) await this.discard(record.name, id);
+      }
+    } while (cursor !== '0');
+    // Folders storage holds without a session (Redis lost, or a crash before the session was saved).
+    const folders = new Map<string, { newest: number; bytes: number }>();
+    for await (const f of this.storage.list(blobPaths.repositoriesRoot)) {
+      const upload = blobPaths.parseUploadObject(f.path);
+      if (!upload || handled.has(upload.id)) continue;
+      const folder = folders.get(upload.folder) ?? { newest: 0, bytes: 0 };
+      folder.newest = Math.max(folder.newest, f.modTime.getTime());
+      if (!upload.startedAt) folder.bytes += f.size;
+      folders.set(upload.folder, folder);
+    }
+    for (const [prefix, folder] of folders) {
+      if (folder.newest >= options.olderThan) continue;
+      report.sessions++;
+      report.bytes += folder.bytes;
+      if (!options.dryRun) await this.storage.deletePrefix(prefix);
+    }
+    for await (const u of this.storage.listMultipart('')) {
+      if (u.initiated.getTime() >= options.olderThan) continue;
+      report.multipartAborted++;
+      if (!options.dryRun) await this.storage.abortMultipart(u.path, u.uploadId);
+    }
+    return report;
+  }
+
+  private async load(name: string, id: string): Promise<UploadRecord> {
+    const raw = blobPaths.isUploadId(id) ? await this.redis.get(this.k.upload(id)) : null;
+    const record = raw ? (JSON.parse(raw) as UploadRecord) : undefined;
+    if (!record || record.name !== name) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
+    return record;
+  }
+
+  private async hasherFor(record: UploadRecord): Promise<IHasher> {
+    const hasher = await createSHA256();
+    if (record.hashState) hasher.load(Buffer.from(record.hashState, 'base64'));
+    else hasher.init();
+    return hasher;
+  }
+
+  /** Store one chunk and advance the session; the session changes only once the chunk is durable. */
+  private async writeChunk(id: string, record: UploadRecord, body: Readable, range?: ByteRange, length?: number): Promise<void> {
+    if (range && range.start !== record.offset) {
+      body.resume();
+      throw new RegistryError(
+        'RANGE_INVALID',
+        `chunk starts at ${range.start} but the upload is at ${record.offset}`,
+        { offset: record.offset },
+        416,
+      );
+    }
+    if (range?.end !== undefined && length !== undefined && range.end - range.start + 1 !== length) {
+      body.resume();
+      throw new RegistryError('RANGE_INVALID', 'Content-Range does not match Content-Length', { range, length }, 416);
+    }
+    const expected = length ?? (range?.end !== undefined ? range.end - range.start + 1 : undefined);
+    const hasher = await this.hasherFor(record);
+    const counter = new HashingCounter(hasher);
+    const key = blobPaths.uploadChunk(record.name, id, record.offset);
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const write = this.storage.writeStream(key, out, expected);
+    try {
+      await Promise.all([pipeline(body, counter, out), write]);
+    } catch (e) {
+      out.destroy();
+      await write.catch(() => undefined);
+      await this.storage.delete(key).catch(() => undefined);
+      throw e;
+    }
+    if (expected !== undefined && counter.size !== expected) {
+      await this.storage.delete(key);
+      throw new RegistryError('SIZE_INVALID', `received ${counter.size} bytes, expected ${expected}`, { received: counter.size, expected });
+    }
+    if (counter.size === 0) {
+      await this.storage.delete(key);
+      return;
+    }
+    record.chunks.push(record.offset);
+    record.offset += counter.size;
+    record.hashState = Buffer.from(hasher.save()).toString('base64');
+    await this.redis.set(this.k.upload(id), JSON.stringify(record));
+  }
+}
