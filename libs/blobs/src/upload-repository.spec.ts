@@ -1,0 +1,128 @@
+// The upload repository against a real Redis and both storage drivers: chunks in order, resumable
+// from any replica (the hash state lives in Redis), checked against the digest at the end, sessions
+// owned by their repository, whole-body staging, and purging of old sessions and orphaned folders.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { digestOf } from '@stevedore/oci';
+import { body, code, describeEachDriver, paths, read } from '../test/drivers';
+import { blobPaths } from './blob-layout';
+import { concatObjects } from './object-concat';
+import { UploadRepository } from './upload-repository';
+
+describeEachDriver('UploadRepository', (ctx) => {
+  let uploads: UploadRepository;
+  beforeAll(() => {
+    uploads = new UploadRepository(ctx.storage, ctx.redis, ctx.keys);
+  });
+
+  it('takes chunks in order, refuses one off the offset, and verifies the digest with the last chunk', async () => {
+    const bytes = randomBytes(3 * 1024 * 1024 + 17);
+    const d = digestOf(bytes);
+    const up = await uploads.start('c/app');
+    expect(up.offset).toBe(0);
+    const first = bytes.subarray(0, 1024 * 1024);
+    expect((await uploads.append('c/app', up.id, body(first), { start: 0, end: first.length - 1 })).offset).toBe(first.length);
+    // A chunk that does not start at the offset is refused, and the session is unchanged.
+    expect(await code(uploads.append('c/app', up.id, body(Buffer.from('x')), { start: 5, end: 5 }))).toBe('RANGE_INVALID');
+    expect((await uploads.status('c/app', up.id)).offset).toBe(first.length);
+    const second = bytes.subarray(first.length, 2 * 1024 * 1024);
+    await uploads.append('c/app', up.id, body(second), { start: first.length, end: first.length + second.length - 1 });
+    const verified = await uploads.verify('c/app', up.id, d, body(bytes.subarray(2 * 1024 * 1024)));
+    expect(verified.info).toEqual({ digest: d, size: bytes.length });
+    expect(verified.chunks).toEqual([0, first.length, 2 * 1024 * 1024].map((o) => blobPaths.uploadChunk('c/app', up.id, o)));
+    expect((await read(concatObjects(ctx.storage, verified.chunks))).equals(bytes)).toBe(true);
+    // The session stays until the caller has placed the bytes.
+    expect((await uploads.status('c/app', up.id)).offset).toBe(bytes.length);
+    await uploads.discard('c/app', up.id);
+    expect(await code(uploads.status('c/app', up.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await paths(ctx.storage, blobPaths.uploadRoot('c/app', up.id))).toEqual([]);
+  });
+
+  it('ends the session when the bytes do not match the digest', async () => {
+    const up = await uploads.start('c/wrong');
+    await uploads.append('c/wrong', up.id, body(randomBytes(100)));
+    expect(await code(uploads.verify('c/wrong', up.id, digestOf(Buffer.from('no'))))).toBe('DIGEST_INVALID');
+    expect(await code(uploads.status('c/wrong', up.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await paths(ctx.storage, blobPaths.uploadRoot('c/wrong', up.id))).toEqual([]);
+  });
+
+  it('resumes on another replica from the hash state in Redis, and re-reads the bytes only for sha512', async () => {
+    const bytes = randomBytes(200_000);
+    const up = await uploads.start('c/resume');
+    await uploads.append('c/resume', up.id, body(bytes.subarray(0, 150_000)));
+    const replica = new UploadRepository(ctx.storage, ctx.redis, ctx.keys);
+    expect((await replica.status('c/resume', up.id)).offset).toBe(150_000);
+    await replica.append('c/resume', up.id, body(bytes.subarray(150_000)), { start: 150_000 });
+    expect((await replica.verify('c/resume', up.id, digestOf(bytes))).info.size).toBe(bytes.length);
+
+    const other = await uploads.start('c/resume');
+    await uploads.append('c/resume', other.id, body(bytes));
+    const sha512 = digestOf(bytes, 'sha512');
+    expect((await replica.verify('c/resume', other.id, sha512)).info).toEqual({ digest: sha512, size: bytes.length });
+  });
+
+  it('refuses a chunk whose length is not what was declared, and leaves nothing of it', async () => {
+    const up = await uploads.start('c/size');
+    expect(await code(uploads.append('c/size', up.id, body(randomBytes(10)), undefined, 11))).toBe('SIZE_INVALID');
+    expect(await code(uploads.append('c/size', up.id, body(randomBytes(10)), { start: 0, end: 9 }, 11))).toBe('RANGE_INVALID');
+    expect(await code(uploads.append('c/size', up.id, body(randomBytes(10)), { start: 0, end: 10 }))).toBe('SIZE_INVALID');
+    // An empty chunk neither advances the session nor leaves an object.
+    expect((await uploads.append('c/size', up.id, body(Buffer.alloc(0)))).offset).toBe(0);
+    expect(await paths(ctx.storage, blobPaths.uploadRoot('c/size', up.id))).toEqual([blobPaths.uploadStartedAt('c/size', up.id)]);
+  });
+
+  it('keeps a session to its repository, refuses ids it never made, and cancels with the storage folder', async () => {
+    const up = await uploads.start('c/own');
+    await uploads.append('c/own', up.id, body(randomBytes(10)));
+    expect(await code(uploads.status('c/elsewhere', up.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await code(uploads.status('c/own', '../../x'))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await code(uploads.status('c/own', randomUUID()))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await code(uploads.cancel('c/elsewhere', up.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    await uploads.cancel('c/own', up.id);
+    expect(await code(uploads.status('c/own', up.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await paths(ctx.storage, blobPaths.uploadRoot('c/own', up.id))).toEqual([]);
+  });
+
+  it('stages a whole body under a temporary upload and removes it afterwards, also when the use fails', async () => {
+    const bytes = randomBytes(5000);
+    let stagedAt = '';
+    const size = await uploads.stage('s/app', body(bytes), bytes.length, async (staged) => {
+      expect(staged.info).toEqual({ digest: digestOf(bytes), size: bytes.length });
+      stagedAt = staged.chunks[0];
+      expect((await ctx.storage.getContent(stagedAt)).equals(bytes)).toBe(true);
+      return staged.info.size;
+    });
+    expect(size).toBe(bytes.length);
+    expect(await ctx.storage.stat(stagedAt)).toBeUndefined();
+    await expect(
+      uploads.stage('s/app', body(bytes), undefined, async (staged) => {
+        stagedAt = staged.chunks[0];
+        throw new Error('refused');
+      }),
+    ).rejects.toThrow('refused');
+    expect(await paths(ctx.storage, 'repositories/s/app/_uploads/')).toEqual([]);
+  });
+
+  it('purges sessions started before the cutoff and orphaned folders, and a dry run only counts them', async () => {
+    const old = await uploads.start('f/app');
+    await uploads.append('f/app', old.id, body(randomBytes(4096)));
+    // A folder without a session (Redis lost it, or the process died before saving it).
+    const orphan = randomUUID();
+    await ctx.storage.putContent(blobPaths.uploadChunk('f/app', orphan, 0), randomBytes(1000));
+    await ctx.storage.putContent(blobPaths.uploadStartedAt('f/app', orphan), 'then');
+    const cutoff = Date.now() + 1000;
+    await new Promise((r) => setTimeout(r, 1100));
+    const young = await uploads.start('f/app');
+
+    const dry = await uploads.purge({ olderThan: cutoff, dryRun: true });
+    expect(dry.sessions).toBeGreaterThanOrEqual(2);
+    expect(dry.bytes).toBeGreaterThanOrEqual(5096);
+    expect((await uploads.status('f/app', old.id)).offset).toBe(4096);
+    expect(await ctx.storage.stat(blobPaths.uploadChunk('f/app', orphan, 0))).toBeDefined();
+
+    const r = await uploads.purge({ olderThan: cutoff });
+    expect(r).toEqual(dry);
+    expect(await code(uploads.status('f/app', old.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect((await uploads.status('f/app', young.id)).offset).toBe(0);
+    expect(await paths(ctx.storage, 'repositories/f/app/_uploads/')).toEqual([blobPaths.uploadStartedAt('f/app', young.id)]);
+  });
+});
