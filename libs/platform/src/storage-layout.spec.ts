@@ -12,18 +12,11 @@ describe('storage layout', () => {
   it('link keys parse back to what made them', () => {
     fc.assert(
       fc.property(name, digest, tag, (n, d, t) => {
-        expect(parseLinkKey(StorageLayout.layerLink(n, d))).toEqual({ kind: 'layer', name: n, digest: d });
         expect(parseLinkKey(StorageLayout.revisionLink(n, d))).toEqual({ kind: 'revision', name: n, digest: d });
         expect(parseLinkKey(StorageLayout.tagCurrent(n, t))).toEqual({ kind: 'tag', name: n, tag: t });
         expect(parseLinkKey(StorageLayout.tagIndexEntry(n, t, d))).toEqual({ kind: 'tagIndex', name: n, tag: t, digest: d });
-        expect(parseLinkKey(StorageLayout.uploadChunk(n, 'id', 0))).toBeUndefined();
       }),
     );
-  });
-
-  it('puts blob data under the first two hex digits, as distribution does', () => {
-    const d = ('sha256:' + 'ab'.repeat(32)) as Digest;
-    expect(StorageLayout.blobData(d)).toBe(`blobs/sha256/ab/${'ab'.repeat(32)}/data`);
   });
 });
 
