@@ -8,8 +8,16 @@
 //                               projects depend on it; no-restricted-imports below keeps it out of
 //                               production files)
 //   type:app     apps/*, tools/cli  wiring: may import any lib, never another app
+// Every lib is imported through its entry point (`@stevedore/<lib>`), which exports interfaces,
+// tokens and modules; a path into another lib's files (`@stevedore/<lib>/src/...`) would reach
+// what its barrel keeps private (stores, repositories), so no-restricted-imports refuses it.
 import nx from '@nx/eslint-plugin';
 import tseslint from 'typescript-eslint';
+
+const deepImports = {
+  group: ['@stevedore/*/*'],
+  message: "Import another lib through its entry point ('@stevedore/<lib>'); its files are private to it.",
+};
 
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', '**/tmp/**', '.nx/**', 'data/**', 'coverage/**', '**/*.cjs', '**/*.js', '**/*.mjs'] },
@@ -43,14 +51,19 @@ export default [
       'require-yield': 'off',
       // Non-null assertions mark values a check earlier guarantees; banning them only adds noise.
       '@typescript-eslint/no-non-null-assertion': 'off',
+      'no-restricted-imports': ['error', { patterns: [deepImports] }],
     },
   },
   {
-    // Production code must not pull in test helpers.
+    // Production code must not pull in test helpers. (This replaces the rule's options above for
+    // these files, so it repeats the deep-import patterns.)
     files: ['**/*.ts'],
     ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.bench.ts', 'libs/testing/**', '**/test/**'],
     rules: {
-      'no-restricted-imports': ['error', { paths: [{ name: '@stevedore/testing', message: 'libs/testing is for tests only.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: '@stevedore/testing', message: 'libs/testing is for tests only.' }], patterns: [deepImports] },
+      ],
     },
   },
 ];

@@ -55,4 +55,17 @@ describe('module boundaries', () => {
     );
     expect(deep.some((m) => m.startsWith('@nx/enforce-module-boundaries'))).toBe(true);
   });
+
+  it('forbids importing another lib by a path into its files instead of its entry point', async () => {
+    const deep = await lintAs(
+      'libs/registry/src/boundary-fixture.spec.ts',
+      "import { LayerStorage } from '@stevedore/blobs/src/layer-storage';\nexport const y = LayerStorage;\n",
+    );
+    expect(deep.some((m) => m.startsWith('no-restricted-imports'))).toBe(true);
+    const barrel = await lintAs(
+      'libs/registry/src/boundary-fixture.ts',
+      "import { createLayerStorage } from '@stevedore/blobs';\nexport const y = createLayerStorage;\n",
+    );
+    expect(barrel.filter((m) => m.startsWith('no-restricted-imports'))).toEqual([]);
+  });
 });
