@@ -8,6 +8,7 @@
 // ratio is always stevedore / distribution: above 1 is better for throughput, below 1 for latency (ms).
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { format } from 'prettier';
 import { ratioChart } from './chart';
 import { median } from './client';
 
@@ -95,7 +96,9 @@ export function summarise(dir: string): MetricSummary[] {
     s.target = TARGETS[s.id] ?? null;
     s.met = s.target !== null && s.ratio !== null ? s.ratio >= s.target : null;
   }
-  return [...byId.values()];
+  // Suites in the order run.sh runs them; metrics within a suite in the order the tool printed them.
+  const order = (suite: string) => ['skopeo', 'light', 'mixed'].indexOf(suite);
+  return [...byId.values()].sort((a, b) => order(a.suite) - order(b.suite));
 }
 
 function table(metrics: MetricSummary[], runs: number): string {
@@ -120,7 +123,7 @@ function table(metrics: MetricSummary[], runs: number): string {
   return [`# medians of ${runs} run(s); errors are summed over the runs; ratio = stevedore / distribution`, ...lines].join('\n') + '\n';
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const dir = process.argv[2];
   if (!dir || !existsSync(dir)) {
     process.stderr.write('usage: node -r @swc-node/register bench/report.ts RESULTS_DIR\n');
@@ -130,7 +133,9 @@ function main(): void {
   const config = existsSync(configFile) ? (JSON.parse(readFileSync(configFile, 'utf8')) as Record<string, unknown>) : {};
   const metrics = summarise(dir);
   const runs = readdirSync(dir).filter((d) => /^run\d+$/.test(d)).length;
-  writeFileSync(path.join(dir, 'summary.json'), JSON.stringify({ config, runs, metrics }, null, 2) + '\n');
+  // In Prettier's JSON style, so `prettier --check` over the (gitignored) results folder stays quiet.
+  const summary = await format(JSON.stringify({ config, runs, metrics }), { parser: 'json' });
+  writeFileSync(path.join(dir, 'summary.json'), summary);
   const bars = metrics
     .filter((s) => s.kind === 'higher' && s.ratio !== null)
     .map((s) => ({ label: s.id, ratio: s.ratio!, target: s.target ?? undefined }));
@@ -139,4 +144,7 @@ function main(): void {
   process.stdout.write(table(metrics, runs));
 }
 
-main();
+main().catch((e: Error) => {
+  process.stderr.write(`report: ${e.stack ?? e.message}\n`);
+  process.exit(1);
+});
