@@ -18,12 +18,14 @@
 # Output: the table of medians and ratios on stdout, and bench/results/<timestamp>/ (gitignored) with
 # run<I>/<registry>.<suite>.out (raw figures), the servers' logs, config.json, summary.json and
 # ratios.svg (a bar per throughput metric, 1.0x and each metric's target marked).
+# With the defaults (the issue's sizes: 300 MB skopeo image, 256 MB light blob, 1/10/100 MB mixed images,
+# 10 s per wrk and mixed step) one run takes roughly 10 minutes and writes several GB under $TMPDIR.
 # Needs: redis-server docker-registry skopeo wrk jq curl. Binds only 127.0.0.1; a private Redis and
 # data dirs under a temp dir, every process stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 RUNS=1 AUTH=on WIRING=all SUITE=all
 SKOPEO_ARGS=() LIGHT_ARGS=() MIXED_ARGS=()
