@@ -53,7 +53,7 @@ if [[ " ${SUITES[*]} " == *" skopeo "* ]] && [ ! -f "$BENCH" ]; then
 fi
 STARTED=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 OUT="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
-mkdir -p "$OUT"
+mkdir -p "$ROOT/bench/results" && mkdir "$OUT" # not -p: two runs started in the same second must not share a folder
 T=$(mktemp -d "${TMPDIR:-/tmp}/stevedore-bench.XXXXXX")
 pids=()
 cleanup() {
