@@ -18,7 +18,7 @@
 //
 //   <p>:blob:<digest>                 hash {size}: the blob exists
 //   <p>:repo:{<name>}:layers          set of digests linked into the repository
-//   <p>:upload:<id>                   JSON upload session (name, offset, hash state, chunks, startedAt)
+//   <p>:upload:<id>                   JSON upload session (name, offset, chunks, startedAt)
 //   <p>:<family>:touched:<digest>     DigestGuard: last reference time (ms, Redis clock)
 //   <p>:<family>:writing:<digest>     DigestGuard: writers in flight (count, expires)
 //   <p>:<family>:sweeping:<digest>    DigestGuard: a GC sweep's lease

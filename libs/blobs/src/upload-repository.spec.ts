@@ -1,5 +1,5 @@
 // The upload repository against a real Redis and both storage drivers: chunks in order, resumable
-// from any replica (the hash state lives in Redis), checked against the digest at the end, sessions
+// from any replica (which re-hashes the stored chunks once), checked against the digest at the end, sessions
 // owned by their repository, whole-body staging, and purging of old sessions and orphaned folders.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { digestOf } from '@stevedore/oci';
@@ -45,13 +45,15 @@ describeEachDriver('UploadRepository', (ctx) => {
     expect(await paths(ctx.storage, blobPaths.uploadRoot('c/wrong', up.id))).toEqual([]);
   });
 
-  it('resumes on another replica from the hash state in Redis, and re-reads the bytes only for sha512', async () => {
+  it('resumes on another replica (re-hashing the stored chunks) and back again, and checks sha512 by one read', async () => {
     const bytes = randomBytes(200_000);
     const up = await uploads.start('c/resume');
     await uploads.append('c/resume', up.id, body(bytes.subarray(0, 150_000)));
     const replica = new UploadRepository(ctx.storage, ctx.redis, ctx.keys);
     expect((await replica.status('c/resume', up.id)).offset).toBe(150_000);
-    await replica.append('c/resume', up.id, body(bytes.subarray(150_000)), { start: 150_000 });
+    await replica.append('c/resume', up.id, body(bytes.subarray(150_000, 180_000)), { start: 150_000 });
+    // Back on the first process, whose running hash stopped at 150,000: it must not be used.
+    await uploads.append('c/resume', up.id, body(bytes.subarray(180_000)), { start: 180_000 });
     expect((await replica.verify('c/resume', up.id, digestOf(bytes))).info.size).toBe(bytes.length);
 
     const other = await uploads.start('c/resume');

@@ -1,13 +1,18 @@
 // Upload sessions: every chunk (PATCH, or the body of the final PUT) becomes its own storage object
-// under the upload's folder, written atomically; the running sha256 state (hash-wasm, 116 bytes) and
-// the offset go to the session in Redis (`upload:<id>`) only after the chunk is durable. So a process
-// killed mid-chunk leaves the session at the last whole chunk and any replica can resume or complete
-// it, and completion never re-reads the bytes to learn their digest (as distribution keeps its
-// hashstates). What happens to verified bytes (placing, linking) is the service's business.
-import { randomUUID } from 'node:crypto';
+// under the upload's folder, written atomically; the offset and the chunk list go to the session in
+// Redis (`upload:<id>`) only after the chunk is durable. So a process killed mid-chunk leaves the
+// session at the last whole chunk, and any replica can resume or complete it.
+//
+// The digest is Node's native sha256 (OpenSSL: about 1.4 GB/s on one core here, against about
+// 240 MB/s for hash-wasm, whose state could be saved in Redis), kept in the process that took the
+// last chunk. Docker, skopeo and podman send an upload's requests on one connection, so the next
+// chunk and the completion almost always land in that process, and completing never re-reads the
+// bytes. When they land elsewhere (another replica or worker, or after a restart), that process
+// re-hashes the stored chunks once, as distribution does when its hash state is missing, and goes
+// on from there. What happens to verified bytes (placing, linking) is the service's business.
+import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createSHA256, type IHasher } from 'hash-wasm';
 import type Redis from 'ioredis';
 import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
@@ -19,12 +24,19 @@ import { concatObjects } from './object-concat';
 interface UploadRecord {
   name: string;
   offset: number;
-  /** base64 of hash-wasm's saved sha256 state; empty before the first byte. */
-  hashState: string;
   /** Offsets at which chunk objects start, in order. */
   chunks: number[];
   startedAt: number;
 }
+
+/** A running sha256 of an upload's first `offset` bytes, held by the process that took them. */
+interface RunningHash {
+  offset: number;
+  hash: Hash;
+}
+
+/** Running hashes one process keeps (the oldest is dropped beyond this: its upload re-hashes if it goes on). */
+const MAX_RUNNING_HASHES = 4096;
 
 /** Bytes an upload holds, verified against their digest, ready to be placed as the blob's data. */
 export interface VerifiedUpload {
@@ -36,7 +48,7 @@ export interface VerifiedUpload {
 /** Counts and hashes bytes as they flow to storage. */
 class HashingCounter extends Transform {
   size = 0;
-  constructor(private readonly hasher: IHasher) {
+  constructor(private readonly hasher: Hash) {
     super();
   }
   override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
@@ -48,6 +60,8 @@ class HashingCounter extends Transform {
 
 export class UploadRepository {
   private readonly k: BlobKeys;
+  /** Upload id -> its running hash, in this process only (see the top of the file). */
+  private readonly running = new Map<string, RunningHash>();
 
   constructor(
     private readonly storage: StorageDriver,
@@ -59,7 +73,7 @@ export class UploadRepository {
 
   async start(name: string): Promise<UploadStatus> {
     const id = randomUUID();
-    const record: UploadRecord = { name, offset: 0, hashState: '', chunks: [], startedAt: Date.now() };
+    const record: UploadRecord = { name, offset: 0, chunks: [], startedAt: Date.now() };
     await this.storage.putContent(blobPaths.uploadStartedAt(name, id), new Date(record.startedAt).toISOString());
     await this.redis.set(this.k.upload(id), JSON.stringify(record));
     return { id, name, offset: 0 };
@@ -86,7 +100,7 @@ export class UploadRepository {
     const chunks = record.chunks.map((o) => blobPaths.uploadChunk(name, id, o));
     let actual: Digest;
     if (digestAlgorithm(digest) === 'sha256') {
-      actual = `sha256:${(await this.hasherFor(record)).digest('hex')}` as Digest;
+      actual = `sha256:${(await this.hashFor(id, record)).digest('hex')}` as Digest;
     } else {
       // Only sha256 state is kept; another algorithm means one read of what was stored.
       const ds = new DigestStream(digestAlgorithm(digest));
@@ -109,6 +123,7 @@ export class UploadRepository {
 
   /** End a session: its Redis record, then its storage folder (whatever chunks are left in it). */
   async discard(name: string, id: string): Promise<void> {
+    this.running.delete(id);
     await this.redis.del(this.k.upload(id));
     await this.storage.deletePrefix(blobPaths.uploadRoot(name, id));
   }
@@ -190,11 +205,32 @@ export class UploadRepository {
     return record;
   }
 
-  private async hasherFor(record: UploadRecord): Promise<IHasher> {
-    const hasher = await createSHA256();
-    if (record.hashState) hasher.load(Buffer.from(record.hashState, 'base64'));
-    else hasher.init();
-    return hasher;
+  /**
+   * The running hash of the session's bytes so far, taken out of this process's map (a chunk that
+   * fails halfway has fed it bytes that do not count, so it is put back only after a chunk is
+   * durable). Missing or behind (the last chunk went to another process): the stored chunks are
+   * hashed again, once.
+   */
+  private async hashFor(id: string, record: UploadRecord): Promise<Hash> {
+    const held = this.running.get(id);
+    this.running.delete(id);
+    if (held && held.offset === record.offset) return held.hash;
+    const hash = createHash('sha256');
+    const chunks = record.chunks.map((o) => blobPaths.uploadChunk(record.name, id, o));
+    let size = 0;
+    for await (const c of concatObjects(this.storage, chunks)) {
+      hash.update(c as Buffer);
+      size += (c as Buffer).length;
+    }
+    if (size !== record.offset) {
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `the upload's stored chunks hold ${size} bytes, not ${record.offset}`, { id });
+    }
+    return hash;
+  }
+
+  private keep(id: string, offset: number, hash: Hash): void {
+    this.running.set(id, { offset, hash });
+    if (this.running.size > MAX_RUNNING_HASHES) this.running.delete(this.running.keys().next().value!);
   }
 
   /** Store one chunk and advance the session; the session changes only once the chunk is durable. */
@@ -213,7 +249,7 @@ export class UploadRepository {
       throw new RegistryError('RANGE_INVALID', 'Content-Range does not match Content-Length', { range, length }, 416);
     }
     const expected = length ?? (range?.end !== undefined ? range.end - range.start + 1 : undefined);
-    const hasher = await this.hasherFor(record);
+    const hasher = await this.hashFor(id, record);
     const counter = new HashingCounter(hasher);
     const key = blobPaths.uploadChunk(record.name, id, record.offset);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
@@ -232,11 +268,12 @@ export class UploadRepository {
     }
     if (counter.size === 0) {
       await this.storage.delete(key);
+      this.keep(id, record.offset, hasher);
       return;
     }
     record.chunks.push(record.offset);
     record.offset += counter.size;
-    record.hashState = Buffer.from(hasher.save()).toString('base64');
     await this.redis.set(this.k.upload(id), JSON.stringify(record));
+    this.keep(id, record.offset, hasher);
   }
 }
