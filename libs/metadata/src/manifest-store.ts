@@ -11,7 +11,7 @@
 // tagging, so their modification times are when the tag was last set and when it last named each
 // digest. Redis keeps them (tagtimes, taghist) so reads never stat storage; reindex rebuilds them
 // from the links' times, equal to the ones Redis had to within the storage's time resolution.
-import { metadataKeys } from './metadata-layout';
+import { metadataKeys, metadataPaths, parseMetadataLink } from './metadata-layout';
 import type Redis from 'ioredis';
 import {
   RegistryError,
@@ -24,7 +24,7 @@ import {
   type Digest,
   type LocalReference,
 } from '@stevedore/oci';
-import { ByteLru, RedisKeys, StorageLayout, parseLinkKey } from '@stevedore/platform';
+import { ByteLru, RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, luaMayGo, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import type {
@@ -186,7 +186,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
 
       // 1. bytes (layer storage keeps them content-addressed, as distribution does) 2. revision link 3. index
       await this.blobs.storeContent(digest, bytes);
-      await this.storage.putContent(StorageLayout.revisionLink(name, digest), digest);
+      await this.storage.putContent(metadataPaths.revisionLink(name, digest), digest);
       await this.indexManifest(name, digest, parsed.mediaType, bytes, parsed.subject, parsed.artifactType, parsed.annotations);
       if (!byDigest) await this.tagManifest(name, ref.tag!, digest);
       return { digest, mediaType: parsed.mediaType, subject: parsed.subject?.digest as Digest | undefined };
@@ -241,8 +241,8 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       }
       // Both links are (re)written on every tagging: their times are the durable tag time and
       // history time (see the top of the file); no other storage write on this path.
-      await this.storage.putContent(StorageLayout.tagIndexEntry(name, tag, digest), digest);
-      await this.storage.putContent(StorageLayout.tagCurrent(name, tag), digest);
+      await this.storage.putContent(metadataPaths.tagIndexEntry(name, tag, digest), digest);
+      await this.storage.putContent(metadataPaths.tagCurrent(name, tag), digest);
       const now = Date.now();
       await this.redis
         .multi()
@@ -263,7 +263,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     if (!d) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, tag });
     // Index first so readers stop seeing it, then the link (a crash in between is repaired by reindex).
     await this.redis.multi().hdel(this.tagsKey(name), tag).zrem(this.tagNamesKey(name), tag).hdel(this.tagTimesKey(name), tag).exec();
-    await this.storage.delete(StorageLayout.tagCurrent(name, tag));
+    await this.storage.delete(metadataPaths.tagCurrent(name, tag));
   }
 
   async tagsOf(name: string, digest: Digest): Promise<string[]> {
@@ -289,7 +289,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
         // A manifest that no longer parses has no referrer entry to remove.
       }
     }
-    await this.storage.delete(StorageLayout.revisionLink(name, digest));
+    await this.storage.delete(metadataPaths.revisionLink(name, digest));
   }
 
   async listTags(name: string, n?: number, last?: string): Promise<Page<string>> {
@@ -332,8 +332,8 @@ export class ManifestStore implements MetadataService, ManifestGcService {
     let tags = 0;
     const tagLinks: Array<{ name: string; tag: string; key: string; at: number }> = [];
     const history: Array<{ name: string; tag: string; digest: string; at: number }> = [];
-    for await (const f of this.storage.list(StorageLayout.repositoriesRoot)) {
-      const link = parseLinkKey(f.path);
+    for await (const f of this.storage.list(metadataPaths.repositoriesRoot)) {
+      const link = parseMetadataLink(f.path);
       if (!link) continue;
       if (link.kind === 'revision') {
         const digest = link.digest as Digest;
@@ -382,7 +382,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       // Tags set before tag times were recorded: the tag link's modification time.
       const taggedAt = times[tag]
         ? Number(times[tag])
-        : ((await this.storage.stat(StorageLayout.tagCurrent(name, tag)))?.modTime.getTime() ?? 0);
+        : ((await this.storage.stat(metadataPaths.tagCurrent(name, tag)))?.modTime.getTime() ?? 0);
       tagsOf.set(d, [...(tagsOf.get(d) ?? []), { tag, taggedAt }]);
     }
     const records = await Promise.all(
@@ -429,7 +429,7 @@ export class ManifestStore implements MetadataService, ManifestGcService {
       args.push(d, subject ? '1' : '0');
     }
     const removed = (await this.redis.eval(DELETE_UNTAGGED, keys.length, ...keys, ...args)) as Digest[];
-    if (removed.length) await this.storage.deleteMany(removed.map((d) => StorageLayout.revisionLink(name, d)));
+    if (removed.length) await this.storage.deleteMany(removed.map((d) => metadataPaths.revisionLink(name, d)));
     return removed;
   }
 

@@ -1,10 +1,20 @@
-// The metadata service's keyspace, written down in one place. Storage (distribution's tree; the
-// paths are StorageLayout in libs/platform, shared with layer storage under repositories/<name>/):
+// The metadata service's keyspace, written down in one place (as distribution's
+// registry/storage/paths.go): every storage path and Redis key metadata reads or writes is built
+// here and nowhere else. Storage (distribution's tree, so its buckets can be adopted; the same keys
+// on S3 and on the filesystem):
 //
-//   repositories/<name>/_manifests/revisions/<alg>/<hex>/link          manifest linked into a repository
-//   repositories/<name>/_manifests/tags/<tag>/current/link             tag -> manifest digest (mtime: tag time)
-//   repositories/<name>/_manifests/tags/<tag>/index/<alg>/<hex>/link   a digest the tag has named (mtime: when)
-//   blobs/<alg>/<2 hex>/<hex>/data                                     manifest bytes, content-addressed as blobs
+//   repositories/<name>/                                   shared with layer storage (its _layers, _uploads)
+//   └── _manifests/                                        metadata's part of a repository
+//       ├── revisions/<alg>/<hex>/link                     manifest linked into the repository
+//       └── tags/<tag>/
+//           ├── current/link                               tag -> manifest digest (mtime: tag time)
+//           └── index/<alg>/<hex>/link                     a digest the tag has named (mtime: when)
+//   blobs/<alg>/<2 hex>/<hex>/data                         manifest bytes: layer storage's keyspace, written
+//                                                          and read only through BlobService.storeContent/readContent
+//
+// Times are the links' modification times, not contents: a tag's current link and its index entry
+// for a digest are rewritten on every tagging, so their times say when the tag was last set and when
+// it last named that digest (reindex rebuilds tag times and history from them).
 //
 // Redis (an index of storage, rebuilt by reindex; <p> is STEVEDORE_REDIS_PREFIX):
 //
@@ -16,11 +26,18 @@
 //   <p>:repo:{<name>}:tagtimes                 hash tag -> ms it was last set
 //   <p>:repo:{<name>}:taghist:<tag>            zset digest -> ms the tag last named it
 //   <p>:repo:{<name>}:referrers:<subject>      hash referrer digest -> descriptor JSON
+//
+// The DigestGuard keys (<p>:gc:touched|writing|sweeping:<digest>) that hold manifests from GC are
+// layer storage's (libs/blobs blob-layout.ts): one guard covers blobs and manifests alike.
+import { digestAlgorithm, digestHex, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 
 export function metadataKeys(keys: RedisKeys) {
   return {
     manifest: (digest: string) => keys.key('manifest', digest),
+    /** SCAN pattern of every manifest record, and the prefix to strip from a match. */
+    manifestPattern: keys.key('manifest', '*'),
+    manifestPrefix: keys.key('manifest', ''),
     catalog: () => keys.key('catalog'),
     revisions: (name: string) => keys.repo(name, 'revisions'),
     tags: (name: string) => keys.repo(name, 'tags'),
@@ -34,4 +51,46 @@ export function metadataKeys(keys: RedisKeys) {
     tagHistory: (name: string, tag: string) => keys.repo(name, 'taghist', tag),
     referrers: (name: string, subject: string) => keys.repo(name, 'referrers', subject),
   };
+}
+
+export type MetadataKeys = ReturnType<typeof metadataKeys>;
+
+function split(d: Digest): [string, string] {
+  return [digestAlgorithm(d), digestHex(d)];
+}
+
+export const metadataPaths = {
+  /** Where reindex lists from: every repository's links, layer storage's among them (parseMetadataLink skips those). */
+  repositoriesRoot: 'repositories/',
+  revisionLink(name: string, d: Digest): string {
+    const [alg, hex] = split(d);
+    return `repositories/${name}/_manifests/revisions/${alg}/${hex}/link`;
+  },
+  tagCurrent(name: string, tag: string): string {
+    return `repositories/${name}/_manifests/tags/${tag}/current/link`;
+  },
+  tagIndexEntry(name: string, tag: string, d: Digest): string {
+    const [alg, hex] = split(d);
+    return `repositories/${name}/_manifests/tags/${tag}/index/${alg}/${hex}/link`;
+  },
+} as const;
+
+export type MetadataLink =
+  | { kind: 'revision'; name: string; digest: Digest }
+  | { kind: 'tag'; name: string; tag: string }
+  | { kind: 'tagIndex'; name: string; tag: string; digest: Digest };
+
+const REVISION = /^repositories\/(.+)\/_manifests\/revisions\/(sha256|sha512)\/([a-f0-9]+)\/link$/;
+const TAG_CURRENT = /^repositories\/(.+)\/_manifests\/tags\/([^/]+)\/current\/link$/;
+const TAG_INDEX = /^repositories\/(.+)\/_manifests\/tags\/([^/]+)\/index\/(sha256|sha512)\/([a-f0-9]+)\/link$/;
+
+/** A storage path back to the metadata link it is (for reindex); undefined for any other object. */
+export function parseMetadataLink(path: string): MetadataLink | undefined {
+  let m = REVISION.exec(path);
+  if (m) return { kind: 'revision', name: m[1], digest: `${m[2]}:${m[3]}` as Digest };
+  m = TAG_CURRENT.exec(path);
+  if (m) return { kind: 'tag', name: m[1], tag: m[2] };
+  m = TAG_INDEX.exec(path);
+  if (m) return { kind: 'tagIndex', name: m[1], tag: m[2], digest: `${m[3]}:${m[4]}` as Digest };
+  return undefined;
 }

@@ -8,7 +8,8 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { digestOf, type Digest, manifestReference } from '@stevedore/oci';
-import { RedisKeys, StorageLayout } from '@stevedore/platform';
+import { RedisKeys } from '@stevedore/platform';
+import { metadataPaths } from '../src/metadata-layout';
 import { FilesystemDriver } from '@stevedore/storage';
 import { createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
 import { startRedis, type RunningRedis } from '@stevedore/testing';
@@ -126,7 +127,7 @@ describe('tag history and tag times survive a Redis loss', () => {
       expect(Math.abs(timesAfter[t] - timesBefore[t])).toBeLessThanOrEqual(RESOLUTION_MS);
     }
     // And they are the current link's time.
-    const st = await storage.stat(StorageLayout.tagCurrent(name, 'v1'));
+    const st = await storage.stat(metadataPaths.tagCurrent(name, 'v1'));
     expect(timesAfter.v1).toBe(st!.modTime.getTime());
   });
 

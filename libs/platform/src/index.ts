@@ -2,7 +2,6 @@ export * from './config';
 export * from './tokens';
 export * from './redis';
 export * from './error-filter';
-export * from './storage-layout';
 export * from './platform.module';
 export * from './health.controller';
 export * from './internal-http';
