@@ -1,4 +1,8 @@
+// The metadata service's entry point: its interfaces and tokens, the Nest module, the RPC table and
+// the client and controller derived from it, and a factory of the in-process service for wiring and
+// tests elsewhere. The repositories it is built from stay inside this lib.
 export * from './metadata-service';
-export * from './manifest-store';
-export * from './metadata-layout';
 export * from './metadata.module';
+export * from './metadata-rpc';
+export { createManifestMetadata, type ManifestMetadataOptions } from './manifest-metadata';
+export type { ReindexReport } from './manifest-reindex';

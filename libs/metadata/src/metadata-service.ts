@@ -1,5 +1,5 @@
 // The metadata service's interface: manifests, tags, referrers and the catalog.
-// Implemented in-process by ManifestStore and over HTTP by the client derived from METADATA_RPC.
+// Implemented in-process by ManifestMetadata (createManifestMetadata) and over HTTP by the client derived from METADATA_RPC.
 import type { Digest, LocalReference } from '@stevedore/oci';
 
 export interface StoredManifest {
@@ -97,7 +97,7 @@ export interface ManifestDataRecord {
 
 /**
  * What garbage collection (libs/gc) needs of the metadata service. Its own interface beside
- * MetadataService so wrappers (pull-through, test fakes) need not implement it; ManifestStore and
+ * MetadataService so wrappers (pull-through, test fakes) need not implement it; ManifestMetadata and
  * the METADATA_RPC client implement both, and MetadataModule provides the instance under both tokens.
  */
 export interface ManifestGcService {

@@ -1,11 +1,11 @@
-// Nest wiring of the metadata service: the in-process store, or a client of a remote metadata-service.
+// Nest wiring of the metadata service: the in-process service, or a client of a remote metadata-service.
 import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { METADATA_GC_SERVICE, METADATA_SERVICE } from './metadata-service';
-import { ManifestStore } from './manifest-store';
+import { createManifestMetadata } from './manifest-metadata';
 import { MetadataRpcController, metadataServiceClient } from './metadata-rpc';
 
 @Module({})
@@ -29,7 +29,7 @@ export class MetadataModule {
             gc: BlobGcService,
             c: StevedoreConfig,
             quota?: BlobQuota,
-          ) => new ManifestStore(storage, redis, keys, b, gc, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES, quota }),
+          ) => createManifestMetadata(storage, redis, keys, b, gc, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES, quota }),
         },
         { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
       ],

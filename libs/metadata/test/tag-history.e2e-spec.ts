@@ -9,11 +9,11 @@ import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { digestOf, type Digest, manifestReference } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
-import { metadataPaths } from '../src/metadata-layout';
+import { metadataKeys, metadataPaths } from '../src/metadata-layout';
 import { FilesystemDriver } from '@stevedore/storage';
 import { createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
 import { startRedis, type RunningRedis } from '@stevedore/testing';
-import { ManifestStore } from '../src/manifest-store';
+import { createManifestMetadata, type ManifestGcService, type MetadataService, type TagHistoryEntry } from '../src';
 
 jest.setTimeout(60_000);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -26,7 +26,7 @@ let redis: Redis;
 let dir: string;
 let storage: FilesystemDriver;
 let blobs: BlobService & BlobGcService;
-let store: ManifestStore;
+let store: MetadataService & ManifestGcService;
 const keys = new RedisKeys('hist');
 
 beforeAll(async () => {
@@ -35,7 +35,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'tag-history-'));
   storage = new FilesystemDriver(dir);
   blobs = createLayerStorage(storage, redis, keys);
-  store = new ManifestStore(storage, redis, keys, blobs, blobs, { maxManifestBytes: 4 * 1024 * 1024 });
+  store = createManifestMetadata(storage, redis, keys, blobs, blobs, { maxManifestBytes: 4 * 1024 * 1024 });
 });
 afterAll(async () => {
   redis?.disconnect();
@@ -72,8 +72,8 @@ async function tagTimes(name: string): Promise<Record<string, number>> {
 describe('tag history and tag times survive a Redis loss', () => {
   const name = 'team/app';
   let a: Digest, b: Digest, c: Digest;
-  let historyBefore: Awaited<ReturnType<ManifestStore['tagHistory']>>;
-  let otherBefore: Awaited<ReturnType<ManifestStore['tagHistory']>>;
+  let historyBefore: TagHistoryEntry[];
+  let otherBefore: TagHistoryEntry[];
   let timesBefore: Record<string, number>;
 
   beforeAll(async () => {
@@ -119,7 +119,7 @@ describe('tag history and tag times survive a Redis loss', () => {
     expect((await store.tagHistory(name, 'other')).map((h) => h.digest)).toEqual([b]);
     expect((await store.tagHistory(name, 'gone')).map((h) => h.digest)).toEqual([a]);
     // Tag times come back into Redis (not read from storage on every listing).
-    const raw = await redis.hgetall(keys.repo(name, 'tagtimes'));
+    const raw = await redis.hgetall(metadataKeys(keys).tagTimes(name));
     expect(Object.keys(raw).sort()).toEqual(['other', 'v1']);
     const timesAfter = await tagTimes(name);
     for (const t of ['v1', 'other']) {
@@ -137,6 +137,7 @@ describe('tag history and tag times survive a Redis loss', () => {
   });
 
   it('an old LIST under the former key family is no obstacle', async () => {
+    // The former family, written as an older version did (no builder: nothing current uses it).
     await redis.rpush(keys.repo(name, 'taghistory', 'v1'), a);
     await store.tagManifest(name, 'v1', a);
     expect((await store.tagHistory(name, 'v1')).map((h) => h.digest)).toEqual([c, b, a]);

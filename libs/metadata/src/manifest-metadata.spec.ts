@@ -1,6 +1,7 @@
-// ManifestStore against a real Redis and both storage drivers (filesystem, and S3 on the shared
-// Ceph RGW): puts by tag and by digest with their checks, tag moves and deletes, manifest deletes,
-// referrers, tag paging, reindex after a flush, and GC's removal of untagged manifests.
+// The in-process metadata service (ManifestMetadata, as createManifestMetadata builds it) against a
+// real Redis and both storage drivers (filesystem, and S3 on the shared Ceph RGW): puts by tag and by
+// digest with their checks, tag moves and deletes, manifest deletes, referrers, tag and catalog
+// paging, reindex after a flush, and GC's removal of untagged manifests and purge of records.
 import { Readable } from 'node:stream';
 import Redis from 'ioredis';
 import { digestOf, type Digest } from '@stevedore/oci';
@@ -8,7 +9,8 @@ import { RedisKeys } from '@stevedore/platform';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import { createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
 import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
-import { ManifestStore } from './manifest-store';
+import { createManifestMetadata } from './manifest-metadata';
+import type { ManifestGcService, MetadataService } from './metadata-service';
 
 jest.setTimeout(120_000);
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -26,24 +28,24 @@ afterAll(async () => {
   await redisServer?.stop();
 });
 
-describe.each(['filesystem', 's3'] as const)('ManifestStore (%s)', (kind) => {
+describe.each(['filesystem', 's3'] as const)('ManifestMetadata (%s)', (kind) => {
   let storage: StorageDriver;
   let redis: Redis;
   let blobs: BlobService & BlobGcService;
-  let store: ManifestStore;
+  let store: MetadataService & ManifestGcService;
   let close: (() => Promise<void>) | undefined;
 
   beforeAll(async () => {
-    const t = await testStorage(kind, 'manifeststore');
+    const t = await testStorage(kind, 'manifestmetadata');
     storage = await createStorageDriver(t.options);
     close = async () => {
       await storage.close?.();
       await t.close();
     };
     redis = new Redis(redisServer.url);
-    const keys = new RedisKeys(`manifest-store-${kind}`);
+    const keys = new RedisKeys(`manifest-metadata-${kind}`);
     blobs = createLayerStorage(storage, redis, keys);
-    store = new ManifestStore(storage, redis, keys, blobs, blobs, { maxManifestBytes: 64 * 1024 });
+    store = createManifestMetadata(storage, redis, keys, blobs, blobs, { maxManifestBytes: 64 * 1024 });
   });
   afterAll(async () => {
     redis?.disconnect();

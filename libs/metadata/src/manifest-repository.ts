@@ -1,0 +1,221 @@
+// Manifests: the global record per digest (media type and bytes, so a pull never reads storage),
+// which repositories hold it (the revisions set, and the revision link in storage that is the
+// truth), an in-process cache of the bytes, and GC's two scripts over them. The bytes themselves
+// are layer storage's (BlobService.storeContent), written before anything here.
+import type Redis from 'ioredis';
+import { RegistryError, parseManifest, type Digest, type ParsedManifest } from '@stevedore/oci';
+import { ByteLru, type RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { luaMayGo, type DigestGuard } from '@stevedore/blobs';
+import type { CatalogRepository } from './catalog-repository';
+import { metadataKeys, metadataPaths, type MetadataKeys } from './metadata-layout';
+import type { ManifestDataRecord, ManifestRecord } from './metadata-service';
+import type { ReferrerRepository } from './referrer-repository';
+
+// GC's removal of untagged manifests from one repository, atomic against tagging and pushes (which
+// run as DigestGuard writers): so it reads the tag hash and drops referrer entries itself rather
+// than through the tag and referrer repositories. KEYS: revisions, tags, then per candidate
+// touched, writing, referrers. ARGV: cutoff ms, then per candidate digest and '1' when it has a
+// referrers entry to drop.
+const DELETE_UNTAGGED = `
+local tagged = {}
+for _, d in ipairs(redis.call('HVALS', KEYS[2])) do tagged[d] = true end
+local removed = {}
+local n = (#KEYS - 2) / 3
+for i = 0, n - 1 do
+  local d = ARGV[2 + i * 2]
+  local touched, writing, referrers = KEYS[3 + i * 3], KEYS[4 + i * 3], KEYS[5 + i * 3]
+  if not tagged[d] and redis.call('EXISTS', writing) == 0 and redis.call('SISMEMBER', KEYS[1], d) == 1 then
+    local t = redis.call('GET', touched)
+    if not t then
+      local now = redis.call('TIME')
+      redis.call('SET', touched, now[1] * 1000 + math.floor(now[2] / 1000))
+    elseif tonumber(t) < tonumber(ARGV[1]) then
+      redis.call('SREM', KEYS[1], d)
+      if ARGV[3 + i * 2] == '1' then redis.call('HDEL', referrers, d) end
+      table.insert(removed, d)
+    end
+  end
+end
+return removed`;
+
+// GC's purge of one manifest record no repository holds. KEYS: manifest, touched, writing, sweeping.
+// ARGV: cutoff ms. Returns -1 busy, -2 first seen, -3 recent, else the size purged. The touched stamp
+// stays: layer storage's dropContent checks it again before the bytes go (they are its keyspace).
+const PURGE = `${luaMayGo({ touched: 2, writing: 3, sweeping: 4 })}
+local size = redis.call('HSTRLEN', KEYS[1], 'bytes')
+redis.call('DEL', KEYS[1])
+return size`;
+
+export class ManifestRepository {
+  private readonly cache = new ByteLru(32 * 1024 * 1024, 4 * 1024 * 1024 + 256);
+  private readonly k: MetadataKeys;
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    keys: RedisKeys,
+    /** GC's stamps and leases on digests (layer storage's keyspace, shared by blobs and manifests). */
+    private readonly guard: DigestGuard,
+    private readonly catalog: CatalogRepository,
+    private readonly referrers: ReferrerRepository,
+  ) {
+    this.k = metadataKeys(keys);
+  }
+
+  /** Whether repository `name` holds manifest `digest`. */
+  async isLinked(name: string, digest: Digest): Promise<boolean> {
+    return (await this.redis.sismember(this.k.revisions(name), digest)) === 1;
+  }
+
+  /** `digest` when repository `name` holds it, else MANIFEST_UNKNOWN. */
+  async resolve(name: string, digest: Digest): Promise<Digest> {
+    if (!(await this.isLinked(name, digest)))
+      throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, reference: digest });
+    return digest;
+  }
+
+  /** The record of `digest`, whichever repository holds it (the caller checks that one does). */
+  async read(digest: Digest): Promise<{ mediaType: string; bytes: Buffer } | undefined> {
+    // Manifest bytes are immutable per digest: a cached copy saves the second Redis round trip on every pull.
+    const cached = this.cache.get(digest);
+    if (cached) {
+      const nl = cached.indexOf(0x0a);
+      return { mediaType: cached.subarray(0, nl).toString(), bytes: cached.subarray(nl + 1) };
+    }
+    const raw = await this.redis.hmgetBuffer(this.k.manifest(digest), 'mediaType', 'bytes');
+    if (!raw[0] || !raw[1]) return undefined;
+    this.cache.set(digest, Buffer.concat([Buffer.from(raw[0].toString() + '\n'), raw[1]]));
+    return { mediaType: raw[0].toString(), bytes: raw[1] };
+  }
+
+  /** The revision link in storage: the durable fact that `name` holds `digest` (written before the index). */
+  async writeLink(name: string, digest: Digest): Promise<void> {
+    await this.storage.putContent(metadataPaths.revisionLink(name, digest), digest);
+  }
+
+  /**
+   * Index a manifest whose bytes and revision link are stored: its record, its revision, its
+   * repository in the catalog and its referrer entry, in one MULTI so no reader sees part of it.
+   */
+  async index(
+    name: string,
+    digest: Digest,
+    parsed: Pick<ParsedManifest, 'mediaType' | 'subject' | 'artifactType' | 'annotations'>,
+    bytes: Buffer,
+  ): Promise<void> {
+    const m = this.redis.multi();
+    m.hset(this.k.manifest(digest), 'mediaType', parsed.mediaType, 'bytes', bytes);
+    m.sadd(this.k.revisions(name), digest);
+    this.catalog.queueAdd(m, name);
+    if (parsed.subject) {
+      this.referrers.queueAdd(m, name, parsed.subject.digest, {
+        mediaType: parsed.mediaType,
+        digest,
+        size: bytes.length,
+        artifactType: parsed.artifactType,
+        annotations: parsed.annotations,
+      });
+    }
+    await m.exec();
+  }
+
+  /** Unlink `digest` from `name` (the caller removed its tags): revision, referrer entry, then the link. */
+  async remove(name: string, digest: Digest): Promise<void> {
+    const subject = await this.subjectOf(digest);
+    await this.redis.srem(this.k.revisions(name), digest);
+    if (subject) await this.referrers.remove(name, subject, digest);
+    await this.storage.delete(metadataPaths.revisionLink(name, digest));
+  }
+
+  /** The subject a stored manifest refers to, if any. */
+  private async subjectOf(digest: Digest): Promise<string | undefined> {
+    const raw = await this.redis.hgetBuffer(this.k.manifest(digest), 'bytes');
+    if (!raw) return undefined;
+    try {
+      return parseManifest(raw, undefined).subject?.digest;
+    } catch {
+      // A manifest that no longer parses has no referrer entry to remove.
+      return undefined;
+    }
+  }
+
+  /** Every manifest of `name` as GC sees it, without tags (the tag repository has those). */
+  async records(name: string): Promise<ManifestRecord[]> {
+    const digests = (await this.redis.smembers(this.k.revisions(name))) as Digest[];
+    const records = await Promise.all(
+      digests.map(async (d): Promise<ManifestRecord | undefined> => {
+        const [[mediaType, bytes], touched] = await Promise.all([
+          this.redis.hmgetBuffer(this.k.manifest(d), 'mediaType', 'bytes'),
+          this.redis.get(this.guard.touchedKey(d)),
+        ]);
+        if (!mediaType || !bytes) return undefined;
+        const record: ManifestRecord = { digest: d, mediaType: mediaType.toString(), size: bytes.length, references: [], tags: [] };
+        if (touched !== null) record.touched = Number(touched);
+        try {
+          const parsed = parseManifest(bytes, record.mediaType);
+          record.references = parsed.references.map((r) => r.digest as Digest);
+          if (parsed.subject) record.subject = parsed.subject.digest as Digest;
+        } catch {
+          // Unparseable: it references nothing GC could follow.
+        }
+        return record;
+      }),
+    );
+    return records.filter((r): r is ManifestRecord => r !== undefined);
+  }
+
+  /** GC: unlink those of `digests` still untagged, not being written and untouched since `olderThan` (DELETE_UNTAGGED). */
+  async removeUntagged(name: string, digests: Digest[], olderThan: number): Promise<Digest[]> {
+    if (!digests.length) return [];
+    const keys = [this.k.revisions(name), this.k.tags(name)];
+    const args: string[] = [String(olderThan)];
+    for (const d of digests) {
+      const subject = await this.subjectOf(d);
+      // Without a subject the slot still needs a key of the repository's slot; the script leaves it alone.
+      keys.push(this.guard.touchedKey(d), this.guard.writingKey(d), subject ? this.k.referrers(name, subject) : this.k.revisions(name));
+      args.push(d, subject ? '1' : '0');
+    }
+    const removed = (await this.redis.eval(DELETE_UNTAGGED, keys.length, ...keys, ...args)) as Digest[];
+    if (removed.length) await this.storage.deleteMany(removed.map((d) => metadataPaths.revisionLink(name, d)));
+    return removed;
+  }
+
+  /** One SCAN page of every manifest record. */
+  async listData(cursor = '0'): Promise<{ items: ManifestDataRecord[]; cursor?: string }> {
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.manifestPattern, 'COUNT', 1000);
+    const items = await Promise.all(
+      keys.map(async (key): Promise<ManifestDataRecord> => {
+        const digest = key.slice(this.k.manifestPrefix.length) as Digest;
+        const [size, touched] = await Promise.all([this.redis.hstrlen(key, 'bytes'), this.redis.get(this.guard.touchedKey(digest))]);
+        return touched === null ? { digest, size } : { digest, size, touched: Number(touched) };
+      }),
+    );
+    return next === '0' ? { items } : { items, cursor: next };
+  }
+
+  /** GC: delete the records of `digests` (no repository holds them) that PURGE lets go; returns those purged. */
+  async purgeData(digests: Digest[], olderThan: number): Promise<ManifestDataRecord[]> {
+    const outcomes = await Promise.all(
+      digests.map(
+        (d) =>
+          this.redis.eval(
+            PURGE,
+            4,
+            this.k.manifest(d),
+            this.guard.touchedKey(d),
+            this.guard.writingKey(d),
+            this.guard.sweepingKey(d),
+            olderThan,
+          ) as Promise<number>,
+      ),
+    );
+    const purged: ManifestDataRecord[] = [];
+    digests.forEach((d, i) => {
+      if (outcomes[i] < 0) return;
+      purged.push({ digest: d, size: outcomes[i] });
+      this.cache.delete(d);
+    });
+    return purged;
+  }
+}

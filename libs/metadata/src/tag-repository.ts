@@ -1,0 +1,128 @@
+// Tags: the current tag -> digest of each repository, the tag names in lexical order (for paging),
+// when each tag was last set, and each tag's history; in storage, the tag's current link and one
+// index entry per digest it has named (metadata-layout.ts).
+//
+// Tag times and history are not written to storage as contents: both links are rewritten on every
+// tagging, so their modification times are when the tag was last set and when it last named each
+// digest. Redis keeps them (tagtimes, taghist) so reads never stat storage; reindex rebuilds them
+// from the links' times, equal to the ones Redis had to within the storage's time resolution.
+//
+// Tag history outlives the tag and the manifests it named: remove deletes only the current link
+// (and deleting a manifest only its revision link), so storage keeps a tag's index entries, and
+// Redis keeps its history ZSET to match (reindex rebuilds it from those entries, deleted tags and
+// manifests included). A history entry may name a manifest that is gone.
+import type Redis from 'ioredis';
+import { RegistryError, type Digest } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { lexPage } from './lex-page';
+import { metadataKeys, metadataPaths, type MetadataKeys } from './metadata-layout';
+import type { Page, TagHistoryEntry } from './metadata-service';
+
+/** ZRANGE ... WITHSCORES of a tag history ZSET (digest, ms, digest, ms, ...), oldest first. */
+function historyEntries(withScores: string[]): TagHistoryEntry[] {
+  const out: TagHistoryEntry[] = [];
+  for (let i = 0; i + 1 < withScores.length; i += 2) out.push({ digest: withScores[i] as Digest, taggedAt: Number(withScores[i + 1]) });
+  return out;
+}
+
+export class TagRepository {
+  private readonly k: MetadataKeys;
+
+  constructor(
+    private readonly storage: StorageDriver,
+    private readonly redis: Redis,
+    keys: RedisKeys,
+  ) {
+    this.k = metadataKeys(keys);
+  }
+
+  /** The digest `tag` names in `name`, if it is set. */
+  async current(name: string, tag: string): Promise<Digest | undefined> {
+    return ((await this.redis.hget(this.k.tags(name), tag)) ?? undefined) as Digest | undefined;
+  }
+
+  /**
+   * Point `tag` at `digest` (the caller has checked the repository holds it, and holds the digest
+   * from GC). The links first, then Redis in one MULTI: a crash in between leaves storage ahead of
+   * the index, which reindex repairs.
+   */
+  async set(name: string, tag: string, digest: Digest): Promise<void> {
+    // Both links are (re)written on every tagging: their times are the durable tag time and
+    // history time (see the top of the file); no other storage write on this path.
+    await this.storage.putContent(metadataPaths.tagIndexEntry(name, tag, digest), digest);
+    await this.storage.putContent(metadataPaths.tagCurrent(name, tag), digest);
+    const now = Date.now();
+    await this.redis
+      .multi()
+      .hset(this.k.tags(name), tag, digest)
+      .zadd(this.k.tagNames(name), 0, tag)
+      .hset(this.k.tagTimes(name), tag, now)
+      .zadd(this.k.tagHistory(name, tag), now, digest)
+      .exec();
+  }
+
+  /** Remove `tag` (MANIFEST_UNKNOWN when it is not set); its history stays. */
+  async remove(name: string, tag: string): Promise<void> {
+    const d = await this.redis.hget(this.k.tags(name), tag);
+    if (!d) throw new RegistryError('MANIFEST_UNKNOWN', 'manifest unknown to registry', { name, tag });
+    // Index first so readers stop seeing it, then the link (a crash in between is repaired by reindex).
+    await this.redis.multi().hdel(this.k.tags(name), tag).zrem(this.k.tagNames(name), tag).hdel(this.k.tagTimes(name), tag).exec();
+    await this.storage.delete(metadataPaths.tagCurrent(name, tag));
+  }
+
+  /** The tags naming `digest`, sorted. */
+  async tagsOf(name: string, digest: Digest): Promise<string[]> {
+    const all = await this.redis.hgetall(this.k.tags(name));
+    return Object.entries(all)
+      .filter(([, d]) => d === digest)
+      .map(([t]) => t)
+      .sort();
+  }
+
+  page(name: string, n?: number, last?: string): Promise<Page<string>> {
+    return lexPage(this.redis, this.k.tagNames(name), n, last);
+  }
+
+  /** The digests `tag` has named, oldest first. */
+  async history(name: string, tag: string): Promise<TagHistoryEntry[]> {
+    return historyEntries(await this.redis.zrange(this.k.tagHistory(name, tag), '0', '-1', 'WITHSCORES'));
+  }
+
+  /** Every tag of `name` by the digest it names, with when it was set (ms). */
+  async taggings(name: string): Promise<Map<Digest, Array<{ tag: string; taggedAt: number }>>> {
+    const [tags, times] = await Promise.all([this.redis.hgetall(this.k.tags(name)), this.redis.hgetall(this.k.tagTimes(name))]);
+    const byDigest = new Map<Digest, Array<{ tag: string; taggedAt: number }>>();
+    for (const [tag, d] of Object.entries(tags)) {
+      // Tags set before tag times were recorded: the tag link's modification time.
+      const taggedAt = times[tag]
+        ? Number(times[tag])
+        : ((await this.storage.stat(metadataPaths.tagCurrent(name, tag)))?.modTime.getTime() ?? 0);
+      byDigest.set(d as Digest, [...(byDigest.get(d as Digest) ?? []), { tag, taggedAt }]);
+    }
+    return byDigest;
+  }
+
+  /** For reindex: the digest a tag's current link names. */
+  async readCurrentLink(name: string, tag: string): Promise<Digest> {
+    return (await this.storage.getContent(metadataPaths.tagCurrent(name, tag))).toString().trim() as Digest;
+  }
+
+  /**
+   * For reindex: a history entry as storage keeps it (also of deleted tags and manifests). GT: a
+   * reindex over a live Redis never moves an entry back to before a tagging Redis saw since.
+   */
+  async restoreHistory(name: string, tag: string, digest: Digest, at: number): Promise<void> {
+    await this.redis.zadd(this.k.tagHistory(name, tag), 'GT', at, digest);
+  }
+
+  /** For reindex: a tag as its current link says, set at the link's time. */
+  async restore(name: string, tag: string, digest: Digest, at: number): Promise<void> {
+    await this.redis
+      .multi()
+      .hset(this.k.tags(name), tag, digest)
+      .zadd(this.k.tagNames(name), 0, tag)
+      .hset(this.k.tagTimes(name), tag, at)
+      .exec();
+  }
+}
