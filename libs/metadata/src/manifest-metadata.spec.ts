@@ -2,71 +2,23 @@
 // real Redis and both storage drivers (filesystem, and S3 on the shared Ceph RGW): puts by tag and by
 // digest with their checks, tag moves and deletes, manifest deletes, referrers, tag and catalog
 // paging, reindex after a flush, and GC's removal of untagged manifests and purge of records.
-import { Readable } from 'node:stream';
-import Redis from 'ioredis';
 import { digestOf, type Digest } from '@stevedore/oci';
-import { RedisKeys } from '@stevedore/platform';
-import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
-import { createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
-import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
+import { OCI_MANIFEST, STORAGE_KINDS, absent, code, image as imageOf, useMetadataFixture, useRedisServer } from '../test/metadata-fixture';
 import { createManifestMetadata } from './manifest-metadata';
+import { metadataPaths } from './metadata-layout';
 import type { ManifestGcService, MetadataService } from './metadata-service';
 
 jest.setTimeout(120_000);
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-const code = (p: Promise<unknown>) =>
-  p.then(
-    () => undefined,
-    (e: { code?: string }) => e.code,
-  );
+const server = useRedisServer();
 
-let redisServer: RunningRedis;
-beforeAll(async () => {
-  redisServer = await startRedis();
-});
-afterAll(async () => {
-  await redisServer?.stop();
-});
-
-describe.each(['filesystem', 's3'] as const)('ManifestMetadata (%s)', (kind) => {
-  let storage: StorageDriver;
-  let redis: Redis;
-  let blobs: BlobService & BlobGcService;
+describe.each(STORAGE_KINDS)('ManifestMetadata (%s)', (kind) => {
+  const f = useMetadataFixture(server, kind, 'manifestmetadata');
   let store: MetadataService & ManifestGcService;
-  let close: (() => Promise<void>) | undefined;
-
-  beforeAll(async () => {
-    const t = await testStorage(kind, 'manifestmetadata');
-    storage = await createStorageDriver(t.options);
-    close = async () => {
-      await storage.close?.();
-      await t.close();
-    };
-    redis = new Redis(redisServer.url);
-    const keys = new RedisKeys(`manifest-metadata-${kind}`);
-    blobs = createLayerStorage(storage, redis, keys);
-    store = createManifestMetadata(storage, redis, keys, blobs, blobs, { maxManifestBytes: 64 * 1024 });
+  beforeAll(() => {
+    store = createManifestMetadata(f.storage, f.redis, f.keys, f.blobs, f.blobs, { maxManifestBytes: 64 * 1024 });
   });
-  afterAll(async () => {
-    redis?.disconnect();
-    await close?.();
-  });
-
-  /** An image manifest of `name` whose config blob is stored; `extra` makes it unique. */
-  async function image(name: string, extra: string, subject?: { digest: string; size: number }): Promise<Buffer> {
-    const config = Buffer.from(
-      JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { extra } }, rootfs: { type: 'layers', diff_ids: [] } }),
-    );
-    const c = await blobs.putBlob(name, Readable.from([config]));
-    const m: Record<string, unknown> = {
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: c.digest, size: c.size },
-      layers: [],
-    };
-    if (subject) Object.assign(m, { subject: { mediaType: OCI_MANIFEST, ...subject }, artifactType: 'application/vnd.example+json' });
-    return Buffer.from(JSON.stringify(m));
-  }
+  const image = (name: string, extra: string, subject?: { digest: string; size: number }, artifactType?: string) =>
+    imageOf(f.blobs, name, extra, subject, artifactType);
 
   it('puts by tag and by digest, checks digests and references, and gets either way', async () => {
     const bytes = await image('a/app', 'one');
@@ -120,7 +72,7 @@ describe.each(['filesystem', 's3'] as const)('ManifestMetadata (%s)', (kind) => 
   it('rebuilds manifests, tags and the catalog from storage after Redis is flushed', async () => {
     const bytes = await image('c/app', 'one');
     await store.putManifest({ name: 'c/app', tag: 'v1' }, bytes, OCI_MANIFEST);
-    await redis.flushall();
+    await f.redis.flushall();
     expect(await code(store.getManifest({ name: 'c/app', tag: 'v1' }))).toBe('MANIFEST_UNKNOWN');
     const r = await store.reindex();
     expect(r.manifests).toBeGreaterThanOrEqual(1);
@@ -134,8 +86,7 @@ describe.each(['filesystem', 's3'] as const)('ManifestMetadata (%s)', (kind) => 
     await store.putManifest({ name: 'd/app', tag: 'keep' }, tagged, OCI_MANIFEST);
     await store.putManifest({ name: 'd/app', digest: digestOf(loose) }, loose, OCI_MANIFEST);
     const candidates = [digestOf(tagged), digestOf(loose)] as Digest[];
-    const [s, us] = await redis.time();
-    const now = Number(s) * 1000 + Math.floor(Number(us) / 1000);
+    const now = await f.now();
     // First sight stamps them; nothing goes before the cutoff has passed since.
     expect(await store.deleteUntagged('d/app', candidates, { olderThan: now - 60_000 })).toEqual([]);
     expect(await store.deleteUntagged('d/app', candidates, { olderThan: now + 60_000 })).toEqual([digestOf(loose)]);
@@ -144,5 +95,86 @@ describe.each(['filesystem', 's3'] as const)('ManifestMetadata (%s)', (kind) => 
     const records = await store.listManifests('d/app');
     expect(records.map((m) => m.digest)).toEqual([digestOf(tagged)]);
     expect(records[0].tags.map((t) => t.tag)).toEqual(['keep']);
+  });
+
+  it('tags only a manifest its repository holds, writing nothing otherwise', async () => {
+    const bytes = await image('e/app', 'one');
+    const d = (await store.putManifest({ name: 'e/app', digest: digestOf(bytes) }, bytes, OCI_MANIFEST)).digest;
+    expect(await code(store.tagManifest('e/other', 'v1', d))).toBe('MANIFEST_UNKNOWN');
+    expect(await code(store.tagManifest('e/app', 'v1', absent('f')))).toBe('MANIFEST_UNKNOWN');
+    expect(await code(store.tagManifest('e/app', '-bad', d))).toBe('TAG_INVALID');
+    expect(await f.storage.stat(metadataPaths.tagCurrent('e/other', 'v1'))).toBeUndefined();
+    expect(await f.storage.stat(metadataPaths.tagIndexEntry('e/other', 'v1', d))).toBeUndefined();
+    expect(await store.tagHistory('e/other', 'v1')).toEqual([]);
+    expect(await code(store.listTags('e/other'))).toBe('NAME_UNKNOWN');
+    await store.tagManifest('e/app', 'v1', d);
+    expect(await store.tagsOf('e/app', d)).toEqual(['v1']);
+    // A repository whose tags are all deleted is still known: an empty list, not NAME_UNKNOWN.
+    await store.deleteTag('e/app', 'v1');
+    expect(await store.listTags('e/app')).toEqual({ items: [] });
+    expect(await code(store.deleteTag('e/app', 'v1'))).toBe('MANIFEST_UNKNOWN');
+    expect(await code(store.deleteManifest('e/other', d))).toBe('MANIFEST_UNKNOWN');
+    expect(await code(store.getManifest({ name: 'e/app', tag: 'sha256:nothex' }))).toBe('DIGEST_INVALID');
+  });
+
+  it('filters referrers by artifact type', async () => {
+    const subject = await image('f/app', 'subject');
+    const s = digestOf(subject);
+    await store.putManifest({ name: 'f/app', tag: 'v1' }, subject, OCI_MANIFEST);
+    const sig = await image('f/app', 'sig', { digest: s, size: subject.length }, 'application/vnd.example.sig');
+    const sbom = await image('f/app', 'sbom', { digest: s, size: subject.length }, 'application/spdx+json');
+    const put = await store.putManifest({ name: 'f/app', digest: digestOf(sig) }, sig, OCI_MANIFEST);
+    expect(put.subject).toBe(s);
+    await store.putManifest({ name: 'f/app', digest: digestOf(sbom) }, sbom, OCI_MANIFEST);
+    expect((await store.referrers('f/app', s)).map((r) => r.digest)).toEqual([digestOf(sig), digestOf(sbom)].sort());
+    expect(await store.referrers('f/app', s, 'application/spdx+json')).toEqual([
+      { mediaType: OCI_MANIFEST, digest: digestOf(sbom), size: sbom.length, artifactType: 'application/spdx+json' },
+    ]);
+    expect(await store.referrers('f/app', s, 'application/none')).toEqual([]);
+    // Referrers are per repository.
+    expect(await store.referrers('f/other', s)).toEqual([]);
+  });
+
+  it('pages the catalog with n and last, every repository once', async () => {
+    const all = (await store.catalog()).items;
+    expect(all).toEqual(expect.arrayContaining(['a/app', 'b/app', 'd/app', 'e/app', 'f/app']));
+    expect([...all].sort()).toEqual(all);
+    const walked: string[] = [];
+    let last: string | undefined;
+    for (;;) {
+      const page = await store.catalog(2, last);
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      walked.push(...page.items);
+      if (!page.next) break;
+      last = page.next;
+    }
+    expect(walked).toEqual(all);
+    expect(await store.catalog(0)).toEqual({ items: [] });
+  });
+
+  it('purges a manifest no repository holds, record and bytes, after a stamp and past the cutoff', async () => {
+    const bytes = await image('g/app', 'purged');
+    const d = digestOf(bytes);
+    await store.putManifest({ name: 'g/app', tag: 'v1' }, bytes, OCI_MANIFEST);
+    const [record] = await store.listManifests('g/app');
+    expect(record).toMatchObject({ digest: d, size: bytes.length, tags: [{ tag: 'v1' }] });
+    expect(record.touched).toBeGreaterThan(0); // the push stamped it
+    await store.deleteManifest('g/app', d);
+    expect(await store.listManifests('g/app')).toEqual([]);
+    const listed: Digest[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await store.listManifestData(cursor);
+      listed.push(...page.items.map((i) => i.digest));
+      cursor = page.cursor;
+    } while (cursor);
+    expect(listed).toContain(d);
+    const now = await f.now();
+    expect(await store.purgeManifestData([d], { olderThan: now - 60_000 })).toEqual([]);
+    expect(await store.purgeManifestData([d], { olderThan: now + 60_000 })).toEqual([{ digest: d, size: bytes.length }]);
+    // Layer storage dropped the bytes too (they were no indexed blob).
+    expect(await f.blobs.readContent(d)).toBeUndefined();
+    expect(await code(store.putManifest({ name: 'g/app', digest: d }, bytes, OCI_MANIFEST))).toBeUndefined();
+    expect((await store.getManifest({ name: 'g/app', digest: d })).bytes.equals(bytes)).toBe(true);
   });
 });
