@@ -24,10 +24,11 @@ export type ImageSummary = z.infer<typeof ImageSummarySchema>;
 export const ImageListSchema = z.object({ items: z.array(ImageSummarySchema), next: z.string().optional() });
 
 const DescriptorSchema = z.looseObject({ mediaType: z.string(), digest: DigestSchema, size: z.number() });
+// Descriptors and platforms are open, as the OCI spec has readers keep fields they do not know.
 const PlatformSchema = z.looseObject({ os: z.string(), architecture: z.string(), variant: z.string().optional() });
 
 /** `docker image inspect` of one image (moby's shape, plus sizes as transferred). */
-export const ImageInspectSchema = z.looseObject({
+export const ImageInspectSchema = z.object({
   Id: z.string(),
   RepoTags: z.array(z.string()),
   RepoDigests: z.array(z.string()),
@@ -50,7 +51,7 @@ export const ImageInspectSchema = z.looseObject({
 });
 
 /** Inspect of a multi-platform index: its platforms and manifests. */
-export const IndexInspectSchema = z.looseObject({
+export const IndexInspectSchema = z.object({
   Id: z.string(),
   RepoTags: z.array(z.string()),
   RepoDigests: z.array(z.string()),

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { ANONYMOUS, grantedActions, parseScope } from './principal';
+import { ANONYMOUS, grantedActions, parseScope, type Principal } from './principal';
 
 const alice = { name: 'alice', admin: false };
 const repo = (name: string, actions: string[]) => ({ type: 'repository' as const, name, actions });
@@ -19,7 +19,7 @@ describe('grantedActions', () => {
   });
 
   it('grants robots only their scopes', () => {
-    const robot = {
+    const robot: Principal = {
       name: 'ci',
       admin: false,
       robotScopes: [

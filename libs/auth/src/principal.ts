@@ -1,10 +1,10 @@
 // Who is asking, and what the rules let them do. Pure: the same rules decide what a token grants
 // and what a request with Basic credentials may do.
-export interface RobotScope {
-  /** A repository name or a prefix pattern ending in `/*` (`team/*`). */
-  repository: string;
-  actions: string[];
-}
+import type { z } from 'zod';
+import type { RobotScopeSchema } from '@stevedore/api-contract';
+
+/** A robot's grant, as created through the API: a repository name or a `team/*` pattern, and actions. */
+export type RobotScope = z.infer<typeof RobotScopeSchema>;
 
 export interface Principal {
   /** User or robot name; undefined for anonymous. */

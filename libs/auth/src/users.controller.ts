@@ -7,33 +7,37 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Patch, Post, Put, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import type { z } from 'zod';
+import {
+  CreateRobotRequestSchema,
+  CreateUserRequestSchema,
+  UpdateUserRequestSchema,
+  VisibilityRequestSchema,
+  type AnswerOf,
+} from '@stevedore/api-contract';
 import { RegistryError, repositoryNameOk } from '@stevedore/oci';
 import { Access, callerOf } from '@stevedore/platform';
 import { Authenticator } from './authenticator';
 import type { Principal, RobotScope } from './principal';
-import { UserStore, viewOf, type UserView } from './user-store';
+import { UserStore, viewOf } from './user-store';
 
 function robotPatternOk(p: string): boolean {
   return repositoryNameOk(p.endsWith('/*') ? p.slice(0, -2) : p);
 }
 
-const CreateUser = z.object({ name: z.string(), password: z.string(), admin: z.boolean().optional() });
-const UpdateUser = z.object({ password: z.string().optional(), disabled: z.boolean().optional(), admin: z.boolean().optional() }).strict();
-const CreateRobot = z.object({
-  name: z.string(),
-  scopes: z
-    .array(
-      z.object({
-        repository: z.string().refine(robotPatternOk, 'a repository name, or a namespace as `name/*`'),
-        actions: z.array(z.enum(['pull', 'push', 'delete', '*'])).min(1),
-      }),
-    )
-    .min(1),
+// The contract gives the shapes; the repository-name grammar (libs/oci) is checked on top, here.
+const CreateRobot = CreateRobotRequestSchema.superRefine((b, ctx) =>
+  b.scopes.forEach((s, i) => {
+    if (!robotPatternOk(s.repository))
+      ctx.addIssue({ code: 'custom', path: ['scopes', i, 'repository'], message: 'a repository name, or a namespace as `name/*`' });
+  }),
+);
+const Visibility = VisibilityRequestSchema.refine((b) => repositoryNameOk(b.repository), {
+  path: ['repository'],
+  message: 'a repository name',
 });
-const Visibility = z.object({ repository: z.string().refine(repositoryNameOk, 'a repository name'), public: z.boolean() });
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+function parse<T>(schema: z.ZodType<T, unknown>, body: unknown): T {
   const r = schema.safeParse(body ?? {});
   if (!r.success)
     throw new RegistryError('INVALID_REQUEST', 'invalid request body', {
@@ -51,14 +55,14 @@ export class UsersController {
 
   @Get('users')
   @Access({ role: 'admin' })
-  async list(): Promise<UserView[]> {
+  async list(): Promise<AnswerOf<'listUsers'>> {
     return (await this.users.list()).map(viewOf);
   }
 
   @Post('users')
   @Access({ role: 'admin' })
-  async create(@Body() body: unknown): Promise<UserView> {
-    const b = parse(CreateUser, body);
+  async create(@Body() body: unknown): Promise<AnswerOf<'createUser'>> {
+    const b = parse(CreateUserRequestSchema, body);
     return viewOf(await this.users.create(b.name, b.password, { admin: b.admin }));
   }
 
@@ -68,7 +72,7 @@ export class UsersController {
     resource: { kind: 'account', param: 'name', action: 'read' },
     description: 'your own account (or a robot of yours); admins: any',
   })
-  async get(@Param('name') name: string): Promise<UserView> {
+  async get(@Param('name') name: string): Promise<AnswerOf<'getUser'>> {
     const u = await this.users.get(name);
     if (!u) throw accountNotFound(name);
     return viewOf(u);
@@ -80,8 +84,8 @@ export class UsersController {
     resource: { kind: 'account', param: 'name', action: 'change' },
     description: 'password of your own account; admins: also disabled and admin',
   })
-  async update(@Req() req: FastifyRequest, @Param('name') name: string, @Body() body: unknown): Promise<UserView> {
-    const b = parse(UpdateUser, body);
+  async update(@Req() req: FastifyRequest, @Param('name') name: string, @Body() body: unknown): Promise<AnswerOf<'updateUser'>> {
+    const b = parse(UpdateUserRequestSchema, body);
     // Which fields, not whose account (the policy decided that): only admins grant or revoke.
     if (!callerOf(req).admin && (b.disabled !== undefined || b.admin !== undefined)) {
       throw new RegistryError('DENIED', 'only an admin may disable an account or change its admin flag');
@@ -91,7 +95,7 @@ export class UsersController {
 
   @Get('robots')
   @Access({ role: 'user', lists: 'robots you own; admins: all' })
-  async robots(@Req() req: FastifyRequest): Promise<{ robots: UserView[] }> {
+  async robots(@Req() req: FastifyRequest): Promise<AnswerOf<'listRobots'>> {
     const c = callerOf(req);
     const all = (await this.users.list()).filter((u) => u.robotScopes);
     return { robots: all.filter((u) => c.admin || u.owner === c.actsFor).map(viewOf) };
@@ -99,7 +103,7 @@ export class UsersController {
 
   @Post('robots')
   @Access({ role: 'user', description: 'scopes within your own rights (admins: any); non-admin robot names start with `<user>.`' })
-  async robot(@Req() req: FastifyRequest, @Body() body: unknown): Promise<UserView & { secret: string }> {
+  async robot(@Req() req: FastifyRequest, @Body() body: unknown): Promise<AnswerOf<'createRobot'>> {
     const b = parse(CreateRobot, body);
     const c = callerOf(req);
     const owner: Principal = { name: c.name, admin: c.admin };
@@ -142,7 +146,7 @@ export class UsersController {
     repositories: (req) => [{ type: 'repository', name: parse(Visibility, req.body).repository, actions: ['push'] }],
     description: 'push on the repository',
   })
-  async visibility(@Body() body: unknown): Promise<{ repository: string; public: boolean }> {
+  async visibility(@Body() body: unknown): Promise<AnswerOf<'setVisibility'>> {
     const b = parse(Visibility, body);
     await this.users.setPublic(b.repository, b.public);
     return { repository: b.repository, public: b.public };

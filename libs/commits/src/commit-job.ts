@@ -2,22 +2,12 @@
 // and the request schemas. A job carries the read-write layer as it was when the commit was asked
 // for, and its own creation time, so any worker that runs it (again) builds the same image.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import type { CommitSpec } from '@stevedore/api-contract';
 import type { ContainerImage, Entry } from '@stevedore/containers';
 import type { Digest, ErrorBody } from '@stevedore/oci';
 
-export const CommitSpecSchema = z.object({
-  container: z.string().min(1).max(80),
-  /** `repository[:tag]`; the tag defaults to `latest`. */
-  reference: z.string().min(1).max(600),
-  author: z.string().max(1000).optional(),
-  message: z.string().max(10_000).optional(),
-  changes: z.array(z.string().max(10_000)).max(100).default([]),
-  pause: z.boolean().default(true),
-});
-export type CommitSpec = z.infer<typeof CommitSpecSchema>;
-
-export const BatchSchema = z.object({ commits: z.array(CommitSpecSchema).min(1).max(1000) });
+// The request shapes are the API contract's; the job payloads below are this lib's own.
+export { CommitSpecSchema, BatchRequestSchema as BatchSchema, type CommitSpec } from '@stevedore/api-contract';
 
 export interface CommitTarget {
   repository: string;

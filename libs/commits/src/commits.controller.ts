@@ -1,13 +1,14 @@
 // /api/v1/commits (docker commit, one at a time or as a batch) and /api/v1/jobs (status, SSE, cancel).
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { AnswerOf } from '@stevedore/api-contract';
 import { parseBody } from '@stevedore/images';
 import { Access, hiddenIds, ownerFor, type AccessRequest, type RoutePolicy } from '@stevedore/platform';
-import { BatchSchema, CommitSpecSchema, type BatchItem } from './commit-job';
+import { BatchSchema, CommitSpecSchema } from './commit-job';
 import { CommitQueues } from './commit-queues';
 import { CommitService, parseTarget } from './commit-service';
 import { TERMINAL_STATES } from '@stevedore/platform';
-import { jobView, type JobView } from './job-status';
+import { jobView } from './job-status';
 
 const push = (repository: string): AccessRequest => ({ type: 'repository', name: repository, actions: ['pull', 'push'] });
 const readJob: RoutePolicy = { role: 'authenticated', resource: { kind: 'commit-job', action: 'read' } };
@@ -27,7 +28,11 @@ export class CommitsController {
     resource: { kind: 'container', action: 'content', ids: (req) => [parseBody(CommitSpecSchema, req.body).container] },
     description: "push on the target; the container is the caller's (or the caller is an admin), with pull on its image now",
   })
-  async commit(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply, @Body() body: unknown): Promise<JobView> {
+  async commit(
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Body() body: unknown,
+  ): Promise<AnswerOf<'commit'>> {
     const spec = parseBody(CommitSpecSchema, body);
     const s = await this.commits.submit(spec, ownerFor(req));
     reply.code(s.created ? 202 : 200);
@@ -48,7 +53,7 @@ export class CommitsController {
     },
     description: 'as a commit, for each; a container the caller may not see is rejected as a missing one',
   })
-  async batch(@Req() req: FastifyRequest, @Body() body: unknown): Promise<{ id: string; children: BatchItem[]; links: JobView['links'] }> {
+  async batch(@Req() req: FastifyRequest, @Body() body: unknown): Promise<AnswerOf<'commitBatch'>> {
     const { commits } = parseBody(BatchSchema, body);
     const owner = ownerFor(req);
     const b = await this.commits.submitBatch(commits, { hidden: hiddenIds(req), ...(owner ? { owner } : {}) });
@@ -57,14 +62,14 @@ export class CommitsController {
 
   @Get('jobs/:id')
   @Access(readJob)
-  async status(@Param('id') id: string): Promise<JobView> {
+  async status(@Param('id') id: string): Promise<AnswerOf<'job'>> {
     return (await jobView(this.queues.queue, id)).view;
   }
 
   @Delete('jobs/:id')
   @HttpCode(202)
   @Access({ role: 'authenticated', resource: { kind: 'commit-job', action: 'change' } })
-  async cancel(@Param('id') id: string): Promise<{ id: string; state: string }> {
+  async cancel(@Param('id') id: string): Promise<AnswerOf<'cancelJob'>> {
     return { id, state: await this.commits.cancel(id) };
   }
 

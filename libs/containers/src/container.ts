@@ -1,5 +1,6 @@
 // A container as the seed describes it: an image's read-only layers with one read-write layer on top.
 import type { Digest } from '@stevedore/oci';
+import type { FileOpRequest } from '@stevedore/api-contract';
 import type { Change, Entry } from '@stevedore/unionfs';
 
 export interface ContainerImage {
@@ -69,13 +70,8 @@ export interface FileOptions {
   mtime?: number;
 }
 
-export type FileOp =
-  | { op: 'mkdir'; path: string; parents?: boolean; mode?: number; uid?: number; gid?: number }
-  | { op: 'symlink'; path: string; target: string }
-  | { op: 'chmod'; path: string; mode: number }
-  | { op: 'chown'; path: string; uid: number; gid: number }
-  | { op: 'remove'; path: string; recursive?: boolean }
-  | { op: 'rename'; from: string; to: string };
+/** mkdir, symlink, chmod, chown, remove, rename: the API's file operation, octal modes already numbers. */
+export type FileOp = FileOpRequest;
 
 export type TarMode = 'overlay' | 'rootfs';
 

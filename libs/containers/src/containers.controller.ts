@@ -2,43 +2,13 @@
 // through the merged view, diff, pause and unpause. Paths are container paths, given as `?path=`.
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import { CreateContainerRequestSchema, FileOpRequestSchema, type AnswerOf } from '@stevedore/api-contract';
 import { parseBody, requestBody } from '@stevedore/images';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, callerOf, ownerFor, type RoutePolicy } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
-import type { Change, ContainerView, Entry, FileOp } from './container';
+import type { ContainerView } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
-
-const CreateBody = z.object({ image: z.string().min(1).max(600), name: z.string().max(128).optional() });
-const mode = z.union([
-  z.number().int().min(0).max(0o7777),
-  z
-    .string()
-    .regex(/^[0-7]{1,4}$/)
-    .transform((s) => parseInt(s, 8)),
-]);
-const id = z
-  .number()
-  .int()
-  .min(0)
-  .max(2 ** 32 - 1);
-const path = z.string().min(1).max(4096);
-const OpBody = z.discriminatedUnion('op', [
-  z.object({
-    op: z.literal('mkdir'),
-    path,
-    parents: z.boolean().optional(),
-    mode: mode.optional(),
-    uid: id.optional(),
-    gid: id.optional(),
-  }),
-  z.object({ op: z.literal('symlink'), path, target: z.string().min(1).max(4096) }),
-  z.object({ op: z.literal('chmod'), path, mode }),
-  z.object({ op: z.literal('chown'), path, uid: id, gid: id }),
-  z.object({ op: z.literal('remove'), path, recursive: z.boolean().optional() }),
-  z.object({ op: z.literal('rename'), from: path, to: path }),
-]);
 
 function num(v: string | undefined, name: string, radix = 10): number | undefined {
   if (v === undefined || v === '') return undefined;
@@ -59,11 +29,6 @@ const read: RoutePolicy = { role: 'authenticated', resource: { kind: 'container'
 const content: RoutePolicy = { role: 'authenticated', resource: { kind: 'container', action: 'content' } };
 const change: RoutePolicy = { role: 'authenticated', resource: { kind: 'container', action: 'change' } };
 
-/** Docker's `docker diff` lines: kind and path. */
-export interface DiffAnswer {
-  changes: Change[];
-}
-
 @Controller('api/v1/containers')
 export class ContainersController {
   constructor(
@@ -78,21 +43,21 @@ export class ContainersController {
     repositories: (req) => [
       {
         type: 'repository',
-        name: parseLocalReference(parseBody(CreateBody, req.body).image, { defaultTag: true }).name,
+        name: parseLocalReference(parseBody(CreateContainerRequestSchema, req.body).image, { defaultTag: true }).name,
         actions: ['pull'],
       },
     ],
     description: 'pull on the image; the caller owns the container',
   })
-  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ContainerView> {
-    const spec = parseBody(CreateBody, body);
+  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<AnswerOf<'createContainer'>> {
+    const spec = parseBody(CreateContainerRequestSchema, body);
     const owner = ownerFor(req);
     return this.containers.create({ ...spec, ...(owner ? { owner } : {}) });
   }
 
   @Get()
   @Access({ role: 'authenticated', lists: 'containers the caller owns (admins: all)' })
-  async list(@Req() req: FastifyRequest): Promise<{ containers: ContainerView[] }> {
+  async list(@Req() req: FastifyRequest): Promise<AnswerOf<'listContainers'>> {
     const all = await this.containers.list();
     const shown: ContainerView[] = [];
     for (const c of all) if (await this.policy.sees(req, { owner: c.owner, repositories: [c.image.repository] })) shown.push(c);
@@ -101,7 +66,7 @@ export class ContainersController {
 
   @Get(':id')
   @Access(read)
-  async inspect(@Param('id') cid: string): Promise<ContainerView> {
+  async inspect(@Param('id') cid: string): Promise<AnswerOf<'inspectContainer'>> {
     return this.containers.inspect(cid);
   }
 
@@ -116,7 +81,11 @@ export class ContainersController {
   @Put(':id/files')
   @HttpCode(201)
   @Access(change)
-  async writeFile(@Req() req: FastifyRequest, @Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
+  async writeFile(
+    @Req() req: FastifyRequest,
+    @Param('id') cid: string,
+    @Query() q: Record<string, string | undefined>,
+  ): Promise<AnswerOf<'writeFile'>> {
     return this.containers.writeFile(cid, needPath(q), requestBody(req), {
       mode: num(q.mode, 'mode', 8),
       uid: num(q.uid, 'uid'),
@@ -150,22 +119,22 @@ export class ContainersController {
 
   @Get(':id/stat')
   @Access(content)
-  async stat(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<Entry> {
+  async stat(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<AnswerOf<'statPath'>> {
     return this.containers.stat(cid, needPath(q));
   }
 
   /** List a directory through the merged view. */
   @Get(':id/dir')
   @Access(content)
-  async listDir(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<{ entries: Entry[] }> {
+  async listDir(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<AnswerOf<'listDir'>> {
     return { entries: await this.containers.listDir(cid, q.path || '/') };
   }
 
   /** mkdir, symlink, chmod, chown, remove, rename as JSON: `{"op":"mkdir","path":"/srv","parents":true}`. */
   @Post(':id/ops')
   @Access(change)
-  async op(@Param('id') cid: string, @Body() body: unknown): Promise<{ entry?: Entry }> {
-    const entry = await this.containers.apply(cid, parseBody(OpBody, body) as FileOp);
+  async op(@Param('id') cid: string, @Body() body: unknown): Promise<AnswerOf<'fileOp'>> {
+    const entry = await this.containers.apply(cid, parseBody(FileOpRequestSchema, body));
     return entry ? { entry } : {};
   }
 
@@ -179,7 +148,7 @@ export class ContainersController {
     @Req() req: FastifyRequest,
     @Param('id') cid: string,
     @Query() q: Record<string, string | undefined>,
-  ): Promise<{ entries: number }> {
+  ): Promise<AnswerOf<'putArchive'>> {
     const m = q.mode ?? 'overlay';
     if (m !== 'overlay' && m !== 'rootfs') throw new RegistryError('INVALID_REQUEST', '`mode` is overlay or rootfs', { mode: m });
     return this.containers.uploadTar(cid, requestBody(req), m, { allowDevices: callerOf(req).admin });
@@ -187,21 +156,21 @@ export class ContainersController {
 
   @Get(':id/changes')
   @Access(content)
-  async changes(@Param('id') cid: string): Promise<DiffAnswer> {
+  async changes(@Param('id') cid: string): Promise<AnswerOf<'containerChanges'>> {
     return { changes: await this.containers.diff(cid) };
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @Access(change)
-  async pause(@Param('id') cid: string): Promise<ContainerView> {
+  async pause(@Param('id') cid: string): Promise<AnswerOf<'pauseContainer'>> {
     return this.containers.pause(cid);
   }
 
   @Post(':id/unpause')
   @HttpCode(200)
   @Access(change)
-  async unpause(@Param('id') cid: string): Promise<ContainerView> {
+  async unpause(@Param('id') cid: string): Promise<AnswerOf<'unpauseContainer'>> {
     return this.containers.unpause(cid);
   }
 }

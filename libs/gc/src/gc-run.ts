@@ -1,17 +1,10 @@
 // A GC run's request (job data) and report (job result).
-import { z } from 'zod';
+import { GcRunRequestSchema } from '@stevedore/api-contract';
+import type { z } from 'zod';
 import { RegistryError } from '@stevedore/oci';
 import type { ContainerCollectReport } from '@stevedore/containers';
 
-export const GcRunRequestSchema = z
-  .object({
-    dryRun: z.boolean().default(false),
-    /** Overrides of the configured ages, in seconds (operators and tests). */
-    graceSeconds: z.number().min(0).optional(),
-    untaggedMaxAgeSeconds: z.number().min(0).optional(),
-    uploadMaxAgeSeconds: z.number().min(0).optional(),
-  })
-  .strict();
+export { GcRunRequestSchema };
 export type GcRunRequest = z.infer<typeof GcRunRequestSchema> & { scheduled?: boolean };
 
 export function parseGcRunRequest(body: unknown): GcRunRequest {

@@ -5,12 +5,12 @@
 //   GET /api/v1/quotas, GET/PUT/DELETE /api/v1/quotas/:namespace      -> quotas and usage
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { RegistryError } from '@stevedore/oci';
+import { QuotaLimitRequestSchema, type AnswerOf } from '@stevedore/api-contract';
 import { Access } from '@stevedore/platform';
-import { GcQueue, type GcRunStatus } from './gc-queue';
+import { GcQueue } from './gc-queue';
 import { parseGcRunRequest } from './gc-run';
 import { RetentionStore } from './retention-store';
-import { NamespaceQuotas, type NamespaceQuota } from './namespace-quotas';
-import type { RetentionRule } from './retention';
+import { NamespaceQuotas } from './namespace-quotas';
 
 // The operator's API: admins only, every route.
 @Access({ role: 'admin' })
@@ -24,27 +24,27 @@ export class GcController {
 
   @Post('gc')
   @HttpCode(202)
-  async run(@Body() body: unknown): Promise<GcRunStatus> {
+  async run(@Body() body: unknown): Promise<AnswerOf<'runGc'>> {
     return this.queue.enqueue(parseGcRunRequest(body));
   }
 
   @Get('gc/runs')
-  async runs(): Promise<{ runs: GcRunStatus[] }> {
+  async runs(): Promise<AnswerOf<'listGcRuns'>> {
     return { runs: await this.queue.recent() };
   }
 
   @Get('gc/runs/:id')
-  async runStatus(@Param('id') id: string): Promise<GcRunStatus> {
+  async runStatus(@Param('id') id: string): Promise<AnswerOf<'gcRun'>> {
     return this.queue.status(id);
   }
 
   @Get('retention')
-  async rules(): Promise<{ rules: RetentionRule[] }> {
+  async rules(): Promise<AnswerOf<'listRetention'>> {
     return { rules: await this.retention.list() };
   }
 
   @Put('retention')
-  async putRule(@Body() body: unknown): Promise<RetentionRule> {
+  async putRule(@Body() body: unknown): Promise<AnswerOf<'putRetention'>> {
     return this.retention.put(body);
   }
 
@@ -56,20 +56,20 @@ export class GcController {
   }
 
   @Get('quotas')
-  async listQuotas(): Promise<{ quotas: NamespaceQuota[] }> {
+  async listQuotas(): Promise<AnswerOf<'listQuotas'>> {
     return { quotas: await this.quotas.list() };
   }
 
   @Get('quotas/:namespace')
-  async getQuota(@Param('namespace') ns: string): Promise<NamespaceQuota> {
+  async getQuota(@Param('namespace') ns: string): Promise<AnswerOf<'getQuota'>> {
     return this.quotas.get(ns);
   }
 
   @Put('quotas/:namespace')
-  async putQuota(@Param('namespace') ns: string, @Body() body: unknown): Promise<NamespaceQuota> {
-    const limit = (body as { limitBytes?: unknown } | undefined)?.limitBytes;
-    if (typeof limit !== 'number') throw new RegistryError('INVALID_REQUEST', 'body must be {"limitBytes": <bytes>}');
-    return this.quotas.setLimit(ns, limit);
+  async putQuota(@Param('namespace') ns: string, @Body() body: unknown): Promise<AnswerOf<'putQuota'>> {
+    const parsed = QuotaLimitRequestSchema.safeParse(body);
+    if (!parsed.success) throw new RegistryError('INVALID_REQUEST', 'body must be {"limitBytes": <bytes>}');
+    return this.quotas.setLimit(ns, parsed.data.limitBytes);
   }
 
   @Delete('quotas/:namespace')

@@ -1,20 +1,11 @@
 // Retention rules per repository: keep the newest N tags, keep tags matching a pattern, drop tags
 // older than D days. A tag goes when no keep rule holds it and, if an age is set, it is older than
 // that age; a rule that sets only an age drops exactly the tags older than it.
-import { z } from 'zod';
+import { RetentionRuleSchema, type RetentionRule } from '@stevedore/api-contract';
 import { RegistryError } from '@stevedore/oci';
 
-export const RetentionRuleSchema = z
-  .object({
-    /** A repository name, or a pattern with `*` (any characters, across `/`). */
-    repository: z.string().min(1).max(255),
-    keepLast: z.number().int().min(0).optional(),
-    /** A regular expression a tag must match (whole tag) to be kept. */
-    keepPattern: z.string().min(1).max(200).optional(),
-    maxAgeDays: z.number().min(0).optional(),
-  })
-  .strict();
-export type RetentionRule = z.infer<typeof RetentionRuleSchema>;
+export { RetentionRuleSchema };
+export type { RetentionRule };
 
 export function parseRetentionRule(body: unknown): RetentionRule {
   const r = RetentionRuleSchema.safeParse(body);

@@ -3,24 +3,18 @@
 import { randomUUID } from 'node:crypto';
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import { ExportRequestSchema, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { planExport, type ExportProgress, type ExportResult } from './archive-export';
 import { ImageJobQueues } from './image-job-queues';
-import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ExportJobStatus } from './image-jobs';
+import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus } from './image-jobs';
 import { parseBody } from './images-options';
 
-const ExportBody = z.object({
-  references: z.array(z.string().min(1).max(600)).min(1).max(1000),
-  compression: z.enum(['none', 'gzip']).default('none'),
-  platform: z.string().max(100).optional(),
-});
-
 const referencedRepositories = (body: unknown) => [
-  ...new Set(parseBody(ExportBody, body).references.map((r) => parseLocalReference(r).name)),
+  ...new Set(parseBody(ExportRequestSchema, body).references.map((r) => parseLocalReference(r).name)),
 ];
 
 @Controller('api/v1/exports')
@@ -38,8 +32,8 @@ export class ExportsController {
     repositories: (req) => referencedRepositories(req.body).map((name) => ({ type: 'repository', name, actions: ['pull'] })),
     description: 'pull on every reference; the caller owns the export',
   })
-  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<ExportJobStatus> {
-    const spec = parseBody(ExportBody, body);
+  async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<AnswerOf<'createExport'>> {
+    const spec = parseBody(ExportRequestSchema, body);
     const plan = await planExport(this.metadata, spec);
     const id = randomUUID();
     const owner = ownerFor(req);
@@ -70,8 +64,8 @@ export class ExportsController {
 
   @Get(':id')
   @Access({ role: 'authenticated', resource: { kind: 'export', action: 'read' } })
-  async status(@Param('id') id: string): Promise<ExportJobStatus> {
-    const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
+  async status(@Param('id') id: string): Promise<AnswerOf<'exportStatus'>> {
+    const { status } = await jobStatus<ExportProgress, ExportResult, 'export'>(this.queues.exports, 'export', id);
     return { ...status, links: this.links(id) };
   }
 
@@ -82,7 +76,7 @@ export class ExportsController {
     description: 'the owner (or an admin), with pull on every repository it holds now',
   })
   async archive(@Param('id') id: string, @Res() reply: FastifyReply): Promise<void> {
-    const { status } = await jobStatus<ExportProgress, ExportResult>(this.queues.exports, 'export', id);
+    const { status } = await jobStatus<ExportProgress, ExportResult, 'export'>(this.queues.exports, 'export', id);
     if (status.state !== 'completed' || !status.result) {
       throw new RegistryError('CONFLICT', `export ${id} is ${status.state}; the archive is ready when it is completed`, {
         state: status.state,

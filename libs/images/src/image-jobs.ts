@@ -30,7 +30,9 @@ export { ImageJobPaths } from './image-layout';
 export const JOB_RETENTION_SECONDS = 7 * 24 * 3600;
 
 /** An export or import job as its routes answer (the common job status, with links to its archive). */
-export type ImageJobStatus<P, R> = JobStatus<'export' | 'import', P, R> & { links?: Record<string, string> };
+export type ImageJobStatus<P, R, K extends 'export' | 'import' = 'export' | 'import'> = JobStatus<K, P, R> & {
+  links?: Record<string, string>;
+};
 
 /** A missing export or import job; one the caller may not see answers exactly the same. */
 export function imageJobNotFound(kind: 'export' | 'import', id: unknown): RegistryError {
@@ -52,18 +54,18 @@ export async function ownedJob(queue: Queue, id: string): Promise<OwnedResource 
   return { owner: data.owner, repositories, writes: [] };
 }
 
-export async function jobStatus<P, R>(
+export async function jobStatus<P, R, K extends 'export' | 'import' = 'export' | 'import'>(
   queue: Queue,
-  kind: 'export' | 'import',
+  kind: K,
   id: string,
-): Promise<{ status: ImageJobStatus<P, R>; job: Job }> {
+): Promise<{ status: ImageJobStatus<P, R, K>; job: Job }> {
   const found = await findJob(queue, id);
   if (!found) throw imageJobNotFound(kind, id);
-  return { status: jobStatusOf<'export' | 'import', P, R>(kind, found.job, found.state), job: found.job };
+  return { status: jobStatusOf<K, P, R>(kind, found.job, found.state), job: found.job };
 }
 
-export type ExportJobStatus = ImageJobStatus<ExportProgress, ExportResult>;
-export type ImportJobStatus = ImageJobStatus<LoadProgress, LoadReport>;
+export type ExportJobStatus = ImageJobStatus<ExportProgress, ExportResult, 'export'>;
+export type ImportJobStatus = ImageJobStatus<LoadProgress, LoadReport, 'import'>;
 
 declare module '@stevedore/platform' {
   interface JobTypes {

@@ -1,7 +1,7 @@
 // /api/v1/images: docker images, inspect, history, tag, rmi and import. Thin: parse, call the service.
 import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { z } from 'zod';
+import { TagRequestSchema, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, callerOf, type AccessRequest } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
@@ -12,8 +12,6 @@ import { ImageService } from './image-service';
 import { importRootfs } from './rootfs-import';
 import { LAYER_SIZES, type LayerSizeCache } from './layer-size-cache';
 import { IMAGES_OPTIONS, requestBody, parseBody, parseLimit, type ImagesOptions } from './images-options';
-
-const TagBody = z.object({ source: z.string().min(1).max(600), target: z.string().min(1).max(600) });
 
 function required(value: unknown, name: string): string {
   if (typeof value !== 'string' || !value)
@@ -54,7 +52,12 @@ export class ImagesController {
     },
     lists: 'rows of repositories the caller may pull',
   })
-  async list(@Req() req: FastifyRequest, @Query('repository') repository?: string, @Query('n') n?: string, @Query('last') last?: string) {
+  async list(
+    @Req() req: FastifyRequest,
+    @Query('repository') repository?: string,
+    @Query('n') n?: string,
+    @Query('last') last?: string,
+  ): Promise<AnswerOf<'listImages'>> {
     // Digits only (no 1e3, no 0x10), and a page of at most 10,000 rows however large n is.
     if (n !== undefined && !/^[1-9]\d{0,15}$/.test(n)) throw new RegistryError('INVALID_REQUEST', '`n` must be a positive integer', { n });
     const size = n === undefined ? undefined : Math.min(Number(n), 10_000);
@@ -68,13 +71,13 @@ export class ImagesController {
 
   @Get('inspect')
   @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
-  async inspect(@Query('ref') ref?: string) {
+  async inspect(@Query('ref') ref?: string): Promise<AnswerOf<'inspectImage'>> {
     return this.images.inspect(required(ref, 'ref'));
   }
 
   @Get('history')
   @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
-  async history(@Query('ref') ref?: string) {
+  async history(@Query('ref') ref?: string): Promise<AnswerOf<'imageHistory'>> {
     return this.images.history(required(ref, 'ref'));
   }
 
@@ -83,26 +86,26 @@ export class ImagesController {
   @Access({
     role: 'authenticated',
     repositories: (req) => {
-      const b = parseBody(TagBody, req.body);
+      const b = parseBody(TagRequestSchema, req.body);
       return [on(b.source, ['pull']), on(b.target, ['pull', 'push'])];
     },
     description: 'pull on the source, push on the target',
   })
-  async tag(@Body() body: unknown) {
-    const b = parseBody(TagBody, body);
+  async tag(@Body() body: unknown): Promise<AnswerOf<'tagImage'>> {
+    const b = parseBody(TagRequestSchema, body);
     return this.images.tag(b.source, b.target);
   }
 
   /** `docker rmi REF`: a tag is untagged; a digest is deleted (with `force=true` when tagged). */
   @Delete()
   @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
-  async remove(@Query('ref') ref?: string, @Query('force') force?: string) {
+  async remove(@Query('ref') ref?: string, @Query('force') force?: string): Promise<AnswerOf<'removeImage'>> {
     return this.images.remove(required(ref, 'ref'), truthy(force));
   }
 
   @Post('untag')
   @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
-  async untag(@Query('ref') ref?: string) {
+  async untag(@Query('ref') ref?: string): Promise<AnswerOf<'untagImage'>> {
     return this.images.untag(required(ref, 'ref'));
   }
 
@@ -110,7 +113,7 @@ export class ImagesController {
   @Post('import')
   @HttpCode(201)
   @Access({ role: 'authenticated', repositories: refNeeds(['pull', 'push']) })
-  async importRootfs(@Req() req: FastifyRequest, @Query() q: Record<string, unknown>) {
+  async importRootfs(@Req() req: FastifyRequest, @Query() q: Record<string, unknown>): Promise<AnswerOf<'importRootfs'>> {
     const reference = required(q['ref'], 'ref');
     const [os, architecture, variant] = typeof q['platform'] === 'string' ? q['platform'].split('/') : [];
     return importRootfs({ blobs: this.blobs, metadata: this.metadata, sizes: this.sizes }, requestBody(req), {

@@ -6,13 +6,14 @@ import { PassThrough } from 'node:stream';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RegistryError, parseLocalReference, ByteLimit } from '@stevedore/oci';
+import type { AnswerOf } from '@stevedore/api-contract';
 import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { LoadProgress, LoadReport } from './archive-load';
 import { teeChecked } from './archive-input';
 
 import { ImageJobQueues } from './image-job-queues';
-import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus, type ImportJobStatus } from './image-jobs';
+import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus } from './image-jobs';
 import { IMAGES_OPTIONS, parseLimit, requestBody, type ImagesOptions } from './images-options';
 
 @Controller('api/v1/imports')
@@ -31,7 +32,7 @@ export class ImportsController {
     @Req() req: FastifyRequest,
     @Query('repository') repository?: string,
     @Query('maxBytes') maxBytes?: string,
-  ): Promise<ImportJobStatus> {
+  ): Promise<AnswerOf<'createImport'>> {
     if (repository) parseLocalReference(repository);
     const owner = ownerFor(req);
     const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);
@@ -98,8 +99,8 @@ export class ImportsController {
 
   @Get(':id')
   @Access({ role: 'authenticated', resource: { kind: 'import', action: 'read' } })
-  async status(@Param('id') id: string): Promise<ImportJobStatus> {
-    const { status } = await jobStatus<LoadProgress, LoadReport>(this.queues.imports, 'import', id);
+  async status(@Param('id') id: string): Promise<AnswerOf<'importStatus'>> {
+    const { status } = await jobStatus<LoadProgress, LoadReport, 'import'>(this.queues.imports, 'import', id);
     return { ...status, links: { self: `/api/v1/imports/${id}` } };
   }
 }

@@ -3,6 +3,7 @@
 // kept (jobFailure, as a RegistryError's body) and read back, and the one status shape every job
 // route answers with (commit, batch, export, import, replicate, gc).
 import type { Job, Queue } from 'bullmq';
+import type { JobState } from '@stevedore/api-contract';
 import { RegistryError, type ErrorBody } from '@stevedore/oci';
 
 /**
@@ -12,7 +13,8 @@ import { RegistryError, type ErrorBody } from '@stevedore/oci';
 // eslint-disable-next-line @typescript-eslint/no-empty-interface, @typescript-eslint/no-empty-object-type -- filled by declaration merging
 export interface JobTypes {}
 
-export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'prioritized' | 'waiting-children' | 'unknown';
+// The states as the API contract names them (BullMQ's).
+export type { JobState } from '@stevedore/api-contract';
 
 export const TERMINAL_STATES: ReadonlySet<JobState> = new Set(['completed', 'failed']);
 

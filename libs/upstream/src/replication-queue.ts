@@ -1,5 +1,6 @@
 // The `replicate` queue: enqueue (API and rules), status, and the worker that runs Replicator.
 import { createHash } from 'node:crypto';
+import { ReplicateRequestSchema } from '@stevedore/api-contract';
 import { Logger } from '@nestjs/common';
 import type { Job, Queue, Worker } from 'bullmq';
 import { RegistryError, isValidTag, parseLocalReference, type Digest } from '@stevedore/oci';
@@ -79,10 +80,9 @@ export class ReplicationQueue {
 
 /** Parse the API's `{source: "name:tag" | "name@digest", target: {upstream, name, tag?}}`. */
 export function replicateRequest(body: unknown): ReplicateJobData {
-  const b = (body ?? {}) as { source?: unknown; target?: { upstream?: unknown; name?: unknown; tag?: unknown } };
-  if (typeof b.source !== 'string' || !b.target || typeof b.target.upstream !== 'string' || typeof b.target.name !== 'string') {
-    throw new RegistryError('INVALID_REQUEST', 'expected {source: "name:tag", target: {upstream, name, tag?}}');
-  }
+  const parsed = ReplicateRequestSchema.safeParse(body ?? {});
+  if (!parsed.success) throw new RegistryError('INVALID_REQUEST', 'expected {source: "name:tag", target: {upstream, name, tag?}}');
+  const b = parsed.data;
   // Local names are plain repository paths: no Docker registry/library defaults.
   const source = parseLocalReference(b.source, { defaultTag: true });
   const target = parseLocalReference(b.target.name);
@@ -90,7 +90,6 @@ export function replicateRequest(body: unknown): ReplicateJobData {
     throw new RegistryError('INVALID_REQUEST', 'target.name is a repository name; give the tag as target.tag');
   const out: ReplicateJobData = { source, target: { upstream: b.target.upstream, name: target.name } };
   if (b.target.tag !== undefined) {
-    if (typeof b.target.tag !== 'string') throw new RegistryError('INVALID_REQUEST', 'target.tag must be a string');
     isValidTag(b.target.tag);
     out.target.tag = b.target.tag;
   }

@@ -2,7 +2,7 @@
 // glob over `name[:tag]`: `*` matches within one path component, `**` across components, `?` one
 // character; without `:tag` every tag matches. Examples: `team/**`, `library/*:v*`, `app:latest`.
 import { randomBytes } from 'node:crypto';
-import { z } from 'zod';
+import { ReplicationRuleRequestSchema } from '@stevedore/api-contract';
 import { RegistryError } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import { JsonRecords } from './json-records';
@@ -19,27 +19,6 @@ export interface ReplicationRule {
   enabled: boolean;
   createdAt: string;
 }
-
-export const ReplicationRuleInputSchema = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/)
-      .optional(),
-    sourcePattern: z
-      .string()
-      .min(1)
-      .max(300)
-      .regex(/^[a-z0-9._\-/*?]+(?::[\w.\-*?]+)?$/, 'a glob over name[:tag]'),
-    target: z
-      .object({
-        upstream: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/),
-        repository: z.string().min(1).max(255).default('{name}'),
-      })
-      .strict(),
-    enabled: z.boolean().default(true),
-  })
-  .strict();
 
 function globToRegExp(glob: string, star: string): RegExp {
   let re = '';
@@ -81,7 +60,7 @@ export class ReplicationRuleStore {
   }
 
   async create(input: unknown): Promise<ReplicationRule> {
-    const r = ReplicationRuleInputSchema.safeParse(input);
+    const r = ReplicationRuleRequestSchema.safeParse(input);
     if (!r.success) {
       const first = r.error.issues[0];
       throw new RegistryError('INVALID_REQUEST', `${first.path.join('.') || 'body'}: ${first.message}`);

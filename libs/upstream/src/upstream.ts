@@ -1,5 +1,5 @@
 // A configured upstream registry: where it is, how to log in, and which repository names it serves.
-import { z } from 'zod';
+import type { UpstreamRequest } from '@stevedore/api-contract';
 
 /** As stored in `upstreams/<id>.json`; the password only ever sealed (SecretBox). */
 export interface UpstreamRecord {
@@ -43,32 +43,9 @@ export interface Upstream {
   credentials?: UpstreamCredentials;
 }
 
-const PREFIX_RE = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$/;
-
-export const UpstreamInputSchema = z
-  .object({
-    id: z
-      .string()
-      .regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'id: lowercase letters, digits and dashes')
-      .optional(),
-    url: z
-      .string()
-      .url()
-      .refine((u) => /^https?:\/\//.test(u), 'url must be http or https'),
-    prefixes: z
-      .array(
-        z
-          .string()
-          .transform((p) => p.replace(/\/+$/, ''))
-          .refine((p) => PREFIX_RE.test(p), 'prefix must be a repository-name path'),
-      )
-      .default([]),
-    default: z.boolean().default(false),
-    username: z.string().min(1).optional(),
-    password: z.string().min(1).optional(),
-  })
-  .strict();
-export type UpstreamInput = z.input<typeof UpstreamInputSchema>;
+// The request shape (POST and PUT /api/v1/upstreams) is the API contract's.
+export { UpstreamRequestSchema as UpstreamInputSchema } from '@stevedore/api-contract';
+export type UpstreamInput = UpstreamRequest;
 
 export function viewOf(r: UpstreamRecord): UpstreamView {
   const v: UpstreamView = {

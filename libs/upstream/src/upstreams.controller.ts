@@ -3,11 +3,12 @@
 //   POST /api/v1/replications {source, target: {upstream, name, tag?}} -> 202 {id}; GET /api/v1/replications/:id
 //   GET/POST /api/v1/replication-rules, DELETE /api/v1/replication-rules/:id
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put } from '@nestjs/common';
+import type { AnswerOf } from '@stevedore/api-contract';
 import { Access } from '@stevedore/platform';
-import { viewOf, type UpstreamView } from './upstream';
+import { viewOf } from './upstream';
 import { UpstreamStore } from './upstream-store';
-import { ReplicationRuleStore, type ReplicationRule } from './replication-rules';
-import { ReplicationQueue, replicateRequest, type ReplicationStatus } from './replication-queue';
+import { ReplicationRuleStore } from './replication-rules';
+import { ReplicationQueue, replicateRequest } from './replication-queue';
 
 // The operator's API: admins only, every route.
 @Access({ role: 'admin' })
@@ -20,23 +21,23 @@ export class UpstreamsController {
   ) {}
 
   @Get('upstreams')
-  async list(): Promise<{ upstreams: UpstreamView[] }> {
+  async list(): Promise<AnswerOf<'listUpstreams'>> {
     return { upstreams: (await this.upstreams.list()).map(viewOf) };
   }
 
   @Post('upstreams')
   @HttpCode(201)
-  async create(@Body() body: unknown): Promise<UpstreamView> {
+  async create(@Body() body: unknown): Promise<AnswerOf<'createUpstream'>> {
     return viewOf(await this.upstreams.create(body));
   }
 
   @Get('upstreams/:id')
-  async get(@Param('id') id: string): Promise<UpstreamView> {
+  async get(@Param('id') id: string): Promise<AnswerOf<'getUpstream'>> {
     return viewOf(await this.upstreams.get(id));
   }
 
   @Put('upstreams/:id')
-  async update(@Param('id') id: string, @Body() body: unknown): Promise<UpstreamView> {
+  async update(@Param('id') id: string, @Body() body: unknown): Promise<AnswerOf<'updateUpstream'>> {
     return viewOf(await this.upstreams.update(id, body));
   }
 
@@ -48,25 +49,25 @@ export class UpstreamsController {
 
   @Post('replications')
   @HttpCode(202)
-  async replicate(@Body() body: unknown): Promise<{ id: string }> {
+  async replicate(@Body() body: unknown): Promise<AnswerOf<'replicate'>> {
     const data = replicateRequest(body);
     await this.upstreams.get(data.target.upstream);
     return { id: await this.queue.enqueue(data) };
   }
 
   @Get('replications/:id')
-  async status(@Param('id') id: string): Promise<ReplicationStatus> {
+  async status(@Param('id') id: string): Promise<AnswerOf<'replication'>> {
     return this.queue.status(id);
   }
 
   @Get('replication-rules')
-  async listRules(): Promise<{ rules: ReplicationRule[] }> {
+  async listRules(): Promise<AnswerOf<'listReplicationRules'>> {
     return { rules: await this.rules.list() };
   }
 
   @Post('replication-rules')
   @HttpCode(201)
-  async createRule(@Body() body: unknown): Promise<ReplicationRule> {
+  async createRule(@Body() body: unknown): Promise<AnswerOf<'createReplicationRule'>> {
     const target = (body as { target?: { upstream?: unknown } } | undefined)?.target?.upstream;
     if (typeof target === 'string') await this.upstreams.get(target);
     return this.rules.create(body);
