@@ -1,7 +1,10 @@
-// The management API's OpenAPI document (@nestjs/swagger): every /api/v1 route and nothing else
-// (the /v2 registry API has its own spec; health, metrics and internal routes are not management).
+// The management API's OpenAPI document: @nestjs/swagger finds every /api/v1 route and its
+// parameters on the controllers; request bodies, answers and errors come from the API contract
+// (libs/api-contract), so no shape is written twice. The /v2 registry API has its own spec;
+// health, metrics and internal routes are not management.
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { openApiComponents, openApiPaths } from '@stevedore/api-contract';
 
 export const MANAGEMENT_PREFIX = '/api/v1/';
 
@@ -14,11 +17,22 @@ export function managementDocument(app: INestApplication): OpenAPIObject {
     .addBasicAuth()
     .build();
   const doc = SwaggerModule.createDocument(app, config);
+  const contract = openApiPaths();
   doc.paths = Object.fromEntries(
     Object.entries(doc.paths)
       .filter(([p]) => p.startsWith(MANAGEMENT_PREFIX))
-      .sort(([a], [b]) => a.localeCompare(b)),
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([p, item]) => {
+        const ops: Record<string, unknown> = { ...item };
+        for (const [method, parts] of Object.entries(contract[p] ?? {})) {
+          const op = ops[method] as Record<string, unknown> | undefined;
+          // Swagger's guess of the status and body is replaced by the contract's.
+          if (op) ops[method] = { ...op, ...parts };
+        }
+        return [p, ops];
+      }),
   );
+  doc.components = { ...doc.components, schemas: { ...doc.components?.schemas, ...openApiComponents().schemas } };
   return doc;
 }
 

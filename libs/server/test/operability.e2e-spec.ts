@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { apiRoutes, type ApiRoute } from '@stevedore/api-contract';
 import { buildLayout, http, policyFile, pushBlob, pushImage, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
 
 jest.setTimeout(180_000);
@@ -156,6 +157,26 @@ describe('operability (all-in-one)', () => {
         .sort();
     const checkedIn = JSON.parse(readFileSync(path.resolve(__dirname, '../../../docs/openapi.json'), 'utf8'));
     expect(routes(doc)).toEqual(routes(checkedIn));
+    // The API contract names exactly the served routes, and the document carries its shapes:
+    // every JSON body and answer, the success status, and errors as the OCI envelope.
+    const contract: ApiRoute[] = Object.values(apiRoutes);
+    expect(routes(doc)).toEqual(contract.map((c) => `${c.method} ${c.path}`).sort());
+    for (const c of contract) {
+      const op = doc.paths[c.path][c.method.toLowerCase()];
+      const shapes = {
+        route: `${c.method} ${c.path}`,
+        body: !!op.requestBody?.content?.['application/json']?.schema,
+        answer: !!op.responses[String(c.status)]?.content?.['application/json']?.schema,
+        error: op.responses.default?.content?.['application/json']?.schema?.$ref,
+      };
+      expect(shapes).toEqual({ route: shapes.route, body: !!c.body, answer: !!c.response, error: '#/components/schemas/ErrorEnvelope' });
+    }
+    expect(doc.components.schemas.ErrorEnvelope).toMatchObject({ type: 'object', required: ['errors'] });
+    expect(doc.paths['/api/v1/users'].post.requestBody.content['application/json'].schema).toMatchObject({
+      required: ['name', 'password'],
+    });
+    expect(doc.paths['/api/v1/upstreams/{id}'].put.requestBody.content['application/json'].schema).toMatchObject({ required: ['url'] });
+    expect(checkedIn.paths['/api/v1/upstreams'].post.requestBody).toEqual(doc.paths['/api/v1/upstreams'].post.requestBody);
     // And every documented route is served: the router knows it (a domain 404 is fine, "Cannot GET" is not).
     for (const route of routes(doc)) {
       const [method, p] = route.split(' ');
