@@ -1,136 +1,76 @@
-// Every call the CLI makes to the platform, in one place, so a route that moves is changed here only.
-// Images, exports and imports follow libs/images; containers, commits and jobs follow issue 7
-// (`/api/v1/containers/...`, `/api/v1/commits`, `/api/v1/commits:batch`, `/api/v1/jobs/:id` + SSE).
+// Every call the CLI makes to the platform, in one place. /api/v1 calls go through `call`: the route
+// (method, path, answer schema) comes from the API contract (libs/api-contract), which the server
+// validates and documents with, so the CLI cannot ask for a route or read a field the server lacks.
 import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import type { HttpClient, RawResponse } from './http-client';
+import { z } from 'zod';
+import {
+  apiRoutes,
+  routeFor,
+  type AnswerOf,
+  type ApiRoute,
+  type CommitRequest,
+  type Container,
+  type RouteName,
+} from '@stevedore/api-contract';
+import { CliError } from './errors';
+import type { HttpClient, RequestOptions, RawResponse } from './http-client';
 
-export interface ApiError {
-  code: string;
-  message: string;
-  detail?: unknown;
-}
+/** Shapes of the answers, from the API contract the server validates and documents with. */
+export type { CommitRequest as CommitSpec, Container, Entry as RemoteEntry, HistoryEntry, ImageSummary } from '@stevedore/api-contract';
 
-export interface ImageSummary {
-  repository: string;
-  tag: string;
-  digest: string;
-  mediaType: string;
-  id: string;
-  created: string | null;
-  compressedSize: number;
-  uncompressedSize: number | null;
-  platforms?: string[];
-}
-
-export interface HistoryEntry {
-  id?: string;
-  Id?: string;
-  created?: string;
-  Created?: string | number;
-  createdBy?: string;
-  CreatedBy?: string;
-  size?: number;
-  Size?: number;
-  comment?: string;
-  Comment?: string;
-  tags?: string[];
-  Tags?: string[] | null;
-  [k: string]: unknown;
-}
-
-export interface JobProgress {
-  phase?: string;
-  bytes?: number;
-  totalBytes?: number;
-  percent?: number;
-  files?: number;
-  totalFiles?: number;
-  [k: string]: unknown;
-}
-
-export interface JobStatus {
-  id: string;
-  kind?: string;
-  state: string;
-  progress?: JobProgress | number | null;
-  result?: any;
-  error?: ApiError;
-  createdAt?: string;
-  finishedAt?: string;
-  children?: unknown;
-  [k: string]: unknown;
-}
-
-export interface ContainerSummary {
-  id?: string;
-  name: string;
-  image: string;
-  state?: string;
-  paused?: boolean;
-  createdAt?: string;
-  [k: string]: unknown;
-}
-
-export interface CommitSpec {
-  container: string;
-  repository?: string;
-  tag?: string;
-  reference?: string;
-  author?: string;
-  message?: string;
-  changes?: string[];
-  pause?: boolean;
-}
+/** What every job route answers, whichever kind: what waiting for a job reads. */
+export type JobStatus = AnswerOf<'job'> | AnswerOf<'exportStatus'> | AnswerOf<'importStatus'> | AnswerOf<'replication'>;
 
 const enc = encodeURIComponent;
-
-/** An entry of the container's filesystem as the server reports it (libs/unionfs Entry). */
-export interface RemoteEntry {
-  path: string;
-  type: string;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtime: number;
-  size: number;
-  linkname?: string;
-}
 
 export class StevedoreApi {
   constructor(readonly http: HttpClient) {}
 
+  /**
+   * Calls a route of the API contract and parses its answer through the route's schema: an answer
+   * the contract does not accept is an error here, not a field read as undefined later.
+   */
+  async call<N extends RouteName>(name: N, path: string, opts: Omit<RequestOptions, 'method'> = {}): Promise<AnswerOf<N>> {
+    const route: ApiRoute = apiRoutes[name];
+    if (routeFor(route.method, path) !== route) throw new Error(`${path} is not the path of ${route.method} ${route.path}`);
+    const answer = await this.http.json(path, { ...opts, method: route.method });
+    if (!route.response) return undefined as AnswerOf<N>;
+    const parsed = route.response.safeParse(answer);
+    if (!parsed.success)
+      throw new CliError(
+        `the server's answer to ${route.method} ${route.path} does not match this CLI's API contract:\n${z.prettifyError(parsed.error)}`,
+        'UNEXPECTED_ANSWER',
+        'the server and this CLI are of different versions',
+      );
+    // The schema is the route's own (apiRoutes[name]); TypeScript cannot follow that through the index.
+    return parsed.data as AnswerOf<N>;
+  }
+
   // ---- images (libs/images: images.controller.ts)
   listImages(q: { repository?: string; n?: number; last?: string } = {}) {
-    return this.http.json<{ items: ImageSummary[]; next?: string }>('/api/v1/images', { query: q });
+    return this.call('listImages', '/api/v1/images', { query: q });
   }
   inspectImage(ref: string) {
-    return this.http.json<Record<string, any>>('/api/v1/images/inspect', { query: { ref } });
+    return this.call('inspectImage', '/api/v1/images/inspect', { query: { ref } });
   }
   history(ref: string) {
-    return this.http.json<HistoryEntry[]>('/api/v1/images/history', { query: { ref } });
+    return this.call('imageHistory', '/api/v1/images/history', { query: { ref } });
   }
   tag(source: string, target: string) {
-    return this.http.json<{ source: string; target: string; digest: string; previous?: string }>('/api/v1/images/tag', {
-      method: 'POST',
-      json: { source, target },
-    });
+    return this.call('tagImage', '/api/v1/images/tag', { json: { source, target } });
   }
   removeImage(ref: string, force: boolean) {
-    return this.http.json<{ untagged: string[]; deleted: string[] }>('/api/v1/images', {
-      method: 'DELETE',
-      query: { ref, force: force ? 'true' : undefined },
-    });
+    return this.call('removeImage', '/api/v1/images', { query: { ref, force: force ? 'true' : undefined } });
   }
   importRootfs(
     body: () => Readable,
     q: { ref: string; change?: string[]; message?: string; author?: string; platform?: string },
     size?: number,
   ) {
-    return this.http.json<Record<string, any>>('/api/v1/images/import', {
-      method: 'POST',
+    return this.call('importRootfs', '/api/v1/images/import', {
       query: q,
       body,
       headers: size !== undefined ? { 'content-length': String(size) } : {},
@@ -139,38 +79,34 @@ export class StevedoreApi {
 
   // ---- save / load (libs/images: exports.controller.ts, imports.controller.ts)
   createExport(references: string[], compression: 'none' | 'gzip') {
-    return this.http.json<JobStatus>('/api/v1/exports', { method: 'POST', json: { references, compression } });
+    return this.call('createExport', '/api/v1/exports', { json: { references, compression } });
   }
   exportStatus(id: string) {
-    return this.http.json<JobStatus>(`/api/v1/exports/${enc(id)}`);
+    return this.call('exportStatus', `/api/v1/exports/${enc(id)}`);
   }
   exportArchive(id: string): Promise<RawResponse> {
     return this.http.stream(`/api/v1/exports/${enc(id)}/archive`);
   }
   deleteExport(id: string) {
-    return this.http.json<void>(`/api/v1/exports/${enc(id)}`, { method: 'DELETE' });
+    return this.call('deleteExport', `/api/v1/exports/${enc(id)}`);
   }
   createImport(body: () => Readable, size: number, repository?: string) {
-    return this.http.json<JobStatus>('/api/v1/imports', {
-      method: 'POST',
+    return this.call('createImport', '/api/v1/imports', {
       query: { repository },
       body,
       headers: { 'content-length': String(size) },
     });
   }
   importStatus(id: string) {
-    return this.http.json<JobStatus>(`/api/v1/imports/${enc(id)}`);
+    return this.call('importStatus', `/api/v1/imports/${enc(id)}`);
   }
 
-  // ---- containers (issue 7; Docker Engine API shapes where the issue is silent)
+  // ---- containers (libs/containers)
   createContainer(name: string, image: string) {
-    return this.http.json<ContainerSummary>('/api/v1/containers', { method: 'POST', json: { name, image } });
+    return this.call('createContainer', '/api/v1/containers', { json: { name, image } });
   }
-  async listContainers(): Promise<ContainerSummary[]> {
-    const r = await this.http.json<ContainerSummary[] | { items?: ContainerSummary[]; containers?: ContainerSummary[] }>(
-      '/api/v1/containers',
-    );
-    return Array.isArray(r) ? r : (r?.containers ?? r?.items ?? []);
+  async listContainers(): Promise<Container[]> {
+    return (await this.call('listContainers', '/api/v1/containers')).containers;
   }
 
   private readonly containerIds = new Map<string, string>();
@@ -179,49 +115,42 @@ export class StevedoreApi {
     const known = this.containerIds.get(nameOrId);
     if (known) return known;
     const list = await this.listContainers();
-    const hit =
-      list.find((x) => x.name === nameOrId) ?? list.find((x) => x.id === nameOrId) ?? list.find((x) => !!x.id && x.id.startsWith(nameOrId));
+    const hit = list.find((x) => x.name === nameOrId) ?? list.find((x) => x.id === nameOrId) ?? list.find((x) => x.id.startsWith(nameOrId));
     const id = enc(hit?.id ?? nameOrId);
     this.containerIds.set(nameOrId, id);
     return id;
   }
   async inspectContainer(name: string) {
-    return this.http.json<ContainerSummary>(`/api/v1/containers/${await this.cid(name)}`);
+    return this.call('inspectContainer', `/api/v1/containers/${await this.cid(name)}`);
   }
   async removeContainer(name: string, force: boolean) {
-    return this.http.json<void>(`/api/v1/containers/${await this.cid(name)}`, {
-      method: 'DELETE',
-      query: { force: force ? 'true' : undefined },
-    });
+    return this.call('removeContainer', `/api/v1/containers/${await this.cid(name)}`, { query: { force: force ? 'true' : undefined } });
   }
   async pause(name: string) {
-    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/pause`, { method: 'POST' });
+    return this.call('pauseContainer', `/api/v1/containers/${await this.cid(name)}/pause`);
   }
   async unpause(name: string) {
-    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/unpause`, { method: 'POST' });
+    return this.call('unpauseContainer', `/api/v1/containers/${await this.cid(name)}/unpause`);
   }
   async changes(name: string) {
-    return this.http.json<Array<{ Path?: string; path?: string; Kind?: number | string; kind?: number | string }> | { items: unknown[] }>(
-      `/api/v1/containers/${await this.cid(name)}/changes`,
-    );
+    return (await this.call('containerChanges', `/api/v1/containers/${await this.cid(name)}/changes`)).changes;
   }
   /**
    * Applies a tar to the container's read-write layer as an upper layer rooted at `/` (the
    * server's `PUT /archive?mode=overlay`): entry names carry the destination path.
    */
   async putArchive(name: string, body: () => Readable) {
-    return this.http.json<unknown>(`/api/v1/containers/${await this.cid(name)}/archive`, {
-      method: 'PUT',
+    return this.call('putArchive', `/api/v1/containers/${await this.cid(name)}/archive`, {
       query: { mode: 'overlay' },
       body,
       headers: { 'content-type': 'application/x-tar' },
     });
   }
   async statPath(name: string, path: string) {
-    return this.http.json<RemoteEntry>(`/api/v1/containers/${await this.cid(name)}/stat`, { query: { path } });
+    return this.call('statPath', `/api/v1/containers/${await this.cid(name)}/stat`, { query: { path } });
   }
   async listDir(name: string, path: string) {
-    return this.http.json<{ entries: RemoteEntry[] }>(`/api/v1/containers/${await this.cid(name)}/dir`, { query: { path } });
+    return this.call('listDir', `/api/v1/containers/${await this.cid(name)}/dir`, { query: { path } });
   }
   async readFile(name: string, path: string): Promise<RawResponse> {
     return this.http.stream(`/api/v1/containers/${await this.cid(name)}/files`, { query: { path } });
@@ -260,20 +189,17 @@ export class StevedoreApi {
   }
 
   // ---- commits and jobs (issue 7)
-  async commit(spec: CommitSpec) {
+  async commit(spec: CommitRequest) {
     const container = decodeURIComponent(await this.cid(spec.container));
-    return this.http.json<JobStatus>('/api/v1/commits', { method: 'POST', json: { ...spec, container } });
+    return this.call('commit', '/api/v1/commits', { json: { ...spec, container } });
   }
-  async commitBatch(commits: CommitSpec[]) {
-    const resolved = [];
+  async commitBatch(commits: CommitRequest[]) {
+    const resolved: CommitRequest[] = [];
     for (const c of commits) resolved.push({ ...c, container: decodeURIComponent(await this.cid(c.container)) });
-    return this.http.json<JobStatus>('/api/v1/commits:batch', { method: 'POST', json: { commits: resolved } });
-  }
-  listJobs() {
-    return this.http.json<JobStatus[] | { items: JobStatus[] }>('/api/v1/jobs');
+    return this.call('commitBatch', '/api/v1/commits:batch', { json: { commits: resolved } });
   }
   job(id: string) {
-    return this.http.json<JobStatus>(`/api/v1/jobs/${enc(id)}`);
+    return this.call('job', `/api/v1/jobs/${enc(id)}`);
   }
   jobEvents(id: string): Promise<RawResponse> {
     return this.http.stream(`/api/v1/jobs/${enc(id)}/events`, { headers: { accept: 'text/event-stream' } });
@@ -281,13 +207,13 @@ export class StevedoreApi {
 
   // ---- registries (libs/upstream)
   replicate(source: string, target: { upstream: string; name: string; tag?: string }) {
-    return this.http.json<{ id: string }>('/api/v1/replications', { method: 'POST', json: { source, target } });
+    return this.call('replicate', '/api/v1/replications', { json: { source, target } });
   }
   replication(id: string) {
-    return this.http.json<JobStatus>(`/api/v1/replications/${enc(id)}`);
+    return this.call('replication', `/api/v1/replications/${enc(id)}`);
   }
   upstreams() {
-    return this.http.json<{ upstreams: Array<{ id: string; url: string; prefixes?: string[]; default?: boolean }> }>('/api/v1/upstreams');
+    return this.call('listUpstreams', '/api/v1/upstreams');
   }
 
   // ---- /v2 (pull through the platform)
@@ -306,12 +232,4 @@ export class StevedoreApi {
   blob(name: string, digest: string): Promise<RawResponse> {
     return this.http.stream(`/v2/${name}/blobs/${digest}`);
   }
-}
-
-/** The list endpoints of issue 7 may answer an array or `{items}`; accept both. */
-export function itemsOf<T>(v: T[] | { items: T[] } | undefined): T[] {
-  if (!v) return [];
-  if (Array.isArray(v)) return v;
-  // Lists arrive as `{items}` or named after what they hold (`{containers}`, `{changes}`).
-  return v.items ?? (Object.values(v).find(Array.isArray) as T[] | undefined) ?? [];
 }

@@ -75,12 +75,12 @@ export class HttpClient {
     return res;
   }
 
-  /** Sends and expects 2xx; the body is parsed as JSON (empty body: undefined). */
-  async json<T>(path: string, opts: RequestOptions = {}): Promise<T> {
+  /** Sends and expects 2xx; the body is parsed as JSON (empty body: undefined), for the caller to check. */
+  async json(path: string, opts: RequestOptions = {}): Promise<unknown> {
     const res = await this.send(path, opts);
     const text = await res.body.text();
     if (res.status < 200 || res.status >= 300) throw errorFromResponse(res.status, text);
-    return (text ? JSON.parse(text) : undefined) as T;
+    return text ? JSON.parse(text) : undefined;
   }
 
   /** Sends and expects 2xx; the body stays a stream for the caller. */

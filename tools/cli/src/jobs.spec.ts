@@ -1,5 +1,5 @@
 import { progressNumbers, SseParser, waitForJob } from './jobs';
-import type { JobStatus } from './api-client';
+import type { JobLike } from './jobs';
 
 describe('jobs', () => {
   it('parses server-sent events across chunks', () => {
@@ -30,14 +30,14 @@ describe('jobs', () => {
   });
 
   it('polls until completed and reports progress', async () => {
-    const states: JobStatus[] = [
+    const states: Array<JobLike & { id: string }> = [
       { id: 'j', state: 'waiting', progress: null },
       { id: 'j', state: 'active', progress: { bytes: 1, totalBytes: 2 } },
       { id: 'j', state: 'completed', progress: { bytes: 2, totalBytes: 2 }, result: { id: 'sha256:x' } },
     ];
     const seen: number[] = [];
     const final = await waitForJob({
-      status: async () => states.shift() as JobStatus,
+      status: async () => states.shift()!,
       what: 'x',
       intervalMs: 1,
       progress: { update: (d) => seen.push(d), stop: () => undefined },

@@ -1,7 +1,6 @@
 // Waiting for a server-side job (export, import, commit, batch, replication) with a progress bar:
 // the job's server-sent events when the server has them, else polling its status.
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { JobProgress, JobStatus } from './api-client';
 import type { RawResponse } from './http-client';
 import { CliError } from './errors';
 import type { Progress } from './output';
@@ -43,32 +42,49 @@ export class SseParser {
   }
 }
 
-/** Progress as `done/total` for a bar: bytes when the job counts bytes, else percent. */
-export function progressNumbers(p: JobStatus['progress']): { done: number; total?: number; phase?: string; bytes: boolean } {
-  if (typeof p === 'number') return { done: p, total: 100, bytes: false };
-  if (!p) return { done: 0, bytes: false };
-  const q = p as JobProgress;
-  // Replication reports {bytes: {done, total}, ...}.
-  const nested = q.bytes as unknown as { done?: number; total?: number } | undefined;
-  if (nested && typeof nested === 'object' && typeof nested.total === 'number' && nested.total > 0) {
-    return { done: Number(nested.done ?? 0), total: nested.total, phase: q.phase, bytes: true };
-  }
-  if (typeof q.totalBytes === 'number' && q.totalBytes > 0)
-    return { done: Number(q.bytes ?? 0), total: q.totalBytes, phase: q.phase, bytes: true };
-  if (typeof q.percent === 'number') return { done: q.percent, total: 100, phase: q.phase, bytes: false };
-  if (typeof q.totalFiles === 'number' && q.totalFiles > 0)
-    return { done: Number(q.files ?? 0), total: q.totalFiles, phase: q.phase, bytes: false };
-  return { done: Number(q.bytes ?? 0), phase: q.phase, bytes: typeof q.bytes === 'number' };
+/** What waiting reads of any job status (commit, batch, export, import, replication). */
+export interface JobLike {
+  state: string;
+  progress?: unknown;
+  error?: { code: string; message: string };
+  result?: unknown;
 }
 
-export function jobError(s: JobStatus, what: string): CliError {
+const fields = (v: unknown): Record<string, unknown> | undefined =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+const count = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/**
+ * Progress as `done/total` for a bar: bytes when the job counts bytes, else percent or files. Each
+ * kind reports its own shape (libs/api-contract: ExportProgress, CommitProgress, ReplicateProgress).
+ */
+export function progressNumbers(p: unknown): { done: number; total?: number; phase?: string; bytes: boolean } {
+  if (typeof p === 'number') return { done: p, total: 100, bytes: false };
+  const q = fields(p);
+  if (!q) return { done: 0, bytes: false };
+  const phase = typeof q['phase'] === 'string' ? q['phase'] : undefined;
+  // Replication reports {bytes: {done, total}, ...}.
+  const nested = fields(q['bytes']);
+  const nestedTotal = count(nested?.['total']);
+  if (nested && nestedTotal) return { done: count(nested['done']) ?? 0, total: nestedTotal, phase, bytes: true };
+  const totalBytes = count(q['totalBytes']);
+  if (totalBytes) return { done: count(q['bytes']) ?? 0, total: totalBytes, phase, bytes: true };
+  const percent = count(q['percent']);
+  if (percent !== undefined) return { done: percent, total: 100, phase, bytes: false };
+  const totalFiles = count(q['totalFiles']);
+  if (totalFiles) return { done: count(q['files']) ?? 0, total: totalFiles, phase, bytes: false };
+  return { done: count(q['bytes']) ?? 0, phase, bytes: count(q['bytes']) !== undefined };
+}
+
+export function jobError(s: JobLike, what: string): CliError {
   if (s.error?.message) return new CliError(`${what} failed: ${s.error.message}`, s.error.code);
   return new CliError(`${what} failed (${s.state})`, 'JOB_FAILED');
 }
 
-export interface WaitOptions {
-  status: () => Promise<JobStatus>;
-  /** Server-sent events of the job; undefined or a 404 means poll. */
+export interface WaitOptions<S extends JobLike> {
+  /** The job's status, parsed through the API contract. */
+  status: () => Promise<S>;
+  /** Server-sent events of the job (progress as it happens); undefined or a failure means poll. */
   events?: () => Promise<RawResponse>;
   progress?: Progress;
   what: string;
@@ -76,50 +92,49 @@ export interface WaitOptions {
 }
 
 /** Resolves with the final status when it is `completed`; throws the job's error otherwise. */
-export async function waitForJob(o: WaitOptions): Promise<JobStatus> {
-  const show = (s: JobStatus) => {
-    const n = progressNumbers(s.progress);
-    o.progress?.update(n.done, n.total, n.phase ?? s.state);
+export async function waitForJob<S extends JobLike>(o: WaitOptions<S>): Promise<S> {
+  const show = (progress: unknown, state: string) => {
+    const n = progressNumbers(progress);
+    o.progress?.update(n.done, n.total, n.phase ?? state);
   };
-  let final: JobStatus | undefined;
-  if (o.events) final = await followEvents(o.events, show).catch(() => undefined);
+  // The events only move the bar and tell when the job ended; the final status is always read
+  // from the status route, so what the caller gets has been checked against the contract.
+  if (o.events) await followEvents(o.events, show).catch(() => false);
   const interval = o.intervalMs ?? 250;
+  let final: S | undefined;
   while (!final) {
     const s = await o.status();
-    show(s);
+    show(s.progress, s.state);
     if (DONE_STATES.has(s.state)) final = s;
     else await sleep(interval);
   }
-  // The event stream may end on the terminal event without the result; the status has it.
-  if (!('result' in final) && final.state === 'completed') final = await o.status();
   o.progress?.stop();
   if (final.state !== 'completed') throw jobError(final, o.what);
   return final;
 }
 
-async function followEvents(open: () => Promise<RawResponse>, show: (s: JobStatus) => void): Promise<JobStatus | undefined> {
+/** Follows the stream until the job's terminal event; true when it came. */
+async function followEvents(open: () => Promise<RawResponse>, show: (progress: unknown, state: string) => void): Promise<boolean> {
   const res = await open();
   const parser = new SseParser();
   res.body.setEncoding('utf8');
   for await (const chunk of res.body) {
-    for (const ev of parser.feed(chunk as string)) {
-      let data: any;
+    for (const ev of parser.feed(String(chunk))) {
+      let data: unknown;
       try {
         data = JSON.parse(ev.data);
       } catch {
         continue;
       }
-      const status: JobStatus =
-        data && typeof data === 'object' && 'state' in data
-          ? data
-          : { id: '', state: ev.event === 'progress' ? 'active' : ev.event, progress: data?.progress ?? data };
-      if (ev.event === 'failed' && !status.error && data?.code) status.error = data;
-      show(status);
-      if (DONE_STATES.has(status.state) || DONE_STATES.has(ev.event)) {
+      // `progress` events carry the progress itself; the others a whole job status.
+      const status = ev.event === 'progress' ? undefined : fields(data);
+      const state = typeof status?.['state'] === 'string' ? status['state'] : ev.event === 'progress' ? 'active' : ev.event;
+      show(status ? status['progress'] : data, state);
+      if (DONE_STATES.has(state) || DONE_STATES.has(ev.event)) {
         res.body.destroy();
-        return { ...status, state: DONE_STATES.has(status.state) ? status.state : ev.event };
+        return true;
       }
     }
   }
-  return undefined;
+  return false;
 }

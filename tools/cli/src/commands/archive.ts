@@ -72,9 +72,8 @@ export function registerArchive(program: Command, ctx: () => Context): void {
       up.stop();
       const bar = createProgress('Loading', { quiet: o.quiet, bytes: true });
       const done = await waitForJob({ status: () => c.api.importStatus(job.id), progress: bar, what: `load of ${o.input}` });
-      const report = done.result as { loaded?: string[]; skipped?: Array<{ id: string; reason: string }> } | undefined;
-      for (const line of report?.loaded ?? []) c.print(line);
-      for (const s of report?.skipped ?? []) c.note(`Skipped ${s.id}: ${s.reason}`);
+      for (const line of done.result?.loaded ?? []) c.print(line);
+      for (const s of done.result?.skipped ?? []) c.note(`Skipped ${s.id}: ${s.reason}`);
     });
 
   program
@@ -95,6 +94,6 @@ export function registerArchive(program: Command, ctx: () => Context): void {
       await c.api.http.prime();
       const res = await c.api.importRootfs(file.open, { ref, change: o.change, message: o.message, platform: o.platform }, file.size);
       up.stop();
-      c.print(String(res['id'] ?? res['digest']));
+      c.print(res.id);
     });
 }

@@ -22,22 +22,15 @@ describe('commit arguments', () => {
     expect(commitSpec('bh', 'busy_httpd:v0.2', { author: 'alex <452427904@qq.com>', change: ['CMD ["/bin/httpd"]'], pause: true })).toEqual(
       {
         container: 'bh',
-        repository: 'busy_httpd',
         reference: 'busy_httpd:v0.2',
-        tag: 'v0.2',
         author: 'alex <452427904@qq.com>',
         changes: ['CMD ["/bin/httpd"]'],
         pause: true,
       },
     );
-    expect(commitSpec('bh', 'app', {})).toEqual({
-      container: 'bh',
-      repository: 'app',
-      tag: 'latest',
-      reference: 'app:latest',
-      pause: true,
-    });
-    expect(commitSpec('bh', undefined, { pause: false })).toEqual({ container: 'bh', pause: false });
+    expect(commitSpec('bh', 'app', {})).toEqual({ container: 'bh', reference: 'app:latest', pause: true });
+    // The server names every commit: without a target there is nothing to send.
+    expect(() => commitSpec('bh', undefined, { pause: false })).toThrow(/needs a REPOSITORY\[:TAG\]/);
   });
 
   it('reads batch files', () => {
@@ -48,20 +41,24 @@ describe('commit arguments', () => {
       ]),
     );
     expect(specs).toEqual([
-      { container: 'c1', repository: 'app', tag: 'v1', reference: 'app:v1', changes: ['ENV A=1'], pause: true },
-      { container: 'c2', repository: 'app', tag: 'v2', reference: 'app:v2', pause: false },
+      { container: 'c1', reference: 'app:v1', changes: ['ENV A=1'], pause: true },
+      { container: 'c2', reference: 'app:v2', pause: false },
     ]);
-    expect(parseBatchFile(JSON.stringify({ commits: [{ container: 'c' }] }))).toEqual([{ container: 'c', pause: true }]);
+    expect(parseBatchFile(JSON.stringify({ commits: [{ container: 'c', reference: 'app' }] }))).toEqual([
+      { container: 'c', reference: 'app:latest', pause: true },
+    ]);
+    expect(() => parseBatchFile(JSON.stringify([{ container: 'c' }]))).toThrow(/needs a REPOSITORY/);
     expect(() => parseBatchFile('[{"reference": "x"}]')).toThrow(/invalid at 0.container/);
     expect(() => parseBatchFile('nope')).toThrow(/not JSON/);
     expect(() => parseBatchFile('[]')).toThrow(/no commits/);
-    expect(() => parseBatchFile('[{"container":"c","changes":["RUN x"]}]')).toThrow(/must be one of/);
+    expect(() => parseBatchFile('[{"container":"c","reference":"a","changes":["RUN x"]}]')).toThrow(/must be one of/);
   });
 
   it('finds the image id in a result', () => {
     // The server's CommitResult: the image ID is the config digest, never the manifest digest.
-    expect(imageIdOf({ digest: 'sha256:b', configDigest: 'sha256:c', repository: 'r', tag: 't' })).toBe('sha256:c');
-    expect(imageIdOf({ digest: 'sha256:b' })).toBeUndefined();
+    const result = { reference: 'r:t', repository: 'r', tag: 't', digest: 'sha256:b', configDigest: 'sha256:c', files: 0, bytes: 0 };
+    expect(imageIdOf(result)).toBe('sha256:c');
+    expect(imageIdOf({ total: 0, succeeded: 0, failed: 0, items: [] })).toBeUndefined();
     expect(imageIdOf(undefined)).toBeUndefined();
   });
 
@@ -85,9 +82,7 @@ describe('commit arguments', () => {
       expect(code).toBe(0);
       expect(commit).toHaveBeenCalledWith({
         container: 'bh',
-        repository: 'busy_httpd',
         reference: 'busy_httpd:v0.2',
-        tag: 'v0.2',
         author: 'alex <452427904@qq.com>',
         changes: ['CMD ["/bin/httpd","-f","-h","/home/html"]'],
         pause: true,
@@ -97,13 +92,19 @@ describe('commit arguments', () => {
 
     it('--pause=false and repeated -c', async () => {
       const t = io();
-      expect(await run(['commit', '--pause=false', '-c', 'ENV A=1', '-c', 'EXPOSE 80', '-m', 'msg', 'bh'], t.io)).toBe(0);
-      expect(commit).toHaveBeenCalledWith({ container: 'bh', message: 'msg', changes: ['ENV A=1', 'EXPOSE 80'], pause: false });
+      expect(await run(['commit', '--pause=false', '-c', 'ENV A=1', '-c', 'EXPOSE 80', '-m', 'msg', 'bh', 'app:v1'], t.io)).toBe(0);
+      expect(commit).toHaveBeenCalledWith({
+        container: 'bh',
+        reference: 'app:v1',
+        message: 'msg',
+        changes: ['ENV A=1', 'EXPOSE 80'],
+        pause: false,
+      });
     });
 
     it('a bad -c is one error line and exit 1, before any request', async () => {
       const t = io();
-      expect(await run(['commit', '-c', 'RUN echo', 'bh'], t.io)).toBe(1);
+      expect(await run(['commit', '-c', 'RUN echo', 'bh', 'app:v1'], t.io)).toBe(1);
       expect(t.err()).toMatch(/^Error: invalid change "RUN echo": the instruction must be one of .*\(INVALID_CHANGE\)/);
       expect(t.err().trim().split('\n')).toHaveLength(1);
       expect(commit).not.toHaveBeenCalled();

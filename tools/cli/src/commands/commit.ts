@@ -1,13 +1,14 @@
-// `commit` (one container, or many with --batch) as a job on the server, and `jobs ls` / `jobs wait`.
+// `commit` (one container, or many with --batch) as a job on the server, and `jobs wait`.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
-import { itemsOf, type CommitSpec, type JobStatus } from '../api-client';
+import type { AnswerOf } from '@stevedore/api-contract';
+import type { CommitSpec } from '../api-client';
 import { collectChange, parseLocalRef } from '../args';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { jobError, progressNumbers, waitForJob } from '../jobs';
-import { createProgress, table, timeAgo } from '../output';
+import { jobError, waitForJob } from '../jobs';
+import { createProgress } from '../output';
 
 const BatchEntry = z.object({
   container: z.string().min(1),
@@ -28,17 +29,18 @@ export interface CommitFlags {
   pause?: boolean;
 }
 
-/** One commit spec for the API from docker commit's arguments. */
+/** One commit request for the API (the contract's CommitSpecSchema) from docker commit's arguments. */
 export function commitSpec(container: string, target: string | undefined, o: CommitFlags, serverKey?: string): CommitSpec {
-  const spec: CommitSpec = { container };
-  if (target) {
-    const ref = parseLocalRef(target, serverKey, { defaultTag: true });
-    if (ref.digest) throw new CliError('a commit target cannot name a digest', 'INVALID_ARGUMENT', 'write REPOSITORY[:TAG]');
-    spec.repository = ref.name;
-    spec.tag = ref.tag;
-    // The server's commit API (libs/commits CommitSpecSchema) takes one `reference`.
-    spec.reference = ref.tag ? `${ref.name}:${ref.tag}` : ref.name;
-  }
+  // The server names every image it commits: unlike docker, an untagged commit is not possible.
+  if (!target)
+    throw new CliError(
+      `a commit of ${container} needs a REPOSITORY[:TAG]`,
+      'INVALID_ARGUMENT',
+      'stevedore commit CONTAINER REPOSITORY[:TAG]',
+    );
+  const ref = parseLocalRef(target, serverKey, { defaultTag: true });
+  if (ref.digest) throw new CliError('a commit target cannot name a digest', 'INVALID_ARGUMENT', 'write REPOSITORY[:TAG]');
+  const spec: CommitSpec = { container, reference: ref.tag ? `${ref.name}:${ref.tag}` : ref.name };
   if (o.author !== undefined) spec.author = o.author;
   if (o.message !== undefined) spec.message = o.message;
   if (o.change?.length) spec.changes = o.change;
@@ -79,33 +81,27 @@ export function parseBatchFile(text: string, serverKey?: string): CommitSpec[] {
   });
 }
 
-/** The new image's ID from a commit job's result, whatever the worker named it. */
-/** Docker's image ID of a commit: the config digest the server's CommitResult carries (not the manifest digest). */
-export function imageIdOf(result: unknown): string | undefined {
-  const id = (result as { configDigest?: unknown } | undefined)?.configDigest;
-  return typeof id === 'string' ? id : undefined;
+type CommitJob = AnswerOf<'job'>;
+
+/** Docker's image ID of a commit: the config digest of the server's CommitResult (not the manifest digest). */
+export function imageIdOf(result: CommitJob['result']): string | undefined {
+  return result && 'configDigest' in result ? result.configDigest : undefined;
 }
 
-function printBatch(c: Context, final: JobStatus): void {
-  const children: any[] = Array.isArray(final.result?.children)
-    ? final.result.children
-    : Array.isArray(final.result)
-      ? final.result
-      : Array.isArray(final.children)
-        ? final.children
-        : [];
+/** One line per commit of a finished batch: the reference and its image digest, or its error. */
+function printBatch(c: Context, final: CommitJob): void {
+  const items = final.result && 'items' in final.result ? final.result.items : [];
   let failed = 0;
-  for (const ch of children) {
-    const name = ch.reference ?? ch.target ?? ch.container ?? ch.id ?? '?';
-    if (ch.error || ch.state === 'failed') {
+  for (const item of items) {
+    if (item.error) {
       failed++;
-      c.print(`${name}: Error: ${ch.error?.message ?? 'failed'}${ch.error?.code ? ` (${ch.error.code})` : ''}`);
-    } else c.print(`${name}: ${imageIdOf(ch.result ?? ch) ?? ''}`);
+      c.print(`${item.reference}: Error: ${item.error.message} (${item.error.code})`);
+    } else c.print(`${item.reference}: ${item.digest ?? ''}`);
   }
-  if (failed) throw new CliError(`${failed} of ${children.length} commits failed`, 'JOB_FAILED');
+  if (failed) throw new CliError(`${failed} of ${items.length} commits failed`, 'JOB_FAILED');
 }
 
-async function waitCommit(c: Context, id: string, quiet: boolean, what: string): Promise<JobStatus> {
+async function waitCommit(c: Context, id: string, quiet: boolean, what: string): Promise<CommitJob> {
   const bar = createProgress('Committing', { quiet, bytes: true });
   return waitForJob({ status: () => c.api.job(id), events: () => c.api.jobEvents(id), progress: bar, what });
 }
@@ -158,33 +154,8 @@ export function registerCommit(program: Command, ctx: () => Context): void {
       },
     );
 
+  // No `jobs ls`: the server has no route that lists jobs (the API contract names none).
   const jobs = program.command('jobs').description('Server-side jobs (commits and batches)');
-  jobs
-    .command('ls')
-    .description('List jobs')
-    .option('--json', 'JSON')
-    .option('-q, --quiet', 'only IDs')
-    .action(async (o: { json?: boolean; quiet?: boolean }) => {
-      const c = ctx();
-      const items = itemsOf(await c.api.listJobs());
-      if (o.json) return c.print(JSON.stringify(items, null, 2));
-      if (o.quiet) return items.forEach((j) => c.print(j.id));
-      c.io.stdout.write(
-        table(
-          ['JOB ID', 'KIND', 'STATE', 'PROGRESS', 'CREATED'],
-          items.map((j) => {
-            const p = progressNumbers(j.progress);
-            return [
-              j.id,
-              String(j.kind ?? j['name'] ?? ''),
-              j.state,
-              p.total ? `${Math.floor((p.done / p.total) * 100)}%` : '',
-              timeAgo(j.createdAt),
-            ];
-          }),
-        ),
-      );
-    });
   jobs
     .command('wait')
     .description('Wait for a job, then print its result (the image ID of a commit)')
@@ -194,7 +165,7 @@ export function registerCommit(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore jobs wait $(stevedore commit -d bh app:v1)')
     .action(async (id: string, o: { quiet?: boolean; json?: boolean }) => {
       const c = ctx();
-      let final: JobStatus;
+      let final: CommitJob;
       try {
         final = await waitCommit(c, id, !!o.quiet, `job ${id}`);
       } catch (e) {
@@ -202,7 +173,7 @@ export function registerCommit(program: Command, ctx: () => Context): void {
         throw e;
       }
       if (o.json) return c.print(JSON.stringify(final, null, 2));
-      if (Array.isArray(final.result?.children) || Array.isArray(final.children)) return printBatch(c, final);
+      if (final.kind === 'batch') return printBatch(c, final);
       const id2 = imageIdOf(final.result);
       if (id2) c.print(id2);
       else if (final.state !== 'completed') throw jobError(final, `job ${id}`);

@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import { itemsOf, type ContainerSummary } from '../api-client';
+import type { Change } from '@stevedore/api-contract';
 import { parseCopyEndpoint } from '../args';
 import type { Context } from '../context';
 import { CliError, formatError } from '../errors';
@@ -12,17 +12,9 @@ import { compileTemplate } from '../format-template';
 import { shortId, table, timeAgo } from '../output';
 import { extractTar, packPath } from '../tar-fs';
 
-const KINDS: Record<string, string> = { '0': 'C', '1': 'A', '2': 'D', modified: 'C', added: 'A', deleted: 'D', c: 'C', a: 'A', d: 'D' };
-
-/** One `diff` line as docker prints it: `A /path`, `C /path`, `D /path`. */
-export function diffLine(change: { Path?: string; path?: string; Kind?: number | string; kind?: number | string }): string {
-  const kind = String(change.Kind ?? change.kind ?? '');
-  return `${KINDS[kind.toLowerCase()] ?? kind} ${change.Path ?? change.path ?? ''}`;
-}
-
-function containerState(x: ContainerSummary): string {
-  if (x.paused) return 'paused';
-  return String(x.state ?? x['status'] ?? 'created');
+/** One `diff` line as docker prints it: `A /path`, `C /path`, `D /path` (the server's kind letters are docker's). */
+export function diffLine(change: Change): string {
+  return `${change.kind} ${change.path}`;
 }
 
 async function forEachName(c: Context, names: string[], fn: (n: string) => Promise<void>): Promise<void> {
@@ -64,15 +56,16 @@ export function registerContainers(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore container ls')
     .action(async (o: { quiet?: boolean; json?: boolean; format?: string }) => {
       const c = ctx();
-      const items = itemsOf(await c.api.listContainers());
+      const items = await c.api.listContainers();
       if (o.json) return c.print(JSON.stringify(items, null, 2));
-      if (o.quiet) return items.forEach((x) => c.print(x.name));
+      // A container created without a name is known by its id.
+      if (o.quiet) return items.forEach((x) => c.print(x.name ?? x.id));
       const rows = items.map((x) => ({
         ID: shortId(x.id),
-        Name: x.name,
-        Image: typeof x.image === 'string' ? x.image : ((x.image as { reference?: string } | undefined)?.reference ?? ''),
-        State: containerState(x),
-        CreatedSince: timeAgo(x.createdAt ?? (x['created'] as string | undefined)),
+        Name: x.name ?? '',
+        Image: x.image.reference,
+        State: x.state,
+        CreatedSince: timeAgo(x.createdAt),
       }));
       if (o.format) {
         const t = compileTemplate(o.format);
@@ -163,7 +156,7 @@ export function registerContainers(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore diff bh')
     .action(async (name: string) => {
       const c = ctx();
-      for (const ch of itemsOf((await c.api.changes(name)) as never)) c.print(diffLine(ch as never));
+      for (const ch of await c.api.changes(name)) c.print(diffLine(ch));
     });
 
   for (const verb of ['pause', 'unpause'] as const) {

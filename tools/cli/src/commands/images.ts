@@ -170,17 +170,17 @@ export function registerImages(program: Command, ctx: () => Context): void {
       const entries = await c.api.history(await c.resolveImage(ref, { defaultTag: true }));
       if (o.json) return c.print(JSON.stringify(entries, null, 2));
       const rows = entries.map((h: HistoryEntry) => {
-        const id = String(h.Id ?? h.id ?? '<missing>');
-        const created = h.Created ?? h.created;
-        const iso = typeof created === 'number' ? new Date(created * 1000).toISOString() : (created as string | undefined);
-        const by = String(h.CreatedBy ?? h.createdBy ?? '');
+        const id = h.Id;
+        // Moby's history gives Unix seconds; 0 is an unknown time.
+        const iso = h.Created ? new Date(h.Created * 1000).toISOString() : undefined;
+        const by = h.CreatedBy;
         return {
           ID: id === '<missing>' ? id : o.trunc === false ? id : shortId(id),
           CreatedAt: iso ?? '',
           CreatedSince: timeAgo(iso),
           CreatedBy: o.trunc === false || by.length <= 45 ? by : by.slice(0, 44) + '…',
-          Size: humanSize(Number(h.Size ?? h.size ?? 0)),
-          Comment: String(h.Comment ?? h.comment ?? ''),
+          Size: humanSize(h.Size),
+          Comment: h.Comment,
         };
       });
       if (o.quiet) return rows.forEach((r) => c.print(r.ID));

@@ -163,7 +163,7 @@ export function registerRegistry(program: Command, ctx: () => Context): void {
       if (o.detach) return c.print(job.id);
       const bar = createProgress('Pushing', { quiet: o.quiet, bytes: true });
       const final = await waitForJob({ status: () => c.api.replication(job.id), progress: bar, what: `push of ${image}`, intervalMs: 500 });
-      const r = final.result as { digest?: string; target?: string } | undefined;
+      const r = final.result;
       c.print(`${r?.target ?? `${target.upstream}/${target.name}:${target.tag ?? ''}`}: digest: ${r?.digest ?? ''}`);
     });
 }
