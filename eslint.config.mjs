@@ -47,7 +47,7 @@ export default [
         },
       ],
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
-      '@typescript-eslint/no-explicit-any': 'off',
+      '@typescript-eslint/no-explicit-any': 'error',
       'require-yield': 'off',
       // Non-null assertions mark values a check earlier guarantees; banning them only adds noise.
       '@typescript-eslint/no-non-null-assertion': 'off',

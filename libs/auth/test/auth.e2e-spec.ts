@@ -10,7 +10,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { SignJWT, decodeJwt } from 'jose';
 import { Agent, request } from 'undici';
-import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 
 const run = promisify(execFile);
 jest.setTimeout(180_000);
@@ -22,7 +22,7 @@ interface Answer {
   status: number;
   headers: Record<string, string>;
   text: string;
-  json<T = any>(): T;
+  json<T = UncheckedJson>(): T;
 }
 
 const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
@@ -68,7 +68,11 @@ describe('accounts and docker token auth', () => {
     return { status: r.statusCode, headers: flat, text, json: () => JSON.parse(text) };
   }
 
-  async function token(auth: string | undefined, scopes: string[], extra = ''): Promise<{ token: string; access: unknown; body: any }> {
+  async function token(
+    auth: string | undefined,
+    scopes: string[],
+    extra = '',
+  ): Promise<{ token: string; access: unknown; body: UncheckedJson }> {
     const q = scopes.map((sc) => `&scope=${encodeURIComponent(sc)}`).join('');
     const r = await call('GET', `/auth/token?service=stevedore${q}${extra}`, { auth });
     expect(r.status).toBe(200);

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { http, policyFile, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { http, policyFile, startStevedore, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 import { Api, baseLayout, expectStatus, pushLayout } from './helpers';
 
 jest.setTimeout(600_000);
@@ -76,12 +76,12 @@ it(`commits a batch of ${N} across ${WORKERS} workers${KILL ? ', one killed mid-
   expect(done.state).toBe('completed');
   expect(done.result.total).toBe(N + 1);
   expect(done.result.succeeded).toBe(N);
-  const missing = done.result.items.find((i: any) => i.reference === 'batch/img:missing');
+  const missing = done.result.items.find((i: UncheckedJson) => i.reference === 'batch/img:missing');
   expect(missing.error.code).toBe('NOT_FOUND');
 
-  const items = done.result.items.filter((i: any) => i.digest);
-  expect(new Set(items.map((i: any) => i.digest)).size).toBe(N);
-  await mapLimit(items, 8, async (item: any) => {
+  const items = done.result.items.filter((i: UncheckedJson) => i.digest);
+  expect(new Set(items.map((i: UncheckedJson) => i.digest)).size).toBe(N);
+  await mapLimit(items, 8, async (item: UncheckedJson) => {
     const tag = item.reference.split(':')[1];
     const r = await http(sut.url, 'GET', `/v2/batch/img/manifests/${tag}`, undefined, {
       accept: 'application/vnd.oci.image.manifest.v1+json',

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 import { Readable } from 'node:stream';
-import { http, policyFile, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { http, policyFile, startStevedore, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 import { Api, baseLayout, expectStatus, host, pushLayout, run, tarOf } from './helpers';
 
 jest.setTimeout(180_000);
@@ -60,14 +60,14 @@ async function layerEntries(name: string, digest: string): Promise<string[]> {
   return names;
 }
 
-async function manifestOf(name: string, ref: string): Promise<any> {
+async function manifestOf(name: string, ref: string): Promise<UncheckedJson> {
   const r = await http(sut.url, 'GET', `/v2/${name}/manifests/${ref}`, undefined, { accept: 'application/vnd.oci.image.manifest.v1+json' });
   expectStatus(r, 200);
   return JSON.parse(r.body.toString());
 }
 
 describe("the seed's docker commit", () => {
-  let result: any;
+  let result: UncheckedJson;
   let containerId: string;
 
   it('creates a container, writes /home/html/index.html and commits it as busy_httpd:v0.2', async () => {
@@ -99,7 +99,7 @@ describe("the seed's docker commit", () => {
   it('holds the base layers plus one layer with exactly the new files, and the config says so', async () => {
     const base = await manifestOf('library/busybox', 'base');
     const m = await manifestOf('busy_httpd', 'v0.2');
-    expect(m.layers.slice(0, 2).map((l: any) => l.digest)).toEqual(base.layers.map((l: any) => l.digest));
+    expect(m.layers.slice(0, 2).map((l: UncheckedJson) => l.digest)).toEqual(base.layers.map((l: UncheckedJson) => l.digest));
     expect(m.layers).toHaveLength(3);
     expect(m.layers[2].digest).toBe(result.layer.digest);
     expect(await layerEntries('busy_httpd', m.layers[2].digest)).toEqual(['home/', 'home/html/', 'home/html/index.html']);
@@ -153,7 +153,7 @@ describe('whiteouts and opaque directories', () => {
     await api.op(id, { op: 'chmod', path: '/bin/httpd', mode: '0755' });
     // The merged view shows what the container sees.
     const ls = expectStatus(await api.call('GET', `/api/v1/containers/${id}/dir?path=/var/www`), 200);
-    expect(ls.entries.map((e: any) => e.path)).toEqual(['var/www/new.html']);
+    expect(ls.entries.map((e: UncheckedJson) => e.path)).toEqual(['var/www/new.html']);
     expect((await api.call('GET', `/api/v1/containers/${id}/files?path=/etc/motd`)).status).toBe(404);
     expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/etc/passwd`), 200) as Buffer).toString()).toContain(
       'root:x',
@@ -202,7 +202,7 @@ describe('whiteouts and opaque directories', () => {
         { path: '/srv/app.txt', kind: 'A' },
       ]),
     );
-    expect(da.find((c: any) => c.path === '/etc/passwd')).toBeUndefined();
+    expect(da.find((c: UncheckedJson) => c.path === '/etc/passwd')).toBeUndefined();
 
     // The same filesystem as a whole rootfs: diffed against the image, it gives the same changes.
     const b = await api.create('library/busybox:base');
@@ -230,7 +230,7 @@ describe('whiteouts and opaque directories', () => {
         { path: '/srv/app.txt', kind: 'A' },
       ]),
     );
-    expect(db.filter((c: any) => c.kind !== 'C')).toEqual(da.filter((c: any) => c.kind !== 'C'));
+    expect(db.filter((c: UncheckedJson) => c.kind !== 'C')).toEqual(da.filter((c: UncheckedJson) => c.kind !== 'C'));
     const done = await api.wait((await api.commit({ container: b, reference: 'snapshot:1' })).id);
     const root = await unpack('snapshot:1', 'snap');
     expect(existsSync(join(root, 'etc/motd'))).toBe(false);
@@ -347,7 +347,7 @@ describe('bad input', () => {
       'through-symlink',
     ],
   ])('refuses a tar with %s', async (_what, entries, reason) => {
-    const r = await api.raw('PUT', `/api/v1/containers/${id}/archive`, await tarOf(entries as any), 'application/x-tar');
+    const r = await api.raw('PUT', `/api/v1/containers/${id}/archive`, await tarOf(entries), 'application/x-tar');
     expect(r.status).toBe(400);
     expect(r.json().errors[0].detail.reason).toBe(reason);
     expect(expectStatus(await api.call('GET', `/api/v1/containers/${id}/changes`), 200).changes).toEqual([]);
@@ -404,7 +404,7 @@ describe('after Redis is lost', () => {
     await api.write(id, '/kept', 'still here\n');
     await sut.stopRedis();
     await sut.startRedis();
-    let listed: any;
+    let listed: UncheckedJson;
     for (let i = 0; i < 100; i++) {
       const r = await api.call('GET', '/api/v1/containers');
       if (r.status === 200) {
@@ -413,7 +413,7 @@ describe('after Redis is lost', () => {
       }
       await new Promise((res) => setTimeout(res, 200));
     }
-    expect(listed.containers.map((c: any) => c.id)).toContain(id);
+    expect(listed.containers.map((c: UncheckedJson) => c.id)).toContain(id);
     expect((expectStatus(await api.call('GET', `/api/v1/containers/${id}/files?path=/kept`), 200) as Buffer).toString()).toBe(
       'still here\n',
     );

@@ -3,11 +3,11 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import tar from 'tar-stream';
-import { buildLayout, http, type Resp, type StevedoreUnderTest } from '@stevedore/testing';
+import { buildLayout, http, type Resp, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 
 export const run = promisify(execFile);
 
-export function expectStatus(r: Resp, status: number): any {
+export function expectStatus(r: Resp, status: number): UncheckedJson {
   if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.body.toString().slice(0, 600)}`);
   return r.body.length && (r.headers.get('content-type') ?? '').includes('json') ? r.json() : r.body;
 }
@@ -29,7 +29,7 @@ export class Api {
   async create(image: string): Promise<string> {
     return expectStatus(await this.call('POST', '/api/v1/containers', { image }), 201).id;
   }
-  async write(id: string, path: string, content: string | Buffer, mode?: string): Promise<any> {
+  async write(id: string, path: string, content: string | Buffer, mode?: string): Promise<UncheckedJson> {
     return expectStatus(
       await this.raw(
         'PUT',
@@ -39,15 +39,15 @@ export class Api {
       201,
     );
   }
-  async op(id: string, op: Record<string, unknown>): Promise<any> {
+  async op(id: string, op: Record<string, unknown>): Promise<UncheckedJson> {
     return expectStatus(await this.call('POST', `/api/v1/containers/${id}/ops`, op), 201);
   }
-  async commit(spec: Record<string, unknown>): Promise<any> {
+  async commit(spec: Record<string, unknown>): Promise<UncheckedJson> {
     const r = await this.call('POST', '/api/v1/commits', spec);
     if (r.status !== 202 && r.status !== 200) throw new Error(`commit: ${r.status} ${r.body}`);
     return r.json();
   }
-  async wait(id: string, timeoutMs = 120_000): Promise<any> {
+  async wait(id: string, timeoutMs = 120_000): Promise<UncheckedJson> {
     const end = Date.now() + timeoutMs;
     while (Date.now() < end) {
       const s = expectStatus(await this.call('GET', `/api/v1/jobs/${id}`), 200);

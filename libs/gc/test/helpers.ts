@@ -1,5 +1,5 @@
 // Helpers of the GC e2e tests: the admin API, waiting for runs, pulling an image whole, metrics.
-import { http, pullWhole, type StevedoreUnderTest } from '@stevedore/testing';
+import { http, pullWhole, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 
@@ -13,7 +13,7 @@ export function api(sut: StevedoreUnderTest, method: string, path: string, body?
   );
 }
 
-export async function runGc(sut: StevedoreUnderTest, body: Record<string, unknown> = {}): Promise<any> {
+export async function runGc(sut: StevedoreUnderTest, body: Record<string, unknown> = {}): Promise<UncheckedJson> {
   const r = await api(sut, 'POST', '/api/v1/gc', body);
   if (r.status !== 202) throw new Error(`POST /api/v1/gc: ${r.status} ${r.body}`);
   const id = r.json().id;

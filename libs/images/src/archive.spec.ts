@@ -77,7 +77,7 @@ describe('save and load (the seed: docker save -o bh.gz ... ; docker load -i bh.
     const manifestJson = JSON.parse(String(files.get('manifest.json')));
     expect(
       manifestJson
-        .map((m: any) => m.RepoTags)
+        .map((m: { RepoTags: string[] }) => m.RepoTags)
         .flat()
         .sort(),
     ).toEqual(['music51555/bh:latest', 'music51555/bh:v0.2']);

@@ -130,7 +130,8 @@ describe('docker import', () => {
     expect(r.layer.diffId).toBe(digestOf(rootfs));
     expect(r.layer.uncompressedSize).toBe(rootfs.length);
     const images = new ImageService(s.metadata, s.blobs, s.sizes);
-    const i = (await images.inspect('music51555/base:v1')) as any;
+    const i = await images.inspect('music51555/base:v1');
+    if (!('Config' in i)) throw new Error('inspected an index, not the imported image');
     expect(i.Config.Cmd).toEqual(['/bin/httpd', '-f']);
     expect(i.Config.Env).toEqual(['A=1']);
     expect(i.Comment).toBe('from a tarball');

@@ -1,6 +1,7 @@
 // The seed's image commands end to end against a real Stevedore process: tag, untag, inspect,
 // history, import, and save/load through the export/import jobs, with skopeo and umoci as the
 // outside judges of the archives.
+import type { HistoryEntry, ImageSummary } from '@stevedore/api-contract';
 import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,7 @@ import { promisify } from 'node:util';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
 // The e2e harness is test code of libs/server, not part of its public entry point.
-import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { startStevedore, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 import { http, pushBlob, sha256, type Resp } from '@stevedore/testing';
 import { tarOf } from './fakes';
 
@@ -35,7 +36,7 @@ const skopeo = (...args: string[]) =>
   run('skopeo', ['--policy', policy, ...args], { env: { ...process.env, TMPDIR: dir }, maxBuffer: 1 << 26 });
 const host = () => sut.url.replace(/^http:\/\//, '');
 
-function json(r: Resp, status: number): any {
+function json(r: Resp, status: number): UncheckedJson {
   if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.body.toString().slice(0, 500)}`);
   return r.body.length ? r.json() : undefined;
 }
@@ -87,7 +88,7 @@ async function manifestDigest(name: string, tag: string): Promise<string | undef
   return r.status === 200 ? (r.headers.get('docker-content-digest') ?? undefined) : undefined;
 }
 
-async function waitJob(kind: 'exports' | 'imports', id: string): Promise<any> {
+async function waitJob(kind: 'exports' | 'imports', id: string): Promise<UncheckedJson> {
   for (let i = 0; i < 600; i++) {
     const s = json(await api('GET', `/api/v1/${kind}/${id}`), 200);
     if (s.state === 'completed' || s.state === 'failed') return s;
@@ -96,7 +97,7 @@ async function waitJob(kind: 'exports' | 'imports', id: string): Promise<any> {
   throw new Error(`${kind} job ${id} did not finish`);
 }
 
-async function save(references: string[], compression: 'none' | 'gzip'): Promise<{ archive: Buffer; status: any }> {
+async function save(references: string[], compression: 'none' | 'gzip'): Promise<{ archive: Buffer; status: UncheckedJson }> {
   const created = json(await api('POST', '/api/v1/exports', { references, compression }), 202);
   const status = await waitJob('exports', created.id);
   expect(status).toMatchObject({ state: 'completed' });
@@ -106,7 +107,7 @@ async function save(references: string[], compression: 'none' | 'gzip'): Promise
   return { archive: r.body, status };
 }
 
-async function load(archive: Buffer, query = ''): Promise<any> {
+async function load(archive: Buffer, query = ''): Promise<UncheckedJson> {
   const created = json(
     await http(sut.url, 'POST', `/api/v1/imports${query}`, archive, { 'content-type': 'application/octet-stream' }),
     202,
@@ -146,10 +147,10 @@ describe('the seed: tag, save -o bh.gz, untag, load -i bh.gz', () => {
     expect(inspect.Config.Cmd).toEqual(['/bin/httpd', '-f', '-h', '/home/html']);
     expect(inspect.Author).toBe('alex <452427904@qq.com>');
     const history = json(await api('GET', '/api/v1/images/history?ref=music51555/bh:v0.2'), 200);
-    expect(history.map((h: any) => h.CreatedBy)).toEqual(['step 1', 'step 0']);
+    expect(history.map((h: HistoryEntry) => h.CreatedBy)).toEqual(['step 1', 'step 0']);
     expect(history[1].Size).toBe((await tarOf({ 'bin/busybox': 'bb' })).length);
     const listed = json(await api('GET', '/api/v1/images?repository=music51555/bh'), 200);
-    expect(listed.items.map((i: any) => `${i.repository}:${i.tag}@${i.digest}`)).toEqual([
+    expect(listed.items.map((i: ImageSummary) => `${i.repository}:${i.tag}@${i.digest}`)).toEqual([
       `music51555/bh:latest@${digest}`,
       `music51555/bh:v0.2@${digest}`,
     ]);

@@ -12,6 +12,7 @@ import {
   startStevedore,
   waitFor,
   type StevedoreUnderTest,
+  type UncheckedJson,
 } from '@stevedore/testing';
 
 jest.setTimeout(300_000);
@@ -74,7 +75,7 @@ describe('kill -9 mid-copy (all-in-one)', () => {
     await s.restart();
     // Right after the restart: whatever tag exists is whole (none should, the tags come last).
     expect(await tagsWhole(s.url, 'crashload/app', ['v0', 'v1'])).toEqual([]);
-    let last: any;
+    let last: UncheckedJson;
     await waitFor(
       async () => {
         last = (await http(s.url, 'GET', `/api/v1/imports/${id}`)).json();
@@ -124,7 +125,7 @@ describe('kill -9 mid-copy (all-in-one)', () => {
         404,
       );
       await s.restart();
-      let last: any;
+      let last: UncheckedJson;
       await waitFor(
         async () => {
           last = (await http(s.url, 'GET', `/api/v1/replications/${id}`)).json();

@@ -192,7 +192,7 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
       expect(all.headers.get('content-type')).toBe(OCI_INDEX);
       const idx = all.json();
       expect(idx.mediaType).toBe(OCI_INDEX);
-      expect(idx.manifests.map((m: any) => m.digest).sort()).toEqual([sig.digest, sbom.digest].sort());
+      expect(idx.manifests.map((m: { digest: string }) => m.digest).sort()).toEqual([sig.digest, sbom.digest].sort());
       const filtered = await http(base, 'GET', `/v2/disc/ref/referrers/${subject.digest}?artifactType=${encodeURIComponent(sbomType)}`);
       expect(filtered.headers.get('oci-filters-applied')).toBe('artifactType');
       expect(filtered.json().manifests).toEqual([

@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { createGzip, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import tar from 'tar-stream';
-import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
 
 const run = promisify(execFile);
 jest.setTimeout(600_000);
@@ -22,7 +22,7 @@ interface Answer {
   status: number;
   text: string;
   ms: number;
-  json<T = any>(): T;
+  json<T = UncheckedJson>(): T;
 }
 
 type Entry = { name: string; type?: tar.Header['type']; linkname?: string; body?: string; devmajor?: number; devminor?: number };
@@ -212,7 +212,7 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
       headers: { authorization: user },
     });
     expect(asUser.status).toBe(400);
-    expect(((await asUser.json()) as any).errors[0].detail.reason).toBe('device-file');
+    expect(((await asUser.json()) as UncheckedJson).errors[0].detail.reason).toBe('device-file');
     expect((await call('POST', '/api/v1/images/import?ref=admin/dev:v1', body)).status).toBe(201);
   });
 

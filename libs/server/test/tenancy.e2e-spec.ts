@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
-import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest, type Wiring } from '@stevedore/testing';
+import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest, type Wiring, type UncheckedJson } from '@stevedore/testing';
 
 const run = promisify(execFile);
 const METRICS_TOKEN = randomBytes(16).toString('hex');
@@ -24,7 +24,7 @@ interface Answer {
   status: number;
   headers: Headers;
   text: string;
-  json<T = any>(): T;
+  json<T = UncheckedJson>(): T;
 }
 
 interface Req {
@@ -95,14 +95,14 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
   }
 
-  async function ok(who: Who, r: Req, status?: number): Promise<any> {
+  async function ok(who: Who, r: Req, status?: number): Promise<UncheckedJson> {
     const a = await call(who, r);
     if (status ? a.status !== status : a.status >= 300)
       throw new Error(`${r.method ?? 'GET'} ${r.path} as ${who}: ${a.status} ${a.text.slice(0, 400)}`);
     return a.text ? a.json() : undefined;
   }
 
-  async function waitJob(p: string): Promise<any> {
+  async function waitJob(p: string): Promise<UncheckedJson> {
     for (let i = 0; i < 600; i++) {
       const v = await ok('admin', { path: p });
       if (v.state === 'completed' || v.state === 'failed') return v;

@@ -1,13 +1,22 @@
 // Upstreams against real registries: Debian's docker-registry as the upstream (behind a counting
 // proxy that also plays a token-protected registry: 401 + Bearer challenge + /token), and a second
 // one with htpasswd (Basic) auth as the push/replicate target. Stevedore runs as a real process.
+import type { Upstream } from '@stevedore/api-contract';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
-import { http, pushImage, startReferenceRegistry, startStevedore, waitFor, type StevedoreUnderTest } from '@stevedore/testing';
+import {
+  http,
+  pushImage,
+  startReferenceRegistry,
+  startStevedore,
+  waitFor,
+  type StevedoreUnderTest,
+  type UncheckedJson,
+} from '@stevedore/testing';
 import { startCountingProxy, type CountingProxy } from './counting-proxy';
 import { startHtpasswdRegistry, type HtpasswdRegistry } from './htpasswd-registry';
 import { writeImageLayout, writeIndexLayout } from './oci-layout';
@@ -36,8 +45,8 @@ async function api(base: string, method: string, p: string, body?: unknown) {
   return { status: r.status, body: text ? JSON.parse(text) : undefined };
 }
 
-async function waitForJob(base: string, id: string): Promise<any> {
-  let last: any;
+async function waitForJob(base: string, id: string): Promise<UncheckedJson> {
+  let last: UncheckedJson;
   await waitFor(async () => {
     last = (await api(base, 'GET', `/api/v1/replications/${id}`)).body;
     if (last.state === 'failed') throw new Error(`replication failed: ${last.error?.message}`);
@@ -249,7 +258,7 @@ describe('upstreams: pull-through and replication', () => {
     expect((await api(base, 'POST', '/api/v1/upstreams', { url: 'https://quay.example', prefixes: ['docker.io'] })).status).toBe(409);
     const q = await api(base, 'POST', '/api/v1/upstreams', { id: 'quay', url: 'https://quay.example', prefixes: ['quay.io'] });
     expect(q.status).toBe(201);
-    expect((await api(base, 'GET', '/api/v1/upstreams')).body.upstreams.map((u: any) => u.id)).toEqual(['backup', 'hub', 'quay']);
+    expect((await api(base, 'GET', '/api/v1/upstreams')).body.upstreams.map((u: Upstream) => u.id)).toEqual(['backup', 'hub', 'quay']);
     expect((await api(base, 'DELETE', '/api/v1/upstreams/quay')).status).toBe(204);
     expect((await api(base, 'GET', '/api/v1/upstreams/quay')).status).toBe(404);
   });
