@@ -16,7 +16,7 @@ function memoryStorage(): StorageDriver & { files: Map<string, Buffer> } {
     async putContent(p: string, c: Buffer | string) {
       files.set(p, Buffer.from(c));
     },
-  } as unknown as StorageDriver & { files: Map<string, Buffer> };
+  } as unknown as StorageDriver & { files: Map<string, Buffer> }; // a fake with only the methods this test reaches; the rest of the interface is never called.
 }
 
 const alice = { name: 'alice', admin: false };

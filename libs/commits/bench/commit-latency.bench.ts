@@ -52,6 +52,7 @@ describe('commit latency', () => {
     const small = await api.create('library/busybox:base');
     const upper = await tarOf([
       { name: 'data/', type: 'directory' },
+      // Cast: the helper's body type says string; it writes a Buffer the same way.
       ...files.map((f) => ({ name: f.name, body: f.body as unknown as string })),
     ]);
     expectStatus(await api.raw('PUT', `/api/v1/containers/${small}/archive`, upper, 'application/x-tar'), 200);

@@ -42,7 +42,7 @@ function fakes() {
       links.add(`${name}@${digest}`);
       return { digest, size: blobs.get(digest)!.length };
     },
-  } as unknown as BlobService;
+  } as unknown as BlobService; // a fake with only the methods this test reaches; the rest of the interface is never called.
   const metadata = {
     async getManifest({ name, ...r }: LocalReference) {
       const d = r.digest ?? tags.get(`${name}:${r.tag}`);
@@ -59,7 +59,7 @@ function fakes() {
     async tagManifest(name: string, tag: string, digest: Digest) {
       tags.set(`${name}:${tag}`, digest);
     },
-  } as unknown as MetadataService;
+  } as unknown as MetadataService; // a fake with only the methods this test reaches; the rest of the interface is never called.
   return { blobs, links, manifests, tags, blobService, metadata };
 }
 

@@ -62,6 +62,7 @@ async function repack(files: Map<string, Buffer>): Promise<Buffer> {
   for (const [name, body] of files) pack.entry({ name, mtime: new Date(0) }, body);
   pack.finalize();
   const chunks: Buffer[] = [];
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   for await (const c of pack as unknown as Readable) chunks.push(Buffer.from(c as Uint8Array));
   return Buffer.concat(chunks);
 }

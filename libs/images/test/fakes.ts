@@ -179,6 +179,7 @@ export function memoryServices() {
   const blobs = new MemoryBlobs();
   const metadata = new MemoryMetadata(blobs);
   const storage = new MemoryStorage();
+  // Cast: MemoryStorage implements the StorageDriver methods these fakes use, not all of them.
   return { blobs, metadata, storage: storage as unknown as StorageDriver & MemoryStorage };
 }
 
@@ -187,6 +188,7 @@ export async function tarOf(files: Record<string, string | Buffer>): Promise<Buf
   const pack = tar.pack();
   for (const [name, body] of Object.entries(files)) pack.entry({ name, mtime: new Date(0), mode: 0o644 }, body);
   pack.finalize();
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   return readAll(pack as unknown as Readable);
 }
 

@@ -320,6 +320,7 @@ describe('bad archives are refused and nothing is tagged', () => {
     for (const [name, body] of files) p.entry({ name, mtime: new Date(0) }, body);
     p.finalize();
     const chunks: Buffer[] = [];
+    // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
     for await (const c of p as unknown as AsyncIterable<Uint8Array>) chunks.push(Buffer.from(c));
     return Buffer.concat(chunks);
   }

@@ -91,6 +91,7 @@ async function spool(stream: Readable, dir: string): Promise<Map<string, Spooled
           const file = join(dir, `f${n++}`);
           const d = new Digester();
           await pipeline(
+            // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
             body as unknown as Readable,
             async function* (src: AsyncIterable<Buffer>) {
               for await (const c of src) {
@@ -127,6 +128,7 @@ async function spool(stream: Readable, dir: string): Promise<Map<string, Spooled
     extract.on('error', reject);
   });
   stream.on('error', (e) => extract.destroy(e));
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Writable types.
   stream.pipe(extract as unknown as NodeJS.WritableStream);
   await done.catch((e: Error) => {
     failure ??= e;

@@ -216,6 +216,7 @@ async function streamBlob(pack: tar.Pack, digest: Digest, size: number, body: Re
     throw new RegistryError('SIZE_INVALID', 'layer is smaller than its descriptor says', { digest, size, actual: check.size });
   if (check.digest() !== digest)
     throw new RegistryError('DIGEST_INVALID', 'layer does not match its digest', { expected: digest, actual: check.digest() });
+  // Cast: streamx types give end() a required chunk; ending without one is what the stream expects.
   (sink as unknown as { end(): void }).end();
   await done;
 }

@@ -26,12 +26,14 @@ async function tarball(entries: Entry[]): Promise<Buffer> {
   const pack = tar.pack();
   for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname, mtime: new Date(0) }, e.body ?? '');
   pack.finalize();
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   return readAll(pack as unknown as NodeJS.ReadableStream);
 }
 async function tarEntries(buf: Buffer): Promise<Map<string, Buffer>> {
   const out = new Map<string, Buffer>();
   const ex = tar.extract();
-  Readable.from([buf]).pipe(ex as unknown as NodeJS.WritableStream);
+  Readable.from([buf]).pipe(ex);
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   for await (const e of ex) out.set(e.header.name, await readAll(e as unknown as NodeJS.ReadableStream));
   return out;
 }

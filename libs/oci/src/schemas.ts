@@ -4,9 +4,10 @@ import { z } from 'zod';
 import { isDigest, type Digest } from './digest';
 import { MediaTypes } from './media-types';
 
-const digestSchema = z
-  .string()
-  .refine(isDigest, { message: 'must be a digest: sha256:<64 hex> or sha512:<128 hex>' }) as unknown as z.ZodType<Digest>;
+// z.custom carries the Digest type itself: a refine would leave a plain string.
+const digestSchema = z.custom<Digest>((v) => typeof v === 'string' && isDigest(v), {
+  message: 'must be a digest: sha256:<64 hex> or sha512:<128 hex>',
+});
 const mediaTypeSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}$/, 'must be a media type (type/subtype)');

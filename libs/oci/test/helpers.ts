@@ -75,5 +75,6 @@ export async function tarDir(dir: string): Promise<Buffer> {
   const pack = tar.pack();
   for (const [name, body] of Object.entries(files)) pack.entry({ name, mtime: new Date(0) }, body);
   pack.finalize();
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   return readAll(pack as unknown as NodeJS.ReadableStream);
 }

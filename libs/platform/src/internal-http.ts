@@ -69,6 +69,7 @@ export class InternalClient {
       }
       throw RegistryError.fromEnvelope(res.statusCode, parsed);
     }
+    // Cast: undici's body type is its own BodyReadable; InternalResponse names the methods callers use, which it has.
     return { status: res.statusCode, headers: res.headers, body: res.body as unknown as InternalResponse['body'] };
   }
 

@@ -108,6 +108,7 @@ describe('derived RPC', () => {
 
   it('refuses arguments that fail the schema, and unknown methods; errors keep their code', async () => {
     await expect(client.upload('far too long a name')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
+    // Cast: calls the method with a wrong argument type on purpose: the server side must refuse it.
     await expect((client as unknown as { add(a: string): Promise<number> }).add('1')).rejects.toMatchObject({ code: 'INVALID_REQUEST' });
     await expect(client.fail()).rejects.toMatchObject({ code: 'CONFLICT', message: 'busy' });
     const raw = await fetch(`${await app.getUrl()}/internal/v1/rpc/echo/constructor`, { method: 'POST', body: '[]' });

@@ -48,7 +48,7 @@ function guardOf(callers: Record<string, Caller>, rights: Record<string, Rights>
 const config = (over: Partial<StevedoreConfig> = {}) =>
   ({ STEVEDORE_AUTH: true, STEVEDORE_INTERNAL_TOKEN: 'internal-secret', ...over }) as StevedoreConfig;
 const req = (who?: string, extra: Partial<FastifyRequest> = {}) =>
-  ({ headers: who ? { 'x-who': who } : {}, params: {}, ...extra }) as unknown as FastifyRequest;
+  ({ headers: who ? { 'x-who': who } : {}, params: {}, ...extra }) as unknown as FastifyRequest; // a request with only the fields the guard reads; Fastify builds the real ones.
 
 const callers: Record<string, Caller> = {
   alice: { kind: 'user', name: 'alice', admin: false, actsFor: 'alice' },

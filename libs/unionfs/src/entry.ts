@@ -50,6 +50,7 @@ export function isDirectory(e: Entry | undefined): boolean {
 /** Defaults for the fields a caller usually does not care about. */
 export function makeEntry(path: string, type: EntryType, fields: Partial<Entry> = {}): Entry {
   const e: Entry = { path, type, mode: 0, uid: 0, gid: 0, mtime: 0, size: 0 };
+  // Cast: fields is Partial<Entry>: each key is one of Entry's own, which TypeScript cannot see through Object.entries.
   for (const [k, v] of Object.entries(fields)) if (v !== undefined) (e as unknown as Record<string, unknown>)[k] = v;
   e.mode = fields.mode ?? (type === 'directory' ? 0o755 : type === 'symlink' ? 0o777 : 0o644);
   return e;

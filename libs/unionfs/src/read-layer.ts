@@ -111,7 +111,9 @@ export async function readLayer(input: Readable, options: ReadLayerOptions): Pro
   let inFlight: { body: Readable; done: Promise<void> } | undefined;
   const extracted = new Promise<void>((resolve, reject) => {
     extract.on('entry', (header, body, next) => {
+      // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
       const done = readEntry(header, body as unknown as Readable);
+      // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
       inFlight = { body: body as unknown as Readable, done };
       done.then(
         () => next(),
@@ -128,7 +130,7 @@ export async function readLayer(input: Readable, options: ReadLayerOptions): Pro
   const inflate: NodeJS.ReadWriteStream[] = gzip
     ? [createGunzip(), ...(options.expansion ? [new ExpansionGuard(options.expansion, () => stored.size)] : [])]
     : [];
-  const piped = pipeline(stream, stored, ...(inflate as []), diff, extract as unknown as NodeJS.WritableStream);
+  const piped = pipeline(stream, stored, ...(inflate as []), diff, extract);
   piped.catch(() => undefined);
   extracted.catch(() => undefined);
   // A corrupt gzip or a bomb fails the pipeline; a bad entry fails the extraction: either is the answer.

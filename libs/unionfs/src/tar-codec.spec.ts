@@ -24,6 +24,7 @@ async function zerosTarGz(size: number): Promise<Buffer> {
   for (let left = size; left > 0; left -= zero.length) {
     if (!entry.write(zero.subarray(0, Math.min(left, zero.length)))) await once(entry, 'drain');
   }
+  // Cast: streamx types give end() a required chunk; ending without one is what the stream expects.
   (entry as unknown as { end(): void }).end();
   pack.finalize();
   await done;

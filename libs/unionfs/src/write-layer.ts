@@ -81,7 +81,7 @@ function addEntry(pack: tar.Pack, header: TarHeader, body?: NodeJS.ReadableStrea
       sink.destroy(err);
       reject(err);
     });
-    body.pipe(sink as unknown as NodeJS.WritableStream);
+    body.pipe(sink);
   });
 }
 

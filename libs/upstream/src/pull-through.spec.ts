@@ -75,7 +75,7 @@ class FakeBlobs implements Partial<BlobService> {
 const hub: UpstreamRecord = { id: 'hub', url: 'https://hub', prefixes: ['docker.io'], default: true, createdAt: '', updatedAt: '' };
 const store = {
   resolve: async (name: string) => (name.startsWith('docker.io/') ? { upstream: hub, remoteName: name.slice(10) } : undefined),
-} as unknown as UpstreamStore;
+} as unknown as UpstreamStore; // a fake with only the methods this test reaches; the rest of the interface is never called.
 
 async function readAll(s: Readable | undefined): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -100,8 +100,10 @@ describe('PullThroughBlobService', () => {
         return blob.length;
       },
     };
+    // Cast: a fake with only the methods this test reaches; the rest of the interface is never called.
     const clients = { for: () => registry } as unknown as UpstreamClients;
     const inner = new FakeBlobs();
+    // Cast: a fake with only the methods this test reaches; the rest of the interface is never called.
     const svc = new PullThroughBlobService(inner as unknown as BlobService, store, clients, new FakeRedis() as never, new RedisKeys('t'));
     return { svc, inner, calls };
   }
@@ -165,7 +167,7 @@ describe('PullThroughMetadataService', () => {
         manifests.set(`${name}:${tag}`, manifests.get(`${name}:${d}`)!);
       },
       reindex: async () => ({ repositories: 0, manifests: 0, tags: 0, blobs: 0 }),
-    } as unknown as MetadataService;
+    } as unknown as MetadataService; // a fake with only the methods this test reaches; the rest of the interface is never called.
     const state = { up: true, gets: 0, heads: 0, bytes };
     const registry = {
       headManifest: async () => {
@@ -184,6 +186,7 @@ describe('PullThroughMetadataService', () => {
     const svc = new PullThroughMetadataService(
       inner,
       store,
+      // Cast: a fake with only the methods this test reaches; the rest of the interface is never called.
       { for: () => registry } as unknown as UpstreamClients,
       redis as never,
       new RedisKeys('t'),

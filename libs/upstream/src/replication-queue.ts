@@ -103,7 +103,7 @@ export function startReplicationWorker(config: StevedoreConfig, replicator: Repl
     QueueNames.replicate,
     async (job: Job<ReplicateJobData, ReplicateResult>) => {
       try {
-        const r = await replicator.replicate(job.data, (p) => job.updateProgress(p as unknown as object));
+        const r = await replicator.replicate(job.data, (p) => job.updateProgress(p));
         logger.log(
           `${job.data.source.name}@${r.digest} -> ${r.target} (${r.blobs.uploaded} uploaded, ${r.blobs.mounted} mounted, ${r.blobs.existing} there)`,
         );

@@ -185,6 +185,7 @@ export class StevedoreApi {
       () => pack.finalize(),
       (err: unknown) => pack.destroy(err as Error),
     );
+    // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
     return pack as unknown as Readable;
   }
 

@@ -11,6 +11,7 @@ async function tarOf(
   const pack = tar.pack();
   for (const e of entries) pack.entry({ name: e.name, type: e.type ?? 'file', linkname: e.linkname }, e.body ?? '');
   pack.finalize();
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   return pack as unknown as Readable;
 }
 

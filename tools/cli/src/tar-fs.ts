@@ -30,6 +30,7 @@ export function packPath(src: string, as: string): Readable {
     () => pack.finalize(),
     (e: unknown) => pack.destroy(e as Error),
   );
+  // Cast: tar-stream is typed with streamx streams, which are Node-compatible at runtime but not Node Readable types.
   return pack as unknown as Readable;
 }
 
