@@ -1,5 +1,6 @@
 // Lint for the whole workspace. The module-boundary rule encodes the house rules of ARCHITECTURE.md:
 //   type:format  libs/oci       imports nothing of ours
+//                libs/api-contract  the /api/v1 shapes (zod only): server, CLI and web UI all use it
 //   type:pure    libs/unionfs   imports only libs/oci
 //   type:infra   storage, platform (Nest plumbing): format + infra
 //   type:domain  blobs, registry, auth, containers, images, ...: format, pure, infra, and other

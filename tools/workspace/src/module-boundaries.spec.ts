@@ -43,6 +43,23 @@ describe('module boundaries', () => {
     expect(bad.some((m) => m.startsWith('@nx/enforce-module-boundaries'))).toBe(true);
   });
 
+  it('keeps libs/api-contract to zod alone, and lets every side of the API use it', async () => {
+    // A browser bundle takes it as it is: nothing of ours (libs/oci reads files and streams).
+    const bad = await lintAs(
+      'libs/api-contract/src/boundary-fixture.ts',
+      "import { digestOf } from '@stevedore/oci';\nexport const x = digestOf;\n",
+    );
+    expect(bad.some((m) => m.startsWith('@nx/enforce-module-boundaries'))).toBe(true);
+    for (const file of [
+      'libs/unionfs/src/boundary-fixture.ts',
+      'libs/images/src/boundary-fixture.ts',
+      'tools/cli/src/boundary-fixture.ts',
+    ]) {
+      const ok = await lintAs(file, "import { apiRoutes } from '@stevedore/api-contract';\nexport const x = apiRoutes;\n");
+      expect({ file, messages: ok.filter((m) => m.startsWith('@nx/enforce-module-boundaries')) }).toEqual({ file, messages: [] });
+    }
+  });
+
   it('forbids a lib from importing an app, and production code from importing libs/testing', async () => {
     const lib = await lintAs('libs/blobs/src/boundary-fixture.ts', "import * as t from '@stevedore/testing';\nexport const x = t;\n");
     expect(lib.some((m) => m.startsWith('@nx/enforce-module-boundaries') || m.startsWith('no-restricted-imports'))).toBe(true);
