@@ -1,5 +1,6 @@
 // Users, robots and public repositories. Storage holds them durably (`auth/...` objects); Redis
 // only caches, so losing Redis loses nothing. Passwords are bcrypt hashes; secrets never leave.
+import type { User } from '@stevedore/api-contract';
 import { AuthPaths, authKeys } from './auth-layout';
 import bcrypt from 'bcryptjs';
 import type Redis from 'ioredis';
@@ -19,15 +20,8 @@ export interface UserRecord {
   createdAt: string;
 }
 
-export interface UserView {
-  name: string;
-  admin: boolean;
-  disabled: boolean;
-  robot: boolean;
-  robotScopes?: RobotScope[];
-  owner?: string;
-  createdAt: string;
-}
+/** An account as the API shows it (the contract's User): never the password hash. */
+export type UserView = User;
 
 const USER_NAME = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
 const BCRYPT_COST = 10;

@@ -3,6 +3,7 @@
 // upload completion, mount and manifest PUT reserve through BLOB_QUOTA before linking; a reserve
 // that would pass the limit is DENIED. GC recounts usage exactly from what is left after a sweep
 // (between runs, deletions are not subtracted, so usage errs high, never low).
+import type { NamespaceQuota } from '@stevedore/api-contract';
 import { QUOTA_LIMITS_PATH, gcKeys } from './gc-layout';
 import type Redis from 'ioredis';
 import { RegistryError } from '@stevedore/oci';
@@ -26,11 +27,8 @@ redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
 redis.call('INCRBY', KEYS[3], ARGV[3])
 return 0`;
 
-export interface NamespaceQuota {
-  namespace: string;
-  limitBytes?: number;
-  usedBytes: number;
-}
+/** A namespace's limit and usage, as the API shows it (the contract's NamespaceQuota). */
+export type { NamespaceQuota };
 
 function human(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -2,23 +2,14 @@
 // glob over `name[:tag]`: `*` matches within one path component, `**` across components, `?` one
 // character; without `:tag` every tag matches. Examples: `team/**`, `library/*:v*`, `app:latest`.
 import { randomBytes } from 'node:crypto';
-import { ReplicationRuleRequestSchema } from '@stevedore/api-contract';
+import { ReplicationRuleRequestSchema, type ReplicationRule } from '@stevedore/api-contract';
 import { RegistryError } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import { JsonRecords } from './json-records';
 import { UpstreamLayout } from './upstream-layout';
 
-export interface ReplicationRule {
-  id: string;
-  sourcePattern: string;
-  target: {
-    upstream: string;
-    /** Repository at the target; `{name}` is the source repository name. Default `{name}`. */
-    repository: string;
-  };
-  enabled: boolean;
-  createdAt: string;
-}
+/** A stored rule, as the API shows it (the contract's ReplicationRule). */
+export type { ReplicationRule };
 
 function globToRegExp(glob: string, star: string): RegExp {
   let re = '';

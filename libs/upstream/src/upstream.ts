@@ -1,5 +1,5 @@
 // A configured upstream registry: where it is, how to log in, and which repository names it serves.
-import type { UpstreamRequest } from '@stevedore/api-contract';
+import type { Upstream as UpstreamAnswer, UpstreamRequest } from '@stevedore/api-contract';
 
 /** As stored in `upstreams/<id>.json`; the password only ever sealed (SecretBox). */
 export interface UpstreamRecord {
@@ -20,17 +20,8 @@ export interface UpstreamRecord {
   updatedAt: string;
 }
 
-/** What the API shows: never the secret. */
-export interface UpstreamView {
-  id: string;
-  url: string;
-  prefixes: string[];
-  default: boolean;
-  username?: string;
-  hasPassword: boolean;
-  createdAt: string;
-  updatedAt: string;
-}
+/** What the API shows (the contract's Upstream): never the secret. */
+export type UpstreamView = UpstreamAnswer;
 
 export interface UpstreamCredentials {
   username: string;
