@@ -6,6 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigSchema, QueueNames, TARGETS, loadConfig } from '@stevedore/platform';
 import { modulesFor } from '@stevedore/server';
+import type { YamlValue } from '../tools/kustomize';
 import {
   APPS,
   DEPLOY,
@@ -36,14 +37,14 @@ const placeholder = (_secret: string, key: string): string =>
     : `placeholder-${key.toLowerCase()}`;
 
 /** The Service (and its port) a URL's host:port reaches, and the workloads behind it. */
-function serviceFor(objects: K8sObject[], url: string): { service: K8sObject; port: any; pods: K8sObject[] } {
+function serviceFor(objects: K8sObject[], url: string): { service: K8sObject; port: YamlValue; pods: K8sObject[] } {
   const u = new URL(url);
   const [name, ns] = u.hostname.split('.');
   const service = find(objects, 'Service', name);
   if (!service) throw new Error(`${url}: no Service ${name}`);
   if (ns !== undefined) expect(ns).toBe(service.metadata.namespace);
   const portNumber = Number(u.port || { 'http:': 80, 'https:': 443, 'redis:': 6379 }[u.protocol]);
-  const port = service.spec.ports.find((p: any) => p.port === portNumber);
+  const port = service.spec.ports.find((p: YamlValue) => p.port === portNumber);
   if (!port) throw new Error(`${url}: Service ${name} has no port ${portNumber}`);
   return { service, port, pods: workloads(objects).filter((w) => selects({ matchLabels: service.spec.selector }, podLabels(w))) };
 }
@@ -95,10 +96,10 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(d).toBeDefined();
     const [c, ...others] = podContainers(d);
     expect(others).toHaveLength(0);
-    const { env, names } = containerEnv(objects, c as { env?: any[]; envFrom?: any[] }, placeholder);
+    const { env, names } = containerEnv(objects, c as { env?: YamlValue[]; envFrom?: YamlValue[] }, placeholder);
     expect({ app, unknown: names.filter((n) => !CONFIG_KEYS.includes(n)) }).toEqual({ app, unknown: [] });
     // A variable set twice is a mistake waiting to happen (the later one wins silently).
-    const direct = (c.env ?? []).map((e: any) => e.name);
+    const direct = (c.env ?? []).map((e: YamlValue) => e.name);
     expect(direct.filter((n: string, i: number) => direct.indexOf(n) !== i)).toEqual([]);
 
     const parsed = loadConfig(env);
@@ -111,7 +112,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(() => modulesFor(parsed.STEVEDORE_TARGET, parsed)).not.toThrow();
 
     // Ports: the container, the probes and Prometheus all use the PORT the app listens on.
-    const http = (c.ports ?? []).find((p: any) => p.name === 'http');
+    const http = (c.ports ?? []).find((p: YamlValue) => p.name === 'http');
     expect(http?.containerPort).toBe(port);
     expect(c.startupProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
     expect(c.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
@@ -137,19 +138,19 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       const { port: svcPort, pods } = serviceFor(objects, url);
       expect(pods.map(stevedoreApp)).toEqual([target]);
       const targetPort = podContainers(pods[0])[0].ports.find(
-        (p: any) => p.name === svcPort.targetPort || p.containerPort === svcPort.targetPort,
+        (p: YamlValue) => p.name === svcPort.targetPort || p.containerPort === svcPort.targetPort,
       );
       expect(targetPort.containerPort).toBe(SPLIT_APPS[target]);
     }
     if (app === 'gateway') {
       // Token auth needs a signing key every replica shares (or, in dev's single gateway, its own).
-      const tokenKey = c.env.find((e: any) => e.name === 'STEVEDORE_TOKEN_KEY');
+      const tokenKey = c.env.find((e: YamlValue) => e.name === 'STEVEDORE_TOKEN_KEY');
       expect(tokenKey?.valueFrom?.secretKeyRef?.name).toBe('stevedore-secrets');
       if (overlay === 'production') {
         expect(tokenKey.valueFrom.secretKeyRef.optional).not.toBe(true);
         expect(parsed.STEVEDORE_AUTH).toBe(true);
       }
-      expect(c.env.some((e: any) => e.name === 'STEVEDORE_ADMIN_PASSWORD' && e.valueFrom?.secretKeyRef)).toBe(true);
+      expect(c.env.some((e: YamlValue) => e.name === 'STEVEDORE_ADMIN_PASSWORD' && e.valueFrom?.secretKeyRef)).toBe(true);
     }
     // Secrets are never plain values in a Deployment.
     for (const e of c.env ?? []) {
@@ -184,15 +185,15 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   it('the Ingress host is STEVEDORE_PUBLIC_URL, with TLS when the URL is https, and takes multi-GB uploads', () => {
     const ing = get(objects, 'Ingress', 'stevedore');
     const publicUrl = new URL(must(ConfigSchema.parse(config.data).STEVEDORE_PUBLIC_URL, 'STEVEDORE_PUBLIC_URL'));
-    expect(ing.spec.rules.map((r: any) => r.host)).toEqual([publicUrl.hostname]);
+    expect(ing.spec.rules.map((r: YamlValue) => r.host)).toEqual([publicUrl.hostname]);
     const backend = ing.spec.rules[0].http.paths[0].backend.service;
     const gateway = serviceFor(
       objects,
-      `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: any) => p.name === backend.port.name).port}`,
+      `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: YamlValue) => p.name === backend.port.name).port}`,
     );
     expect(gateway.pods.map(stevedoreApp)).toEqual(['gateway']);
     if (publicUrl.protocol === 'https:') {
-      expect(ing.spec.tls?.flatMap((t: any) => t.hosts)).toContain(publicUrl.hostname);
+      expect(ing.spec.tls?.flatMap((t: YamlValue) => t.hosts)).toContain(publicUrl.hostname);
       expect(overlay).toBe('production');
     } else {
       expect(ing.spec.tls).toBeUndefined();
@@ -213,7 +214,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     const [mc] = podContainers(minio);
     const pool = mc.args.find((a: string) => a.startsWith('http://'));
     expect(pool).toBe(`http://minio-{0...3}.${minio.spec.serviceName}.$(POD_NAMESPACE).svc.cluster.local/data`);
-    const fromSecret = (name: string) => mc.env.find((e: any) => e.name === name)?.valueFrom?.secretKeyRef;
+    const fromSecret = (name: string) => mc.env.find((e: YamlValue) => e.name === name)?.valueFrom?.secretKeyRef;
     expect(fromSecret('MINIO_ROOT_USER')).toMatchObject({ name: 'stevedore-secrets', key: 'S3_ACCESS_KEY' });
     expect(fromSecret('MINIO_ROOT_PASSWORD')).toMatchObject({ name: 'stevedore-secrets', key: 'S3_SECRET_KEY' });
     expect(mc.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });

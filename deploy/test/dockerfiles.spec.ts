@@ -6,6 +6,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigSchema } from '@stevedore/platform';
 import { APPS, DEPLOY, REPO, must, rendered, stevedoreApp, stevedoreDeployments, podContainers, splitImage } from './manifests';
+import type { YamlValue } from '../tools/kustomize';
 
 interface Instruction {
   op: string;
@@ -137,8 +138,8 @@ describe.each(Object.keys(APPS))('%s.Dockerfile', (app) => {
       for (const d of stevedoreDeployments(rendered(overlay)).filter((x) => stevedoreApp(x) === app)) {
         const [c] = podContainers(d);
         expect(splitImage(c.image).repo).toMatch(new RegExp(`(^|/)(stevedore/|stevedore-)${app}$`));
-        expect(c.env.find((e: any) => e.name === 'STEVEDORE_TARGET')?.value).toBe(APPS[app].target);
-        expect(c.ports.find((p: any) => p.name === 'http')?.containerPort).toBe(APPS[app].port);
+        expect(c.env.find((e: YamlValue) => e.name === 'STEVEDORE_TARGET')?.value).toBe(APPS[app].target);
+        expect(c.ports.find((p: YamlValue) => p.name === 'http')?.containerPort).toBe(APPS[app].port);
         // The Deployment's securityContext agrees with the image's user (node = uid 1000).
         expect(d.spec.template.spec.securityContext.runAsUser).toBe(one('USER').args === 'node' ? 1000 : Number(one('USER').args));
       }

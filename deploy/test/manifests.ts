@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { type K8sObject, parseYamlDocuments, podContainers, podSpec, render, splitImage } from '../tools/kustomize';
+import { type K8sObject, parseYamlDocuments, podContainers, podSpec, render, splitImage, type YamlValue } from '../tools/kustomize';
 
 export const REPO = resolve(__dirname, '..', '..');
 export const DEPLOY = resolve(__dirname, '..');
@@ -111,7 +111,7 @@ export const stevedoreDeployments = (objects: K8sObject[]): K8sObject[] => objec
  */
 export function containerEnv(
   objects: K8sObject[],
-  container: { env?: any[]; envFrom?: any[] },
+  container: { env?: YamlValue[]; envFrom?: YamlValue[] },
   placeholder: (secret: string, key: string) => string | undefined = () => undefined,
 ): { env: Record<string, string>; names: string[] } {
   const env: Record<string, string> = {};

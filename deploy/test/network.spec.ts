@@ -2,6 +2,7 @@
 // namespace only ingress-nginx reaches anything, and only the gateway; inside, each service admits
 // exactly its callers; KEDA reads Redis and Prometheus scrapes metrics.
 import { OVERLAYS, type K8sObject, podContainers, podLabels, rendered, selects, workloads } from './manifests';
+import type { YamlValue } from '../tools/kustomize';
 
 interface Source {
   namespace: string;
@@ -21,19 +22,19 @@ function allowed(objects: K8sObject[], src: Source, dst: K8sObject, port: number
   );
   if (policies.length === 0) return true;
   const named = new Map<string, number>(
-    podContainers(dst).flatMap((c) => (c.ports ?? []).map((p: any) => [p.name, p.containerPort] as [string, number])),
+    podContainers(dst).flatMap((c) => (c.ports ?? []).map((p: YamlValue) => [p.name, p.containerPort] as [string, number])),
   );
   const nsLabels = { 'kubernetes.io/metadata.name': src.namespace };
   return policies.some((p) =>
-    (p.spec.ingress ?? []).some((rule: any) => {
+    (p.spec.ingress ?? []).some((rule: YamlValue) => {
       const portOk =
         !rule.ports ||
-        rule.ports.some((rp: any) =>
+        rule.ports.some((rp: YamlValue) =>
           typeof rp.port === 'string' ? named.get(rp.port) === port : rp.port === undefined || rp.port === port,
         );
       if (!portOk) return false;
       if (!rule.from) return true;
-      return rule.from.some((peer: any) => {
+      return rule.from.some((peer: YamlValue) => {
         if (peer.ipBlock) return false; // pods are not addressed by CIDR here
         const nsOk = peer.namespaceSelector ? selects(peer.namespaceSelector, nsLabels) : src.namespace === dstNs;
         const podOk = peer.podSelector ? selects(peer.podSelector, src.labels) : true;
@@ -56,7 +57,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
   const stranger: Source = { namespace: 'default', labels: { app: 'anything' } };
   const keda: Source = { namespace: 'keda', labels: { app: 'keda-operator' } };
   const monitoring: Source = { namespace: 'monitoring', labels: { 'app.kubernetes.io/name': 'prometheus' } };
-  const ports = (w: K8sObject): number[] => podContainers(w).flatMap((c) => (c.ports ?? []).map((p: any) => p.containerPort));
+  const ports = (w: K8sObject): number[] => podContainers(w).flatMap((c) => (c.ports ?? []).map((p: YamlValue) => p.containerPort));
 
   it('denies ingress by default and every policy selects some pod', () => {
     const deny = objects.find((p) => p.kind === 'NetworkPolicy' && Object.keys(p.spec.podSelector).length === 0);

@@ -3,7 +3,7 @@
 // below are structural: known apiVersion per kind, required fields, names, and cross-references
 // (selectors, ports, probes, volumes, Secrets and ConfigMaps, scale targets).
 import { join } from 'node:path';
-import { applyJson6902, render, strategicMerge } from '../tools/kustomize';
+import { applyJson6902, render, strategicMerge, type YamlValue } from '../tools/kustomize';
 import {
   EXTERNAL_SECRETS,
   K8S,
@@ -45,8 +45,8 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/;
 function normalise(v: unknown): unknown {
   if (Array.isArray(v)) {
     const items = v.map(normalise);
-    if (items.every((i) => typeof i === 'object' && i !== null && typeof (i as any).name === 'string')) {
-      return [...items].sort((a: any, b: any) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    if (items.every((i) => typeof i === 'object' && i !== null && typeof (i as YamlValue).name === 'string')) {
+      return [...items].sort((a: YamlValue, b: YamlValue) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     }
     return items;
   }
@@ -174,8 +174,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
         seccomp: 'RuntimeDefault',
       });
       const volumes = new Set([
-        ...(spec.volumes ?? []).map((v: any) => v.name),
-        ...(w.spec.volumeClaimTemplates ?? []).map((v: any) => v.metadata.name),
+        ...(spec.volumes ?? []).map((v: YamlValue) => v.name),
+        ...(w.spec.volumeClaimTemplates ?? []).map((v: YamlValue) => v.metadata.name),
       ]);
       const containers = podContainers(w);
       expect(containers.length).toBeGreaterThan(0);
@@ -288,7 +288,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       for (const p of s.spec.ports) {
         for (const w of pods) {
           const declared = podContainers(w).flatMap((c) => c.ports ?? []);
-          const hit = declared.find((d: any) =>
+          const hit = declared.find((d: YamlValue) =>
             typeof p.targetPort === 'string' ? d.name === p.targetPort : d.containerPort === (p.targetPort ?? p.port),
           );
           expect({ where, port: p.name, pod: key(w), hit: !!hit }).toEqual({ where, port: p.name, pod: key(w), hit: true });
@@ -336,7 +336,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
           expect(['Prefix', 'Exact', 'ImplementationSpecific']).toContain(p.pathType);
           const svc = must(find(objects, 'Service', p.backend.service.name), `Service ${p.backend.service.name}`);
           const port = p.backend.service.port;
-          expect(svc.spec.ports.some((sp: any) => (port.name ? sp.name === port.name : sp.port === port.number))).toBe(true);
+          expect(svc.spec.ports.some((sp: YamlValue) => (port.name ? sp.name === port.name : sp.port === port.number))).toBe(true);
         }
       }
       for (const t of ing.spec.tls ?? []) expect(find(objects, 'Secret', t.secretName) ?? external.includes(t.secretName)).toBeTruthy();

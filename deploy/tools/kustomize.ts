@@ -10,11 +10,20 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import * as YAML from 'yaml';
 
+/**
+ * A value inside a rendered Kubernetes manifest: whatever YAML the kustomizations hold. The renderer
+ * merges and walks it generically, and the deploy tests read the fields they assert on (expect() is
+ * the check); a schema for every Kubernetes kind would be a second copy of Kubernetes'. This is the
+ * one `any` of the deploy project, named so it can be found.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
+export type YamlValue = any;
+
 export type K8sObject = {
   apiVersion: string;
   kind: string;
   metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  [key: string]: any;
+  [key: string]: YamlValue;
 };
 
 interface PatchTarget {
@@ -65,13 +74,13 @@ function kustomizationFile(dir: string): string {
 }
 
 const clone = <T>(v: T): T => structuredClone(v);
-const isObject = (v: unknown): v is Record<string, any> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, YamlValue> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Render a kustomization directory into its objects, in resource order. */
 export function render(dir: string): K8sObject[] {
   dir = resolve(dir);
   const file = kustomizationFile(dir);
-  const [k] = readYaml(file) as Record<string, any>[];
+  const [k] = readYaml(file) as Record<string, YamlValue>[];
   for (const key of Object.keys(k)) {
     if (!SUPPORTED.has(key)) throw new Error(`${file}: field '${key}' is not supported by deploy/tools/kustomize.ts`);
   }
@@ -141,12 +150,12 @@ function matches(o: K8sObject, t: PatchTarget): boolean {
 }
 
 /** Containers and init containers of any workload's pod template (or a bare Pod). */
-export function podContainers(o: K8sObject): { name: string; image: string; [k: string]: any }[] {
+export function podContainers(o: K8sObject): { name: string; image: string; [k: string]: YamlValue }[] {
   const spec = podSpec(o);
   return spec ? [...(spec.initContainers ?? []), ...(spec.containers ?? [])] : [];
 }
 
-export function podSpec(o: K8sObject): Record<string, any> | undefined {
+export function podSpec(o: K8sObject): Record<string, YamlValue> | undefined {
   if (o.kind === 'Pod') return o.spec;
   if (o.kind === 'CronJob') return o.spec?.jobTemplate?.spec?.template?.spec;
   return o.spec?.template?.spec;
@@ -177,7 +186,7 @@ function pointer(path: string): string[] {
     .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
 }
 
-function getAt(doc: any, parts: string[], where: string): any {
+function getAt(doc: YamlValue, parts: string[], where: string): YamlValue {
   let cur = doc;
   for (const p of parts) {
     if (Array.isArray(cur)) cur = cur[Number(p)];
@@ -231,9 +240,9 @@ export function applyJson6902(o: K8sObject, ops: Json6902Op[], where = 'patch'):
  * items all carry `name` (containers, env, ports, volumes, volumeMounts) merge by name, other lists
  * are replaced.
  */
-export function strategicMerge(base: any, patch: any): any {
+export function strategicMerge(base: YamlValue, patch: YamlValue): YamlValue {
   if (!isObject(base) || !isObject(patch)) return clone(patch);
-  const out: Record<string, any> = clone(base);
+  const out: Record<string, YamlValue> = clone(base);
   for (const [key, value] of Object.entries(patch)) {
     if (key === '$patch' || key.startsWith('$setElementOrder')) throw new Error(`strategic merge directive ${key} is not supported`);
     if (value === null) delete out[key];
