@@ -1,5 +1,4 @@
 export * from './principal';
-export * from './user-store';
 export * from './token-service';
 export * from './login-limiter';
 export * from './authenticator';

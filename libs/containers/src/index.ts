@@ -1,7 +1,5 @@
 export * from './container';
 export * from './container-service';
-export * from './content-store';
-export * from './container-store';
 export * from './apply-layer';
 export * from './errors';
 export * from './containers.controller';

@@ -1,6 +1,5 @@
 export * from './mark';
 export * from './retention';
-export * from './retention-store';
 export * from './namespace-quotas';
 export * from './gc-run';
 export * from './garbage-collector';

@@ -9,20 +9,10 @@ import ts from 'typescript';
 
 const root = path.resolve(__dirname, '../../..');
 
-// Store classes other libs' barrels still export, each to go when its lib is split into
-// repositories behind a service (issue 19); nothing may be added here. libs/blobs and libs/metadata
-// have none.
+// The one store class a barrel may export: unionfs' in-memory ContentStore, a real implementation
+// (not a mock) that containers' and commits' specs use as their content store. Nothing may be added.
 const KNOWN_EXCEPTIONS: Record<string, string[]> = {
-  // Exported, though no other lib imports it.
-  auth: ['UserStore'],
-  // Exported, though no other lib imports them.
-  containers: ['ContainerStore', 'StorageContentStore'],
-  // Exported, though no other lib imports it.
-  gc: ['RetentionStore'],
-  // The in-memory ContentStore; containers' and commits' specs use it as their content store.
   unionfs: ['MemoryContentStore'],
-  // Exported, though no other lib imports them.
-  upstream: ['ReplicationRuleStore', 'UpstreamStore'],
 };
 
 function exportedStoreClasses(): Record<string, string[]> {
