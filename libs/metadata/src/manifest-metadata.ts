@@ -15,8 +15,6 @@ import type Redis from 'ioredis';
 import {
   RegistryError,
   digestOf,
-  isDigest,
-  parseDigest,
   parseManifest,
   isValidTag,
   referenceOf,
@@ -28,6 +26,7 @@ import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { CatalogRepository } from './catalog-repository';
 import { ManifestReindex, type ReindexReport } from './manifest-reindex';
+import { ManifestReader } from './manifest-reader';
 import { ManifestRepository } from './manifest-repository';
 import type {
   ManifestDataRecord,
@@ -58,6 +57,8 @@ export interface ManifestMetadataParts {
   reindex: ManifestReindex;
   /** Holds a manifest and what it references from GC while it is stored and tagged. */
   guard: DigestGuard;
+  /** The read side (a split gateway runs the same one in process). */
+  reader: ManifestReader;
   blobs: BlobService;
   /** Layer storage's side of GC: manifest bytes live in its keyspace. */
   blobGc: Pick<BlobGcService, 'dropContent'>;
@@ -72,22 +73,8 @@ export class ManifestMetadata implements MetadataService, ManifestGcService {
     private readonly options: ManifestMetadataOptions,
   ) {}
 
-  async getManifest(ref: LocalReference): Promise<StoredManifest> {
-    const { manifests, tags } = this.parts;
-    const name = ref.name;
-    const reference = referenceOf(ref);
-    let digest: Digest;
-    if (isDigest(reference)) digest = await manifests.resolve(name, reference);
-    else {
-      if (reference.includes(':')) parseDigest(reference);
-      const tagged = await tags.current(name, reference);
-      if (!tagged) throw unknownManifest({ name, tag: reference });
-      digest = tagged;
-    }
-    // After the repository check above: the record is global per digest.
-    const record = await manifests.read(digest);
-    if (!record) throw unknownManifest({ name, reference });
-    return { digest, mediaType: record.mediaType, size: record.bytes.length, bytes: record.bytes };
+  getManifest(ref: LocalReference): Promise<StoredManifest> {
+    return this.parts.reader.getManifest(ref);
   }
 
   async putManifest(
@@ -224,5 +211,6 @@ export function createManifestMetadata(
   const tags = new TagRepository(storage, redis, keys);
   const manifests = new ManifestRepository(storage, redis, keys, guard, catalog, referrers);
   const reindex = new ManifestReindex(storage, blobs, manifests, tags);
-  return new ManifestMetadata({ manifests, tags, referrers, catalog, reindex, guard, blobs, blobGc }, options);
+  const reader = new ManifestReader(manifests, tags);
+  return new ManifestMetadata({ manifests, tags, referrers, catalog, reindex, guard, reader, blobs, blobGc }, options);
 }

@@ -7,6 +7,8 @@ import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobGcService, type Blo
 import { METADATA_GC_SERVICE, METADATA_SERVICE } from './metadata-service';
 import { createManifestMetadata } from './manifest-metadata';
 import { MetadataRpcController, metadataServiceClient } from './metadata-rpc';
+import { createManifestReader } from './manifest-reader';
+import type { LocalReference } from '@stevedore/oci';
 
 @Module({})
 export class MetadataModule {
@@ -43,8 +45,14 @@ export class MetadataModule {
       providers: [
         {
           provide: METADATA_SERVICE,
-          inject: [CONFIG],
-          useFactory: (c: StevedoreConfig) => metadataServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+          inject: [CONFIG, STORAGE, REDIS, RedisKeys],
+          useFactory: (c: StevedoreConfig, storage: StorageDriver, redis: Redis, keys: RedisKeys) => {
+            const remote = metadataServiceClient(c.STEVEDORE_METADATA_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN);
+            // Manifest reads (every pull) from metadata's read side in this process: Redis and a
+            // cache by digest, not a round trip to metadata-service; everything else goes there.
+            const reader = createManifestReader(storage, redis, keys);
+            return { ...remote, getManifest: (ref: LocalReference) => reader.getManifest(ref) };
+          },
         },
         { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
       ],
