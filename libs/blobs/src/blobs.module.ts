@@ -5,6 +5,7 @@ import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@steved
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobQuota } from './blob-service';
 import { BlobsRpcController, blobServiceClient } from './blob-rpc';
+import { createBlobReader } from './blob-reader';
 import { createLayerStorage } from './layer-storage';
 
 @Module({})
@@ -35,8 +36,13 @@ export class BlobsModule {
       providers: [
         {
           provide: BLOB_SERVICE,
-          inject: [CONFIG],
-          useFactory: (c: StevedoreConfig) => blobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN),
+          inject: [CONFIG, STORAGE, REDIS, RedisKeys],
+          useFactory: (c: StevedoreConfig, storage: StorageDriver, redis: Redis, keys: RedisKeys) => {
+            const remote = blobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN);
+            // HEADs and existence checks from the index in this process; bytes and writes go to blob-service.
+            const reader = createBlobReader(storage, redis, keys);
+            return { ...remote, stat: reader.stat, exists: reader.exists };
+          },
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],

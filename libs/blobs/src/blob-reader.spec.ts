@@ -1,0 +1,25 @@
+// The read side a split gateway runs in process (createBlobReader, its own instance over the same
+// Redis and storage as layer storage): it sees a blob once layer storage has linked it, only in the
+// repositories that hold it, and stops seeing a link as soon as it is removed.
+import { randomBytes } from 'node:crypto';
+import { digestOf } from '@stevedore/oci';
+import { body, describeEachDriver } from '../test/drivers';
+import { createBlobReader } from './blob-reader';
+import { createLayerStorage } from './layer-storage';
+
+describeEachDriver('BlobReader', (ctx) => {
+  it('answers stat and exists from the index layer storage keeps', async () => {
+    const storage = createLayerStorage(ctx.storage, ctx.redis, ctx.keys);
+    const reader = createBlobReader(ctx.storage, ctx.redis, ctx.keys);
+    const bytes = randomBytes(5000);
+    const d = digestOf(bytes);
+    expect(await reader.exists(d)).toBeUndefined();
+    await storage.putBlob('r/mine', body(bytes), d);
+    expect(await reader.stat('r/mine', d)).toEqual({ digest: d, size: bytes.length });
+    expect(await reader.exists(d)).toEqual({ digest: d, size: bytes.length });
+    expect(await reader.stat('r/other', d)).toBeUndefined();
+    await storage.unlink('r/mine', d);
+    expect(await reader.stat('r/mine', d)).toBeUndefined();
+    expect(await reader.exists(d)).toEqual({ digest: d, size: bytes.length });
+  });
+});
