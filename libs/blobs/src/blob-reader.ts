@@ -1,17 +1,18 @@
 // Layer storage's read side for a process that does not host it (a split gateway): whether a
-// repository holds a blob, and whether a blob exists, asked of the Redis index layer storage owns
-// (read, never written here), instead of an RPC round trip per HEAD. Bytes still come from the
-// blob service.
+// repository holds a blob and whether a blob exists, asked of the Redis index layer storage owns,
+// and the bytes of a pull read from storage (with the same small-blob cache and presigned
+// redirects), instead of an RPC round trip per HEAD and an extra hop for every byte pulled. It
+// reads layer storage's keyspace and never writes it: uploads, links and GC stay with blob-service.
 import type Redis from 'ioredis';
-import type { Digest } from '@stevedore/oci';
+import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BlobRepository } from './blob-repository';
-import type { BlobInfo, BlobService } from './blob-service';
+import type { BlobContent, BlobInfo, BlobService, OpenOptions } from './blob-service';
 import { DigestGuard } from './digest-guard';
 import { LinkRepository } from './link-repository';
 
-export type BlobReader = Pick<BlobService, 'stat' | 'exists'>;
+export type BlobReader = Pick<BlobService, 'stat' | 'exists' | 'open'>;
 
 export function createBlobReader(storage: StorageDriver, redis: Redis, keys: RedisKeys): BlobReader {
   const links = new LinkRepository(storage, redis, keys);
@@ -19,5 +20,10 @@ export function createBlobReader(storage: StorageDriver, redis: Redis, keys: Red
   return {
     stat: (name: string, digest: Digest): Promise<BlobInfo | undefined> => links.stat(name, digest),
     exists: (digest: Digest): Promise<BlobInfo | undefined> => blobs.exists(digest),
+    open: async (name: string, digest: Digest, options?: OpenOptions): Promise<BlobContent> => {
+      const info = await links.stat(name, digest);
+      if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
+      return blobs.open(info, options);
+    },
   };
 }

@@ -39,9 +39,10 @@ export class BlobsModule {
           inject: [CONFIG, STORAGE, REDIS, RedisKeys],
           useFactory: (c: StevedoreConfig, storage: StorageDriver, redis: Redis, keys: RedisKeys) => {
             const remote = blobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN);
-            // HEADs and existence checks from the index in this process; bytes and writes go to blob-service.
+            // Reads (HEAD, existence, the bytes of a pull) in this process from the index and storage;
+            // uploads, links and GC go to blob-service.
             const reader = createBlobReader(storage, redis, keys);
-            return { ...remote, stat: reader.stat, exists: reader.exists };
+            return { ...remote, stat: reader.stat, exists: reader.exists, open: reader.open };
           },
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
