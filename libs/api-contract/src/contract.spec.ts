@@ -107,3 +107,29 @@ describe('schemas', () => {
       for (const s of [r.body, r.response]) if (s) expect(() => z.toJSONSchema(s, { unrepresentable: 'any' })).not.toThrow();
   });
 });
+
+describe('query strings', () => {
+  const paths = openApiPaths();
+
+  it('documents every query parameter a route accepts, required ones as required', () => {
+    for (const r of all.filter((x) => x.query)) {
+      const op = paths[r.path][r.method.toLowerCase()];
+      expect((op.parameters ?? []).map((p) => p.name).sort()).toEqual(Object.keys(r.query!.shape).sort());
+    }
+    const remove = paths['/api/v1/images']['delete'].parameters!;
+    expect(remove.find((p) => p.name === 'ref')).toMatchObject({ in: 'query', required: true });
+    expect(remove.find((p) => p.name === 'force')).toMatchObject({ in: 'query', required: false });
+  });
+
+  it('refuses what the handlers used to check by hand, and takes what clients send', () => {
+    const list = apiRoutes.listImages.query;
+    for (const n of ['0', '1e3', '0x10', '-1', '']) expect(list.safeParse({ n }).success).toBe(false);
+    expect(list.safeParse({ n: '25', repository: 'a/b', last: 'a/b:1' }).success).toBe(true);
+    expect(apiRoutes.inspectImage.query.safeParse({}).success).toBe(false);
+    expect(apiRoutes.writeFile.query.safeParse({ path: '/etc/motd', mode: '0644', uid: '0' }).success).toBe(true);
+    expect(apiRoutes.writeFile.query.safeParse({ path: '/etc/motd', mode: '0999' }).success).toBe(false);
+    expect(apiRoutes.putArchive.query.safeParse({ mode: 'tarball' }).success).toBe(false);
+    // A repeated parameter arrives as an array.
+    expect(apiRoutes.importRootfs.query.safeParse({ ref: 'a:1', change: ['CMD ["sh"]', 'ENV A=1'] }).success).toBe(true);
+  });
+});

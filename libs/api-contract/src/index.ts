@@ -9,3 +9,4 @@ export * from './upstreams';
 export * from './gc';
 export * from './routes';
 export * from './openapi';
+export * from './queries';

@@ -7,8 +7,18 @@ import { apiRoutes, type ApiRoute } from './routes';
 
 type JsonSchema = Record<string, unknown>;
 
+export interface OpenApiParameter {
+  name: string;
+  in: 'query';
+  required: boolean;
+  schema: JsonSchema;
+  description?: string;
+}
+
 export interface OpenApiOperationParts {
   summary: string;
+  /** The query parameters (path parameters are the controllers', found by @nestjs/swagger). */
+  parameters?: OpenApiParameter[];
   requestBody?: { required: boolean; content: Record<string, { schema: JsonSchema }> };
   responses: Record<string, { description: string; content?: Record<string, { schema: JsonSchema }> }>;
 }
@@ -25,6 +35,14 @@ export function jsonSchemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSch
 
 export function openApiOperation(route: ApiRoute): OpenApiOperationParts {
   const op: OpenApiOperationParts = { summary: route.summary, responses: {} };
+  if (route.query) {
+    op.parameters = Object.entries(route.query.shape).map(([name, field]) => {
+      const schema = jsonSchemaOf(field as z.ZodType, 'input');
+      const parameter: OpenApiParameter = { name, in: 'query', required: !(field as z.ZodType).safeParse(undefined).success, schema };
+      if (typeof schema['description'] === 'string') parameter.description = schema['description'];
+      return parameter;
+    });
+  }
   if (route.body) op.requestBody = { required: true, content: { 'application/json': { schema: jsonSchemaOf(route.body, 'input') } } };
   else if (route.upload) op.requestBody = { required: true, content: { [route.upload]: { schema: { type: 'string', format: 'binary' } } } };
   const success = route.response

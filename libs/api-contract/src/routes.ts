@@ -5,6 +5,7 @@ import { z } from 'zod';
 import * as commits from './commits';
 import * as containers from './containers';
 import * as gc from './gc';
+import * as q from './queries';
 import * as images from './images';
 import * as upstreams from './upstreams';
 import * as users from './users';
@@ -18,6 +19,8 @@ export interface ApiRoute {
   /** The status of a successful answer. */
   status: number;
   summary: string;
+  /** The query string it accepts (libs/api-contract queries.ts). */
+  query?: z.ZodObject;
   /** A JSON request body. */
   body?: z.ZodType;
   /** A raw request body of this media type (an upload), instead of JSON. */
@@ -38,6 +41,7 @@ export const apiRoutes = {
   listImages: {
     method: 'GET',
     path: '/api/v1/images',
+    query: q.ListImagesQuerySchema,
     status: 200,
     summary: 'List images (rows the caller may pull)',
     response: images.ImageListSchema,
@@ -45,11 +49,19 @@ export const apiRoutes = {
   inspectImage: {
     method: 'GET',
     path: '/api/v1/images/inspect',
+    query: q.ImageRefQuerySchema,
     status: 200,
     summary: 'docker image inspect',
     response: images.InspectAnswerSchema,
   },
-  imageHistory: { method: 'GET', path: '/api/v1/images/history', status: 200, summary: 'docker history', response: images.HistorySchema },
+  imageHistory: {
+    method: 'GET',
+    path: '/api/v1/images/history',
+    query: q.ImageRefQuerySchema,
+    status: 200,
+    summary: 'docker history',
+    response: images.HistorySchema,
+  },
   tagImage: {
     method: 'POST',
     path: '/api/v1/images/tag',
@@ -58,11 +70,26 @@ export const apiRoutes = {
     body: images.TagRequestSchema,
     response: images.TagResultSchema,
   },
-  removeImage: { method: 'DELETE', path: '/api/v1/images', status: 200, summary: 'docker rmi', response: images.RemoveResultSchema },
-  untagImage: { method: 'POST', path: '/api/v1/images/untag', status: 201, summary: 'Remove one tag', response: images.UntagResultSchema },
+  removeImage: {
+    method: 'DELETE',
+    path: '/api/v1/images',
+    query: q.RemoveImageQuerySchema,
+    status: 200,
+    summary: 'docker rmi',
+    response: images.RemoveResultSchema,
+  },
+  untagImage: {
+    method: 'POST',
+    path: '/api/v1/images/untag',
+    query: q.ImageRefQuerySchema,
+    status: 201,
+    summary: 'Remove one tag',
+    response: images.UntagResultSchema,
+  },
   importRootfs: {
     method: 'POST',
     path: '/api/v1/images/import',
+    query: q.ImportRootfsQuerySchema,
     status: 201,
     summary: 'docker import (a root filesystem tarball)',
     upload: OCTETS,
@@ -90,6 +117,7 @@ export const apiRoutes = {
   createImport: {
     method: 'POST',
     path: '/api/v1/imports',
+    query: q.CreateImportQuerySchema,
     status: 202,
     summary: 'docker load, as a job',
     upload: TAR,
@@ -130,17 +158,39 @@ export const apiRoutes = {
   writeFile: {
     method: 'PUT',
     path: '/api/v1/containers/{id}/files',
+    query: q.WriteFileQuerySchema,
     status: 201,
     summary: 'Write a file (?path=, mode, uid, gid)',
     upload: OCTETS,
     response: containers.EntrySchema,
   },
-  readFile: { method: 'GET', path: '/api/v1/containers/{id}/files', status: 200, summary: 'Read a file', produces: OCTETS },
-  removeFile: { method: 'DELETE', path: '/api/v1/containers/{id}/files', status: 204, summary: 'Remove a path' },
-  statPath: { method: 'GET', path: '/api/v1/containers/{id}/stat', status: 200, summary: 'Stat a path', response: containers.EntrySchema },
+  readFile: {
+    method: 'GET',
+    path: '/api/v1/containers/{id}/files',
+    query: q.ContainerPathQuerySchema,
+    status: 200,
+    summary: 'Read a file',
+    produces: OCTETS,
+  },
+  removeFile: {
+    method: 'DELETE',
+    path: '/api/v1/containers/{id}/files',
+    query: q.RemoveFileQuerySchema,
+    status: 204,
+    summary: 'Remove a path',
+  },
+  statPath: {
+    method: 'GET',
+    path: '/api/v1/containers/{id}/stat',
+    query: q.ContainerPathQuerySchema,
+    status: 200,
+    summary: 'Stat a path',
+    response: containers.EntrySchema,
+  },
   listDir: {
     method: 'GET',
     path: '/api/v1/containers/{id}/dir',
+    query: q.ListDirQuerySchema,
     status: 200,
     summary: 'List a directory',
     response: containers.DirListingSchema,
@@ -156,6 +206,7 @@ export const apiRoutes = {
   putArchive: {
     method: 'PUT',
     path: '/api/v1/containers/{id}/archive',
+    query: q.PutArchiveQuerySchema,
     status: 200,
     summary: 'Apply a tar (?mode=overlay|rootfs)',
     upload: TAR,
@@ -333,7 +384,13 @@ export const apiRoutes = {
     body: gc.RetentionRuleSchema,
     response: gc.RetentionRuleSchema,
   },
-  deleteRetention: { method: 'DELETE', path: '/api/v1/retention', status: 204, summary: 'Remove a retention rule (?repository=)' },
+  deleteRetention: {
+    method: 'DELETE',
+    path: '/api/v1/retention',
+    query: q.RetentionQuerySchema,
+    status: 204,
+    summary: 'Remove a retention rule (?repository=)',
+  },
   listQuotas: { method: 'GET', path: '/api/v1/quotas', status: 200, summary: 'Quotas and usage', response: gc.QuotaListSchema },
   getQuota: {
     method: 'GET',

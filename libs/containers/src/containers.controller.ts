@@ -2,10 +2,10 @@
 // through the merged view, diff, pause and unpause. Paths are container paths, given as `?path=`.
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CreateContainerRequestSchema, FileOpRequestSchema, type AnswerOf } from '@stevedore/api-contract';
+import { CreateContainerRequestSchema, FileOpRequestSchema, apiRoutes, type AnswerOf } from '@stevedore/api-contract';
 import { parseBody, requestBody } from '@stevedore/images';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
-import { Access, callerOf, ownerFor, type RoutePolicy } from '@stevedore/platform';
+import { Access, callerOf, ownerFor, parseQuery, type RoutePolicy } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import type { ContainerView } from './container';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
@@ -17,11 +17,6 @@ function num(v: string | undefined, name: string, radix = 10): number | undefine
   if (!Number.isSafeInteger(n) || n < 0)
     throw new RegistryError('INVALID_REQUEST', `\`${name}\` must be a non-negative integer`, { [name]: v });
   return n;
-}
-
-function needPath(q: Record<string, string | undefined>): string {
-  if (!q.path) throw new RegistryError('INVALID_REQUEST', 'give the container path as ?path=/...');
-  return q.path;
 }
 
 // A container is owned by its creator; reading what it holds needs pull on its image repository now.
@@ -86,7 +81,8 @@ export class ContainersController {
     @Param('id') cid: string,
     @Query() q: Record<string, string | undefined>,
   ): Promise<AnswerOf<'writeFile'>> {
-    return this.containers.writeFile(cid, needPath(q), requestBody(req), {
+    const { path } = parseQuery(apiRoutes.writeFile.query, q);
+    return this.containers.writeFile(cid, path, requestBody(req), {
       mode: num(q.mode, 'mode', 8),
       uid: num(q.uid, 'uid'),
       gid: num(q.gid, 'gid'),
@@ -101,7 +97,7 @@ export class ContainersController {
     @Param('id') cid: string,
     @Query() q: Record<string, string | undefined>,
   ): Promise<FastifyReply> {
-    const { entry, stream } = await this.containers.readFile(cid, needPath(q));
+    const { entry, stream } = await this.containers.readFile(cid, parseQuery(apiRoutes.readFile.query, q).path);
     return reply
       .code(200)
       .header('content-type', 'application/octet-stream')
@@ -114,20 +110,21 @@ export class ContainersController {
   @HttpCode(204)
   @Access(change)
   async removeFile(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<void> {
-    await this.containers.apply(cid, { op: 'remove', path: needPath(q), recursive: q.recursive === '1' || q.recursive === 'true' });
+    const { path, recursive } = parseQuery(apiRoutes.removeFile.query, q);
+    await this.containers.apply(cid, { op: 'remove', path, recursive: recursive === '1' || recursive === 'true' });
   }
 
   @Get(':id/stat')
   @Access(content)
   async stat(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<AnswerOf<'statPath'>> {
-    return this.containers.stat(cid, needPath(q));
+    return this.containers.stat(cid, parseQuery(apiRoutes.statPath.query, q).path);
   }
 
   /** List a directory through the merged view. */
   @Get(':id/dir')
   @Access(content)
   async listDir(@Param('id') cid: string, @Query() q: Record<string, string | undefined>): Promise<AnswerOf<'listDir'>> {
-    return { entries: await this.containers.listDir(cid, q.path || '/') };
+    return { entries: await this.containers.listDir(cid, parseQuery(apiRoutes.listDir.query, q).path ?? '/') };
   }
 
   /** mkdir, symlink, chmod, chown, remove, rename as JSON: `{"op":"mkdir","path":"/srv","parents":true}`. */
@@ -149,8 +146,7 @@ export class ContainersController {
     @Param('id') cid: string,
     @Query() q: Record<string, string | undefined>,
   ): Promise<AnswerOf<'putArchive'>> {
-    const m = q.mode ?? 'overlay';
-    if (m !== 'overlay' && m !== 'rootfs') throw new RegistryError('INVALID_REQUEST', '`mode` is overlay or rootfs', { mode: m });
+    const m = parseQuery(apiRoutes.putArchive.query, q).mode ?? 'overlay';
     return this.containers.uploadTar(cid, requestBody(req), m, { allowDevices: callerOf(req).admin });
   }
 

@@ -5,8 +5,8 @@
 //   GET /api/v1/quotas, GET/PUT/DELETE /api/v1/quotas/:namespace      -> quotas and usage
 import { Body, Controller, Delete, Get, HttpCode, Param, Post, Put, Query } from '@nestjs/common';
 import { RegistryError } from '@stevedore/oci';
-import { QuotaLimitRequestSchema, type AnswerOf } from '@stevedore/api-contract';
-import { Access } from '@stevedore/platform';
+import { QuotaLimitRequestSchema, apiRoutes, type AnswerOf } from '@stevedore/api-contract';
+import { Access, parseQuery } from '@stevedore/platform';
 import { GcQueue } from './gc-queue';
 import { parseGcRunRequest } from './gc-run';
 import { RetentionStore } from './retention-store';
@@ -50,9 +50,8 @@ export class GcController {
 
   @Delete('retention')
   @HttpCode(204)
-  async deleteRule(@Query('repository') repository?: string): Promise<void> {
-    if (!repository) throw new RegistryError('INVALID_REQUEST', 'query parameter "repository" is required');
-    await this.retention.remove(repository);
+  async deleteRule(@Query() q: unknown): Promise<void> {
+    await this.retention.remove(parseQuery(apiRoutes.deleteRetention.query, q).repository);
   }
 
   @Get('quotas')

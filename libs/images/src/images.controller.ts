@@ -1,9 +1,9 @@
 // /api/v1/images: docker images, inspect, history, tag, rmi and import. Thin: parse, call the service.
 import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { TagRequestSchema, type AnswerOf } from '@stevedore/api-contract';
+import { TagRequestSchema, apiRoutes, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
-import { Access, callerOf, type AccessRequest } from '@stevedore/platform';
+import { Access, callerOf, parseQuery, type AccessRequest } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -58,8 +58,8 @@ export class ImagesController {
     @Query('n') n?: string,
     @Query('last') last?: string,
   ): Promise<AnswerOf<'listImages'>> {
-    // Digits only (no 1e3, no 0x10), and a page of at most 10,000 rows however large n is.
-    if (n !== undefined && !/^[1-9]\d{0,15}$/.test(n)) throw new RegistryError('INVALID_REQUEST', '`n` must be a positive integer', { n });
+    // The contract takes digits only for n (no 1e3, no 0x10); a page is at most 10,000 rows however large n is.
+    parseQuery(apiRoutes.listImages.query, query(req));
     const size = n === undefined ? undefined : Math.min(Number(n), 10_000);
     const page = await this.images.list({ repository: repository || undefined, n: size, last: last || undefined });
     if (repository) return page;
@@ -71,14 +71,14 @@ export class ImagesController {
 
   @Get('inspect')
   @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
-  async inspect(@Query('ref') ref?: string): Promise<AnswerOf<'inspectImage'>> {
-    return this.images.inspect(required(ref, 'ref'));
+  async inspect(@Query() q: unknown): Promise<AnswerOf<'inspectImage'>> {
+    return this.images.inspect(parseQuery(apiRoutes.inspectImage.query, q).ref);
   }
 
   @Get('history')
   @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
-  async history(@Query('ref') ref?: string): Promise<AnswerOf<'imageHistory'>> {
-    return this.images.history(required(ref, 'ref'));
+  async history(@Query() q: unknown): Promise<AnswerOf<'imageHistory'>> {
+    return this.images.history(parseQuery(apiRoutes.imageHistory.query, q).ref);
   }
 
   @Post('tag')
@@ -99,22 +99,24 @@ export class ImagesController {
   /** `docker rmi REF`: a tag is untagged; a digest is deleted (with `force=true` when tagged). */
   @Delete()
   @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
-  async remove(@Query('ref') ref?: string, @Query('force') force?: string): Promise<AnswerOf<'removeImage'>> {
-    return this.images.remove(required(ref, 'ref'), truthy(force));
+  async remove(@Query() q: unknown): Promise<AnswerOf<'removeImage'>> {
+    const { ref, force } = parseQuery(apiRoutes.removeImage.query, q);
+    return this.images.remove(ref, truthy(force));
   }
 
   @Post('untag')
   @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
-  async untag(@Query('ref') ref?: string): Promise<AnswerOf<'untagImage'>> {
-    return this.images.untag(required(ref, 'ref'));
+  async untag(@Query() q: unknown): Promise<AnswerOf<'untagImage'>> {
+    return this.images.untag(parseQuery(apiRoutes.untagImage.query, q).ref);
   }
 
   /** `docker import`: the body is a root filesystem tarball (plain, gzip, bzip2, xz or zstd). */
   @Post('import')
   @HttpCode(201)
   @Access({ role: 'authenticated', repositories: refNeeds(['pull', 'push']) })
-  async importRootfs(@Req() req: FastifyRequest, @Query() q: Record<string, unknown>): Promise<AnswerOf<'importRootfs'>> {
-    const reference = required(q['ref'], 'ref');
+  async importRootfs(@Req() req: FastifyRequest, @Query() raw: unknown): Promise<AnswerOf<'importRootfs'>> {
+    const q = parseQuery(apiRoutes.importRootfs.query, raw);
+    const reference = q.ref;
     const [os, architecture, variant] = typeof q['platform'] === 'string' ? q['platform'].split('/') : [];
     return importRootfs({ blobs: this.blobs, metadata: this.metadata, sizes: this.sizes }, requestBody(req), {
       reference,

@@ -6,8 +6,8 @@ import { PassThrough } from 'node:stream';
 import { Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RegistryError, parseLocalReference, ByteLimit } from '@stevedore/oci';
-import type { AnswerOf } from '@stevedore/api-contract';
-import { Access, STORAGE, ownerFor } from '@stevedore/platform';
+import { apiRoutes, type AnswerOf } from '@stevedore/api-contract';
+import { Access, STORAGE, ownerFor, parseQuery } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { LoadProgress, LoadReport } from './archive-load';
 import { teeChecked } from './archive-input';
@@ -33,6 +33,7 @@ export class ImportsController {
     @Query('repository') repository?: string,
     @Query('maxBytes') maxBytes?: string,
   ): Promise<AnswerOf<'createImport'>> {
+    parseQuery(apiRoutes.createImport.query, req.query);
     if (repository) parseLocalReference(repository);
     const owner = ownerFor(req);
     const limit = parseLimit(maxBytes, this.options.maxArchiveBytes);

@@ -17,3 +17,4 @@ export * from './instance-identity';
 export * from './jobs';
 export * from './rpc';
 export * from './cluster-metrics';
+export * from './request-query';

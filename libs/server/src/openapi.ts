@@ -26,8 +26,12 @@ export function managementDocument(app: INestApplication): OpenAPIObject {
         const ops: Record<string, unknown> = { ...item };
         for (const [method, parts] of Object.entries(contract[p] ?? {})) {
           const op = ops[method] as Record<string, unknown> | undefined;
-          // Swagger's guess of the status and body is replaced by the contract's.
-          if (op) ops[method] = { ...op, ...parts };
+          // Swagger's guess of the status, body and query is replaced by the contract's; path
+          // parameters stay as swagger found them on the controllers.
+          if (op) {
+            const pathParameters = ((op['parameters'] as Array<{ in?: string }> | undefined) ?? []).filter((x) => x.in !== 'query');
+            ops[method] = { ...op, ...parts, parameters: [...pathParameters, ...(parts.parameters ?? [])] };
+          }
         }
         return [p, ops];
       }),

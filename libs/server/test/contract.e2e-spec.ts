@@ -169,6 +169,25 @@ describe('API contract (all-in-one)', () => {
     await call('removeUpstream', '/api/v1/upstreams/nowhere');
   });
 
+  it('refuses a query string its route does not accept, naming the parameter', async () => {
+    const bad: Array<[string, string, string]> = [
+      ['GET', '/api/v1/images?n=0x10', 'n'],
+      ['GET', '/api/v1/images?n=1e3', 'n'],
+      ['GET', '/api/v1/images/inspect', 'ref'],
+      ['DELETE', '/api/v1/retention', 'repository'],
+    ];
+    for (const [method, path, parameter] of bad) {
+      const r = await http(s.url, method, path);
+      const error = r.json().errors?.[0];
+      expect({ path, status: r.status, code: error?.code, names: String(error?.message).includes(parameter) }).toEqual({
+        path,
+        status: 400,
+        code: 'INVALID_REQUEST',
+        names: true,
+      });
+    }
+  });
+
   it('left no route of the contract unchecked', () => {
     expect(Object.keys(apiRoutes).filter((n) => !checked.has(n as RouteName))).toEqual([]);
   });
