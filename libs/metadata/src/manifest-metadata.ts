@@ -12,15 +12,7 @@
 // ManifestRepository (records, revisions, cache, GC's scripts), TagRepository (tags, times,
 // history), ReferrerRepository, CatalogRepository, and ManifestReindex composing them.
 import type Redis from 'ioredis';
-import {
-  RegistryError,
-  digestOf,
-  parseManifest,
-  isValidTag,
-  referenceOf,
-  type Digest,
-  type LocalReference,
-} from '@stevedore/oci';
+import { RegistryError, digestOf, parseManifest, isValidTag, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
