@@ -20,6 +20,7 @@ import {
   type Digest,
   type History,
   type ImageConfig,
+  type ImageSink,
 } from '@stevedore/oci';
 import { layerOf, writeLayer, type ContentStore } from '@stevedore/unionfs';
 import type { CommitJobData, CommitProgress, CommitResult } from './commit-job';
@@ -139,7 +140,7 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
 
   const copied = await copy(
     [{ artifact: { kind: 'image', image }, targets: [{ repository: target, tag }] }],
-    new LocalImageSink(deps.blobs, deps.metadata, deps.sizes),
+    cancellableBeforeTags(new LocalImageSink(deps.blobs, deps.metadata, deps.sizes), hooks.checkCancelled),
     {
       onProgress: (p) => {
         const phase =
@@ -220,4 +221,23 @@ function commitCreatedBy(data: CommitJobData): string {
   if (data.spec.changes.length) parts.push(...data.spec.changes.map((c) => `-c ${JSON.stringify(c)}`));
   parts.push(data.spec.container.slice(0, 12));
   return parts.join(' ');
+}
+
+/**
+ * The sink with one last cancellation check before the tag: a cancel that arrives after the last
+ * file was read still keeps the tag from moving (what was stored untagged is GC's), and one that
+ * arrives after the tag is too late (the job completes, as it has).
+ */
+function cancellableBeforeTags(sink: ImageSink, checkCancelled?: () => Promise<void>): ImageSink {
+  if (!checkCancelled) return sink;
+  return {
+    store: sink.store,
+    putBlob: (repository, blob, storedIn) => sink.putBlob(repository, blob, storedIn),
+    putManifest: (repository, digest, bytes, mediaType) => sink.putManifest(repository, digest, bytes, mediaType),
+    tag: async (repository, tag, digest) => {
+      await checkCancelled();
+      return sink.tag(repository, tag, digest);
+    },
+    layerUnpacked: sink.layerUnpacked ? (digest, size) => sink.layerUnpacked!(digest, size) : undefined,
+  };
 }
