@@ -163,7 +163,19 @@ export class CommitService {
       return 'cancelling';
     }
     await this.release(job);
-    await job.remove({ removeChildren: true });
+    try {
+      await job.remove({ removeChildren: true });
+    } catch (e) {
+      // A batch whose commit is running: BullMQ will not remove a parent while a child holds its
+      // lock. That is the caller's conflict, not a server fault: say what to do instead.
+      if (/locked/i.test((e as Error)?.message ?? ''))
+        throw new RegistryError(
+          'CONFLICT',
+          `job ${id} has a commit running: cancel its commits one by one (DELETE /api/v1/jobs/<commit id>) or wait for them`,
+          { state },
+        );
+      throw e;
+    }
     return 'removed';
   }
 

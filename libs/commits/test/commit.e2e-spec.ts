@@ -323,6 +323,26 @@ describe('job status and events', () => {
     expect(expectStatus(await api.call('GET', `/api/v1/containers/${id}`), 200).state).toBe('running');
   });
 
+  it('cancels a batch at once or answers 409 while one of its commits runs, never a 5xx', async () => {
+    const specs = [];
+    for (let n = 0; n < 3; n++) {
+      const id = await api.create('library/busybox:base');
+      for (let i = 0; i < 10; i++) await api.write(id, `/big${i}`, Buffer.alloc(2 * 1024 * 1024, i + n));
+      specs.push({ container: id, reference: `batchcancel:${n}` });
+    }
+    const batch = expectStatus(await api.call('POST', '/api/v1/commits:batch', { commits: specs }), 202);
+    // Wait until a commit of the batch runs, so the parent is locked by its child.
+    for (let i = 0; i < 100; i++) {
+      const st = expectStatus(await api.call('GET', `/api/v1/jobs/${batch.id}`), 200);
+      if (st.state === 'waiting-children' || st.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await api.call('DELETE', `/api/v1/jobs/${batch.id}`);
+    expect([202, 409]).toContain(r.status);
+    if (r.status === 409) expect(r.json().errors[0].code).toBe('CONFLICT');
+    await api.wait(batch.id).catch(() => undefined);
+  });
+
   it('answers 404 for an unknown job', async () => {
     expect((await api.call('GET', `/api/v1/jobs/commit-${'0'.repeat(40)}`)).status).toBe(404);
   });
