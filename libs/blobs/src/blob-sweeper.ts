@@ -46,13 +46,7 @@ export class BlobSweeper {
     // 1. Index first, digest by digest, each atomic against writers: readers miss before bytes go.
     const outcomes = await Promise.all(
       items.map((it) => {
-        const keys = [
-          this.k.blob(it.digest),
-          this.guard.touchedKey(it.digest),
-          this.guard.writingKey(it.digest),
-          this.guard.sweepingKey(it.digest),
-          ...it.unlinkFrom.map((n) => this.k.layers(n)),
-        ];
+        const keys = [this.k.blob(it.digest), ...this.guard.mayGoKeys(it.digest), ...it.unlinkFrom.map((n) => this.k.layers(n))];
         return this.redis.eval(
           SWEEP,
           keys.length,

@@ -83,6 +83,10 @@ export class DigestGuard {
   sweepingKey(d: string): string {
     return this.k.sweeping(d);
   }
+  /** The three keys luaMayGo checks for `d`, in the order every GC script places them: touched, writing, sweeping. */
+  mayGoKeys(d: string): [touched: string, writing: string, sweeping: string] {
+    return [this.k.touched(d), this.k.writing(d), this.k.sweeping(d)];
+  }
 
   /** Redis' clock in ms: the one clock every stamp and cutoff is taken from. */
   async now(): Promise<number> {

@@ -141,16 +141,7 @@ export class ContainerCollector {
         return;
       }
       const p = redis.pipeline();
-      for (const it of items)
-        p.eval(
-          LEASE_CONTENT,
-          3,
-          guard.touchedKey(it.digest),
-          guard.writingKey(it.digest),
-          guard.sweepingKey(it.digest),
-          options.olderThan,
-          SWEEP_LEASE_SECONDS,
-        );
+      for (const it of items) p.eval(LEASE_CONTENT, 3, ...guard.mayGoKeys(it.digest), options.olderThan, SWEEP_LEASE_SECONDS);
       const out = (await p.exec()) ?? [];
       const leased = items.filter((_, i) => out[i]?.[1] === 1);
       report.content.skipped += items.length - leased.length;

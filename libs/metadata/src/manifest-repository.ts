@@ -197,18 +197,7 @@ export class ManifestRepository {
   /** GC: delete the records of `digests` (no repository holds them) that PURGE lets go; returns those purged. */
   async purgeData(digests: Digest[], olderThan: number): Promise<ManifestDataRecord[]> {
     const outcomes = await Promise.all(
-      digests.map(
-        (d) =>
-          this.redis.eval(
-            PURGE,
-            4,
-            this.k.manifest(d),
-            this.guard.touchedKey(d),
-            this.guard.writingKey(d),
-            this.guard.sweepingKey(d),
-            olderThan,
-          ) as Promise<number>,
-      ),
+      digests.map((d) => this.redis.eval(PURGE, 4, this.k.manifest(d), ...this.guard.mayGoKeys(d), olderThan) as Promise<number>),
     );
     const purged: ManifestDataRecord[] = [];
     digests.forEach((d, i) => {
