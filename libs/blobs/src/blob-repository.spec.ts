@@ -20,7 +20,7 @@ describeEachDriver('BlobRepository', (ctx) => {
   async function stored(bytes: Buffer): Promise<{ digest: Digest; size: number }> {
     const info = { digest: digestOf(bytes), size: bytes.length };
     await ctx.storage.putContent(`staging/${info.digest}`, bytes);
-    await blobs.place(info.digest, [`staging/${info.digest}`], info.size);
+    await blobs.place(info.digest, [`staging/${info.digest}`]);
     await blobs.index(info);
     return info;
   }
@@ -39,17 +39,17 @@ describeEachDriver('BlobRepository', (ctx) => {
     const whole = Buffer.concat(parts);
     const sources = parts.map((_, i) => `staging/concat/${i}`);
     for (const [i, p] of parts.entries()) await ctx.storage.putContent(sources[i], p);
-    await blobs.place(digestOf(whole), sources, whole.length);
+    await blobs.place(digestOf(whole), sources);
     expect((await blobs.readContent(digestOf(whole)))!.equals(whole)).toBe(true);
 
     const one = randomBytes(300);
     await ctx.storage.putContent('staging/one', one);
-    await blobs.place(digestOf(one), ['staging/one'], one.length);
+    await blobs.place(digestOf(one), ['staging/one']);
     expect((await blobs.readContent(digestOf(one)))!.equals(one)).toBe(true);
     expect(await ctx.storage.stat('staging/one')).toBeUndefined();
 
     const empty = digestOf(Buffer.alloc(0));
-    await blobs.place(empty, [], 0);
+    await blobs.place(empty, []);
     expect((await blobs.readContent(empty))!.length).toBe(0);
   });
 

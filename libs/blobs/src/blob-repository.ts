@@ -11,7 +11,6 @@ import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobContent, BlobInfo, BlobRecord, OpenOptions } from './blob-service';
 import { SWEEP_LEASE_SECONDS, luaMayGo, type DigestGuard } from './digest-guard';
-import { concatObjects } from './object-concat';
 
 // Dropping content kept by storeContent once its manifest record is purged. KEYS: blob, touched,
 // writing, sweeping. ARGV: cutoff ms, lease seconds. Returns < 0 when the digest must stay (busy,
@@ -102,11 +101,11 @@ export class BlobRepository {
    * Make verified bytes the blob's data: `sources` are the storage objects holding them in order
    * (one is moved, several are concatenated, none is an empty blob). Not indexed yet.
    */
-  async place(digest: Digest, sources: string[], size: number): Promise<void> {
+  async place(digest: Digest, sources: string[]): Promise<void> {
     const dest = blobPaths.blobData(digest);
     if (sources.length === 0) await this.storage.putContent(dest, Buffer.alloc(0));
     else if (sources.length === 1) await this.storage.move(sources[0], dest);
-    else await this.storage.writeStream(dest, concatObjects(this.storage, sources), size);
+    else await this.storage.concat(sources, dest);
   }
 
   async storeContent(digest: Digest, bytes: Buffer): Promise<void> {

@@ -169,7 +169,7 @@ export class LayerStorage implements BlobService, BlobGcService {
     const { info } = upload;
     await this.guard.hold([info.digest], async () => {
       await this.quota?.reserve(name, info);
-      if (!(await this.blobs.exists(info.digest))) await this.blobs.place(info.digest, upload.chunks, info.size);
+      if (!(await this.blobs.exists(info.digest))) await this.blobs.place(info.digest, upload.chunks);
       await this.commitLink(name, info);
     });
   }

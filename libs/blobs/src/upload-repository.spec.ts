@@ -2,6 +2,7 @@
 // from any replica (which re-hashes the stored chunks once), checked against the digest at the end, sessions
 // owned by their repository, whole-body staging, and purging of old sessions and orphaned folders.
 import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { digestOf } from '@stevedore/oci';
 import { body, code, describeEachDriver, paths, read } from '../test/drivers';
 import { blobPaths } from './blob-layout';
@@ -28,8 +29,11 @@ describeEachDriver('UploadRepository', (ctx) => {
     await uploads.append('c/app', up.id, body(second), { start: first.length, end: first.length + second.length - 1 });
     const verified = await uploads.verify('c/app', up.id, d, body(bytes.subarray(2 * 1024 * 1024)));
     expect(verified.info).toEqual({ digest: d, size: bytes.length });
-    expect(verified.chunks).toEqual([0, first.length, 2 * 1024 * 1024].map((o) => blobPaths.uploadChunk('c/app', up.id, o)));
-    expect((await read(concatObjects(ctx.storage, verified.chunks))).equals(bytes)).toBe(true);
+    // In place (filesystem): one data file the chunks were appended to; otherwise an object per chunk.
+    const starts = ctx.storage.writeAt ? [0] : [0, first.length, 2 * 1024 * 1024];
+    expect(verified.chunks).toEqual(starts.map((o) => blobPaths.uploadChunk('c/app', up.id, o)));
+    const spans = verified.chunks.map((path, i) => ({ path, length: (starts[i + 1] ?? bytes.length) - starts[i] }));
+    expect((await read(concatObjects(ctx.storage, spans))).equals(bytes)).toBe(true);
     // The session stays until the caller has placed the bytes.
     expect((await uploads.status('c/app', up.id)).offset).toBe(bytes.length);
     await uploads.discard('c/app', up.id);
@@ -60,6 +64,30 @@ describeEachDriver('UploadRepository', (ctx) => {
     await uploads.append('c/resume', other.id, body(bytes));
     const sha512 = digestOf(bytes, 'sha512');
     expect((await replica.verify('c/resume', other.id, sha512)).info).toEqual({ digest: sha512, size: bytes.length });
+  });
+
+  it('drops what a chunk cut short left behind: the next chunk and the completion start at the offset', async () => {
+    const bytes = randomBytes(300_000);
+    const up = await uploads.start('c/cut');
+    await uploads.append('c/cut', up.id, body(bytes.subarray(0, 100_000)));
+    // A client that goes away mid-chunk.
+    const failing = (async function* () {
+      yield randomBytes(20_000);
+      throw new Error('client went away');
+    })();
+    await expect(uploads.append('c/cut', up.id, Readable.from(failing))).rejects.toThrow('client went away');
+    expect((await uploads.status('c/cut', up.id)).offset).toBe(100_000);
+    await uploads.append('c/cut', up.id, body(bytes.subarray(100_000, 200_000)), { start: 100_000 });
+    if (ctx.storage.writeAt) {
+      // A process killed mid-chunk: bytes past the session's offset, and no running hash anywhere.
+      await ctx.storage.writeAt(blobPaths.uploadChunk('c/cut', up.id, 0), 200_000, body(randomBytes(5000)));
+    }
+    const fresh = new UploadRepository(ctx.storage, ctx.redis, ctx.keys);
+    const verified = await fresh.verify('c/cut', up.id, digestOf(bytes), body(bytes.subarray(200_000)));
+    expect(verified.info).toEqual({ digest: digestOf(bytes), size: bytes.length });
+    const stored = Buffer.concat(await Promise.all(verified.chunks.map((c) => ctx.storage.getContent(c))));
+    expect(stored.equals(bytes)).toBe(true);
+    await fresh.discard('c/cut', up.id);
   });
 
   it('refuses a chunk whose length is not what was declared, and leaves nothing of it', async () => {

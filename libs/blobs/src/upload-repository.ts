@@ -1,7 +1,10 @@
-// Upload sessions: every chunk (PATCH, or the body of the final PUT) becomes its own storage object
-// under the upload's folder, written atomically; the offset and the chunk list go to the session in
-// Redis (`upload:<id>`) only after the chunk is durable. So a process killed mid-chunk leaves the
-// session at the last whole chunk, and any replica can resume or complete it.
+// Upload sessions. Where the driver writes in place (filesystem), every chunk (PATCH, or the body of
+// the final PUT) is appended to one data file under the upload's folder, so completing is a rename;
+// elsewhere (S3) each chunk becomes its own object, joined server-side at the end. Either way the
+// offset and the chunk list go to the session in Redis (`upload:<id>`) only after the chunk is
+// durable, and a chunk always starts at the session's offset (an appended write first cuts off what
+// a chunk cut short left behind). So a process killed mid-chunk leaves the session at the last whole
+// chunk, and any replica can resume or complete it.
 //
 // The digest is Node's native sha256 (OpenSSL: about 1.4 GB/s on one core here, against about
 // 240 MB/s for hash-wasm, whose state could be saved in Redis), kept in the process that took the
@@ -11,7 +14,7 @@
 // re-hashes the stored chunks once, as distribution does when its hash state is missing, and goes
 // on from there. What happens to verified bytes (placing, linking) is the service's business.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
-import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Redis from 'ioredis';
 import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
@@ -19,12 +22,12 @@ import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo, ByteRange, UploadPurgeReport, UploadStatus } from './blob-service';
-import { concatObjects } from './object-concat';
+import { concatObjects, type ObjectSpan } from './object-concat';
 
 interface UploadRecord {
   name: string;
   offset: number;
-  /** Offsets at which chunk objects start, in order. */
+  /** Offsets at which chunk objects start, in order (appended uploads: one object, at 0). */
   chunks: number[];
   startedAt: number;
 }
@@ -98,13 +101,15 @@ export class UploadRepository {
     const record = await this.load(name, id);
     if (body) await this.writeChunk(id, record, body, undefined, length);
     const chunks = record.chunks.map((o) => blobPaths.uploadChunk(name, id, o));
+    // An appended file may hold the tail of a chunk that was cut short after the last whole one.
+    if (this.storage.writeAt && chunks.length === 1) await this.trimTo(chunks[0], record.offset, id);
     let actual: Digest;
     if (digestAlgorithm(digest) === 'sha256') {
       actual = `sha256:${(await this.hashFor(id, record)).digest('hex')}` as Digest;
     } else {
       // Only sha256 state is kept; another algorithm means one read of what was stored.
       const ds = new DigestStream(digestAlgorithm(digest));
-      await pipeline(concatObjects(this.storage, chunks), ds, new PassThrough().resume());
+      await pipeline(concatObjects(this.storage, this.spans(id, record)), ds, new PassThrough().resume());
       actual = ds.digest();
     }
     try {
@@ -216,9 +221,8 @@ export class UploadRepository {
     this.running.delete(id);
     if (held && held.offset === record.offset) return held.hash;
     const hash = createHash('sha256');
-    const chunks = record.chunks.map((o) => blobPaths.uploadChunk(record.name, id, o));
     let size = 0;
-    for await (const c of concatObjects(this.storage, chunks)) {
+    for await (const c of concatObjects(this.storage, this.spans(id, record))) {
       hash.update(c as Buffer);
       size += (c as Buffer).length;
     }
@@ -226,6 +230,23 @@ export class UploadRepository {
       throw new RegistryError('BLOB_UPLOAD_INVALID', `the upload's stored chunks hold ${size} bytes, not ${record.offset}`, { id });
     }
     return hash;
+  }
+
+  /** The stored bytes of a session, object by object: each chunk up to where the next one starts. */
+  private spans(id: string, record: UploadRecord): ObjectSpan[] {
+    return record.chunks.map((start, i) => ({
+      path: blobPaths.uploadChunk(record.name, id, start),
+      length: (record.chunks[i + 1] ?? record.offset) - start,
+    }));
+  }
+
+  /** Cut an appended upload's data file back to the session's offset. */
+  private async trimTo(path: string, offset: number, id: string): Promise<void> {
+    const size = (await this.storage.stat(path))?.size;
+    if (size === offset) return;
+    if (size === undefined || size < offset)
+      throw new RegistryError('BLOB_UPLOAD_INVALID', `the upload's data holds ${size ?? 0} bytes, not ${offset}`, { id });
+    await this.storage.writeAt!(path, offset, Readable.from([]));
   }
 
   private keep(id: string, offset: number, hash: Hash): void {
@@ -251,27 +272,31 @@ export class UploadRepository {
     const expected = length ?? (range?.end !== undefined ? range.end - range.start + 1 : undefined);
     const hasher = await this.hashFor(id, record);
     const counter = new HashingCounter(hasher);
-    const key = blobPaths.uploadChunk(record.name, id, record.offset);
+    // Appended: every chunk goes to the object at offset 0; otherwise each to its own object.
+    const appended = this.storage.writeAt !== undefined;
+    const key = blobPaths.uploadChunk(record.name, id, appended ? 0 : record.offset);
     const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const write = this.storage.writeStream(key, out, expected);
+    const write = appended ? this.storage.writeAt!(key, record.offset, out) : this.storage.writeStream(key, out, expected);
+    // What a failed chunk leaves behind does not count: an appended file goes back to the offset.
+    const undo = () => (appended && record.offset > 0 ? this.trimTo(key, record.offset, id) : this.storage.delete(key));
     try {
       await Promise.all([pipeline(body, counter, out), write]);
     } catch (e) {
       out.destroy();
       await write.catch(() => undefined);
-      await this.storage.delete(key).catch(() => undefined);
+      await undo().catch(() => undefined);
       throw e;
     }
     if (expected !== undefined && counter.size !== expected) {
-      await this.storage.delete(key);
+      await undo();
       throw new RegistryError('SIZE_INVALID', `received ${counter.size} bytes, expected ${expected}`, { received: counter.size, expected });
     }
     if (counter.size === 0) {
-      await this.storage.delete(key);
+      await undo();
       this.keep(id, record.offset, hasher);
       return;
     }
-    record.chunks.push(record.offset);
+    if (!appended || record.chunks.length === 0) record.chunks.push(appended ? 0 : record.offset);
     record.offset += counter.size;
     await this.redis.set(this.k.upload(id), JSON.stringify(record));
     this.keep(id, record.offset, hasher);

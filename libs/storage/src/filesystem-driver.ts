@@ -135,6 +135,67 @@ export class FilesystemDriver implements StorageDriver {
     return this.atomicWrite(this.full(key), source);
   }
 
+  async writeAt(key: string, offset: number, source: Readable): Promise<number> {
+    if (!Number.isSafeInteger(offset) || offset < 0) throw new RangeError(`offset out of range: ${offset}`);
+    const file = this.full(key);
+    let fh: fs.FileHandle;
+    if (offset === 0) {
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      fh = await fs.open(file, 'w');
+    } else {
+      try {
+        fh = await fs.open(file, 'r+');
+      } catch (e) {
+        if (isNotFound(e)) throw new PathNotFoundError(key);
+        throw e;
+      }
+      if ((await fh.stat()).size < offset) {
+        await fh.close();
+        throw new PathNotFoundError(`${key} (shorter than ${offset} bytes)`);
+      }
+      // Bytes beyond `offset` are what a write cut short left behind: they never counted.
+      await fh.truncate(offset);
+    }
+    // Plain positioned writes: a write stream over a FileHandle it does not close keeps the handle
+    // referenced, and FileHandle.close() then waits forever.
+    let position = offset;
+    try {
+      for await (const chunk of source) {
+        const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
+        for (let done = 0; done < buf.length; ) {
+          const { bytesWritten } = await fh.write(buf, done, buf.length - done, position);
+          done += bytesWritten;
+          position += bytesWritten;
+        }
+      }
+      await fh.sync();
+      return position - offset;
+    } catch (e) {
+      await fh.truncate(offset).catch(() => undefined);
+      throw e;
+    } finally {
+      await fh.close();
+    }
+  }
+
+  async concat(sources: string[], to: string): Promise<void> {
+    for (const s of sources) this.full(s);
+    const files = sources.map((s) => this.full(s));
+    const joined = Readable.from(
+      (async function* () {
+        for (const [i, f] of files.entries()) {
+          try {
+            yield* createReadStream(f, { highWaterMark: 1 << 20 });
+          } catch (e) {
+            if (isNotFound(e)) throw new PathNotFoundError(sources[i]);
+            throw e;
+          }
+        }
+      })(),
+    );
+    await this.atomicWrite(this.full(to), joined);
+  }
+
   async *list(prefix: string): AsyncIterable<FileInfo> {
     if (prefix !== '') this.full(prefix, true);
     // Walk from the deepest directory the prefix names, then filter by the full prefix.

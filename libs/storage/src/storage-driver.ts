@@ -63,6 +63,19 @@ export interface StorageDriver {
   move(from: string, to: string): Promise<void>;
   /** Copy an object server-side where possible. */
   copy(from: string, to: string): Promise<void>;
+  /**
+   * Join `sources` in order into `to`, server-side where the backend can (S3: UploadPartCopy when every
+   * source but the last holds at least `minPartSize` bytes), else streamed; `to` appears atomically.
+   */
+  concat(sources: string[], to: string): Promise<void>;
+  /**
+   * Write `source` into `path` from byte `offset` on and cut off whatever lay beyond, durable on return
+   * (offset 0 creates the object). Only backends that can write in place have it (filesystem), so a
+   * resumable upload appends its chunks to one file instead of keeping one object per chunk and
+   * joining them at the end. Unlike the other writes it is not atomic: for objects nobody reads yet.
+   * Throws PathNotFoundError when `offset` > 0 and the object is missing or shorter than `offset`.
+   */
+  writeAt?(path: string, offset: number, source: Readable): Promise<number>;
   /** A URL a client may fetch the object from directly (S3 presigned), or undefined when unsupported. */
   presign(path: string, options: PresignOptions): Promise<string | undefined>;
 

@@ -189,6 +189,54 @@ export function describeStorageDriverContract(name: string, makeDriver: () => Pr
       expect(await driver.stat(`${p}elsewhere`)).toBeUndefined();
     });
 
+    it('concatenates objects in order, server-side where parts allow, and refuses a missing source', async () => {
+      // Big enough for S3's UploadPartCopy (every source but the last >= 5 MiB), then small pieces,
+      // which S3 must stream instead.
+      const big = [randomBytes(5 * MiB), randomBytes(5 * MiB + 7), randomBytes(1000)];
+      const small = [randomBytes(10), randomBytes(64 * 1024), randomBytes(3)];
+      for (const [label, bodies] of [['big', big], ['small', small]] as const) {
+        const sources = bodies.map((_, i) => `${p}${label}/part${i}`);
+        for (const [i, b] of bodies.entries()) await driver.writeStream(sources[i], Readable.from([b]));
+        await driver.concat(sources, `${p}${label}/joined`);
+        const joined = await driver.getContent(`${p}${label}/joined`);
+        expect(joined.length).toBe(bodies.reduce((n, b) => n + b.length, 0));
+        expect(sha(joined)).toBe(sha(Buffer.concat(bodies)));
+        expect((await driver.getContent(sources[0])).length).toBe(bodies[0].length);
+      }
+      await expect(driver.concat([`${p}small/part0`, `${p}nope`], `${p}never`)).rejects.toBeInstanceOf(PathNotFoundError);
+      expect(await driver.stat(`${p}never`)).toBeUndefined();
+    });
+
+    it('writes in place from an offset, cutting off what lay beyond, where the driver can', async () => {
+      if (!driver.writeAt) {
+        expect(driver.name).toBe('s3');
+        return;
+      }
+      const key = `${p}inplace/data`;
+      const a = randomBytes(100_000);
+      const b = randomBytes(3000);
+      expect(await driver.writeAt(key, 0, Readable.from([a]))).toBe(a.length);
+      expect(await driver.writeAt(key, a.length, Readable.from([b]))).toBe(b.length);
+      expect(sha(await driver.getContent(key))).toBe(sha(Buffer.concat([a, b])));
+      // A retried chunk from an earlier offset replaces the tail.
+      const c = randomBytes(10);
+      expect(await driver.writeAt(key, 50_000, Readable.from([c]))).toBe(c.length);
+      expect(sha(await driver.getContent(key))).toBe(sha(Buffer.concat([a.subarray(0, 50_000), c])));
+      // A failing source leaves the object at its offset.
+      const failing = Readable.from(
+        (async function* () {
+          yield randomBytes(4096);
+          throw new Error('client went away');
+        })(),
+      );
+      await expect(driver.writeAt(key, 50_010, failing)).rejects.toThrow('client went away');
+      expect((await driver.stat(key))?.size).toBe(50_010);
+      // Past the end, or on a missing object, is refused.
+      await expect(driver.writeAt(key, 60_000, Readable.from([c]))).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(driver.writeAt(`${p}inplace/none`, 5, Readable.from([c]))).rejects.toBeInstanceOf(PathNotFoundError);
+      await expect(driver.writeAt('../escape', 0, Readable.from([c]))).rejects.toBeInstanceOf(InvalidPathError);
+    });
+
     it('joins multipart uploads in part order, visible only when complete', async () => {
       const partSize = Math.max(driver.minPartSize, 64 * 1024);
       const bodies = [randomBytes(partSize), randomBytes(partSize), randomBytes(1234)];
