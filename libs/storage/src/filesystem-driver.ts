@@ -162,7 +162,7 @@ export class FilesystemDriver implements StorageDriver {
     try {
       for await (const chunk of source) {
         const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
-        for (let done = 0; done < buf.length; ) {
+        for (let done = 0; done < buf.length;) {
           const { bytesWritten } = await fh.write(buf, done, buf.length - done, position);
           done += bytesWritten;
           position += bytesWritten;

@@ -259,7 +259,11 @@ export class S3Driver implements StorageDriver {
         for (const open of readers) yield* await open();
       })(),
     );
-    await this.writeStream(to, joined, sizes.reduce((a, b) => a + b, 0));
+    await this.writeStream(
+      to,
+      joined,
+      sizes.reduce((a, b) => a + b, 0),
+    );
   }
 
   async move(from: string, to: string): Promise<void> {

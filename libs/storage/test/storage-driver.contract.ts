@@ -194,7 +194,10 @@ export function describeStorageDriverContract(name: string, makeDriver: () => Pr
       // which S3 must stream instead.
       const big = [randomBytes(5 * MiB), randomBytes(5 * MiB + 7), randomBytes(1000)];
       const small = [randomBytes(10), randomBytes(64 * 1024), randomBytes(3)];
-      for (const [label, bodies] of [['big', big], ['small', small]] as const) {
+      for (const [label, bodies] of [
+        ['big', big],
+        ['small', small],
+      ] as const) {
         const sources = bodies.map((_, i) => `${p}${label}/part${i}`);
         for (const [i, b] of bodies.entries()) await driver.writeStream(sources[i], Readable.from([b]));
         await driver.concat(sources, `${p}${label}/joined`);
