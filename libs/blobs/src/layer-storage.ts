@@ -174,10 +174,12 @@ export class LayerStorage implements BlobService, BlobGcService {
     });
   }
 
-  /** Bytes are durable: record them globally, then link them into the repository. */
+  /**
+   * Bytes are durable: record them globally and link them into the repository, side by side (the
+   * global record only says the durable bytes exist; the link writes its file before its index entry).
+   */
   private async commitLink(name: string, info: BlobInfo): Promise<void> {
-    await this.blobs.index(info);
-    await this.links.link(name, info.digest);
+    await Promise.all([this.blobs.index(info), this.links.link(name, info.digest)]);
   }
 }
 

@@ -77,7 +77,9 @@ export class UploadRepository {
   async start(name: string): Promise<UploadStatus> {
     const id = randomUUID();
     const record: UploadRecord = { name, offset: 0, chunks: [], startedAt: Date.now() };
-    await this.storage.putContent(blobPaths.uploadStartedAt(name, id), new Date(record.startedAt).toISOString());
+    // Only Redis: the session's storage folder appears with its first bytes. (distribution also writes a
+    // `startedat` object, an fsynced write per upload that only an upload purge without Redis would
+    // read; purge dates folders by their newest object instead, and still reads such markers.)
     await this.redis.set(this.k.upload(id), JSON.stringify(record));
     return { id, name, offset: 0 };
   }
@@ -99,7 +101,8 @@ export class UploadRepository {
    */
   async verify(name: string, id: string, digest: Digest, body?: Readable, length?: number): Promise<VerifiedUpload> {
     const record = await this.load(name, id);
-    if (body) await this.writeChunk(id, record, body, undefined, length);
+    // The session ends here whatever happens, so the last chunk is not saved to it.
+    if (body) await this.writeChunk(id, record, body, undefined, length, false);
     const chunks = record.chunks.map((o) => blobPaths.uploadChunk(name, id, o));
     // An appended file may hold the tail of a chunk that was cut short after the last whole one.
     if (this.storage.writeAt && chunks.length === 1) await this.trimTo(chunks[0], record.offset, id);
@@ -255,7 +258,14 @@ export class UploadRepository {
   }
 
   /** Store one chunk and advance the session; the session changes only once the chunk is durable. */
-  private async writeChunk(id: string, record: UploadRecord, body: Readable, range?: ByteRange, length?: number): Promise<void> {
+  private async writeChunk(
+    id: string,
+    record: UploadRecord,
+    body: Readable,
+    range?: ByteRange,
+    length?: number,
+    save = true,
+  ): Promise<void> {
     if (range && range.start !== record.offset) {
       body.resume();
       throw new RegistryError(
@@ -298,7 +308,7 @@ export class UploadRepository {
     }
     if (!appended || record.chunks.length === 0) record.chunks.push(appended ? 0 : record.offset);
     record.offset += counter.size;
-    await this.redis.set(this.k.upload(id), JSON.stringify(record));
+    if (save) await this.redis.set(this.k.upload(id), JSON.stringify(record));
     this.keep(id, record.offset, hasher);
   }
 }
