@@ -96,7 +96,8 @@ export class ManifestMetadata implements MetadataService, ManifestGcService {
       await this.parts.blobs.storeContent(digest, bytes);
       await this.parts.manifests.writeLink(name, digest);
       await this.parts.manifests.index(name, digest, parsed, bytes);
-      if (!byDigest) await this.tagManifest(name, ref.tag!, digest);
+      // Held and linked already: the tag is set directly, not through tagManifest's own hold and check.
+      if (!byDigest) await this.parts.tags.set(name, ref.tag!, digest);
       return { digest, mediaType: parsed.mediaType, subject: parsed.subject?.digest as Digest | undefined };
     });
   }

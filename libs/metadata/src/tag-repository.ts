@@ -50,8 +50,13 @@ export class TagRepository {
   async set(name: string, tag: string, digest: Digest): Promise<void> {
     // Both links are (re)written on every tagging: their times are the durable tag time and
     // history time (see the top of the file); no other storage write on this path.
-    await this.storage.putContent(metadataPaths.tagIndexEntry(name, tag, digest), digest);
-    await this.storage.putContent(metadataPaths.tagCurrent(name, tag), digest);
+    // Side by side: both fsyncs ride one journal commit. A crash between them leaves the tag where it
+    // was or moved without its history entry, never pointing at a manifest that is not durable (the
+    // caller wrote that first).
+    await Promise.all([
+      this.storage.putContent(metadataPaths.tagIndexEntry(name, tag, digest), digest),
+      this.storage.putContent(metadataPaths.tagCurrent(name, tag), digest),
+    ]);
     const now = Date.now();
     await this.redis
       .multi()

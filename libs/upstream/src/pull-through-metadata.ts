@@ -117,7 +117,19 @@ export class PullThroughMetadataService implements MetadataService {
    * Redis is without its markers. This path never trusts the in-process flag cache.
    */
   private async disown(name: string, tag: string): Promise<void> {
-    const [origin, indexed] = await Promise.all([this.redis.get(this.originKey(name, tag)), this.originsIndexed(0)]);
+    let [origin, indexed] = await Promise.all([this.redis.get(this.originKey(name, tag)), this.originsIndexed(0)]);
+    if (origin === null && !indexed) {
+      // A Redis without its markers (a new platform, or one that lost them): rebuild them once (a
+      // listing of upstream-origins/, empty where nothing was pulled through) rather than paying a
+      // storage delete on every push until a reindex runs.
+      try {
+        await this.reindexOrigins();
+        origin = await this.redis.get(this.originKey(name, tag));
+        indexed = true;
+      } catch (e) {
+        this.logger.warn(`cannot rebuild upstream origins from storage: ${(e as Error).message}`);
+      }
+    }
     if (origin === null && indexed) return;
     await this.storage.delete(UpstreamLayout.origin(name, tag));
     await this.redis.del(this.originKey(name, tag));

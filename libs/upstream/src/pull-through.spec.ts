@@ -286,4 +286,14 @@ describe('PullThroughMetadataService', () => {
     expect(del).not.toHaveBeenCalled();
     expect(put).not.toHaveBeenCalled();
   });
+
+  it('a first push to a Redis without the markers rebuilds them, so later pushes do not touch storage', async () => {
+    const { svc, storage, redis } = setup();
+    const del = jest.spyOn(storage, 'delete');
+    await svc.putManifest(manifestReference('docker.io/library/busybox', 'first'), bytes, mt);
+    expect([...redis.data.keys()].some((k) => k.endsWith('upstream:origins-indexed'))).toBe(true);
+    await svc.putManifest(manifestReference('docker.io/library/busybox', 'second'), bytes, mt);
+    await svc.tagManifest('docker.io/library/busybox', 'third', digestOf(bytes));
+    expect(del).not.toHaveBeenCalled();
+  });
 });
