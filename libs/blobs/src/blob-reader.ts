@@ -2,7 +2,8 @@
 // repository holds a blob and whether a blob exists, asked of the Redis index layer storage owns,
 // and the bytes of a pull read from storage (with the same small-blob cache and presigned
 // redirects), instead of an RPC round trip per HEAD and an extra hop for every byte pulled. It
-// reads layer storage's keyspace and never writes it: uploads, links and GC stay with blob-service.
+// reads layer storage's keyspace and never writes it (the gateway's uploads run a LayerStorage of
+// their own: blobs.module.ts).
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';

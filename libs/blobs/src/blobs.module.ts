@@ -3,10 +3,21 @@ import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobQuota } from './blob-service';
+import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobGcService, type BlobQuota, type BlobService } from './blob-service';
 import { BlobsRpcController, blobServiceClient } from './blob-rpc';
 import { createBlobReader } from './blob-reader';
 import { createLayerStorage } from './layer-storage';
+
+/** The writes a split gateway runs in process (its reads are createBlobReader's): every method that takes a blob's bytes. */
+const WRITE_PATH = [
+  'startUpload',
+  'uploadStatus',
+  'appendChunk',
+  'completeUpload',
+  'cancelUpload',
+  'mount',
+  'putBlob',
+] as const satisfies ReadonlyArray<keyof BlobService>;
 
 @Module({})
 export class BlobsModule {
@@ -29,20 +40,26 @@ export class BlobsModule {
     };
   }
 
-  /** Blobs live in another process (STEVEDORE_BLOB_SERVICE_URL). */
+  /**
+   * Blobs are owned by another process (STEVEDORE_BLOB_SERVICE_URL), but the bytes of a push or a
+   * pull do not take a second hop: this process (a split gateway) runs layer storage's byte path
+   * itself, on the same storage and Redis (HEAD, GET, uploads, mounts, monolithic PUTs). Sessions,
+   * running hashes and digest leases are the same as in any replica of blob-service, so an upload may
+   * move between them. Links, content for metadata, reindex and GC go to blob-service.
+   */
   static remote(): DynamicModule {
     return {
       module: BlobsModule,
       providers: [
         {
           provide: BLOB_SERVICE,
-          inject: [CONFIG, STORAGE, REDIS, RedisKeys],
-          useFactory: (c: StevedoreConfig, storage: StorageDriver, redis: Redis, keys: RedisKeys) => {
+          inject: [CONFIG, STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }],
+          useFactory: (c: StevedoreConfig, storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) => {
             const remote = blobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN);
-            // Reads (HEAD, existence, the bytes of a pull) in this process from the index and storage;
-            // uploads, links and GC go to blob-service.
+            const local = createLayerStorage(storage, redis, keys, { quota });
+            const writes = Object.fromEntries(WRITE_PATH.map((m) => [m, local[m].bind(local)]));
             const reader = createBlobReader(storage, redis, keys);
-            return { ...remote, stat: reader.stat, exists: reader.exists, open: reader.open };
+            return { ...remote, ...writes, stat: reader.stat, exists: reader.exists, open: reader.open } as BlobService & BlobGcService;
           },
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },

@@ -2,12 +2,14 @@
 import type { StorageDriver } from '@stevedore/storage';
 import type { StevedoreMetrics } from './metrics';
 
-const TIMED = new Set([
+const TIMED: ReadonlySet<string> = new Set<keyof StorageDriver>([
   'stat',
   'getContent',
   'putContent',
   'reader',
   'writeStream',
+  'writeAt',
+  'concat',
   'delete',
   'deleteMany',
   'deletePrefix',
