@@ -18,6 +18,7 @@ import {
   type StorageDriver,
 } from './storage-driver';
 import { checkKey } from './keys';
+import { FileRangeStream } from './file-range-stream';
 
 const MULTIPART_DIR = '_multipart';
 const TEMP_PREFIX = '.tmp-';
@@ -90,12 +91,11 @@ export class FilesystemDriver implements StorageDriver {
       throw e;
     }
     const start = range.offset ?? 0;
-    const end = range.length !== undefined ? start + range.length - 1 : undefined;
-    if (end !== undefined && end < start) {
+    if (range.length !== undefined && range.length <= 0) {
       await handle.close();
       return Readable.from([]);
     }
-    return createReadStream('', { fd: handle, start, end, highWaterMark: 1 << 20, autoClose: true });
+    return new FileRangeStream(handle, start, range.length ?? Infinity);
   }
 
   private async atomicWrite(dest: string, source: Readable): Promise<number> {

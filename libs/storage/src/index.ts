@@ -3,3 +3,4 @@ export * from './keys';
 export * from './filesystem-driver';
 export * from './s3-driver';
 export * from './create-storage-driver';
+export * from './file-range-stream';
