@@ -5,6 +5,7 @@ export * from './images';
 export * from './containers';
 export * from './commits';
 export * from './users';
+export * from './sessions';
 export * from './upstreams';
 export * from './gc';
 export * from './routes';

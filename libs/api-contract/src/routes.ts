@@ -8,6 +8,7 @@ import * as gc from './gc';
 import * as q from './queries';
 import * as images from './images';
 import * as upstreams from './upstreams';
+import * as sessions from './sessions';
 import * as users from './users';
 
 export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -261,6 +262,18 @@ export const apiRoutes = {
     summary: 'Server-sent events: status, progress, then completed or failed (each data a job)',
     produces: 'text/event-stream',
   },
+
+  // ---- the browser's session
+  createSession: {
+    method: 'POST',
+    path: '/api/v1/session',
+    status: 201,
+    summary: 'Sign in: a user name and password for a session cookie and its anti-CSRF token',
+    body: sessions.SignInRequestSchema,
+    response: sessions.SessionSchema,
+  },
+  getSession: { method: 'GET', path: '/api/v1/session', status: 200, summary: 'The current session', response: sessions.SessionSchema },
+  deleteSession: { method: 'DELETE', path: '/api/v1/session', status: 204, summary: 'Sign out: revoke the session, clear its cookie' },
 
   // ---- users, robots, visibility
   listUsers: { method: 'GET', path: '/api/v1/users', status: 200, summary: 'Every account', response: users.UserListSchema },

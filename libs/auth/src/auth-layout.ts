@@ -8,6 +8,12 @@
 //   <p>:auth:user:<name>              cached user record
 //   <p>:auth:public                   set of public repositories (index of auth/public/)
 //   <p>:auth:fail:{user,ip}:<id>      failed-login counter (expires with the window)
+//   <p>:auth:session:<sha256 of id>   a browser session (JSON: user, anti-CSRF token, password
+//                                     fingerprint, created, expires); expires with the session
+//   <p>:auth:sessions:<user>          set of that user's session keys (to end them all at once)
+//
+// Sessions live in Redis only: losing Redis signs everyone out, which is safe (they sign in again).
+// The key is a hash of the cookie's id, so a copy of Redis holds no usable cookie.
 import type { RedisKeys } from '@stevedore/platform';
 
 export const AuthPaths = {
@@ -25,5 +31,7 @@ export function authKeys(keys: RedisKeys) {
     user: (name: string) => keys.key('auth', 'user', name),
     public: () => keys.key('auth', 'public'),
     failures: (kind: 'user' | 'ip', id: string) => keys.key('auth', 'fail', kind, id),
+    session: (idHash: string) => keys.key('auth', 'session', idHash),
+    sessionsOf: (user: string) => keys.key('auth', 'sessions', user),
   };
 }

@@ -1,5 +1,5 @@
 // Nest wiring of auth: the access guard every API asks (global, so each module sees it), the token
-// endpoint, the users API, and the bootstrap admin on first start.
+// endpoint, the users API, the browser's session, and the bootstrap admin on first start.
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit, Optional } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
@@ -13,6 +13,8 @@ import { LoginLimiter } from './login-limiter';
 import { TokenController } from './token.controller';
 import { TokenService } from './token-service';
 import { UsersController, accountNotFound } from './users.controller';
+import { SessionController } from './session.controller';
+import { SessionStore } from './session-store';
 import { UserStore } from './user-store';
 
 const ADMIN = 'admin';
@@ -94,12 +96,17 @@ export class AuthModule {
   static forRoot(options: { api?: boolean } = { api: true }): DynamicModule {
     return {
       module: AuthModule,
-      controllers: options.api ? [TokenController, UsersController] : [],
+      controllers: options.api ? [TokenController, UsersController, SessionController] : [],
       providers: [
         {
+          provide: SessionStore,
+          inject: [REDIS, RedisKeys, CONFIG],
+          useFactory: (r: Redis, k: RedisKeys, c: StevedoreConfig) => new SessionStore(r, k, c.STEVEDORE_SESSION_TTL_SECONDS),
+        },
+        {
           provide: UserStore,
-          inject: [STORAGE, REDIS, RedisKeys],
-          useFactory: (s: StorageDriver, r: Redis, k: RedisKeys) => new UserStore(s, r, k),
+          inject: [STORAGE, REDIS, RedisKeys, SessionStore],
+          useFactory: (s: StorageDriver, r: Redis, k: RedisKeys, sessions: SessionStore) => new UserStore(s, r, k, sessions),
         },
         {
           provide: TokenService,
@@ -115,9 +122,9 @@ export class AuthModule {
         },
         {
           provide: Authenticator,
-          inject: [UserStore, TokenService, LoginLimiter, CONFIG],
-          useFactory: (u: UserStore, t: TokenService, l: LoginLimiter, c: StevedoreConfig) =>
-            new Authenticator(u, t, l, `${c.publicUrl}/auth/token`),
+          inject: [UserStore, TokenService, LoginLimiter, CONFIG, SessionStore],
+          useFactory: (u: UserStore, t: TokenService, l: LoginLimiter, c: StevedoreConfig, sessions: SessionStore) =>
+            new Authenticator(u, t, l, `${c.publicUrl}/auth/token`, sessions),
         },
         { provide: ACCESS_GUARD, useExisting: Authenticator },
         AdminBootstrap,

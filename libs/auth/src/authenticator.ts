@@ -1,15 +1,19 @@
 // Turns a request's credentials into a principal and decides access: Bearer tokens (verified on
-// every call, cached until expiry), Basic credentials (rate limited), or anonymous. Implements the
-// registry's AccessGuard, so the /v2 API and the management API ask the same questions.
+// every call, cached until expiry), Basic credentials (rate limited), a browser session cookie
+// (/api/v1 only), or anonymous. Implements the registry's AccessGuard, so the /v2 API and the
+// management API ask the same questions.
 import type { FastifyRequest } from 'fastify';
-import { createHash } from 'node:crypto';
+import { parseCookie } from 'cookie';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { CSRF_HEADER, SESSION_COOKIE } from '@stevedore/api-contract';
 import { RegistryError } from '@stevedore/oci';
 import type { AccessGuard, AccessRequest } from '@stevedore/registry';
 import type { Caller } from '@stevedore/platform';
 import { ANONYMOUS, grantedActions, type Principal, type ResourceRequest } from './principal';
-import { TOKEN_SERVICE_NAME, tokenCovers, type RegistryClaims, type TokenService } from './token-service';
+import { TOKEN_SERVICE_NAME, passwordFingerprint, tokenCovers, type RegistryClaims, type TokenService } from './token-service';
 import type { UserRecord, UserStore } from './user-store';
 import type { LoginLimiter } from './login-limiter';
+import type { SessionRecord, SessionStore } from './session-store';
 
 export interface Authenticated {
   principal: Principal;
@@ -17,9 +21,15 @@ export interface Authenticated {
   claims?: RegistryClaims;
   /** The user record, when the request carried a password (Basic credentials). */
   user?: UserRecord;
+  /** The browser session the request was signed in by, and the cookie's id. */
+  session?: { id: string; record: SessionRecord };
 }
 
-export type Credentials = { kind: 'none' } | { kind: 'basic'; user: string; password: string } | { kind: 'bearer'; token: string };
+export type Credentials =
+  | { kind: 'none' }
+  | { kind: 'basic'; user: string; password: string }
+  | { kind: 'bearer'; token: string }
+  | { kind: 'session'; id: string };
 
 const BASIC_CACHE_MS = 30_000;
 const CACHE_MAX = 10_000;
@@ -28,10 +38,30 @@ export function clientIp(req: FastifyRequest): string {
   return req.ip ?? req.socket?.remoteAddress ?? 'unknown';
 }
 
-/** The Authorization header, parsed; malformed or unknown schemes are UNAUTHORIZED. */
+/** The session cookie's value, if the request carries one. */
+export function sessionCookieOf(req: FastifyRequest): string | undefined {
+  const header = req.headers.cookie;
+  return header ? parseCookie(header)[SESSION_COOKIE] || undefined : undefined;
+}
+
+// Browsers send cookies on their own; only the management API (which the web UI calls) takes them.
+// /v2 and /auth/token stay credential-by-header, as registry clients use them.
+const SESSION_PATHS = /^\/api\/v1(\/|\?|$)/;
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export const SESSION_ENDED = 'your session has expired or was ended (signed out, password changed, account disabled); sign in again';
+
+/**
+ * The request's credentials: the Authorization header, parsed (malformed or unknown schemes are
+ * UNAUTHORIZED); without one, on /api/v1, the session cookie. A header wins over the cookie, so a
+ * script calling with Basic is never mistaken for the page.
+ */
 export function credentialsOf(req: FastifyRequest): Credentials {
   const h = req.headers.authorization;
-  if (!h) return { kind: 'none' };
+  if (!h) {
+    const id = SESSION_PATHS.test(req.url) ? sessionCookieOf(req) : undefined;
+    return id ? { kind: 'session', id } : { kind: 'none' };
+  }
   const m = /^(\S+)\s+(.+)$/.exec(h.trim());
   if (!m) throw new RegistryError('UNAUTHORIZED', 'malformed Authorization header');
   const scheme = m[1].toLowerCase();
@@ -59,6 +89,7 @@ export class Authenticator implements AccessGuard {
     private readonly tokens: TokenService,
     private readonly limiter: LoginLimiter,
     private readonly realm: string,
+    private readonly sessions: SessionStore,
   ) {}
 
   /** Check a user name and password (rate limited per user and per address). */
@@ -122,8 +153,33 @@ export class Authenticator implements AccessGuard {
       const claims = await this.verifyToken(c.token);
       return { principal: { name: claims.sub || undefined, admin: false }, claims };
     }
+    if (c.kind === 'session') return this.authenticateSession(req, c.id);
     const { principal, user } = await this.login(c.user, c.password, clientIp(req));
     return { principal, user };
+  }
+
+  /**
+   * A session cookie: a live record, made with the account's current password, of an enabled user.
+   * Unsafe methods must echo the session's anti-CSRF token in X-CSRF-Token: a browser attaches the
+   * cookie to any request to this site, but only our own page (same origin) has read the token.
+   */
+  private async authenticateSession(req: FastifyRequest, id: string): Promise<Authenticated> {
+    const record = await this.sessions.find(id);
+    const u = record ? await this.users.get(record.user) : undefined;
+    if (!record || !u || u.disabled || u.robotScopes || passwordFingerprint(u.passwordHash) !== record.passwordFingerprint) {
+      throw new RegistryError('UNAUTHORIZED', SESSION_ENDED, { session: 'ended' });
+    }
+    if (!SAFE_METHODS.has(req.method.toUpperCase())) {
+      const sent = req.headers[CSRF_HEADER];
+      const given = Buffer.from(typeof sent === 'string' ? sent : '');
+      const expected = Buffer.from(record.csrfToken);
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        throw new RegistryError('DENIED', `a request signed in by the session cookie must carry its anti-CSRF token in ${CSRF_HEADER}`, {
+          session: 'csrf',
+        });
+      }
+    }
+    return { principal: this.users.principalOf(u), user: u, session: { id, record } };
   }
 
   async granted(principal: Principal, request: ResourceRequest): Promise<string[]> {

@@ -8,6 +8,7 @@ import { RegistryError, assertRepositoryName } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { Principal, RobotScope } from './principal';
+import type { SessionStore } from './session-store';
 
 export interface UserRecord {
   name: string;
@@ -49,6 +50,8 @@ export class UserStore {
     private readonly storage: StorageDriver,
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
+    /** Ended when an account's password changes or it is disabled or removed. */
+    private readonly sessions?: SessionStore,
   ) {}
 
   private userKey(name: string): string {
@@ -119,6 +122,8 @@ export class UserStore {
     if (change.disabled !== undefined) u.disabled = change.disabled;
     if (change.admin !== undefined) u.admin = change.admin;
     await this.save(u);
+    // After the save: a session checked in between already sees the new record and fails.
+    if (change.password !== undefined || change.disabled === true) await this.sessions?.revokeAll(name);
     return u;
   }
 
@@ -146,6 +151,7 @@ export class UserStore {
     if (!(await this.get(name))) throw new RegistryError('NOT_FOUND', `no user ${name}`, { name });
     await this.storage.delete(this.userKey(name));
     await this.redis.del(this.cacheKey(name));
+    await this.sessions?.revokeAll(name);
   }
 
   principalOf(u: UserRecord): Principal {

@@ -48,6 +48,17 @@ export const ConfigSchema = z.object({
   /** Failed logins allowed per user and per client address within STEVEDORE_LOGIN_WINDOW_SECONDS. */
   STEVEDORE_LOGIN_MAX_FAILURES: z.coerce.number().int().positive().default(10),
   STEVEDORE_LOGIN_WINDOW_SECONDS: z.coerce.number().int().positive().default(300),
+  /** How long a browser session lasts after signing in (it ends sooner on sign-out, a password change or a disabled account). */
+  STEVEDORE_SESSION_TTL_SECONDS: z.coerce
+    .number()
+    .int()
+    .positive()
+    .default(12 * 3600),
+  /**
+   * Proxies whose X-Forwarded-For/-Proto are believed (addresses or CIDRs, comma-separated): the
+   * client address for login limits, https for Secure cookies. Unset: no proxy is trusted.
+   */
+  STEVEDORE_TRUSTED_PROXIES: z.string().optional(),
   /** PEM private key (ES256) for signing registry tokens; generated under the data dir when absent. */
   STEVEDORE_TOKEN_KEY: z.string().optional(),
   STEVEDORE_TOKEN_TTL_SECONDS: z.coerce.number().int().positive().default(300),

@@ -54,6 +54,8 @@ export async function startServer(env: Record<string, string | undefined> = proc
     requestTimeout: 0,
     routerOptions: { maxParamLength: 1024 },
     return503OnClosing: true,
+    // Only the proxies named may say which address and scheme the client used.
+    ...(config.STEVEDORE_TRUSTED_PROXIES ? { trustProxy: config.STEVEDORE_TRUSTED_PROXIES } : {}),
     requestIdHeader: REQUEST_ID_HEADER,
     genReqId: (req: { headers: Record<string, unknown> }) => acceptRequestId(req.headers[REQUEST_ID_HEADER]),
   });

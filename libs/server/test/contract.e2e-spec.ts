@@ -23,17 +23,19 @@ describe('API contract (all-in-one)', () => {
   });
 
   /** Calls a route by its contract name; fails unless the status and the answer are the contract's. */
-  async function call<N extends RouteName>(name: N, path: string, body?: unknown | Upload): Promise<AnswerOf<N>> {
+  async function call<N extends RouteName>(
+    name: N,
+    path: string,
+    body?: unknown | Upload,
+    headers: Record<string, string> = {},
+  ): Promise<AnswerOf<N>> {
     const route: ApiRoute = apiRoutes[name];
     expect({ name, route: routeFor(route.method, path) }).toEqual({ name, route });
     const upload = body instanceof Object && 'data' in body && Buffer.isBuffer(body.data) ? (body as Upload) : undefined;
-    const r = await http(
-      s.url,
-      route.method,
-      path,
-      upload ? upload.data : body === undefined ? undefined : JSON.stringify(body),
-      upload ? { 'content-type': upload.type } : body === undefined ? {} : { 'content-type': 'application/json' },
-    );
+    const r = await http(s.url, route.method, path, upload ? upload.data : body === undefined ? undefined : JSON.stringify(body), {
+      ...headers,
+      ...(upload ? { 'content-type': upload.type } : body === undefined ? {} : { 'content-type': 'application/json' }),
+    });
     const statuses = [route.status, route.alsoStatus].filter((x) => x !== undefined);
     expect({ name, status: r.status, ok: statuses.includes(r.status) || r.body.toString() }).toEqual({ name, status: r.status, ok: true });
     checked.add(name);
@@ -167,6 +169,21 @@ describe('API contract (all-in-one)', () => {
     expect((await settle(() => call('gcRun', `/api/v1/gc/runs/${run.id}`))).state).toBe('completed');
     await call('listGcRuns', '/api/v1/gc/runs');
     await call('removeUpstream', '/api/v1/upstreams/nowhere');
+  });
+
+  it('the session routes answer as the contract says', async () => {
+    const signed = await http(s.url, 'POST', '/api/v1/session', JSON.stringify({ username: s.admin.user, password: s.admin.password }), {
+      'content-type': 'application/json',
+      authorization: '',
+    });
+    expect(signed.status).toBe(201);
+    const cookie = signed.headers.get('set-cookie')!.split(';')[0];
+    // The cookie alone (an empty Authorization is none), as a browser sends it.
+    const byCookie = { cookie, authorization: '' };
+    const session = await call('getSession', '/api/v1/session', undefined, byCookie);
+    expect(session.user).toBe(s.admin.user);
+    await call('createSession', '/api/v1/session', { username: s.admin.user, password: s.admin.password });
+    await call('deleteSession', '/api/v1/session', undefined, { ...byCookie, 'x-csrf-token': session.csrfToken });
   });
 
   it('refuses a query string its route does not accept, naming the parameter', async () => {

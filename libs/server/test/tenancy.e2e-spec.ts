@@ -111,6 +111,12 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     throw new Error(`${p} did not finish`);
   }
 
+  /** The user name and password a caller's Basic credentials carry. */
+  const passwordOf = (who: Who): [string, string] => {
+    const decoded = Buffer.from(auth.get(who)!.split(' ')[1], 'base64').toString();
+    const colon = decoded.indexOf(':');
+    return [decoded.slice(0, colon), decoded.slice(colon + 1)];
+  };
   const newContainer = async (): Promise<string> =>
     (await ok('alice', { method: 'POST', path: '/api/v1/containers', json: { image: 'alice/app:v1' } }, 201)).id;
   const newExport = async (): Promise<string> => {
@@ -406,6 +412,24 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     'POST /api/v1/users': {
       request: () => ({ method: 'POST', path: '/api/v1/users', json: { name: unique('user'), password: 'password-123' } }),
       want: adminOnly(201),
+    },
+    // The browser's session: each caller signs in with its own password (anonymous with a wrong one);
+    // robots do not sign in. A Basic caller has no session to show, and signing out is idempotent.
+    'POST /api/v1/session': {
+      request: (who) => {
+        const [user, password] = who === 'anonymous' ? ['alice', 'not-her-password'] : passwordOf(who);
+        return { method: 'POST', path: '/api/v1/session', json: { username: user, password } };
+      },
+      want: { anonymous: 401, bob: 201, alice: 201, robot: 403, robotWithout: 403, admin: 201 },
+      check: (who, a) => expect(!!a.headers.get('set-cookie')).toBe(a.status === 201),
+    },
+    'GET /api/v1/session': {
+      request: () => ({ path: '/api/v1/session' }),
+      want: { anonymous: 401, bob: 401, alice: 401, robot: 401, robotWithout: 401, admin: 401 },
+    },
+    'DELETE /api/v1/session': {
+      request: () => ({ method: 'DELETE', path: '/api/v1/session' }),
+      want: { anonymous: 204, bob: 204, alice: 204, robot: 204, robotWithout: 204, admin: 204 },
     },
     'GET /api/v1/users/{name}': {
       request: () => ({ path: '/api/v1/users/alice' }),
