@@ -25,7 +25,7 @@ export default [
   ...nx.configs['flat/base'],
   ...nx.configs['flat/typescript'],
   {
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     rules: {
       '@nx/enforce-module-boundaries': [
         'error',
@@ -58,7 +58,7 @@ export default [
   {
     // Production code must not pull in test helpers. (This replaces the rule's options above for
     // these files, so it repeats the deep-import patterns.)
-    files: ['**/*.ts'],
+    files: ['**/*.ts', '**/*.tsx'],
     ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.bench.ts', 'libs/testing/**', '**/test/**'],
     rules: {
       'no-restricted-imports': [

@@ -17,6 +17,6 @@ eval "$(node -r @swc-node/register libs/testing/src/s3-cli.ts start "$S3_DIR" | 
 
 # Formatting (Prettier), lint and type checks of every project first (cheap, and they fail fast), then the tests one
 # project at a time: the e2e suites start servers and two cores are easily saturated.
-npx prettier --check --log-level warn "**/*.{ts,js,mjs,cjs}"
+npx prettier --check --log-level warn "**/*.{ts,tsx,js,mjs,cjs}"
 npx nx run-many -t lint typecheck --parallel=2 --outputStyle=stream "$@"
 npx nx run-many -t test --parallel=1 --outputStyle=stream "$@"

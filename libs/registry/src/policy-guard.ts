@@ -191,6 +191,7 @@ export const EXTERNAL_ROUTES: ReadonlyArray<{ prefix: string; policy: string }> 
   { prefix: '/v2', policy: 'registry: repository scopes per endpoint (pull, push, delete; catalog: admin)' },
   { prefix: '/api/docs', policy: 'anyone: the OpenAPI document and its UI' },
   { prefix: '/admin/queues', policy: 'admin: the queue dashboard' },
+  { prefix: '/*', policy: "anyone: the web UI's files (its data comes from /api/v1, which decides per route)" },
 ];
 
 const METHOD_NAMES: Record<number, string> = Object.fromEntries(

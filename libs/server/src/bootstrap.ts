@@ -32,6 +32,7 @@ import { modulesFor } from './targets';
 import { announceListening, isPrimaryOfGroup, processCount, runPrimary } from './cluster';
 import { serveApiDocs } from './openapi';
 import { mountQueueDashboard } from './queue-dashboard';
+import { serveWebUi } from './web-ui';
 
 export interface RunningServer {
   app: INestApplication;
@@ -129,6 +130,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
   if (config.STEVEDORE_TARGET === 'all' || config.STEVEDORE_TARGET === 'gateway') {
     serveApiDocs(app);
     await mountQueueDashboard(app, config);
+    await serveWebUi(app);
   }
   await app.init();
   const unguarded = unguardedRoutes(served, app.get(RoutePolicyTable).routes());

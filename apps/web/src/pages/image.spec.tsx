@@ -1,0 +1,45 @@
+import { screen, within } from '@testing-library/react';
+import { describe, expect, it } from 'vitest';
+import { error, fakeServer } from '../fake-server';
+import { history, inspect } from '../fixtures';
+import { renderApp } from '../render-app';
+
+describe('image page', () => {
+  it('shows the config as inspect does (Cmd, Author) and each layer with its sizes, empty layers marked', async () => {
+    const s = fakeServer({
+      getSession: () => error(401, 'UNAUTHORIZED', 'not signed in', { session: 'none' }),
+      inspectImage: () => ({ status: 200, body: inspect }),
+      imageHistory: () => ({ status: 200, body: history }),
+    });
+    renderApp('/image/alice/busybox:v1', s.fetch);
+    expect(await screen.findByRole('heading', { level: 2, name: 'Configuration' })).toBeTruthy();
+    const facts = screen.getByRole('heading', { level: 2, name: 'Configuration' }).nextElementSibling as HTMLElement;
+    const value = (term: string) => within(facts).getByText(term).nextElementSibling?.textContent;
+    expect(value('Cmd')).toBe('["/bin/httpd","-f","-h","/home/html"]');
+    expect(value('Author')).toBe('Jane Doe <jane@example.com>');
+    expect(value('WorkingDir')).toBe('/home');
+    expect(value('User')).toBe('—');
+    const rows = within(screen.getAllByRole('table')[0]).getAllByRole('row').slice(1);
+    expect(
+      rows.map((r) =>
+        within(r)
+          .getAllByRole('cell')
+          .map((c) => c.textContent),
+      ),
+    ).toEqual([
+      ['1', '/bin/sh -c #(nop) ADD file:rootfs in /', 'sha256:cdcdcdcdcdcd', '4.5 MB', '2.3 MB', '2025-12-01 08:58:20 UTC'],
+      ['2', '/bin/sh -c #(nop) CMD ["/bin/httpd"]', 'empty layer', '—', '—', '2025-12-01 09:00:00 UTC'],
+    ]);
+    expect(s.sent.map((r) => r.url)).toContain('/api/v1/images/inspect?ref=alice%2Fbusybox%3Av1');
+    expect(screen.getByRole('link', { name: 'alice/busybox' }).getAttribute('href')).toBe('/r/alice/busybox');
+  });
+
+  it('says the image is not there (or not yours) without showing anything of it', async () => {
+    const s = fakeServer({
+      getSession: () => error(401, 'UNAUTHORIZED', 'not signed in', { session: 'none' }),
+      inspectImage: () => error(401, 'UNAUTHORIZED', 'authentication required'),
+    });
+    renderApp('/image/alice/private:v1', s.fetch);
+    expect((await screen.findByRole('alert')).textContent).toBe('There is no such image, or you may not see it.');
+  });
+});

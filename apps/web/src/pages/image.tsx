@@ -1,0 +1,159 @@
+// One image as `docker image inspect` shows it (Cmd, Entrypoint, Env, WorkingDir, User,
+// ExposedPorts, Labels, Author, created) and its layers from `docker history`, with sizes. An index
+// lists its platforms, each a link to its image.
+import type { ReactNode } from 'react';
+import { useLocation } from 'react-router';
+import { Link } from 'react-aria-components';
+import type { HistoryEntry, InspectAnswer } from '@stevedore/api-contract';
+import { ApiError } from '../api';
+import { usePageTitle } from '../app';
+import { formatBytes, formatTime, shortDigest } from '../format';
+import { useSession } from '../session';
+import { useLoad } from '../use-load';
+import { splat } from './repository';
+
+/** `name:tag` or `name@digest`, split into the repository and the rest. */
+export function repositoryOf(reference: string): string {
+  const at = reference.indexOf('@');
+  if (at >= 0) return reference.slice(0, at);
+  const colon = reference.lastIndexOf(':');
+  return colon > reference.lastIndexOf('/') ? reference.slice(0, colon) : reference;
+}
+
+function show(v: unknown): string {
+  if (v === undefined || v === null) return '—';
+  if (Array.isArray(v)) return v.length ? JSON.stringify(v) : '—';
+  if (typeof v === 'object') return Object.keys(v).length ? JSON.stringify(v) : '—';
+  return String(v) || '—';
+}
+
+const CONFIG_FIELDS = ['Cmd', 'Entrypoint', 'Env', 'WorkingDir', 'User', 'ExposedPorts', 'Labels'] as const;
+
+export function ImagePage() {
+  const reference = splat(useLocation().pathname, '/image/');
+  const repository = repositoryOf(reference);
+  usePageTitle(reference);
+  const { api, session } = useSession();
+  const image = useLoad(() => api.image(reference), [api, reference, session?.user]);
+  return (
+    <>
+      <p className="crumbs">
+        <Link href="/repositories">Repositories</Link> / <Link href={`/r/${repository}`}>{repository}</Link> /{' '}
+        <span>{reference.slice(repository.length + 1)}</span>
+      </p>
+      <h1>{reference}</h1>
+      {image.state === 'loading' ? <p role="status">Loading…</p> : null}
+      {image.state === 'failed' ? (
+        <p role="alert" className="error">
+          {image.error instanceof ApiError && [401, 403, 404].includes(image.error.status)
+            ? 'There is no such image, or you may not see it.'
+            : 'The image could not be read.'}
+        </p>
+      ) : null}
+      {image.state === 'done' ? <ImageDetails reference={reference} repository={repository} {...image.value} /> : null}
+    </>
+  );
+}
+
+export function ImageDetails({
+  repository,
+  inspect,
+  history,
+}: {
+  reference: string;
+  repository: string;
+  inspect: InspectAnswer;
+  history: HistoryEntry[];
+}) {
+  if (!('Config' in inspect)) {
+    return (
+      <>
+        <h2>Platforms</h2>
+        <table className="table">
+          <thead>
+            <tr>
+              <th scope="col">Platform</th>
+              <th scope="col">Kind</th>
+              <th scope="col">Digest</th>
+              <th scope="col">Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {inspect.Manifests.map((m) => {
+              const platform = m.Platform ? [m.Platform.os, m.Platform.architecture, m.Platform.variant].filter(Boolean).join('/') : '—';
+              return (
+                <tr key={m.Descriptor.digest}>
+                  <td>{m.Kind === 'image' ? <Link href={`/image/${repository}@${m.Descriptor.digest}`}>{platform}</Link> : platform}</td>
+                  <td>{m.Kind}</td>
+                  <td>
+                    <code>{shortDigest(m.Descriptor.digest)}</code>
+                  </td>
+                  <td>{formatBytes(m.Descriptor.size)}</td>
+                </tr>
+              );
+            })}
+          </tbody>
+        </table>
+      </>
+    );
+  }
+  const config = inspect.Config;
+  const facts: Array<[string, ReactNode]> = [
+    ['ID', <code key="id">{inspect.Id}</code>],
+    ['Author', inspect.Author || '—'],
+    ['Created', formatTime(inspect.Created)],
+    ['Platform', [inspect.Os, inspect.Architecture, inspect.Variant].filter(Boolean).join('/')],
+    ['Comment', inspect.Comment || '—'],
+    ...CONFIG_FIELDS.map((f): [string, ReactNode] => [f, <code key={f}>{show(config[f])}</code>]),
+    ['Size', `${formatBytes(inspect.CompressedSize)} compressed, ${formatBytes(inspect.UncompressedSize)} unpacked`],
+  ];
+  return (
+    <>
+      <h2>Configuration</h2>
+      <dl className="facts">
+        {facts.map(([term, value]) => (
+          <div key={term} className="fact">
+            <dt>{term}</dt>
+            <dd>{value}</dd>
+          </div>
+        ))}
+      </dl>
+      <h2>Layers</h2>
+      <table className="table">
+        <caption className="visually-hidden">History entries, oldest first, with the layer each made</caption>
+        <thead>
+          <tr>
+            <th scope="col">#</th>
+            <th scope="col">Created by</th>
+            <th scope="col">Layer</th>
+            <th scope="col">Size</th>
+            <th scope="col">Compressed</th>
+            <th scope="col">Created</th>
+          </tr>
+        </thead>
+        <tbody>
+          {[...history].reverse().map((h, i) => (
+            <tr key={i}>
+              <td>{i + 1}</td>
+              <td>
+                <code className="wrap">{h.CreatedBy || '—'}</code>
+              </td>
+              <td>
+                {h.EmptyLayer ? (
+                  <em>empty layer</em>
+                ) : h.LayerDigest ? (
+                  <code title={h.LayerDigest}>{shortDigest(h.LayerDigest)}</code>
+                ) : (
+                  '—'
+                )}
+              </td>
+              <td>{h.EmptyLayer ? '—' : formatBytes(h.Size)}</td>
+              <td>{h.EmptyLayer ? '—' : formatBytes(h.CompressedSize)}</td>
+              <td>{h.Created ? formatTime(new Date(h.Created * 1000).toISOString()) : '—'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}

@@ -1,0 +1,72 @@
+// One repository: its tags with digest, platforms, size and creation time, and how to pull it.
+import { useLocation } from 'react-router';
+import { Link } from 'react-aria-components';
+import { ApiError } from '../api';
+import { usePageTitle } from '../app';
+import { formatBytes, formatTime, shortDigest } from '../format';
+import { useSession } from '../session';
+import { useLoad } from '../use-load';
+
+/** The part of the path after the route's prefix (repository names contain slashes). */
+export function splat(pathname: string, prefix: string): string {
+  return decodeURIComponent(pathname.slice(prefix.length));
+}
+
+export function RepositoryPage() {
+  const name = splat(useLocation().pathname, '/r/');
+  usePageTitle(name);
+  const { api, session } = useSession();
+  const tags = useLoad(() => api.tags(name), [api, name, session?.user]);
+  return (
+    <>
+      <p className="crumbs">
+        <Link href="/repositories">Repositories</Link> / <span>{name}</span>
+      </p>
+      <h1>{name}</h1>
+      {tags.state === 'failed' ? (
+        <p role="alert" className="error">
+          {tags.error instanceof ApiError && (tags.error.status === 403 || tags.error.status === 401)
+            ? 'You may not see this repository.'
+            : 'The tags could not be read.'}
+        </p>
+      ) : null}
+      {tags.state === 'done' && tags.value.length === 0 ? <p>No tags you may see in this repository.</p> : null}
+      {tags.state === 'done' && tags.value.length > 0 ? (
+        <>
+          <table className="table">
+            <caption className="visually-hidden">Tags of {name}</caption>
+            <thead>
+              <tr>
+                <th scope="col">Tag</th>
+                <th scope="col">Digest</th>
+                <th scope="col">Platforms</th>
+                <th scope="col">Compressed size</th>
+                <th scope="col">Created</th>
+              </tr>
+            </thead>
+            <tbody>
+              {tags.value.map((t) => (
+                <tr key={t.tag}>
+                  <td>
+                    <Link href={`/image/${name}:${t.tag}`}>{t.tag}</Link>
+                  </td>
+                  <td>
+                    <code title={t.digest}>{shortDigest(t.digest)}</code>
+                  </td>
+                  <td>{t.platforms?.join(', ') ?? '—'}</td>
+                  <td>{formatBytes(t.compressedSize)}</td>
+                  <td>{formatTime(t.created)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <h2>Pull</h2>
+          <pre className="command">
+            <code>docker pull {`${location.host}/${name}:${tags.value[0].tag}`}</code>
+          </pre>
+        </>
+      ) : null}
+      {tags.state === 'loading' ? <p role="status">Loading…</p> : null}
+    </>
+  );
+}

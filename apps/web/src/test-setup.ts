@@ -1,0 +1,5 @@
+// Vitest: unmount what each test rendered.
+import { afterEach } from 'vitest';
+import { cleanup } from '@testing-library/react';
+
+afterEach(() => cleanup());
