@@ -36,7 +36,9 @@ export class ParallelGzip extends Transform {
     const data = Buffer.concat(this.block, this.blockBytes);
     this.block = [];
     this.blockBytes = 0;
-    const p = gzipAsync(data, { level: this.level });
+    // One output buffer that holds the whole member (incompressible input grows a little): zlib's
+    // default 16 KiB chunks cost a thread-pool round trip and an allocation each, ~64 per member.
+    const p = gzipAsync(data, { level: this.level, chunkSize: data.length + (data.length >> 4) + 1024 });
     p.catch(() => undefined);
     this.inflight.push(p);
   }

@@ -1,6 +1,6 @@
 // Write a layer as an OCI layer tar (AUFS whiteouts), plain or gzip, hashing the uncompressed
 // stream (diff_id) and the stored stream (digest) in the same pass.
-import { Writable } from 'node:stream';
+import { Transform, type Readable, type TransformCallback, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import * as tar from 'tar-stream';
@@ -18,6 +18,11 @@ export interface NormalizeOptions {
 
 export interface WriteLayerOptions {
   contentStore: ContentStore;
+  /**
+   * A file's body, instead of `contentStore.open`: a Buffer is packed in one piece, with no stream
+   * per file (the cost that dominates a layer of many small files); a Readable is streamed.
+   */
+  body?: (digest: Digest, size: number) => Promise<Uint8Array | Readable>;
   /** Default gzip. */
   compression?: 'gzip' | 'none';
   gzipLevel?: number;
@@ -70,10 +75,17 @@ export function tarHeader(e: Entry, normalize: NormalizeOptions = {}): TarHeader
   return header;
 }
 
-function addEntry(pack: tar.Pack, header: TarHeader, body?: NodeJS.ReadableStream): Promise<void> {
+function addEntry(pack: tar.Pack, header: TarHeader, body?: NodeJS.ReadableStream | Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (!body) {
-      pack.entry(header, Buffer.alloc(0), (err) => (err ? reject(err) : resolve()));
+    if (!body || body instanceof Uint8Array) {
+      // A body given whole sets the header's size; a short or long one would corrupt the tar.
+      if (body && body.byteLength !== header.size) {
+        reject(new Error(`content of "${header.name}" is ${body.byteLength} bytes, the entry says ${header.size}`));
+        return;
+      }
+      pack.entry(header, body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : Buffer.alloc(0), (err) =>
+        err ? reject(err) : resolve(),
+      );
       return;
     }
     const sink = pack.entry(header, (err) => (err ? reject(err) : resolve()));
@@ -93,16 +105,22 @@ export async function writeLayer(layer: Layer, out: Writable, options: WriteLaye
   const stored = new DigestStream();
   // Node's gzip header carries mtime 0 and no file name, so the compressed bytes are stable too.
   pack.on('error', () => undefined);
-  const done = gzip ? pipeline(diff, createGzip({ level: options.gzipLevel ?? 6 }), stored, out) : pipeline(diff, stored, out);
-  pack.pipe(diff);
+  // The tar's pieces (512-byte headers, small bodies, padding) are gathered into large chunks, so
+  // the hash and the compressor see a few big writes rather than three per entry.
+  const blocks = new Coalesce(COALESCE_BYTES);
+  const done = gzip
+    ? pipeline(blocks, diff, createGzip({ level: options.gzipLevel ?? 6 }), stored, out)
+    : pipeline(blocks, diff, stored, out);
+  pack.pipe(blocks);
+  const open = options.body ?? ((d: Digest) => Promise.resolve(options.contentStore.open(d)));
   try {
     for (const e of toAufsWhiteouts(layer.entries)) {
-      const body = e.type === 'file' && e.size > 0 && e.digest ? await options.contentStore.open(e.digest) : undefined;
+      const body = e.type === 'file' && e.size > 0 && e.digest ? await open(e.digest, e.size) : undefined;
       await addEntry(pack, tarHeader(e, options.normalize), body);
     }
     pack.finalize();
   } catch (err) {
-    diff.destroy(err as Error);
+    blocks.destroy(err as Error);
     await done.catch(() => undefined);
     throw err;
   }
@@ -114,4 +132,41 @@ export async function writeLayer(layer: Layer, out: Writable, options: WriteLaye
     uncompressedSize: diff.size,
     mediaType: gzip ? MediaTypes.ociLayerGzip : MediaTypes.ociLayer,
   };
+}
+
+const COALESCE_BYTES = 1 << 20;
+
+/** Passes bytes on in chunks of `size` (the last one shorter); the bytes themselves are unchanged. */
+class Coalesce extends Transform {
+  private block: Buffer;
+  private used = 0;
+  constructor(private readonly size: number) {
+    super({ writableHighWaterMark: size });
+    this.block = Buffer.allocUnsafe(size);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    let offset = 0;
+    while (offset < chunk.length) {
+      if (this.used === 0 && chunk.length - offset >= this.size) {
+        // Already large: passed on as it is (a big file's chunks are not copied).
+        this.push(chunk.subarray(offset));
+        break;
+      }
+      const n = chunk.copy(this.block, this.used, offset);
+      this.used += n;
+      offset += n;
+      if (this.used === this.size) {
+        this.push(this.block);
+        this.block = Buffer.allocUnsafe(this.size);
+        this.used = 0;
+      }
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.used > 0) this.push(this.block.subarray(0, this.used));
+    cb();
+  }
 }
