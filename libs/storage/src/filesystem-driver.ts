@@ -2,7 +2,7 @@
 // same directory, are fsynced and renamed into place, so a crash never leaves a partial object
 // visible. Multipart parts live under `_multipart/<uploadId>/` at the root, which list() does not
 // show and keys may not name; temp files start with `.tmp-`, which no key segment may.
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
@@ -22,6 +22,8 @@ import { FileRangeStream } from './file-range-stream';
 
 const MULTIPART_DIR = '_multipart';
 const TEMP_PREFIX = '.tmp-';
+// How often a write makes its directory again after a delete beside it pruned it (see inDir).
+const DIR_RACE_ATTEMPTS = 8;
 
 function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -63,9 +65,9 @@ export class FilesystemDriver implements StorageDriver {
   // fsync and rename as atomicWrite, in a quarter of its system calls.
   async putContent(key: string, content: Buffer | string): Promise<void> {
     const dest = this.full(key);
-    await fs.mkdir(path.dirname(dest), { recursive: true });
     const tmp = path.join(path.dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
-    const fh = await fs.open(tmp, 'wx');
+    // Once the temp file is in the directory, no prune can remove it before the rename.
+    const fh = await this.inDir(path.dirname(dest), () => fs.open(tmp, 'wx'));
     try {
       await fh.writeFile(content);
       await fh.sync();
@@ -99,10 +101,11 @@ export class FilesystemDriver implements StorageDriver {
   }
 
   private async atomicWrite(dest: string, source: Readable): Promise<number> {
-    await fs.mkdir(path.dirname(dest), { recursive: true });
     const tmp = path.join(path.dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
     let bytes = 0;
-    const out = createWriteStream(tmp, { flags: 'wx', highWaterMark: 1 << 20 });
+    // Opened before a byte of `source` is read, so a directory pruned under it can be made again.
+    const handle = await this.inDir(path.dirname(dest), () => fs.open(tmp, 'wx'));
+    const out = handle.createWriteStream({ highWaterMark: 1 << 20 });
     try {
       await pipeline(
         source,
@@ -140,8 +143,7 @@ export class FilesystemDriver implements StorageDriver {
     const file = this.full(key);
     let fh: fs.FileHandle;
     if (offset === 0) {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      fh = await fs.open(file, 'w');
+      fh = await this.inDir(path.dirname(file), () => fs.open(file, 'w'));
     } else {
       try {
         fh = await fs.open(file, 'r+');
@@ -256,6 +258,24 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
+  /**
+   * Makes `dir`, then runs `create` in it. A delete beside it prunes directories it leaves empty,
+   * so `dir` can vanish between the mkdir and `create` (ENOENT), or during the mkdir itself: Node's
+   * recursive mkdir answers ENOTDIR when a parent it found existing is gone by the time it stats
+   * it. Either way the directory is made again; `create` must be safe to repeat after a failure.
+   */
+  private async inDir<T>(dir: string, create: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await fs.mkdir(dir, { recursive: true });
+        return await create();
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (attempt >= DIR_RACE_ATTEMPTS || (code !== 'ENOENT' && code !== 'ENOTDIR')) throw e;
+      }
+    }
+  }
+
   async deleteMany(keys: string[]): Promise<void> {
     for (const k of keys) await this.delete(k);
   }
@@ -276,9 +296,8 @@ export class FilesystemDriver implements StorageDriver {
   async move(from: string, to: string): Promise<void> {
     const src = this.full(from);
     const dest = this.full(to);
-    await fs.mkdir(path.dirname(dest), { recursive: true });
     try {
-      await fs.rename(src, dest);
+      await this.inDir(path.dirname(dest), () => fs.rename(src, dest));
     } catch (e) {
       if (isNotFound(e)) throw new PathNotFoundError(from);
       throw e;
@@ -303,8 +322,7 @@ export class FilesystemDriver implements StorageDriver {
     this.full(key);
     const id = randomUUID();
     const dir = this.partsDir(id);
-    await fs.mkdir(dir, { recursive: true });
-    await fs.writeFile(path.join(dir, 'key'), key);
+    await this.inDir(dir, () => fs.writeFile(path.join(dir, 'key'), key));
     return id;
   }
 
@@ -341,8 +359,7 @@ export class FilesystemDriver implements StorageDriver {
     if (files.length === 1) {
       // One part: a rename, not a copy.
       const dest = this.full(key);
-      await fs.mkdir(path.dirname(dest), { recursive: true });
-      await fs.rename(files[0], dest);
+      await this.inDir(path.dirname(dest), () => fs.rename(files[0], dest));
     } else {
       const joined = Readable.from(
         (async function* () {

@@ -168,6 +168,28 @@ export function describeStorageDriverContract(name: string, makeDriver: () => Pr
       await driver.deleteMany([]);
     });
 
+    it('writes beside deletes that empty the shared prefix: every write lands', async () => {
+      // The gateway writes one upload while it deletes another's under the same parent: a
+      // filesystem driver that prunes emptied directories must not pull one out from under a write.
+      const rounds = options.bulkDeleteCount && options.bulkDeleteCount < 500 ? 40 : 400;
+      await Promise.all(
+        Array.from({ length: 8 }, async (_, w) => {
+          for (let i = 0; i < rounds / 8; i++) {
+            const k = `${p}shared/${w}-${i}/data`;
+            const body = `${w}-${i}`;
+            const how = i % 3;
+            if (how === 0) await driver.putContent(k, body);
+            else if (how === 1) await driver.writeStream(k, Readable.from([Buffer.from(body)]));
+            else if (driver.writeAt) await driver.writeAt(k, 0, Readable.from([Buffer.from(body)]));
+            else await driver.putContent(k, body);
+            expect((await driver.getContent(k)).toString()).toBe(body);
+            await driver.delete(k);
+          }
+        }),
+      );
+      expect(await keys(driver, `${p}shared/`)).toEqual([]);
+    });
+
     it('deletes by prefix and nothing outside it', async () => {
       for (const k of ['r/a', 'r/b/c', 'r/b/d', 'rx', 'other/r/a']) await driver.putContent(`${p}${k}`, k);
       await driver.deletePrefix(`${p}r/`);
