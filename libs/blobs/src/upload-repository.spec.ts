@@ -67,6 +67,33 @@ describeEachDriver('UploadRepository', (ctx) => {
     expect((await replica.verify('c/resume', other.id, sha512)).info).toEqual({ digest: sha512, size: bytes.length });
   });
 
+  it('completes without a body on another replica from the digest the session kept, reading nothing back', async () => {
+    const bytes = randomBytes(400_000);
+    const up = await uploads.start('c/elsewhere');
+    await uploads.append('c/elsewhere', up.id, body(bytes.subarray(0, 250_000)));
+    await uploads.append('c/elsewhere', up.id, body(bytes.subarray(250_000)), { start: 250_000 });
+    // Another process: no running hash, and every read of storage counted.
+    let reads = 0;
+    const counted = new Proxy(ctx.storage, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (prop === 'reader' || prop === 'getContent') reads++;
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const replica = new UploadRepository(counted, ctx.redis, ctx.keys);
+    expect(await code(replica.verify('c/elsewhere', up.id, digestOf(bytes.subarray(1))))).toBe('DIGEST_INVALID');
+    expect(reads).toBe(0);
+    const again = await uploads.start('c/elsewhere');
+    await uploads.append('c/elsewhere', again.id, body(bytes));
+    expect((await replica.verify('c/elsewhere', again.id, digestOf(bytes))).info).toEqual({ digest: digestOf(bytes), size: bytes.length });
+    expect(reads).toBe(0);
+    await replica.discard('c/elsewhere', again.id);
+  });
+
   it('drops what a chunk cut short left behind: the next chunk and the completion start at the offset', async () => {
     const bytes = randomBytes(300_000);
     const up = await uploads.start('c/cut');

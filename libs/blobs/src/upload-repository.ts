@@ -12,7 +12,11 @@
 // chunk and the completion almost always land in that process, and completing never re-reads the
 // bytes. When they land elsewhere (another replica or worker, or after a restart), that process
 // re-hashes the stored chunks once, as distribution does when its hash state is missing, and goes
-// on from there. What happens to verified bytes (placing, linking) is the service's business.
+// on from there. The session also keeps the digest of its bytes so far (a copy of the running hash,
+// finished), so a completion without a body (POST, PATCH, PUT: what docker, skopeo and podman send)
+// is checked in any process without reading the bytes again: their PUT often arrives on another
+// pooled connection, and so in another process of the all-in-one. What happens to verified bytes
+// (placing, linking) is the service's business.
 import { createHash, randomUUID, type Hash } from 'node:crypto';
 import { PassThrough, Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,6 +34,8 @@ interface UploadRecord {
   /** Offsets at which chunk objects start, in order (appended uploads: one object, at 0). */
   chunks: number[];
   startedAt: number;
+  /** sha256 (hex) of the first `offset` bytes; absent in sessions older than it and at offset 0. */
+  sha256?: string;
 }
 
 /** A running sha256 of an upload's first `offset` bytes, held by the process that took them. */
@@ -108,7 +114,7 @@ export class UploadRepository {
     if (this.storage.writeAt && chunks.length === 1) await this.trimTo(chunks[0], record.offset, id);
     let actual: Digest;
     if (digestAlgorithm(digest) === 'sha256') {
-      actual = `sha256:${(await this.hashFor(id, record)).digest('hex')}` as Digest;
+      actual = `sha256:${record.sha256 ?? (await this.hashFor(id, record)).digest('hex')}` as Digest;
     } else {
       // Only sha256 state is kept; another algorithm means one read of what was stored.
       const ds = new DigestStream(digestAlgorithm(digest));
@@ -308,6 +314,8 @@ export class UploadRepository {
     }
     if (!appended || record.chunks.length === 0) record.chunks.push(appended ? 0 : record.offset);
     record.offset += counter.size;
+    // A copy, finished: the running hash goes on with the next chunk.
+    record.sha256 = hasher.copy().digest('hex');
     if (save) await this.redis.set(this.k.upload(id), JSON.stringify(record));
     this.keep(id, record.offset, hasher);
   }
