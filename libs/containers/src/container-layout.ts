@@ -11,6 +11,7 @@
 //   <p>:containers:ids                                 zset of container ids by creation time
 //   <p>:containers:{<id>}:state                        the state JSON (copy of state.json)
 //   <p>:containers:{<id>}:lock                         per-container write lock (token, PX)
+//   <p>:containers:name:<owner>/<name>                 the id holding a name among its owner's containers
 //   <p>:containers:layer-index:{<digest>}              cached layer index JSON
 //   <p>:containers:layer-used:{<digest>}               when a container last used the layer (ms, Redis clock)
 //   <p>:containers-gc:{touched,writing,sweeping}:<d>   DigestGuard of the contents (see libs/blobs blob-layout.ts)
@@ -48,6 +49,8 @@ export function containerKeys(keys: RedisKeys) {
     ids: () => keys.key('containers', 'ids'),
     state: (id: string) => keys.key('containers', `{${id}}`, 'state'),
     lock: (id: string) => keys.key('containers', `{${id}}`, 'lock'),
+    // Names are unique per owner (the anonymous owner is ''), as they are per Docker daemon.
+    name: (owner: string, name: string) => keys.key('containers', 'name', `${owner}/${name}`),
     // Both keys of a layer carry its {digest} hash tag: the GC's script touches them together.
     layerIndex: (d: Digest) => keys.key('containers', 'layer-index', `{${d}}`),
     layerUsed: (d: Digest) => keys.key('containers', 'layer-used', `{${d}}`),

@@ -15,6 +15,7 @@ import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, diff, readLayer, type Entry } 
 import { applyLayer } from './apply-layer';
 import { StorageContentStore } from './content-store';
 import { CONTENT_GUARD_FAMILY, ContainerPaths, containerKeys } from './container-layout';
+import { generateContainerName } from './container-names';
 import { ContainerCollector } from './container-collector';
 import {
   viewOf,
@@ -38,6 +39,9 @@ import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
 
 const ID_RE = /^[a-f0-9]{12,64}$/;
+// Compare-and-set and compare-and-delete of a name key: only the id holding it changes it.
+const SWAP_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then redis.call('set', KEYS[1], ARGV[2]) return 1 end return 0";
+const DEL_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0";
 
 /** What one archive upload may become (STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES, STEVEDORE_MAX_EXPANSION_RATIO). */
 export interface ArchiveLimits {
@@ -108,10 +112,54 @@ export class ContainerStore implements ContainerService {
       entries: [],
     };
     if (options.owner) state.record.owner = options.owner;
-    if (options.name) state.record.name = options.name;
-    await this.save(state);
+    state.record.name = await this.nameFor(id, options.owner, options.name);
+    try {
+      await this.save(state);
+    } catch (e) {
+      await this.releaseName(options.owner, state.record.name, id).catch(() => undefined);
+      throw e;
+    }
     await this.redis.zadd(this.indexKey, Date.now(), id);
     return viewOf(state);
+  }
+
+  /** The name asked for, claimed for `id`, or (none asked) a generated Docker-style one. */
+  private async nameFor(id: string, owner: string | undefined, asked: string | undefined): Promise<string> {
+    if (asked !== undefined) {
+      if (await this.claimName(owner, asked, id)) return asked;
+      const holder = await this.redis.get(this.k.name(owner ?? '', asked));
+      // Docker's words, so scripts written against it match.
+      throw new RegistryError(
+        'CONFLICT',
+        `Conflict. The container name "/${asked}" is already in use by container "${holder}". You have to remove (or rename) that container to be able to reuse that name.`,
+        { name: asked, id: holder },
+      );
+    }
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const name = generateContainerName(attempt);
+      if (await this.claimName(owner, name, id)) return name;
+    }
+    throw new RegistryError('UNAVAILABLE', 'no free container name was found; give one with "name"');
+  }
+
+  /** Claims `name` for `id` among its owner's containers; false while another container holds it. */
+  private async claimName(owner: string | undefined, name: string, id: string): Promise<boolean> {
+    const key = this.k.name(owner ?? '', name);
+    if ((await this.redis.set(key, id, 'NX')) === 'OK') return true;
+    const holder = await this.redis.get(key);
+    if (holder === id) return true;
+    if (holder === null) return (await this.redis.set(key, id, 'NX')) === 'OK';
+    // A holder whose record is gone (removed while its name key was not) gives the name up.
+    const alive = await this.load(holder).then(
+      () => true,
+      (e: unknown) => !(e instanceof RegistryError && e.code === 'NOT_FOUND'),
+    );
+    if (alive) return false;
+    return (await this.redis.eval(SWAP_IF, 1, key, holder, id)) === 1;
+  }
+
+  private async releaseName(owner: string | undefined, name: string | undefined, id: string): Promise<void> {
+    if (name) await this.redis.eval(DEL_IF, 1, this.k.name(owner ?? '', name), id);
   }
 
   private async resolveImage(reference: string): Promise<ContainerImage> {
@@ -180,6 +228,7 @@ export class ContainerStore implements ContainerService {
       await this.storage.delete(ContainerPaths.state(id));
       await this.redis.del(this.stateKey(id));
       await this.redis.zrem(this.indexKey, id);
+      await this.releaseName(s.record.owner, s.record.name, id);
     });
   }
 
@@ -400,6 +449,7 @@ export class ContainerStore implements ContainerService {
     await this.redis.set(this.stateKey(id), stored);
     const s = JSON.parse(stored.toString()) as ContainerState;
     await this.redis.zadd(this.indexKey, Date.parse(s.record.createdAt) || Date.now(), id);
+    if (s.record.name) await this.redis.set(this.k.name(s.record.owner ?? '', s.record.name), id, 'NX');
     return s;
   }
 
