@@ -102,8 +102,8 @@ export class StevedoreApi {
   }
 
   // ---- containers (libs/containers)
-  createContainer(name: string, image: string) {
-    return this.call('createContainer', '/api/v1/containers', { json: { name, image } });
+  createContainer(name: string | undefined, image: string) {
+    return this.call('createContainer', '/api/v1/containers', { json: name === undefined ? { image } : { name, image } });
   }
   async listContainers(): Promise<Container[]> {
     return (await this.call('listContainers', '/api/v1/containers')).containers;
@@ -116,7 +116,9 @@ export class StevedoreApi {
     if (known) return known;
     const list = await this.listContainers();
     const hit = list.find((x) => x.name === nameOrId) ?? list.find((x) => x.id === nameOrId) ?? list.find((x) => x.id.startsWith(nameOrId));
-    const id = enc(hit?.id ?? nameOrId);
+    // Docker's words: the caller's list is all it may see, so a miss there is a miss.
+    if (!hit) throw new CliError(`No such container: ${nameOrId}`, undefined, undefined, 1, 404);
+    const id = enc(hit.id);
     this.containerIds.set(nameOrId, id);
     return id;
   }

@@ -7,6 +7,7 @@ import { registerAuth } from './commands/auth';
 import { registerCommit } from './commands/commit';
 import { registerContainers } from './commands/containers';
 import { registerImages } from './commands/images';
+import { registerManagementForms } from './commands/management';
 import { registerRegistry } from './commands/registry';
 import { Context, type Io } from './context';
 import { formatError } from './errors';
@@ -32,6 +33,7 @@ export function buildProgram(io: Io): { program: Command; context: () => Context
   registerContainers(program, ctx);
   registerCommit(program, ctx);
   registerRegistry(program, ctx);
+  registerManagementForms(program);
   // Every subcommand reports errors through the same path and exits rather than printing twice.
   const walk = (c: Command) => {
     c.exitOverride();
@@ -60,6 +62,11 @@ export async function run(argv: string[], io: Io): Promise<number> {
 
 export function main(): void {
   const io: Io = { stdout: process.stdout, stderr: process.stderr, stdin: process.stdin, env: process.env };
+  // A reader that goes away (`stevedore images | head`) ends the output, as for any Unix tool.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE') throw e;
+    process.exit(0);
+  });
   run(process.argv.slice(2), io).then(
     async (code) => {
       process.exitCode = code;

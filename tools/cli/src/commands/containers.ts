@@ -4,7 +4,7 @@ import { existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
-import type { Change } from '@stevedore/api-contract';
+import type { Change, Container } from '@stevedore/api-contract';
 import { parseCopyEndpoint } from '../args';
 import type { Context } from '../context';
 import { CliError, formatError } from '../errors';
@@ -31,50 +31,76 @@ async function forEachName(c: Context, names: string[], fn: (n: string) => Promi
   if (failed) throw new CliError(`${failed} of ${names.length} failed`);
 }
 
+function parseCount(v: string): number {
+  if (!/^[0-9]+$/.test(v)) throw new CliError(`invalid argument "${v}" for "-n, --last" flag: not a number`, 'INVALID_ARGUMENT');
+  return Number(v);
+}
+
+/**
+ * A `docker ps` row. Nothing runs here, so a container is `Created` (Docker's word for one that never
+ * started) or `Paused` while a commit or a user holds it; there is no command and no ports.
+ */
+export function containerRow(x: Container, truncate = true) {
+  const status = x.state === 'paused' ? 'Paused' : 'Created';
+  return {
+    ID: truncate ? shortId(x.id) : x.id,
+    Image: x.image.reference,
+    Command: '',
+    CreatedAt: x.createdAt,
+    RunningFor: timeAgo(x.createdAt),
+    CreatedSince: timeAgo(x.createdAt),
+    Status: status,
+    State: x.state === 'paused' ? 'paused' : 'created',
+    Names: x.name ?? '',
+    Name: x.name ?? '',
+  };
+}
+
 export function registerContainers(program: Command, ctx: () => Context): void {
   const container = program.command('container').description('Manage containers (an image with a read-write layer on the server)');
 
   container
     .command('create')
-    .description('Create a container from an image')
-    .requiredOption('--name <name>', 'container name')
+    .description('Create a new container')
+    .option('--name <string>', 'Assign a name to the container (default: generated, like busy_hopper)')
     .argument('<image>', 'image reference')
-    .addHelpText('after', '\nExample:\n  $ stevedore container create --name bh busybox:latest')
-    .action(async (image: string, o: { name: string }) => {
+    .addHelpText('after', '\nExamples:\n  $ stevedore container create --name bh busybox:latest\n  $ stevedore create busybox')
+    .action(async (image: string, o: { name?: string }) => {
       const c = ctx();
       const created = await c.api.createContainer(o.name, await c.resolveImage(image, { defaultTag: true }));
-      c.print(String(created.id ?? created.name ?? o.name));
+      // Docker prints the full ID.
+      c.print(created.id);
     });
 
   container
     .command('ls')
     .alias('list')
     .description('List containers')
-    .option('-q, --quiet', 'only names')
+    .option('-a, --all', 'Show all containers (they all are: none runs, each is an image and a read-write layer)')
+    .option('-q, --quiet', 'Only display container IDs')
+    .option('--no-trunc', "Don't truncate output")
+    .option('-n, --last <int>', 'Show n last created containers', parseCount)
+    .option('-l, --latest', 'Show the latest created container')
     .option('--json', 'JSON')
-    .option('--format <template>', 'Go template per container: .Name .Image .State .ID .CreatedSince')
-    .addHelpText('after', '\nExample:\n  $ stevedore container ls')
-    .action(async (o: { quiet?: boolean; json?: boolean; format?: string }) => {
+    .option('--format <string>', 'Go template per container: .ID .Image .Command .CreatedAt .RunningFor .Status .State .Names')
+    .addHelpText('after', '\nExamples:\n  $ stevedore ps -a\n  $ stevedore container ls --format "{{.Names}} {{.Status}}"')
+    .action(async (o: { quiet?: boolean; trunc?: boolean; last?: number; latest?: boolean; json?: boolean; format?: string }) => {
       const c = ctx();
-      const items = await c.api.listContainers();
+      // Newest first, as docker ps.
+      let items = [...(await c.api.listContainers())].sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+      const keep = o.latest ? 1 : o.last;
+      if (keep !== undefined) items = items.slice(0, keep);
       if (o.json) return c.print(JSON.stringify(items, null, 2));
-      // A container created without a name is known by its id.
-      if (o.quiet) return items.forEach((x) => c.print(x.name ?? x.id));
-      const rows = items.map((x) => ({
-        ID: shortId(x.id),
-        Name: x.name ?? '',
-        Image: x.image.reference,
-        State: x.state,
-        CreatedSince: timeAgo(x.createdAt),
-      }));
+      const rows = items.map((x) => containerRow(x, o.trunc !== false));
+      if (o.quiet) return rows.forEach((r) => c.print(r.ID));
       if (o.format) {
         const t = compileTemplate(o.format);
         return rows.forEach((r) => c.print(t(r)));
       }
       c.io.stdout.write(
         table(
-          ['CONTAINER ID', 'IMAGE', 'CREATED', 'STATUS', 'NAMES'],
-          rows.map((r) => [r.ID, r.Image, r.CreatedSince, r.State, r.Name]),
+          ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
+          rows.map((r) => [r.ID, r.Image, r.Command, r.RunningFor, r.Status, '', r.Names]),
         ),
       );
     });
