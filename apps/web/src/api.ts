@@ -13,6 +13,7 @@ import {
   type InspectAnswer,
   type RouteName,
   type Session,
+  type TagHistory,
 } from '@stevedore/api-contract';
 
 /** A failed call, as the server's error envelope said it. */
@@ -132,6 +133,16 @@ export class Api {
       last = page.next;
     } while (last);
     return out;
+  }
+
+  /** Where a tag has pointed, newest first. */
+  async tagHistory(reference: string): Promise<TagHistory> {
+    return this.call('tagHistory', { query: { ref: reference } });
+  }
+
+  /** Point a tag back at a digest it named before. */
+  async restoreTag(reference: string, digest: string): Promise<void> {
+    await this.call('restoreTag', { body: { ref: reference, digest } });
   }
 
   async image(reference: string): Promise<{ inspect: InspectAnswer; history: HistoryEntry[] }> {

@@ -9,6 +9,7 @@ import { SessionEndedPage } from './pages/session-ended';
 import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
 import { ImagePage } from './pages/image';
+import { TagHistoryPage } from './pages/tag-history';
 
 declare module 'react-aria-components' {
   interface RouterConfig {
@@ -86,6 +87,7 @@ export function App() {
           <Route path="/repositories" element={<RepositoriesPage />} />
           <Route path="/r/*" element={<RepositoryPage />} />
           <Route path="/image/*" element={<ImagePage />} />
+          <Route path="/history/*" element={<TagHistoryPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Frame>

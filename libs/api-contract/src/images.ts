@@ -96,6 +96,26 @@ export const TagResultSchema = z.object({
 });
 
 export const RemoveResultSchema = z.object({ untagged: z.array(z.string()), deleted: z.array(DigestSchema) });
+
+/** Where a tag has pointed (the time machine): each digest once, newest tagging first. */
+export const TagHistorySchema = z.object({
+  repository: z.string(),
+  tag: z.string(),
+  /** What the tag names now; null once it was untagged. */
+  current: DigestSchema.nullable(),
+  entries: z.array(
+    z.object({
+      digest: DigestSchema,
+      /** When the tag last came to name this digest (ISO 8601). */
+      taggedAt: z.string(),
+      current: z.boolean(),
+      /** The manifest is still in the repository, so the tag can be restored to it. */
+      available: z.boolean(),
+    }),
+  ),
+});
+export type TagHistory = z.infer<typeof TagHistorySchema>;
+export const RestoreTagRequestSchema = z.object({ ref: reference, digest: DigestSchema });
 export const UntagResultSchema = z.object({ untagged: z.string(), digest: DigestSchema, remainingTags: z.array(z.string()) });
 
 /** `docker import`: the image made from a root filesystem tarball. */

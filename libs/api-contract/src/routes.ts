@@ -87,6 +87,22 @@ export const apiRoutes = {
     summary: 'Remove one tag',
     response: images.UntagResultSchema,
   },
+  tagHistory: {
+    method: 'GET',
+    path: '/api/v1/images/tag-history',
+    query: q.ImageRefQuerySchema,
+    status: 200,
+    summary: 'Where a tag has pointed, newest first',
+    response: images.TagHistorySchema,
+  },
+  restoreTag: {
+    method: 'POST',
+    path: '/api/v1/images/tag-history/restore',
+    status: 201,
+    summary: 'Point a tag back at a digest it named before',
+    body: images.RestoreTagRequestSchema,
+    response: images.TagResultSchema,
+  },
   importRootfs: {
     method: 'POST',
     path: '/api/v1/images/import',

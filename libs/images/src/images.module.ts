@@ -9,6 +9,7 @@ import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
 import { ImagesController } from './images.controller';
+import { TagHistoryController } from './tag-history.controller';
 import { ExportsController } from './exports.controller';
 import { ImportsController } from './imports.controller';
 import { ImageJobQueues } from './image-job-queues';
@@ -70,7 +71,7 @@ export class ImagesModule {
     return {
       module: ImagesModule,
       imports: deps,
-      controllers: options.api ? [ImagesController, ExportsController, ImportsController] : [],
+      controllers: options.api ? [ImagesController, TagHistoryController, ExportsController, ImportsController] : [],
       providers,
       exports: [ImageService],
     };

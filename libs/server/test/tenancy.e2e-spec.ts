@@ -363,6 +363,21 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       request: () => ({ path: '/api/v1/images/history?ref=alice/app:v1' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
     },
+    'GET /api/v1/images/tag-history': {
+      request: () => ({ path: '/api/v1/images/tag-history?ref=alice/app:v1' }),
+      want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
+    },
+    'POST /api/v1/images/tag-history/restore': {
+      request: async () => {
+        const h = await ok('admin', { path: '/api/v1/images/tag-history?ref=alice/app:v1' }, 200);
+        return {
+          method: 'POST',
+          path: '/api/v1/images/tag-history/restore',
+          json: { ref: 'alice/app:v1', digest: (h as { current: string }).current },
+        };
+      },
+      want: { anonymous: 401, bob: 403, alice: 201, robot: 201, robotWithout: 403, admin: 201 },
+    },
     'POST /api/v1/images/tag': {
       request: (who) => ({
         method: 'POST',

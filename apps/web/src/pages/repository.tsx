@@ -42,6 +42,7 @@ export function RepositoryPage() {
                 <th scope="col">Platforms</th>
                 <th scope="col">Compressed size</th>
                 <th scope="col">Created</th>
+                <th scope="col">History</th>
               </tr>
             </thead>
             <tbody>
@@ -56,6 +57,11 @@ export function RepositoryPage() {
                   <td>{t.platforms?.join(', ') ?? '—'}</td>
                   <td>{formatBytes(t.compressedSize)}</td>
                   <td>{formatTime(t.created)}</td>
+                  <td>
+                    <Link href={`/history/${name}:${t.tag}`} aria-label={`History of ${t.tag}`}>
+                      history
+                    </Link>
+                  </td>
                 </tr>
               ))}
             </tbody>

@@ -1,0 +1,94 @@
+// A tag's history (the time machine): every image the tag has named, newest first, and a way to
+// point it back at one the repository still holds. The server refuses a restore the caller may not
+// do; the button is offered only to a signed-in user.
+import { useState } from 'react';
+import { useLocation } from 'react-router';
+import { Button, Link } from 'react-aria-components';
+import { ApiError } from '../api';
+import { usePageTitle } from '../app';
+import { formatTime, shortDigest } from '../format';
+import { useSession } from '../session';
+import { useLoad } from '../use-load';
+import { splat } from './repository';
+
+export function TagHistoryPage() {
+  const reference = splat(useLocation().pathname, '/history/');
+  const at = reference.lastIndexOf(':');
+  const repository = at > 0 ? reference.slice(0, at) : reference;
+  usePageTitle(`History of ${reference}`);
+  const { api, session } = useSession();
+  const [generation, setGeneration] = useState(0);
+  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const history = useLoad(() => api.tagHistory(reference), [api, reference, session?.user, generation]);
+
+  async function restore(digest: string) {
+    try {
+      await api.restoreTag(reference, digest);
+      setMessage({ ok: true, text: `${reference} now names ${shortDigest(digest)}.` });
+      setGeneration((g) => g + 1);
+    } catch (e) {
+      setMessage({ ok: false, text: e instanceof ApiError ? e.message : 'The tag could not be restored.' });
+    }
+  }
+
+  return (
+    <>
+      <p className="crumbs">
+        <Link href="/repositories">Repositories</Link> / <Link href={`/r/${repository}`}>{repository}</Link> / <span>history</span>
+      </p>
+      <h1>History of {reference}</h1>
+      {message ? (
+        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
+          {message.text}
+        </p>
+      ) : null}
+      {history.state === 'failed' ? (
+        <p role="alert" className="error">
+          {history.error instanceof ApiError && history.error.status === 404
+            ? 'This tag has no history.'
+            : 'There is no such tag, or you may not see it.'}
+        </p>
+      ) : null}
+      {history.state === 'done' ? (
+        <table className="table">
+          <caption className="visually-hidden">Images {reference} has named, newest first</caption>
+          <thead>
+            <tr>
+              <th scope="col">Tagged</th>
+              <th scope="col">Digest</th>
+              <th scope="col">State</th>
+              {session ? <th scope="col">Action</th> : null}
+            </tr>
+          </thead>
+          <tbody>
+            {history.value.entries.map((e) => (
+              <tr key={e.digest}>
+                <td>{formatTime(e.taggedAt)}</td>
+                <td>
+                  {e.available ? (
+                    <Link href={`/image/${repository}@${e.digest}`}>
+                      <code title={e.digest}>{shortDigest(e.digest)}</code>
+                    </Link>
+                  ) : (
+                    <code title={e.digest}>{shortDigest(e.digest)}</code>
+                  )}
+                </td>
+                <td>{e.current ? 'current' : e.available ? 'earlier' : 'deleted'}</td>
+                {session ? (
+                  <td>
+                    {!e.current && e.available ? (
+                      <Button className="button" onPress={() => void restore(e.digest)}>
+                        Restore <span className="visually-hidden">{shortDigest(e.digest)}</span>
+                      </Button>
+                    ) : null}
+                  </td>
+                ) : null}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
+      {history.state === 'loading' ? <p role="status">Loading…</p> : null}
+    </>
+  );
+}
