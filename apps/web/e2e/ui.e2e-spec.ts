@@ -146,7 +146,7 @@ describe('web UI in chromium', () => {
       'stevedore_session',
     );
 
-    await page.getByLabel('Filter by name').fill('busy');
+    await page.getByLabel('Search by name').fill('busy');
     await page.getByRole('link', { name: 'alice/busybox' }).waitFor();
     expect(await page.getByRole('link', { name: 'bob/tools' }).count()).toBe(0);
     await shot('repositories');

@@ -108,20 +108,9 @@ export class Api {
 
   // ---- what the pages show
 
-  /**
-   * Repositories the caller may pull, with their tag counts and newest image, a page at a time.
-   * Read from the image listing (rows of repository:tag) until the repository index exists.
-   */
-  async repositories(cursor?: string): Promise<{ items: RepositorySummary[]; next?: string }> {
-    const page = await this.call('listImages', { query: { n: '500', last: cursor } });
-    const byName = new Map<string, RepositorySummary>();
-    for (const row of page.items) {
-      const r = byName.get(row.repository) ?? { name: row.repository, tags: 0, newest: null };
-      r.tags++;
-      if (row.created && (!r.newest || row.created > r.newest)) r.newest = row.created;
-      byName.set(row.repository, r);
-    }
-    return { items: [...byName.values()], next: page.next };
+  /** Repositories the caller may pull (the server's repository index): searched, sorted, a page at a time. */
+  async repositories(query: { q?: string; sort?: RepositorySort; cursor?: string } = {}): Promise<AnswerOf<'listRepositories'>> {
+    return this.call('listRepositories', { query: { q: query.q || undefined, sort: query.sort, cursor: query.cursor, n: '50' } });
   }
 
   async tags(repository: string): Promise<ImageSummary[]> {
@@ -153,12 +142,7 @@ export class Api {
   }
 }
 
-export interface RepositorySummary {
-  name: string;
-  tags: number;
-  /** The newest image's creation time, when known. */
-  newest: string | null;
-}
+export type RepositorySort = 'name' | 'pushed' | 'pulls';
 
 function safeJson(text: string): unknown {
   try {

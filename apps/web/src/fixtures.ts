@@ -12,6 +12,13 @@ export const aliceSession: Session = {
   csrfToken: 'c'.repeat(43),
 };
 
+export const repositories: AnswerOf<'listRepositories'> = {
+  items: [
+    { name: 'alice/busybox', lastPush: '2026-12-01T09:00:00.000Z', pulls: 12, tags: 2 },
+    { name: 'alice/web', lastPush: null, pulls: 0, tags: 1 },
+  ],
+};
+
 export const images: AnswerOf<'listImages'> = {
   items: [
     {

@@ -189,3 +189,31 @@ export const ImportJobStatusSchema = jobStatusSchema(z.literal('import'), LoadPr
   links: LinksSchema.optional(),
 });
 export type ImportJobStatus = z.infer<typeof ImportJobStatusSchema>;
+
+/** `GET /api/v1/repositories`: search (name contains q), sort, and an offset cursor over every row, shown or not. */
+export const RepositoryListQuerySchema = z.object({
+  q: z.string().max(255).optional(),
+  sort: z.enum(['name', 'pushed', 'pulls']).optional(),
+  n: z
+    .string()
+    .regex(/^[1-9]\d{0,2}$/, '`n` must be a whole number from 1 to 999')
+    .optional(),
+  cursor: z
+    .string()
+    .regex(/^\d{1,9}$/, '`cursor` must be a whole number')
+    .optional(),
+});
+export const RepositorySummarySchema = z.object({
+  name: z.string(),
+  /** When a tag was last pushed or moved (ISO 8601); null when not known. */
+  lastPush: z.string().nullable(),
+  /** Manifest GETs counted since the index began. */
+  pulls: z.number(),
+  tags: z.number(),
+});
+export type RepositorySummary = z.infer<typeof RepositorySummarySchema>;
+export const RepositoryListSchema = z.object({
+  items: z.array(RepositorySummarySchema),
+  /** Where the next page starts; absent on the last page. */
+  next: z.string().optional(),
+});

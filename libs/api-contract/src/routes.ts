@@ -87,6 +87,14 @@ export const apiRoutes = {
     summary: 'Remove one tag',
     response: images.UntagResultSchema,
   },
+  listRepositories: {
+    method: 'GET',
+    path: '/api/v1/repositories',
+    query: images.RepositoryListQuerySchema,
+    status: 200,
+    summary: 'Repositories the caller may pull: search, sort by name, last push or pulls, pages',
+    response: images.RepositoryListSchema,
+  },
   tagHistory: {
     method: 'GET',
     path: '/api/v1/images/tag-history',

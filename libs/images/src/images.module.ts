@@ -10,6 +10,7 @@ import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
 import { ImagesController } from './images.controller';
 import { TagHistoryController } from './tag-history.controller';
+import { RepositoriesController } from './repositories.controller';
 import { ExportsController } from './exports.controller';
 import { ImportsController } from './imports.controller';
 import { ImageJobQueues } from './image-job-queues';
@@ -71,7 +72,9 @@ export class ImagesModule {
     return {
       module: ImagesModule,
       imports: deps,
-      controllers: options.api ? [ImagesController, TagHistoryController, ExportsController, ImportsController] : [],
+      controllers: options.api
+        ? [ImagesController, TagHistoryController, RepositoriesController, ExportsController, ImportsController]
+        : [],
       providers,
       exports: [ImageService],
     };

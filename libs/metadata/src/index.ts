@@ -6,3 +6,11 @@ export * from './metadata.module';
 export * from './metadata-rpc';
 export { createManifestMetadata, type ManifestMetadataOptions } from './manifest-metadata';
 export type { ReindexReport } from './manifest-reindex';
+export {
+  REPOSITORY_INDEX,
+  createRepositoryIndex,
+  type RepositoryIndex,
+  type RepositoryQuery,
+  type RepositoryRow,
+  type RepositorySort,
+} from './repository-index';

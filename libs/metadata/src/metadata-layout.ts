@@ -26,6 +26,9 @@
 //   <p>:repo:{<name>}:tagtimes                 hash tag -> ms it was last set
 //   <p>:repo:{<name>}:taghist:<tag>            zset digest -> ms the tag last named it
 //   <p>:repo:{<name>}:referrers:<subject>      hash referrer digest -> descriptor JSON
+//   <p>:repos:pushed                           zset repository -> ms of its last tagging (reindex: tag times)
+//   <p>:repos:pulls                            zset repository -> manifest GETs counted (Redis only: a
+//                                              counter, not a fact of storage; lost with Redis)
 //
 // The DigestGuard keys (<p>:gc:touched|writing|sweeping:<digest>) that hold manifests from GC are
 // layer storage's (libs/blobs blob-layout.ts): one guard covers blobs and manifests alike.
@@ -50,6 +53,9 @@ export function metadataKeys(keys: RedisKeys) {
      */
     tagHistory: (name: string, tag: string) => keys.repo(name, 'taghist', tag),
     referrers: (name: string, subject: string) => keys.repo(name, 'referrers', subject),
+    // One key each across repositories (never in a repository's MULTI, whose keys share its slot).
+    reposPushed: () => keys.key('repos', 'pushed'),
+    reposPulls: () => keys.key('repos', 'pulls'),
   };
 }
 

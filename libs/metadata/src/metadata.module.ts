@@ -8,7 +8,15 @@ import { METADATA_GC_SERVICE, METADATA_SERVICE } from './metadata-service';
 import { createManifestMetadata } from './manifest-metadata';
 import { MetadataRpcController, metadataServiceClient } from './metadata-rpc';
 import { createManifestReader } from './manifest-reader';
+import { REPOSITORY_INDEX, createRepositoryIndex } from './repository-index';
 import type { LocalReference } from '@stevedore/oci';
+
+// Read from Redis wherever the process runs (a split gateway too), and counting pulls there.
+const repositoryIndex = {
+  provide: REPOSITORY_INDEX,
+  inject: [REDIS, RedisKeys],
+  useFactory: (redis: Redis, keys: RedisKeys) => createRepositoryIndex(redis, keys),
+};
 
 @Module({})
 export class MetadataModule {
@@ -34,8 +42,9 @@ export class MetadataModule {
           ) => createManifestMetadata(storage, redis, keys, b, gc, { maxManifestBytes: c.STEVEDORE_MAX_MANIFEST_BYTES, quota }),
         },
         { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
+        repositoryIndex,
       ],
-      exports: [METADATA_SERVICE, METADATA_GC_SERVICE],
+      exports: [METADATA_SERVICE, METADATA_GC_SERVICE, REPOSITORY_INDEX],
     };
   }
 
@@ -55,8 +64,9 @@ export class MetadataModule {
           },
         },
         { provide: METADATA_GC_SERVICE, useExisting: METADATA_SERVICE },
+        repositoryIndex,
       ],
-      exports: [METADATA_SERVICE, METADATA_GC_SERVICE],
+      exports: [METADATA_SERVICE, METADATA_GC_SERVICE, REPOSITORY_INDEX],
     };
   }
 }

@@ -58,13 +58,18 @@ export class TagRepository {
       this.storage.putContent(metadataPaths.tagCurrent(name, tag), digest),
     ]);
     const now = Date.now();
-    await this.redis
-      .multi()
-      .hset(this.k.tags(name), tag, digest)
-      .zadd(this.k.tagNames(name), 0, tag)
-      .hset(this.k.tagTimes(name), tag, now)
-      .zadd(this.k.tagHistory(name, tag), now, digest)
-      .exec();
+    // The repository index's last push rides in the same round trip, outside the MULTI (its key is
+    // not in the repository's hash slot).
+    await Promise.all([
+      this.redis
+        .multi()
+        .hset(this.k.tags(name), tag, digest)
+        .zadd(this.k.tagNames(name), 0, tag)
+        .hset(this.k.tagTimes(name), tag, now)
+        .zadd(this.k.tagHistory(name, tag), now, digest)
+        .exec(),
+      this.redis.zadd(this.k.reposPushed(), 'GT', now, name),
+    ]);
   }
 
   /** Remove `tag` (MANIFEST_UNKNOWN when it is not set); its history stays. */
@@ -129,5 +134,6 @@ export class TagRepository {
       .zadd(this.k.tagNames(name), 0, tag)
       .hset(this.k.tagTimes(name), tag, at)
       .exec();
+    await this.redis.zadd(this.k.reposPushed(), 'GT', at, name);
   }
 }

@@ -147,6 +147,8 @@ export class DistributionApi {
     private readonly options: DistributionApiOptions,
     private readonly guard?: AccessGuard,
     private readonly metrics?: StevedoreMetrics,
+    /** Counts manifest GETs per repository (the repository index's pull counts). */
+    private readonly pulls?: { pulled(name: string): void },
   ) {}
 
   register(app: FastifyInstance): void {
@@ -258,7 +260,11 @@ export class DistributionApi {
           'content-length': String(mf.size),
         });
         if (req.method === 'HEAD') reply.send();
-        else reply.send(mf.bytes);
+        else {
+          // A pull is a manifest GET (docker HEADs first, then GETs), as Docker Hub counts them.
+          this.pulls?.pulled(name);
+          reply.send(mf.bytes);
+        }
         return;
       }
       case 'PUT': {

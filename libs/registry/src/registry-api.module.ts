@@ -1,15 +1,15 @@
 // Mounts the /v2 API on the process's Fastify instance (plain Fastify routes: the hot path skips
 // Nest's per-request pipeline; auth runs through the AccessGuard instead).
-import { DynamicModule, Inject, Module, OnModuleInit, Optional } from '@nestjs/common';
+import { DynamicModule, Inject, Module, OnModuleDestroy, OnModuleInit, Optional } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance } from 'fastify';
 import { CONFIG, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
-import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
+import { METADATA_SERVICE, REPOSITORY_INDEX, type MetadataService, type RepositoryIndex } from '@stevedore/metadata';
 import { DistributionApi } from './distribution-api';
 import { ACCESS_GUARD, type AccessGuard } from './access-guard';
 
-class DistributionRoutes implements OnModuleInit {
+class DistributionRoutes implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly host: HttpAdapterHost,
     @Inject(BLOB_SERVICE) private readonly blobs: BlobService,
@@ -17,6 +17,7 @@ class DistributionRoutes implements OnModuleInit {
     @Inject(CONFIG) private readonly config: StevedoreConfig,
     @Inject(StevedoreMetrics) private readonly metrics: StevedoreMetrics,
     @Optional() @Inject(ACCESS_GUARD) private readonly guard?: AccessGuard,
+    @Optional() @Inject(REPOSITORY_INDEX) private readonly repositories?: RepositoryIndex,
   ) {}
 
   onModuleInit(): void {
@@ -26,8 +27,13 @@ class DistributionRoutes implements OnModuleInit {
       { maxManifestBytes: this.config.STEVEDORE_MAX_MANIFEST_BYTES, redirectBlobs: this.config.S3_REDIRECT },
       this.guard,
       this.metrics,
+      this.repositories,
     );
     api.register(this.host.httpAdapter.getInstance<FastifyInstance>());
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.repositories?.flush();
   }
 }
 

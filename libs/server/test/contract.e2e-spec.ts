@@ -69,6 +69,9 @@ describe('API contract (all-in-one)', () => {
     await call('imageHistory', '/api/v1/images/history?ref=contract/base:1');
     await call('tagImage', '/api/v1/images/tag', { source: 'contract/base:1', target: 'contract/base:2' });
     await call('untagImage', '/api/v1/images/untag?ref=contract/base:2');
+    expect((await call('listRepositories', '/api/v1/repositories?q=contract&sort=pushed')).items.map((r) => r.name)).toContain(
+      'contract/base',
+    );
     const history = await call('tagHistory', '/api/v1/images/tag-history?ref=contract/base:2');
     expect(history.current).toBeNull();
     await call('restoreTag', '/api/v1/images/tag-history/restore', { ref: 'contract/base:2', digest: history.entries[0].digest });

@@ -355,6 +355,14 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
         expect(repos.has('alice/app')).toBe(who === 'alice' || who === 'robot' || who === 'admin');
       },
     },
+    'GET /api/v1/repositories': {
+      request: () => ({ path: '/api/v1/repositories?n=500' }),
+      want: { anonymous: 200, bob: 200, alice: 200, robot: 200, robotWithout: 200, admin: 200 },
+      check: (who, a) => {
+        const repos = new Set(a.json().items.map((i: { name: string }) => i.name));
+        expect(repos.has('alice/app')).toBe(who === 'alice' || who === 'robot' || who === 'admin');
+      },
+    },
     'GET /api/v1/images/inspect': {
       request: () => ({ path: '/api/v1/images/inspect?ref=alice/app:v1' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },

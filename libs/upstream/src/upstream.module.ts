@@ -7,7 +7,7 @@ import type { Worker } from 'bullmq';
 import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, closeBullmq, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
-import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
+import { METADATA_SERVICE, REPOSITORY_INDEX, type MetadataService } from '@stevedore/metadata';
 import { SecretBox, loadSecretKey } from './secret-box';
 import { UpstreamStore } from './upstream-store';
 import { UpstreamClients } from './upstream-clients';
@@ -20,6 +20,7 @@ import { UpstreamsController } from './upstreams.controller';
 
 const INNER_BLOBS = Symbol('InnerBlobService');
 const INNER_METADATA = Symbol('InnerMetadataService');
+const INNER_REPOSITORY_INDEX = Symbol('InnerRepositoryIndex');
 
 /** Re-exports the services of `deps` under inner tokens, so the wrappers can take the real names. */
 @Module({})
@@ -57,14 +58,16 @@ export class UpstreamModule {
       providers: [
         { provide: INNER_BLOBS, useExisting: BLOB_SERVICE },
         { provide: INNER_METADATA, useExisting: METADATA_SERVICE },
+        { provide: INNER_REPOSITORY_INDEX, useExisting: REPOSITORY_INDEX },
       ],
-      exports: [INNER_BLOBS, INNER_METADATA],
+      exports: [INNER_BLOBS, INNER_METADATA, INNER_REPOSITORY_INDEX],
     };
     return {
       module: UpstreamModule,
       imports: [inner],
       controllers: options.api ? [UpstreamsController] : [],
       providers: [
+        { provide: REPOSITORY_INDEX, useExisting: INNER_REPOSITORY_INDEX },
         {
           provide: UpstreamStore,
           inject: [STORAGE, CONFIG],
@@ -125,7 +128,7 @@ export class UpstreamModule {
             new UpstreamLifecycle(!!options.workers, c, rep, cl, q),
         },
       ],
-      exports: [BLOB_SERVICE, METADATA_SERVICE, UpstreamStore, ReplicationQueue],
+      exports: [BLOB_SERVICE, METADATA_SERVICE, REPOSITORY_INDEX, UpstreamStore, ReplicationQueue],
     };
   }
 }

@@ -1,11 +1,21 @@
-// Repositories the caller may pull (public ones for anonymous visitors), filtered by name on the
-// page; more are read page by page.
-import { useEffect, useState } from 'react';
-import { Button, Input, Label, Link, SearchField } from 'react-aria-components';
-import type { RepositorySummary } from '../api';
+// Repositories the caller may pull (public ones for anonymous visitors), from the server's
+// repository index: searched by name and sorted there, read a page at a time.
+import { useEffect, useRef, useState } from 'react';
+import { Button, Input, Label, Link, ListBox, ListBoxItem, Popover, SearchField, Select, SelectValue } from 'react-aria-components';
+import type { RepositorySummary } from '@stevedore/api-contract';
+import type { RepositorySort } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime } from '../format';
 import { useSession } from '../session';
+
+const SORTS: { id: RepositorySort; label: string }[] = [
+  { id: 'name', label: 'Name' },
+  { id: 'pushed', label: 'Last push' },
+  { id: 'pulls', label: 'Pulls' },
+];
+
+/** Typing waits this long before the server is asked (a search per keystroke would be wasted). */
+const SEARCH_DELAY_MS = 250;
 
 export function RepositoriesPage() {
   usePageTitle('Repositories');
@@ -13,34 +23,62 @@ export function RepositoriesPage() {
   const [items, setItems] = useState<RepositorySummary[]>([]);
   const [next, setNext] = useState<string | undefined>();
   const [state, setState] = useState<'loading' | 'done' | 'failed'>('loading');
-  const [filter, setFilter] = useState('');
+  const [search, setSearch] = useState('');
+  const [query, setQuery] = useState('');
+  const [sort, setSort] = useState<RepositorySort>('name');
+  // Answers that arrive after a newer request was made are dropped.
+  const generation = useRef(0);
 
   async function load(cursor?: string) {
+    const mine = ++generation.current;
     setState('loading');
     try {
-      const page = await api.repositories(cursor);
-      setItems((before) => merge(cursor ? before : [], page.items));
+      const page = await api.repositories({ q: query.trim(), sort, cursor });
+      if (mine !== generation.current) return;
+      setItems((before) => (cursor ? [...before, ...page.items] : page.items));
       setNext(page.next);
       setState('done');
     } catch {
-      setState('failed');
+      if (mine === generation.current) setState('failed');
     }
   }
 
   useEffect(() => {
-    if (session !== undefined) void load();
-    // Reload when who is signed in changes.
-  }, [session?.user, session === undefined]);
+    const t = setTimeout(() => setQuery(search), SEARCH_DELAY_MS);
+    return () => clearTimeout(t);
+  }, [search]);
 
-  const shown = items.filter((r) => r.name.includes(filter.trim()));
+  useEffect(() => {
+    if (session !== undefined) void load();
+    // Reload when who is signed in, the search or the order changes.
+  }, [session?.user, session === undefined, query, sort]);
+
   return (
     <>
       <h1>Repositories</h1>
       {session === null ? <p className="hint">You are not signed in: these are the public repositories.</p> : null}
-      <SearchField value={filter} onChange={setFilter} className="search">
-        <Label>Filter by name</Label>
-        <Input />
-      </SearchField>
+      <div className="toolbar">
+        <SearchField value={search} onChange={setSearch} className="search">
+          <Label>Search by name</Label>
+          <Input />
+        </SearchField>
+        <Select selectedKey={sort} onSelectionChange={(k) => setSort(k as RepositorySort)} className="select">
+          <Label>Sort by</Label>
+          <Button className="button secondary">
+            <SelectValue />
+            <span aria-hidden="true"> ▾</span>
+          </Button>
+          <Popover>
+            <ListBox items={SORTS} className="listbox">
+              {(s) => (
+                <ListBoxItem id={s.id} className="listbox-item">
+                  {s.label}
+                </ListBoxItem>
+              )}
+            </ListBox>
+          </Popover>
+        </Select>
+      </div>
       {state === 'failed' ? (
         <p role="alert" className="error">
           The repositories could not be read. Reload the page to try again.
@@ -52,23 +90,27 @@ export function RepositoriesPage() {
           <tr>
             <th scope="col">Name</th>
             <th scope="col">Tags</th>
-            <th scope="col">Newest image created</th>
+            <th scope="col">Last push</th>
+            <th scope="col">Pulls</th>
           </tr>
         </thead>
         <tbody>
-          {shown.map((r) => (
+          {items.map((r) => (
             <tr key={r.name}>
               <td>
                 <Link href={`/r/${r.name}`}>{r.name}</Link>
               </td>
               <td>{r.tags}</td>
-              <td>{formatTime(r.newest)}</td>
+              <td>{formatTime(r.lastPush)}</td>
+              <td>{r.pulls}</td>
             </tr>
           ))}
         </tbody>
       </table>
       <p role="status" className="hint">
-        {state === 'loading' ? 'Loading…' : `${shown.length} ${shown.length === 1 ? 'repository' : 'repositories'}`}
+        {state === 'loading'
+          ? 'Loading…'
+          : `${items.length}${next ? '+' : ''} ${items.length === 1 && !next ? 'repository' : 'repositories'}`}
       </p>
       {next ? (
         <Button className="button secondary" onPress={() => load(next)} isDisabled={state === 'loading'}>
@@ -77,18 +119,4 @@ export function RepositoriesPage() {
       ) : null}
     </>
   );
-}
-
-/** Pages of rows may split a repository: add up its counts. */
-function merge(before: RepositorySummary[], page: RepositorySummary[]): RepositorySummary[] {
-  const byName = new Map(before.map((r) => [r.name, { ...r }]));
-  for (const r of page) {
-    const had = byName.get(r.name);
-    if (!had) byName.set(r.name, { ...r });
-    else {
-      had.tags += r.tags;
-      if (r.newest && (!had.newest || r.newest > had.newest)) had.newest = r.newest;
-    }
-  }
-  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }

@@ -8,7 +8,7 @@ describe('a session that ends while the page is open', () => {
   it('leads to a page that says so, offers signing in again, and clears the cookie', async () => {
     const s = fakeServer({
       getSession: () => ({ status: 200, body: aliceSession }),
-      listImages: () => error(401, 'UNAUTHORIZED', 'your session has expired', { session: 'ended' }),
+      listRepositories: () => error(401, 'UNAUTHORIZED', 'your session has expired', { session: 'ended' }),
       deleteSession: () => ({ status: 204 }),
     });
     renderApp('/repositories', s.fetch);

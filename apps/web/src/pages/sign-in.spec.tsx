@@ -3,7 +3,7 @@ import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { CSRF_HEADER } from '@stevedore/api-contract';
 import { error, fakeServer } from '../fake-server';
-import { aliceSession, images } from '../fixtures';
+import { aliceSession, repositories } from '../fixtures';
 import { renderApp } from '../render-app';
 
 function server() {
@@ -20,7 +20,7 @@ function server() {
       signedIn = false;
       return { status: 204 };
     },
-    listImages: () => ({ status: 200, body: signedIn ? images : { items: [] } }),
+    listRepositories: () => ({ status: 200, body: signedIn ? repositories : { items: [] } }),
   });
 }
 
