@@ -150,6 +150,8 @@ export class MemoryMetadata implements MetadataService {
   }
   referrers = nope;
   tagHistory = nope;
+  imageIds = nope;
+  imageHolders = nope;
   reindex = nope;
 }
 

@@ -14,3 +14,4 @@ export {
   type RepositoryRow,
   type RepositorySort,
 } from './repository-index';
+export { imageIdPrefix, MIN_IMAGE_ID_PREFIX } from './image-id-repository';

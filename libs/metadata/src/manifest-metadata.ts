@@ -17,10 +17,12 @@ import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, type BlobGcService, type BlobQuota, type BlobService } from '@stevedore/blobs';
 import { CatalogRepository } from './catalog-repository';
+import { ImageIdRepository } from './image-id-repository';
 import { ManifestReindex, type ReindexReport } from './manifest-reindex';
 import { ManifestReader } from './manifest-reader';
 import { ManifestRepository } from './manifest-repository';
 import type {
+  ImageIdHolder,
   ManifestDataRecord,
   ManifestGcService,
   ManifestRecord,
@@ -46,6 +48,7 @@ export interface ManifestMetadataParts {
   tags: TagRepository;
   referrers: ReferrerRepository;
   catalog: CatalogRepository;
+  imageIds: ImageIdRepository;
   reindex: ManifestReindex;
   /** Holds a manifest and what it references from GC while it is stored and tagged. */
   guard: DigestGuard;
@@ -163,6 +166,15 @@ export class ManifestMetadata implements MetadataService, ManifestGcService {
     return this.parts.reindex.run();
   }
 
+  imageIds(prefix: string, n: number, after?: string): Promise<Digest[]> {
+    return this.parts.imageIds.find(prefix, Math.min(Math.max(n, 1), 1000), after);
+  }
+
+  async imageHolders(id: Digest): Promise<ImageIdHolder[]> {
+    const holders = await this.parts.imageIds.holders(id);
+    return Promise.all(holders.map(async (h) => ({ ...h, tags: await this.parts.tags.tagsOf(h.name, h.digest) })));
+  }
+
   async listManifests(name: string): Promise<ManifestRecord[]> {
     const [records, taggings] = await Promise.all([this.parts.manifests.records(name), this.parts.tags.taggings(name)]);
     for (const r of records) r.tags = taggings.get(r.digest) ?? [];
@@ -202,8 +214,9 @@ export function createManifestMetadata(
   const catalog = new CatalogRepository(redis, keys);
   const referrers = new ReferrerRepository(redis, keys);
   const tags = new TagRepository(storage, redis, keys);
-  const manifests = new ManifestRepository(storage, redis, keys, guard, catalog, referrers);
+  const imageIds = new ImageIdRepository(redis, keys);
+  const manifests = new ManifestRepository(storage, redis, keys, guard, catalog, referrers, imageIds);
   const reindex = new ManifestReindex(storage, blobs, manifests, tags);
   const reader = new ManifestReader(manifests, tags);
-  return new ManifestMetadata({ manifests, tags, referrers, catalog, reindex, guard, reader, blobs, blobGc }, options);
+  return new ManifestMetadata({ manifests, tags, referrers, catalog, imageIds, reindex, guard, reader, blobs, blobGc }, options);
 }

@@ -9,6 +9,7 @@ import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard } from '@stevedore/blobs';
 import { CatalogRepository } from './catalog-repository';
+import { ImageIdRepository } from './image-id-repository';
 import { ManifestRepository } from './manifest-repository';
 import type { MetadataService, StoredManifest } from './metadata-service';
 import { ReferrerRepository } from './referrer-repository';
@@ -50,6 +51,7 @@ export function createManifestReader(storage: StorageDriver, redis: Redis, keys:
     new DigestGuard(redis, keys),
     new CatalogRepository(redis, keys),
     new ReferrerRepository(redis, keys),
+    new ImageIdRepository(redis, keys),
   );
   return new ManifestReader(manifests, new TagRepository(storage, redis, keys));
 }

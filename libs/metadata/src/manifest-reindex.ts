@@ -1,7 +1,8 @@
 // Rebuild metadata's Redis index from storage (after Redis was lost): layer storage's index first
 // (the manifest bytes are its), then from metadata's links in this order: manifests, tag history,
 // then tags, and tags only onto manifests that made it into the index, so no tag ever names a
-// manifest a pull could not read.
+// manifest a pull could not read. Indexing a manifest also indexes its image ID (the image-ID keys
+// come back with the manifests).
 import { parseManifest, type Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import type { BlobService } from '@stevedore/blobs';

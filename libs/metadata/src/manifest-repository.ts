@@ -1,6 +1,6 @@
 // Manifests: the global record per digest (media type and bytes, so a pull never reads storage),
 // which repositories hold it (the revisions set, and the revision link in storage that is the
-// truth), an in-process cache of the bytes, and GC's two scripts over them. The bytes themselves
+// truth), which image it is (the image-ID index, image-id-repository.ts), an in-process cache of the bytes, and GC's two scripts over them. The bytes themselves
 // are layer storage's (BlobService.storeContent), written before anything here.
 import type Redis from 'ioredis';
 import { RegistryError, parseManifest, type Digest, type ParsedManifest } from '@stevedore/oci';
@@ -8,23 +8,25 @@ import { ByteLru, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { luaMayGo, type DigestGuard } from '@stevedore/blobs';
 import type { CatalogRepository } from './catalog-repository';
+import { LUA_UNHOLD_FN, imageIdOf, type ImageIdRepository } from './image-id-repository';
 import { metadataKeys, metadataPaths, type MetadataKeys } from './metadata-layout';
 import type { ManifestDataRecord, ManifestRecord } from './metadata-service';
 import type { ReferrerRepository } from './referrer-repository';
 
 // GC's removal of untagged manifests from one repository, atomic against tagging and pushes (which
 // run as DigestGuard writers): so it reads the tag hash and drops referrer entries itself rather
-// than through the tag and referrer repositories. KEYS: revisions, tags, then per candidate
-// touched, writing, referrers. ARGV: cutoff ms, then per candidate digest and '1' when it has a
-// referrers entry to drop.
-const DELETE_UNTAGGED = `
+// than through the tag, referrer and image-ID repositories. KEYS: revisions, tags, image IDs, then
+// per candidate touched, writing, referrers, image holders. ARGV: cutoff ms, then per candidate
+// digest, '1' when it has a referrers entry to drop, and its image ID ('' when it is no image) and
+// holder member.
+const DELETE_UNTAGGED = `${LUA_UNHOLD_FN}
 local tagged = {}
 for _, d in ipairs(redis.call('HVALS', KEYS[2])) do tagged[d] = true end
 local removed = {}
-local n = (#KEYS - 2) / 3
+local n = (#KEYS - 3) / 4
 for i = 0, n - 1 do
-  local d = ARGV[2 + i * 2]
-  local touched, writing, referrers = KEYS[3 + i * 3], KEYS[4 + i * 3], KEYS[5 + i * 3]
+  local d = ARGV[2 + i * 4]
+  local touched, writing, referrers, holders = KEYS[4 + i * 4], KEYS[5 + i * 4], KEYS[6 + i * 4], KEYS[7 + i * 4]
   if not tagged[d] and redis.call('EXISTS', writing) == 0 and redis.call('SISMEMBER', KEYS[1], d) == 1 then
     local t = redis.call('GET', touched)
     if not t then
@@ -32,7 +34,8 @@ for i = 0, n - 1 do
       redis.call('SET', touched, now[1] * 1000 + math.floor(now[2] / 1000))
     elseif tonumber(t) < tonumber(ARGV[1]) then
       redis.call('SREM', KEYS[1], d)
-      if ARGV[3 + i * 2] == '1' then redis.call('HDEL', referrers, d) end
+      if ARGV[3 + i * 4] == '1' then redis.call('HDEL', referrers, d) end
+      if ARGV[4 + i * 4] ~= '' then unhold(holders, KEYS[3], ARGV[5 + i * 4], ARGV[4 + i * 4]) end
       table.insert(removed, d)
     end
   end
@@ -59,6 +62,7 @@ export class ManifestRepository {
     private readonly guard: DigestGuard,
     private readonly catalog: CatalogRepository,
     private readonly referrers: ReferrerRepository,
+    private readonly imageIds: ImageIdRepository,
   ) {
     this.k = metadataKeys(keys);
   }
@@ -96,18 +100,21 @@ export class ManifestRepository {
 
   /**
    * Index a manifest whose bytes and revision link are stored: its record, its revision, its
-   * repository in the catalog and its referrer entry, in one MULTI so no reader sees part of it.
+   * repository in the catalog, its referrer entry and (an image) its image ID, in one MULTI so no
+   * reader sees part of it.
    */
   async index(
     name: string,
     digest: Digest,
-    parsed: Pick<ParsedManifest, 'mediaType' | 'subject' | 'artifactType' | 'annotations'>,
+    parsed: Pick<ParsedManifest, 'mediaType' | 'subject' | 'artifactType' | 'annotations' | 'isIndex' | 'references'>,
     bytes: Buffer,
   ): Promise<void> {
     const m = this.redis.multi();
     m.hset(this.k.manifest(digest), 'mediaType', parsed.mediaType, 'bytes', bytes);
     m.sadd(this.k.revisions(name), digest);
     this.catalog.queueAdd(m, name);
+    const id = imageIdOf(parsed);
+    if (id) this.imageIds.queueAdd(m, name, digest, id);
     if (parsed.subject) {
       this.referrers.queueAdd(m, name, parsed.subject.digest, {
         mediaType: parsed.mediaType,
@@ -120,23 +127,25 @@ export class ManifestRepository {
     await m.exec();
   }
 
-  /** Unlink `digest` from `name` (the caller removed its tags): revision, referrer entry, then the link. */
+  /** Unlink `digest` from `name` (the caller removed its tags): revision, referrer entry, image holder, then the link. */
   async remove(name: string, digest: Digest): Promise<void> {
-    const subject = await this.subjectOf(digest);
+    const { subject, imageId } = await this.factsOf(digest);
     await this.redis.srem(this.k.revisions(name), digest);
     if (subject) await this.referrers.remove(name, subject, digest);
+    if (imageId) await this.imageIds.remove(name, digest, imageId);
     await this.storage.delete(metadataPaths.revisionLink(name, digest));
   }
 
-  /** The subject a stored manifest refers to, if any. */
-  private async subjectOf(digest: Digest): Promise<string | undefined> {
+  /** The subject a stored manifest refers to and the image it is, if any: the entries its index wrote. */
+  private async factsOf(digest: Digest): Promise<{ subject?: string; imageId?: Digest }> {
     const raw = await this.redis.hgetBuffer(this.k.manifest(digest), 'bytes');
-    if (!raw) return undefined;
+    if (!raw) return {};
     try {
-      return parseManifest(raw, undefined).subject?.digest;
+      const parsed = parseManifest(raw, undefined);
+      return { subject: parsed.subject?.digest, imageId: imageIdOf(parsed) };
     } catch {
-      // A manifest that no longer parses has no referrer entry to remove.
-      return undefined;
+      // A manifest that no longer parses has no referrer entry or image ID to remove.
+      return {};
     }
   }
 
@@ -168,13 +177,19 @@ export class ManifestRepository {
   /** GC: unlink those of `digests` still untagged, not being written and untouched since `olderThan` (DELETE_UNTAGGED). */
   async removeUntagged(name: string, digests: Digest[], olderThan: number): Promise<Digest[]> {
     if (!digests.length) return [];
-    const keys = [this.k.revisions(name), this.k.tags(name)];
+    const keys = [this.k.revisions(name), this.k.tags(name), this.k.imageIds()];
     const args: string[] = [String(olderThan)];
     for (const d of digests) {
-      const subject = await this.subjectOf(d);
-      // Without a subject the slot still needs a key of the repository's slot; the script leaves it alone.
-      keys.push(this.guard.touchedKey(d), this.guard.writingKey(d), subject ? this.k.referrers(name, subject) : this.k.revisions(name));
-      args.push(d, subject ? '1' : '0');
+      const { subject, imageId } = await this.factsOf(d);
+      const unhold = imageId ? this.imageIds.unholdArgs(name, d, imageId) : undefined;
+      // Without a subject (or an image ID) the slot still needs a key; the script leaves it alone.
+      keys.push(
+        this.guard.touchedKey(d),
+        this.guard.writingKey(d),
+        subject ? this.k.referrers(name, subject) : this.k.revisions(name),
+        unhold ? unhold.holders : this.k.revisions(name),
+      );
+      args.push(d, subject ? '1' : '0', imageId ?? '', unhold ? unhold.member : '');
     }
     const removed = (await this.redis.eval(DELETE_UNTAGGED, keys.length, ...keys, ...args)) as Digest[];
     if (removed.length) await this.storage.deleteMany(removed.map((d) => metadataPaths.revisionLink(name, d)));

@@ -29,6 +29,12 @@
 //   <p>:repos:pushed                           zset repository -> ms of its last tagging (reindex: tag times)
 //   <p>:repos:pulls                            zset repository -> manifest GETs counted (Redis only: a
 //                                              counter, not a fact of storage; lost with Redis)
+//   <p>:imageids                               zset of image IDs (score 0: lexical order, for prefix lookup)
+//   <p>:imageid:<id>                           set of `<name>@<manifest digest>` holding image <id>
+//
+// An image ID is Docker's: the config digest of an image manifest (image-id-repository.ts). Both
+// image-ID keys are written in the MULTI that indexes the manifest and dropped with its revision; an
+// ID stays in the zset exactly while its holder set is not empty.
 //
 // The DigestGuard keys (<p>:gc:touched|writing|sweeping:<digest>) that hold manifests from GC are
 // layer storage's (libs/blobs blob-layout.ts): one guard covers blobs and manifests alike.
@@ -56,6 +62,8 @@ export function metadataKeys(keys: RedisKeys) {
     // One key each across repositories (never in a repository's MULTI, whose keys share its slot).
     reposPushed: () => keys.key('repos', 'pushed'),
     reposPulls: () => keys.key('repos', 'pulls'),
+    imageIds: () => keys.key('imageids'),
+    imageHolders: (id: string) => keys.key('imageid', id),
   };
 }
 

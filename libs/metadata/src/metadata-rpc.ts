@@ -44,6 +44,11 @@ export const METADATA_RPC: RpcTable<MetadataService & ManifestGcService> = {
   catalog: { args: z.tuple([n, last]), result: page },
   referrers: { args: z.tuple([name, digest, rpc.optional(z.string().max(255))]), result: z.array(referrer) },
   tagHistory: { args: z.tuple([name, tag]), result: z.array(z.object({ digest, taggedAt: ms })) },
+  imageIds: {
+    args: z.tuple([z.string().max(71), z.number().int().min(1).max(1000), rpc.optional(z.string().max(71))]),
+    result: z.array(digest),
+  },
+  imageHolders: { args: z.tuple([digest]), result: z.array(z.object({ name, digest, tags: z.array(tag) })) },
   reindex: { args: z.tuple([]), result: z.object({ repositories: size, manifests: size, tags: size, blobs: size }) },
   listManifests: {
     args: z.tuple([name]),

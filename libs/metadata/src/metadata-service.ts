@@ -30,6 +30,13 @@ export interface ReferrerDescriptor {
   annotations?: Record<string, string>;
 }
 
+/** A manifest holding an image (by its image ID): its repository, its digest and the tags on it. */
+export interface ImageIdHolder {
+  name: string;
+  digest: Digest;
+  tags: string[];
+}
+
 /** A digest a tag has named: each once, at the last time the tag named it. */
 export interface TagHistoryEntry {
   digest: Digest;
@@ -68,6 +75,13 @@ export interface MetadataService {
   referrers(name: string, subject: Digest, artifactType?: string): Promise<ReferrerDescriptor[]>;
   /** The digests `tag` has named, oldest first (survives deleting the tag or its manifests). */
   tagHistory(name: string, tag: string): Promise<TagHistoryEntry[]>;
+  /**
+   * Docker's image IDs (config digests of image manifests) starting with `prefix` (`sha256:` and
+   * hex), in order, at most `n`, after `after` (the last of the previous page) when given.
+   */
+  imageIds(prefix: string, n: number, after?: string): Promise<Digest[]>;
+  /** Every manifest holding image `id`, by repository, with its tags (empty when nothing holds it). */
+  imageHolders(id: Digest): Promise<ImageIdHolder[]>;
   /** Rebuild every Redis index from storage (after Redis was lost). */
   reindex(): Promise<{ repositories: number; manifests: number; tags: number; blobs: number }>;
 }

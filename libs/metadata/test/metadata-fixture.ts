@@ -10,6 +10,7 @@ import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import { DigestGuard, createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
 import { startRedis, testStorage, type RunningRedis, type TestStorageKind } from '@stevedore/testing';
 import { CatalogRepository } from '../src/catalog-repository';
+import { ImageIdRepository } from '../src/image-id-repository';
 import { ManifestRepository } from '../src/manifest-repository';
 import { ReferrerRepository } from '../src/referrer-repository';
 import { TagRepository } from '../src/tag-repository';
@@ -50,6 +51,7 @@ export interface MetadataFixture {
   guard: DigestGuard;
   catalog: CatalogRepository;
   referrers: ReferrerRepository;
+  imageIds: ImageIdRepository;
   tags: TagRepository;
   manifests: ManifestRepository;
   /** Redis' clock in ms, the one every GC cutoff is taken from. */
@@ -75,7 +77,8 @@ export function useMetadataFixture(server: { url(): string }, kind: TestStorageK
     f.catalog = new CatalogRepository(f.redis, f.keys);
     f.referrers = new ReferrerRepository(f.redis, f.keys);
     f.tags = new TagRepository(f.storage, f.redis, f.keys);
-    f.manifests = new ManifestRepository(f.storage, f.redis, f.keys, f.guard, f.catalog, f.referrers);
+    f.imageIds = new ImageIdRepository(f.redis, f.keys);
+    f.manifests = new ManifestRepository(f.storage, f.redis, f.keys, f.guard, f.catalog, f.referrers, f.imageIds);
     f.now = () => f.guard.now();
   });
   afterAll(async () => {

@@ -307,6 +307,12 @@ export class PullThroughMetadataService implements MetadataService {
   tagHistory(name: string, tag: string) {
     return this.inner.tagHistory(name, tag);
   }
+  imageIds(prefix: string, n: number, after?: string) {
+    return this.inner.imageIds(prefix, n, after);
+  }
+  imageHolders(id: Digest) {
+    return this.inner.imageHolders(id);
+  }
   /** The inner indexes, then the origin markers (which tags are the upstream's) from storage. */
   async reindex() {
     const r = await this.inner.reindex();

@@ -1,0 +1,108 @@
+// Image IDs: Docker's one image store over the registry's repositories. An image ID is the config
+// digest of an image manifest (what `stevedore images` shows as IMAGE ID); this index maps each ID
+// to every `<repository>@<manifest digest>` that holds it, so an ID, or a prefix of one, names the
+// image wherever it is tagged. Indexes (manifest lists) have no config and are not images; nor are
+// artifacts whose config is not an image config (signatures share the empty config, and one ID for
+// all of them would make `rmi -f` of it remove every one).
+//
+// The holder is added in the MULTI that indexes the manifest (ManifestRepository.index) and removed
+// with its revision (remove, GC's DELETE_UNTAGGED); UNHOLD drops the ID from the sorted set in the
+// same step its last holder goes, so the set lists exactly the IDs something holds.
+import type Redis from 'ioredis';
+import type { ChainableCommander } from 'ioredis';
+import { MediaTypes, type Digest, type ParsedManifest } from '@stevedore/oci';
+import type { RedisKeys } from '@stevedore/platform';
+import { metadataKeys, type MetadataKeys } from './metadata-layout';
+
+const IMAGE_CONFIG_TYPES: readonly string[] = [MediaTypes.ociConfig, MediaTypes.dockerConfig];
+
+/** The shortest prefix taken (Docker's truncindex takes any; 4 keeps a prefix from naming half the store). */
+export const MIN_IMAGE_ID_PREFIX = 4;
+
+/** A manifest holding an image: its repository and its digest. */
+export interface ImageHolder {
+  name: string;
+  digest: Digest;
+}
+
+/** The image ID of a manifest: its config digest when it is an image manifest with an image config. */
+export function imageIdOf(parsed: Pick<ParsedManifest, 'isIndex' | 'references'>): Digest | undefined {
+  if (parsed.isIndex) return undefined;
+  const config = parsed.references[0];
+  return config && IMAGE_CONFIG_TYPES.includes(config.mediaType) ? (config.digest as Digest) : undefined;
+}
+
+/**
+ * An image ID or prefix as Docker takes it, as the `sha256:<hex>` prefix to look up: a full ID, or
+ * 4 to 64 lowercase hex digits with or without `sha256:`. Undefined for anything else.
+ */
+export function imageIdPrefix(input: string): string | undefined {
+  const m = /^(?:sha256:)?([0-9a-f]+)$/.exec(input);
+  if (!m || m[1].length < MIN_IMAGE_ID_PREFIX || m[1].length > 64) return undefined;
+  return `sha256:${m[1]}`;
+}
+
+const member = (h: ImageHolder) => `${h.name}@${h.digest}`;
+
+function parseMember(m: string): ImageHolder {
+  // Repository names have no '@'; digests have none either.
+  const at = m.lastIndexOf('@');
+  return { name: m.slice(0, at), digest: m.slice(at + 1) as Digest };
+}
+
+// Drop one holder of an image, and the image from the ID set when it was the last. KEYS: holders,
+// ids. ARGV: member, id.
+const UNHOLD = `
+redis.call('SREM', KEYS[1], ARGV[1])
+if redis.call('SCARD', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) end
+return 1`;
+
+/** The same as UNHOLD, for a Lua script that has the keys in hand (GC's DELETE_UNTAGGED). */
+export const LUA_UNHOLD_FN = `
+local function unhold(holders, ids, m, id)
+  redis.call('SREM', holders, m)
+  if redis.call('SCARD', holders) == 0 then redis.call('ZREM', ids, id) end
+end`;
+
+export class ImageIdRepository {
+  private readonly k: MetadataKeys;
+
+  constructor(
+    private readonly redis: Redis,
+    keys: RedisKeys,
+  ) {
+    this.k = metadataKeys(keys);
+  }
+
+  /** Record that `name@digest` holds image `id`, within the caller's MULTI (the one that indexes the manifest). */
+  queueAdd(m: ChainableCommander, name: string, digest: Digest, id: Digest): void {
+    m.sadd(this.k.imageHolders(id), member({ name, digest }));
+    m.zadd(this.k.imageIds(), 0, id);
+  }
+
+  /** `name@digest` no longer holds image `id` (its revision is gone). */
+  async remove(name: string, digest: Digest, id: Digest): Promise<void> {
+    await this.redis.eval(UNHOLD, 2, this.k.imageHolders(id), this.k.imageIds(), member({ name, digest }), id);
+  }
+
+  /** For GC's script: the keys and arguments LUA_UNHOLD_FN takes for one holder. */
+  unholdArgs(name: string, digest: Digest, id: Digest): { holders: string; ids: string; member: string } {
+    return { holders: this.k.imageHolders(id), ids: this.k.imageIds(), member: member({ name, digest }) };
+  }
+
+  /**
+   * The IDs starting with `prefix` (`sha256:` and hex, see imageIdPrefix), in order, at most `n`,
+   * strictly after `after` when given (the last of the previous page).
+   */
+  async find(prefix: string, n: number, after?: string): Promise<Digest[]> {
+    // After the prefix come hex digits only, all below '~'.
+    const min = after !== undefined && after > prefix ? `(${after}` : `[${prefix}`;
+    return (await this.redis.zrangebylex(this.k.imageIds(), min, `[${prefix}~`, 'LIMIT', 0, n)) as Digest[];
+  }
+
+  /** Every manifest holding image `id`, by repository then digest. */
+  async holders(id: Digest): Promise<ImageHolder[]> {
+    const all = (await this.redis.smembers(this.k.imageHolders(id))).map(parseMember);
+    return all.sort((a, b) => (a.name === b.name ? a.digest.localeCompare(b.digest) : a.name < b.name ? -1 : 1));
+  }
+}
