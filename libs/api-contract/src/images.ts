@@ -86,6 +86,24 @@ export const HistoryEntrySchema = z.object({
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
 export const HistorySchema = z.array(HistoryEntrySchema);
 
+/**
+ * `GET /api/v1/image-ids/{id}`: the image an ID names (a full ID, or 4-64 hex digits with or
+ * without `sha256:`), and every manifest holding it in repositories the caller may pull.
+ */
+export const ImageIdSchema = z.object({
+  /** The full image ID (the config digest). */
+  id: DigestSchema,
+  holders: z.array(
+    z.object({
+      repository: z.string(),
+      /** The manifest of the repository that is this image. */
+      digest: DigestSchema,
+      tags: z.array(z.string()),
+    }),
+  ),
+});
+export type ImageId = z.infer<typeof ImageIdSchema>;
+
 export const TagRequestSchema = z.object({ source: reference, target: reference });
 export const TagResultSchema = z.object({
   source: z.string(),

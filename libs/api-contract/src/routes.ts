@@ -111,6 +111,13 @@ export const apiRoutes = {
     body: images.RestoreTagRequestSchema,
     response: images.TagResultSchema,
   },
+  resolveImageId: {
+    method: 'GET',
+    path: '/api/v1/image-ids/{id}',
+    status: 200,
+    summary: 'The image an ID or ID prefix names, in every repository the caller may pull',
+    response: images.ImageIdSchema,
+  },
   importRootfs: {
     method: 'POST',
     path: '/api/v1/images/import',

@@ -1,12 +1,14 @@
-// /api/v1/images: docker images, inspect, history, tag, rmi and import. Thin: parse, call the service.
-import { Body, Controller, Delete, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
+// /api/v1/images: docker images, inspect, history, tag, rmi and import; /api/v1/image-ids: the image
+// an ID names across repositories. Thin: parse, call the service.
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { TagRequestSchema, apiRoutes, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, callerOf, parseQuery, type AccessRequest } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
-import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
+import { METADATA_SERVICE, imageIdPrefix, type MetadataService } from '@stevedore/metadata';
+import type { Digest } from '@stevedore/oci';
 import { ImageService } from './image-service';
 
 import { importRootfs } from './rootfs-import';
@@ -130,5 +132,55 @@ export class ImagesController {
       maxExpansionRatio: this.options.maxExpansionRatio,
       allowDevices: callerOf(req).admin,
     });
+  }
+}
+
+/** IDs looked at for one lookup: a short prefix of a huge store stops here rather than scanning it all. */
+const MAX_IDS_SCANNED = 10_000;
+
+/**
+ * `GET /api/v1/image-ids/{id}`: Docker's one image store. The ID or prefix names the image in every
+ * repository the caller may pull; an image held only where the caller may not pull counts as
+ * missing, for ambiguity too, so an answer never tells of a repository the caller cannot see.
+ */
+@Controller('api/v1/image-ids')
+export class ImageIdsController {
+  constructor(
+    @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
+    private readonly policy: AccessPolicy,
+  ) {}
+
+  @Get(':id')
+  @Access({ role: 'anyone', lists: 'holders in repositories the caller may pull' })
+  async resolve(@Req() req: FastifyRequest, @Param('id') raw: string): Promise<AnswerOf<'resolveImageId'>> {
+    const prefix = imageIdPrefix(raw);
+    if (!prefix)
+      throw new RegistryError('INVALID_REQUEST', `invalid image ID "${raw.slice(0, 80)}": 4 to 64 hex digits, with or without sha256:`, {
+        id: raw.slice(0, 80),
+      });
+    const mayPull = new Map<string, Promise<boolean>>();
+    const visible = (name: string) => {
+      let p = mayPull.get(name);
+      if (!p) mayPull.set(name, (p = this.policy.permits(req, { type: 'repository', name, actions: ['pull'] })));
+      return p;
+    };
+    let found: AnswerOf<'resolveImageId'> | undefined;
+    let after: string | undefined;
+    for (let scanned = 0; scanned < MAX_IDS_SCANNED;) {
+      const ids = await this.metadata.imageIds(prefix, 100, after);
+      for (const id of ids) {
+        const holders = [];
+        for (const h of await this.metadata.imageHolders(id as Digest))
+          if (await visible(h.name)) holders.push({ repository: h.name, digest: h.digest, tags: h.tags });
+        if (!holders.length) continue;
+        if (found) throw new RegistryError('CONFLICT', `short ID ${raw} is ambiguous`, { id: raw, ambiguous: true });
+        found = { id, holders };
+      }
+      if (ids.length < 100) break;
+      after = ids[ids.length - 1];
+      scanned += ids.length;
+    }
+    if (!found) throw new RegistryError('NOT_FOUND', `No such image: ${raw}`, { id: raw });
+    return found;
   }
 }

@@ -8,7 +8,7 @@ import { CONFIG, REDIS, RedisKeys, type StevedoreConfig, type ModuleRoles } from
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
-import { ImagesController } from './images.controller';
+import { ImageIdsController, ImagesController } from './images.controller';
 import { TagHistoryController } from './tag-history.controller';
 import { RepositoriesController } from './repositories.controller';
 import { ExportsController } from './exports.controller';
@@ -73,7 +73,7 @@ export class ImagesModule {
       module: ImagesModule,
       imports: deps,
       controllers: options.api
-        ? [ImagesController, TagHistoryController, RepositoriesController, ExportsController, ImportsController]
+        ? [ImagesController, ImageIdsController, TagHistoryController, RepositoriesController, ExportsController, ImportsController]
         : [],
       providers,
       exports: [ImageService],
