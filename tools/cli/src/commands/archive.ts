@@ -3,7 +3,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Command } from 'commander';
 import { collectChange, formatLocalRef, parseLocalRef, wantsGzip } from '../args';
-import type { Context } from '../context';
+import { isMissingImage, noSuchImage, type Context } from '../context';
 import { CliError } from '../errors';
 import { waitForJob } from '../jobs';
 import { createProgress } from '../output';
@@ -29,7 +29,9 @@ export function registerArchive(program: Command, ctx: () => Context): void {
       const references: string[] = [];
       // A bare NAME means every tag of it (as docker save does); keep it without a tag.
       for (const r of refs) references.push(await c.resolveImage(r));
-      const job = await c.api.createExport(references, gzip ? 'gzip' : 'none');
+      const job = await c.api.createExport(references, gzip ? 'gzip' : 'none').catch((e: unknown) => {
+        throw refs.length === 1 && isMissingImage(e) ? noSuchImage(refs[0]) : e;
+      });
       const bar = createProgress('Exporting', { quiet: o.quiet, bytes: true });
       await waitForJob({ status: () => c.api.exportStatus(job.id), progress: bar, what: `save of ${refs.join(', ')}` });
       const res = await c.api.exportArchive(job.id);

@@ -1,11 +1,53 @@
-// `images`, `tag`, `rmi`, `inspect`, `history`: the image verbs over /api/v1/images.
+// `images`, `tag`, `rmi`, `inspect`, `history`: the image verbs over /api/v1/images. An image ID (or
+// a prefix of one) names the image in every repository the caller may pull (Context.lookupImage):
+// inspect shows all its tags and digests, rmi removes it from all of them.
 import type { Command } from 'commander';
 import { formatLocalRef, parseLocalRef } from '../args';
-import type { Context } from '../context';
+import { isMissingImage, noSuchImage, type Context } from '../context';
 import { CliError, formatError } from '../errors';
 import { compileTemplate } from '../format-template';
 import { humanSize, shortId, table, timeAgo } from '../output';
 import type { HistoryEntry, ImageSummary } from '../api-client';
+import type { ImageId } from '@stevedore/api-contract';
+
+/** A failure of a call on image `arg`: a missing tag, manifest or repository is Docker's `No such image: <arg>`. */
+const orNoSuchImage =
+  (arg: string) =>
+  (e: unknown): never => {
+    throw isMissingImage(e) ? noSuchImage(arg) : e;
+  };
+
+/**
+ * `docker rmi ID`: with more than one tag on the image it must be forced (Docker's conflict line);
+ * then every holder is deleted with its tags, `Untagged:` per tag and `Deleted: <ID>` once the
+ * image is gone from every repository the caller sees. Holders the caller may not delete are
+ * reported and left, and the command fails.
+ */
+async function removeById(c: Context, image: ImageId, force: boolean): Promise<void> {
+  const tags = image.holders.flatMap((h) => h.tags.map((t) => `${h.repository}:${t}`));
+  if (tags.length > 1 && !force)
+    throw new CliError(
+      `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`,
+      undefined,
+      undefined,
+      1,
+      409,
+    );
+  const failures: string[] = [];
+  for (const h of image.holders) {
+    try {
+      const res = await c.api.removeImage(`${h.repository}@${h.digest}`, true);
+      for (const u of res.untagged) c.print(`Untagged: ${u}`);
+    } catch (e) {
+      failures.push(`${h.repository}@${h.digest}: ${formatError(e).replace(/^Error: /, '')}`);
+    }
+  }
+  if (failures.length) {
+    for (const f of failures.slice(0, -1)) c.note(`Error: ${f}`);
+    throw new CliError(failures[failures.length - 1]);
+  }
+  c.print(`Deleted: ${image.id}`);
+}
 
 function imageRow(i: ImageSummary) {
   return {
@@ -107,19 +149,24 @@ export function registerImages(program: Command, ctx: () => Context): void {
       const c = ctx();
       const dst = parseLocalRef(target, c.server.key, { defaultTag: true });
       if (dst.digest) throw new CliError('a tag target cannot name a digest', 'INVALID_ARGUMENT', 'write NAME:TAG');
-      await c.api.tag(await c.resolveImage(source, { defaultTag: true }), formatLocalRef(dst));
+      await c.api.tag(await c.resolveImage(source, { defaultTag: true }), formatLocalRef(dst)).catch(orNoSuchImage(source));
     });
 
   program
     .command('rmi')
     .description('Remove images: a NAME:TAG is untagged; NAME@DIGEST (or an ID) deletes the image')
     .argument('<image...>', 'images to remove')
-    .option('-f, --force', 'delete a digest even when tags name it')
-    .addHelpText('after', '\nExamples:\n  $ stevedore rmi music51555/bh:latest\n  $ stevedore rmi -f music51555/bh@sha256:4f1c...')
+    .option('-f, --force', 'delete a digest even when tags name it; an ID with several tags, from every repository')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  $ stevedore rmi music51555/bh:latest\n  $ stevedore rmi -f music51555/bh@sha256:4f1c...\n  $ stevedore rmi -f d27bc2159689',
+    )
     .action(async (refs: string[], o: { force?: boolean }) => {
       const c = ctx();
       await eachArg(c, refs, async (r) => {
-        const res = await c.api.removeImage(await c.resolveImage(r), !!o.force);
+        const { ref, byId } = await c.lookupImage(r);
+        if (byId) return removeById(c, byId, !!o.force);
+        const res = await c.api.removeImage(ref, !!o.force).catch(orNoSuchImage(r));
         for (const u of res.untagged) c.print(`Untagged: ${u}`);
         for (const d of res.deleted) c.print(`Deleted: ${d}`);
       });
@@ -141,7 +188,13 @@ export function registerImages(program: Command, ctx: () => Context): void {
       let error: unknown;
       for (const r of refs) {
         try {
-          const data = await c.api.inspectImage(await c.resolveImage(r, { defaultTag: true }));
+          const { ref, byId } = await c.lookupImage(r, { defaultTag: true });
+          const data = await c.api.inspectImage(ref).catch(orNoSuchImage(r));
+          if (byId) {
+            // By ID: the image as every repository the caller may pull holds it.
+            data.RepoTags = byId.holders.flatMap((h) => h.tags.map((t) => `${h.repository}:${t}`));
+            data.RepoDigests = byId.holders.map((h) => `${h.repository}@${h.digest}`);
+          }
           if (template) c.print(template(data));
           else results.push(data);
         } catch (e) {
@@ -167,7 +220,7 @@ export function registerImages(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore history busy_httpd:v0.2')
     .action(async (ref: string, o: { trunc?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
       const c = ctx();
-      const entries = await c.api.history(await c.resolveImage(ref, { defaultTag: true }));
+      const entries = await c.api.history(await c.resolveImage(ref, { defaultTag: true })).catch(orNoSuchImage(ref));
       if (o.json) return c.print(JSON.stringify(entries, null, 2));
       const rows = entries.map((h: HistoryEntry) => {
         const id = h.Id;
