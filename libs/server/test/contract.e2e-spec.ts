@@ -67,6 +67,8 @@ describe('API contract (all-in-one)', () => {
     expect((await call('listImages', '/api/v1/images')).items.map((i) => i.repository)).toContain('contract/base');
     await call('inspectImage', '/api/v1/images/inspect?ref=contract/base:1');
     await call('imageHistory', '/api/v1/images/history?ref=contract/base:1');
+    const byId = await call('resolveImageId', `/api/v1/image-ids/${imported.id.slice(7, 19)}`);
+    expect(byId).toMatchObject({ id: imported.id, holders: [{ repository: 'contract/base', tags: ['1'] }] });
     await call('tagImage', '/api/v1/images/tag', { source: 'contract/base:1', target: 'contract/base:2' });
     await call('untagImage', '/api/v1/images/untag?ref=contract/base:2');
     expect((await call('listRepositories', '/api/v1/repositories?q=contract&sort=pushed')).items.map((r) => r.name)).toContain(
