@@ -56,6 +56,10 @@ export class StevedoreApi {
   inspectImage(ref: string) {
     return this.call('inspectImage', '/api/v1/images/inspect', { query: { ref } });
   }
+  /** The image an image ID or a 4-64 hex prefix of one names, in every repository the caller may pull. */
+  resolveImageId(id: string) {
+    return this.call('resolveImageId', `/api/v1/image-ids/${enc(id)}`);
+  }
   history(ref: string) {
     return this.call('imageHistory', '/api/v1/images/history', { query: { ref } });
   }

@@ -62,7 +62,7 @@ export class Context {
   async lookupImage(input: string, options: { defaultTag?: boolean } = {}): Promise<{ ref: string; byId?: ImageId }> {
     const form = imageIdForm(input);
     if (form) {
-      const byId = await this.api.call('resolveImageId', `/api/v1/image-ids/${encodeURIComponent(input)}`).catch((e: unknown) => {
+      const byId = await this.api.resolveImageId(input).catch((e: unknown) => {
         if (e instanceof CliError && e.status === 404) return undefined;
         if (e instanceof CliError && e.code === 'CONFLICT')
           throw new CliError(`short ID ${input} is ambiguous`, undefined, undefined, 1, 409);

@@ -228,9 +228,25 @@ describe('an image ID names the image in every repository the caller may pull', 
     expect(JSON.parse(ok(await a()(['inspect', short])).stdout)[0].RepoTags).toEqual(['alice/app:1', 'shared/one:1', 'shared/two:1']);
   });
 
-  it('rmi by ID: one visible tag needs no -f; several need it; -f removes the image from every repository', async () => {
-    // Alice sees one tag: her rmi untags it and deletes her copy; the others stay.
-    expect(ok(await as(alice)(['rmi', short])).stdout).toBe(`Untagged: alice/app:1\nDeleted: ${id}\n`);
+  it('rmi -f by ID removes the tags the caller may delete and reports the rest', async () => {
+    // shared/two becomes public: Alice may pull it (she now sees two tags) but not delete it.
+    const vis = await http(sut.url, 'PUT', '/api/v1/repositories/visibility', JSON.stringify({ repository: 'shared/two', public: true }), {
+      'content-type': 'application/json',
+    });
+    expect(vis.status).toBe(200);
+    expect(JSON.parse(ok(await as(alice)(['inspect', short])).stdout)[0].RepoTags).toEqual(['alice/app:1', 'shared/two:1']);
+    fails(
+      await as(alice)(['rmi', short]),
+      `Error: conflict: unable to delete ${short} (must be forced) - image is referenced in multiple repositories`,
+    );
+    const r = await as(alice)(['rmi', '-f', short]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('Untagged: alice/app:1\n');
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: shared\/two@sha256:[0-9a-f]{64}: .*denied/)]);
+    expect(JSON.parse(ok(await as(alice)(['inspect', short])).stdout)[0].RepoTags).toEqual(['shared/two:1']);
+  });
+
+  it('rmi by ID needs -f while several tags name the image; -f removes it from every repository', async () => {
     expect(JSON.parse(ok(await a()(['inspect', short])).stdout)[0].RepoTags).toEqual(['shared/one:1', 'shared/two:1']);
     fails(
       await a()(['rmi', short]),
@@ -241,6 +257,14 @@ describe('an image ID names the image in every repository the caller may pull', 
     fails(await a()(['inspect', short]), `Error: No such image: ${short}`);
     fails(await a()(['inspect', 'shared/two:1']), 'Error: No such image: shared/two:1');
     expect((await http(sut.url, 'GET', `/api/v1/image-ids/${id}`)).status).toBe(404);
+  });
+
+  it('rmi by ID of an image with one tag needs no -f', async () => {
+    const [, c] = collidingConfigs();
+    const single = `sha256:${hexOf(c)}`;
+    ok(await a()(['rmi', '-f', 'amb/x:a']));
+    expect(ok(await a()(['rmi', hexOf(c).slice(0, 8)])).stdout).toBe(`Untagged: amb/x:b\nDeleted: ${single}\n`);
+    fails(await a()(['inspect', 'amb/x:b']), 'Error: No such image: amb/x:b');
   });
 });
 
