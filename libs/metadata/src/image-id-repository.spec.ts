@@ -75,7 +75,8 @@ describe('ImageIdRepository', () => {
         }
         expect(got).toEqual(want);
       }),
-      { numRuns: 30 },
+      // A full ID as the prefix, a page of one: the page after it must not start at it again.
+      { numRuns: 30, examples: [[['ab'.repeat(32), 'ab'.repeat(31) + 'ac'], 1, 64, 1]] },
     );
   });
 
@@ -136,6 +137,38 @@ describe('ImageIdRepository', () => {
     expect(await repo.find(id, 10)).toEqual([]);
   });
 
+  it('backfills from the revisions once when an older version left no image-ID keys', async () => {
+    const repo = new ImageIdRepository(f.redis, f.keys);
+    const bytes = await image(f.blobs, 'g/app', 'backfilled');
+    const id = imageIdOf(parseManifest(bytes))!;
+    const d = await put(f, 'g/app', bytes);
+    await f.manifests.ensureImageIds();
+    expect(await repo.isComplete()).toBe(true);
+    const k = metadataKeys(f.keys);
+    const wipe = async () => f.redis.del(k.imageIds(), ...(await f.redis.keys(k.imageHolders('*'))));
+    // Marked complete: a lookup does not backfill again.
+    await wipe();
+    await f.manifests.ensureImageIds();
+    expect(await repo.find(id, 10)).toEqual([]);
+    // What an older version leaves: revisions, no image-ID keys, no mark.
+    await wipe();
+    await f.redis.del(k.imageIdsIndexed());
+    await f.manifests.ensureImageIds();
+    expect(await repo.find(id, 10)).toEqual([id]);
+    expect(await repo.holders(id)).toEqual([{ name: 'g/app', digest: d }]);
+    expect(await repo.isComplete()).toBe(true);
+  });
+
+  it('answers only holders whose revision is still in the repository', async () => {
+    const repo = new ImageIdRepository(f.redis, f.keys);
+    const bytes = await image(f.blobs, 'h/app', 'stale');
+    const id = imageIdOf(parseManifest(bytes))!;
+    const d = await put(f, 'h/app', bytes);
+    // A holder a racing backfill put back after its revision went.
+    await f.redis.sadd(metadataKeys(f.keys).imageHolders(id), `gone/app@${d}`);
+    expect(await repo.holders(id)).toEqual([{ name: 'h/app', digest: d }]);
+  });
+
   it('comes back from storage on reindex after its keys are flushed', async () => {
     const repo = new ImageIdRepository(f.redis, f.keys);
     const bytes = await image(f.blobs, 'e/app', 'reindexed');
@@ -146,9 +179,10 @@ describe('ImageIdRepository', () => {
     const k = metadataKeys(f.keys);
     const holderKeys = await f.redis.keys(k.imageHolders('*'));
     expect(holderKeys.length).toBeGreaterThan(0);
-    await f.redis.del(k.imageIds(), ...holderKeys);
+    await f.redis.del(k.imageIds(), k.imageIdsIndexed(), ...holderKeys);
     expect(await repo.find(id, 10)).toEqual([]);
     await new ManifestReindex(f.storage, f.blobs, f.manifests, f.tags).run();
+    expect(await repo.isComplete()).toBe(true);
     expect(await repo.find(id.slice(0, 12), 10)).toEqual([id]);
     expect(await repo.holders(id)).toEqual(before);
   });

@@ -7,7 +7,10 @@
 //
 // The holder is added in the MULTI that indexes the manifest (ManifestRepository.index) and removed
 // with its revision (remove, GC's DELETE_UNTAGGED); UNHOLD drops the ID from the sorted set in the
-// same step its last holder goes, so the set lists exactly the IDs something holds.
+// same step its last holder goes, so the set lists exactly the IDs something holds. A Redis that an
+// older version indexed has revisions but no image-ID keys: the first lookup backfills them from the
+// revisions (ManifestRepository.ensureImageIds) unless reindex has marked them complete. Answers keep
+// only holders whose revision is still there, so a holder a backfill raced back in is never served.
 import type Redis from 'ioredis';
 import type { ChainableCommander } from 'ioredis';
 import { MediaTypes, type Digest, type ParsedManifest } from '@stevedore/oci';
@@ -96,13 +99,29 @@ export class ImageIdRepository {
    */
   async find(prefix: string, n: number, after?: string): Promise<Digest[]> {
     // After the prefix come hex digits only, all below '~'.
-    const min = after !== undefined && after > prefix ? `(${after}` : `[${prefix}`;
+    // `after` at or past the prefix (a full ID is its own prefix) excludes itself.
+    const min = after !== undefined && after >= prefix ? `(${after}` : `[${prefix}`;
     return (await this.redis.zrangebylex(this.k.imageIds(), min, `[${prefix}~`, 'LIMIT', 0, n)) as Digest[];
   }
 
-  /** Every manifest holding image `id`, by repository then digest. */
+  /** Every manifest holding image `id` (its revision is in the repository), by repository then digest. */
   async holders(id: Digest): Promise<ImageHolder[]> {
     const all = (await this.redis.smembers(this.k.imageHolders(id))).map(parseMember);
-    return all.sort((a, b) => (a.name === b.name ? a.digest.localeCompare(b.digest) : a.name < b.name ? -1 : 1));
+    if (!all.length) return [];
+    const p = this.redis.pipeline();
+    for (const h of all) p.sismember(this.k.revisions(h.name), h.digest);
+    const linked = (await p.exec()) ?? [];
+    return all
+      .filter((_, i) => linked[i]?.[1] === 1)
+      .sort((a, b) => (a.name === b.name ? a.digest.localeCompare(b.digest) : a.name < b.name ? -1 : 1));
+  }
+
+  /** Whether the index covers every revision (reindex or a backfill said so). */
+  async isComplete(): Promise<boolean> {
+    return (await this.redis.exists(this.k.imageIdsIndexed())) === 1;
+  }
+
+  async markComplete(): Promise<void> {
+    await this.redis.set(this.k.imageIdsIndexed(), String(Date.now()));
   }
 }

@@ -166,7 +166,8 @@ export class ManifestMetadata implements MetadataService, ManifestGcService {
     return this.parts.reindex.run();
   }
 
-  imageIds(prefix: string, n: number, after?: string): Promise<Digest[]> {
+  async imageIds(prefix: string, n: number, after?: string): Promise<Digest[]> {
+    await this.parts.manifests.ensureImageIds();
     return this.parts.imageIds.find(prefix, Math.min(Math.max(n, 1), 1000), after);
   }
 

@@ -60,6 +60,7 @@ export class ManifestReindex {
       await this.tags.restore(t.name, t.tag, digest, t.at);
       tags++;
     }
+    await this.manifests.markImageIdsComplete();
     return { repositories: repos.size, manifests, tags, blobs };
   }
 }

@@ -127,6 +127,43 @@ export class ManifestRepository {
     await m.exec();
   }
 
+  /**
+   * The image-ID index of a Redis an older version indexed (revisions, no image-ID keys): every
+   * revision of every repository in the catalog added once, then marked complete. Idempotent, so
+   * two processes backfilling at once only repeat each other; a no-op once marked.
+   */
+  async ensureImageIds(): Promise<void> {
+    if (await this.imageIds.isComplete()) return;
+    let last: string | undefined;
+    do {
+      const page = await this.catalog.page(1000, last);
+      for (const name of page.items) {
+        const found: Array<[Digest, Digest]> = [];
+        for (const d of (await this.redis.smembers(this.k.revisions(name))) as Digest[]) {
+          const record = await this.read(d);
+          if (!record) continue;
+          try {
+            const id = imageIdOf(parseManifest(record.bytes, record.mediaType));
+            if (id) found.push([d, id]);
+          } catch {
+            // Unparseable: no image.
+          }
+        }
+        if (!found.length) continue;
+        const m = this.redis.multi();
+        for (const [d, id] of found) this.imageIds.queueAdd(m, name, d, id);
+        await m.exec();
+      }
+      last = page.next;
+    } while (last);
+    await this.imageIds.markComplete();
+  }
+
+  /** Reindex indexed every revision, image IDs with them. */
+  markImageIdsComplete(): Promise<void> {
+    return this.imageIds.markComplete();
+  }
+
   /** Unlink `digest` from `name` (the caller removed its tags): revision, referrer entry, image holder, then the link. */
   async remove(name: string, digest: Digest): Promise<void> {
     const { subject, imageId } = await this.factsOf(digest);

@@ -31,6 +31,8 @@
 //                                              counter, not a fact of storage; lost with Redis)
 //   <p>:imageids                               zset of image IDs (score 0: lexical order, for prefix lookup)
 //   <p>:imageid:<id>                           set of `<name>@<manifest digest>` holding image <id>
+//   <p>:indexed:imageids                       set once the two above cover every revision (reindex, or
+//                                              a backfill from the revisions on the first lookup)
 //
 // An image ID is Docker's: the config digest of an image manifest (image-id-repository.ts). Both
 // image-ID keys are written in the MULTI that indexes the manifest and dropped with its revision; an
@@ -64,6 +66,7 @@ export function metadataKeys(keys: RedisKeys) {
     reposPulls: () => keys.key('repos', 'pulls'),
     imageIds: () => keys.key('imageids'),
     imageHolders: (id: string) => keys.key('imageid', id),
+    imageIdsIndexed: () => keys.key('indexed', 'imageids'),
   };
 }
 
