@@ -1,15 +1,40 @@
 #!/usr/bin/env node
-// Launcher for the `stevedore` command. A published package runs the compiled dist/main.js; in the
-// repository (after `npm ci`, via `npx stevedore`) the TypeScript sources run through @swc-node/register.
+// Launcher for the `stevedore` command. It runs the esbuild bundle dist/main.js (built by `npm ci`'s
+// postinstall and by `nx run cli:build`: tools/scripts/build-cli.mjs; a published package ships it)
+// unless, in the repository, one of the files it was built from (dist/main.inputs.json) is newer
+// than it, or STEVEDORE_CLI_SOURCE=1: then the TypeScript sources run through @swc-node/register
+// (0.5-0.8 s a start against about 0.1 s for the bundle), so an edit is never run stale.
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const compiled = path.join(root, 'dist', 'main.js');
+const inputs = path.join(root, 'dist', 'main.inputs.json');
 const source = path.join(root, 'src', 'main.ts');
 
-if (fs.existsSync(compiled)) {
+function bundleIsCurrent() {
+  let built;
+  try {
+    built = fs.statSync(compiled).mtimeMs;
+  } catch {
+    return false;
+  }
+  if (!fs.existsSync(source)) return true; // a published package: no sources to compare with
+  if (process.env.STEVEDORE_CLI_SOURCE === '1') return false;
+  try {
+    const repo = path.join(root, '../..');
+    for (const f of JSON.parse(fs.readFileSync(inputs, 'utf8'))) {
+      const st = fs.statSync(path.join(repo, f), { throwIfNoEntry: false });
+      if (!st || st.mtimeMs > built) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+if (bundleIsCurrent()) {
   require(compiled).main();
 } else if (fs.existsSync(source)) {
   // The project's tsconfig carries the @stevedore/* path aliases; use it whatever the cwd is.

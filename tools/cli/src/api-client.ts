@@ -5,16 +5,7 @@ import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
-import { z } from 'zod';
-import {
-  apiRoutes,
-  routeFor,
-  type AnswerOf,
-  type ApiRoute,
-  type CommitRequest,
-  type Container,
-  type RouteName,
-} from '@stevedore/api-contract';
+import type { AnswerOf, ApiRoute, CommitRequest, Container, RouteName } from '@stevedore/api-contract';
 import { CliError } from './errors';
 import type { HttpClient, RequestOptions, RawResponse } from './http-client';
 
@@ -26,6 +17,11 @@ export type JobStatus = AnswerOf<'job'> | AnswerOf<'exportStatus'> | AnswerOf<'i
 
 const enc = encodeURIComponent;
 
+// The contract's zod schemas take a fifth of a start to build: they are loaded by the first call, so
+// `--version`, `--help` and usage errors never build them.
+let contractModule: Promise<[typeof import('@stevedore/api-contract'), typeof import('zod')]> | undefined;
+const contract = () => (contractModule ??= Promise.all([import('@stevedore/api-contract'), import('zod')]));
+
 export class StevedoreApi {
   constructor(readonly http: HttpClient) {}
 
@@ -34,6 +30,7 @@ export class StevedoreApi {
    * the contract does not accept is an error here, not a field read as undefined later.
    */
   async call<N extends RouteName>(name: N, path: string, opts: Omit<RequestOptions, 'method'> = {}): Promise<AnswerOf<N>> {
+    const [{ apiRoutes, routeFor }, { z }] = await contract();
     const route: ApiRoute = apiRoutes[name];
     if (routeFor(route.method, path) !== route) throw new Error(`${path} is not the path of ${route.method} ${route.path}`);
     const answer = await this.http.json(path, { ...opts, method: route.method });

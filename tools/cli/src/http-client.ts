@@ -3,11 +3,30 @@
 // from config.json), then is sent again; a `Basic` challenge is answered with the credentials.
 // Tokens live in memory for this run only.
 import type { Readable } from 'node:stream';
-import { request, type Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Dispatcher } from 'undici';
 import type { Server } from './args';
 import type { Credentials } from './config-file';
 import { CliError, errorFromResponse } from './errors';
 import { parseChallenges, type Challenge } from '@stevedore/oci';
+
+// undici is a third of the bundle and most of a start's time: it is loaded by the first request,
+// so `--version`, `--help` and usage errors never read it.
+let undiciModule: Promise<typeof Undici> | undefined;
+
+/** undici, loaded on first use. */
+export function undici(): Promise<typeof Undici> {
+  return (undiciModule ??= import('undici'));
+}
+
+/** Closes the keep-alive sockets, which would hold the process open for seconds; nothing if no request was made. */
+export async function closeConnections(): Promise<void> {
+  if (!undiciModule) return;
+  const { getGlobalDispatcher } = await undiciModule;
+  await getGlobalDispatcher()
+    .destroy()
+    .catch(() => undefined);
+}
 
 export type Query = Record<string, string | number | boolean | string[] | undefined>;
 
@@ -125,6 +144,7 @@ export class HttpClient {
       headers['content-type'] ??= 'application/octet-stream';
       body = opts.body();
     }
+    const { request } = await undici();
     const res = await request(buildUrl(this.server.url, path, opts.query), {
       method: opts.method ?? 'GET',
       headers,
@@ -163,6 +183,7 @@ export async function fetchToken(
   const url = buildUrl(realm, '', { service: p.service, scope: p.scope, account: credentials?.username });
   const headers: Record<string, string> = { 'user-agent': USER_AGENT };
   if (credentials) headers['authorization'] = basicHeader(credentials);
+  const { request } = await undici();
   const res = await request(url, { headers });
   const text = await res.body.text();
   if (res.statusCode === 401 || res.statusCode === 403) {

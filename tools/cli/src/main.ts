@@ -1,6 +1,5 @@
 // The `stevedore` command: Docker's verbs against a Stevedore platform.
 import { Command, CommanderError } from 'commander';
-import { getGlobalDispatcher } from 'undici';
 import { normalizeBooleanFlags } from './args';
 import { registerArchive } from './commands/archive';
 import { registerAuth } from './commands/auth';
@@ -11,6 +10,7 @@ import { registerManagementForms } from './commands/management';
 import { registerRegistry } from './commands/registry';
 import { Context, type Io } from './context';
 import { formatError } from './errors';
+import { closeConnections } from './http-client';
 
 export function buildProgram(io: Io): { program: Command; context: () => Context } {
   const program = new Command('stevedore');
@@ -71,9 +71,7 @@ export function main(): void {
     async (code) => {
       process.exitCode = code;
       // Keep-alive sockets would hold the process open for seconds after the last request.
-      await getGlobalDispatcher()
-        .destroy()
-        .catch(() => undefined);
+      await closeConnections();
     },
     (e: unknown) => {
       process.stderr.write(formatError(e) + '\n');

@@ -1,8 +1,14 @@
-// Runs the real `stevedore` command (tools/cli/bin/stevedore.js) as a child process.
-import { spawn } from 'node:child_process';
+// Runs the real `stevedore` command (tools/cli/bin/stevedore.js) as a child process. Each suite first
+// bundles the CLI again (tools/scripts/build-cli.mjs), so the suites run the bundle as `npx stevedore`
+// does, built from the sources as they are now; if it cannot be built the launcher runs the sources.
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 export const BIN = path.resolve(__dirname, '../bin/stevedore.js');
+export const BUNDLE = path.resolve(__dirname, '../dist/main.js');
+
+const build = spawnSync(process.execPath, [path.resolve(__dirname, '../../scripts/build-cli.mjs'), '--quiet'], { encoding: 'utf8' });
+if (build.status !== 0) throw new Error(`bundling the CLI failed: ${build.stderr}`);
 
 export interface CliResult {
   code: number;

@@ -3,12 +3,11 @@
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import type { Command } from 'commander';
-import { request } from 'undici';
 import { parseServer, type Server } from '../args';
 import { readConfig, removeCredentials, setCredentials, writeConfig, type Credentials } from '../config-file';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { basicHeader, fetchToken } from '../http-client';
+import { basicHeader, fetchToken, undici } from '../http-client';
 import { parseChallenges } from '@stevedore/oci';
 
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
@@ -39,6 +38,7 @@ async function prompt(ctx: Context, question: string, hidden: boolean): Promise<
 
 /** Checks the credentials against the server; answers whether the server asked for any. */
 export async function verifyLogin(server: Server, c: Credentials): Promise<'token' | 'basic' | 'open'> {
+  const { request } = await undici();
   const probe = await request(`${server.url}/v2/`, { headers: { 'user-agent': 'stevedore-cli/0.1' } });
   await probe.body.dump();
   if (probe.statusCode === 200) return 'open';
