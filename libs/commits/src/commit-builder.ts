@@ -8,7 +8,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
-import { LocalImageSink, localArtifact, type LayerSizeCache } from '@stevedore/images';
+import { LocalImageSink, learnLayerSizes, localArtifact, type LayerSizeCache } from '@stevedore/images';
 import {
   DigestStream,
   MediaTypes,
@@ -29,7 +29,10 @@ import { ParallelGzip } from './parallel-gzip';
 export interface CommitDeps {
   blobs: BlobService;
   metadata: MetadataService;
-  /** Where `docker images` reads uncompressed layer sizes: the commit knows its new layer's. */
+  /**
+   * Where `docker images` reads uncompressed layer sizes: the commit records its new layer's, and
+   * learns its parent's that nothing recorded yet (layers pushed through /v2), before it answers.
+   */
   sizes?: LayerSizeCache;
   /** `readAll`, when the store has it, reads a small file in one call (see ReadAhead). */
   content: ContentStore & { readAll?(digest: Digest): Promise<Buffer> };
@@ -50,6 +53,14 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
   const parent = await localArtifact(deps.blobs, deps.metadata, { name: parentRepo, digest: data.image.manifestDigest });
   if (parent.kind !== 'image')
     throw new RegistryError('MANIFEST_INVALID', 'the container image resolved to an index', { digest: data.image.manifestDigest });
+
+  // Meanwhile: the parent's layer sizes, so the new image's SIZE is known when the job completes
+  // (read once per layer ever, and only for layers whose size nothing has recorded).
+  const sizes = deps.sizes;
+  const parentSizes = sizes
+    ? parent.image.manifest().then((m) => learnLayerSizes({ blobs: deps.blobs, sizes }, parentRepo, m.layers))
+    : undefined;
+  parentSizes?.catch(() => undefined);
 
   const files = data.entries.filter((e) => e.type === 'file');
   const progress: CommitProgress = {
@@ -167,6 +178,8 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
   );
   const result = copied.artifacts[0];
   const facts = layer ? await layer.facts() : undefined;
+  // A size that cannot be learned only leaves SIZE unknown, as before; it never fails the commit.
+  await parentSizes?.catch(() => undefined);
   return {
     reference: `${target}:${tag}`,
     repository: target,

@@ -1,11 +1,9 @@
 // The image commands of the management API with Docker's rules, over the metadata and blob
 // services: tag (one image, many tags; a tag names one image; retag moves it), untag, rmi,
 // images, inspect and history.
-import { pipeline } from 'node:stream/promises';
 import {
   RegistryError,
   isIndexMediaType,
-  layerCompression,
   parseImageConfig,
   parseManifest,
   type Descriptor,
@@ -17,7 +15,6 @@ import {
   type LocalReference,
   formatLocalReference,
   parseLocalReference,
-  decompressStream,
   readCapped,
   copy,
 } from '@stevedore/oci';
@@ -35,6 +32,7 @@ import {
   type HistoryEntry,
 } from './image-inspect';
 import type { LayerSizeCache } from './layer-size-cache';
+import { learnLayerSizes } from './layer-sizes';
 import { LocalImageSink, localArtifact } from './local-images';
 
 /** Image configs are small JSON; refuse to buffer a blob that claims to be one but is not. */
@@ -359,31 +357,8 @@ export class ImageService {
   }
 
   /** Uncompressed size of each layer: cached, else learned by reading it once. */
-  async uncompressedSizes(name: string, layers: Descriptor[]): Promise<Array<number | undefined>> {
-    const cached = await this.sizes.get(layers.map((l) => l.digest));
-    return Promise.all(
-      layers.map(async (l, i) => {
-        if (cached[i] !== undefined) return cached[i];
-        const kind = layerCompression(l.mediaType);
-        if (kind === undefined) return undefined;
-        let size: number;
-        if (kind === 'none') size = l.size;
-        else {
-          try {
-            const { stream } = await decompressStream(await openBlobStream(this.blobs, name, l.digest));
-            size = 0;
-            await pipeline(stream, async (src: AsyncIterable<Buffer>) => {
-              for await (const chunk of src) size += chunk.length;
-            });
-          } catch {
-            // Not a readable layer (or a compression we cannot undo here): the size stays unknown.
-            return undefined;
-          }
-        }
-        await this.sizes.set(l.digest, size);
-        return size;
-      }),
-    );
+  uncompressedSizes(name: string, layers: Descriptor[]): Promise<Array<number | undefined>> {
+    return learnLayerSizes({ blobs: this.blobs, sizes: this.sizes }, name, layers);
   }
 }
 

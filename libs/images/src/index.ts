@@ -2,6 +2,7 @@ export * from './image-reference';
 export * from './image-inspect';
 export * from './image-service';
 export * from './layer-size-cache';
+export * from './layer-sizes';
 export * from './rootfs-import';
 export * from './archive-export';
 export * from './archive-load';
