@@ -146,7 +146,7 @@ export const RootfsImportResultSchema = z.object({
 
 export const ExportRequestSchema = z.object({
   references: z.array(reference).min(1).max(1000),
-  compression: z.enum(['none', 'gzip']).default('none'),
+  compression: z.enum(['none', 'gzip', 'zstd']).default('none'),
   platform: z.string().max(100).optional(),
 });
 export type ExportRequest = z.infer<typeof ExportRequestSchema>;
@@ -162,7 +162,7 @@ export const ExportResultSchema = z.object({
     path: z.string(),
     size: z.number(),
     digest: DigestSchema,
-    compression: z.enum(['none', 'gzip']),
+    compression: z.enum(['none', 'gzip', 'zstd']),
     mediaType: z.string(),
   }),
   images: z.array(z.object({ name: z.string(), digest: DigestSchema, tags: z.array(z.string()) })),

@@ -32,6 +32,8 @@ export const ImportRootfsQuerySchema = z.object({
     .string()
     .regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, '`platform` is os/architecture[/variant]')
     .optional(),
+  /** Where the tarball came from (the file name or URL given to `docker import`): the history's `Imported from SOURCE`; default `-` (stdin). */
+  source: z.string().min(1).max(4096).optional(),
   maxBytes: digits('`maxBytes`').optional(),
 });
 

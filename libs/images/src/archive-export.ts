@@ -1,7 +1,8 @@
 // `docker save` = copy(local, archive): references -> one tarball in Docker 25+'s combined
 // docker-archive + OCI layout (libs/oci's ArchiveSink), each blob once, streamed from the blob
 // service into storage; nothing is held in memory but manifests and configs.
-import type { Readable } from 'node:stream';
+import { spawn, spawnSync } from 'node:child_process';
+import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DigestStream,
@@ -24,7 +25,73 @@ import { openBlobStream } from './blob-stream';
 import { archiveTagFor } from './image-reference';
 import { platformString } from './image-inspect';
 
-export type ExportCompression = 'none' | 'gzip';
+export type ExportCompression = 'none' | 'gzip' | 'zstd';
+
+const MEDIA_TYPES: Record<ExportCompression, string> = {
+  none: 'application/x-tar',
+  gzip: 'application/gzip',
+  zstd: 'application/zstd',
+};
+
+/** The archive's file name suffix for its compression (`.tar`, `.tar.gz`, `.tar.zst`). */
+export function archiveSuffix(compression: ExportCompression): string {
+  return compression === 'gzip' ? '.tar.gz' : compression === 'zstd' ? '.tar.zst' : '.tar';
+}
+
+// zstd: Node 20's zlib has none, so the archive goes through the system's `zstd`, the same tool
+// libs/oci's decompressStream reads zstd input with (the npm encoders are native builds or wasm ports).
+let zstdFound: boolean | undefined;
+
+/** Refuses a zstd export up front when this host has no `zstd` to compress with. */
+export function assertCompressionAvailable(compression: ExportCompression): void {
+  if (compression !== 'zstd') return;
+  zstdFound ??= spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
+  if (!zstdFound)
+    throw new RegistryError(
+      'UNSUPPORTED',
+      'zstd compression needs the zstd program, which this server does not have; use gzip or none',
+      { compression },
+      501,
+    );
+}
+
+/** `input` compressed by `zstd` (level 3, Docker's default); a failure of either side fails the stream. */
+export function zstdCompress(input: Readable): Readable {
+  const out = new PassThrough();
+  const child = spawn('zstd', ['-q', '-c', '-3', '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  let ended = false;
+  let code: number | null | undefined;
+  const finish = (): void => {
+    if (!ended || code === undefined) return;
+    if (code === 0) out.end();
+    else out.destroy(new Error(`zstd exited with ${code}: ${stderr.trim().slice(0, 300)}`));
+  };
+  child.on('error', (e) => {
+    input.destroy();
+    out.destroy(e);
+  });
+  child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
+  child.stdout.on('end', () => {
+    ended = true;
+    finish();
+  });
+  child.on('close', (c) => {
+    code = c;
+    finish();
+  });
+  child.stdout.pipe(out, { end: false });
+  child.stdin.on('error', () => undefined);
+  input.on('error', (e) => {
+    child.kill('SIGKILL');
+    out.destroy(e);
+  });
+  input.pipe(child.stdin);
+  out.on('close', () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+  });
+  return out;
+}
 
 export interface ExportSpec {
   /** `repo` (every tag, as docker save does), `repo:tag`, `repo@digest`. */
@@ -176,11 +243,13 @@ export async function writeExport(
     tags: p.tags.map((t) => archiveTagFor(p.name, t)),
   }));
   report('writing', true);
-  const archive = writeArchive(entries, { gzip: options.compression === 'gzip' });
+  const tarball = writeArchive(entries, { gzip: options.compression === 'gzip' });
+  const archive = options.compression === 'zstd' ? zstdCompress(tarball) : tarball;
   const digest = new DigestStream();
   const [, size] = await Promise.all([pipeline(archive, digest), deps.storage.writeStream(options.path, digest)]).catch(
     async (e: unknown) => {
       archive.destroy();
+      tarball.destroy();
       await deps.storage.delete(options.path).catch(() => undefined);
       throw e;
     },
@@ -193,7 +262,7 @@ export async function writeExport(
       size,
       digest: digest.digest(),
       compression: options.compression,
-      mediaType: options.compression === 'gzip' ? 'application/gzip' : 'application/x-tar',
+      mediaType: MEDIA_TYPES[options.compression],
     },
     images: plan.map((p) => ({ name: p.name, digest: p.digest, tags: p.tags })),
     blobs: seen.size,

@@ -8,7 +8,7 @@ import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, STORAGE, ownerFor } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
-import { planExport, type ExportProgress, type ExportResult } from './archive-export';
+import { archiveSuffix, assertCompressionAvailable, planExport, type ExportProgress, type ExportResult } from './archive-export';
 import { ImageJobQueues } from './image-job-queues';
 import { ImageJobPaths, JOB_RETENTION_SECONDS, jobStatus } from './image-jobs';
 import { parseBody } from './images-options';
@@ -34,6 +34,7 @@ export class ExportsController {
   })
   async create(@Req() req: FastifyRequest, @Body() body: unknown): Promise<AnswerOf<'createExport'>> {
     const spec = parseBody(ExportRequestSchema, body);
+    assertCompressionAvailable(spec.compression);
     const plan = await planExport(this.metadata, spec);
     const id = randomUUID();
     const owner = ownerFor(req);
@@ -91,7 +92,7 @@ export class ExportsController {
       .code(200)
       .header('content-type', a.mediaType)
       .header('content-length', String(info.size))
-      .header('content-disposition', `attachment; filename="stevedore-${id}.tar${a.compression === 'gzip' ? '.gz' : ''}"`)
+      .header('content-disposition', `attachment; filename="stevedore-${id}${archiveSuffix(a.compression)}"`)
       .header('x-archive-digest', a.digest);
     await reply.send(stream);
   }

@@ -125,6 +125,7 @@ export class ImagesController {
       changes: list(q['change']),
       message: typeof q['message'] === 'string' ? q['message'] : undefined,
       author: typeof q['author'] === 'string' ? q['author'] : undefined,
+      source: q.source,
       os,
       architecture,
       variant,

@@ -33,6 +33,8 @@ export interface RootfsImportOptions {
   /** `docker import -m`: the history entry's comment. */
   message?: string;
   author?: string;
+  /** The file name or URL the tarball came from, as `docker import` was given it (default `-`, stdin). */
+  source?: string;
   architecture?: string;
   os?: string;
   variant?: string;
@@ -50,6 +52,12 @@ export interface RootfsImportResult {
   digest: Digest;
   id: Digest;
   layer: { digest: Digest; size: number; diffId: Digest; uncompressedSize: number };
+}
+
+/** `Imported from SOURCE`'s SOURCE: one line, as given, `-` when none. */
+export function importSource(source: string | undefined): string {
+  const line = [...(source ?? '')].map((ch) => (ch.charCodeAt(0) < 0x20 || ch.charCodeAt(0) === 0x7f ? ' ' : ch)).join('');
+  return line.trim() || '-';
 }
 
 export async function importRootfs(
@@ -94,7 +102,7 @@ export async function importRootfs(
   });
   const image = mutate(emptyImage(config), {
     layer,
-    history: { created: now, created_by: 'Imported from -', comment: options.message ?? '' },
+    history: { created: now, created_by: `Imported from ${importSource(options.source)}`, comment: options.message ?? '' },
   });
   const r = await copy(
     [{ artifact: { kind: 'image', image }, targets: [{ repository: ref.name, tag }] }],

@@ -68,7 +68,7 @@ export class StevedoreApi {
   }
   importRootfs(
     body: () => Readable,
-    q: { ref: string; change?: string[]; message?: string; author?: string; platform?: string },
+    q: { ref: string; change?: string[]; message?: string; author?: string; platform?: string; source?: string },
     size?: number,
   ) {
     return this.call('importRootfs', '/api/v1/images/import', {
@@ -79,7 +79,7 @@ export class StevedoreApi {
   }
 
   // ---- save / load (libs/images: exports.controller.ts, imports.controller.ts)
-  createExport(references: string[], compression: 'none' | 'gzip') {
+  createExport(references: string[], compression: 'none' | 'gzip' | 'zstd') {
     return this.call('createExport', '/api/v1/exports', { json: { references, compression } });
   }
   exportStatus(id: string) {
@@ -91,11 +91,12 @@ export class StevedoreApi {
   deleteExport(id: string) {
     return this.call('deleteExport', `/api/v1/exports/${enc(id)}`);
   }
-  createImport(body: () => Readable, size: number, repository?: string) {
+  /** `size` undefined (standard input): the body goes chunked. */
+  createImport(body: () => Readable, size: number | undefined, repository?: string) {
     return this.call('createImport', '/api/v1/imports', {
       query: { repository },
       body,
-      headers: { 'content-length': String(size) },
+      headers: size === undefined ? {} : { 'content-length': String(size) },
     });
   }
   importStatus(id: string) {

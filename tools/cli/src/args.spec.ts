@@ -6,7 +6,7 @@ import {
   parseCopyEndpoint,
   parseLocalRef,
   parseServer,
-  wantsGzip,
+  saveCompression,
 } from './args';
 import { CliError } from './errors';
 
@@ -66,10 +66,27 @@ describe('argument parsing', () => {
     expect(() => parseServer('http://u:p@x')).toThrow(/credentials/);
   });
 
-  it('gzip when asked or when the file says so', () => {
-    expect(wantsGzip('bh.gz')).toBe(true);
-    expect(wantsGzip('bh.tgz')).toBe(true);
-    expect(wantsGzip('bh.tar')).toBe(false);
-    expect(wantsGzip('bh.tar', true)).toBe(true);
+  it('save compression by the file suffix or --compress; an unknown suffix or a contradiction is refused', () => {
+    expect(saveCompression('bh.gz')).toBe('gzip');
+    expect(saveCompression('out/bh.TGZ')).toBe('gzip');
+    expect(saveCompression('bh.tar.zst')).toBe('zstd');
+    expect(saveCompression('bh.tzst')).toBe('zstd');
+    expect(saveCompression('bh.tar')).toBe('none');
+    expect(saveCompression('bh')).toBe('none');
+    expect(saveCompression(undefined)).toBe('none');
+    expect(saveCompression(undefined, { compress: 'zstd' })).toBe('zstd');
+    expect(saveCompression('bh.tar', { gzip: true })).toBe('gzip');
+    expect(saveCompression('bh.img', { compress: 'zstd' })).toBe('zstd');
+    expect(() => saveCompression('bh.tar.xz')).toThrow(/cannot tell the compression from bh\.tar\.xz/);
+    let refused: unknown;
+    try {
+      saveCompression('bh.zip');
+    } catch (e) {
+      refused = e;
+    }
+    expect(refused).toMatchObject({ code: 'INVALID_ARGUMENT', hint: expect.stringContaining('--compress none|gzip|zstd') });
+    expect(() => saveCompression('bh.gz', { compress: 'zstd' })).toThrow(/names gzip compression but zstd/);
+    expect(() => saveCompression('bh', { compress: 'bzip2' })).toThrow(/must be none, gzip or zstd/);
+    expect(() => saveCompression('bh', { compress: 'zstd', gzip: true })).toThrow(/contradicts/);
   });
 });

@@ -1,5 +1,6 @@
 // Pure argument handling: Docker's option spellings, image references as this platform names them,
 // `NAME:PATH` copy targets and server addresses.
+import path from 'node:path';
 import { isDigest, repositoryNameOk, tagOk } from '@stevedore/oci';
 import { CliError } from './errors';
 
@@ -149,6 +150,47 @@ export function parseServer(input: string): Server {
 export const DEFAULT_HOST = 'http://127.0.0.1:5000';
 
 /** `--gzip`, or an output file ending in .gz / .tgz. */
-export function wantsGzip(file: string, flag?: boolean): boolean {
-  return !!flag || /\.(t?gz)$/i.test(file);
+export type ArchiveCompression = 'none' | 'gzip' | 'zstd';
+
+const SUFFIXES: Array<[RegExp, ArchiveCompression]> = [
+  [/\.t?gz$/i, 'gzip'],
+  [/\.t?zst$/i, 'zstd'],
+  [/\.tar$/i, 'none'],
+];
+
+/**
+ * How `save` compresses: by FILE's suffix (.gz/.tgz gzip, .zst/.tzst zstd, .tar or none plain) or
+ * as --compress (or --gzip) says. Another suffix needs --compress; a suffix that --compress
+ * contradicts is refused, as is an unknown --compress.
+ */
+export function saveCompression(file: string | undefined, o: { compress?: string; gzip?: boolean } = {}): ArchiveCompression {
+  let asked: ArchiveCompression | undefined;
+  if (o.compress !== undefined) {
+    if (!['none', 'gzip', 'zstd'].includes(o.compress))
+      throw new CliError(`--compress must be none, gzip or zstd, not "${o.compress}"`, 'INVALID_ARGUMENT');
+    asked = o.compress as ArchiveCompression;
+  }
+  if (o.gzip) {
+    if (asked && asked !== 'gzip') throw new CliError(`--gzip contradicts --compress ${asked}`, 'INVALID_ARGUMENT');
+    asked = 'gzip';
+  }
+  if (!file) return asked ?? 'none';
+  const base = path.basename(file);
+  const bySuffix = SUFFIXES.find(([re]) => re.test(base))?.[1] ?? (base.includes('.') ? undefined : 'none');
+  if (asked) {
+    if (bySuffix && bySuffix !== asked && path.extname(base).toLowerCase() !== '.tar')
+      throw new CliError(
+        `${base} names ${bySuffix} compression but ${asked} was asked for`,
+        'INVALID_ARGUMENT',
+        'change the file name or the option',
+      );
+    return asked;
+  }
+  if (!bySuffix)
+    throw new CliError(
+      `cannot tell the compression from ${base}`,
+      'INVALID_ARGUMENT',
+      'end the file name in .tar, .gz, .tgz, .zst or .tzst, or give --compress none|gzip|zstd',
+    );
+  return bySuffix;
 }

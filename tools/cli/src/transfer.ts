@@ -45,6 +45,29 @@ export function openUpload(file: string, progress?: Progress, phase = 'uploading
   };
 }
 
+/**
+ * Standard input as an upload: its size is unknown (the body goes chunked) and it can be read once,
+ * so a second open (a retry) fails rather than sending nothing.
+ */
+export function stdinUpload(
+  stdin: NodeJS.ReadableStream,
+  progress?: Progress,
+  phase = 'uploading',
+): { size: undefined; open: () => Readable } {
+  let opened = false;
+  return {
+    size: undefined,
+    open: () => {
+      if (opened) throw new CliError('standard input cannot be sent twice', 'UNAVAILABLE', 'save it to a file and use -i FILE');
+      opened = true;
+      const c = counter((n) => progress?.update(n, undefined, phase));
+      stdin.on('error', (e: Error) => c.destroy(e));
+      stdin.pipe(c);
+      return c;
+    },
+  };
+}
+
 /** Writes a stream to `file` through a temp file renamed at the end, so a failure leaves no half file. */
 export async function saveStream(
   body: Readable,
