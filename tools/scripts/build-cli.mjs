@@ -81,6 +81,9 @@ export async function buildCli({ quiet = false } = {}) {
         tsconfig: path.join(root, 'tools/cli/tsconfig.json'),
         metafile: true,
         plugins: [libsWithoutSideEffects, undiciApart],
+        // import() becomes require(), also of dist/undici.js: the launcher runs the bundle as a vm.Script
+        // (for V8's code cache), which has no loader for a real dynamic import.
+        supported: { 'dynamic-import': false },
       }),
       esbuild.build({ ...common, entryPoints: [requireHere.resolve('undici')], outfile: path.join(path.dirname(CLI_BUNDLE), 'undici.js') }),
     ]);

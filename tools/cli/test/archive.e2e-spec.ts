@@ -4,6 +4,7 @@
 // import's history naming its source, and `images` SIZE known the moment a commit, a load or an
 // import finishes. Also: the launcher runs the bundle, and the sources when asked.
 import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -132,6 +133,14 @@ describe('the launcher', () => {
       );
     expect(version({}).stdout).toBe('0.1.0\n');
     expect(probe({}).stderr).toContain('BUNDLE');
+    // V8's code cache of the bundle, keyed by the bundle's SHA-1: one of another bundle is replaced, not used.
+    const cache = `${BUNDLE}.cache`;
+    const sha1 = createHash('sha1').update(readFileSync(BUNDLE)).digest();
+    writeFileSync(cache, Buffer.concat([Buffer.alloc(20), Buffer.from('not a code cache')]));
+    expect(version({}).stdout).toBe('0.1.0\n');
+    expect(readFileSync(cache).subarray(0, 20)).toEqual(sha1);
+    expect(readFileSync(cache).length).toBeGreaterThan(1000);
+    expect(version({}).stdout).toBe('0.1.0\n');
     expect(version({ STEVEDORE_CLI_SOURCE: '1' }).stdout).toBe('0.1.0\n');
     expect(probe({ STEVEDORE_CLI_SOURCE: '1' }).stderr).toContain('SOURCES');
   });
@@ -278,7 +287,6 @@ describe('images SIZE is known as soon as the image is made', () => {
   it('after load: the sum of the layer sizes of an archive whose layers this platform has never seen', async () => {
     // A docker-archive made here: one fresh uncompressed layer, its config and manifest.json.
     const layer = await tarOf({ 'data/': '', 'data/fresh.bin': `fresh ${Date.now()} `.repeat(900) });
-    const { createHash } = await import('node:crypto');
     const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
     const config = Buffer.from(
       JSON.stringify({
