@@ -23,7 +23,6 @@ import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
 import { repositoryForArchiveName } from './image-reference';
 import type { LayerSizeCache } from './layer-size-cache';
-import { learnLayerSizes } from './layer-sizes';
 import { LocalImageSink } from './local-images';
 
 export interface LoadOptions {
@@ -208,11 +207,6 @@ async function storeArchive(
       },
     },
   ).catch((e: unknown) => Promise.reject(refusal(e)));
-  // Layers the copy found already stored were not unpacked, so their sizes may be unknown (pushed
-  // through /v2): learned now, so `images` shows SIZE as soon as the load is done.
-  for (const p of plans) {
-    await learnLayerSizes(deps, p.targets[0].name, (await p.image.manifest()).layers);
-  }
   const loaded: string[] = [];
   for (const p of plans) {
     for (const t of p.targets)

@@ -25,7 +25,7 @@ function setup() {
 }
 type Env = ReturnType<typeof setup>;
 
-async function save(s: Env, references: string[], compression: 'none' | 'gzip' = 'none'): Promise<Buffer> {
+async function save(s: Env, references: string[], compression: 'none' | 'gzip' | 'zstd' = 'none'): Promise<Buffer> {
   const plan = await planExport(s.metadata, { references, compression });
   const r = await writeExport(s, plan, { path: 'exports/x/archive', compression });
   const bytes = s.storage.objects.get('exports/x/archive') ?? Buffer.alloc(0);
@@ -126,6 +126,37 @@ describe('save and load (the seed: docker save -o bh.gz ... ; docker load -i bh.
     const r = await load(dst, archive, { repository: 'restored' });
     expect(r.loaded).toEqual([`Loaded image ID: restored@${a.digest}`]);
     expect((await dst.metadata.getManifest(manifestReference('restored', a.digest))).digest).toBe(a.digest);
+  });
+
+  it('saves zstd through the system zstd (28 b5 2f fd, application/zstd), which zstd -d and load read back', async () => {
+    const src = setup();
+    const a = await pushImage(src, 'z', 'v1', [{ base: 'z' }, { app: 'z'.repeat(5000) }]);
+    const plain = await save(src, ['z:v1']);
+    const plan = await planExport(src.metadata, { references: ['z:v1'], compression: 'zstd' });
+    const r = await writeExport(src, plan, { path: 'exports/z/archive', compression: 'zstd' });
+    expect(r.archive).toMatchObject({ compression: 'zstd', mediaType: 'application/zstd' });
+    const zst = src.storage.objects.get('exports/z/archive')!;
+    expect([...zst.subarray(0, 4)]).toEqual([0x28, 0xb5, 0x2f, 0xfd]);
+    expect(r.archive.size).toBe(zst.length);
+    expect(execFileSync('zstd', ['-dc'], { input: zst }).equals(plain)).toBe(true);
+    const dst = setup();
+    const report = await load(dst, zst);
+    expect(report.compression).toBe('zstd');
+    expect(dst.metadata.tagged()).toEqual({ 'z:v1': a.digest });
+  });
+
+  it('a load records the sizes of layers it found already stored (it checks their diff_ids, so it reads them)', async () => {
+    const s = setup();
+    await pushImage(s, 'known', 'v1', [{ a: 'a'.repeat(3000) }, { b: 'b'.repeat(4000) }]);
+    const archive = await save(s, ['known:v1']);
+    // Pushed through the registry API: no size recorded for its layers.
+    expect(s.sizes.map.size).toBe(0);
+    const report = await load(s, archive);
+    expect(report.blobs.existing).toBeGreaterThan(0);
+    const [row] = (await s.images.list({ repository: 'known' })).items;
+    const history = await s.images.history('known:v1');
+    expect(row.uncompressedSize).toBe(history.reduce((n, h) => n + h.Size, 0));
+    expect(row.uncompressedSize).toBeGreaterThan(7000);
   });
 
   it('reads bzip2, xz and zstd archives through the system tools', async () => {
