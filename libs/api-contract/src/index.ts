@@ -4,6 +4,7 @@ export * from './common';
 export * from './images';
 export * from './containers';
 export * from './commits';
+export * from './jobs';
 export * from './users';
 export * from './sessions';
 export * from './upstreams';

@@ -7,6 +7,7 @@ import * as containers from './containers';
 import * as gc from './gc';
 import * as q from './queries';
 import * as images from './images';
+import * as jobs from './jobs';
 import * as upstreams from './upstreams';
 import * as sessions from './sessions';
 import * as users from './users';
@@ -284,8 +285,22 @@ export const apiRoutes = {
     body: commits.BatchRequestSchema,
     response: commits.BatchSubmittedSchema,
   },
+  listJobs: {
+    method: 'GET',
+    path: '/api/v1/jobs',
+    query: jobs.ListJobsQuerySchema,
+    status: 200,
+    summary: "Jobs of every queue, newest first (the caller's own; admins: everyone's)",
+    response: jobs.JobListSchema,
+  },
   job: { method: 'GET', path: '/api/v1/jobs/{id}', status: 200, summary: 'A commit or batch job', response: commits.CommitJobSchema },
-  cancelJob: { method: 'DELETE', path: '/api/v1/jobs/{id}', status: 202, summary: 'Cancel a job', response: commits.JobCancelledSchema },
+  cancelJob: {
+    method: 'DELETE',
+    path: '/api/v1/jobs/{id}',
+    status: 202,
+    summary: 'Cancel a commit or batch job',
+    response: commits.JobCancelledSchema,
+  },
   jobEvents: {
     method: 'GET',
     path: '/api/v1/jobs/{id}/events',
@@ -324,6 +339,12 @@ export const apiRoutes = {
     summary: 'Change a password (admins: disabled, admin)',
     body: users.UpdateUserRequestSchema,
     response: users.UserSchema,
+  },
+  removeUser: {
+    method: 'DELETE',
+    path: '/api/v1/users/{name}',
+    status: 204,
+    summary: 'Remove a user, their sessions and robots (never the last admin, nor yourself)',
   },
   listRobots: { method: 'GET', path: '/api/v1/robots', status: 200, summary: 'Robots you own', response: users.RobotListSchema },
   createRobot: {

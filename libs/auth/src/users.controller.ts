@@ -93,6 +93,26 @@ export class UsersController {
     return viewOf(await this.users.update(name, b));
   }
 
+  /**
+   * Remove an account with what it holds in auth: its sessions and refresh tokens end (as when it
+   * is disabled) and its robots are removed (a new account of the same name must not inherit them).
+   * Never the caller's own account, nor the last enabled admin: 409, so the platform keeps one.
+   */
+  @Delete('users/:name')
+  @HttpCode(204)
+  @Access({ role: 'admin', description: 'not yourself, nor the last enabled admin (409)' })
+  async remove(@Req() req: FastifyRequest, @Param('name') name: string): Promise<void> {
+    const u = await this.users.get(name);
+    if (!u) throw accountNotFound(name);
+    const all = await this.users.list();
+    if (u.admin && !u.disabled && !u.robotScopes && !all.some((x) => x.name !== u.name && x.admin && !x.disabled && !x.robotScopes))
+      throw new RegistryError('CONFLICT', `${u.name} is the last admin: make another user an admin first`, { name: u.name });
+    if (callerOf(req).name === u.name)
+      throw new RegistryError('CONFLICT', `you cannot remove your own account (${u.name}); another admin can`, { name: u.name });
+    for (const robot of all.filter((x) => x.robotScopes && x.owner === u.name)) await this.users.remove(robot.name);
+    await this.users.remove(u.name);
+  }
+
   @Get('robots')
   @Access({ role: 'user', lists: 'robots you own; admins: all' })
   async robots(@Req() req: FastifyRequest): Promise<AnswerOf<'listRobots'>> {

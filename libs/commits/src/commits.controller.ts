@@ -1,14 +1,18 @@
-// /api/v1/commits (docker commit, one at a time or as a batch) and /api/v1/jobs (status, SSE, cancel).
-import { Body, Controller, Delete, Get, HttpCode, Param, Post, Req, Res } from '@nestjs/common';
+// /api/v1/commits (docker commit, one at a time or as a batch) and /api/v1/jobs (the list of every
+// queue's jobs; a commit or batch job's status, SSE and cancel: the other kinds keep their own status
+// routes, which a list row links to).
+import { Body, Controller, Delete, Get, HttpCode, Param, Post, Query, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { AnswerOf } from '@stevedore/api-contract';
+import { ListJobsQuerySchema, type AnswerOf } from '@stevedore/api-contract';
 import { parseBody } from '@stevedore/images';
-import { Access, hiddenIds, ownerFor, type AccessRequest, type RoutePolicy } from '@stevedore/platform';
+import { Access, callerOf, hiddenIds, ownerFor, parseQuery, type AccessRequest, type RoutePolicy } from '@stevedore/platform';
+import { AccessPolicy } from '@stevedore/registry';
 import { BatchSchema, CommitSpecSchema } from './commit-job';
 import { CommitQueues } from './commit-queues';
 import { CommitService, parseTarget } from './commit-service';
 import { TERMINAL_STATES } from '@stevedore/platform';
 import { jobView } from './job-status';
+import { DEFAULT_PAGE, JobList, pageOf } from './job-list';
 
 const push = (repository: string): AccessRequest => ({ type: 'repository', name: repository, actions: ['pull', 'push'] });
 const readJob: RoutePolicy = { role: 'authenticated', resource: { kind: 'commit-job', action: 'read' } };
@@ -18,6 +22,8 @@ export class CommitsController {
   constructor(
     private readonly commits: CommitService,
     private readonly queues: CommitQueues,
+    private readonly jobList: JobList,
+    private readonly policy: AccessPolicy,
   ) {}
 
   /** `{container, reference, author?, message?, changes?, pause?}` -> 202 with the job (200 when it existed). */
@@ -58,6 +64,25 @@ export class CommitsController {
     const owner = ownerFor(req);
     const b = await this.commits.submitBatch(commits, { hidden: hiddenIds(req), ...(owner ? { owner } : {}) });
     return { ...b, links: { self: `/api/v1/jobs/${b.id}`, events: `/api/v1/jobs/${b.id}/events` } };
+  }
+
+  /**
+   * Every queue's jobs, newest first, `?n=&last=` pages, `?state=` and `?kind=` (comma lists) filter.
+   * As Harbor shows an admin every project's jobs, an admin sees everyone's by default (`?owner=`
+   * narrows to one user's); anyone else sees only their own.
+   */
+  @Get('jobs')
+  @Access({ role: 'authenticated', lists: "jobs the caller owns (admins: everyone's, ?owner= narrows)" })
+  async list(@Req() req: FastifyRequest, @Query() query: unknown): Promise<AnswerOf<'listJobs'>> {
+    const q = parseQuery(ListJobsQuerySchema, query);
+    const c = callerOf(req);
+    // Not an admin: only their own; `owner` naming someone else narrows that to nothing.
+    if (!c.admin && (!c.actsFor || (q.owner !== undefined && q.owner !== c.actsFor))) return { items: [] };
+    const owner = c.admin ? q.owner : c.actsFor;
+    const rows = await this.jobList.rows({ state: q.state, kind: q.kind, owner });
+    const shown = [];
+    for (const r of rows) if (await this.policy.sees(req, { owner: r.summary.owner, repositories: r.repositories })) shown.push(r);
+    return pageOf(shown, q.n ? Number(q.n) : DEFAULT_PAGE, q.last);
   }
 
   @Get('jobs/:id')

@@ -10,8 +10,9 @@ import { CommitQueues } from './commit-queues';
 import { CommitService } from './commit-service';
 import { CommitWorkers } from './commit-workers';
 import { CommitsController } from './commits.controller';
+import { JobList } from './job-list';
 
-/** api: /api/v1/containers, /commits and /jobs; workers: the commit worker. */
+/** api: /api/v1/containers, /commits and /jobs (every queue's jobs listed); workers: the commit worker. */
 export interface CommitsModuleOptions extends Pick<ModuleRoles, 'api' | 'workers'> {
   /**
    * The containers module to use (ContainersModule.forRoot here, or .remote() for a split gateway and
@@ -36,7 +37,7 @@ class CommitJobResources implements OnModuleInit {
 export class CommitsModule {
   static forRoot(deps: DynamicModule[], options: CommitsModuleOptions = {}): DynamicModule {
     const providers: Provider[] = [];
-    if (options.api) providers.push(CommitQueues, CommitService, CommitJobResources);
+    if (options.api) providers.push(CommitQueues, CommitService, CommitJobResources, JobList);
     if (options.workers) providers.push(CommitWorkers);
     return {
       module: CommitsModule,

@@ -105,6 +105,8 @@ describe('API contract (all-in-one)', () => {
     const job = await call('commit', '/api/v1/commits', { container: c.id, reference: 'contract/committed:1', message: 'contract' });
     const done = await settle(() => call('job', `/api/v1/jobs/${job.id}`));
     expect(done.state).toBe('completed');
+    const listed = await call('listJobs', '/api/v1/jobs?kind=commit,batch&state=completed&n=5');
+    expect(listed.items.map((i) => i.id)).toContain(job.id);
     const events = await http(s.url, 'GET', `/api/v1/jobs/${job.id}/events`);
     expect(events.status).toBe(200);
     // Each event's data is a job status (or a progress report) the contract accepts.
@@ -148,6 +150,7 @@ describe('API contract (all-in-one)', () => {
     expect(robot.secret.length).toBeGreaterThan(10);
     expect((await call('listRobots', '/api/v1/robots')).robots.map((r) => r.name)).toContain('admin.ci');
     await call('removeRobot', '/api/v1/robots/admin.ci');
+    await call('removeUser', '/api/v1/users/contractuser');
     await call('setVisibility', '/api/v1/repositories/visibility', { repository: 'contract/base', public: true });
 
     await call('createUpstream', '/api/v1/upstreams', { id: 'nowhere', url: 'http://127.0.0.1:9', prefixes: ['nowhere.example/'] });
@@ -200,6 +203,8 @@ describe('API contract (all-in-one)', () => {
       ['GET', '/api/v1/images?n=1e3', 'n'],
       ['GET', '/api/v1/images/inspect', 'ref'],
       ['DELETE', '/api/v1/retention', 'repository'],
+      ['GET', '/api/v1/jobs?state=done', 'state'],
+      ['GET', '/api/v1/jobs?n=1001', 'n'],
     ];
     for (const [method, path, parameter] of bad) {
       const r = await http(s.url, method, path);

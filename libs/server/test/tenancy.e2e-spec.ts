@@ -317,6 +317,28 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
         else expect(children[0].id).toMatch(/^commit-/);
       },
     },
+    'GET /api/v1/jobs': {
+      request: () => ({ path: '/api/v1/jobs?n=1000' }),
+      want: { anonymous: 401, bob: 200, alice: 200, robot: 200, robotWithout: 200, admin: 200 },
+      check: (who, a) => {
+        if (a.status !== 200) return;
+        const rows = a.json().items as Array<{ id: string; kind: string; owner?: string }>;
+        const has = (kind: string, id: string) => rows.some((r) => r.kind === kind && r.id === id);
+        // alice's commit: she, her robot with pull on alice/*, and admins see it; her other robot does not.
+        expect(has('commit', fx.job)).toBe(who === 'alice' || who === 'robot' || who === 'admin');
+        expect(has('export', fx.exportId)).toBe(who === 'alice' || who === 'robot' || who === 'admin');
+        // The admin's import, the GC run and the replication have no other owner: admins only.
+        for (const [kind, id] of [
+          ['import', fx.importId],
+          ['gc', fx.gcRun],
+          ['replicate', fx.replication],
+        ])
+          expect({ kind, shown: has(kind, id) }).toEqual({ kind, shown: who === 'admin' });
+        // Anyone else sees only their own (a robot: its owner's).
+        const self = who === 'bob' ? 'bob' : 'alice';
+        if (who !== 'admin') expect(rows.filter((r) => r.owner !== self).map((r) => `${r.kind}/${r.id} of ${r.owner}`)).toEqual([]);
+      },
+    },
     'GET /api/v1/jobs/{id}': { request: () => ({ path: `/api/v1/jobs/${fx.job}` }), want: owned(200) },
     'DELETE /api/v1/jobs/{id}': { request: () => ({ method: 'DELETE', path: `/api/v1/jobs/${fx.job}` }), want: owned(409) },
     'GET /api/v1/jobs/{id}/events': {
@@ -453,6 +475,14 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     'DELETE /api/v1/session': {
       request: () => ({ method: 'DELETE', path: '/api/v1/session' }),
       want: { anonymous: 204, bob: 204, alice: 204, robot: 204, robotWithout: 204, admin: 204 },
+    },
+    'DELETE /api/v1/users/{name}': {
+      request: async () => {
+        const name = unique('doomed');
+        await ok('admin', { method: 'POST', path: '/api/v1/users', json: { name, password: 'password-123' } }, 201);
+        return { method: 'DELETE', path: `/api/v1/users/${name}` };
+      },
+      want: adminOnly(204),
     },
     'GET /api/v1/users/{name}': {
       request: () => ({ path: '/api/v1/users/alice' }),
