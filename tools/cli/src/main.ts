@@ -6,6 +6,7 @@ import { registerAuth } from './commands/auth';
 import { registerCommit } from './commands/commit';
 import { registerContainers } from './commands/containers';
 import { registerImages } from './commands/images';
+import { registerJobs } from './commands/jobs';
 import { registerManagementForms } from './commands/management';
 import { registerRegistry } from './commands/registry';
 import { Context, type Io } from './context';
@@ -33,6 +34,7 @@ export function buildProgram(io: Io): { program: Command; context: () => Context
   registerContainers(program, ctx);
   registerCommit(program, ctx);
   registerRegistry(program, ctx);
+  registerJobs(program, ctx);
   registerManagementForms(program);
   // Every subcommand reports errors through the same path and exits rather than printing twice.
   const walk = (c: Command) => {

@@ -1,4 +1,5 @@
-// `commit` (one container, or many with --batch) as a job on the server, and `jobs wait`.
+// `commit` (one container, or many with --batch) as a job on the server (`jobs` waits for, lists and
+// cancels jobs: commands/jobs.ts).
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { z } from 'zod';
@@ -7,7 +8,7 @@ import type { CommitSpec } from '../api-client';
 import { collectChange, parseLocalRef } from '../args';
 import type { Context } from '../context';
 import { CliError } from '../errors';
-import { jobError, waitForJob } from '../jobs';
+import { waitForJob } from '../jobs';
 import { createProgress } from '../output';
 
 const BatchEntry = z.object({
@@ -89,7 +90,7 @@ export function imageIdOf(result: CommitJob['result']): string | undefined {
 }
 
 /** One line per commit of a finished batch: the reference and its image digest, or its error. */
-function printBatch(c: Context, final: CommitJob): void {
+export function printBatch(c: Context, final: CommitJob): void {
   const items = final.result && 'items' in final.result ? final.result.items : [];
   let failed = 0;
   for (const item of items) {
@@ -153,29 +154,4 @@ export function registerCommit(program: Command, ctx: () => Context): void {
         c.print(imageIdOf(final.result) ?? '');
       },
     );
-
-  // No `jobs ls`: the server has no route that lists jobs (the API contract names none).
-  const jobs = program.command('jobs').description('Server-side jobs (commits and batches)');
-  jobs
-    .command('wait')
-    .description('Wait for a job, then print its result (the image ID of a commit)')
-    .argument('<id>', 'job ID')
-    .option('-q, --quiet', 'no progress')
-    .option('--json', 'print the whole final status as JSON')
-    .addHelpText('after', '\nExample:\n  $ stevedore jobs wait $(stevedore commit -d bh app:v1)')
-    .action(async (id: string, o: { quiet?: boolean; json?: boolean }) => {
-      const c = ctx();
-      let final: CommitJob;
-      try {
-        final = await waitCommit(c, id, !!o.quiet, `job ${id}`);
-      } catch (e) {
-        if (o.json && e instanceof CliError && e.code !== 'NOT_FOUND') c.print(JSON.stringify(await c.api.job(id), null, 2));
-        throw e;
-      }
-      if (o.json) return c.print(JSON.stringify(final, null, 2));
-      if (final.kind === 'batch') return printBatch(c, final);
-      const id2 = imageIdOf(final.result);
-      if (id2) c.print(id2);
-      else if (final.state !== 'completed') throw jobError(final, `job ${id}`);
-    });
 }
