@@ -1,6 +1,7 @@
 // The `stevedore` command: Docker's verbs against a Stevedore platform.
 import { Command, CommanderError } from 'commander';
 import { normalizeBooleanFlags } from './args';
+import { registerAdmin } from './commands/admin';
 import { registerArchive } from './commands/archive';
 import { registerAuth } from './commands/auth';
 import { registerCommit } from './commands/commit';
@@ -35,6 +36,7 @@ export function buildProgram(io: Io): { program: Command; context: () => Context
   registerCommit(program, ctx);
   registerRegistry(program, ctx);
   registerJobs(program, ctx);
+  registerAdmin(program, ctx);
   registerManagementForms(program);
   // Every subcommand reports errors through the same path and exits rather than printing twice.
   const walk = (c: Command) => {
