@@ -1,3 +1,4 @@
+import { formatError } from '../errors';
 import { pushTarget } from './registry';
 
 const upstreams = [
@@ -33,5 +34,15 @@ describe('push destinations', () => {
 
   it('without any upstream it says what to do', () => {
     expect(() => pushTarget({ name: 'a', tag: 't' }, undefined, [])).toThrow(/no upstream registry is configured/);
+    const thrown = (() => {
+      try {
+        pushTarget({ name: 'a', tag: 't' }, undefined, []);
+      } catch (e) {
+        return e;
+      }
+      return undefined;
+    })();
+    // The one line printed names the verb that fixes it.
+    expect(formatError(thrown)).toMatch(/; an admin adds one with: stevedore upstream add <url> --id ID --default/);
   });
 });

@@ -72,7 +72,9 @@ export function pushTarget(
   throw new CliError(
     `no upstream registry is configured for ${source.name}`,
     'NOT_FOUND',
-    'give a destination: stevedore push NAME:TAG UPSTREAM/NAME:TAG',
+    upstreams.length
+      ? 'give a destination (stevedore push NAME:TAG UPSTREAM/NAME:TAG), or make one the default: stevedore upstream add <url> --id ID --default'
+      : 'an admin adds one with: stevedore upstream add <url> --id ID --default (or --prefix PATH), then push NAME:TAG ID/NAME:TAG',
   );
 }
 
