@@ -52,5 +52,9 @@ describe('the job list', () => {
     expect(second.items.map((i) => i.id)).toEqual(['b', '1']);
     const third = pageOf(rows, 2, second.next);
     expect(third).toEqual({ items: [rows[4].summary] });
+    // Ids of repeatable jobs carry colons; the cursor takes them.
+    const scheduled = [row('repeat:gc-scheduled:1', 500, 'gc'), row('repeat:gc-scheduled:2', 500, 'gc'), ...rows];
+    const page = pageOf(scheduled, 1);
+    expect(pageOf(scheduled, 1, page.next).items.map((i) => i.id)).toEqual(['repeat:gc-scheduled:2']);
   });
 });

@@ -149,7 +149,8 @@ export function compareRows(
 }
 
 function parseCursor(last: string): { timestamp: number; queue: string; id: string } | undefined {
-  const m = /^(\d{1,16})~([a-z]+)~([A-Za-z0-9-]{1,80})$/.exec(last);
+  // Any id: a repeatable job's (the GC schedule's next run) is `repeat:<scheduler>:<millis>`.
+  const m = /^(\d{1,16})~([a-z]+)~(.{1,180})$/.exec(last);
   return m ? { timestamp: Number(m[1]), queue: m[2], id: m[3] } : undefined;
 }
 
