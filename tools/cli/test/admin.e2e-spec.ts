@@ -288,6 +288,25 @@ describe('jobs', () => {
     refused(await as('alice', ['jobs', 'cancel', exportJob]), 'UNSUPPORTED', /export job: only commit and batch jobs/);
     refused(await as('alice', ['jobs', 'cancel', adminJob]), 'NOT_FOUND', /not found/);
   });
+  it('ls without -a shows a job not finished yet: a push to an upstream that refuses connections retries', async () => {
+    ok(await as('admin', ['upstream', 'add', 'http://127.0.0.1:9', '--id', 'dead']));
+    const id = ok(await as('admin', ['push', '-d', 'team/app:v1', 'dead/team/app:v1'])).stdout.trim();
+    // Five attempts, 2 s apart and doubling: unfinished for about half a minute.
+    const rows = ok(
+      await as('admin', ['jobs', 'ls', '--filter', 'kind=replicate', '--format', '{{.ID}} {{.Kind}} {{.State}} | {{.Description}}']),
+    )
+      .stdout.trim()
+      .split('\n');
+    expect(rows).toEqual([
+      expect.stringMatching(new RegExp(`^${id} replicate (active|waiting|delayed) \\| push team/app:v1 -> dead/team/app:v1$`)),
+    ]);
+    // A replication has no owner but the admins.
+    expect(ok(await as('alice', ['jobs', 'ls', '-a', '-q', '--filter', 'kind=replicate'])).stdout).toBe('');
+    const [status] = JSON.parse(ok(await as('admin', ['jobs', 'inspect', id])).stdout);
+    expect(status).toMatchObject({ id, kind: 'replicate', data: { target: { upstream: 'dead', name: 'team/app' } } });
+    refused(await as('admin', ['jobs', 'cancel', id]), 'UNSUPPORTED', /replicate job: only commit and batch jobs/);
+    ok(await as('admin', ['upstream', 'rm', 'dead']));
+  });
 });
 
 describe('user rm', () => {
