@@ -80,8 +80,15 @@ export class CommitsController {
     if (!c.admin && (!c.actsFor || (q.owner !== undefined && q.owner !== c.actsFor))) return { items: [] };
     const owner = c.admin ? q.owner : c.actsFor;
     const rows = await this.jobList.rows({ state: q.state, kind: q.kind, owner });
+    // A robot's or token's view asks for pull on each job's repositories: once per set of them.
+    const seen = new Map<string, boolean>();
     const shown = [];
-    for (const r of rows) if (await this.policy.sees(req, { owner: r.summary.owner, repositories: r.repositories })) shown.push(r);
+    for (const r of rows) {
+      const key = `${r.summary.owner ?? ''}\0${r.repositories.join('\0')}`;
+      let sees = seen.get(key);
+      if (sees === undefined) seen.set(key, (sees = await this.policy.sees(req, { owner: r.summary.owner, repositories: r.repositories })));
+      if (sees) shown.push(r);
+    }
     return pageOf(shown, q.n ? Number(q.n) : DEFAULT_PAGE, q.last);
   }
 
