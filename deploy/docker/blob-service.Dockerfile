@@ -8,7 +8,9 @@
 FROM node:20-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --ignore-scripts: the root postinstall builds the web UI and the CLI bundle from sources this stage
+# does not have (and an install without dev dependencies has no Vite or esbuild to build them with).
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
 # runtime: sources of the libs and of this app only, owned by root and read-only to the process.
 FROM node:20-slim AS runtime

@@ -81,6 +81,8 @@ describe.each(Object.keys(APPS))('%s.Dockerfile', (app) => {
       'npm ci',
     );
     expect(npmCi.args).toMatch(/--omit=dev\b/);
+    // The root postinstall needs sources the deps stage does not copy.
+    expect(npmCi.args).toMatch(/--ignore-scripts\b/);
     // The runtime stage takes node_modules from the deps stage and installs nothing itself.
     expect(runtime.some((i) => i.op === 'COPY' && /--from=deps\b/.test(i.args) && /node_modules/.test(i.args))).toBe(true);
     expect(runtime.filter((i) => i.op === 'RUN' && /\bnpm\b/.test(i.args))).toEqual([]);
