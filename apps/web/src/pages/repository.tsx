@@ -1,6 +1,7 @@
 // One repository: its tags with digest, platforms, size and creation time, and how to pull it.
 import { useLocation } from 'react-router';
-import { Link } from 'react-aria-components';
+import { useState } from 'react';
+import { Button, Link } from 'react-aria-components';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
@@ -67,12 +68,44 @@ export function RepositoryPage() {
             </tbody>
           </table>
           <h2>Pull</h2>
-          <pre className="command">
-            <code>docker pull {`${location.host}/${name}:${tags.value[0].tag}`}</code>
-          </pre>
+          <PullCommands reference={`${location.host}/${name}:${tags.value[0].tag}`} />
         </>
       ) : null}
       {tags.state === 'loading' ? <p role="status">Loading…</p> : null}
     </>
+  );
+}
+
+/** The commands that pull `reference` with each client people use, each with a copy button. */
+export function pullCommands(reference: string): { client: string; command: string }[] {
+  return [
+    { client: 'docker', command: `docker pull ${reference}` },
+    { client: 'podman', command: `podman pull ${reference}` },
+    { client: 'skopeo', command: `skopeo copy docker://${reference} oci:${reference.split('/').pop()!.replace(':', '_')}` },
+    { client: 'stevedore', command: `stevedore pull ${reference}` },
+  ];
+}
+
+function PullCommands({ reference }: { reference: string }) {
+  const [copied, setCopied] = useState<string | undefined>();
+  return (
+    <ul className="commands">
+      {pullCommands(reference).map(({ client, command }) => (
+        <li key={client}>
+          <pre className="command">
+            <code>{command}</code>
+          </pre>
+          <Button
+            className="button secondary"
+            aria-label={`Copy the ${client} command`}
+            onPress={() => {
+              void navigator.clipboard?.writeText(command).then(() => setCopied(client));
+            }}
+          >
+            {copied === client ? 'Copied' : 'Copy'}
+          </Button>
+        </li>
+      ))}
+    </ul>
   );
 }
