@@ -80,6 +80,33 @@ describe('diff / apply / squash', () => {
     );
   });
 
+  it('origin names the layer whose entry the view shows, and only lower layers that have the path as shadowed', () => {
+    fc.assert(
+      fc.property(fc.array(layerArb, { minLength: 1, maxLength: 4 }), (layers) => {
+        const view = new MergedView(layers);
+        const paths = new Set(layers.flatMap((l) => l.entries.map((e) => e.path)));
+        for (const p of paths) {
+          const shown = view.lookup(p);
+          const o = view.origin(p);
+          const at = (i: number) => layers[i].entries.find((e) => e.path === p);
+          if (o.layer !== undefined) {
+            expect(shown).toBeDefined();
+            expect(at(o.layer)?.type).toBe(shown!.type);
+            if (shown!.type !== 'directory') expect(at(o.layer)).toMatchObject({ mode: shown!.mode, size: shown!.size });
+            expect(o.hiddenBy).toBeUndefined();
+          } else if (shown === undefined) {
+            expect(o.hiddenBy).toBeDefined();
+          }
+          for (const j of o.shadows) {
+            if (o.layer !== undefined) expect(j).toBeLessThan(o.layer);
+            expect(at(j)?.type).not.toBe('whiteout');
+          }
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+
   it('squash gives the same merged view as the stack, over any base', () => {
     fc.assert(
       fc.property(treeArb, fc.array(layerArb, { maxLength: 4 }), (base, layers) => {

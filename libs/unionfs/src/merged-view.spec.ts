@@ -24,6 +24,19 @@ describe('MergedView', () => {
     expect(view.depth).toBe(2);
   });
 
+  it('names the layer a path comes from and the layers it shadows, or the layer that hides it', () => {
+    const view = new MergedView([
+      base,
+      layerOf([f('etc/passwd', { mode: 0o644 }), wh('var')]),
+      layerOf([f('etc/passwd', { mode: 0o640 })]),
+    ]);
+    expect(view.origin('etc/passwd')).toEqual({ layer: 2, shadows: [0, 1], hiddenBy: undefined });
+    expect(view.origin('etc/hosts')).toEqual({ layer: 0, shadows: [], hiddenBy: undefined });
+    expect(view.origin('var')).toEqual({ layer: undefined, shadows: [0], hiddenBy: 1 });
+    expect(view.origin('var/lib/db')).toEqual({ layer: undefined, shadows: [0], hiddenBy: 1 });
+    expect(view.origin('nothing')).toEqual({ layer: undefined, shadows: [], hiddenBy: undefined });
+  });
+
   it('hides whited-out paths and everything under them', () => {
     const view = new MergedView([base, layerOf([wh('etc/hosts'), wh('var')])]);
     expect(view.lookup('etc/hosts')).toBeUndefined();

@@ -15,6 +15,13 @@ function visible(e: Entry): Entry {
   return rest;
 }
 
+/** Where a path of a merged view comes from (MergedView.origin). */
+export interface PathOrigin {
+  layer: number | undefined;
+  shadows: number[];
+  hiddenBy: number | undefined;
+}
+
 export class MergedView implements FsView {
   private readonly indexes: Array<LayerIndex | undefined>;
 
@@ -68,6 +75,46 @@ export class MergedView implements FsView {
       if (cut.hidden || cut.opaque) return implicit;
     }
     return implicit;
+  }
+
+  /**
+   * Where `path` comes from: the layer whose entry the view shows (undefined when the path is not
+   * there, or is a directory only implied by children), the lower layers that also have it and are
+   * shadowed, and the layer that hides it when one does (a whiteout, or an opaque or non-directory
+   * ancestor). Layer numbers are indexes into the stack, bottom first.
+   */
+  origin(path: string): PathOrigin {
+    const shadows: number[] = [];
+    let layer: number | undefined;
+    let hiddenBy: number | undefined;
+    let decided = false;
+    for (let i = this.sources.length - 1; i >= 0; i--) {
+      const ix = this.layer(i);
+      const e = path === '' ? undefined : ix.get(path);
+      if (decided) {
+        if (e && e.type !== 'whiteout') shadows.push(i);
+        continue;
+      }
+      if (e) {
+        decided = true;
+        if (e.type === 'whiteout') hiddenBy = i;
+        else layer = i;
+        continue;
+      }
+      const cut = this.ancestorCuts(ix, path);
+      if (cut.hidden || cut.opaque) {
+        decided = true;
+        // An opaque ancestor keeps its layer's own children: only lower layers are cut.
+        hiddenBy = i;
+      }
+    }
+    // What the view shows decides: a directory an upper layer only implies (by children) shadows a
+    // lower layer's entry of another type and has no layer of its own.
+    if (layer !== undefined && this.lookup(path)?.type !== this.layer(layer).get(path)?.type) {
+      shadows.unshift(layer);
+      layer = undefined;
+    }
+    return { layer, shadows: shadows.sort((a, b) => a - b), hiddenBy };
   }
 
   list(dir: string): Entry[] {
