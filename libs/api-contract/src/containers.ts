@@ -85,3 +85,16 @@ export const DirListingSchema = z.object({ entries: z.array(EntrySchema) });
 export const FileOpResultSchema = z.object({ entry: EntrySchema.optional() });
 export const ArchiveUploadResultSchema = z.object({ entries: z.number() });
 export const DiffSchema = z.object({ changes: z.array(ChangeSchema) });
+
+/** An entry of an image's union filesystem: which layer (index into `layers`, bottom first) the view shows it from, and the lower layers it shadows. */
+export const BrowsedEntrySchema = EntrySchema.extend({ layer: z.number().nullable(), shadows: z.array(z.number()) });
+export type BrowsedEntry = z.infer<typeof BrowsedEntrySchema>;
+export const ImageBrowseSchema = z.object({
+  repository: z.string(),
+  manifestDigest: DigestSchema,
+  layers: z.array(DigestSchema),
+  entry: BrowsedEntrySchema,
+  children: z.array(BrowsedEntrySchema),
+});
+export type ImageBrowse = z.infer<typeof ImageBrowseSchema>;
+export const ImageBrowseQuerySchema = z.object({ ref: z.string().min(1).max(600), path: z.string().max(4096).optional() });

@@ -96,6 +96,14 @@ export const apiRoutes = {
     summary: 'Repositories the caller may pull: search, sort by name, last push or pulls, pages',
     response: images.RepositoryListSchema,
   },
+  browseImage: {
+    method: 'GET',
+    path: '/api/v1/images/fs',
+    query: containers.ImageBrowseQuerySchema,
+    status: 200,
+    summary: "A path of an image's union filesystem: the entry, its children, and the layer each comes from",
+    response: containers.ImageBrowseSchema,
+  },
   tagHistory: {
     method: 'GET',
     path: '/api/v1/images/tag-history',

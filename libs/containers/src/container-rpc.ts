@@ -52,6 +52,7 @@ const entry: z.ZodType<Entry> = z.object({
   xattrs: z.record(z.string(), z.string()).optional(),
   opaque: z.boolean().optional(),
 });
+const browsed = z.intersection(entry, z.object({ layer: count.nullable(), shadows: z.array(count) }));
 const change: z.ZodType<Change> = z.object({ path: z.string(), kind: z.enum(['A', 'C', 'D']) });
 const image = z.object({
   reference: z.string(),
@@ -101,6 +102,16 @@ export const CONTAINER_RPC: RpcTable<ContainerService> = {
   stat: { args: z.tuple([id, path]), result: entry },
   readFile: { args: z.tuple([id, path]), streamResult: 'stream', result: z.object({ entry }) },
   listDir: { args: z.tuple([id, path]), result: z.array(entry) },
+  browseImage: {
+    args: z.tuple([z.string().min(1).max(600), z.string().max(4096)]),
+    result: z.object({
+      repository: z.string(),
+      manifestDigest: digest,
+      layers: z.array(digest),
+      entry: browsed,
+      children: z.array(browsed),
+    }),
+  },
   diff: { args: z.tuple([id]), result: z.array(change) },
   pause: { args: z.tuple([id]), result: view },
   unpause: { args: z.tuple([id]), result: view },

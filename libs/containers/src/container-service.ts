@@ -3,6 +3,19 @@ import type { Readable } from 'node:stream';
 import type { Digest } from '@stevedore/oci';
 import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptions, TarMode } from './container';
 
+/** An entry of an image's union filesystem and where it comes from (MergedView.origin). */
+export type BrowsedEntry = Entry & { layer: number | null; shadows: number[] };
+
+export interface ImageBrowse {
+  repository: string;
+  manifestDigest: Digest;
+  /** The image's layers, bottom first: `layer` and `shadows` index into it. */
+  layers: Digest[];
+  entry: BrowsedEntry;
+  /** A directory's children as the merged view lists them (none for other types). */
+  children: BrowsedEntry[];
+}
+
 export interface CreateContainerOptions {
   image: string;
   name?: string;
@@ -53,6 +66,9 @@ export interface ContainerService extends ContainerGcService {
   readFile(id: string, path: string): Promise<{ entry: Entry; stream: Readable }>;
   listDir(id: string, path: string): Promise<Entry[]>;
   diff(id: string): Promise<Change[]>;
+
+  /** A path of an image's merged filesystem, with where it and each child comes from (the image's layers, bottom first). */
+  browseImage(reference: string, path: string): Promise<ImageBrowse>;
 
   pause(id: string): Promise<ContainerView>;
   unpause(id: string): Promise<ContainerView>;

@@ -11,7 +11,7 @@ import type { ImageService } from '@stevedore/images';
 import { RegistryError, parseManifest, type Digest, type ImageManifest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, diff, readLayer, type Entry } from '@stevedore/unionfs';
+import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, cleanPath, diff, readLayer, type Entry } from '@stevedore/unionfs';
 import { applyLayer } from './apply-layer';
 import { StorageContentStore } from './content-store';
 import { CONTENT_GUARD_FAMILY, ContainerPaths, containerKeys } from './container-layout';
@@ -34,6 +34,8 @@ import type {
   ContainerService,
   CreateContainerOptions,
   UploadOptions,
+  BrowsedEntry,
+  ImageBrowse,
 } from './container-service';
 import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
@@ -320,6 +322,26 @@ export class ContainerStore implements ContainerService {
     const dir = await mapErrors(() => rw.stat(path));
     if (dir.type !== 'directory') throw new RegistryError('INVALID_REQUEST', `/${dir.path} is not a directory`);
     return rw.list(path);
+  }
+
+  async browseImage(reference: string, path: string): Promise<ImageBrowse> {
+    const clean = cleanPath(path);
+    if (clean === undefined) throw new RegistryError('INVALID_REQUEST', `path ${path.slice(0, 200)} climbs out of the root`);
+    const image = await this.resolveImage(reference);
+    const view = await this.lower.view(image);
+    const entry = view.lookup(clean);
+    if (!entry) throw new RegistryError('NOT_FOUND', `no such file or directory in ${reference}: /${clean}`, { path: `/${clean}` });
+    const browsed = (e: Entry): BrowsedEntry => {
+      const o = view.origin(e.path);
+      return { ...e, layer: o.layer ?? null, shadows: o.shadows };
+    };
+    return {
+      repository: image.repository,
+      manifestDigest: image.manifestDigest,
+      layers: image.layers,
+      entry: browsed(entry),
+      children: entry.type === 'directory' ? view.list(clean).map(browsed) : [],
+    };
   }
 
   async diff(id: string): Promise<Change[]> {

@@ -16,6 +16,7 @@ import { RegistryError } from '@stevedore/oci';
 import { containerNotFound } from './errors';
 import type { ContainerService as Containers } from './container-service';
 import { ContainersController } from './containers.controller';
+import { ImageFsController } from './image-fs.controller';
 import { ContainersRpcController, containerServiceClient } from './container-rpc';
 
 /** api: /api/v1/containers; serveInternal: the containers service for split targets. */
@@ -63,7 +64,10 @@ export class ContainersModule {
           ),
       },
     ];
-    const controllers = [...(options.api ? [ContainersController] : []), ...(options.serveInternal ? [ContainersRpcController] : [])];
+    const controllers = [
+      ...(options.api ? [ContainersController, ImageFsController] : []),
+      ...(options.serveInternal ? [ContainersRpcController] : []),
+    ];
     return { module: ContainersModule, imports: deps, controllers, providers, exports: [CONTAINER_SERVICE] };
   }
 
@@ -71,7 +75,7 @@ export class ContainersModule {
   static remote(options: { api?: boolean } = {}): DynamicModule {
     return {
       module: ContainersModule,
-      controllers: options.api ? [ContainersController] : [],
+      controllers: options.api ? [ContainersController, ImageFsController] : [],
       providers: [
         ContainerResources,
         {

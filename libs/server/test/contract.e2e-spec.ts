@@ -74,6 +74,9 @@ describe('API contract (all-in-one)', () => {
     expect((await call('listRepositories', '/api/v1/repositories?q=contract&sort=pushed')).items.map((r) => r.name)).toContain(
       'contract/base',
     );
+    expect((await call('browseImage', '/api/v1/images/fs?ref=contract/base:1&path=/etc')).children.map((e) => e.path)).toContain(
+      'etc/motd',
+    );
     const history = await call('tagHistory', '/api/v1/images/tag-history?ref=contract/base:2');
     expect(history.current).toBeNull();
     await call('restoreTag', '/api/v1/images/tag-history/restore', { ref: 'contract/base:2', digest: history.entries[0].digest });

@@ -393,6 +393,18 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       request: () => ({ path: '/api/v1/images/history?ref=alice/app:v1' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
     },
+    'GET /api/v1/image-ids/{id}': {
+      request: async () => {
+        const image = await ok('admin', { path: '/api/v1/images/inspect?ref=alice/app:v1' }, 200);
+        return { path: `/api/v1/image-ids/${(image as { Id: string }).Id.slice(7, 19)}` };
+      },
+      // An image the caller may pull nowhere is no image to it: the same 404 as a missing one.
+      want: { anonymous: 404, bob: 404, alice: 200, robot: 200, robotWithout: 404, admin: 200 },
+    },
+    'GET /api/v1/images/fs': {
+      request: () => ({ path: '/api/v1/images/fs?ref=alice/app:v1&path=/' }),
+      want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
+    },
     'GET /api/v1/images/tag-history': {
       request: () => ({ path: '/api/v1/images/tag-history?ref=alice/app:v1' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },

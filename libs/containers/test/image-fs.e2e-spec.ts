@@ -1,0 +1,89 @@
+// An image's union filesystem through GET /api/v1/images/fs against a real Stevedore: the merged view
+// of a two-layer image where the upper layer replaces a file and deletes another (a whiteout), with
+// the layer each entry comes from and the layers it shadows.
+import { gzipSync } from 'node:zlib';
+import tar from 'tar-stream';
+import { startStevedore, http, pushBlob, sha256, type StevedoreUnderTest, type UncheckedJson } from '@stevedore/testing';
+
+jest.setTimeout(120_000);
+
+let sut: StevedoreUnderTest;
+beforeAll(async () => {
+  sut = await startStevedore({ wiring: 'all' });
+});
+afterAll(async () => {
+  await sut?.stop();
+});
+
+async function layer(files: Record<string, string | null>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, body] of Object.entries(files)) {
+    if (name.endsWith('/')) pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
+    else if (body === null) {
+      const slash = name.lastIndexOf('/');
+      pack.entry({ name: `${name.slice(0, slash + 1)}.wh.${name.slice(slash + 1)}`, mode: 0o644, mtime: new Date(0) }, '');
+    } else pack.entry({ name, mode: 0o644, mtime: new Date(0) }, body);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+async function pushTwoLayers(name: string, tag: string): Promise<string[]> {
+  const tars = [
+    await layer({ 'etc/': '', 'etc/motd': 'base motd\n', 'etc/hosts': '127.0.0.1 localhost\n', 'bin/': '', 'bin/sh': 'sh' }),
+    await layer({ 'etc/': '', 'etc/motd': 'new motd, longer\n', 'etc/hosts': null, 'srv/': '', 'srv/app': 'app' }),
+  ];
+  const descs = [];
+  for (const t of tars) {
+    const gz = gzipSync(t);
+    descs.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: await pushBlob(sut.url, name, gz), size: gz.length });
+  }
+  const config = Buffer.from(
+    JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: tars.map(sha256) } }),
+  );
+  const c = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await pushBlob(sut.url, name, config), size: config.length };
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: c, layers: descs });
+  const put = await http(sut.url, 'PUT', `/v2/${name}/manifests/${tag}`, manifest, {
+    'content-type': 'application/vnd.oci.image.manifest.v1+json',
+  });
+  expect(put.status).toBe(201);
+  return descs.map((d) => d.digest);
+}
+
+const browse = async (ref: string, path?: string) =>
+  http(sut.url, 'GET', `/api/v1/images/fs?ref=${encodeURIComponent(ref)}${path === undefined ? '' : `&path=${encodeURIComponent(path)}`}`);
+
+describe('GET /api/v1/images/fs', () => {
+  it('shows the merged view with the layer each entry comes from and what it shadows', async () => {
+    const layers = await pushTwoLayers('fs/app', 'v1');
+    const root = await browse('fs/app:v1');
+    expect(root.status).toBe(200);
+    const r = root.json();
+    expect(r.layers).toEqual(layers);
+    expect(r.entry).toMatchObject({ path: '', type: 'directory' });
+    expect(r.children.map((e: UncheckedJson) => [e.path, e.type])).toEqual([
+      ['bin', 'directory'],
+      ['etc', 'directory'],
+      ['srv', 'directory'],
+    ]);
+    const etc = (await browse('fs/app:v1', '/etc')).json();
+    expect(etc.entry).toMatchObject({ path: 'etc', layer: 1, shadows: [0] });
+    // hosts is whited out by layer 1: not listed; motd comes from layer 1 and shadows layer 0's.
+    expect(etc.children.map((e: UncheckedJson) => [e.path, e.layer, e.shadows, e.size])).toEqual([['etc/motd', 1, [0], 17]]);
+    const motd = (await browse('fs/app:v1', 'etc/motd')).json();
+    expect(motd.entry).toMatchObject({ type: 'file', layer: 1, shadows: [0] });
+    expect(motd.children).toEqual([]);
+    expect((await browse('fs/app:v1', '/bin/sh')).json().entry).toMatchObject({ layer: 0, shadows: [] });
+  });
+
+  it('answers a missing path 404, a path that climbs out 400, and a missing image 404', async () => {
+    await pushTwoLayers('fs/refuse', 'v1');
+    const hosts = await browse('fs/refuse:v1', '/etc/hosts');
+    expect(hosts.status).toBe(404);
+    expect(hosts.json().errors[0]).toMatchObject({ code: 'NOT_FOUND', message: 'no such file or directory in fs/refuse:v1: /etc/hosts' });
+    expect((await browse('fs/refuse:v1', '../../etc')).status).toBe(400);
+    expect((await browse('fs/refuse:nosuch')).status).toBe(404);
+  });
+});
