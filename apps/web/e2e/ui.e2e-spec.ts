@@ -187,6 +187,49 @@ describe('web UI in chromium', () => {
     expect(replay.status).toBe(401);
   });
 
+  it("browses an image's union filesystem to a file a later layer replaced, and names that layer", async () => {
+    // v2: the seed's flow on the server: a container of v1, index.html rewritten, committed.
+    const auth = basic('alice', passwords.alice);
+    const created = await api('POST', '/api/v1/containers', auth, JSON.stringify({ image: 'alice/busybox:v1' }));
+    expect(created.status).toBe(201);
+    const id = ((await created.json()) as { id: string }).id;
+    const put = await api(
+      'PUT',
+      `/api/v1/containers/${id}/files?path=/home/html/index.html&mode=0644`,
+      auth,
+      '<h1>v2</h1>\n',
+      'application/octet-stream',
+    );
+    expect(put.status).toBeLessThan(300);
+    const commit = await api('POST', '/api/v1/commits', auth, JSON.stringify({ container: id, reference: 'alice/busybox:v2' }));
+    const job = ((await commit.json()) as { id: string }).id;
+    for (let i = 0; ; i++) {
+      const st = (await (await api('GET', `/api/v1/jobs/${job}`, auth)).json()) as { state: string };
+      if (st.state === 'completed') break;
+      if (st.state === 'failed' || i > 100) throw new Error(`commit ${st.state}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+
+    await signIn('alice');
+    await page.goto(`${s.url}/image/alice/busybox:v2`);
+    await page.getByRole('link', { name: 'Browse the files' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Files of alice/busybox:v2' }).waitFor();
+    await page.getByRole('link', { name: 'home', exact: true }).click();
+    await page.getByRole('link', { name: 'html', exact: true }).click();
+    const row = page.getByRole('table', { name: 'Entries of /home/html' }).locator('tbody tr', { hasText: 'index.html' });
+    await row.waitFor();
+    expect(await row.locator('td').allTextContents()).toEqual(['index.html', 'file', '12 B', '0644', 'layer 2', 'layer 1']);
+    await shot('files');
+    await accessible('files');
+    await page.getByRole('link', { name: 'index.html' }).click();
+    await page.getByText('A file from layer 2, shadowing layer 1.').waitFor();
+    // bin/httpd is only in the imported layer.
+    await page.goto(`${s.url}/files/alice/busybox:v2?path=%2Fbin`);
+    const httpd = page.getByRole('table', { name: 'Entries of /bin' }).locator('tbody tr', { hasText: 'httpd' });
+    await httpd.waitFor();
+    expect((await httpd.locator('td').allTextContents()).slice(4)).toEqual(['layer 1', '—']);
+  });
+
   it("a second user does not see the first user's private repository", async () => {
     await signIn('bob');
     await page.getByRole('link', { name: 'bob/tools' }).waitFor();

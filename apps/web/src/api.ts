@@ -9,6 +9,7 @@ import {
   type AnswerOf,
   type ApiRoute,
   type HistoryEntry,
+  type ImageBrowse,
   type ImageSummary,
   type InspectAnswer,
   type RouteName,
@@ -122,6 +123,11 @@ export class Api {
       last = page.next;
     } while (last);
     return out;
+  }
+
+  /** A path of an image's union filesystem, with the layer each entry comes from. */
+  async files(reference: string, path: string): Promise<ImageBrowse> {
+    return this.call('browseImage', { query: { ref: reference, path } });
   }
 
   /** Where a tag has pointed, newest first. */

@@ -10,6 +10,7 @@ import { RepositoriesPage } from './pages/repositories';
 import { RepositoryPage } from './pages/repository';
 import { ImagePage } from './pages/image';
 import { TagHistoryPage } from './pages/tag-history';
+import { FilesPage } from './pages/files';
 
 declare module 'react-aria-components' {
   interface RouterConfig {
@@ -88,6 +89,7 @@ export function App() {
           <Route path="/r/*" element={<RepositoryPage />} />
           <Route path="/image/*" element={<ImagePage />} />
           <Route path="/history/*" element={<TagHistoryPage />} />
+          <Route path="/files/*" element={<FilesPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Frame>

@@ -56,6 +56,7 @@ export function ImagePage() {
 }
 
 export function ImageDetails({
+  reference,
   repository,
   inspect,
   history,
@@ -119,6 +120,9 @@ export function ImageDetails({
         ))}
       </dl>
       <h2>Layers</h2>
+      <p>
+        <Link href={`/files/${reference}`}>Browse the files</Link> of the union filesystem: each entry with the layer it comes from.
+      </p>
       <table className="table">
         <caption className="visually-hidden">History entries, oldest first, with the layer each made</caption>
         <thead>
