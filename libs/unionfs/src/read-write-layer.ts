@@ -2,12 +2,12 @@
 // changing a lower entry copies it up, deleting one leaves a whiteout. Copy-up moves metadata only,
 // since content is referenced by digest. The state is plain JSON so it can live in Redis.
 import type { ContentRef } from './content-store';
-import { layerOf, makeEntry, sameEntry, sortEntries, type Entry, type EntryType, type Layer } from './entry';
+import { layerOf, makeEntry, sortEntries, type Entry, type EntryType, type Layer } from './entry';
 import type { FsView } from './fs-view';
 import { MemoryLayerIndex } from './layer-index';
 import { MergedView } from './merged-view';
-import { ancestorsOf, cleanPath, comparePaths, isWithin, parentOf } from './paths';
-import type { Change } from './change';
+import { ancestorsOf, cleanPath, isWithin, parentOf } from './paths';
+import { changesOf, type Change } from './change';
 import { UnionFsError } from './union-fs-error';
 
 export interface ReadWriteLayerState {
@@ -184,33 +184,7 @@ export class ReadWriteLayer implements FsView {
    * hidden lower children as D, which says the same thing without claiming the directory is gone.
    */
   changes(): Change[] {
-    const upper = [...this.upper.entries()];
-    for (const e of [...upper]) {
-      if (!e.opaque) continue;
-      for (const child of this.lower.list(e.path)) {
-        if (!this.upper.get(child.path)) upper.push(makeEntry(child.path, 'whiteout'));
-      }
-    }
-    const out: Change[] = [];
-    const changedDirs = new Set<string>();
-    for (const e of sortEntries(upper)) {
-      let kind: Change['kind'];
-      if (e.type === 'whiteout') kind = 'D';
-      else {
-        const before = this.lower.lookup(e.path);
-        if (!before) kind = 'A';
-        else if (before.type === 'directory' && e.type === 'directory' && sameEntry(before, { ...e, opaque: undefined })) continue;
-        else kind = 'C';
-      }
-      if (e.type === 'directory') changedDirs.add(e.path);
-      const parent = parentOf(e.path);
-      if (kind !== 'C' && parent !== '' && !changedDirs.has(parent)) {
-        out.push({ path: `/${parent}`, kind: 'C' });
-        changedDirs.add(parent);
-      }
-      out.push({ path: `/${e.path}`, kind });
-    }
-    return out.sort((a, b) => comparePaths(a.path, b.path));
+    return changesOf(this.lower, this.upper.entries());
   }
 
   private clean(path: string, allowRoot = false): string {
