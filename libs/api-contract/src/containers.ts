@@ -98,3 +98,16 @@ export const ImageBrowseSchema = z.object({
 });
 export type ImageBrowse = z.infer<typeof ImageBrowseSchema>;
 export const ImageBrowseQuerySchema = z.object({ ref: z.string().min(1).max(600), path: z.string().max(4096).optional() });
+
+/** `GET /api/v1/images/changes`: one layer as Docker's change list against the layers below it, or an image against another (`from`). */
+export const ImageChangesQuerySchema = z.object({
+  ref: z.string().min(1).max(600),
+  layer: z
+    .string()
+    .regex(/^\d{1,4}$/, '`layer` must be a layer number from 0')
+    .optional(),
+  from: z.string().min(1).max(600).optional(),
+});
+export const SizedChangeSchema = ChangeSchema.extend({ type: EntrySchema.shape.type.optional(), size: z.number().optional() });
+export type SizedChange = z.infer<typeof SizedChangeSchema>;
+export const ImageChangesSchema = z.object({ changes: z.array(SizedChangeSchema) });

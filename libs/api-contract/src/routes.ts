@@ -96,6 +96,14 @@ export const apiRoutes = {
     summary: 'Repositories the caller may pull: search, sort by name, last push or pulls, pages',
     response: images.RepositoryListSchema,
   },
+  imageChanges: {
+    method: 'GET',
+    path: '/api/v1/images/changes',
+    query: containers.ImageChangesQuerySchema,
+    status: 200,
+    summary: "A layer's changeset (A/C/D) against the layers below, or an image's against another image",
+    response: containers.ImageChangesSchema,
+  },
   browseImage: {
     method: 'GET',
     path: '/api/v1/images/fs',

@@ -102,6 +102,17 @@ export const CONTAINER_RPC: RpcTable<ContainerService> = {
   stat: { args: z.tuple([id, path]), result: entry },
   readFile: { args: z.tuple([id, path]), streamResult: 'stream', result: z.object({ entry }) },
   listDir: { args: z.tuple([id, path]), result: z.array(entry) },
+  imageChanges: {
+    args: z.tuple([z.string().min(1).max(600), z.object({ layer: count.optional(), from: z.string().min(1).max(600).optional() })]),
+    result: z.array(
+      z.object({
+        path: z.string(),
+        kind: z.enum(['A', 'C', 'D']),
+        type: z.enum(['file', 'directory', 'symlink', 'hardlink', 'char-device', 'block-device', 'fifo', 'whiteout']).optional(),
+        size: count.optional(),
+      }),
+    ),
+  },
   browseImage: {
     args: z.tuple([z.string().min(1).max(600), z.string().max(4096)]),
     result: z.object({

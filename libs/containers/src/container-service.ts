@@ -6,6 +6,9 @@ import type { Change, ContainerSnapshot, ContainerView, Entry, FileOp, FileOptio
 /** An entry of an image's union filesystem and where it comes from (MergedView.origin). */
 export type BrowsedEntry = Entry & { layer: number | null; shadows: number[] };
 
+/** A change with what the path is afterwards (none for a deletion). */
+export type SizedChange = Change & { type?: Entry['type']; size?: number };
+
 export interface ImageBrowse {
   repository: string;
   manifestDigest: Digest;
@@ -69,6 +72,11 @@ export interface ContainerService extends ContainerGcService {
 
   /** A path of an image's merged filesystem, with where it and each child comes from (the image's layers, bottom first). */
   browseImage(reference: string, path: string): Promise<ImageBrowse>;
+  /**
+   * Docker's change list (A/C/D, with sizes) of one layer of an image against the layers below it,
+   * or (with `from`) of the image against another image: what `from` would need to become it.
+   */
+  imageChanges(reference: string, options: { layer?: number; from?: string }): Promise<SizedChange[]>;
 
   pause(id: string): Promise<ContainerView>;
   unpause(id: string): Promise<ContainerView>;

@@ -11,7 +11,7 @@ import type { ImageService } from '@stevedore/images';
 import { RegistryError, parseManifest, type Digest, type ImageManifest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { DEFAULT_EXPANSION, ReadWriteLayer, Tree, cleanPath, diff, readLayer, type Entry } from '@stevedore/unionfs';
+import { DEFAULT_EXPANSION, MergedView, ReadWriteLayer, Tree, changesOf, cleanPath, diff, readLayer, type Entry } from '@stevedore/unionfs';
 import { applyLayer } from './apply-layer';
 import { StorageContentStore } from './content-store';
 import { CONTENT_GUARD_FAMILY, ContainerPaths, containerKeys } from './container-layout';
@@ -36,6 +36,7 @@ import type {
   UploadOptions,
   BrowsedEntry,
   ImageBrowse,
+  SizedChange,
 } from './container-service';
 import { containerNotFound, mapErrors } from './errors';
 import { LowerLayers } from './lower-layers';
@@ -342,6 +343,34 @@ export class ContainerStore implements ContainerService {
       entry: browsed(entry),
       children: entry.type === 'directory' ? view.list(clean).map(browsed) : [],
     };
+  }
+
+  async imageChanges(reference: string, options: { layer?: number; from?: string }): Promise<SizedChange[]> {
+    const image = await this.resolveImage(reference);
+    const layers = await Promise.all(image.layers.map((d) => this.lower.layer(image.repository, d)));
+    let lower: MergedView;
+    let upper: Iterable<Entry>;
+    let after: MergedView;
+    if (options.from !== undefined) {
+      const from = await this.resolveImage(options.from);
+      lower = await this.lower.view(from);
+      after = await this.lower.view(image);
+      upper = diff(lower, after).entries;
+    } else {
+      const n = options.layer ?? layers.length - 1;
+      if (!Number.isInteger(n) || n < 0 || n >= layers.length)
+        throw new RegistryError('INVALID_REQUEST', `${reference} has layers 0 to ${layers.length - 1}, not ${options.layer}`, {
+          layers: layers.length,
+        });
+      lower = new MergedView(layers.slice(0, n));
+      after = new MergedView(layers.slice(0, n + 1));
+      upper = layers[n].entries;
+    }
+    return changesOf(lower, upper).map((c) => {
+      if (c.kind === 'D') return c;
+      const e = after.lookup(c.path.slice(1));
+      return e ? { ...c, type: e.type, size: e.type === 'file' ? e.size : 0 } : c;
+    });
   }
 
   async diff(id: string): Promise<Change[]> {

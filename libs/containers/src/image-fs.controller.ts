@@ -1,28 +1,42 @@
-// GET /api/v1/images/fs?ref=NAME:TAG&path=/etc: an image's union filesystem, the way no other
-// registry shows it: the merged view of its layers, and for each entry the layer it comes from and
-// the lower layers it shadows. Read from the layer indexes containers keep (a layer is read once).
+// An image's union filesystem, the way no other registry shows it, read from the layer indexes
+// containers keep (a layer is read once):
+//   GET /api/v1/images/fs?ref=NAME:TAG&path=/etc    the merged view, each entry with the layer it
+//                                                    comes from and the lower layers it shadows
+//   GET /api/v1/images/changes?ref=&layer=N          one layer as Docker's change list (A/C/D)
+//   GET /api/v1/images/changes?ref=&from=OTHER       what OTHER would need to become ref
 import { Controller, Get, Inject, Query } from '@nestjs/common';
+import type { FastifyRequest } from 'fastify';
 import { apiRoutes, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
-import { Access, parseQuery } from '@stevedore/platform';
+import { Access, parseQuery, type AccessRequest } from '@stevedore/platform';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
 
-@Controller('api/v1/images/fs')
+function pullOn(req: FastifyRequest, ...params: string[]): AccessRequest[] {
+  const q = (req.query ?? {}) as Record<string, unknown>;
+  if (typeof q['ref'] !== 'string' || !q['ref'])
+    throw new RegistryError('INVALID_REQUEST', 'query parameter "ref" is required', { parameter: 'ref' });
+  return params
+    .map((p) => q[p])
+    .filter((v): v is string => typeof v === 'string' && v !== '')
+    .map((ref) => ({ type: 'repository', name: parseLocalReference(ref, { defaultTag: true }).name, actions: ['pull'] }));
+}
+
+@Controller('api/v1/images')
 export class ImageFsController {
   constructor(@Inject(CONTAINER_SERVICE) private readonly containers: ContainerService) {}
 
-  @Get()
-  @Access({
-    role: 'anyone',
-    repositories: (req) => {
-      const ref = ((req.query ?? {}) as Record<string, unknown>)['ref'];
-      if (typeof ref !== 'string' || !ref)
-        throw new RegistryError('INVALID_REQUEST', 'query parameter "ref" is required', { parameter: 'ref' });
-      return [{ type: 'repository', name: parseLocalReference(ref, { defaultTag: true }).name, actions: ['pull'] }];
-    },
-  })
+  @Get('fs')
+  @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref') })
   async browse(@Query() q: unknown): Promise<AnswerOf<'browseImage'>> {
     const { ref, path } = parseQuery(apiRoutes.browseImage.query, q);
     return this.containers.browseImage(ref, path ?? '/');
+  }
+
+  @Get('changes')
+  @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref', 'from'), description: 'pull on ref (and on from)' })
+  async changes(@Query() q: unknown): Promise<AnswerOf<'imageChanges'>> {
+    const { ref, layer, from } = parseQuery(apiRoutes.imageChanges.query, q);
+    if (layer !== undefined && from !== undefined) throw new RegistryError('INVALID_REQUEST', 'give layer or from, not both');
+    return { changes: await this.containers.imageChanges(ref, { layer: layer === undefined ? undefined : Number(layer), from }) };
   }
 }

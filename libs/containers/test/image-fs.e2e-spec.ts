@@ -30,11 +30,12 @@ async function layer(files: Record<string, string | null>): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-async function pushTwoLayers(name: string, tag: string): Promise<string[]> {
-  const tars = [
+async function pushTwoLayers(name: string, tag: string, only?: number): Promise<string[]> {
+  const all = [
     await layer({ 'etc/': '', 'etc/motd': 'base motd\n', 'etc/hosts': '127.0.0.1 localhost\n', 'bin/': '', 'bin/sh': 'sh' }),
     await layer({ 'etc/': '', 'etc/motd': 'new motd, longer\n', 'etc/hosts': null, 'srv/': '', 'srv/app': 'app' }),
   ];
+  const tars = only === undefined ? all : all.slice(0, only);
   const descs = [];
   for (const t of tars) {
     const gz = gzipSync(t);
@@ -85,5 +86,39 @@ describe('GET /api/v1/images/fs', () => {
     expect(hosts.json().errors[0]).toMatchObject({ code: 'NOT_FOUND', message: 'no such file or directory in fs/refuse:v1: /etc/hosts' });
     expect((await browse('fs/refuse:v1', '../../etc')).status).toBe(400);
     expect((await browse('fs/refuse:nosuch')).status).toBe(404);
+  });
+
+  it("gives a layer's changeset against the layers below it, and an image's against another, as A/C/D with sizes", async () => {
+    await pushTwoLayers('fs/changes', 'v1');
+    await pushTwoLayers('fs/changes', 'v0', 1);
+    const get = async (q: string) => {
+      const r = await http(sut.url, 'GET', `/api/v1/images/changes?${q}`);
+      if (r.status !== 200) throw new Error(`${r.status} ${r.body}`);
+      return r.json().changes.map((c: UncheckedJson) => [c.path, c.kind, c.size ?? null]);
+    };
+    const top = [
+      ['/etc', 'C', 0],
+      ['/etc/hosts', 'D', null],
+      ['/etc/motd', 'C', 17],
+      ['/srv', 'A', 0],
+      ['/srv/app', 'A', 3],
+    ];
+    expect(await get('ref=fs/changes:v1&layer=1')).toEqual(top);
+    expect(await get('ref=fs/changes:v1')).toEqual(top);
+    expect((await get('ref=fs/changes:v1&layer=0')).map((c: unknown[]) => c.slice(0, 2))).toEqual([
+      ['/bin', 'A'],
+      ['/bin/sh', 'A'],
+      ['/etc', 'A'],
+      ['/etc/hosts', 'A'],
+      ['/etc/motd', 'A'],
+    ]);
+    // v0 is v1's first layer alone: v1 against it is what the second layer did (a directory the diff
+    // does not repeat is no change).
+    expect((await get('ref=fs/changes:v1&from=fs/changes:v0')).filter((c: unknown[]) => c[0] !== '/etc' || c[1] !== 'C')).toEqual(
+      top.filter((c) => c[0] !== '/etc'),
+    );
+    expect(await get('ref=fs/changes:v1&from=fs/changes:v1')).toEqual([]);
+    expect((await http(sut.url, 'GET', '/api/v1/images/changes?ref=fs/changes:v1&layer=2')).status).toBe(400);
+    expect((await http(sut.url, 'GET', '/api/v1/images/changes?ref=fs/changes:v1&layer=0&from=fs/changes:v0')).status).toBe(400);
   });
 });

@@ -77,6 +77,9 @@ describe('API contract (all-in-one)', () => {
     expect((await call('browseImage', '/api/v1/images/fs?ref=contract/base:1&path=/etc')).children.map((e) => e.path)).toContain(
       'etc/motd',
     );
+    expect((await call('imageChanges', '/api/v1/images/changes?ref=contract/base:1&layer=0')).changes).toContainEqual(
+      expect.objectContaining({ path: '/etc/motd', kind: 'A' }),
+    );
     const history = await call('tagHistory', '/api/v1/images/tag-history?ref=contract/base:2');
     expect(history.current).toBeNull();
     await call('restoreTag', '/api/v1/images/tag-history/restore', { ref: 'contract/base:2', digest: history.entries[0].digest });

@@ -401,6 +401,10 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       // An image the caller may pull nowhere is no image to it: the same 404 as a missing one.
       want: { anonymous: 404, bob: 404, alice: 200, robot: 200, robotWithout: 404, admin: 200 },
     },
+    'GET /api/v1/images/changes': {
+      request: () => ({ path: '/api/v1/images/changes?ref=alice/app:v1&layer=0' }),
+      want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
+    },
     'GET /api/v1/images/fs': {
       request: () => ({ path: '/api/v1/images/fs?ref=alice/app:v1&path=/' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
