@@ -223,6 +223,14 @@ describe('web UI in chromium', () => {
     await accessible('files');
     await page.getByRole('link', { name: 'index.html' }).click();
     await page.getByText('A file from layer 2, shadowing layer 1.').waitFor();
+    // The commit's layer as its changeset: index.html changed; its parent directories, the same as below, are no change.
+    await page.getByRole('link', { name: 'Changes of layer 2' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Layer 2 of alice/busybox:v2' }).waitFor();
+    const change = page.getByRole('table').locator('tbody tr', { hasText: '/home/html/index.html' });
+    await change.waitFor();
+    expect(await change.locator('td').allTextContents()).toEqual(['C', '/home/html/index.html', 'file', '12 B']);
+    await shot('changes');
+    await accessible('changes');
     // bin/httpd is only in the imported layer.
     await page.goto(`${s.url}/files/alice/busybox:v2?path=%2Fbin`);
     const httpd = page.getByRole('table', { name: 'Entries of /bin' }).locator('tbody tr', { hasText: 'httpd' });

@@ -14,6 +14,7 @@ import {
   type InspectAnswer,
   type RouteName,
   type Session,
+  type SizedChange,
   type TagHistory,
 } from '@stevedore/api-contract';
 
@@ -128,6 +129,12 @@ export class Api {
   /** A path of an image's union filesystem, with the layer each entry comes from. */
   async files(reference: string, path: string): Promise<ImageBrowse> {
     return this.call('browseImage', { query: { ref: reference, path } });
+  }
+
+  /** A layer's changeset (A/C/D) against the layers below it, or the image's against `from`. */
+  async changes(reference: string, options: { layer?: number; from?: string }): Promise<SizedChange[]> {
+    const query = { ref: reference, layer: options.layer === undefined ? undefined : String(options.layer), from: options.from };
+    return (await this.call('imageChanges', { query })).changes;
   }
 
   /** Where a tag has pointed, newest first. */

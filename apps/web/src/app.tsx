@@ -11,6 +11,7 @@ import { RepositoryPage } from './pages/repository';
 import { ImagePage } from './pages/image';
 import { TagHistoryPage } from './pages/tag-history';
 import { FilesPage } from './pages/files';
+import { ChangesPage } from './pages/changes';
 
 declare module 'react-aria-components' {
   interface RouterConfig {
@@ -90,6 +91,7 @@ export function App() {
           <Route path="/image/*" element={<ImagePage />} />
           <Route path="/history/*" element={<TagHistoryPage />} />
           <Route path="/files/*" element={<FilesPage />} />
+          <Route path="/changes/*" element={<ChangesPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Frame>

@@ -88,9 +88,12 @@ export function FilesPage() {
           ) : null}
           <h2>Layers</h2>
           <ol className="layers">
-            {files.value.layers.map((d) => (
+            {files.value.layers.map((d, i) => (
               <li key={d}>
-                <code title={d}>{shortDigest(d)}</code>
+                <code title={d}>{shortDigest(d)}</code>{' '}
+                <Link href={`/changes/${reference}?layer=${i}`} aria-label={`Changes of layer ${i + 1}`}>
+                  changes
+                </Link>
               </li>
             ))}
           </ol>
