@@ -1,8 +1,8 @@
 // `docker save` = copy(local, archive): references -> one tarball in Docker 25+'s combined
 // docker-archive + OCI layout (libs/oci's ArchiveSink), each blob once, streamed from the blob
 // service into storage; nothing is held in memory but manifests and configs.
-import { spawn, spawnSync } from 'node:child_process';
-import { PassThrough, type Readable } from 'node:stream';
+import { spawnSync } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
   DigestStream,
@@ -17,6 +17,7 @@ import {
   parseLocalReference,
   ByteCounter,
   manifestReference,
+  throughProcess,
 } from '@stevedore/oci';
 import type { BlobService } from '@stevedore/blobs';
 import type { MetadataService } from '@stevedore/metadata';
@@ -57,40 +58,10 @@ export function assertCompressionAvailable(compression: ExportCompression): void
 
 /** `input` compressed by `zstd` (level 3, Docker's default); a failure of either side fails the stream. */
 export function zstdCompress(input: Readable): Readable {
-  const out = new PassThrough();
-  const child = spawn('zstd', ['-q', '-c', '-3', '-T0'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  let ended = false;
-  let code: number | null | undefined;
-  const finish = (): void => {
-    if (!ended || code === undefined) return;
-    if (code === 0) out.end();
-    else out.destroy(new Error(`zstd exited with ${code}: ${stderr.trim().slice(0, 300)}`));
-  };
-  child.on('error', (e) => {
-    input.destroy();
-    out.destroy(e);
+  return throughProcess('zstd', ['-q', '-c', '-3', '-T0'], input, {
+    spawnError: (e) => e,
+    exitError: (code, stderr) => new Error(`zstd exited with ${code}: ${stderr.slice(0, 300)}`),
   });
-  child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
-  child.stdout.on('end', () => {
-    ended = true;
-    finish();
-  });
-  child.on('close', (c) => {
-    code = c;
-    finish();
-  });
-  child.stdout.pipe(out, { end: false });
-  child.stdin.on('error', () => undefined);
-  input.on('error', (e) => {
-    child.kill('SIGKILL');
-    out.destroy(e);
-  });
-  input.pipe(child.stdin);
-  out.on('close', () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-  });
-  return out;
 }
 
 export interface ExportSpec {

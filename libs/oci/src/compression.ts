@@ -64,19 +64,36 @@ export async function decompressStream(input: Readable): Promise<{ compression: 
 }
 
 function viaTool(tool: string, kind: Compression, input: Readable): Readable {
+  return throughProcess(tool, ['-dc'], input, {
+    spawnError: (e) => (e.code === 'ENOENT' ? unsupportedCompression(kind) : corruptCompressed(kind, e.message)),
+    exitError: (code, stderr) => corruptCompressed(kind, stderr || `${tool} exited with ${code}`),
+  });
+}
+
+/**
+ * `input` filtered through a program's stdin and stdout (`zstd -dc`, `zstd -c`): the output ends
+ * only once the program has exited 0 and written everything; a failure of the input, the program or
+ * its exit fails the output, and destroying the output kills the program.
+ */
+export function throughProcess(
+  program: string,
+  args: string[],
+  input: Readable,
+  errors: { spawnError(e: NodeJS.ErrnoException): Error; exitError(code: number | null, stderr: string): Error },
+): Readable {
   const out = new PassThrough();
-  const child = spawn(tool, ['-dc'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(program, args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   let ended = false;
   let code: number | null | undefined;
   const finish = (): void => {
     if (!ended || code === undefined) return;
     if (code === 0) out.end();
-    else out.destroy(corruptCompressed(kind, stderr.trim() || `${tool} exited with ${code}`));
+    else out.destroy(errors.exitError(code, stderr.trim()));
   };
   child.on('error', (e: NodeJS.ErrnoException) => {
     input.destroy();
-    out.destroy(e.code === 'ENOENT' ? unsupportedCompression(kind) : corruptCompressed(kind, e.message));
+    out.destroy(errors.spawnError(e));
   });
   child.stderr.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-2000)));
   child.stdout.on('end', () => {
@@ -88,7 +105,7 @@ function viaTool(tool: string, kind: Compression, input: Readable): Readable {
     finish();
   });
   child.stdout.pipe(out, { end: false });
-  // The tool stops reading on bad input; its stdin then errors with EPIPE, which its exit code reports.
+  // A program that stops reading (bad input) makes its stdin error with EPIPE; its exit code reports it.
   child.stdin.on('error', () => undefined);
   input.on('error', (e) => {
     child.kill('SIGKILL');
