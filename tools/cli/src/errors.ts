@@ -91,3 +91,24 @@ export function formatError(e: unknown): string {
   }
   return `Error: ${err?.message ?? String(e)}${code ? ` (${code})` : ''}`;
 }
+
+/**
+ * Runs `fn` for each argument of a many-argument verb (`rm a b c`), as docker does: one argument's
+ * failure is its own error; with several, each failure is printed as it comes and the verb exits
+ * non-zero at the end with how many failed.
+ */
+export async function eachArg<T>(out: { note(line: string): void }, args: string[], fn: (a: string) => Promise<T>): Promise<T[]> {
+  const results: T[] = [];
+  let failed = 0;
+  for (const a of args) {
+    try {
+      results.push(await fn(a));
+    } catch (e) {
+      failed++;
+      if (args.length === 1) throw e;
+      out.note(formatError(e));
+    }
+  }
+  if (failed) throw new CliError(`${failed} of ${args.length} failed`);
+  return results;
+}

@@ -7,7 +7,7 @@ import type { UpstreamRequest, User } from '@stevedore/api-contract';
 import { collect } from '../args';
 import { getCredentials, readConfig, setCredentials, writeConfig } from '../config-file';
 import type { Context } from '../context';
-import { CliError, formatError } from '../errors';
+import { CliError, eachArg } from '../errors';
 import { compileTemplate } from '../format-template';
 import { table, timeAgo } from '../output';
 
@@ -70,20 +70,6 @@ function printRows<R extends Record<string, string>>(
   );
 }
 
-async function forEachName(c: Context, names: string[], fn: (n: string) => Promise<void>): Promise<void> {
-  let failed = 0;
-  for (const n of names) {
-    try {
-      await fn(n);
-    } catch (e) {
-      if (names.length === 1) throw e;
-      failed++;
-      c.note(formatError(e));
-    }
-  }
-  if (failed) throw new CliError(`${failed} of ${names.length} failed`);
-}
-
 function registerUsers(program: Command, ctx: () => Context): void {
   const user = program.command('user').description('Manage user accounts (admins; anyone: passwd of their own)');
 
@@ -141,7 +127,7 @@ function registerUsers(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore user rm alice')
     .action(async (names: string[]) => {
       const c = ctx();
-      await forEachName(c, names, async (n) => {
+      await eachArg(c, names, async (n) => {
         await c.api.call('removeUser', `/api/v1/users/${enc(n)}`);
         c.print(n);
       });
@@ -232,7 +218,7 @@ function registerRobots(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore robot rm alice.ci')
     .action(async (names: string[]) => {
       const c = ctx();
-      await forEachName(c, names, async (n) => {
+      await eachArg(c, names, async (n) => {
         await c.api.call('removeRobot', `/api/v1/robots/${enc(n)}`);
         c.print(n);
       });
@@ -307,7 +293,7 @@ function registerUpstreams(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore upstream rm hub')
     .action(async (ids: string[]) => {
       const c = ctx();
-      await forEachName(c, ids, async (id) => {
+      await eachArg(c, ids, async (id) => {
         await c.api.call('removeUpstream', `/api/v1/upstreams/${enc(id)}`);
         c.print(id);
       });

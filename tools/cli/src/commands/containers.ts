@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { Change, Container } from '@stevedore/api-contract';
 import { parseCopyEndpoint } from '../args';
 import type { Context } from '../context';
-import { CliError, formatError } from '../errors';
+import { CliError, eachArg } from '../errors';
 import { compileTemplate } from '../format-template';
 import { shortId, table, timeAgo } from '../output';
 import { extractTar, packPath } from '../tar-fs';
@@ -15,20 +15,6 @@ import { extractTar, packPath } from '../tar-fs';
 /** One `diff` line as docker prints it: `A /path`, `C /path`, `D /path` (the server's kind letters are docker's). */
 export function diffLine(change: Change): string {
   return `${change.kind} ${change.path}`;
-}
-
-async function forEachName(c: Context, names: string[], fn: (n: string) => Promise<void>): Promise<void> {
-  let failed = 0;
-  for (const n of names) {
-    try {
-      await fn(n);
-    } catch (e) {
-      if (names.length === 1) throw e;
-      failed++;
-      c.note(formatError(e));
-    }
-  }
-  if (failed) throw new CliError(`${failed} of ${names.length} failed`);
 }
 
 function parseCount(v: string): number {
@@ -114,7 +100,7 @@ export function registerContainers(program: Command, ctx: () => Context): void {
       const c = ctx();
       const t = o.format ? compileTemplate(o.format) : undefined;
       const out: unknown[] = [];
-      await forEachName(c, names, async (n) => {
+      await eachArg(c, names, async (n) => {
         const x = await c.api.inspectContainer(n);
         if (t) c.print(t(x));
         else out.push(x);
@@ -130,7 +116,7 @@ export function registerContainers(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore container rm bh')
     .action(async (names: string[], o: { force?: boolean }) => {
       const c = ctx();
-      await forEachName(c, names, async (n) => {
+      await eachArg(c, names, async (n) => {
         await c.api.removeContainer(n, !!o.force);
         c.print(n);
       });
@@ -195,7 +181,7 @@ export function registerContainers(program: Command, ctx: () => Context): void {
       .addHelpText('after', `\nExample:\n  $ stevedore ${verb} bh`)
       .action(async (names: string[]) => {
         const c = ctx();
-        await forEachName(c, names, async (n) => {
+        await eachArg(c, names, async (n) => {
           await (verb === 'pause' ? c.api.pause(n) : c.api.unpause(n));
           c.print(n);
         });

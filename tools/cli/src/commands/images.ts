@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { formatLocalRef, parseLocalRef } from '../args';
 import { isMissingImage, noSuchImage, type Context } from '../context';
-import { CliError, formatError } from '../errors';
+import { CliError, eachArg, formatError } from '../errors';
 import { compileTemplate } from '../format-template';
 import { humanSize, shortId, table, timeAgo } from '../output';
 import type { HistoryEntry, ImageSummary } from '../api-client';
@@ -62,23 +62,6 @@ function imageRow(i: ImageSummary) {
     CompressedSize: humanSize(i.compressedSize),
     Platforms: i.platforms ?? [],
   };
-}
-
-/** Runs `fn` for each argument; failures are printed as they come and make the exit non-zero at the end. */
-async function eachArg<T>(ctx: Context, args: string[], fn: (a: string) => Promise<T>): Promise<T[]> {
-  const out: T[] = [];
-  let failed = 0;
-  for (const a of args) {
-    try {
-      out.push(await fn(a));
-    } catch (e) {
-      failed++;
-      if (args.length === 1) throw e;
-      ctx.note(formatError(e));
-    }
-  }
-  if (failed) throw new CliError(`${failed} of ${args.length} failed`, undefined, undefined, 1);
-  return out;
 }
 
 export function registerImages(program: Command, ctx: () => Context): void {

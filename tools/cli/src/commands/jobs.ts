@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { AnswerOf, JobKind, JobState, JobSummary } from '@stevedore/api-contract';
 import { collect } from '../args';
 import type { Context } from '../context';
-import { CliError, formatError } from '../errors';
+import { CliError, eachArg } from '../errors';
 import { compileTemplate } from '../format-template';
 import { jobError, waitForJob, type JobLike } from '../jobs';
 import { createProgress, table, timeAgo } from '../output';
@@ -187,20 +187,6 @@ function statusOf(c: Context, kind: JobKind, id: string): Promise<AnyStatus> {
   }
 }
 
-async function forEach(c: Context, ids: string[], fn: (id: string) => Promise<void>): Promise<void> {
-  let failed = 0;
-  for (const id of ids) {
-    try {
-      await fn(id);
-    } catch (e) {
-      if (ids.length === 1) throw e;
-      failed++;
-      c.note(formatError(e));
-    }
-  }
-  if (failed) throw new CliError(`${failed} of ${ids.length} failed`);
-}
-
 export function registerJobs(program: Command, ctx: () => Context): void {
   const jobs = program.command('jobs').description('Server-side jobs: commits, batches, save/load, pushes to upstreams, GC runs');
 
@@ -245,7 +231,7 @@ export function registerJobs(program: Command, ctx: () => Context): void {
       const c = ctx();
       const found: AnyStatus[] = [];
       const t = o.format ? compileTemplate(o.format) : undefined;
-      await forEach(c, ids, async (arg) => {
+      await eachArg(c, ids, async (arg) => {
         const { id, kind } = await findJob(c, arg);
         const s = await statusOf(c, kind, id);
         if (t) c.print(t(s));
@@ -304,7 +290,7 @@ export function registerJobs(program: Command, ctx: () => Context): void {
     .addHelpText('after', '\nExample:\n  $ stevedore jobs cancel $(stevedore jobs ls -q --filter kind=commit)')
     .action(async (ids: string[]) => {
       const c = ctx();
-      await forEach(c, ids, async (id) => {
+      await eachArg(c, ids, async (id) => {
         try {
           const r = await c.api.call('cancelJob', `/api/v1/jobs/${enc(id)}`);
           c.print(`${r.id}: ${r.state}`);
