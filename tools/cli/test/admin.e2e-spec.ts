@@ -7,7 +7,7 @@ import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { runCli, type CliResult } from './cli-harness';
+import { type CliResult, ok, runCli } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -20,10 +20,6 @@ const envs: Record<string, Record<string, string>> = {};
 /** The CLI as one of the logged-in callers (`admin`, `alice`, ...). */
 const as = (who: string, args: string[], input?: string) => runCli(args, { env: envs[who], input });
 
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 /** A refusal: exit 1 and one `Error: ... (CODE)` line naming the code. */
 function refused(r: CliResult, code: string, message: RegExp): void {
   expect({ code: r.code, stdout: r.stdout }).toEqual({ code: 1, stdout: '' });

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
 import { buildLayout, policyFile, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { BIN, BUNDLE, runCli, type CliResult } from './cli-harness';
+import { BIN, BUNDLE, type CliResult, ok, runCli } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -19,11 +19,6 @@ let sut: StevedoreUnderTest;
 let dir: string;
 let env: Record<string, string>;
 const cli = (args: string[], input?: string) => runCli(args, { env, input });
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 /** The CLI with FILE as its standard input, as a shell's `stevedore ARGS < FILE` runs it. */
 function cliWithStdinFile(args: string[], file: string): Promise<CliResult> {

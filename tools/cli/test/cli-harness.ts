@@ -3,6 +3,8 @@
 // does, built from the sources as they are now; if it cannot be built the launcher runs the sources.
 import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import * as tar from 'tar-stream';
 
 export const BIN = path.resolve(__dirname, '../bin/stevedore.js');
 export const BUNDLE = path.resolve(__dirname, '../dist/main.js');
@@ -41,4 +43,23 @@ export function runCli(
     });
     child.stdin.end(opts.input ?? '');
   });
+}
+
+/** The result, when the command exited 0; otherwise a failure showing what it printed. */
+export function ok(r: CliResult): CliResult {
+  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+  return r;
+}
+
+/** A gzip'd root filesystem tarball of `files` (a name ending in / is a directory), for `import`. */
+export async function rootfsTarGz(files: Record<string, string>): Promise<Buffer> {
+  const pack = tar.pack();
+  for (const [name, body] of Object.entries(files)) {
+    if (name.endsWith('/')) pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
+    else pack.entry({ name, mode: 0o755, mtime: new Date(0) }, body);
+  }
+  pack.finalize();
+  const chunks: Buffer[] = [];
+  for await (const c of pack) chunks.push(c as Buffer);
+  return gzipSync(Buffer.concat(chunks));
 }

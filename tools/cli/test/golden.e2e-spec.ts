@@ -4,10 +4,8 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import * as tar from 'tar-stream';
 import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { runCli, type CliResult } from './cli-harness';
+import { ok, rootfsTarGz, runCli } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -15,22 +13,6 @@ let sut: StevedoreUnderTest;
 let dir: string;
 let env: Record<string, string>;
 const cli = (args: string[], input?: string) => runCli(args, { env, input });
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
-async function rootfs(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [name, body] of Object.entries(files)) {
-    if (name.endsWith('/')) pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
-    else pack.entry({ name, mode: 0o755, mtime: new Date(0) }, body);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return gzipSync(Buffer.concat(chunks));
-}
 
 let id: string;
 beforeAll(async () => {
@@ -38,7 +20,7 @@ beforeAll(async () => {
   dir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-cli-golden-'));
   env = { STEVEDORE_HOST: sut.url, STEVEDORE_CONFIG: path.join(dir, 'cfg', 'config.json') };
   ok(await cli(['login', '-u', sut.admin.user, '--password-stdin'], sut.admin.password + '\n'));
-  writeFileSync(path.join(dir, 'rootfs.tar.gz'), await rootfs({ 'bin/': '', 'bin/httpd': '#!fake httpd\n', 'home/': '' }));
+  writeFileSync(path.join(dir, 'rootfs.tar.gz'), await rootfsTarGz({ 'bin/': '', 'bin/httpd': '#!fake httpd\n', 'home/': '' }));
   ok(await cli(['import', '-q', path.join(dir, 'rootfs.tar.gz'), 'golden/busybox:base']));
   ok(await cli(['create', '--name', 'bh', 'golden/busybox:base']));
   writeFileSync(path.join(dir, 'index.html'), '<h1>hello</h1>\n');

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { OCI_MANIFEST, http, pushBlob, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { runCli, type CliResult } from './cli-harness';
+import { ok, runCli } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -14,11 +14,6 @@ let sut: StevedoreUnderTest;
 let dir: string;
 let env: Record<string, string>;
 const cli = (args: string[], input?: string) => runCli(args, { env, input });
-
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 const configOf = (nonce: number) =>
   Buffer.from(

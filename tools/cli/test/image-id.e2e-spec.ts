@@ -9,11 +9,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
 import Redis from 'ioredis';
-import * as tar from 'tar-stream';
 import { OCI_MANIFEST, http, pushBlob, startStevedore, useCredentials, type StevedoreUnderTest } from '@stevedore/testing';
-import { runCli, type CliResult } from './cli-harness';
+import { type CliResult, ok, rootfsTarGz, runCli } from './cli-harness';
 
 jest.setTimeout(180_000);
 
@@ -25,11 +23,6 @@ const alicePassword = randomBytes(12).toString('base64url');
 
 const as = (env: Record<string, string>) => (args: string[], input?: string) => runCli(args, { env, input });
 
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
 /** Exactly one stderr line, non-zero exit. */
 function fails(r: CliResult, line: string | RegExp): void {
   expect({ code: r.code === 0 ? 0 : 'non-zero', stdout: r.stdout }).toEqual({ code: 'non-zero', stdout: '' });
@@ -37,18 +30,6 @@ function fails(r: CliResult, line: string | RegExp): void {
   expect(lines).toHaveLength(1);
   if (typeof line === 'string') expect(lines[0]).toBe(line);
   else expect(lines[0]).toMatch(line);
-}
-
-async function rootfsTarGz(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [name, body] of Object.entries(files)) {
-    if (name.endsWith('/')) pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
-    else pack.entry({ name, mode: 0o755, mtime: new Date(0) }, body);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return gzipSync(Buffer.concat(chunks));
 }
 
 const configOf = (nonce: number) =>

@@ -5,10 +5,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
-import * as tar from 'tar-stream';
 import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { runCli, type CliResult } from './cli-harness';
+import { type CliResult, ok, rootfsTarGz, runCli } from './cli-harness';
 
 jest.setTimeout(120_000);
 
@@ -18,11 +16,6 @@ let env: Record<string, string>;
 
 const cli = (args: string[], input?: string) => runCli(args, { env, input });
 
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
-
 /** One clear line on stderr, non-zero exit. */
 function oneErrorLine(r: CliResult, pattern: RegExp): void {
   expect(r.code).not.toBe(0);
@@ -30,18 +23,6 @@ function oneErrorLine(r: CliResult, pattern: RegExp): void {
   expect(lines).toHaveLength(1);
   expect(lines[0]).toMatch(/^Error: /);
   expect(lines[0]).toMatch(pattern);
-}
-
-async function rootfsTarGz(files: Record<string, string>): Promise<Buffer> {
-  const pack = tar.pack();
-  for (const [name, body] of Object.entries(files)) {
-    if (name.endsWith('/')) pack.entry({ name, type: 'directory', mode: 0o755, mtime: new Date(0) });
-    else pack.entry({ name, mode: 0o755, mtime: new Date(0) }, body);
-  }
-  pack.finalize();
-  const chunks: Buffer[] = [];
-  for await (const c of pack) chunks.push(c as Buffer);
-  return gzipSync(Buffer.concat(chunks));
 }
 
 beforeAll(async () => {

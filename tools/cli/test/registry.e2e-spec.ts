@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { http, startReferenceRegistry, startStevedore, type RunningRegistry, type StevedoreUnderTest } from '@stevedore/testing';
-import { runCli, type CliResult } from './cli-harness';
+import { ok, runCli } from './cli-harness';
 
 jest.setTimeout(120_000);
 
@@ -17,10 +17,6 @@ let env: Record<string, string>;
 let pushedDigest: string;
 
 const cli = (args: string[]) => runCli(args, { env });
-function ok(r: CliResult): CliResult {
-  if (r.code !== 0) throw new Error(`exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
-  return r;
-}
 
 const sha256 = (b: Buffer) => 'sha256:' + createHash('sha256').update(b).digest('hex');
 
