@@ -181,15 +181,10 @@ export class DistributionApi {
       const err = toRegistryError(e, this.logger);
       const extra =
         err.code === 'UNAUTHORIZED' && this.guard && access ? this.guard.challenge(challengeScopes(route, req.method, query, access)) : {};
-      if (req.method === 'HEAD') {
-        if (!reply.sent)
-          reply
-            .code(err.status)
-            .headers({ ...API_VERSION, ...extra })
-            .send();
-      } else {
-        sendRegistryError(reply, err, { ...API_VERSION, ...extra });
-      }
+      // HEAD too: Node sends no body for a HEAD, but the Content-Length of the error a GET would get
+      // (as distribution does). Without one, Node's http client drops the connection after every
+      // HEAD 404, so each "is this blob there?" of a push opened a new connection.
+      sendRegistryError(reply, err, { ...API_VERSION, ...extra });
       // An unread request body must not wedge the connection.
       if (!req.raw.readableEnded) req.raw.resume();
     }
@@ -206,7 +201,8 @@ export class DistributionApi {
     switch (route.kind) {
       case 'base':
         if (m !== 'GET' && m !== 'HEAD') break;
-        reply.header('content-type', 'application/json').send(m === 'HEAD' ? undefined : '{}');
+        // HEAD gets the GET's Content-Length (Node sends no body for a HEAD), which keeps the connection open.
+        reply.header('content-type', 'application/json').send('{}');
         return;
       case 'catalog': {
         if (m !== 'GET') break;

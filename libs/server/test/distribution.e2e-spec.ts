@@ -1,6 +1,7 @@
 // The distribution spec's four workflows (pull, push, content discovery, content management) and
 // its error cases, against real processes: all-in-one and split, filesystem and S3 storage.
 import { randomBytes } from 'node:crypto';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import { startStevedore, type StevedoreUnderTest, type StorageKind, type Wiring } from '@stevedore/testing';
 import { OCI_INDEX, OCI_MANIFEST, errorCode, http, pushBlob, pushImage, sha256 } from '@stevedore/testing';
 
@@ -28,6 +29,39 @@ describe.each(matrix)('distribution API (%s, %s)', (wiring, storage) => {
     const r = await http(base, 'GET', '/v2/');
     expect(r.status).toBe(200);
     expect(r.headers.get('docker-distribution-api-version')).toBe('registry/2.0');
+  });
+
+  it("answers a HEAD with the GET's Content-Length, so Node's http client keeps the connection", async () => {
+    // Anonymous, as a client's first request is: a 401 with its challenge, or the 404 where auth is off.
+    const missing = `/v2/keep/alive/blobs/${sha256('nothing here')}`;
+    const gets = new Map<string, { status: number; length?: string }>();
+    for (const path of [missing, '/v2/']) {
+      const r = await fetch(new URL(path, base));
+      gets.set(path, { status: r.status, length: String((await r.arrayBuffer()).byteLength) });
+    }
+    const agent = new HttpAgent({ keepAlive: true, maxSockets: 1 });
+    let sockets = 0;
+    const created = agent.createConnection.bind(agent);
+    agent.createConnection = ((...args: Parameters<typeof created>) => {
+      sockets++;
+      return created(...args);
+    }) as typeof agent.createConnection;
+    try {
+      for (const path of [missing, '/v2/', missing, '/v2/']) {
+        const head = await new Promise<{ status: number; length?: string }>((resolve, reject) => {
+          const req = httpRequest(new URL(path, base), { method: 'HEAD', agent }, (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode!, length: res.headers['content-length'] }));
+          });
+          req.on('error', reject).end();
+        });
+        expect(head).toEqual(gets.get(path));
+      }
+      // Without a Content-Length on a HEAD, Node's client opened a new connection for every one of these.
+      expect(sockets).toBe(1);
+    } finally {
+      agent.destroy();
+    }
   });
 
   describe('push', () => {
