@@ -11,7 +11,8 @@
 // last chunk. Docker, skopeo and podman send an upload's requests on one connection, so the next
 // chunk and the completion almost always land in that process, and completing never re-reads the
 // bytes. When they land elsewhere (another replica or worker, or after a restart), that process
-// re-hashes the stored chunks once, as distribution does when its hash state is missing, and goes
+// re-hashes the stored chunks once (only those it missed, if it took earlier ones), as distribution
+// does when its hash state is missing, and goes
 // on from there. The session also keeps the digest of its bytes so far (a copy of the running hash,
 // finished), so a completion without a body (POST, PATCH, PUT: what docker, skopeo and podman send)
 // is checked in any process without reading the bytes again: their PUT often arrives on another
@@ -222,16 +223,20 @@ export class UploadRepository {
   /**
    * The running hash of the session's bytes so far, taken out of this process's map (a chunk that
    * fails halfway has fed it bytes that do not count, so it is put back only after a chunk is
-   * durable). Missing or behind (the last chunk went to another process): the stored chunks are
-   * hashed again, once.
+   * durable). Behind (chunks went to another process since): it reads only the bytes it missed,
+   * which never change below the session's offset, so chunks that alternate between two processes
+   * (a client's pooled connections landing in different workers) read each byte back at most once
+   * per process, not the whole upload again at every chunk. Missing: the stored chunks are hashed
+   * again, once.
    */
   private async hashFor(id: string, record: UploadRecord): Promise<Hash> {
     const held = this.running.get(id);
     this.running.delete(id);
     if (held && held.offset === record.offset) return held.hash;
-    const hash = createHash('sha256');
-    let size = 0;
-    for await (const c of concatObjects(this.storage, this.spans(id, record))) {
+    const from = held && held.offset < record.offset ? held.offset : 0;
+    const hash = from > 0 ? held!.hash : createHash('sha256');
+    let size = from;
+    for await (const c of concatObjects(this.storage, this.spans(id, record, from))) {
       hash.update(c as Buffer);
       size += (c as Buffer).length;
     }
@@ -241,12 +246,14 @@ export class UploadRepository {
     return hash;
   }
 
-  /** The stored bytes of a session, object by object: each chunk up to where the next one starts. */
-  private spans(id: string, record: UploadRecord): ObjectSpan[] {
-    return record.chunks.map((start, i) => ({
-      path: blobPaths.uploadChunk(record.name, id, start),
-      length: (record.chunks[i + 1] ?? record.offset) - start,
-    }));
+  /** The stored bytes of a session from `from` on, object by object: each chunk up to where the next one starts. */
+  private spans(id: string, record: UploadRecord, from = 0): ObjectSpan[] {
+    return record.chunks.flatMap((start, i) => {
+      const end = record.chunks[i + 1] ?? record.offset;
+      if (end <= from) return [];
+      const offset = Math.max(0, from - start);
+      return [{ path: blobPaths.uploadChunk(record.name, id, start), offset, length: end - start - offset }];
+    });
   }
 
   /** Cut an appended upload's data file back to the session's offset. */
