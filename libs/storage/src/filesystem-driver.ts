@@ -151,12 +151,14 @@ export class FilesystemDriver implements StorageDriver {
         if (isNotFound(e)) throw new PathNotFoundError(key);
         throw e;
       }
-      if ((await fh.stat()).size < offset) {
+      const size = (await fh.stat()).size;
+      if (size < offset) {
         await fh.close();
         throw new PathNotFoundError(`${key} (shorter than ${offset} bytes)`);
       }
-      // Bytes beyond `offset` are what a write cut short left behind: they never counted.
-      await fh.truncate(offset);
+      // Bytes beyond `offset` are what a write cut short left behind: they never counted. (Only
+      // then: a truncate to the same size is still a metadata write in the journal.)
+      if (size > offset) await fh.truncate(offset);
     }
     // Plain positioned writes: a write stream over a FileHandle it does not close keeps the handle
     // referenced, and FileHandle.close() then waits forever.
