@@ -2,29 +2,37 @@
 // repository holds a blob and whether a blob exists, asked of the Redis index layer storage owns,
 // and the bytes of a pull read from storage (with the same small-blob cache and presigned
 // redirects), instead of an RPC round trip per HEAD and an extra hop for every byte pulled. It
-// reads layer storage's keyspace and never writes it (the gateway's uploads run a LayerStorage of
-// their own: blobs.module.ts).
+// reads layer storage's keyspace and writes it only to repair a link Redis lost (the gateway's
+// uploads run a LayerStorage of their own: blobs.module.ts).
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BlobRepository } from './blob-repository';
 import type { BlobContent, BlobInfo, BlobService, OpenOptions } from './blob-service';
+import { blobPaths } from './blob-layout';
 import { DigestGuard } from './digest-guard';
 import { LinkRepository } from './link-repository';
 
 export type BlobReader = Pick<BlobService, 'stat' | 'exists' | 'open'>;
 
-export function createBlobReader(storage: StorageDriver, redis: Redis, keys: RedisKeys): BlobReader {
+export function createBlobReader(storage: StorageDriver, redis: Redis, keys: RedisKeys, onRepair?: () => void): BlobReader {
   const links = new LinkRepository(storage, redis, keys);
-  const blobs = new BlobRepository(storage, redis, keys, new DigestGuard(redis, keys));
+  const guard = new DigestGuard(redis, keys);
+  const blobs = new BlobRepository(storage, redis, keys, guard);
   return {
     stat: (name: string, digest: Digest): Promise<BlobInfo | undefined> => links.stat(name, digest),
     exists: (digest: Digest): Promise<BlobInfo | undefined> => blobs.exists(digest),
     open: async (name: string, digest: Digest, options?: OpenOptions): Promise<BlobContent> => {
-      const info = await links.stat(name, digest);
+      // A pull: what Redis lost but storage holds is written back (LinkRepository.statOrRepair).
+      const info = await links.statOrRepair(name, digest, guard, onRepair);
       if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
       return blobs.open(info, options);
     },
   };
+}
+
+/** The bytes layer storage keeps for `digest` (manifests: BlobService.readContent), read straight from storage. */
+export function readStoredContent(storage: StorageDriver): (digest: Digest) => Promise<Buffer | undefined> {
+  return (digest) => storage.getContent(blobPaths.blobData(digest)).catch(() => undefined);
 }

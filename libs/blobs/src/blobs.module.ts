@@ -1,7 +1,7 @@
 // Nest wiring of the blob service: layer storage in this process, or a client of a remote blob-service.
 import { DynamicModule, Module } from '@nestjs/common';
 import type Redis from 'ioredis';
-import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig } from '@stevedore/platform';
+import { CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, type StevedoreConfig } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, BLOB_SERVICE, type BlobGcService, type BlobQuota, type BlobService } from './blob-service';
 import { BlobsRpcController, blobServiceClient } from './blob-rpc';
@@ -30,9 +30,9 @@ export class BlobsModule {
         {
           provide: BLOB_SERVICE,
           // BLOB_QUOTA comes from a global module (libs/gc) where the target enforces quotas.
-          inject: [STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }],
-          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) =>
-            createLayerStorage(storage, redis, keys, { quota }),
+          inject: [STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }, { token: StevedoreMetrics, optional: true }],
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota, metrics?: StevedoreMetrics) =>
+            createLayerStorage(storage, redis, keys, { quota, onRepair: () => metrics?.readRepairs.inc({ kind: 'link' }) }),
         },
         { provide: BLOB_GC_SERVICE, useExisting: BLOB_SERVICE },
       ],
@@ -53,12 +53,19 @@ export class BlobsModule {
       providers: [
         {
           provide: BLOB_SERVICE,
-          inject: [CONFIG, STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }],
-          useFactory: (c: StevedoreConfig, storage: StorageDriver, redis: Redis, keys: RedisKeys, quota?: BlobQuota) => {
+          inject: [CONFIG, STORAGE, REDIS, RedisKeys, { token: BLOB_QUOTA, optional: true }, { token: StevedoreMetrics, optional: true }],
+          useFactory: (
+            c: StevedoreConfig,
+            storage: StorageDriver,
+            redis: Redis,
+            keys: RedisKeys,
+            quota?: BlobQuota,
+            metrics?: StevedoreMetrics,
+          ) => {
             const remote = blobServiceClient(c.STEVEDORE_BLOB_SERVICE_URL!, c.STEVEDORE_INTERNAL_TOKEN);
             const local = createLayerStorage(storage, redis, keys, { quota });
             const writes = Object.fromEntries(WRITE_PATH.map((m) => [m, local[m].bind(local)]));
-            const reader = createBlobReader(storage, redis, keys);
+            const reader = createBlobReader(storage, redis, keys, () => metrics?.readRepairs.inc({ kind: 'link' }));
             return { ...remote, ...writes, stat: reader.stat, exists: reader.exists, open: reader.open } as BlobService & BlobGcService;
           },
         },

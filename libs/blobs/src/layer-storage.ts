@@ -33,6 +33,8 @@ import { UploadRepository, type VerifiedUpload } from './upload-repository';
 export interface LayerStorageOptions extends BlobRepositoryOptions {
   /** Namespace quotas (libs/gc), checked before a blob is linked. */
   quota?: BlobQuota;
+  /** Called when a pull finds a link in storage that Redis had lost and writes it back (a metric). */
+  onRepair?: () => void;
 }
 
 export class LayerStorage implements BlobService, BlobGcService {
@@ -43,6 +45,7 @@ export class LayerStorage implements BlobService, BlobGcService {
     private readonly sweeper: BlobSweeper,
     private readonly guard: DigestGuard,
     private readonly quota?: BlobQuota,
+    private readonly onRepair?: () => void,
   ) {}
 
   exists(digest: Digest): Promise<BlobInfo | undefined> {
@@ -54,7 +57,7 @@ export class LayerStorage implements BlobService, BlobGcService {
   }
 
   async open(name: string, digest: Digest, options: OpenOptions = {}): Promise<BlobContent> {
-    const info = await this.links.stat(name, digest);
+    const info = await this.links.statOrRepair(name, digest, this.guard, this.onRepair);
     if (!info) throw new RegistryError('BLOB_UNKNOWN', 'blob unknown to registry', { digest });
     return this.blobs.open(info, options);
   }
@@ -199,5 +202,6 @@ export function createLayerStorage(
     new BlobSweeper(storage, redis, keys, guard, blobs),
     guard,
     options.quota,
+    options.onRepair,
   );
 }

@@ -3,13 +3,16 @@
 // repository's `repo:{name}:layers` set in Redis (what readers ask; rebuilt from the objects).
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
-import type { RedisKeys } from '@stevedore/platform';
+import { MissCache, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo } from './blob-service';
+import type { DigestGuard } from './digest-guard';
 
 export class LinkRepository {
   private readonly k: BlobKeys;
+  /** Links storage did not have a moment ago (read repair). */
+  private readonly misses = new MissCache();
 
   constructor(
     private readonly storage: StorageDriver,
@@ -27,6 +30,39 @@ export class LinkRepository {
       .hget(this.k.blob(digest), 'size')
       .exec()) as [[unknown, number], [unknown, string | null]];
     return linked && size !== null ? { digest, size: Number(size) } : undefined;
+  }
+
+  /**
+   * `stat` for a pull (GET): a link Redis lost (a failover that dropped acknowledged writes, a
+   * flushed Redis) but storage holds, with the blob's data, is indexed again and served. Run as a
+   * DigestGuard writer, so a GC sweep of the blob waits for it or it for the sweep; checked again
+   * after the write-back, so a link removed meanwhile is taken back out. Not on HEAD: pushes ask
+   * HEAD about every blob they are about to send, and those misses must stay one Redis read.
+   */
+  async statOrRepair(name: string, digest: Digest, guard: DigestGuard, onRepair?: () => void): Promise<BlobInfo | undefined> {
+    const info = await this.stat(name, digest);
+    if (info) return info;
+    const key = `${name}\0${digest}`;
+    if (this.misses.has(key)) return undefined;
+    const link = blobPaths.layerLink(name, digest);
+    const repaired = await guard
+      .hold([digest], async () => {
+        const [linked, data] = await Promise.all([this.storage.stat(link), this.storage.stat(blobPaths.blobData(digest))]);
+        if (!linked || !data) return undefined;
+        // Two keys in two hash slots: two commands, blob record first (a link is only read with it).
+        await this.redis.hset(this.k.blob(digest), 'size', String(data.size));
+        await this.redis.sadd(this.k.layers(name), digest);
+        if (await this.storage.stat(link)) return { digest, size: data.size };
+        await this.redis.srem(this.k.layers(name), digest);
+        return undefined;
+      })
+      .catch(() => undefined);
+    if (!repaired) {
+      this.misses.add(key);
+      return undefined;
+    }
+    onRepair?.();
+    return repaired;
   }
 
   /** Link object first, then the index: a link Redis shows always has its object for reindex. */

@@ -20,6 +20,7 @@ import { CatalogRepository } from './catalog-repository';
 import { ImageIdRepository } from './image-id-repository';
 import { ManifestReindex, type ReindexReport } from './manifest-reindex';
 import { ManifestReader } from './manifest-reader';
+import { ManifestReadRepair, type ReadRepairOptions } from './read-repair';
 import { ManifestRepository } from './manifest-repository';
 import type {
   ImageIdHolder,
@@ -41,6 +42,8 @@ export interface ManifestMetadataOptions {
   maxManifestBytes: number;
   /** Namespace quotas (libs/gc), checked before a manifest is stored. */
   quota?: BlobQuota;
+  /** Read repair of tags and manifests Redis lost (read-repair.ts). */
+  repair?: ReadRepairOptions;
 }
 
 export interface ManifestMetadataParts {
@@ -218,6 +221,7 @@ export function createManifestMetadata(
   const imageIds = new ImageIdRepository(redis, keys);
   const manifests = new ManifestRepository(storage, redis, keys, guard, catalog, referrers, imageIds);
   const reindex = new ManifestReindex(storage, blobs, manifests, tags);
-  const reader = new ManifestReader(manifests, tags);
+  const repair = new ManifestReadRepair(manifests, tags, guard, (d) => blobs.readContent(d), options.repair);
+  const reader = new ManifestReader(manifests, tags, repair);
   return new ManifestMetadata({ manifests, tags, referrers, catalog, imageIds, reindex, guard, reader, blobs, blobGc }, options);
 }

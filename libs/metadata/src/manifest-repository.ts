@@ -93,6 +93,16 @@ export class ManifestRepository {
     return { mediaType: raw[0].toString(), bytes: raw[1] };
   }
 
+  /** For read repair: whether storage holds the revision link of `digest` in `name`. */
+  async hasStoredLink(name: string, digest: Digest): Promise<boolean> {
+    return (await this.storage.stat(metadataPaths.revisionLink(name, digest))) !== undefined;
+  }
+
+  /** For read repair: the record of a manifest whose bytes storage holds, without touching any repository's revisions. */
+  async restoreRecord(digest: Digest, mediaType: string, bytes: Buffer): Promise<void> {
+    await this.redis.hset(this.k.manifest(digest), 'mediaType', mediaType, 'bytes', bytes);
+  }
+
   /** The revision link in storage: the durable fact that `name` holds `digest` (written before the index). */
   async writeLink(name: string, digest: Digest): Promise<void> {
     await this.storage.putContent(metadataPaths.revisionLink(name, digest), digest);

@@ -12,12 +12,20 @@
 // Redis keeps its history ZSET to match (reindex rebuilds it from those entries, deleted tags and
 // manifests included). A history entry may name a manifest that is gone.
 import type Redis from 'ioredis';
-import { RegistryError, type Digest } from '@stevedore/oci';
+import { RegistryError, isDigest, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { lexPage } from './lex-page';
 import { metadataKeys, metadataPaths, type MetadataKeys } from './metadata-layout';
 import type { Page, TagHistoryEntry } from './metadata-service';
+
+// Read repair's undo. KEYS: tags, tag names, tag times (one repository: one hash slot). ARGV: tag, digest.
+const UNRESTORE = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('HDEL', KEYS[3], ARGV[1])
+return 1`;
 
 /** ZRANGE ... WITHSCORES of a tag history ZSET (digest, ms, digest, ms, ...), oldest first. */
 function historyEntries(withScores: string[]): TagHistoryEntry[] {
@@ -116,6 +124,26 @@ export class TagRepository {
   /** For reindex: the digest a tag's current link names. */
   async readCurrentLink(name: string, tag: string): Promise<Digest> {
     return (await this.storage.getContent(metadataPaths.tagCurrent(name, tag))).toString().trim() as Digest;
+  }
+
+  /**
+   * For read repair: the digest the tag's current link names and when it was written, or undefined
+   * when there is no link (or it holds no digest).
+   */
+  async storedCurrent(name: string, tag: string): Promise<{ digest: Digest; at: number } | undefined> {
+    const path = metadataPaths.tagCurrent(name, tag);
+    const [content, info] = await Promise.all([this.storage.getContent(path).catch(() => undefined), this.storage.stat(path)]);
+    const digest = content?.toString().trim();
+    if (!digest || !info || !isDigest(digest)) return undefined;
+    return { digest: digest as Digest, at: info.modTime.getTime() };
+  }
+
+  /**
+   * For read repair: undo a restore that raced a removal (the link went after the repair read it),
+   * only while Redis still names that digest, so a tagging since then stays.
+   */
+  async unrestore(name: string, tag: string, digest: Digest): Promise<void> {
+    await this.redis.eval(UNRESTORE, 3, this.k.tags(name), this.k.tagNames(name), this.k.tagTimes(name), tag, digest);
   }
 
   /**

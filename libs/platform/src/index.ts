@@ -18,3 +18,4 @@ export * from './jobs';
 export * from './rpc';
 export * from './cluster-metrics';
 export * from './request-query';
+export * from './miss-cache';

@@ -93,6 +93,13 @@ export class StevedoreMetrics {
     registers: [this.registry],
   });
 
+  readonly readRepairs = new Counter({
+    name: 'stevedore_read_repairs_total',
+    help: 'Index entries Redis had lost, found in storage by a read and written back (tag, revision, record, link)',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   /** Called before each scrape (queue depths, round trips). */
   private readonly collectors: Array<() => Promise<void>> = [];
 
