@@ -107,7 +107,7 @@ describe('container page', () => {
     expect(s.sent.some((r) => r.method === 'DELETE' && r.url.endsWith('/files?path=%2Fhome%2Fhtml%2Findex.html'))).toBe(true);
 
     const file = new File(['<h1>new</h1>\n'], 'index.html', { type: 'text/html' });
-    fireEvent.change(screen.getByLabelText('File'), { target: { files: [file] } });
+    fireEvent.change(screen.getByLabelText('File to upload'), { target: { files: [file] } });
     expect((screen.getByLabelText(/^Path in the container/) as HTMLInputElement).value).toBe('/home/html/');
     await userEvent.click(screen.getByRole('button', { name: 'Upload' }));
     expect((await screen.findByRole('status')).textContent).toBe('Uploaded /home/html/index.html.');

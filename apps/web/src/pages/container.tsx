@@ -409,7 +409,7 @@ function UploadForm({ dir, act, api, id }: { dir: string; act: Act; api: Api; id
       <h2 id="upload-heading">Upload a file</h2>
       <Form onSubmit={submit} className="form inline-form">
         <div className="field">
-          <label htmlFor="upload-file">File</label>
+          <label htmlFor="upload-file">File to upload</label>
           <input id="upload-file" type="file" onChange={(e) => setFile(e.currentTarget.files?.[0])} />
         </div>
         <TextField value={target} onChange={setTarget} isRequired>

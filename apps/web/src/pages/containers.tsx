@@ -74,7 +74,7 @@ export function ContainersPage() {
         <Form onSubmit={create} className="form inline-form">
           <TextField name="image" isRequired value={image} onChange={setImage}>
             <Label>Image</Label>
-            <Input placeholder="alice/busybox:v1" />
+            <Input placeholder="e.g. alice/busybox:v1" />
           </TextField>
           <TextField name="name" value={name} onChange={setName}>
             <Label>Name (optional)</Label>
