@@ -4,7 +4,9 @@
 // alice/busy_httpd:v0.2 with the seed's author and CMD, watch the job's progress to the end, open
 // the new image and see its Cmd and Author, untag it, sign out. A second user sees neither the first
 // user's private repositories nor containers, and the server refuses a container's direct URL.
-// axe-core on each page; STEVEDORE_UI_SCREENSHOTS=docs/ui writes containers.png, container.png, commit.png.
+// A batch commit of two containers shows each child's progress to its image.
+// axe-core on each page; STEVEDORE_UI_SCREENSHOTS=docs/ui writes containers.png, container.png,
+// commit.png and commit-batch.png.
 import { makeLayer, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
 import type { Page } from 'playwright-core';
 import { AUTHOR, CMD, accessible, basic, launchBrowser, shot, signIn } from './harness';
@@ -12,6 +14,7 @@ import { AUTHOR, CMD, accessible, basic, launchBrowser, shot, signIn } from './h
 jest.setTimeout(180_000);
 
 const INDEX = '<h1>busy httpd</h1>\n';
+const EDITED = '<h1>busy httpd</h1>\n<p>edited in place</p>\n';
 
 describe('containers pages in chromium', () => {
   let s: StevedoreUnderTest;
@@ -89,9 +92,27 @@ describe('containers pages in chromium', () => {
     expect(await diff.allTextContents()).toEqual(
       expect.arrayContaining(['C (changed)/home/html/index.html', 'D (deleted)/home/html/about.html']),
     );
-    // The edited file reads back from the server.
+    // The uploaded file reads back from the server; edited in place, it reads back edited.
     await page.getByRole('link', { name: 'index.html', exact: true }).first().click();
-    expect(await page.getByLabel('Content of /home/html/index.html').inputValue()).toBe(INDEX);
+    const editor = page.getByLabel('Content of /home/html/index.html');
+    expect(await editor.inputValue()).toBe(INDEX);
+    await editor.fill(EDITED);
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByRole('status').filter({ hasText: 'Saved /home/html/index.html.' }).waitFor();
+    await page.reload();
+    expect(await page.getByLabel('Content of /home/html/index.html').inputValue()).toBe(EDITED);
+
+    // docker pause / unpause.
+    await page.getByRole('button', { name: 'Pause', exact: true }).click();
+    await page.getByRole('status').filter({ hasText: 'Paused busy1.' }).waitFor();
+    expect(
+      await page
+        .locator('.fact', { has: page.locator('dt', { hasText: /^State$/ }) })
+        .locator('dd')
+        .textContent(),
+    ).toMatch(/^paused/);
+    await page.getByRole('button', { name: 'Unpause' }).click();
+    await page.getByRole('status').filter({ hasText: 'Unpaused busy1.' }).waitFor();
     await page.goto(`${s.url}${containerPath}?path=%2Fhome%2Fhtml`);
     await row('about.html').waitFor();
     await shot(page, 'container');
@@ -142,6 +163,46 @@ describe('containers pages in chromium', () => {
     await page.getByText('You signed out').waitFor();
   });
 
+  it("commits two containers as one batch and shows each child's progress to its image", async () => {
+    await signIn(page, s.url, 'alice', passwords.alice);
+    await page.getByRole('link', { name: 'Containers', exact: true }).click();
+    for (const name of ['batch-a', 'batch-b']) {
+      await page.getByLabel('Image').fill('alice/busybox:v1');
+      await page.getByLabel('Name (optional)').fill(name);
+      await page.getByRole('button', { name: 'Create container' }).click();
+      await page.getByRole('heading', { level: 1, name: `Container ${name}` }).waitFor();
+      await page.getByRole('link', { name: 'Containers', exact: true }).first().click();
+    }
+    // React Aria's checkbox is a visually hidden input in a label: a person clicks the label's box.
+    for (const name of ['batch-a', 'batch-b']) {
+      await page.locator('label', { has: page.getByRole('checkbox', { name: `Choose ${name}` }) }).click();
+      expect(await page.getByRole('checkbox', { name: `Choose ${name}` }).isChecked()).toBe(true);
+    }
+    await page.getByRole('link', { name: 'Commit 2 containers' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Commit 2 containers' }).waitFor();
+    await page.getByLabel(/^Image for batch-a/).fill('alice/batch-a:v1');
+    await page.getByLabel(/^Image for batch-b/).fill('alice/batch-b:v1');
+    await page.getByLabel('Author (-a)').fill(AUTHOR);
+    await page.getByRole('button', { name: 'Commit', exact: true }).click();
+    await page.getByText('The batch finished.').waitFor({ timeout: 60_000 });
+    await page.getByText('2 of 2 commits made.').waitFor();
+    const children = page.getByRole('table', { name: 'Each commit of the batch' });
+    await children.getByRole('link', { name: 'alice/batch-b:v1' }).waitFor({ timeout: 10_000 });
+    expect(await children.getByRole('link').allTextContents()).toEqual(['alice/batch-a:v1', 'alice/batch-b:v1']);
+    expect(await children.getByRole('progressbar').evaluateAll((bars) => bars.map((b) => b.getAttribute('aria-valuenow')))).toEqual([
+      '100',
+      '100',
+    ]);
+    await shot(page, 'commit-batch');
+    await accessible(page, 'batch commit');
+    await children.getByRole('link', { name: 'alice/batch-a:v1' }).click();
+    await page.getByRole('heading', { level: 2, name: 'Configuration' }).waitFor();
+    const author = page.locator('.fact', { has: page.locator('dt', { hasText: /^Author$/ }) }).locator('dd');
+    expect(await author.textContent()).toBe(AUTHOR);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You signed out').waitFor();
+  });
+
   it("a second user sees neither the first user's private repositories nor containers, and the server refuses a direct URL", async () => {
     expect(containerPath).toBeDefined();
     await signIn(page, s.url, 'bob', passwords.bob);
@@ -150,7 +211,7 @@ describe('containers pages in chromium', () => {
 
     await page.getByRole('link', { name: 'Containers', exact: true }).click();
     await page.getByText('No containers yet.').waitFor();
-    expect(await page.getByRole('link', { name: 'busy1' }).count()).toBe(0);
+    for (const name of ['busy1', 'batch-a', 'batch-b']) expect(await page.getByRole('link', { name }).count()).toBe(0);
 
     await page.goto(`${s.url}${containerPath}`);
     expect(await page.getByRole('alert').textContent()).toBe('There is no such container, or you may not see it.');

@@ -203,8 +203,15 @@ export class Api {
     return (await this.call('readFile', { params: { id }, query: { path } })) as unknown as string;
   }
 
-  async writeContainerFile(id: string, path: string, content: Blob | string, mode?: string): Promise<Entry> {
-    return this.call('writeFile', { params: { id }, query: { path, mode }, upload: content });
+  /** Write a file's bytes; `mode` is octal (`0644`); owner ids kept as given (an edit keeps the file's). */
+  async writeContainerFile(
+    id: string,
+    path: string,
+    content: Blob | string,
+    owner: { mode?: string; uid?: number; gid?: number } = {},
+  ): Promise<Entry> {
+    const query = { path, mode: owner.mode, uid: owner.uid?.toString(), gid: owner.gid?.toString() };
+    return this.call('writeFile', { params: { id }, query, upload: content });
   }
 
   /** Delete a path: an image's file gets a whiteout in the read-write layer, an added one just goes. */

@@ -146,5 +146,6 @@ describe('commit page', () => {
       [other, 'alice/b:v1'],
     ]);
     await screen.findByText('2 of 2 commits made.');
+    expect(screen.getByText('The batch finished.')).toBeTruthy();
   });
 });

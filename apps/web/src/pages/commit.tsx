@@ -222,6 +222,7 @@ function JobProgress({ api, parent, initialChildren }: { api: Api; parent: Watch
   }, [api, initialChildren]);
 
   const state = job.job?.state ?? 'waiting';
+  const what = initialChildren.length ? 'batch' : 'commit';
   const done = TERMINAL.has(state);
   const result = job.job?.result;
   return (
@@ -229,9 +230,9 @@ function JobProgress({ api, parent, initialChildren }: { api: Api; parent: Watch
       <h2 id="progress-heading">Progress</h2>
       <p role="status" className={state === 'failed' ? 'error' : 'notice'}>
         {state === 'completed'
-          ? 'The commit finished.'
+          ? `The ${what} finished.`
           : state === 'failed'
-            ? `The commit failed: ${job.job?.error?.message ?? 'no reason given'}.`
+            ? `The ${what} failed: ${job.job?.error?.message ?? 'no reason given'}.`
             : job.error
               ? `Lost the job's progress: ${job.error}`
               : `Committing (${state})…`}

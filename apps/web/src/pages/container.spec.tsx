@@ -12,7 +12,7 @@ const pathOf = (req: Sent) => new URL(req.url, 'http://x').searchParams.get('pat
 /** A container whose image has /home/html/{index.html,old.html}; the read-write layer changed one and deleted the other. */
 function platform(session = aliceSession, owner = 'alice') {
   let state: 'running' | 'paused' = 'running';
-  const files: Record<string, string> = { '/home/html/index.html': '<h1>hello</h1>\n' };
+  const files: Record<string, string> = { '/home/html/index.html': '<h1>hello</h1>\n', '/bin/httpd': '\u007fELF\u0002\u0001\u0000\u0000' };
   const changes: Change[] = [
     { path: '/home', kind: 'C' },
     { path: '/home/html', kind: 'C' },
@@ -30,7 +30,7 @@ function platform(session = aliceSession, owner = 'alice') {
     statPath: (req) => {
       const p = pathOf(req);
       if (dirs[p]) return { status: 200, body: entry(p.slice(1), 'directory') };
-      if (files[p] !== undefined) return { status: 200, body: entry(p.slice(1), 'file', files[p].length) };
+      if (files[p] !== undefined) return { status: 200, body: { ...entry(p.slice(1), 'file', files[p].length), uid: 33, gid: 33 } };
       return error(404, 'NOT_FOUND', `no such path ${p}`);
     },
     listDir: (req) => ({ status: 200, body: { entries: dirs[pathOf(req)] } }),
@@ -96,7 +96,8 @@ describe('container page', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Save' }));
     expect((await screen.findByRole('status')).textContent).toBe('Saved /home/html/index.html.');
     const put = s.sent.find((r) => r.method === 'PUT')!;
-    expect(put.url).toBe(`/api/v1/containers/${CONTAINER_ID}/files?path=%2Fhome%2Fhtml%2Findex.html&mode=0644`);
+    // The edit keeps the file's mode and owner.
+    expect(put.url).toBe(`/api/v1/containers/${CONTAINER_ID}/files?path=%2Fhome%2Fhtml%2Findex.html&mode=0644&uid=33&gid=33`);
     expect(put.body).toBe('<h1>v2</h1>');
     expect(put.headers['content-type']).toBe('application/octet-stream');
 
@@ -114,6 +115,15 @@ describe('container page', () => {
     const upload = s.sent.filter((r) => r.method === 'PUT')[1];
     expect(upload.url).toBe(`/api/v1/containers/${CONTAINER_ID}/files?path=%2Fhome%2Fhtml%2Findex.html&mode=0644`);
     expect(upload.body).toBe(file);
+  });
+
+  it('does not put a binary file in the editor, where saving would change its bytes, but offers to delete it', async () => {
+    const s = platform();
+    renderApp(`/containers/${CONTAINER_ID}?path=%2Fbin%2Fhttpd`, s.fetch);
+    await screen.findByText('This file is not UTF-8 text, so it is not shown here.');
+    expect(screen.queryByLabelText(/^Content of/)).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Save' })).toBeNull();
+    expect(screen.getByRole('button', { name: 'Delete /bin/httpd' })).toBeTruthy();
   });
 
   it('pauses and unpauses, and offers a commit', async () => {

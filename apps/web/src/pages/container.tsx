@@ -335,61 +335,70 @@ function FileView({
   act: Act;
   onDeleted: () => void;
 }) {
-  const editable = entry.type === 'file' && entry.size <= EDITABLE_BYTES;
+  const small = entry.size <= EDITABLE_BYTES;
   const [text, setText] = useState<string | undefined>();
   const [failed, setFailed] = useState(false);
   useEffect(() => {
-    if (!editable) return;
+    if (entry.type !== 'file' || !small) return;
     api.readContainerFile(id, path).then(setText, () => setFailed(true));
-  }, [api, id, path, editable]);
+  }, [api, id, path, entry.type, small]);
   const mode = entry.mode.toString(8).padStart(4, '0');
+  // Bytes that are not UTF-8 text decode to U+FFFD; saving them back would change the file.
+  const binary = text !== undefined && (text.includes('\u0000') || text.includes('\uFFFD'));
+  const editable = text !== undefined && !binary;
   return (
     <section aria-label={`File ${path}`}>
       <p>
         A {entry.type} of {formatBytes(entry.size)}, mode <code>{mode}</code>
+        {entry.linkname ? `, pointing to ${entry.linkname}` : ''}
         {kind ? `, ${KIND_NAMES[kind]} in the read-write layer` : ', from the image'}.
       </p>
-      {!editable ? <p className="hint">Only files up to {formatBytes(EDITABLE_BYTES)} are shown here.</p> : null}
+      {entry.type === 'file' && !small ? <p className="hint">Only files up to {formatBytes(EDITABLE_BYTES)} are shown here.</p> : null}
+      {binary ? <p className="hint">This file is not UTF-8 text, so it is not shown here.</p> : null}
       {failed ? (
         <p role="alert" className="error">
           The file could not be read.
         </p>
       ) : null}
-      {editable && text === undefined && !failed ? <p role="status">Loading…</p> : null}
-      {text !== undefined ? (
-        <Form
-          className="form"
-          onSubmit={(e) => {
-            e.preventDefault();
-            void act(() => api.writeContainerFile(id, path, text, mode), `Saved ${path}.`, `${path} could not be saved`);
-          }}
-        >
+      {entry.type === 'file' && small && text === undefined && !failed ? <p role="status">Loading…</p> : null}
+      <Form
+        className="form"
+        onSubmit={(e) => {
+          e.preventDefault();
+          if (text === undefined) return;
+          const owner = { mode, uid: entry.uid, gid: entry.gid };
+          void act(() => api.writeContainerFile(id, path, text, owner), `Saved ${path}.`, `${path} could not be saved`);
+        }}
+      >
+        {editable ? (
           <TextField value={text} onChange={setText} isReadOnly={!mayChange} className="react-aria-TextField editor">
             <Label>Content of {path}</Label>
             <TextArea rows={Math.min(24, Math.max(6, text.split('\n').length + 1))} spellCheck={false} />
           </TextField>
-          {mayChange ? (
-            <div className="actions">
+        ) : null}
+        {mayChange ? (
+          <div className="actions">
+            {editable ? (
               <Button type="submit" className="button">
                 Save
               </Button>
-              <Button
-                className="button secondary"
-                onPress={async () => {
-                  try {
-                    await api.removeContainerPath(id, path);
-                    onDeleted();
-                  } catch (e) {
-                    await act(() => Promise.reject(e), '', `${path} could not be deleted`);
-                  }
-                }}
-              >
-                Delete <span className="visually-hidden">{path}</span>
-              </Button>
-            </div>
-          ) : null}
-        </Form>
-      ) : null}
+            ) : null}
+            <Button
+              className="button secondary"
+              onPress={async () => {
+                try {
+                  await api.removeContainerPath(id, path);
+                  onDeleted();
+                } catch (e) {
+                  await act(() => Promise.reject(e), '', `${path} could not be deleted`);
+                }
+              }}
+            >
+              Delete <span className="visually-hidden">{path}</span>
+            </Button>
+          </div>
+        ) : null}
+      </Form>
     </section>
   );
 }
@@ -402,7 +411,7 @@ function UploadForm({ dir, act, api, id }: { dir: string; act: Act; api: Api; id
     if (!file) return;
     // A target ending in `/` is a directory: the file keeps its own name there.
     const path = target.endsWith('/') ? `${target}${file.name}` : target;
-    void act(() => api.writeContainerFile(id, path, file, '0644'), `Uploaded ${path}.`, `${path} could not be uploaded`);
+    void act(() => api.writeContainerFile(id, path, file, { mode: '0644' }), `Uploaded ${path}.`, `${path} could not be uploaded`);
   }
   return (
     <section aria-labelledby="upload-heading" className="panel">
