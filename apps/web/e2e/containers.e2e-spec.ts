@@ -141,9 +141,10 @@ describe('containers pages in chromium', () => {
     expect(await page.getByRole('checkbox', { name: /Pause the container/ }).isChecked()).toBe(true);
     await shot(page, 'commit');
     await accessible(page, 'commit');
-    await page.getByRole('button', { name: 'Commit', exact: true }).click();
-
     // The job's event stream, to the end.
+    const stream = page.waitForRequest((r) => /\/api\/v1\/jobs\/[^/]+\/events$/.test(new URL(r.url()).pathname));
+    await page.getByRole('button', { name: 'Commit', exact: true }).click();
+    await stream;
     await page.getByText('The commit finished.').waitFor({ timeout: 60_000 });
     expect(await page.getByRole('progressbar').first().getAttribute('aria-valuenow')).toBe('100');
     await accessible(page, 'commit progress');
@@ -199,6 +200,21 @@ describe('containers pages in chromium', () => {
     await page.getByRole('heading', { level: 2, name: 'Configuration' }).waitFor();
     const author = page.locator('.fact', { has: page.locator('dt', { hasText: /^Author$/ }) }).locator('dd');
     expect(await author.textContent()).toBe(AUTHOR);
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByText('You signed out').waitFor();
+  });
+
+  it("shows an admin everyone's containers, with their owner", async () => {
+    await signIn(page, s.url, s.admin.user, s.admin.password);
+    await page.getByRole('link', { name: 'Containers', exact: true }).click();
+    const rows = page.getByRole('table', { name: /^Containers/ }).locator('tbody tr');
+    await rows.first().waitFor();
+    const owners = new Map<string, string>();
+    for (const r of await rows.all()) {
+      const cells = await r.locator('td').allTextContents();
+      owners.set(cells[1], cells[5]);
+    }
+    expect(Object.fromEntries(owners)).toEqual({ busy1: 'alice', 'batch-a': 'alice', 'batch-b': 'alice' });
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByText('You signed out').waitFor();
   });

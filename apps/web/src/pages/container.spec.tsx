@@ -137,6 +137,29 @@ describe('container page', () => {
     expect(screen.getByRole('link', { name: 'Commit' }).getAttribute('href')).toBe(`/commit?container=${CONTAINER_ID}`);
   });
 
+  it('removes the container only once asked to confirm, then goes back to the list', async () => {
+    const s = platform();
+    let removed = false;
+    const fetch: typeof s.fetch = (url, init) => {
+      if (init.method === 'DELETE' && url === `/api/v1/containers/${CONTAINER_ID}`) {
+        removed = true;
+        return Promise.resolve(new Response(null, { status: 204 }));
+      }
+      if (url === '/api/v1/containers' && removed) return Promise.resolve(Response.json({ containers: [] }));
+      return s.fetch(url, init);
+    };
+    renderApp(`/containers/${CONTAINER_ID}`, fetch);
+    await userEvent.click(await screen.findByRole('button', { name: 'Remove container' }));
+    expect(removed).toBe(false);
+    await userEvent.click(screen.getByRole('button', { name: 'Keep it' }));
+    await userEvent.click(screen.getByRole('button', { name: 'Remove container' }));
+    expect(screen.getByRole('group', { name: 'Confirm removal' }).textContent).toContain('Remove web1 and its read-write layer?');
+    await userEvent.click(screen.getByRole('button', { name: 'Yes, remove' }));
+    await screen.findByRole('heading', { level: 1, name: 'Containers' });
+    expect(removed).toBe(true);
+    await screen.findByText('No containers yet.');
+  });
+
   it('hides every change from a caller who may only look (not the owner, not an admin)', async () => {
     const s = platform({ ...aliceSession, user: 'carol' }, 'alice');
     renderApp(`/containers/${CONTAINER_ID}?path=%2Fhome%2Fhtml`, s.fetch);
