@@ -24,8 +24,12 @@ export function ContainersPage() {
   const [error, setError] = useState<string | undefined>();
   const [busy, setBusy] = useState(false);
   const [chosen, setChosen] = useState<Set<string>>(new Set());
-  // Containers belong to signed-in users: an anonymous visitor is not asked the server.
-  const containers = useLoad(() => (session ? api.containers() : Promise.resolve([])), [api, session?.user]);
+  // Containers belong to signed-in users: an anonymous visitor is not asked the server, and while
+  // the session is not known yet nothing is listed (an empty list would claim the caller has none).
+  const containers = useLoad(
+    () => (session ? api.containers() : session === null ? Promise.resolve([]) : new Promise<Container[]>(() => undefined)),
+    [api, session?.user, session === undefined],
+  );
 
   async function create(e: FormEvent<HTMLFormElement>) {
     e.preventDefault();
