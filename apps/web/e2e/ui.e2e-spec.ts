@@ -4,78 +4,26 @@
 // user's private repository; a session ended on the server leads to a page that says so; axe-core
 // finds no serious or critical WCAG 2.1 A/AA violation on any of those pages.
 // STEVEDORE_UI_SCREENSHOTS=<dir> also writes a screenshot of each page there (docs/ui/).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
 import { makeLayer, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import type { BrowserContext, Page } from 'playwright-core';
+import { AUTHOR, CMD, accessible as axeOn, basic, launchBrowser, shot as shotOf, signIn as signInAs } from './harness';
 
 jest.setTimeout(180_000);
 
-const CHROMIUM = process.env.STEVEDORE_CHROMIUM ?? '/usr/bin/chromium';
-// The flags the issue asks for; the new profile directory is launchPersistentContext's (it passes --user-data-dir).
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.STEVEDORE_UI_SCREENSHOTS;
-const AUTHOR = 'Jane Doe <jane@example.com>';
-const CMD = '["/bin/httpd","-f","-h","/home/html"]';
-
-const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
-
 describe('web UI in chromium', () => {
   let s: StevedoreUnderTest;
-  let profile: string;
   let context: BrowserContext;
   let page: Page;
+  let closeBrowser: (() => Promise<void>) | undefined;
   const passwords = { alice: 'alice-password-1', bob: 'bob-password-1' };
 
   async function api(method: string, p: string, auth: string, body?: Buffer | string, type = 'application/json'): Promise<Response> {
     return fetch(s.url + p, { method, headers: { authorization: auth, ...(body ? { 'content-type': type } : {}) }, body });
   }
 
-  /** axe-core on the page as it is: no serious or critical WCAG 2.1 A/AA violation. */
-  async function accessible(name: string): Promise<void> {
-    // Evaluated by the driver, not added as a script: the page's CSP (script-src 'self') refuses inline scripts.
-    await page.evaluate(AXE);
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(o: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
-      const r = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return r.violations;
-    });
-    const serious = violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    expect({ page: name, serious }).toEqual({ page: name, serious: [] });
-  }
-
-  async function shot(name: string): Promise<void> {
-    if (!SHOTS) return;
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-  }
-
-  async function signIn(user: 'alice' | 'bob'): Promise<void> {
-    await page.goto(`${s.url}/sign-in`);
-    await page.getByLabel('User name').fill(user);
-    await page.getByLabel('Password').fill(passwords[user]);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`Signed in as ${user}`).waitFor();
-  }
+  const accessible = (name: string) => axeOn(page, name);
+  const shot = (name: string) => shotOf(page, name);
+  const signIn = (user: 'alice' | 'bob') => signInAs(page, s.url, user, passwords[user]);
 
   beforeAll(async () => {
     s = await startStevedore();
@@ -90,19 +38,11 @@ describe('web UI in chromium', () => {
     expect(
       (await api('POST', '/api/v1/images/import?ref=bob/tools:v1', basic('bob', passwords.bob), bobs, 'application/gzip')).status,
     ).toBe(201);
-    profile = mkdtempSync(path.join(os.tmpdir(), 'stevedore-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      viewport: { width: 1200, height: 800 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ context, page, close: closeBrowser } = await launchBrowser());
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await closeBrowser?.();
     await s?.stop();
   });
 

@@ -4,10 +4,17 @@
 // the repository index and search routes can replace the listing below without touching a page.
 import {
   CSRF_HEADER,
+  CommitJobSchema,
+  CommitProgressSchema,
   ErrorEnvelopeSchema,
   apiRoutes,
   type AnswerOf,
   type ApiRoute,
+  type Change,
+  type CommitJob,
+  type CommitRequest,
+  type Container,
+  type Entry,
   type HistoryEntry,
   type ImageBrowse,
   type ImageSummary,
@@ -41,6 +48,8 @@ interface CallOptions {
   params?: Record<string, string>;
   query?: Record<string, string | undefined>;
   body?: unknown;
+  /** A raw upload (a file's bytes) sent as the route's `upload` media type instead of a JSON body. */
+  upload?: Blob | string;
 }
 
 /** The client: a fetch (the browser's, or a test's), the session's anti-CSRF token, who to tell when a session ends. */
@@ -63,11 +72,12 @@ export class Api {
     if ([...query].length) url += `?${query}`;
     const headers: Record<string, string> = { accept: 'application/json' };
     if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (options.upload !== undefined) headers['content-type'] = route.upload ?? 'application/octet-stream';
     if (route.method !== 'GET' && this.csrfToken) headers[CSRF_HEADER] = this.csrfToken;
     const r = await this.fetcher(url, {
       method: route.method,
       headers,
-      body: options.body === undefined ? undefined : JSON.stringify(options.body),
+      body: options.upload ?? (options.body === undefined ? undefined : JSON.stringify(options.body)),
       credentials: 'same-origin',
     });
     const text = await r.text();
@@ -78,7 +88,8 @@ export class Api {
       if (error.sessionEnded) for (const l of this.endedListeners) l();
       throw error;
     }
-    if (!route.response) return undefined as AnswerOf<N>;
+    // A download (a container's file) answers its bytes as text; other answers without a schema are empty.
+    if (!route.response) return (route.produces ? text : undefined) as AnswerOf<N>;
     return route.response.parse(safeJson(text)) as AnswerOf<N>;
   }
 
@@ -153,6 +164,136 @@ export class Api {
     const history = 'Config' in inspect ? await this.call('imageHistory', { query: { ref: reference } }) : [];
     return { inspect, history };
   }
+
+  /** Remove one tag (the image stays while another tag or digest names it). */
+  async untag(reference: string): Promise<void> {
+    await this.call('untagImage', { query: { ref: reference } });
+  }
+
+  // ---- containers (libs/containers) and their commits (libs/commits)
+
+  /** The caller's containers (an admin's: everyone's), as the server filters them. */
+  async containers(): Promise<Container[]> {
+    return (await this.call('listContainers')).containers;
+  }
+
+  async createContainer(image: string, name?: string): Promise<Container> {
+    return this.call('createContainer', { body: { image, ...(name ? { name } : {}) } });
+  }
+
+  async container(id: string): Promise<Container> {
+    return this.call('inspectContainer', { params: { id } });
+  }
+
+  async removeContainer(id: string): Promise<void> {
+    await this.call('removeContainer', { params: { id } });
+  }
+
+  /** A directory of the container's merged view (image layers under its read-write layer). */
+  async containerDir(id: string, path: string): Promise<Entry[]> {
+    return (await this.call('listDir', { params: { id }, query: { path } })).entries;
+  }
+
+  async containerStat(id: string, path: string): Promise<Entry> {
+    return this.call('statPath', { params: { id }, query: { path } });
+  }
+
+  /** A file's content as text (the page edits only small text files). */
+  async readContainerFile(id: string, path: string): Promise<string> {
+    return (await this.call('readFile', { params: { id }, query: { path } })) as unknown as string;
+  }
+
+  /** Write a file's bytes; `mode` is octal (`0644`); owner ids kept as given (an edit keeps the file's). */
+  async writeContainerFile(
+    id: string,
+    path: string,
+    content: Blob | string,
+    owner: { mode?: string; uid?: number; gid?: number } = {},
+  ): Promise<Entry> {
+    const query = { path, mode: owner.mode, uid: owner.uid?.toString(), gid: owner.gid?.toString() };
+    return this.call('writeFile', { params: { id }, query, upload: content });
+  }
+
+  /** Delete a path: an image's file gets a whiteout in the read-write layer, an added one just goes. */
+  async removeContainerPath(id: string, path: string, recursive = false): Promise<void> {
+    await this.call('removeFile', { params: { id }, query: { path, recursive: recursive ? 'true' : undefined } });
+  }
+
+  /** `docker diff`: the read-write layer's changes against the image. */
+  async containerChanges(id: string): Promise<Change[]> {
+    return (await this.call('containerChanges', { params: { id } })).changes;
+  }
+
+  async pauseContainer(id: string): Promise<Container> {
+    return this.call('pauseContainer', { params: { id } });
+  }
+
+  async unpauseContainer(id: string): Promise<Container> {
+    return this.call('unpauseContainer', { params: { id } });
+  }
+
+  async commit(request: CommitRequest): Promise<CommitJob> {
+    return this.call('commit', { body: request });
+  }
+
+  /** Several commits as one batch job; the answer names each child job. */
+  async commitBatch(requests: CommitRequest[]): Promise<AnswerOf<'commitBatch'>> {
+    return this.call('commitBatch', { body: { commits: requests } });
+  }
+
+  async job(id: string): Promise<CommitJob> {
+    return this.call('job', { params: { id } });
+  }
+
+  /**
+   * Follow a commit job's event stream (`GET /api/v1/jobs/{id}/events`) until the server ends it:
+   * `status`, `completed` and `failed` carry the whole job, `progress` the worker's progress. Read
+   * with fetch rather than EventSource, which reconnects by itself after the server's end and so
+   * would replay a finished job forever; fetch also goes through the test's fake server.
+   */
+  async watchJob(id: string, onEvent: (event: JobEvent) => void, signal?: AbortSignal): Promise<void> {
+    const url = apiRoutes.jobEvents.path.replace('{id}', encodeURIComponent(id));
+    const r = await this.fetcher(url, { method: 'GET', headers: { accept: 'text/event-stream' }, credentials: 'same-origin', signal });
+    if (!r.ok || !r.body) throw new ApiError(r.status, 'UNKNOWN', `${r.status} ${r.statusText}`);
+    const reader = r.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buffered = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffered += value;
+      let end: number;
+      while ((end = buffered.indexOf('\n\n')) >= 0) {
+        const block = buffered.slice(0, end);
+        buffered = buffered.slice(end + 2);
+        const event = parseEvent(block);
+        if (event) onEvent(event);
+      }
+    }
+  }
+}
+
+/** One event of a job's stream. */
+export type JobEvent =
+  { type: 'status' | 'completed' | 'failed'; job: CommitJob } | { type: 'progress'; progress: NonNullable<CommitJob['progress']> };
+
+function parseEvent(block: string): JobEvent | undefined {
+  let type = 'message';
+  const data: string[] = [];
+  for (const line of block.split('\n')) {
+    if (line.startsWith('event:')) type = line.slice(6).trim();
+    else if (line.startsWith('data:')) data.push(line.slice(5).trimStart());
+  }
+  if (!data.length) return undefined; // a keep-alive comment
+  const value = safeJson(data.join('\n'));
+  if (type === 'progress') {
+    const progress = CommitProgressSchema.safeParse(value);
+    return progress.success ? { type, progress: progress.data } : undefined;
+  }
+  if (type === 'status' || type === 'completed' || type === 'failed') {
+    const job = CommitJobSchema.safeParse(value);
+    return job.success ? { type, job: job.data } : undefined;
+  }
+  return undefined;
 }
 
 export type RepositorySort = 'name' | 'pushed' | 'pulls';

@@ -12,6 +12,9 @@ import { ImagePage } from './pages/image';
 import { TagHistoryPage } from './pages/tag-history';
 import { FilesPage } from './pages/files';
 import { ChangesPage } from './pages/changes';
+import { ContainersPage } from './pages/containers';
+import { ContainerPage } from './pages/container';
+import { CommitPage } from './pages/commit';
 
 declare module 'react-aria-components' {
   interface RouterConfig {
@@ -36,6 +39,8 @@ function Header() {
       </Link>
       <nav aria-label="Main">
         <Link href="/repositories">Repositories</Link>
+        {/* Containers belong to signed-in users. */}
+        {session ? <Link href="/containers">Containers</Link> : null}
       </nav>
       <div className="who">
         {session === undefined ? null : session ? (
@@ -92,6 +97,9 @@ export function App() {
           <Route path="/history/*" element={<TagHistoryPage />} />
           <Route path="/files/*" element={<FilesPage />} />
           <Route path="/changes/*" element={<ChangesPage />} />
+          <Route path="/containers" element={<ContainersPage />} />
+          <Route path="/containers/*" element={<ContainerPage />} />
+          <Route path="/commit" element={<CommitPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Frame>

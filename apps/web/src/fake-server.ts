@@ -11,7 +11,8 @@ export interface Sent {
   body?: unknown;
 }
 
-type Handler = (req: Sent) => { status: number; body?: unknown };
+/** `text` answers a raw body (a file's bytes, an event stream) instead of JSON. */
+type Handler = (req: Sent) => { status: number; body?: unknown; text?: string };
 
 export function fakeServer(handlers: Partial<Record<RouteName, Handler>>): { fetch: Fetch; sent: Sent[] } {
   const sent: Sent[] = [];
@@ -20,7 +21,8 @@ export function fakeServer(handlers: Partial<Record<RouteName, Handler>>): { fet
       method: init.method ?? 'GET',
       url,
       headers: (init.headers ?? {}) as Record<string, string>,
-      body: init.body ? JSON.parse(String(init.body)) : undefined,
+      // JSON bodies parsed; an upload (a file's bytes) kept as it was sent.
+      body: init.body ? (headersOf(init)['content-type'] === 'application/json' ? JSON.parse(String(init.body)) : init.body) : undefined,
     };
     sent.push(req);
     const route = routeFor(req.method, url);
@@ -28,12 +30,15 @@ export function fakeServer(handlers: Partial<Record<RouteName, Handler>>): { fet
     const handler = name ? handlers[name] : undefined;
     if (!name || !handler) return json(404, { errors: [{ code: 'NOT_FOUND', message: `no fake for ${req.method} ${url}` }] });
     const answer = handler(req);
+    if (answer.text !== undefined) return new Response(answer.text, { status: answer.status });
     const schema = (apiRoutes[name] as { response?: { parse(v: unknown): unknown } }).response;
     if (answer.status < 300 && schema) schema.parse(answer.body);
     return answer.body === undefined ? new Response(null, { status: answer.status }) : json(answer.status, answer.body);
   };
   return { fetch, sent };
 }
+
+const headersOf = (init: RequestInit) => (init.headers ?? {}) as Record<string, string>;
 
 function json(status: number, body: unknown): Response {
   return new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });

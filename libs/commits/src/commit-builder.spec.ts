@@ -76,6 +76,7 @@ async function setup() {
       architecture: 'amd64',
       os: 'linux',
       config: { Cmd: ['/bin/sh'] },
+      comment: 'imported',
       rootfs: { type: 'layers', diff_ids: ['sha256:' + 'a'.repeat(64)] },
       history: [{ created: '2024-01-01T00:00:00Z', created_by: 'base' }],
     }),
@@ -203,6 +204,8 @@ describe('buildCommit', () => {
     expect(m.layers.map((l: { digest: string }) => l.digest)).toEqual([layerDigest, r.layer!.digest]);
     const cfg = JSON.parse(f.blobs.get(m.config.digest)!.toString());
     expect(cfg.author).toBe('alex <452427904@qq.com>');
+    // No -m: the parent's comment ('imported') is not the new image's, as with docker commit.
+    expect(cfg.comment).toBeUndefined();
     expect(cfg.created).toBe('2025-01-01T00:00:00.000Z');
     expect(cfg.config.Cmd).toEqual(['/bin/httpd', '-f', '-h', '/home/html']);
     expect(cfg.rootfs.diff_ids).toEqual(['sha256:' + 'a'.repeat(64), r.layer!.diffId]);
@@ -240,6 +243,8 @@ describe('buildCommit', () => {
     expect(m.layers.map((l: { digest: string }) => l.digest)).toEqual([layerDigest]);
     const cfg = JSON.parse(f.blobs.get(m.config.digest)!.toString());
     expect(cfg.history[1]).toMatchObject({ empty_layer: true, comment: 'nothing' });
+    // inspect's Comment: docker commit -m sets the image's comment too.
+    expect(cfg.comment).toBe('nothing');
   });
 
   it('stops when cancelled, before the tag moves', async () => {

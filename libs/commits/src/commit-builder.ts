@@ -149,6 +149,9 @@ export async function buildCommit(deps: CommitDeps, data: CommitJobData, hooks: 
       const config: ImageConfig = { ...applyChanges(base, data.spec.changes), created };
       if (data.spec.author) config.author = data.spec.author;
       else delete config.author;
+      // docker commit -m is the new image's comment (inspect's Comment); the parent's is not inherited.
+      if (data.spec.message) config.comment = data.spec.message;
+      else delete config.comment;
       return config;
     },
   });

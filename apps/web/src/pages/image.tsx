@@ -1,9 +1,9 @@
 // One image as `docker image inspect` shows it (Cmd, Entrypoint, Env, WorkingDir, User,
 // ExposedPorts, Labels, Author, created) and its layers from `docker history`, with sizes. An index
 // lists its platforms, each a link to its image.
-import type { ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { useLocation } from 'react-router';
-import { Link } from 'react-aria-components';
+import { Button, Link } from 'react-aria-components';
 import type { HistoryEntry, InspectAnswer } from '@stevedore/api-contract';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
@@ -50,7 +50,51 @@ export function ImagePage() {
             : 'The image could not be read.'}
         </p>
       ) : null}
+      {image.state === 'done' && session && 'Config' in image.value.inspect ? (
+        <ImageActions reference={reference} repository={repository} />
+      ) : null}
       {image.state === 'done' ? <ImageDetails reference={reference} repository={repository} {...image.value} /> : null}
+    </>
+  );
+}
+
+/**
+ * What a signed-in caller can do with an image: create a container from it (pull is enough, and the
+ * caller sees it), and untag it where the caller may push: an admin anywhere, a user in their own
+ * namespace (grants elsewhere are the server's to honour: it refuses what the caller may not do).
+ */
+function ImageActions({ reference, repository }: { reference: string; repository: string }) {
+  const { api, session } = useSession();
+  const [untagged, setUntagged] = useState<{ ok: boolean; text: string } | undefined>();
+  const isTag = !reference.includes('@');
+  const mayPush = !!session && (session.admin || repository.startsWith(`${session.user}/`));
+  return (
+    <>
+      <p className="actions">
+        <Link className="button" href={`/containers?image=${encodeURIComponent(reference)}`}>
+          Create container
+        </Link>
+        {isTag && mayPush && !untagged?.ok ? (
+          <Button
+            className="button secondary"
+            onPress={async () => {
+              try {
+                await api.untag(reference);
+                setUntagged({ ok: true, text: `Untagged ${reference}.` });
+              } catch (e) {
+                setUntagged({ ok: false, text: e instanceof ApiError ? `Untag failed: ${e.message}` : 'Untag failed.' });
+              }
+            }}
+          >
+            Untag
+          </Button>
+        ) : null}
+      </p>
+      {untagged ? (
+        <p role={untagged.ok ? 'status' : 'alert'} className={untagged.ok ? 'notice' : 'error'}>
+          {untagged.text} {untagged.ok ? <Link href={`/r/${repository}`}>Back to {repository}</Link> : null}
+        </p>
+      ) : null}
     </>
   );
 }
