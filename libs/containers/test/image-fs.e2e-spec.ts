@@ -121,4 +121,28 @@ describe('GET /api/v1/images/fs', () => {
     expect((await http(sut.url, 'GET', '/api/v1/images/changes?ref=fs/changes:v1&layer=2')).status).toBe(400);
     expect((await http(sut.url, 'GET', '/api/v1/images/changes?ref=fs/changes:v1&layer=0&from=fs/changes:v0')).status).toBe(400);
   });
+
+  it('downloads one file from the layer the merged view names: its bytes, length and name; 404 whited out or missing, 400 a directory', async () => {
+    await pushTwoLayers('fs/file', 'v1');
+    const file = (ref: string, path: string) =>
+      http(sut.url, 'GET', `/api/v1/images/file?ref=${encodeURIComponent(ref)}&path=${encodeURIComponent(path)}`);
+    const motd = await file('fs/file:v1', '/etc/motd');
+    expect(motd.status).toBe(200);
+    // Layer 1's motd, not the one it shadows in layer 0.
+    expect(motd.body.toString()).toBe('new motd, longer\n');
+    expect(motd.headers.get('content-length')).toBe('17');
+    expect(motd.headers.get('content-type')).toBe('application/octet-stream');
+    expect(motd.headers.get('content-disposition')).toBe(`attachment; filename="motd"; filename*=UTF-8''motd`);
+    expect((await file('fs/file:v1', 'bin/sh')).body.toString()).toBe('sh');
+    const hosts = await file('fs/file:v1', '/etc/hosts');
+    expect(hosts.status).toBe(404);
+    expect(hosts.json().errors[0]).toMatchObject({ code: 'NOT_FOUND', detail: { path: '/etc/hosts' } });
+    expect((await file('fs/file:v1', '/nope')).status).toBe(404);
+    const dir = await file('fs/file:v1', '/etc');
+    expect(dir.status).toBe(400);
+    expect(dir.json().errors[0]).toMatchObject({ code: 'INVALID_REQUEST', message: '/etc is a directory, not a file' });
+    expect((await file('fs/file:v1', '../../etc/passwd')).status).toBe(400);
+    expect((await http(sut.url, 'GET', '/api/v1/images/file?ref=fs/file:v1')).status).toBe(400);
+    expect((await file('fs/file:nosuch', '/etc/motd')).status).toBe(404);
+  });
 });
