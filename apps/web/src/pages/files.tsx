@@ -54,6 +54,15 @@ export function FilesPage() {
             {files.value.entry.type === 'directory' ? 'Directory' : `A ${files.value.entry.type}`} from {layerName(files.value.entry.layer)}
             {files.value.entry.shadows.length ? `, shadowing ${files.value.entry.shadows.map(layerName).join(', ')}` : ''}.
           </p>
+          {files.value.entry.type === 'file' || files.value.entry.type === 'hardlink' ? (
+            // A plain link, not a fetch: the browser streams the download to disk with the session cookie.
+            <p>
+              <a className="button" href={api.fileDownloadUrl(reference, `/${path}`)} download>
+                Download {path.slice(path.lastIndexOf('/') + 1)}
+                {files.value.entry.type === 'file' ? ` (${formatBytes(files.value.entry.size)})` : ''}
+              </a>
+            </p>
+          ) : null}
           {files.value.entry.type === 'directory' ? (
             <table className="table">
               <caption className="visually-hidden">Entries of /{path}</caption>
@@ -65,6 +74,9 @@ export function FilesPage() {
                   <th scope="col">Mode</th>
                   <th scope="col">From</th>
                   <th scope="col">Shadows</th>
+                  <th scope="col">
+                    <span className="visually-hidden">Download</span>
+                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -81,6 +93,13 @@ export function FilesPage() {
                     </td>
                     <td title={e.layer === null ? undefined : files.value.layers[e.layer]}>{layerName(e.layer)}</td>
                     <td>{e.shadows.length ? e.shadows.map(layerName).join(', ') : '—'}</td>
+                    <td>
+                      {e.type === 'file' ? (
+                        <a href={api.fileDownloadUrl(reference, `/${e.path}`)} download>
+                          Download <span className="visually-hidden">{e.path.slice(e.path.lastIndexOf('/') + 1)}</span>
+                        </a>
+                      ) : null}
+                    </td>
                   </tr>
                 ))}
               </tbody>
