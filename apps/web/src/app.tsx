@@ -12,6 +12,8 @@ import { ImagePage } from './pages/image';
 import { TagHistoryPage } from './pages/tag-history';
 import { FilesPage } from './pages/files';
 import { ChangesPage } from './pages/changes';
+import { JobsPage } from './pages/jobs';
+import { ADMIN_PATH, AdminPage } from './pages/admin';
 
 declare module 'react-aria-components' {
   interface RouterConfig {
@@ -36,6 +38,9 @@ function Header() {
       </Link>
       <nav aria-label="Main">
         <Link href="/repositories">Repositories</Link>
+        {session ? <Link href="/jobs">Jobs</Link> : null}
+        {/* Shown to admins only; the server refuses the admin routes to anyone else anyway. */}
+        {session?.admin ? <Link href={ADMIN_PATH}>Administration</Link> : null}
       </nav>
       <div className="who">
         {session === undefined ? null : session ? (
@@ -92,6 +97,8 @@ export function App() {
           <Route path="/history/*" element={<TagHistoryPage />} />
           <Route path="/files/*" element={<FilesPage />} />
           <Route path="/changes/*" element={<ChangesPage />} />
+          <Route path="/jobs" element={<JobsPage />} />
+          <Route path={`${ADMIN_PATH}/*`} element={<AdminPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Frame>
