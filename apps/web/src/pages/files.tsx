@@ -74,9 +74,6 @@ export function FilesPage() {
                   <th scope="col">Mode</th>
                   <th scope="col">From</th>
                   <th scope="col">Shadows</th>
-                  <th scope="col">
-                    <span className="visually-hidden">Download</span>
-                  </th>
                 </tr>
               </thead>
               <tbody>
@@ -93,13 +90,6 @@ export function FilesPage() {
                     </td>
                     <td title={e.layer === null ? undefined : files.value.layers[e.layer]}>{layerName(e.layer)}</td>
                     <td>{e.shadows.length ? e.shadows.map(layerName).join(', ') : '—'}</td>
-                    <td>
-                      {e.type === 'file' ? (
-                        <a href={api.fileDownloadUrl(reference, `/${e.path}`)} download>
-                          Download <span className="visually-hidden">{e.path.slice(e.path.lastIndexOf('/') + 1)}</span>
-                        </a>
-                      ) : null}
-                    </td>
                   </tr>
                 ))}
               </tbody>
