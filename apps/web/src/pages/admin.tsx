@@ -594,7 +594,8 @@ function GcSection({ say }: { say: Say }) {
   const { api } = useSession();
   const [runs, reload] = useList(() => api.gcRuns());
   const [busy, setBusy] = useState(false);
-  const running = runs.state === 'done' && runs.value.some((r) => r.state !== 'completed' && r.state !== 'failed');
+  // Waiting or active only: the GC schedule keeps its next run delayed, which must not block a run now.
+  const running = runs.state === 'done' && runs.value.some((r) => r.state === 'active' || r.state === 'waiting');
   useEffect(() => {
     if (!running) return;
     const t = setTimeout(reload, GC_REFRESH_MS);

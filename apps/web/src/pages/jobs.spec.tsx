@@ -29,9 +29,9 @@ const JOBS: JobSummary[] = [
   }),
 ];
 
-function server() {
+function server(session = aliceSession) {
   return fakeServer({
-    getSession: () => ({ status: 200, body: aliceSession }),
+    getSession: () => ({ status: 200, body: session }),
     listJobs: () => ({ status: 200, body: { items: JOBS } }),
     exportStatus: () => ({
       status: 200,
@@ -109,7 +109,7 @@ describe('jobs page', () => {
   });
 
   it('uploads an archive to load with a progress bar and the anti-CSRF token, and says what the server refused', async () => {
-    const s = server();
+    const s = server({ ...aliceSession, user: 'root', admin: true });
     const { api } = renderApp('/jobs', s.fetch);
     const uploads: Array<{ url: string; headers: Record<string, string>; size: number }> = [];
     let answer = { status: 202, text: '' };
@@ -153,6 +153,33 @@ describe('jobs page', () => {
     await userEvent.click(screen.getByRole('button', { name: 'Upload' }));
     expect((await screen.findByRole('alert')).textContent).toBe('not a tar archive');
     expect(uploads[1].url).toBe('/api/v1/images/import?ref=alice%2Floadedx');
+  });
+
+  it('offers a load to admins only: a user imports a root filesystem', async () => {
+    const s = server();
+    const { api } = renderApp('/jobs', s.fetch);
+    const urls: string[] = [];
+    api.uploader = async (url, _headers, body, onProgress) => {
+      urls.push(url);
+      onProgress(body.size, body.size);
+      return {
+        status: 201,
+        text: JSON.stringify({
+          reference: 'alice/rootfs:v1',
+          digest: 'sha256:' + 'a'.repeat(64),
+          id: 'sha256:' + 'b'.repeat(64),
+          layer: { digest: 'sha256:' + 'c'.repeat(64), size: 3, diffId: 'sha256:' + 'd'.repeat(64), uncompressedSize: 10 },
+        }),
+      };
+    };
+    const load = await screen.findByRole('radio', { name: /docker load: administrators only/ });
+    expect(load.hasAttribute('disabled')).toBe(true);
+    expect((screen.getByRole('radio', { name: /docker import/ }) as HTMLInputElement).checked).toBe(true);
+    await userEvent.upload(screen.getByLabelText('Archive'), new File(['abc'], 'rootfs.tar'));
+    await userEvent.type(screen.getByRole('textbox', { name: /Image to make/ }), 'alice/rootfs:v1');
+    await userEvent.click(screen.getByRole('button', { name: 'Upload' }));
+    await screen.findByText('Imported rootfs.tar as alice/rootfs:v1.');
+    expect(urls).toEqual(['/api/v1/images/import?ref=alice%2Frootfs%3Av1']);
   });
 
   it('asks an anonymous visitor to sign in', async () => {

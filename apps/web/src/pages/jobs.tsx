@@ -311,8 +311,10 @@ function ExportForm({ onStarted }: { onStarted(text: string): void }) {
 }
 
 function UploadForm({ onDone }: { onDone(text: string): void }) {
-  const { api } = useSession();
-  const [kind, setKind] = useState<'load' | 'import'>('load');
+  const { api, session } = useSession();
+  // A load may write any repository its archive names, so the server takes it from admins only.
+  const mayLoad = session?.admin === true;
+  const [kind, setKind] = useState<'load' | 'import'>(mayLoad ? 'load' : 'import');
   const [file, setFile] = useState<File | undefined>();
   const [target, setTarget] = useState('');
   const [sent, setSent] = useState<{ loaded: number; total: number } | undefined>();
@@ -347,7 +349,9 @@ function UploadForm({ onDone }: { onDone(text: string): void }) {
       <h2 id="upload-heading">Upload an archive</h2>
       <RadioGroup value={kind} onChange={(v) => setKind(v as 'load' | 'import')} className="radios">
         <Label>What it is</Label>
-        <Radio value="load">A docker save archive (docker load)</Radio>
+        <Radio value="load" isDisabled={!mayLoad}>
+          A docker save archive (docker load{mayLoad ? '' : ': administrators only'})
+        </Radio>
         <Radio value="import">A root filesystem tarball (docker import)</Radio>
       </RadioGroup>
       <div className="field">
