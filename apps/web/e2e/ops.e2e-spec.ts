@@ -70,6 +70,7 @@ describe('jobs, administration and downloads in chromium', () => {
   let page: Page;
   let downloads: string;
   const passwords = { alice: 'alice-password-1' } as Record<string, string>;
+  let signature: string;
 
   async function api(method: string, p: string, auth: string, body?: Buffer | string, type = 'application/json'): Promise<Response> {
     return fetch(s.url + p, { method, headers: { authorization: auth, ...(body ? { 'content-type': type } : {}) }, body });
@@ -123,12 +124,11 @@ describe('jobs, administration and downloads in chromium', () => {
       const layer = makeLayer({ 'etc/motd': MOTD, [`srv/${tag}.txt`]: `${tag}\n` }).gz;
       expect((await api('POST', `/api/v1/images/import?ref=alice/app:${tag}`, alice, layer, 'application/gzip')).status).toBe(201);
     }
-    // A signature of v1: an artifact whose subject is v1's manifest.
-    const inspect = (await (await api('GET', '/api/v1/images/inspect?ref=alice/app:v1', alice)).json()) as {
-      Descriptor: { mediaType: string; digest: string; size: number };
-    };
+    // A signed image of its own (the load below writes alice/app again): an artifact whose subject is it.
     // Pushed with the harness's admin credentials (an admin may push anywhere).
-    await pushImage(s.url, 'alice/app', 'v1-sig', { artifactType: SIG, subject: inspect.Descriptor });
+    const signed = await pushImage(s.url, 'alice/signed', 'v1');
+    const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: signed.digest, size: signed.manifest.length };
+    signature = (await pushImage(s.url, 'alice/signed', 'v1-sig', { artifactType: SIG, subject })).digest;
     profile = mkdtempSync(path.join(os.tmpdir(), 'stevedore-chromium-'));
     downloads = mkdtempSync(path.join(os.tmpdir(), 'stevedore-downloads-'));
     context = await chromium.launchPersistentContext(profile, {
@@ -266,11 +266,11 @@ describe('jobs, administration and downloads in chromium', () => {
     expect(file.bytes.toString()).toBe(MOTD);
     await accessible('files: a file');
 
-    await page.goto(`${s.url}/image/alice/app:v1`);
+    await page.goto(`${s.url}/image/alice/signed:v1`);
     const referrers = page.getByRole('table', { name: 'Artifacts that name this image as their subject' });
-    const sig = referrers.locator('tbody tr').first();
+    const sig = referrers.locator('tbody tr', { hasText: SIG });
     await sig.waitFor();
-    expect((await sig.locator('td').allTextContents()).slice(0, 2)).toEqual(['signature', SIG]);
+    expect(await sig.locator('td').allTextContents()).toEqual(['signature', SIG, signature.slice(0, 19), expect.stringMatching(/B$/)]);
     await accessible('image with referrers');
   });
 });

@@ -637,7 +637,7 @@ function GcSection({ say }: { say: Say }) {
             <caption className="visually-hidden">Garbage collection runs, newest first, with what each freed</caption>
             <thead>
               <tr>
-                <th scope="col">Started</th>
+                <th scope="col">Queued</th>
                 <th scope="col">Kind</th>
                 <th scope="col">State</th>
                 <th scope="col">Freed</th>
@@ -673,7 +673,8 @@ function GcRunRow({ run }: { run: GcRun }) {
       <td>{formatTime(run.createdAt)}</td>
       <td>{run.request.dryRun ? 'dry run' : run.request.scheduled ? 'scheduled' : 'run'}</td>
       <td>
-        {run.state}
+        {/* The schedule keeps its next run delayed until it is due. */}
+        {run.state === 'delayed' && run.request.scheduled ? 'next scheduled run' : run.state}
         {run.progress && run.state === 'active' ? ` (${run.progress.phase})` : ''}
         {run.error ? <span className="error"> {run.error.message}</span> : null}
       </td>

@@ -198,7 +198,7 @@ function JobRow({
     <tr>
       <td>{job.kind}</td>
       <td>
-        <code className="wrap">{job.description}</code>
+        <code className="breakable">{job.description}</code>
         {job.error ? (
           <p className="error">
             {job.error.code}: {job.error.message}
