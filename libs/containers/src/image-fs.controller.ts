@@ -38,13 +38,18 @@ export class ImageFsController {
   async file(@Res() reply: FastifyReply, @Query() q: unknown): Promise<FastifyReply> {
     const { ref, path } = parseQuery(apiRoutes.readImageFile.query, q);
     const { entry, stream } = await this.containers.readImageFile(ref, path);
-    return reply
-      .code(200)
-      .header('content-type', 'application/octet-stream')
-      .header('content-length', String(entry.size))
-      .header('content-disposition', attachment(entry.path.slice(entry.path.lastIndexOf('/') + 1)))
-      .header('x-file-mode', entry.mode.toString(8).padStart(4, '0'))
-      .send(stream);
+    return (
+      reply
+        .code(200)
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(entry.size))
+        .header('content-disposition', attachment(entry.path.slice(entry.path.lastIndexOf('/') + 1)))
+        // An image's file may be HTML or script: the browser saves it, never renders it as this origin's page.
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('x-file-mode', entry.mode.toString(8).padStart(4, '0'))
+        .send(stream)
+    );
   }
 
   @Get('changes')

@@ -11,7 +11,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
-import { useLoad, type Loaded } from '../use-load';
+import type { Loaded } from '../use-load';
 
 export const ADMIN_PATH = '/administration';
 /** Bull Board (libs/server queue-dashboard.ts); it takes Basic credentials, not the page's session. */
@@ -83,11 +83,25 @@ export function AdminPage() {
   );
 }
 
-/** A list that is read again after each change made through the section. */
+/**
+ * A list that is read again after each change made through the section. The last answer stays
+ * while the next is read, so a list refreshed under a running GC does not blink.
+ */
 function useList<T>(load: () => Promise<T>): [Loaded<T>, () => void] {
   const { api } = useSession();
   const [generation, setGeneration] = useState(0);
-  const value = useLoad(load, [api, generation]);
+  const [value, setValue] = useState<Loaded<T>>({ state: 'loading' });
+  useEffect(() => {
+    let current = true;
+    load().then(
+      (v) => current && setValue({ state: 'done', value: v }),
+      (error: Error) => current && setValue({ state: 'failed', error }),
+    );
+    return () => {
+      current = false;
+    };
+    // Read again when the client changes or a change was made.
+  }, [api, generation]);
   return [value, () => setGeneration((g) => g + 1)];
 }
 

@@ -30,6 +30,8 @@ import { useLoad, type Loaded } from '../use-load';
 /** How often the list is read again while a job is still waiting or running. */
 export const JOBS_REFRESH_MS = 1500;
 const UNFINISHED = new Set(['waiting', 'active', 'delayed', 'prioritized', 'waiting-children']);
+// Not `delayed`: the GC schedule keeps its next run delayed for hours, which is no reason to poll.
+const MOVING = new Set(['waiting', 'active', 'prioritized', 'waiting-children']);
 const COMPRESSIONS = [
   { id: 'none', label: 'None (tar)' },
   { id: 'gzip', label: 'gzip' },
@@ -47,7 +49,7 @@ export function JobsPage() {
   const jobs = useJobs(generation);
   const reload = () => setGeneration((g) => g + 1);
 
-  const running = jobs.state === 'done' && jobs.value.some((j) => UNFINISHED.has(j.state));
+  const running = jobs.state === 'done' && jobs.value.some((j) => MOVING.has(j.state));
   useEffect(() => {
     if (!running) return;
     const t = setTimeout(reload, JOBS_REFRESH_MS);
