@@ -116,6 +116,80 @@ describe('administration', () => {
     expect(screen.getByRole('link', { name: 'Queue dashboard' }).getAttribute('href')).toBe('/admin/queues');
   });
 
+  it("adds an upstream, sets a retention rule and a quota, and shows a new robot's secret once", async () => {
+    const s = fakeServer({
+      getSession: () => ({ status: 200, body: adminSession }),
+      listUpstreams: () => ({ status: 200, body: { upstreams: [] } }),
+      createUpstream: () => ({
+        status: 201,
+        body: {
+          id: 'hub',
+          url: 'https://registry-1.docker.io',
+          prefixes: ['library'],
+          default: false,
+          hasPassword: false,
+          createdAt: '2026-12-02T10:00:00.000Z',
+          updatedAt: '2026-12-02T10:00:00.000Z',
+        },
+      }),
+      listRetention: () => ({ status: 200, body: { rules: [] } }),
+      putRetention: (req) => ({ status: 200, body: req.body }),
+      listQuotas: () => ({ status: 200, body: { quotas: [{ namespace: 'alice', usedBytes: 2_500_000 }] } }),
+      putQuota: () => ({ status: 200, body: { namespace: 'alice', limitBytes: 5e8, usedBytes: 2_500_000 } }),
+      listRobots: () => ({ status: 200, body: { robots: [] } }),
+      createRobot: () => ({
+        status: 201,
+        body: {
+          ...user('root.ci', { robot: true, owner: 'root' }),
+          robotScopes: [{ repository: 'alice/*', actions: ['pull'] }],
+          secret: 's3cr3t-once',
+        },
+      }),
+    });
+    renderApp('/administration/upstreams', s.fetch);
+    await userEvent.type(await screen.findByRole('textbox', { name: 'ID (optional)' }), 'hub');
+    await userEvent.type(screen.getByRole('textbox', { name: 'URL' }), 'https://registry-1.docker.io');
+    await userEvent.type(screen.getByRole('textbox', { name: 'Repository prefixes it serves' }), 'library');
+    await userEvent.click(screen.getByRole('button', { name: 'Add the upstream' }));
+    await screen.findByText('Added the upstream https://registry-1.docker.io.');
+    expect(s.sent.find((r) => r.method === 'POST')?.body).toEqual({
+      id: 'hub',
+      url: 'https://registry-1.docker.io',
+      prefixes: ['library'],
+      default: false,
+    });
+
+    await userEvent.click(screen.getByRole('link', { name: 'Retention' }));
+    await userEvent.type(await screen.findByRole('textbox', { name: 'Repositories' }), 'alice/*');
+    await userEvent.type(screen.getByRole('spinbutton', { name: 'Keep the newest tags (count)' }), '5');
+    await userEvent.click(screen.getByRole('button', { name: 'Save the rule' }));
+    await screen.findByText('Saved the retention rule of alice/*.');
+    expect(s.sent.find((r) => r.method === 'PUT')?.body).toEqual({ repository: 'alice/*', keepLast: 5 });
+
+    await userEvent.click(screen.getByRole('link', { name: 'Quotas' }));
+    const quotas = await screen.findByRole('table', { name: 'Namespaces: used and limit' });
+    expect(
+      within(quotas)
+        .getAllByRole('cell')
+        .map((c) => c.textContent),
+    ).toEqual(['alice', '2.5 MB', 'none', '']);
+    await userEvent.type(screen.getByRole('textbox', { name: 'Namespace' }), 'alice');
+    await userEvent.type(screen.getByRole('spinbutton', { name: 'Limit (MB)' }), '500');
+    await userEvent.click(screen.getByRole('button', { name: 'Set the limit' }));
+    await screen.findByText('Set the quota of alice to 500 MB.');
+    expect(s.sent.find((r) => r.method === 'PUT' && r.url === '/api/v1/quotas/alice')?.body).toEqual({ limitBytes: 500_000_000 });
+
+    await userEvent.click(screen.getByRole('link', { name: 'Robots' }));
+    await userEvent.type(await screen.findByRole('textbox', { name: 'Robot name' }), 'root.ci');
+    await userEvent.type(screen.getByRole('textbox', { name: 'Repository' }), 'alice/*');
+    await userEvent.click(screen.getByRole('button', { name: 'Create the robot' }));
+    expect((await screen.findByText('s3cr3t-once')).tagName).toBe('CODE');
+    expect(s.sent.find((r) => r.method === 'POST' && r.url === '/api/v1/robots')?.body).toEqual({
+      name: 'root.ci',
+      scopes: [{ repository: 'alice/*', actions: ['pull'] }],
+    });
+  });
+
   it('is hidden from a user who is not an admin, and its URL says so without asking the server for anything', async () => {
     const s = fakeServer({ getSession: () => ({ status: 200, body: aliceSession }) });
     renderApp('/administration/users', s.fetch);
