@@ -24,6 +24,7 @@ import {
   type SizedChange,
   type TagHistory,
 } from '@stevedore/api-contract';
+import type { ExportRequest, JobSummary, Referrers, RetentionRule, UpstreamRequest } from '@stevedore/api-contract';
 
 /** A failed call, as the server's error envelope said it. */
 export class ApiError extends Error {
@@ -156,6 +157,158 @@ export class Api {
   /** Point a tag back at a digest it named before. */
   async restoreTag(reference: string, digest: string): Promise<void> {
     await this.call('restoreTag', { body: { ref: reference, digest } });
+  }
+
+  // ---- single files, referrers, jobs and admin (issue 23)
+
+  /** Where the browser downloads one file of an image (a plain link: the session cookie goes with it). */
+  fileDownloadUrl(reference: string, path: string): string {
+    return `${apiRoutes.readImageFile.path}?${new URLSearchParams({ ref: reference, path })}`;
+  }
+
+  /** The signatures, SBOMs and other artifacts that name the image as their subject. */
+  async referrers(reference: string): Promise<Referrers> {
+    return this.call('imageReferrers', { query: { ref: reference } });
+  }
+
+  /** The newest jobs of every queue the caller may see (their own; an admin's: everyone's). */
+  async jobs(): Promise<JobSummary[]> {
+    return (await this.call('listJobs', { query: { n: '200' } })).items;
+  }
+
+  /** A job's own status route, for what the list does not carry: progress, and an export's archive. */
+  async jobStatus(job: Pick<JobSummary, 'id' | 'kind'>): Promise<JobProgress> {
+    const params = { id: job.id };
+    switch (job.kind) {
+      case 'export': {
+        const s = await this.call('exportStatus', { params });
+        return { percent: s.progress?.percent, phase: s.progress?.phase, archiveBytes: s.result?.archive.size };
+      }
+      case 'import': {
+        const s = await this.call('importStatus', { params });
+        return { percent: s.progress?.percent, phase: s.progress?.phase, loaded: s.result?.loaded };
+      }
+      case 'commit':
+      case 'batch': {
+        const p = (await this.call('job', { params })).progress;
+        return { percent: p && p.totalBytes ? (100 * p.bytes) / p.totalBytes : undefined, phase: p?.phase };
+      }
+      case 'replicate': {
+        const p = (await this.call('replication', { params })).progress;
+        return { percent: p && p.bytes.total ? (100 * p.bytes.done) / p.bytes.total : undefined, phase: p?.phase };
+      }
+      case 'gc': {
+        const s = await this.call('gcRun', { params });
+        return { phase: s.progress?.phase, bytesFreed: s.result?.bytesFreed };
+      }
+    }
+  }
+
+  /** Cancel a commit or batch job (the only kinds the server cancels). */
+  async cancelJob(id: string): Promise<void> {
+    await this.call('cancelJob', { params: { id } });
+  }
+
+  /** `docker save`, as a job. */
+  async startExport(request: ExportRequest): Promise<AnswerOf<'createExport'>> {
+    return this.call('createExport', { body: request });
+  }
+
+  exportArchiveUrl(id: string): string {
+    return apiRoutes.exportArchive.path.replace('{id}', encodeURIComponent(id));
+  }
+
+  async removeExport(id: string): Promise<void> {
+    await this.call('deleteExport', { params: { id } });
+  }
+
+  /**
+   * `docker load` (a save archive, as a job) or `docker import` (a root filesystem tarball made into
+   * `reference`), uploaded with the browser's XMLHttpRequest: fetch reports no upload progress.
+   */
+  async upload(
+    kind: 'load' | 'import',
+    file: Blob,
+    options: { repository?: string; reference?: string },
+    onProgress: (sent: number, total: number) => void,
+  ): Promise<AnswerOf<'createImport'> | AnswerOf<'importRootfs'>> {
+    const name = kind === 'load' ? 'createImport' : 'importRootfs';
+    const route: ApiRoute = apiRoutes[name];
+    const query = new URLSearchParams();
+    if (kind === 'load' && options.repository) query.set('repository', options.repository);
+    if (kind === 'import') query.set('ref', options.reference ?? '');
+    const headers: Record<string, string> = { accept: 'application/json', 'content-type': route.upload ?? 'application/octet-stream' };
+    if (this.csrfToken) headers[CSRF_HEADER] = this.csrfToken;
+    const r = await this.uploader(`${route.path}${[...query].length ? `?${query}` : ''}`, headers, file, onProgress);
+    if (r.status < 200 || r.status >= 300) {
+      const envelope = ErrorEnvelopeSchema.safeParse(safeJson(r.text));
+      const first = envelope.success ? envelope.data.errors[0] : { code: 'UNKNOWN', message: `${r.status}` };
+      const error = new ApiError(r.status, first.code, first.message, first.detail);
+      if (error.sessionEnded) for (const l of this.endedListeners) l();
+      throw error;
+    }
+    return route.response!.parse(safeJson(r.text)) as AnswerOf<'createImport'> | AnswerOf<'importRootfs'>;
+  }
+
+  /** How uploads are sent; the browser's XMLHttpRequest, a component test's stand-in. */
+  uploader: Uploader = xhrUpload;
+
+  // users and robots (the server allows users to admins only; anyone signed in has robots)
+  async users() {
+    return this.call('listUsers');
+  }
+  async createUser(name: string, password: string, admin: boolean): Promise<void> {
+    await this.call('createUser', { body: { name, password, admin } });
+  }
+  async updateUser(name: string, change: { password?: string; disabled?: boolean; admin?: boolean }): Promise<void> {
+    await this.call('updateUser', { params: { name }, body: change });
+  }
+  async removeUser(name: string): Promise<void> {
+    await this.call('removeUser', { params: { name } });
+  }
+  async robots() {
+    return (await this.call('listRobots')).robots;
+  }
+  async createRobot(name: string, repository: string, actions: Array<'pull' | 'push' | 'delete'>) {
+    return this.call('createRobot', { body: { name, scopes: [{ repository, actions }] } });
+  }
+  async removeRobot(name: string): Promise<void> {
+    await this.call('removeRobot', { params: { name } });
+  }
+
+  // upstreams, retention, quotas, GC
+  async upstreams() {
+    return (await this.call('listUpstreams')).upstreams;
+  }
+  async createUpstream(upstream: UpstreamRequest): Promise<void> {
+    await this.call('createUpstream', { body: upstream });
+  }
+  async removeUpstream(id: string): Promise<void> {
+    await this.call('removeUpstream', { params: { id } });
+  }
+  async retentionRules() {
+    return (await this.call('listRetention')).rules;
+  }
+  async putRetentionRule(rule: RetentionRule): Promise<void> {
+    await this.call('putRetention', { body: rule });
+  }
+  async removeRetentionRule(repository: string): Promise<void> {
+    await this.call('deleteRetention', { query: { repository } });
+  }
+  async quotas() {
+    return (await this.call('listQuotas')).quotas;
+  }
+  async setQuota(namespace: string, limitBytes: number): Promise<void> {
+    await this.call('putQuota', { params: { namespace }, body: { limitBytes } });
+  }
+  async removeQuota(namespace: string): Promise<void> {
+    await this.call('deleteQuota', { params: { namespace } });
+  }
+  async gcRuns() {
+    return (await this.call('listGcRuns')).runs;
+  }
+  async runGc(dryRun: boolean) {
+    return this.call('runGc', { body: { dryRun } });
   }
 
   async image(reference: string): Promise<{ inspect: InspectAnswer; history: HistoryEntry[] }> {
@@ -297,6 +450,38 @@ function parseEvent(block: string): JobEvent | undefined {
 }
 
 export type RepositorySort = 'name' | 'pushed' | 'pulls';
+
+/** What a job's own status route adds to its row in the list. */
+export interface JobProgress {
+  percent?: number;
+  phase?: string;
+  /** A finished export's archive size. */
+  archiveBytes?: number;
+  /** A finished load's `Loaded image: …` lines. */
+  loaded?: string[];
+  /** A finished GC run's bytes freed (or, dry, that it would free). */
+  bytesFreed?: number;
+}
+
+export type Uploader = (
+  url: string,
+  headers: Record<string, string>,
+  body: Blob,
+  onProgress: (sent: number, total: number) => void,
+) => Promise<{ status: number; text: string }>;
+
+const xhrUpload: Uploader = (url, headers, body, onProgress) =>
+  new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.withCredentials = true;
+    for (const [k, v] of Object.entries(headers)) xhr.setRequestHeader(k, v);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded, e.lengthComputable ? e.total : body.size);
+    xhr.onload = () => resolve({ status: xhr.status, text: xhr.responseText });
+    xhr.onerror = () => reject(new Error('the upload failed (network)'));
+    xhr.onabort = () => reject(new Error('the upload was stopped'));
+    xhr.send(body);
+  });
 
 function safeJson(text: string): unknown {
   try {

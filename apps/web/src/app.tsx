@@ -15,6 +15,8 @@ import { ChangesPage } from './pages/changes';
 import { ContainersPage } from './pages/containers';
 import { ContainerPage } from './pages/container';
 import { CommitPage } from './pages/commit';
+import { JobsPage } from './pages/jobs';
+import { ADMIN_PATH, AdminPage } from './pages/admin';
 
 declare module 'react-aria-components' {
   interface RouterConfig {
@@ -41,6 +43,9 @@ function Header() {
         <Link href="/repositories">Repositories</Link>
         {/* Containers belong to signed-in users. */}
         {session ? <Link href="/containers">Containers</Link> : null}
+        {session ? <Link href="/jobs">Jobs</Link> : null}
+        {/* Shown to admins only; the server refuses the admin routes to anyone else anyway. */}
+        {session?.admin ? <Link href={ADMIN_PATH}>Administration</Link> : null}
       </nav>
       <div className="who">
         {session === undefined ? null : session ? (
@@ -100,6 +105,8 @@ export function App() {
           <Route path="/containers" element={<ContainersPage />} />
           <Route path="/containers/*" element={<ContainerPage />} />
           <Route path="/commit" element={<CommitPage />} />
+          <Route path="/jobs" element={<JobsPage />} />
+          <Route path={`${ADMIN_PATH}/*`} element={<AdminPage />} />
           <Route path="*" element={<NotFound />} />
         </Routes>
       </Frame>

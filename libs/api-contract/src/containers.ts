@@ -99,6 +99,9 @@ export const ImageBrowseSchema = z.object({
 export type ImageBrowse = z.infer<typeof ImageBrowseSchema>;
 export const ImageBrowseQuerySchema = z.object({ ref: z.string().min(1).max(600), path: z.string().max(4096).optional() });
 
+/** `GET /api/v1/images/file`: one file of an image's union filesystem, as a download. */
+export const ImageFileQuerySchema = z.object({ ref: z.string().min(1).max(600), path: z.string().min(1).max(4096) });
+
 /** `GET /api/v1/images/changes`: one layer as Docker's change list against the layers below it, or an image against another (`from`). */
 export const ImageChangesQuerySchema = z.object({
   ref: z.string().min(1).max(600),

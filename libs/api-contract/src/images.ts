@@ -133,6 +133,25 @@ export const TagHistorySchema = z.object({
   ),
 });
 export type TagHistory = z.infer<typeof TagHistorySchema>;
+
+/** `GET /api/v1/images/referrers`: the OCI referrers API's answer for the browser's session (/v2 takes no cookie). */
+export const ReferrersQuerySchema = z.object({ ref: reference, artifactType: z.string().min(1).max(255).optional() });
+export const ReferrersSchema = z.object({
+  repository: z.string(),
+  /** The manifest the referrers name as their subject (the ref resolved). */
+  subject: DigestSchema,
+  referrers: z.array(
+    z.object({
+      mediaType: z.string(),
+      digest: DigestSchema,
+      size: z.number(),
+      /** What the artifact is: a signature, an SBOM, an attestation (absent on a plain image manifest). */
+      artifactType: z.string().optional(),
+      annotations: z.record(z.string(), z.string()).optional(),
+    }),
+  ),
+});
+export type Referrers = z.infer<typeof ReferrersSchema>;
 export const RestoreTagRequestSchema = z.object({ ref: reference, digest: DigestSchema });
 export const UntagResultSchema = z.object({ untagged: z.string(), digest: DigestSchema, remainingTags: z.array(z.string()) });
 

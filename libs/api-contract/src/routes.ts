@@ -112,6 +112,14 @@ export const apiRoutes = {
     summary: "A path of an image's union filesystem: the entry, its children, and the layer each comes from",
     response: containers.ImageBrowseSchema,
   },
+  readImageFile: {
+    method: 'GET',
+    path: '/api/v1/images/file',
+    query: containers.ImageFileQuerySchema,
+    status: 200,
+    summary: "One file of an image's union filesystem, as a download (from the layer the merged view names)",
+    produces: OCTETS,
+  },
   tagHistory: {
     method: 'GET',
     path: '/api/v1/images/tag-history',
@@ -119,6 +127,14 @@ export const apiRoutes = {
     status: 200,
     summary: 'Where a tag has pointed, newest first',
     response: images.TagHistorySchema,
+  },
+  imageReferrers: {
+    method: 'GET',
+    path: '/api/v1/images/referrers',
+    query: images.ReferrersQuerySchema,
+    status: 200,
+    summary: 'The artifacts (signatures, SBOMs) that name an image as their subject, with their artifact types',
+    response: images.ReferrersSchema,
   },
   restoreTag: {
     method: 'POST',

@@ -123,6 +123,11 @@ export const CONTAINER_RPC: RpcTable<ContainerService> = {
       children: z.array(browsed),
     }),
   },
+  readImageFile: {
+    args: z.tuple([z.string().min(1).max(600), path]),
+    streamResult: 'stream',
+    result: z.object({ entry: browsed }),
+  },
   diff: { args: z.tuple([id]), result: z.array(change) },
   pause: { args: z.tuple([id]), result: view },
   unpause: { args: z.tuple([id]), result: view },

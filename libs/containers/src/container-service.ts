@@ -77,6 +77,12 @@ export interface ContainerService extends ContainerGcService {
    * or (with `from`) of the image against another image: what `from` would need to become it.
    */
   imageChanges(reference: string, options: { layer?: number; from?: string }): Promise<SizedChange[]>;
+  /**
+   * One file of an image's merged filesystem: its entry (with the layer it comes from) and its bytes,
+   * read from the content the layer's index points at (never the layer blob itself). NOT_FOUND for a
+   * missing or whited-out path, INVALID_REQUEST for a directory or another non-file.
+   */
+  readImageFile(reference: string, path: string): Promise<{ entry: BrowsedEntry; stream: Readable }>;
 
   pause(id: string): Promise<ContainerView>;
   unpause(id: string): Promise<ContainerView>;

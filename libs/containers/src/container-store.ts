@@ -345,6 +345,31 @@ export class ContainerStore implements ContainerService {
     };
   }
 
+  async readImageFile(reference: string, path: string): Promise<{ entry: BrowsedEntry; stream: Readable }> {
+    const clean = cleanPath(path);
+    if (clean === undefined) throw new RegistryError('INVALID_REQUEST', `path ${path.slice(0, 200)} climbs out of the root`);
+    const image = await this.resolveImage(reference);
+    const view = await this.lower.view(image);
+    const missing = (p: string) => new RegistryError('NOT_FOUND', `no such file in ${reference}: /${p}`, { path: `/${p}` });
+    let entry = view.lookup(clean);
+    if (!entry) throw missing(clean);
+    // A hard link's bytes are its target's (the index records the content on the target only).
+    if (entry.type === 'hardlink') {
+      const target = cleanPath(entry.linkname ?? '');
+      entry = target === undefined ? undefined : view.lookup(target);
+      if (!entry) throw missing(clean);
+    }
+    if (entry.type !== 'file')
+      throw new RegistryError('INVALID_REQUEST', `/${entry.path} is a ${entry.type}, not a file`, {
+        type: entry.type,
+        linkname: entry.linkname,
+      });
+    const o = view.origin(entry.path);
+    const browsed: BrowsedEntry = { ...entry, layer: o.layer ?? null, shadows: o.shadows };
+    if (entry.size === 0 || !entry.digest) return { entry: browsed, stream: Readable.from([]) };
+    return { entry: browsed, stream: await this.content.open(entry.digest) };
+  }
+
   async imageChanges(reference: string, options: { layer?: number; from?: string }): Promise<SizedChange[]> {
     const image = await this.resolveImage(reference);
     const layers = await Promise.all(image.layers.map((d) => this.lower.layer(image.repository, d)));

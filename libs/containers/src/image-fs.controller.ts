@@ -4,8 +4,9 @@
 //                                                    comes from and the lower layers it shadows
 //   GET /api/v1/images/changes?ref=&layer=N          one layer as Docker's change list (A/C/D)
 //   GET /api/v1/images/changes?ref=&from=OTHER       what OTHER would need to become ref
-import { Controller, Get, Inject, Query } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
+//   GET /api/v1/images/file?ref=&path=/etc/motd      one file's bytes, as a download
+import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { apiRoutes, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
 import { Access, parseQuery, type AccessRequest } from '@stevedore/platform';
@@ -32,6 +33,25 @@ export class ImageFsController {
     return this.containers.browseImage(ref, path ?? '/');
   }
 
+  @Get('file')
+  @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref') })
+  async file(@Res() reply: FastifyReply, @Query() q: unknown): Promise<FastifyReply> {
+    const { ref, path } = parseQuery(apiRoutes.readImageFile.query, q);
+    const { entry, stream } = await this.containers.readImageFile(ref, path);
+    return (
+      reply
+        .code(200)
+        .header('content-type', 'application/octet-stream')
+        .header('content-length', String(entry.size))
+        .header('content-disposition', attachment(entry.path.slice(entry.path.lastIndexOf('/') + 1)))
+        // An image's file may be HTML or script: the browser saves it, never renders it as this origin's page.
+        .header('x-content-type-options', 'nosniff')
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('x-file-mode', entry.mode.toString(8).padStart(4, '0'))
+        .send(stream)
+    );
+  }
+
   @Get('changes')
   @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref', 'from'), description: 'pull on ref (and on from)' })
   async changes(@Query() q: unknown): Promise<AnswerOf<'imageChanges'>> {
@@ -39,4 +59,12 @@ export class ImageFsController {
     if (layer !== undefined && from !== undefined) throw new RegistryError('INVALID_REQUEST', 'give layer or from, not both');
     return { changes: await this.containers.imageChanges(ref, { layer: layer === undefined ? undefined : Number(layer), from }) };
   }
+}
+
+/** `attachment` with the file's name: a plain ASCII fallback and the exact name as RFC 6266's UTF-8 `filename*`. */
+function attachment(name: string): string {
+  // encodeURIComponent leaves ' ( ) * as they are; RFC 5987's attr-char does not allow them.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const fallback = name.replace(/[^\x20-\x7e]|["\\]/g, '_') || 'file';
+  return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }

@@ -121,4 +121,72 @@ describe('GET /api/v1/images/fs', () => {
     expect((await http(sut.url, 'GET', '/api/v1/images/changes?ref=fs/changes:v1&layer=2')).status).toBe(400);
     expect((await http(sut.url, 'GET', '/api/v1/images/changes?ref=fs/changes:v1&layer=0&from=fs/changes:v0')).status).toBe(400);
   });
+
+  it('downloads one file from the layer the merged view names: its bytes, length and name; 404 whited out or missing, 400 a directory', async () => {
+    await pushTwoLayers('fs/file', 'v1');
+    const file = (ref: string, path: string) =>
+      http(sut.url, 'GET', `/api/v1/images/file?ref=${encodeURIComponent(ref)}&path=${encodeURIComponent(path)}`);
+    const motd = await file('fs/file:v1', '/etc/motd');
+    expect(motd.status).toBe(200);
+    // Layer 1's motd, not the one it shadows in layer 0.
+    expect(motd.body.toString()).toBe('new motd, longer\n');
+    expect(motd.headers.get('content-length')).toBe('17');
+    expect(motd.headers.get('content-type')).toBe('application/octet-stream');
+    expect(motd.headers.get('content-disposition')).toBe(`attachment; filename="motd"; filename*=UTF-8''motd`);
+    expect(motd.headers.get('x-content-type-options')).toBe('nosniff');
+    expect((await file('fs/file:v1', 'bin/sh')).body.toString()).toBe('sh');
+    const hosts = await file('fs/file:v1', '/etc/hosts');
+    expect(hosts.status).toBe(404);
+    expect(hosts.json().errors[0]).toMatchObject({ code: 'NOT_FOUND', detail: { path: '/etc/hosts' } });
+    expect((await file('fs/file:v1', '/nope')).status).toBe(404);
+    const dir = await file('fs/file:v1', '/etc');
+    expect(dir.status).toBe(400);
+    expect(dir.json().errors[0]).toMatchObject({ code: 'INVALID_REQUEST', message: '/etc is a directory, not a file' });
+    expect((await file('fs/file:v1', '../../etc/passwd')).status).toBe(400);
+    expect((await http(sut.url, 'GET', '/api/v1/images/file?ref=fs/file:v1')).status).toBe(400);
+    expect((await file('fs/file:nosuch', '/etc/motd')).status).toBe(404);
+  });
+
+  it("downloads a hard link's bytes (its target's), and names a file with a quote or non-ASCII name exactly", async () => {
+    const pack = tar.pack();
+    pack.entry({ name: 'srv/', type: 'directory', mode: 0o755, mtime: new Date(0) });
+    pack.entry({ name: 'srv/data.bin', mode: 0o644, mtime: new Date(0) }, 'the data\n');
+    pack.entry({ name: 'srv/alias', type: 'link', linkname: 'srv/data.bin', mode: 0o644, mtime: new Date(0) });
+    pack.entry({ name: "srv/l'été.txt", mode: 0o644, mtime: new Date(0) }, 'summer\n');
+    pack.finalize();
+    const chunks: Buffer[] = [];
+    for await (const c of pack) chunks.push(c as Buffer);
+    const t = Buffer.concat(chunks);
+    const gz = gzipSync(t);
+    const name = 'fs/links';
+    const layerDesc = {
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest: await pushBlob(sut.url, name, gz),
+      size: gz.length,
+    };
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', config: {}, rootfs: { type: 'layers', diff_ids: [sha256(t)] } }),
+    );
+    const c = { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await pushBlob(sut.url, name, config), size: config.length };
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: c,
+      layers: [layerDesc],
+    });
+    expect(
+      (await http(sut.url, 'PUT', `/v2/${name}/manifests/v1`, manifest, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' }))
+        .status,
+    ).toBe(201);
+    const file = (path: string) => http(sut.url, 'GET', `/api/v1/images/file?ref=${name}:v1&path=${encodeURIComponent(path)}`);
+    const alias = await file('/srv/alias');
+    expect({ status: alias.status, body: alias.body.toString(), length: alias.headers.get('content-length') }).toEqual({
+      status: 200,
+      body: 'the data\n',
+      length: '9',
+    });
+    const accented = await file("/srv/l'été.txt");
+    expect(accented.body.toString()).toBe('summer\n');
+    expect(accented.headers.get('content-disposition')).toBe(`attachment; filename="l'_t_.txt"; filename*=UTF-8''l%27%C3%A9t%C3%A9.txt`);
+  });
 });

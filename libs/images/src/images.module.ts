@@ -10,6 +10,7 @@ import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import { ImageService } from './image-service';
 import { ImageIdsController, ImagesController } from './images.controller';
 import { TagHistoryController } from './tag-history.controller';
+import { ReferrersController } from './referrers.controller';
 import { RepositoriesController } from './repositories.controller';
 import { ExportsController } from './exports.controller';
 import { ImportsController } from './imports.controller';
@@ -73,7 +74,15 @@ export class ImagesModule {
       module: ImagesModule,
       imports: deps,
       controllers: options.api
-        ? [ImagesController, ImageIdsController, TagHistoryController, RepositoriesController, ExportsController, ImportsController]
+        ? [
+            ImagesController,
+            ImageIdsController,
+            TagHistoryController,
+            ReferrersController,
+            RepositoriesController,
+            ExportsController,
+            ImportsController,
+          ]
         : [],
       providers,
       exports: [ImageService],

@@ -80,6 +80,8 @@ describe('API contract (all-in-one)', () => {
     expect((await call('imageChanges', '/api/v1/images/changes?ref=contract/base:1&layer=0')).changes).toContainEqual(
       expect.objectContaining({ path: '/etc/motd', kind: 'A' }),
     );
+    await call('readImageFile', '/api/v1/images/file?ref=contract/base:1&path=/etc/motd');
+    expect((await call('imageReferrers', '/api/v1/images/referrers?ref=contract/base:1')).referrers).toEqual([]);
     const history = await call('tagHistory', '/api/v1/images/tag-history?ref=contract/base:2');
     expect(history.current).toBeNull();
     await call('restoreTag', '/api/v1/images/tag-history/restore', { ref: 'contract/base:2', digest: history.entries[0].digest });

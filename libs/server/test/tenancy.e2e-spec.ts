@@ -409,6 +409,17 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
       request: () => ({ path: '/api/v1/images/fs?ref=alice/app:v1&path=/' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
     },
+    'GET /api/v1/images/file': {
+      request: () => ({ path: '/api/v1/images/file?ref=alice/app:v1&path=/hello.txt' }),
+      want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
+      check: (who, a) => {
+        if (a.status === 200) expect(a.text).toBe('hello from a layer of a private image\n');
+      },
+    },
+    'GET /api/v1/images/referrers': {
+      request: () => ({ path: '/api/v1/images/referrers?ref=alice/app:v1' }),
+      want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },
+    },
     'GET /api/v1/images/tag-history': {
       request: () => ({ path: '/api/v1/images/tag-history?ref=alice/app:v1' }),
       want: { anonymous: 401, bob: 403, alice: 200, robot: 200, robotWithout: 403, admin: 200 },

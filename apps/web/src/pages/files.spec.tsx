@@ -53,6 +53,9 @@ describe('files page', () => {
     ]);
     await userEvent.click(screen.getByRole('link', { name: 'motd' }));
     expect(await screen.findByText('A file from layer 2, shadowing layer 1.')).toBeTruthy();
+    const download = screen.getByRole('link', { name: 'Download motd (17 B)' });
+    expect(download.getAttribute('href')).toBe('/api/v1/images/file?ref=alice%2Fbusybox%3Av1&path=%2Fetc%2Fmotd');
+    expect(download.hasAttribute('download')).toBe(true);
     expect(s.sent.map((r) => r.url)).toContain('/api/v1/images/fs?ref=alice%2Fbusybox%3Av1&path=%2Fetc%2Fmotd');
   });
 

@@ -54,6 +54,15 @@ export function FilesPage() {
             {files.value.entry.type === 'directory' ? 'Directory' : `A ${files.value.entry.type}`} from {layerName(files.value.entry.layer)}
             {files.value.entry.shadows.length ? `, shadowing ${files.value.entry.shadows.map(layerName).join(', ')}` : ''}.
           </p>
+          {files.value.entry.type === 'file' || files.value.entry.type === 'hardlink' ? (
+            // A plain link, not a fetch: the browser streams the download to disk with the session cookie.
+            <p>
+              <a className="button" href={api.fileDownloadUrl(reference, `/${path}`)} download>
+                Download {path.slice(path.lastIndexOf('/') + 1)}
+                {files.value.entry.type === 'file' ? ` (${formatBytes(files.value.entry.size)})` : ''}
+              </a>
+            </p>
+          ) : null}
           {files.value.entry.type === 'directory' ? (
             <table className="table">
               <caption className="visually-hidden">Entries of /{path}</caption>

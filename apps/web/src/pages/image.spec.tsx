@@ -1,7 +1,7 @@
 import { screen, within } from '@testing-library/react';
 import { describe, expect, it } from 'vitest';
 import { error, fakeServer } from '../fake-server';
-import { history, inspect } from '../fixtures';
+import { DIGEST, history, inspect } from '../fixtures';
 import { renderApp } from '../render-app';
 
 describe('image page', () => {
@@ -10,6 +10,7 @@ describe('image page', () => {
       getSession: () => error(401, 'UNAUTHORIZED', 'not signed in', { session: 'none' }),
       inspectImage: () => ({ status: 200, body: inspect }),
       imageHistory: () => ({ status: 200, body: history }),
+      imageReferrers: () => ({ status: 200, body: { repository: 'alice/busybox', subject: DIGEST, referrers: [] } }),
     });
     renderApp('/image/alice/busybox:v1', s.fetch);
     expect(await screen.findByRole('heading', { level: 2, name: 'Configuration' })).toBeTruthy();
@@ -32,6 +33,48 @@ describe('image page', () => {
     ]);
     expect(s.sent.map((r) => r.url)).toContain('/api/v1/images/inspect?ref=alice%2Fbusybox%3Av1');
     expect(screen.getByRole('link', { name: 'alice/busybox' }).getAttribute('href')).toBe('/r/alice/busybox');
+  });
+
+  it('lists the signatures and SBOMs that name the image, with their artifact types', async () => {
+    const sig = 'sha256:' + '1'.repeat(64);
+    const sbom = 'sha256:' + '2'.repeat(64);
+    const s = fakeServer({
+      getSession: () => error(401, 'UNAUTHORIZED', 'not signed in', { session: 'none' }),
+      inspectImage: () => ({ status: 200, body: inspect }),
+      imageHistory: () => ({ status: 200, body: history }),
+      imageReferrers: () => ({
+        status: 200,
+        body: {
+          repository: 'alice/busybox',
+          subject: DIGEST,
+          referrers: [
+            {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: sig,
+              size: 712,
+              artifactType: 'application/vnd.dev.cosign.artifact.sig.v1+json',
+            },
+            { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sbom, size: 1500, artifactType: 'application/spdx+json' },
+          ],
+        },
+      }),
+    });
+    renderApp('/image/alice/busybox:v1', s.fetch);
+    const table = await screen.findByRole('table', { name: 'Artifacts that name this image as their subject' });
+    const rows = within(table)
+      .getAllByRole('row')
+      .slice(1)
+      .map((r) =>
+        within(r)
+          .getAllByRole('cell')
+          .map((c) => c.textContent),
+      );
+    expect(rows).toEqual([
+      ['signature', 'application/vnd.dev.cosign.artifact.sig.v1+json', 'sha256:111111111111', '712 B'],
+      ['SBOM', 'application/spdx+json', 'sha256:222222222222', '1.5 KB'],
+    ]);
+    expect(within(table).getByRole('link', { name: 'sha256:222222222222' }).getAttribute('href')).toBe(`/image/alice/busybox@${sbom}`);
+    expect(s.sent.map((r) => r.url)).toContain('/api/v1/images/referrers?ref=alice%2Fbusybox%3Av1');
   });
 
   it('says the image is not there (or not yours) without showing anything of it', async () => {

@@ -1,15 +1,16 @@
 // One image as `docker image inspect` shows it (Cmd, Entrypoint, Env, WorkingDir, User,
 // ExposedPorts, Labels, Author, created) and its layers from `docker history`, with sizes. An index
-// lists its platforms, each a link to its image.
+// lists its platforms, each a link to its image. Below: the artifacts (signatures, SBOMs) that name
+// the image as their subject, with their artifact types.
 import { useState, type ReactNode } from 'react';
 import { useLocation } from 'react-router';
 import { Button, Link } from 'react-aria-components';
-import type { HistoryEntry, InspectAnswer } from '@stevedore/api-contract';
+import type { HistoryEntry, InspectAnswer, Referrers } from '@stevedore/api-contract';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
-import { useLoad } from '../use-load';
+import { useLoad, type Loaded } from '../use-load';
 import { splat } from './repository';
 
 /** `name:tag` or `name@digest`, split into the repository and the rest. */
@@ -35,6 +36,7 @@ export function ImagePage() {
   usePageTitle(reference);
   const { api, session } = useSession();
   const image = useLoad(() => api.image(reference), [api, reference, session?.user]);
+  const referrers = useLoad(() => api.referrers(reference), [api, reference, session?.user]);
   return (
     <>
       <p className="crumbs">
@@ -54,6 +56,7 @@ export function ImagePage() {
         <ImageActions reference={reference} repository={repository} />
       ) : null}
       {image.state === 'done' ? <ImageDetails reference={reference} repository={repository} {...image.value} /> : null}
+      {image.state === 'done' ? <ReferrerList repository={repository} referrers={referrers} /> : null}
     </>
   );
 }
@@ -202,6 +205,61 @@ export function ImageDetails({
           ))}
         </tbody>
       </table>
+    </>
+  );
+}
+
+/** A readable name for the common artifact types; the type itself is shown beside it. */
+function artifactKind(type: string | undefined): string {
+  if (!type) return 'image';
+  if (/sig|signature/.test(type)) return 'signature';
+  if (/spdx|cyclonedx|sbom|syft/.test(type)) return 'SBOM';
+  if (/in-toto|attestation|provenance|slsa/.test(type)) return 'attestation';
+  return 'artifact';
+}
+
+export function ReferrerList({ repository, referrers }: { repository: string; referrers: Loaded<Referrers> }) {
+  return (
+    <>
+      <h2>Referrers</h2>
+      {referrers.state === 'loading' ? <p role="status">Loading…</p> : null}
+      {referrers.state === 'failed' ? (
+        <p role="alert" className="error">
+          The referrers could not be read.
+        </p>
+      ) : null}
+      {referrers.state === 'done' && referrers.value.referrers.length === 0 ? (
+        <p className="hint">No signature, SBOM or other artifact names this image as its subject.</p>
+      ) : null}
+      {referrers.state === 'done' && referrers.value.referrers.length > 0 ? (
+        <table className="table">
+          <caption className="visually-hidden">Artifacts that name this image as their subject</caption>
+          <thead>
+            <tr>
+              <th scope="col">Kind</th>
+              <th scope="col">Artifact type</th>
+              <th scope="col">Digest</th>
+              <th scope="col">Size</th>
+            </tr>
+          </thead>
+          <tbody>
+            {referrers.value.referrers.map((r) => (
+              <tr key={r.digest}>
+                <td>{artifactKind(r.artifactType)}</td>
+                <td>
+                  <code className="wrap">{r.artifactType ?? r.mediaType}</code>
+                </td>
+                <td>
+                  <Link href={`/image/${repository}@${r.digest}`}>
+                    <code title={r.digest}>{shortDigest(r.digest)}</code>
+                  </Link>
+                </td>
+                <td>{formatBytes(r.size)}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      ) : null}
     </>
   );
 }
