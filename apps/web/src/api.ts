@@ -319,6 +319,11 @@ export class Api {
   }
 
   /** Remove one tag (the image stays while another tag or digest names it). */
+  /** docker rmi: untags `reference` and deletes the manifest once no tag names it (a digest: deletes it). */
+  async removeImage(reference: string): Promise<AnswerOf<'removeImage'>> {
+    return this.call('removeImage', { query: { ref: reference } });
+  }
+
   async untag(reference: string): Promise<void> {
     await this.call('untagImage', { query: { ref: reference } });
   }

@@ -26,6 +26,28 @@ describe("image page's actions", () => {
     expect(screen.queryByRole('button', { name: 'Untag' })).toBeNull();
   });
 
+  it('removes the image (docker rmi) after a confirmation, and says what went', async () => {
+    const s = fakeServer({
+      getSession: () => ({ status: 200, body: aliceSession }),
+      inspectImage: () => ({ status: 200, body: inspect }),
+      imageHistory: () => ({ status: 200, body: history }),
+      removeImage: () => ({ status: 200, body: { untagged: ['alice/busybox:v1'], deleted: [DIGEST] } }),
+    });
+    renderApp('/image/alice/busybox:v1', s.fetch);
+    await userEvent.click(await screen.findByRole('button', { name: 'Remove image' }));
+    // Nothing is sent before the confirmation, and Cancel sends nothing either.
+    await userEvent.click(screen.getByRole('button', { name: 'Cancel' }));
+    expect(s.sent.filter((r) => r.method === 'DELETE')).toEqual([]);
+    await userEvent.click(screen.getByRole('button', { name: 'Remove image' }));
+    expect(screen.getByRole('group', { name: 'Confirm removal' }).textContent).toMatch(/delete its manifest if no other tag names it/);
+    await userEvent.click(screen.getByRole('button', { name: 'Remove' }));
+    expect((await screen.findByRole('status')).textContent).toMatch(`Untagged: alice/busybox:v1. Deleted: ${DIGEST}.`);
+    const del = s.sent.find((r) => r.method === 'DELETE')!;
+    expect(del.url).toBe('/api/v1/images?ref=alice%2Fbusybox%3Av1');
+    expect(del.headers[CSRF_HEADER]).toBe(aliceSession.csrfToken);
+    expect(screen.queryByRole('button', { name: 'Remove image' })).toBeNull();
+  });
+
   it("offers no Untag in another user's namespace, and no actions to an anonymous visitor", async () => {
     const handlers = {
       inspectImage: () => ({ status: 200, body: inspect }),
@@ -37,6 +59,7 @@ describe("image page's actions", () => {
     );
     await screen.findByRole('link', { name: 'Create container' });
     expect(screen.queryByRole('button', { name: 'Untag' })).toBeNull();
+    expect(screen.queryByRole('button', { name: 'Remove image' })).toBeNull();
     bob.unmount();
     renderApp(
       '/image/alice/busybox:v1',

@@ -63,14 +63,26 @@ export function ImagePage() {
 
 /**
  * What a signed-in caller can do with an image: create a container from it (pull is enough, and the
- * caller sees it), and untag it where the caller may push: an admin anywhere, a user in their own
- * namespace (grants elsewhere are the server's to honour: it refuses what the caller may not do).
+ * caller sees it), and untag or remove it (docker rmi: the manifest goes once no tag names it) where
+ * the caller may push: an admin anywhere, a user in their own namespace (grants elsewhere are the
+ * server's to honour: it refuses what the caller may not do).
  */
 function ImageActions({ reference, repository }: { reference: string; repository: string }) {
   const { api, session } = useSession();
   const [untagged, setUntagged] = useState<{ ok: boolean; text: string } | undefined>();
+  const [confirmingRemove, setConfirmingRemove] = useState(false);
   const isTag = !reference.includes('@');
   const mayPush = !!session && (session.admin || repository.startsWith(`${session.user}/`));
+  const remove = async () => {
+    setConfirmingRemove(false);
+    try {
+      const r = await api.removeImage(reference);
+      const parts = [...r.untagged.map((t) => `Untagged: ${t}`), ...r.deleted.map((d) => `Deleted: ${d}`)];
+      setUntagged({ ok: true, text: parts.length ? parts.join('. ') + '.' : `Removed ${reference}.` });
+    } catch (e) {
+      setUntagged({ ok: false, text: e instanceof ApiError ? `Remove failed: ${e.message}` : 'Remove failed.' });
+    }
+  };
   return (
     <>
       <p className="actions">
@@ -92,7 +104,23 @@ function ImageActions({ reference, repository }: { reference: string; repository
             Untag
           </Button>
         ) : null}
+        {mayPush && !untagged?.ok && !confirmingRemove ? (
+          <Button className="button secondary" onPress={() => setConfirmingRemove(true)}>
+            Remove image
+          </Button>
+        ) : null}
       </p>
+      {confirmingRemove ? (
+        <p className="actions" role="group" aria-label="Confirm removal">
+          {isTag ? `Untag ${reference} and delete its manifest if no other tag names it?` : `Delete the manifest ${reference}?`}{' '}
+          <Button className="button" onPress={remove}>
+            Remove
+          </Button>
+          <Button className="button secondary" onPress={() => setConfirmingRemove(false)}>
+            Cancel
+          </Button>
+        </p>
+      ) : null}
       {untagged ? (
         <p role={untagged.ok ? 'status' : 'alert'} className={untagged.ok ? 'notice' : 'error'}>
           {untagged.text} {untagged.ok ? <Link href={`/r/${repository}`}>Back to {repository}</Link> : null}
