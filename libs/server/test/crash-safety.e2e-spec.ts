@@ -104,7 +104,12 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
     const redis = new Redis(s.redisUrl);
     await redis.flushall();
     await redis.quit();
-    expect((await http(s.url, 'GET', '/v2/reindex/a/manifests/v1')).status).toBe(404);
+    // Listings come from Redis alone until reindex; a pull of b is served from storage (read
+    // repair) meanwhile, which writes b's entries back. a is left for reindex to bring back.
+    expect((await http(s.url, 'GET', '/v2/_catalog')).json().repositories).toEqual([]);
+    await pullable(s.url, 'reindex/b', 'v2');
+    expect((await http(s.url, 'GET', '/v2/reindex/b/tags/list')).json().tags).toEqual(['v2']);
+    expect((await http(s.url, 'GET', '/v2/reindex/a/tags/list')).json().tags ?? []).toEqual([]);
     const counts = await s.reindex();
     expect(counts.manifests).toBeGreaterThanOrEqual(2);
     expect(counts.tags).toBeGreaterThanOrEqual(2);
