@@ -3,9 +3,10 @@
 // redirects), moving finished bytes into place, the manifest bytes metadata keeps here
 // (storeContent/readContent/dropContent), GC's listing, and rebuilding the index from storage.
 // Whether a repository may see a blob is the link repository's question, not this one's.
-import { Readable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import type Redis from 'ioredis';
-import { RegistryError, type Digest } from '@stevedore/oci';
+import { DigestStream, RegistryError, digestAlgorithm, verifyDigest, type Digest } from '@stevedore/oci';
 import { ByteLru, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
@@ -106,6 +107,54 @@ export class BlobRepository {
     if (sources.length === 0) await this.storage.putContent(dest, Buffer.alloc(0));
     else if (sources.length === 1) await this.storage.move(sources[0], dest);
     else await this.storage.concat(sources, dest);
+  }
+
+  /** Whether verified bytes can be written straight beside their place (writeVerified): the filesystem. */
+  get writesInPlace(): boolean {
+    return this.storage.writeChecked !== undefined;
+  }
+
+  /**
+   * Bytes a client says are `digest` (and `length` long, when it says): hashed as they are written to
+   * a temporary file beside the blob's place, which becomes the blob's data only once they match and
+   * `accept` agrees (the quota), so they are written once and renamed, with no upload folder and no
+   * second move. If the blob exists already the bytes are only hashed. Not indexed yet; the caller
+   * holds the digest as a DigestGuard writer. DIGEST_INVALID or SIZE_INVALID when they do not match.
+   */
+  async writeVerified(
+    digest: Digest,
+    body: Readable,
+    length: number | undefined,
+    accept: (info: BlobInfo) => Promise<void>,
+  ): Promise<BlobInfo> {
+    const ds = new DigestStream(digestAlgorithm(digest));
+    const check = async (): Promise<BlobInfo> => {
+      if (length !== undefined && ds.size !== length) {
+        throw new RegistryError('SIZE_INVALID', `received ${ds.size} bytes, expected ${length}`, { received: ds.size, expected: length });
+      }
+      verifyDigest(digest, ds.digest());
+      const info = { digest, size: ds.size };
+      await accept(info);
+      return info;
+    };
+    if (await this.exists(digest)) {
+      await pipeline(body, ds, new Writable({ write: (_c, _e, cb) => cb() }));
+      return check();
+    }
+    let info: BlobInfo | undefined;
+    const out = new PassThrough({ highWaterMark: 1 << 20 });
+    const write = this.storage.writeChecked!(blobPaths.blobData(digest), out, async () => {
+      info = await check();
+    });
+    try {
+      await Promise.all([pipeline(body, ds, out), write]);
+    } catch (e) {
+      // The write must have let go of its temporary file before the error goes up.
+      out.destroy();
+      await write.catch(() => undefined);
+      throw e;
+    }
+    return info!;
   }
 
   async storeContent(digest: Digest, bytes: Buffer): Promise<void> {

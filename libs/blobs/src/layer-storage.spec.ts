@@ -102,6 +102,40 @@ describeEachDriver('LayerStorage', (ctx) => {
     expect(await code(store.uploadStatus('c/app', cancelled.id))).toBe('BLOB_UPLOAD_UNKNOWN');
   });
 
+  it('writes a whole body sent with the completion once, beside the blob, where storage can (no upload folder)', async () => {
+    const touchedPaths: string[] = [];
+    const watched = new Proxy(ctx.storage, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (typeof args[0] === 'string' && prop !== 'stat' && prop !== 'getContent') touchedPaths.push(`${String(prop)} ${args[0]}`);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const direct = createLayerStorage(watched, ctx.redis, ctx.keys, { quota });
+    const bytes = randomBytes(200_000);
+    const d = digestOf(bytes);
+    const up = await direct.startUpload('w/app');
+    const bad = await direct.startUpload('w/app');
+    expect(await code(direct.completeUpload('w/app', bad.id, d, body(bytes.subarray(1))))).toBe('DIGEST_INVALID');
+    expect(await code(direct.uploadStatus('w/app', bad.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    expect(await direct.exists(d)).toBeUndefined();
+    expect(await ctx.storage.stat(blobPaths.blobData(d))).toBeUndefined();
+    expect(await direct.completeUpload('w/app', up.id, d, body(bytes), bytes.length)).toEqual({ digest: d, size: bytes.length });
+    expect((await read((await direct.open('w/app', d)).stream)).equals(bytes)).toBe(true);
+    expect(await code(direct.uploadStatus('w/app', up.id))).toBe('BLOB_UPLOAD_UNKNOWN');
+    if (ctx.storage.writeChecked) {
+      // The bytes went to the blob's own place (a temporary file beside it, renamed), and nothing under _uploads.
+      expect(touchedPaths.filter((p) => p.includes('/_uploads/'))).toEqual([]);
+      expect(touchedPaths).toContain(`writeChecked ${blobPaths.blobData(d)}`);
+    } else {
+      // S3: the upload's own object, joined in place by the service.
+      expect(touchedPaths.some((p) => p.includes('/_uploads/'))).toBe(true);
+    }
+  });
+
   it('completes an empty upload as the empty blob', async () => {
     const up = await store.startUpload('c/empty');
     const empty = digestOf(Buffer.alloc(0));

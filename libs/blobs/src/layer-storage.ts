@@ -75,6 +75,8 @@ export class LayerStorage implements BlobService, BlobGcService {
   }
 
   async completeUpload(name: string, id: string, digest: Digest, body?: Readable, length?: number): Promise<BlobInfo> {
+    if (body && this.blobs.writesInPlace && (await this.uploads.isUnstarted(name, id)))
+      return this.completeWhole(name, id, digest, body, length);
     const upload = await this.uploads.verify(name, id, digest, body, length);
     try {
       await this.placeAndLink(name, upload);
@@ -85,6 +87,32 @@ export class LayerStorage implements BlobService, BlobGcService {
     }
     await this.uploads.discard(name, id);
     return upload.info;
+  }
+
+  /**
+   * The whole blob in the completing request of a session no chunk reached: written once, beside its
+   * place, checked (digest, size, quota) and renamed there, then linked, as a DigestGuard writer.
+   * Same outcomes as the chunked path: a mismatch or over quota ends the session, anything else
+   * leaves it to retry.
+   */
+  private async completeWhole(name: string, id: string, digest: Digest, body: Readable, length?: number): Promise<BlobInfo> {
+    let info: BlobInfo;
+    try {
+      info = await this.guard.hold([digest], async () => {
+        const placed = await this.blobs.writeVerified(digest, body, length, async (i) => {
+          await this.quota?.reserve(name, i);
+        });
+        await this.commitLink(name, placed);
+        return placed;
+      });
+    } catch (e) {
+      if (e instanceof RegistryError && (e.code === 'DENIED' || e.code === 'DIGEST_INVALID' || e.code === 'SIZE_INVALID')) {
+        await this.uploads.forget(id);
+      }
+      throw e;
+    }
+    await this.uploads.forget(id);
+    return info;
   }
 
   cancelUpload(name: string, id: string): Promise<void> {

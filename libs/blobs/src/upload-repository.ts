@@ -131,6 +131,22 @@ export class UploadRepository {
     return { info: { digest, size: record.offset }, chunks };
   }
 
+  /**
+   * Whether no chunk has reached the session yet (POST, then the whole body with the final PUT: what
+   * docker, skopeo and podman send for a blob), so its bytes may go straight to their place; checks
+   * that the session is `name`'s (BLOB_UPLOAD_UNKNOWN otherwise).
+   */
+  async isUnstarted(name: string, id: string): Promise<boolean> {
+    const record = await this.load(name, id);
+    return record.offset === 0 && record.chunks.length === 0;
+  }
+
+  /** End a session whose bytes never went to its storage folder: its Redis record is all there is. */
+  async forget(id: string): Promise<void> {
+    this.running.delete(id);
+    await this.redis.del(this.k.upload(id));
+  }
+
   async cancel(name: string, id: string): Promise<void> {
     await this.load(name, id);
     await this.discard(name, id);

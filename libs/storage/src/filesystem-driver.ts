@@ -100,7 +100,7 @@ export class FilesystemDriver implements StorageDriver {
     return new FileRangeStream(handle, start, range.length ?? Infinity);
   }
 
-  private async atomicWrite(dest: string, source: Readable): Promise<number> {
+  private async atomicWrite(dest: string, source: Readable, check?: (bytes: number) => Promise<void>): Promise<number> {
     const tmp = path.join(path.dirname(dest), `${TEMP_PREFIX}${randomUUID()}`);
     let bytes = 0;
     // Opened before a byte of `source` is read, so a directory pruned under it can be made again.
@@ -123,6 +123,7 @@ export class FilesystemDriver implements StorageDriver {
       } finally {
         await fh.close();
       }
+      if (check) await check(bytes);
       await fs.rename(tmp, dest);
       return bytes;
     } catch (e) {
@@ -136,6 +137,10 @@ export class FilesystemDriver implements StorageDriver {
 
   async writeStream(key: string, source: Readable, _sizeHint?: number): Promise<number> {
     return this.atomicWrite(this.full(key), source);
+  }
+
+  async writeChecked(key: string, source: Readable, check: (bytes: number) => Promise<void>): Promise<number> {
+    return this.atomicWrite(this.full(key), source, check);
   }
 
   async writeAt(key: string, offset: number, source: Readable): Promise<number> {

@@ -76,6 +76,13 @@ export interface StorageDriver {
    * Throws PathNotFoundError when `offset` > 0 and the object is missing or shorter than `offset`.
    */
   writeAt?(path: string, offset: number, source: Readable): Promise<number>;
+  /**
+   * Write `source` to a temporary object beside `path`, durable, then run `check` (given the bytes
+   * written; it may throw, and then the temporary object goes and `path` is untouched), and only then
+   * put it in place atomically. Only backends where that costs a rename have it (filesystem): a
+   * verified upload is then written once, beside its final place, and renamed.
+   */
+  writeChecked?(path: string, source: Readable, check: (bytes: number) => Promise<void>): Promise<number>;
   /** A URL a client may fetch the object from directly (S3 presigned), or undefined when unsupported. */
   presign(path: string, options: PresignOptions): Promise<string | undefined>;
 

@@ -232,6 +232,33 @@ export function describeStorageDriverContract(name: string, makeDriver: () => Pr
       expect(await driver.stat(`${p}never`)).toBeUndefined();
     });
 
+    it('writes a checked object beside its place and puts it there only when the check passes, where the driver can', async () => {
+      if (!driver.writeChecked) {
+        expect(driver.name).toBe('s3');
+        return;
+      }
+      const key = `${p}checked/data`;
+      const old = randomBytes(1000);
+      await driver.putContent(key, old);
+      const refused = randomBytes(5000);
+      let seen = -1;
+      await expect(
+        driver.writeChecked(key, Readable.from([refused]), async (bytes) => {
+          seen = bytes;
+          // The bytes are written by now, but nowhere a reader looks.
+          expect(sha(await driver.getContent(key))).toBe(sha(old));
+          throw new Error('digest mismatch');
+        }),
+      ).rejects.toThrow('digest mismatch');
+      expect(seen).toBe(refused.length);
+      expect(sha(await driver.getContent(key))).toBe(sha(old));
+      expect(await keys(driver, `${p}checked/`)).toEqual([key]);
+      const accepted = randomBytes(7000);
+      expect(await driver.writeChecked(key, Readable.from([accepted]), async () => undefined)).toBe(accepted.length);
+      expect(sha(await driver.getContent(key))).toBe(sha(accepted));
+      expect(await keys(driver, `${p}checked/`)).toEqual([key]);
+    });
+
     it('writes in place from an offset, cutting off what lay beyond, where the driver can', async () => {
       if (!driver.writeAt) {
         expect(driver.name).toBe('s3');
