@@ -105,7 +105,8 @@ export class FilesystemDriver implements StorageDriver {
     let bytes = 0;
     // Opened before a byte of `source` is read, so a directory pruned under it can be made again.
     const handle = await this.inDir(path.dirname(dest), () => fs.open(tmp, 'wx'));
-    const out = handle.createWriteStream({ highWaterMark: 1 << 20 });
+    // flush: fsync before the stream closes its handle, instead of opening the file again to sync it.
+    const out = handle.createWriteStream({ highWaterMark: 1 << 20, flush: true });
     try {
       await pipeline(
         source,
@@ -117,12 +118,6 @@ export class FilesystemDriver implements StorageDriver {
         }),
         out,
       );
-      const fh = await fs.open(tmp, 'r');
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
       if (check) await check(bytes);
       await fs.rename(tmp, dest);
       return bytes;
