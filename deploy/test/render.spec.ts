@@ -1,7 +1,7 @@
-// Rendering the kustomize overlays, and the shape of every object they produce. There is no
-// Kubernetes schema package in the workspace (kubernetes-models would be better), so the checks
-// below are structural: known apiVersion per kind, required fields, names, and cross-references
-// (selectors, ports, probes, volumes, Secrets and ConfigMaps, scale targets).
+// Rendering the kustomize overlays, and the shape of every object they produce. The upstream
+// schemas are checked in schemas.spec.ts; the checks below are what a schema cannot say: known
+// apiVersion per kind, names, and cross-references (selectors, ports, probes, volumes, Secrets and
+// ConfigMaps, scale targets).
 import { join } from 'node:path';
 import { applyJson6902, render, strategicMerge, type YamlValue } from '../tools/kustomize';
 import {
