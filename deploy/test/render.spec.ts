@@ -215,7 +215,8 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
           if (typeof port === 'number') expect([...ports.values()]).toContain(port);
           if (probe.httpGet) expect(probe.httpGet.path).toMatch(/^\//);
         }
-        if (w.kind !== 'Job')
+        // Init containers run to completion before the others start: Kubernetes refuses probes on them.
+        if (w.kind !== 'Job' && !(spec.initContainers ?? []).includes(c))
           expect({ at, liveness: !!c.livenessProbe, readiness: !!c.readinessProbe }).toEqual({ at, liveness: true, readiness: true });
         const { requests = {}, limits = {} } = c.resources ?? {};
         for (const r of ['cpu', 'memory']) {
