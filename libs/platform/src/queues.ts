@@ -69,6 +69,18 @@ export function createWorker<N extends QueueName>(
   });
 }
 
+/**
+ * A worker's readiness check (ReadinessChecks): the worker runs and its own Redis connection
+ * answers. The index connection answering says nothing of it: BullMQ's connections are separate and
+ * reconnect on their own.
+ */
+export function workerReadiness(worker: Worker): () => Promise<void> {
+  return async () => {
+    if (!worker.isRunning()) throw new Error(`the ${worker.name} worker is not running`);
+    await (await worker.getBackend().client).runCommand('ping', []);
+  };
+}
+
 /** Close a BullMQ queue, worker or event stream within `ms`, disconnecting it when it is late (bounded shutdown). */
 export async function closeBullmq(c: { close(): Promise<unknown>; disconnect(): Promise<unknown> } | undefined, ms: number): Promise<void> {
   if (c)
