@@ -4,7 +4,7 @@
 // hosts in the manifests agree with that configuration.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ConfigSchema, QueueNames, TARGETS, loadConfig } from '@stevedore/platform';
+import { ConfigSchema, QueueNames, TARGETS, loadConfig, redisTarget } from '@stevedore/platform';
 import { modulesFor } from '@stevedore/server';
 import type { YamlValue } from '../tools/kustomize';
 import {
@@ -47,6 +47,34 @@ function serviceFor(objects: K8sObject[], url: string): { service: K8sObject; po
   const port = service.spec.ports.find((p: YamlValue) => p.port === portNumber);
   if (!port) throw new Error(`${url}: Service ${name} has no port ${portNumber}`);
   return { service, port, pods: workloads(objects).filter((w) => selects({ matchLabels: service.spec.selector }, podLabels(w))) };
+}
+
+/**
+ * The workloads REDIS_URL reaches: one Service's pods, or, for Sentinel, the pods each sentinel
+ * address names (`<statefulset>-<n>.<headless service>`), which must exist and run a sentinel.
+ */
+function redisPods(objects: K8sObject[], url: string): string[] {
+  const target = redisTarget(url);
+  if (target.mode === 'standalone') return serviceFor(objects, `redis://${target.host}:${target.port}`).pods.map((w) => w.metadata.name);
+  const names = new Set<string>();
+  for (const { host, port } of target.sentinels) {
+    const [pod, serviceName] = host.split('.');
+    const sts = must(
+      objects.find((o) => o.kind === 'StatefulSet' && o.spec.serviceName === serviceName && pod.startsWith(`${o.metadata.name}-`)),
+      `StatefulSet behind ${host}`,
+    );
+    expect(Number(pod.slice(sts.metadata.name.length + 1))).toBeLessThan(sts.spec.replicas);
+    const svc = get(objects, 'Service', serviceName);
+    expect(svc.spec.clusterIP).toBe('None');
+    const svcPort = must(
+      svc.spec.ports.find((p: YamlValue) => p.port === port),
+      `${serviceName} port ${port}`,
+    );
+    const sentinel = podContainers(sts).find((c) => (c.ports ?? []).some((p: YamlValue) => p.name === svcPort.targetPort));
+    expect(sentinel?.args).toContain('--sentinel');
+    names.add(sts.metadata.name);
+  }
+  return [...names];
 }
 
 it('ConfigSchema still has the variables the manifests are built around', () => {
@@ -126,8 +154,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     });
 
     // Every URL points at a Service of this deployment that reaches the right pods.
-    const redis = serviceFor(objects, parsed.REDIS_URL);
-    expect(redis.pods.map((w) => w.metadata.name)).toEqual(['redis']);
+    expect(redisPods(objects, parsed.REDIS_URL)).toEqual(['redis']);
     const s3 = serviceFor(objects, must(parsed.S3_ENDPOINT, 'S3_ENDPOINT'));
     expect(s3.pods.map((w) => w.metadata.name)).toEqual(['minio']);
     for (const [url, target] of [
@@ -170,16 +197,23 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     const parsed = ConfigSchema.parse(config.data);
     const [trigger, ...rest] = so.spec.triggers;
     expect(rest).toHaveLength(0);
-    expect(trigger.type).toBe('redis');
     expect(trigger.metadata.listName).toBe(`${parsed.STEVEDORE_REDIS_PREFIX}:${QueueNames.commit}:wait`);
     expect(Number(trigger.metadata.listLength)).toBeGreaterThan(0);
     // KEDA's operator lives in another namespace: the address must be fully qualified and reach
     // the same Service as REDIS_URL.
-    const redisUrl = new URL(parsed.REDIS_URL);
-    const [host, port] = trigger.metadata.address.split(':');
-    expect(host).toBe(`${redisUrl.hostname}.${so.metadata.namespace}.svc.cluster.local`);
-    expect(port).toBe(redisUrl.port || '6379');
-    expect(Number(trigger.metadata.databaseIndex ?? 0)).toBe(redisUrl.pathname.length > 1 ? Number(redisUrl.pathname.slice(1)) : 0);
+    const target = redisTarget(parsed.REDIS_URL);
+    const fq = (host: string) => `${host}.${so.metadata.namespace}.svc.cluster.local`;
+    if (target.mode === 'sentinel') {
+      // The same sentinels and master name as the apps.
+      expect(trigger.type).toBe('redis-sentinel');
+      expect(trigger.metadata.addresses.split(',')).toEqual(target.sentinels.map((n) => `${fq(n.host)}:${n.port}`));
+      expect(trigger.metadata.sentinelMaster).toBe(target.masterName);
+      expect(trigger.metadata.address).toBeUndefined();
+    } else {
+      expect(trigger.type).toBe('redis');
+      expect(trigger.metadata.address).toBe(`${fq(target.host)}:${target.port}`);
+    }
+    expect(Number(trigger.metadata.databaseIndex ?? 0)).toBe(target.db);
   });
 
   it('the Ingress host is STEVEDORE_PUBLIC_URL, with TLS when the URL is https, and takes multi-GB uploads', () => {
@@ -224,7 +258,27 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(conf).toMatch(/^appendonly yes$/m);
     expect(conf).toMatch(/^maxmemory-policy noeviction$/m); // BullMQ requires it
     expect(redis.spec.volumeClaimTemplates[0].metadata.name).toBe('data');
-    expect(podContainers(redis)[0].volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+    const rc = must(
+      redis.spec.template.spec.containers.find((c: YamlValue) => c.name === 'redis'),
+      'redis container',
+    );
+    expect(rc.volumeMounts).toContainEqual({ name: 'data', mountPath: '/data' });
+    if (overlay === 'production') {
+      // Sentinel: three pods, one per node, a PDB that keeps two, and every pod's sentinel.
+      expect(redis.spec.replicas).toBe(3);
+      expect(redis.spec.template.spec.containers.map((c: YamlValue) => c.name)).toEqual(['redis', 'sentinel']);
+      expect(rc.args[0]).toBe('/conf/redis.conf'); // written by the init container from redis.conf
+      expect(redis.spec.template.spec.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey).toBe(
+        'kubernetes.io/hostname',
+      );
+      expect(get(objects, 'PodDisruptionBudget', 'redis').spec).toEqual({
+        maxUnavailable: 1,
+        selector: { matchLabels: { 'app.kubernetes.io/name': 'redis' } },
+      });
+      expect(get(objects, 'Service', redis.spec.serviceName).spec.publishNotReadyAddresses).toBe(true);
+    } else {
+      expect(redis.spec.replicas).toBe(1);
+    }
   });
 });
 

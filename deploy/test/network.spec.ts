@@ -119,8 +119,13 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
       ['minio', 'minio', 9000, true], // the distributed nodes talk to each other
       ['minio-create-bucket', 'minio', 9000, true],
       ['minio', 'redis', 6379, false],
+      // Sentinel (production): the pods replicate from each other and the apps ask the sentinels.
+      ['redis', 'redis', 6379, overlay === 'production'],
+      ['redis', 'redis', 26379, overlay === 'production'],
+      ['minio', 'redis', 26379, false],
       ...apps.flatMap((a): [string, string, number, boolean][] => [
         [a, 'redis', 6379, true],
+        [a, 'redis', 26379, overlay === 'production'],
         [a, 'minio', 9000, true],
         [a, 'minio', 9001, false], // the console is for port-forward only
       ]),

@@ -17,6 +17,7 @@ import {
   closeBullmq,
   REDIS,
   ReadinessChecks,
+  workerReadiness,
   RedisKeys,
   StevedoreMetrics,
   createWorker,
@@ -79,12 +80,8 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
       maxStalledCount: 3,
     });
     this.worker.on('error', (e) => this.logger.warn(`commit worker: ${e.message}`));
-    const w = this.worker;
-    this.readiness.add('commit-worker-queue', async () => {
-      if (!w.isRunning()) throw new Error('the commit worker is not running');
-      // Ready once is not ready now: the worker's Redis must answer (the check's timeout bounds the wait).
-      await this.redis.ping();
-    });
+    // Ready once is not ready now: the worker's own Redis connection must answer (the check's timeout bounds the wait).
+    this.readiness.add('commit-worker-queue', workerReadiness(this.worker));
   }
 
   async onApplicationShutdown(): Promise<void> {

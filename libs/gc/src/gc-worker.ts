@@ -2,7 +2,16 @@
 // One run at a time across every replica (the queue's global concurrency is 1).
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, createWorker, jobFailure, type StevedoreConfig, closeBullmq } from '@stevedore/platform';
+import {
+  CONFIG,
+  QueueNames,
+  ReadinessChecks,
+  createWorker,
+  jobFailure,
+  workerReadiness,
+  type StevedoreConfig,
+  closeBullmq,
+} from '@stevedore/platform';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue, GC_SCHEDULER_ID } from './gc-queue';
 import type { GcReport, GcRunRequest } from './gc-run';
@@ -16,6 +25,7 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
     @Inject(CONFIG) private readonly config: StevedoreConfig,
     private readonly collector: GarbageCollector,
     private readonly queue: GcQueue,
+    @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
   ) {}
 
   async onModuleInit(): Promise<void> {
@@ -32,6 +42,7 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
     }
     this.worker = createWorker(this.config, QueueNames.gc, (job) => this.process(job), { concurrency: 1 });
     this.worker.on('error', (e) => this.logger.warn(`gc worker: ${e.message}`));
+    this.readiness.add('gc-queue', workerReadiness(this.worker));
   }
 
   private async process(job: Job<GcRunRequest, GcReport>): Promise<GcReport> {

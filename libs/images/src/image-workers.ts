@@ -5,7 +5,17 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import { CONFIG, QueueNames, STORAGE, createWorker, jobFailure, type StevedoreConfig, closeBullmq } from '@stevedore/platform';
+import {
+  CONFIG,
+  QueueNames,
+  ReadinessChecks,
+  STORAGE,
+  createWorker,
+  jobFailure,
+  workerReadiness,
+  type StevedoreConfig,
+  closeBullmq,
+} from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
 import type { StorageDriver } from '@stevedore/storage';
@@ -25,6 +35,7 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
     @Inject(BLOB_SERVICE) private readonly blobs: BlobService,
     @Inject(METADATA_SERVICE) private readonly metadata: MetadataService,
     @Inject(LAYER_SIZES) private readonly sizes: LayerSizeCache,
+    @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
   ) {}
 
   onModuleInit(): void {
@@ -32,7 +43,10 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
       createWorker(this.config, QueueNames.export, (job) => this.final(job, () => this.runExport(job)), { concurrency: 1 }),
       createWorker(this.config, QueueNames.import, (job) => this.final(job, () => this.runImport(job)), { concurrency: 1 }),
     ];
-    for (const w of this.workers) w.on('error', (e) => this.logger.warn(`${w.name} worker: ${e.message}`));
+    for (const w of this.workers) {
+      w.on('error', (e) => this.logger.warn(`${w.name} worker: ${e.message}`));
+      this.readiness.add(`${w.name}-queue`, workerReadiness(w));
+    }
   }
 
   async onApplicationShutdown(): Promise<void> {

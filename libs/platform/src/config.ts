@@ -20,6 +20,11 @@ export const ConfigSchema = z.object({
   /** The URL clients use to reach the gateway (token realm, Location headers). Defaults to http://HOST:PORT. */
   STEVEDORE_PUBLIC_URL: z.string().url().optional(),
   STEVEDORE_DATA_DIR: z.string().default('./data'),
+  /**
+   * `redis[s]://[user:pass@]host:port[/db]`, or Sentinel:
+   * `redis[s]+sentinel://[user:pass@]host1:26379,host2:26379/<masterName>[?db=N&sentinelPassword=...]`.
+   * `redis+cluster://` parses but is refused (see redisTarget).
+   */
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Prefix for every Redis key and queue, so several deployments can share one Redis. */
   STEVEDORE_REDIS_PREFIX: z.string().default('stevedore'),
@@ -117,11 +122,140 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     throw new Error(`invalid configuration:\n${lines.join('\n')}`);
   }
   const c = parsed.data;
+  try {
+    redisTarget(c.REDIS_URL);
+  } catch (e) {
+    throw new Error(`invalid configuration:\n  REDIS_URL: ${(e as Error).message}`);
+  }
   if (c.STEVEDORE_STORAGE === 's3' && (!c.S3_ENDPOINT || !c.S3_ACCESS_KEY || !c.S3_SECRET_KEY)) {
     throw new Error('invalid configuration:\n  STEVEDORE_STORAGE=s3 needs S3_ENDPOINT, S3_ACCESS_KEY and S3_SECRET_KEY');
   }
   const publicUrl = (c.STEVEDORE_PUBLIC_URL ?? `http://${c.HOST === '0.0.0.0' ? '127.0.0.1' : c.HOST}:${c.PORT}`).replace(/\/$/, '');
   return { ...c, publicUrl };
+}
+
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+interface RedisAuth {
+  username?: string;
+  password?: string;
+  /** rediss: TLS to the data nodes (and, for Sentinel, to the sentinels). */
+  tls: boolean;
+}
+/** One primary. */
+export interface StandaloneRedis extends RedisAuth {
+  mode: 'standalone';
+  host: string;
+  port: number;
+  db: number;
+}
+/** A primary found (and followed through failovers) by asking Redis Sentinels. */
+export interface SentinelRedis extends RedisAuth {
+  mode: 'sentinel';
+  sentinels: RedisNode[];
+  masterName: string;
+  db: number;
+  sentinelUsername?: string;
+  sentinelPassword?: string;
+}
+/** A Redis Cluster, by its startup nodes. */
+export interface ClusterRedis extends RedisAuth {
+  mode: 'cluster';
+  nodes: RedisNode[];
+}
+export type RedisTarget = StandaloneRedis | SentinelRedis | ClusterRedis;
+
+const REDIS_URL = /^(rediss?)(\+sentinel|\+cluster)?:\/\/(?:([^@/?#]*)@)?([^/?#]*)(\/[^?#]*)?(?:\?([^#]*))?$/;
+const HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9]([A-Za-z0-9_.-]*[A-Za-z0-9])?)$/;
+
+function decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new Error(`${what} is not percent-encoded correctly`);
+  }
+}
+
+function parseNode(text: string, defaultPort: number): RedisNode {
+  const m = /^(\[[^\]]*\]|[^:]*)(?::([^:]*))?$/.exec(text);
+  if (!m || !HOST.test(m[1])) throw new Error(`"${text}" is not host[:port]`);
+  const port = m[2] === undefined ? defaultPort : /^\d{1,5}$/.test(m[2]) ? Number(m[2]) : NaN;
+  if (!(port >= 1 && port <= 65535)) throw new Error(`"${text}": the port must be 1-65535`);
+  return { host: m[1].startsWith('[') ? m[1].slice(1, -1) : m[1], port };
+}
+
+function parseDb(text: string): number {
+  if (!/^\d{1,2}$/.test(text)) throw new Error(`database "${text}" is not a number 0-99`);
+  return Number(text);
+}
+
+/**
+ * REDIS_URL into what ioredis needs; the one parser of it (queues and the index connection both use
+ * it). Throws a readable message for anything it does not understand rather than guessing.
+ */
+export function parseRedisUrl(url: string): RedisTarget {
+  const m = REDIS_URL.exec(url);
+  if (!m) throw new Error(`"${redactRedisUrl(url)}" is not redis://, rediss://, redis+sentinel:// or redis+cluster://`);
+  const [, scheme, variant, userinfo, hostList, path = '', query = ''] = m;
+  const tls = scheme === 'rediss';
+  const auth: RedisAuth = { tls };
+  if (userinfo !== undefined) {
+    const colon = userinfo.indexOf(':');
+    const user = decode(colon < 0 ? userinfo : userinfo.slice(0, colon), 'the user name');
+    if (user) auth.username = user;
+    if (colon >= 0) auth.password = decode(userinfo.slice(colon + 1), 'the password');
+  }
+  const mode = variant === '+sentinel' ? 'sentinel' : variant === '+cluster' ? 'cluster' : 'standalone';
+  if (!hostList) throw new Error('no host');
+  const nodes = hostList.split(',').map((h) => parseNode(h, mode === 'sentinel' ? 26379 : 6379));
+  const params = new URLSearchParams(query);
+  const allowed = mode === 'sentinel' ? ['db', 'sentinelUsername', 'sentinelPassword'] : [];
+  for (const k of params.keys()) if (!allowed.includes(k)) throw new Error(`unknown parameter "${k}" for ${scheme}${variant ?? ''}://`);
+  switch (mode) {
+    case 'standalone': {
+      if (nodes.length !== 1) throw new Error('several hosts: use redis+sentinel:// (or redis+cluster://) for more than one');
+      const db = path.length > 1 ? parseDb(path.slice(1)) : 0;
+      return { mode, ...nodes[0], db, ...auth };
+    }
+    case 'sentinel': {
+      const masterName = decode(path.slice(1), 'the master name');
+      if (!masterName || masterName.includes('/'))
+        throw new Error('redis+sentinel:// needs the master name as its path (…:26379/mymaster)');
+      const sentinelUsername = params.get('sentinelUsername') ?? undefined;
+      const sentinelPassword = params.get('sentinelPassword') ?? undefined;
+      return {
+        mode,
+        sentinels: nodes,
+        masterName,
+        db: params.has('db') ? parseDb(params.get('db')!) : 0,
+        ...auth,
+        ...(sentinelUsername !== undefined ? { sentinelUsername } : {}),
+        ...(sentinelPassword !== undefined ? { sentinelPassword } : {}),
+      };
+    }
+    case 'cluster':
+      if (path.length > 1) throw new Error('redis+cluster:// has no database or path (a cluster has database 0 only)');
+      return { mode, nodes, ...auth };
+  }
+}
+
+/** The target of REDIS_URL this platform can run on: a Redis Cluster is refused (multi-key scripts). */
+export function redisTarget(url: string): StandaloneRedis | SentinelRedis {
+  const target = parseRedisUrl(url);
+  if (target.mode === 'cluster')
+    throw new Error(
+      'redis+cluster:// is not supported yet: Stevedore runs multi-key Lua scripts and transactions whose keys are not all ' +
+        'in one hash slot, which a Redis Cluster refuses (CROSSSLOT). Use one primary (redis://) or a primary with ' +
+        'replicas and Sentinel (redis+sentinel://host:26379,.../<masterName>).',
+    );
+  return target;
+}
+
+/** REDIS_URL for messages and logs: the password replaced by ***. */
+export function redactRedisUrl(url: string): string {
+  return url.replace(/^([^:/?#]+:\/\/[^:@/?#]*:)[^@/?#]*@/, '$1***@').replace(/([?&]sentinelPassword=)[^&#]*/, '$1***');
 }
 
 /**

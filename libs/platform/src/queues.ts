@@ -3,7 +3,7 @@
 import { Queue, Worker, QueueEvents, FlowProducer, type Processor, type WorkerOptions, type ConnectionOptions } from 'bullmq';
 import type { StevedoreConfig } from './config';
 import type { JobTypes } from './jobs';
-import { closeWithin } from './redis';
+import { closeWithin, redisConnectionOptions } from './redis';
 
 export const QueueNames = {
   commit: 'commit',
@@ -24,13 +24,9 @@ export type JobResult<N extends QueueName> = N extends keyof JobTypes ? (JobType
  * request answers 503 when Redis is gone.
  */
 export function queueConnection(config: StevedoreConfig, role: 'worker' | 'producer' = 'worker'): ConnectionOptions {
-  const u = new URL(config.REDIS_URL);
   return {
-    host: u.hostname,
-    port: Number(u.port || 6379),
-    username: u.username || undefined,
-    password: u.password ? decodeURIComponent(u.password) : undefined,
-    db: u.pathname.length > 1 ? Number(u.pathname.slice(1)) : undefined,
+    // The same Redis as the index connection: one primary, or the sentinels that name it.
+    ...redisConnectionOptions(config.REDIS_URL),
     maxRetriesPerRequest: null,
     // The offline queue stays (a queue is used right after start, before its connection is up);
     // the timeout also runs for queued commands, so an outage still fails the request in time.
@@ -71,6 +67,18 @@ export function createWorker<N extends QueueName>(
     prefix: config.STEVEDORE_REDIS_PREFIX,
     ...options,
   });
+}
+
+/**
+ * A worker's readiness check (ReadinessChecks): the worker runs and its own Redis connection
+ * answers. The index connection answering says nothing of it: BullMQ's connections are separate and
+ * reconnect on their own.
+ */
+export function workerReadiness(worker: Worker): () => Promise<void> {
+  return async () => {
+    if (!worker.isRunning()) throw new Error(`the ${worker.name} worker is not running`);
+    await (await worker.getBackend().client).runCommand('ping', []);
+  };
 }
 
 /** Close a BullMQ queue, worker or event stream within `ms`, disconnecting it when it is late (bounded shutdown). */

@@ -1,16 +1,47 @@
 // One ioredis connection per process for indexes (BullMQ opens its own). Fails fast at start with a
 // hint when Redis cannot be reached, instead of retrying silently forever.
 import Redis, { type RedisOptions } from 'ioredis';
+import { redactRedisUrl, redisTarget, type SentinelRedis, type StandaloneRedis } from './config';
+
+/** Where to connect and how to authenticate (retries and timeouts are each connection's own). */
+export type RedisConnectionOptions = Omit<RedisOptions, 'retryStrategy'>;
 
 /** How to start a Redis for this URL, for the start-up message. */
-function startHint(url: string): string {
-  let port = '6379';
-  try {
-    port = new URL(url).port || '6379';
-  } catch {
-    // not a URL: the default port is the best guess
-  }
-  return `redis-server --port ${port} --save "" --appendonly no`;
+function startHint(target: StandaloneRedis | SentinelRedis): string {
+  if (target.mode === 'sentinel')
+    return `a primary that the sentinels at ${target.sentinels.map((n) => `${n.host}:${n.port}`).join(',')} monitor as "${target.masterName}"`;
+  return `redis-server --port ${target.port} --save "" --appendonly no`;
+}
+
+/**
+ * ioredis options for REDIS_URL (config.ts parses it): host and port of one primary, or the
+ * sentinels and master name, with which ioredis finds the primary and follows it through failovers.
+ * Every connection of the platform (the index connection and BullMQ's) is made from these.
+ */
+export function redisConnectionOptions(url: string): RedisConnectionOptions {
+  const t = redisTarget(url);
+  const auth: RedisConnectionOptions = {
+    ...(t.username !== undefined ? { username: t.username } : {}),
+    ...(t.password !== undefined ? { password: t.password } : {}),
+    ...(t.tls ? { tls: {} } : {}),
+    db: t.db,
+  };
+  if (t.mode === 'standalone') return { host: t.host, port: t.port, ...auth };
+  return {
+    sentinels: t.sentinels.map((n) => ({ host: n.host, port: n.port })),
+    name: t.masterName,
+    ...auth,
+    ...(t.sentinelUsername !== undefined ? { sentinelUsername: t.sentinelUsername } : {}),
+    ...(t.sentinelPassword !== undefined ? { sentinelPassword: t.sentinelPassword } : {}),
+    ...(t.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
+    // A primary demoted without dying (a manual failover, a partition healed) answers writes with
+    // READONLY: reconnect, and the sentinels name the new primary. (ioredis's failoverDetector would
+    // do it sooner, but a connection closed with QUIT, as BullMQ closes its own, leaves its
+    // subscription to the sentinels open in ioredis 6.0.0, and the process never exits.)
+    reconnectOnError: (e: Error) => (/^READONLY/.test(e.message) ? 1 : false),
+    // Ask again soon when no sentinel answers (the default waits up to 10 s).
+    sentinelRetryStrategy: (times: number) => Math.min(100 * times, 1000),
+  };
 }
 
 /**
@@ -24,7 +55,10 @@ export async function connectRedis(
   options: RedisOptions & { commandTimeoutMs?: number; log?: (message: string) => void } = {},
 ): Promise<Redis> {
   const { commandTimeoutMs = 1500, log = (m: string) => console.warn(m), ...rest } = options;
-  const redis = new Redis(url, {
+  const target = redisTarget(url);
+  const where = redactRedisUrl(url);
+  const redis = new Redis({
+    ...redisConnectionOptions(url),
     lazyConnect: true,
     enableAutoPipelining: true,
     enableOfflineQueue: false,
@@ -41,11 +75,11 @@ export async function connectRedis(
     // Before the first connect the start-up message below says it all.
     if (down || !started) return;
     down = true;
-    log(`redis at ${url} is unreachable (${e.message}); requests that need it answer 503 until it is back`);
+    log(`redis at ${where} is unreachable (${e.message}); requests that need it answer 503 until it is back`);
   });
   redis.on('ready', () => {
     redisReachable = true;
-    if (down) log(`redis at ${url} is back`);
+    if (down) log(`redis at ${where} is back`);
     down = false;
   });
   try {
@@ -54,8 +88,8 @@ export async function connectRedis(
   } catch (e) {
     redis.disconnect();
     throw new Error(
-      `cannot connect to Redis at ${url}: ${(e as Error).message}\n` +
-        `  start one with: ${startHint(url)}\n` +
+      `cannot connect to Redis at ${where}: ${(e as Error).message}\n` +
+        `  start one with: ${startHint(target)}\n` +
         `  or point REDIS_URL at yours (e.g. REDIS_URL=redis://127.0.0.1:6379)`,
     );
   }
@@ -64,12 +98,12 @@ export async function connectRedis(
   return redis;
 }
 
-/** Whether an error means Redis could not be reached or did not answer in time. */
+/** Whether an error means Redis could not be reached or did not answer in time (or is a replica, mid-failover). */
 export function isRedisUnavailable(e: unknown): boolean {
   const err = e as { name?: string; message?: string; code?: string } | undefined;
   if (!err) return false;
   if (err.name === 'MaxRetriesPerRequestError') return true;
-  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Reached the max retries/.test(
+  return /Stream isn't writeable|Connection is closed|Command timed out|enableOfflineQueue|ECONNREFUSED|ECONNRESET|EPIPE|Reached the max retries|READONLY|All sentinels are unreachable/.test(
     err.message ?? '',
   );
 }

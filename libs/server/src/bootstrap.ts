@@ -18,6 +18,7 @@ import {
   REDIS,
   RedisKeys,
   STORAGE,
+  redactRedisUrl,
   checkInstance,
   claimInstance,
   type StevedoreConfig,
@@ -148,15 +149,7 @@ export async function startServer(env: Record<string, string | undefined> = proc
 
 /** Where the indexes are, for messages: the Redis URL without its password, and the prefix. */
 function redisWhere(config: StevedoreConfig): string {
-  let url = config.REDIS_URL;
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    url = u.toString();
-  } catch {
-    // not a URL: shown as given
-  }
-  return `${url} (prefix ${config.STEVEDORE_REDIS_PREFIX})`;
+  return `${redactRedisUrl(config.REDIS_URL)} (prefix ${config.STEVEDORE_REDIS_PREFIX})`;
 }
 
 /**

@@ -4,7 +4,17 @@
 import { DynamicModule, Module, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import type Redis from 'ioredis';
 import type { Worker } from 'bullmq';
-import { CONFIG, REDIS, RedisKeys, STORAGE, type StevedoreConfig, closeBullmq, type ModuleRoles } from '@stevedore/platform';
+import {
+  CONFIG,
+  REDIS,
+  ReadinessChecks,
+  RedisKeys,
+  STORAGE,
+  type StevedoreConfig,
+  closeBullmq,
+  workerReadiness,
+  type ModuleRoles,
+} from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, REPOSITORY_INDEX, type MetadataService } from '@stevedore/metadata';
@@ -34,9 +44,12 @@ class UpstreamLifecycle implements OnModuleInit, OnApplicationShutdown {
     private readonly replicator: Replicator,
     private readonly clients: UpstreamClients,
     private readonly queue: ReplicationQueue,
+    private readonly readiness: ReadinessChecks,
   ) {}
   onModuleInit(): void {
-    if (this.runWorker) this.worker = startReplicationWorker(this.config, this.replicator);
+    if (!this.runWorker) return;
+    this.worker = startReplicationWorker(this.config, this.replicator);
+    this.readiness.add('replicate-queue', workerReadiness(this.worker));
   }
   async onApplicationShutdown(): Promise<void> {
     await closeBullmq(this.worker, 2000);
@@ -123,9 +136,9 @@ export class UpstreamModule {
         },
         {
           provide: UpstreamLifecycle,
-          inject: [CONFIG, Replicator, UpstreamClients, ReplicationQueue],
-          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue) =>
-            new UpstreamLifecycle(!!options.workers, c, rep, cl, q),
+          inject: [CONFIG, Replicator, UpstreamClients, ReplicationQueue, ReadinessChecks],
+          useFactory: (c: StevedoreConfig, rep: Replicator, cl: UpstreamClients, q: ReplicationQueue, rc: ReadinessChecks) =>
+            new UpstreamLifecycle(!!options.workers, c, rep, cl, q, rc),
         },
       ],
       exports: [BLOB_SERVICE, METADATA_SERVICE, REPOSITORY_INDEX, UpstreamStore, ReplicationQueue],
