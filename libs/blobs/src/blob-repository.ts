@@ -3,7 +3,7 @@
 // redirects), moving finished bytes into place, the manifest bytes metadata keeps here
 // (storeContent/readContent/dropContent), GC's listing, and rebuilding the index from storage.
 // Whether a repository may see a blob is the link repository's question, not this one's.
-import { PassThrough, Readable, Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Redis from 'ioredis';
 import { DigestStream, RegistryError, digestAlgorithm, verifyDigest, type Digest } from '@stevedore/oci';
@@ -12,6 +12,7 @@ import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobContent, BlobInfo, BlobRecord, OpenOptions } from './blob-service';
 import { SWEEP_LEASE_SECONDS, luaMayGo, type DigestGuard } from './digest-guard';
+import { writeThrough } from './write-through';
 
 // Dropping content kept by storeContent once its manifest record is purged. KEYS: blob, touched,
 // writing, sweeping. ARGV: cutoff ms, lease seconds. Returns < 0 when the digest must stay (busy,
@@ -142,18 +143,11 @@ export class BlobRepository {
       return check();
     }
     let info: BlobInfo | undefined;
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const write = this.storage.writeChecked!(blobPaths.blobData(digest), out, async () => {
-      info = await check();
-    });
-    try {
-      await Promise.all([pipeline(body, ds, out), write]);
-    } catch (e) {
-      // The write must have let go of its temporary file before the error goes up.
-      out.destroy();
-      await write.catch(() => undefined);
-      throw e;
-    }
+    await writeThrough(body, ds, (out) =>
+      this.storage.writeChecked!(blobPaths.blobData(digest), out, async () => {
+        info = await check();
+      }),
+    );
     return info!;
   }
 

@@ -28,6 +28,7 @@ import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo, ByteRange, UploadPurgeReport, UploadStatus } from './blob-service';
 import { concatObjects, type ObjectSpan } from './object-concat';
+import { writeThrough } from './write-through';
 
 interface UploadRecord {
   name: string;
@@ -167,17 +168,8 @@ export class UploadRepository {
     const id = randomUUID();
     const tmp = blobPaths.uploadChunk(name, id, 0);
     const ds = new DigestStream();
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const write = this.storage.writeStream(tmp, out, sizeHint);
     try {
-      try {
-        await Promise.all([pipeline(body, ds, out), write]);
-      } catch (e) {
-        // The write must have let go of its temporary file before the upload folder is removed.
-        out.destroy();
-        await write.catch(() => undefined);
-        throw e;
-      }
+      await writeThrough(body, ds, (out) => this.storage.writeStream(tmp, out, sizeHint));
       return await use({ info: { digest: ds.digest(), size: ds.size }, chunks: [tmp] });
     } finally {
       await this.storage.deletePrefix(blobPaths.uploadRoot(name, id)).catch(() => undefined);
@@ -314,15 +306,13 @@ export class UploadRepository {
     // Appended: every chunk goes to the object at offset 0; otherwise each to its own object.
     const appended = this.storage.writeAt !== undefined;
     const key = blobPaths.uploadChunk(record.name, id, appended ? 0 : record.offset);
-    const out = new PassThrough({ highWaterMark: 1 << 20 });
-    const write = appended ? this.storage.writeAt!(key, record.offset, out) : this.storage.writeStream(key, out, expected);
     // What a failed chunk leaves behind does not count: an appended file goes back to the offset.
     const undo = () => (appended && record.offset > 0 ? this.trimTo(key, record.offset, id) : this.storage.delete(key));
     try {
-      await Promise.all([pipeline(body, counter, out), write]);
+      await writeThrough(body, counter, (out) =>
+        appended ? this.storage.writeAt!(key, record.offset, out) : this.storage.writeStream(key, out, expected),
+      );
     } catch (e) {
-      out.destroy();
-      await write.catch(() => undefined);
       await undo().catch(() => undefined);
       throw e;
     }
