@@ -1,8 +1,9 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, promises as fs, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { createStorageDriver, FilesystemDriver, InvalidPathError } from '../src';
+import { createStorageDriver, FilesystemDriver, InvalidPathError, PathNotFoundError } from '../src';
 import { describeStorageDriverContract } from './storage-driver.contract';
 
 jest.setTimeout(60_000);
@@ -46,6 +47,24 @@ describe('FilesystemDriver specifics', () => {
     await driver.putContent('x/y/z', '1');
     await driver.delete('x/y/z');
     expect(await fs.readdir(dir)).toEqual(['repo']);
+  });
+
+  it('reads whole files of any size with getContent, and answers a directory or a missing key as not found', async () => {
+    for (const size of [0, 1, 511, 64 * 1024, 64 * 1024 + 1, 1024 * 1024 + 3]) {
+      const bytes = randomBytes(size);
+      await fs.mkdir(path.join(dir, 'sizes'), { recursive: true });
+      await fs.writeFile(path.join(dir, 'sizes', String(size)), bytes);
+      expect((await driver.getContent(`sizes/${size}`)).equals(bytes)).toBe(true);
+    }
+    await expect(driver.getContent('sizes')).rejects.toBeInstanceOf(PathNotFoundError);
+    await expect(driver.getContent('sizes/none')).rejects.toBeInstanceOf(PathNotFoundError);
+    await expect(driver.getContent('../escape')).rejects.toBeInstanceOf(InvalidPathError);
+    // Every descriptor is closed again: 200 reads leave the process's count where it was.
+    const open = async () => (await fs.readdir('/proc/self/fd')).length;
+    const before = await open();
+    await Promise.all(Array.from({ length: 200 }, (_, i) => driver.getContent(`sizes/${i % 2 ? 511 : 0}`)));
+    await Promise.all(Array.from({ length: 50 }, () => driver.getContent('sizes').catch(() => undefined)));
+    expect(await open()).toBeLessThanOrEqual(before);
   });
 
   it('stores keys as plain files under the root', async () => {
