@@ -389,7 +389,7 @@ export class ContainerStore implements ContainerService {
         });
       lower = new MergedView(layers.slice(0, n));
       after = new MergedView(layers.slice(0, n + 1));
-      upper = layers[n].entries;
+      upper = layers[n].entries();
     }
     return changesOf(lower, upper).map((c) => {
       if (c.kind === 'D') return c;
