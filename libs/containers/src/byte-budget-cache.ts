@@ -1,6 +1,7 @@
 // A least-recently-used cache bounded by the bytes its values weigh, not by their count: one layer
 // index of 100,000 entries weighs as much as thousands of small ones. A value heavier than the
-// whole budget is not kept (the caller still has it for its request).
+// whole budget is not kept (the caller still has it for its request). (libs/platform's ByteLru
+// weighs Buffers by their length; the values here are objects whose weight the caller estimates.)
 
 export class ByteBudgetCache<K, V> {
   // A Map iterates in insertion order: re-inserting on use keeps the least recently used first.
