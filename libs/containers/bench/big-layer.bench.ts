@@ -248,6 +248,18 @@ async function measure(shape: Shape, dir: string): Promise<Phase[]> {
         await getOk(sut, `/api/v1/images/changes?ref=${ref}`);
       }),
     );
+    // Does memory settle, or grow with every request?
+    out.push(
+      await phase(sut, shape, 'changes (layer 0) x5 more', async () => {
+        const times: number[] = [];
+        for (let i = 0; i < 5; i++) {
+          const t1 = performance.now();
+          await getOk(sut, `/api/v1/images/changes?ref=${ref}`);
+          times.push(Math.round(performance.now() - t1) / 1000);
+        }
+        return `each ${times.join(', ')} s`;
+      }),
+    );
     out.push(
       await phase(sut, shape, `download /${t.probe.path}`, async () => {
         const r = await get(sut, `/api/v1/images/file?ref=${ref}&path=${encodeURIComponent(t.probe.path)}`);
