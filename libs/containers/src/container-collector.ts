@@ -123,7 +123,7 @@ export class ContainerCollector {
       report.layerIndexes.deleted++;
       dropped = true;
     }
-    if (dropped) lower.forgetViews();
+    if (dropped) lower.forget();
 
     let batch: Array<{ digest: Digest; path: string; size: number }> = [];
     const sweep = async () => {

@@ -39,7 +39,7 @@ import type {
   SizedChange,
 } from './container-service';
 import { containerNotFound, mapErrors } from './errors';
-import { LowerLayers } from './lower-layers';
+import { LAYER_INDEX_CACHE_BYTES, LowerLayers } from './lower-layers';
 
 const ID_RE = /^[a-f0-9]{12,64}$/;
 // Compare-and-set and compare-and-delete of a name key: only the id holding it changes it.
@@ -71,12 +71,14 @@ export class ContainerStore implements ContainerService {
     private readonly limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS,
     /** Namespace quotas (libs/gc): file contents count against the owner's namespace, as blobs do. */
     private readonly quota?: BlobQuota,
+    /** Bytes of layer indexes kept in memory (LowerLayers). */
+    layerIndexCacheBytes = LAYER_INDEX_CACHE_BYTES,
   ) {
     this.k = containerKeys(keys);
     this.contentGuard = new DigestGuard(redis, keys, 60_000, CONTENT_GUARD_FAMILY);
     this.content = new StorageContentStore(storage, this.contentGuard);
     const layerKeys = { cache: this.k.layerIndex, used: this.k.layerUsed };
-    this.lower = new LowerLayers(blobs, storage, redis, layerKeys, this.content);
+    this.lower = new LowerLayers(blobs, storage, redis, layerKeys, this.content, layerIndexCacheBytes);
     this.collector = new ContainerCollector({
       storage,
       redis,
@@ -389,7 +391,7 @@ export class ContainerStore implements ContainerService {
         });
       lower = new MergedView(layers.slice(0, n));
       after = new MergedView(layers.slice(0, n + 1));
-      upper = layers[n].entries;
+      upper = layers[n].entries();
     }
     return changesOf(lower, upper).map((c) => {
       if (c.kind === 'D') return c;

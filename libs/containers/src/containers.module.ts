@@ -61,6 +61,7 @@ export class ContainersModule {
             k,
             { maxBytes: c.STEVEDORE_MAX_CONTAINER_ARCHIVE_BYTES, maxExpansionRatio: c.STEVEDORE_MAX_EXPANSION_RATIO },
             quota,
+            c.STEVEDORE_LAYER_INDEX_CACHE_BYTES,
           ),
       },
     ];

@@ -1,17 +1,24 @@
 // The image side of a container: each lower layer read once into an index of entries (contents go
-// to the content store), kept in storage and Redis by layer digest, and merged views held in
-// memory by manifest digest. Layers are immutable, so none of these caches can go stale; the
-// container GC may remove an index no container uses (ContainerCollector), which is why creating a
-// container stamps its layers as used and drops views whose index Redis no longer holds.
+// to the content store), kept in storage and Redis by layer digest, and held in memory by layer
+// digest within a byte budget (an image's merged view is a few pointers over those, made per
+// request; images sharing a base layer share its index). Layers are immutable, so none of these
+// caches can go stale; the container GC may remove an index no container uses
+// (ContainerCollector), which is why creating a container stamps its layers as used and drops
+// in-memory indexes Redis no longer holds.
 import type Redis from 'ioredis';
 import type { BlobService } from '@stevedore/blobs';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
-import { MergedView, readLayer, type ContentStore, type Entry, type Layer } from '@stevedore/unionfs';
+import { MemoryLayerIndex, MergedView, readLayer, type ContentStore, type Entry, type Layer } from '@stevedore/unionfs';
+import { ByteBudgetCache } from './byte-budget-cache';
 import { ContainerPaths } from './container-layout';
 import type { ContainerImage } from './container';
 
-const MAX_VIEWS = 64;
+/** Bytes of layer indexes one process keeps in memory (see HEAP_PER_JSON_BYTE for how they are counted). */
+export const LAYER_INDEX_CACHE_BYTES = 256 * 2 ** 20;
+// An index in memory (its entries and MemoryLayerIndex's maps) measured 1.7 times its JSON's bytes
+// (100,000 files: 18.3 MB of JSON, 30.8 MB of heap; README "Memory"): counted as 2.
+const HEAP_PER_JSON_BYTE = 2;
 
 // KEYS: the layer's used stamp. Stamps it with Redis' clock (the clock GC takes its cutoff from).
 const STAMP = `
@@ -26,8 +33,8 @@ export interface LayerIndexKeys {
 }
 
 export class LowerLayers {
-  private readonly views = new Map<string, MergedView>();
-  private readonly inflight = new Map<string, Promise<Layer>>();
+  private readonly indexes: ByteBudgetCache<Digest, MemoryLayerIndex>;
+  private readonly inflight = new Map<string, Promise<MemoryLayerIndex>>();
 
   constructor(
     private readonly blobs: BlobService,
@@ -35,37 +42,43 @@ export class LowerLayers {
     private readonly redis: Redis,
     private readonly keys: LayerIndexKeys,
     private readonly content: ContentStore,
-  ) {}
+    cacheBytes = LAYER_INDEX_CACHE_BYTES,
+  ) {
+    this.indexes = new ByteBudgetCache(cacheBytes);
+  }
+
+  /** Layer indexes held in memory: how many, and the bytes they are counted as. */
+  get cached(): { indexes: number; bytes: number } {
+    return { indexes: this.indexes.size, bytes: this.indexes.weight };
+  }
 
   async view(image: ContainerImage): Promise<MergedView> {
-    const cached = this.views.get(image.manifestDigest);
-    if (cached) return cached;
-    const layers = await Promise.all(image.layers.map((d) => this.layer(image.repository, d)));
-    const view = new MergedView(layers);
-    if (this.views.size >= MAX_VIEWS) this.views.delete(this.views.keys().next().value!);
-    this.views.set(image.manifestDigest, view);
-    return view;
+    return new MergedView(await Promise.all(image.layers.map((d) => this.layer(image.repository, d))));
   }
 
   /**
    * Mark the image's layers as used now (before a container of it is recorded). A layer whose
-   * index Redis lost (GC removed it, here or in another replica) drops the views held here, so the
+   * index Redis lost (GC removed it, here or in another replica) is dropped from memory, so the
    * next view reads the index again, from storage or the layer itself.
    */
   async touch(image: ContainerImage): Promise<void> {
     const p = this.redis.pipeline();
     for (const d of image.layers) p.eval(STAMP, 1, this.keys.used(d)).exists(this.keys.cache(d));
     const out = (await p.exec()) ?? [];
-    const lost = image.layers.some((_, i) => out[i * 2 + 1]?.[1] === 0);
-    if (lost) this.views.clear();
+    image.layers.forEach((d, i) => {
+      if (out[i * 2 + 1]?.[1] === 0) this.indexes.delete(d);
+    });
   }
 
-  /** Forget what this process holds in memory (after GC removed indexes). */
-  forgetViews(): void {
-    this.views.clear();
+  /** Forget the indexes this process holds in memory (after GC removed some). */
+  forget(): void {
+    this.indexes.clear();
   }
 
-  layer(repository: string, digest: Digest): Promise<Layer> {
+  /** One layer's index: from memory, else Redis, else storage, else read from the layer itself. */
+  layer(repository: string, digest: Digest): Promise<MemoryLayerIndex> {
+    const cached = this.indexes.get(digest);
+    if (cached) return Promise.resolve(cached);
     let p = this.inflight.get(digest);
     if (!p) {
       p = this.load(repository, digest).finally(() => this.inflight.delete(digest));
@@ -74,19 +87,24 @@ export class LowerLayers {
     return p;
   }
 
-  private async load(repository: string, digest: Digest): Promise<Layer> {
-    const hit = await this.redis.getBuffer(this.keys.cache(digest));
-    if (hit) return { entries: JSON.parse(hit.toString()) as Entry[] };
-    const stored = await this.storage.getContent(ContainerPaths.layerIndex(digest)).catch(() => undefined);
-    if (stored) {
-      await this.redis.set(this.keys.cache(digest), stored);
-      return { entries: JSON.parse(stored.toString()) as Entry[] };
+  private async load(repository: string, digest: Digest): Promise<MemoryLayerIndex> {
+    let json = await this.redis.getBuffer(this.keys.cache(digest));
+    if (!json) {
+      json = (await this.storage.getContent(ContainerPaths.layerIndex(digest)).catch(() => undefined)) ?? null;
+      if (json) await this.redis.set(this.keys.cache(digest), json);
     }
-    return this.rebuild(repository, digest);
+    if (!json) return (await this.rebuild(repository, digest)).index;
+    return this.keep(digest, JSON.parse(json.toString()) as Entry[], json.length);
+  }
+
+  private keep(digest: Digest, entries: readonly Entry[], jsonBytes: number): MemoryLayerIndex {
+    const index = new MemoryLayerIndex(entries);
+    this.indexes.set(digest, index, jsonBytes * HEAP_PER_JSON_BYTE);
+    return index;
   }
 
   /** Read the layer itself into a new index (its contents stored again, and so stamped fresh). */
-  async rebuild(repository: string, digest: Digest): Promise<Layer> {
+  async rebuild(repository: string, digest: Digest): Promise<{ layer: Layer; index: MemoryLayerIndex }> {
     const blob = await this.blobs.open(repository, digest);
     if (!blob.stream) throw new RegistryError('BLOB_UNKNOWN', `layer ${digest} of ${repository} cannot be read`, { digest });
     // Layers already in the registry: their device files are the image's (only client archives are limited).
@@ -95,6 +113,6 @@ export class LowerLayers {
     await this.redis.eval(STAMP, 1, this.keys.used(digest));
     await this.storage.putContent(ContainerPaths.layerIndex(digest), json);
     await this.redis.set(this.keys.cache(digest), json);
-    return read.layer;
+    return { layer: read.layer, index: this.keep(digest, read.layer.entries, json.length) };
   }
 }

@@ -79,6 +79,12 @@ export const ConfigSchema = z.object({
     .int()
     .positive()
     .default(2 ** 30),
+  /** Bytes of image layer indexes (browse, changes, containers' lower layers) one process keeps in memory. */
+  STEVEDORE_LAYER_INDEX_CACHE_BYTES: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(256 * 2 ** 20),
   /** Past 64 MiB, an archive that expands more than this many times its compressed size is refused (a bomb). */
   STEVEDORE_MAX_EXPANSION_RATIO: z.coerce.number().positive().default(100),
   /** Largest manifest body accepted (distribution uses 4 MiB). */
