@@ -7,7 +7,8 @@ import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type Redis from 'ioredis';
 import { DigestStream, RegistryError, digestAlgorithm, verifyDigest, type Digest } from '@stevedore/oci';
-import { ByteLru, type RedisKeys } from '@stevedore/platform';
+import { LRUCache } from 'lru-cache';
+import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobContent, BlobInfo, BlobRecord, OpenOptions } from './blob-service';
@@ -35,7 +36,7 @@ export interface BlobRepositoryOptions {
 export class BlobRepository {
   // Blobs are content-addressed and immutable, so cached bytes never go stale; whether a
   // repository may see them is still asked of Redis on every request.
-  private readonly small: ByteLru;
+  private readonly small: LRUCache<string, Buffer>;
   private readonly smallMax: number;
   private readonly k: BlobKeys;
 
@@ -48,7 +49,12 @@ export class BlobRepository {
     private readonly options: BlobRepositoryOptions = {},
   ) {
     this.smallMax = options.smallBlobMaxBytes ?? 256 * 1024;
-    this.small = new ByteLru(options.smallBlobCacheBytes ?? 64 * 1024 * 1024, this.smallMax);
+    this.small = new LRUCache<string, Buffer>({
+      maxSize: options.smallBlobCacheBytes ?? 64 * 1024 * 1024,
+      maxEntrySize: this.smallMax,
+      // lru-cache wants sizes of at least 1; the empty blob counts as one byte.
+      sizeCalculation: (b) => b.length || 1,
+    });
     this.k = blobKeys(keys);
   }
 

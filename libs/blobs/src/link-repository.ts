@@ -3,7 +3,8 @@
 // repository's `repo:{name}:layers` set in Redis (what readers ask; rebuilt from the objects).
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
-import { MissCache, type RedisKeys } from '@stevedore/platform';
+import { LRUCache } from 'lru-cache';
+import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo } from './blob-service';
@@ -12,7 +13,7 @@ import type { DigestGuard } from './digest-guard';
 export class LinkRepository {
   private readonly k: BlobKeys;
   /** Links storage did not have a moment ago (read repair). */
-  private readonly misses = new MissCache();
+  private readonly misses = new LRUCache<string, true>({ max: 10_000, ttl: 2000 });
 
   constructor(
     private readonly storage: StorageDriver,
@@ -58,7 +59,7 @@ export class LinkRepository {
       })
       .catch(() => undefined);
     if (!repaired) {
-      this.misses.add(key);
+      this.misses.set(key, true);
       return undefined;
     }
     onRepair?.();

@@ -5,12 +5,12 @@
 // caches can go stale; the container GC may remove an index no container uses
 // (ContainerCollector), which is why creating a container stamps its layers as used and drops
 // in-memory indexes Redis no longer holds.
+import { LRUCache } from 'lru-cache';
 import type Redis from 'ioredis';
 import type { BlobService } from '@stevedore/blobs';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import { MemoryLayerIndex, MergedView, readLayer, type ContentStore, type Entry, type Layer } from '@stevedore/unionfs';
-import { ByteBudgetCache } from './byte-budget-cache';
 import { ContainerPaths } from './container-layout';
 import type { ContainerImage } from './container';
 
@@ -33,7 +33,10 @@ export interface LayerIndexKeys {
 }
 
 export class LowerLayers {
-  private readonly indexes: ByteBudgetCache<Digest, MemoryLayerIndex>;
+  // Least recently used first out, bounded by the bytes the indexes weigh (not their count: one index
+  // of 100,000 entries weighs as much as thousands of small ones); one heavier than the whole budget
+  // is not kept (its request still has it).
+  private readonly indexes: LRUCache<Digest, MemoryLayerIndex>;
   private readonly inflight = new Map<string, Promise<MemoryLayerIndex>>();
 
   constructor(
@@ -44,12 +47,12 @@ export class LowerLayers {
     private readonly content: ContentStore,
     cacheBytes = LAYER_INDEX_CACHE_BYTES,
   ) {
-    this.indexes = new ByteBudgetCache(cacheBytes);
+    this.indexes = new LRUCache<Digest, MemoryLayerIndex>({ maxSize: Math.max(1, cacheBytes), maxEntrySize: Math.max(1, cacheBytes) });
   }
 
   /** Layer indexes held in memory: how many, and the bytes they are counted as. */
   get cached(): { indexes: number; bytes: number } {
-    return { indexes: this.indexes.size, bytes: this.indexes.weight };
+    return { indexes: this.indexes.size, bytes: this.indexes.calculatedSize };
   }
 
   async view(image: ContainerImage): Promise<MergedView> {
@@ -99,7 +102,7 @@ export class LowerLayers {
 
   private keep(digest: Digest, entries: readonly Entry[], jsonBytes: number): MemoryLayerIndex {
     const index = new MemoryLayerIndex(entries);
-    this.indexes.set(digest, index, jsonBytes * HEAP_PER_JSON_BYTE);
+    this.indexes.set(digest, index, { size: Math.max(1, Math.ceil(jsonBytes * HEAP_PER_JSON_BYTE)) });
     return index;
   }
 

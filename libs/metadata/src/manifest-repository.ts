@@ -4,7 +4,8 @@
 // are layer storage's (BlobService.storeContent), written before anything here.
 import type Redis from 'ioredis';
 import { RegistryError, parseManifest, type Digest, type ParsedManifest } from '@stevedore/oci';
-import { ByteLru, type RedisKeys } from '@stevedore/platform';
+import { LRUCache } from 'lru-cache';
+import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { luaMayGo, type DigestGuard } from '@stevedore/blobs';
 import type { CatalogRepository } from './catalog-repository';
@@ -51,7 +52,11 @@ redis.call('DEL', KEYS[1])
 return size`;
 
 export class ManifestRepository {
-  private readonly cache = new ByteLru(32 * 1024 * 1024, 4 * 1024 * 1024 + 256);
+  private readonly cache = new LRUCache<string, Buffer>({
+    maxSize: 32 * 1024 * 1024,
+    maxEntrySize: 4 * 1024 * 1024 + 256,
+    sizeCalculation: (b) => b.length || 1,
+  });
   private readonly k: MetadataKeys;
 
   constructor(

@@ -8,9 +8,10 @@
 // as referenced and a GC run deciding at the same moment keeps its bytes. A repair that races a
 // removal (the index goes first there, then the link) checks the link again after writing back and
 // takes the write-back back if the link has gone meanwhile. Misses are remembered for a moment
-// (MissCache), so 404s for names that exist nowhere stay one Redis read each.
+// (an LRU of up to 10,000 keys with a time to live), so 404s for names that exist nowhere stay one
+// Redis read each.
 import { digestAlgorithm, digestOf, isDigest, parseManifest, type Digest } from '@stevedore/oci';
-import { MissCache } from '@stevedore/platform';
+import { LRUCache } from 'lru-cache';
 import type { DigestGuard } from '@stevedore/blobs';
 import type { ManifestRepository } from './manifest-repository';
 import type { TagRepository } from './tag-repository';
@@ -25,7 +26,7 @@ export interface ReadRepairOptions {
 }
 
 export class ManifestReadRepair {
-  private readonly misses: MissCache;
+  private readonly misses: LRUCache<string, true>;
 
   constructor(
     private readonly manifests: ManifestRepository,
@@ -35,7 +36,7 @@ export class ManifestReadRepair {
     private readonly readContent: (digest: Digest) => Promise<Buffer | undefined>,
     private readonly options: ReadRepairOptions = {},
   ) {
-    this.misses = new MissCache(options.missTtlMs ?? 2000);
+    this.misses = new LRUCache<string, true>({ max: 10_000, ttl: options.missTtlMs ?? 2000 });
   }
 
   /** The digest `tag` names in storage, indexed again; undefined when storage has no such tag (or its manifest). */
@@ -44,7 +45,7 @@ export class ManifestReadRepair {
     if (this.misses.has(key)) return undefined;
     const stored = await this.tags.storedCurrent(name, tag);
     if (!stored || !(await this.revision(name, stored.digest))) {
-      this.misses.add(key);
+      this.misses.set(key, true);
       return undefined;
     }
     const restored = await this.guard.hold([stored.digest], async () => {
@@ -78,7 +79,7 @@ export class ManifestReadRepair {
         })
         .catch(() => false));
     if (!restored) {
-      this.misses.add(key);
+      this.misses.set(key, true);
       return false;
     }
     this.options.onRepair?.('revision');
@@ -99,7 +100,7 @@ export class ManifestReadRepair {
       })
       .catch(() => undefined);
     if (!record) {
-      this.misses.add(key);
+      this.misses.set(key, true);
       return undefined;
     }
     this.options.onRepair?.('record');
