@@ -7,10 +7,10 @@ import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
 import { useLocation } from 'react-router';
 import { Button, Checkbox, Form, Input, Label, Link, TextField } from 'react-aria-components';
 import type { GcRun } from '@stevedore/api-contract';
-import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
+import { type Outcome, OutcomeText, messageOf } from '../feedback';
 import type { Loaded } from '../use-load';
 
 export const ADMIN_PATH = '/administration';
@@ -29,7 +29,6 @@ const SECTIONS = [
 type SectionId = (typeof SECTIONS)[number]['id'];
 
 type Say = (ok: boolean, text: string) => void;
-const messageOf = (e: unknown, fallback: string) => (e instanceof ApiError ? e.message : fallback);
 
 export function AdminPage() {
   const section = (useLocation()
@@ -38,7 +37,7 @@ export function AdminPage() {
   const current = SECTIONS.find((s) => s.id === section);
   usePageTitle(`Administration: ${current?.label ?? 'not found'}`);
   const { session } = useSession();
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   useEffect(() => setMessage(undefined), [section]);
   const say: Say = (ok, text) => setMessage({ ok, text });
 
@@ -63,11 +62,7 @@ export function AdminPage() {
         ))}
         <a href={QUEUE_DASHBOARD}>Queue dashboard</a>
       </nav>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
       {section === 'users' ? <UsersSection say={say} /> : null}
       {section === 'robots' ? <RobotsSection say={say} /> : null}
       {section === 'upstreams' ? <UpstreamsSection say={say} /> : null}

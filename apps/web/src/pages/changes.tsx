@@ -7,6 +7,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes } from '../format';
 import { useSession } from '../session';
+import { LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { repositoryOf } from './image';
 import { splat } from './repository';
@@ -48,14 +49,10 @@ export function ChangesPage() {
           Compare
         </Button>
       </form>
-      {changes.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {changes.state === 'failed' ? (
-        <p role="alert" className="error">
-          {changes.error instanceof ApiError && changes.error.status === 400
-            ? changes.error.message
-            : 'There is no such image, or you may not see it.'}
-        </p>
-      ) : null}
+      <LoadState
+        loaded={changes}
+        failed={(e) => (e instanceof ApiError && e.status === 400 ? e.message : 'There is no such image, or you may not see it.')}
+      />
       {changes.state === 'done' ? (
         changes.value.length === 0 ? (
           <p>No changes.</p>

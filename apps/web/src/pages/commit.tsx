@@ -12,6 +12,7 @@ import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, shortDigest } from '../format';
 import { useSession } from '../session';
+import { ErrorText, LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { containerName } from './containers';
 
@@ -108,12 +109,7 @@ export function CommitPage() {
         / <span>commit</span>
       </p>
       <h1>{heading}</h1>
-      {containers.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {containers.state === 'failed' ? (
-        <p role="alert" className="error">
-          There is no such container, or you may not see it.
-        </p>
-      ) : null}
+      <LoadState loaded={containers} failed={() => 'There is no such container, or you may not see it.'} />
       {containers.state === 'done' && !session ? (
         <p>
           <Link href="/sign-in">Sign in</Link> to commit a container.
@@ -149,11 +145,7 @@ export function CommitPage() {
             <span className="box" aria-hidden="true" />
             Pause the {batch ? 'containers' : 'container'} while committing (-p)
           </Checkbox>
-          {error ? (
-            <p role="alert" className="error">
-              {error}
-            </p>
-          ) : null}
+          <ErrorText error={error} />
           <Button type="submit" className="button" isDisabled={busy}>
             {busy ? 'Starting…' : 'Commit'}
           </Button>

@@ -12,6 +12,7 @@ import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 import { commitHref, containerName } from './containers';
 
@@ -44,7 +45,7 @@ export function ContainerPage() {
   const path = absolute(params.get('path') ?? '/');
   const { api, session } = useSession();
   const [generation, setGeneration] = useState(0);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   const loaded = useLoad(() => loadPath(api, id, path), [api, id, path, session?.user, generation]);
   const title = loaded.state === 'done' ? containerName(loaded.value.container) : id.slice(0, 12);
   usePageTitle(`Container ${title}`);
@@ -70,19 +71,11 @@ export function ContainerPage() {
         <Link href="/containers">Containers</Link> / <span>{title}</span>
       </p>
       <h1>Container {title}</h1>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
-      {loaded.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {loaded.state === 'failed' ? (
-        <p role="alert" className="error">
-          {loaded.error instanceof ApiError && [401, 403, 404].includes(loaded.error.status)
-            ? 'There is no such container, or you may not see it.'
-            : 'The container could not be read.'}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
+      <LoadState
+        loaded={loaded}
+        failed={(e) => (isAbsentOrHidden(e) ? 'There is no such container, or you may not see it.' : 'The container could not be read.')}
+      />
       {loaded.state === 'done'
         ? (() => {
             const { container, entry, children, changes } = loaded.value;

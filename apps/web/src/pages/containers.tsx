@@ -9,6 +9,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { ErrorText, LoadState, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 
 /** The commit form's address for these containers (one, or several as a batch). */
@@ -40,7 +41,7 @@ export function ContainersPage() {
       navigate(`/containers/${encodeURIComponent(c.id)}`);
     } catch (err) {
       setError(
-        err instanceof ApiError && [401, 403, 404].includes(err.status)
+        isAbsentOrHidden(err)
           ? `There is no image ${image.trim()}, or you may not pull it.`
           : err instanceof ApiError
             ? err.message
@@ -88,19 +89,10 @@ export function ContainersPage() {
             {busy ? 'Creating…' : 'Create container'}
           </Button>
         </Form>
-        {error ? (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
       </section>
       <h2>Your containers{session?.admin ? ' (as an admin: everyone’s)' : ''}</h2>
-      {containers.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {containers.state === 'failed' ? (
-        <p role="alert" className="error">
-          The containers could not be listed.
-        </p>
-      ) : null}
+      <LoadState loaded={containers} failed={() => 'The containers could not be listed.'} />
       {containers.state === 'done' && containers.value.length === 0 ? <p>No containers yet.</p> : null}
       {containers.state === 'done' && containers.value.length > 0 ? (
         <>

@@ -8,6 +8,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, shortDigest } from '../format';
 import { useSession } from '../session';
+import { LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { repositoryOf } from './image';
 import { splat } from './repository';
@@ -40,14 +41,14 @@ export function FilesPage() {
           </span>
         ))}
       </nav>
-      {files.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {files.state === 'failed' ? (
-        <p role="alert" className="error">
-          {files.error instanceof ApiError && files.error.status === 404
+      <LoadState
+        loaded={files}
+        failed={(e) =>
+          e instanceof ApiError && e.status === 404
             ? `There is no /${path} in this image (or it was deleted by a later layer).`
-            : 'The files could not be read, or you may not see this image.'}
-        </p>
-      ) : null}
+            : 'The files could not be read, or you may not see this image.'
+        }
+      />
       {files.state === 'done' ? (
         <>
           <p>

@@ -10,6 +10,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 import { splat } from './repository';
 
@@ -44,14 +45,10 @@ export function ImagePage() {
         <span>{reference.slice(repository.length + 1)}</span>
       </p>
       <h1>{reference}</h1>
-      {image.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {image.state === 'failed' ? (
-        <p role="alert" className="error">
-          {image.error instanceof ApiError && [401, 403, 404].includes(image.error.status)
-            ? 'There is no such image, or you may not see it.'
-            : 'The image could not be read.'}
-        </p>
-      ) : null}
+      <LoadState
+        loaded={image}
+        failed={(e) => (isAbsentOrHidden(e) ? 'There is no such image, or you may not see it.' : 'The image could not be read.')}
+      />
       {image.state === 'done' && session && 'Config' in image.value.inspect ? (
         <ImageActions reference={reference} repository={repository} />
       ) : null}
@@ -69,7 +66,7 @@ export function ImagePage() {
  */
 function ImageActions({ reference, repository }: { reference: string; repository: string }) {
   const { api, session } = useSession();
-  const [untagged, setUntagged] = useState<{ ok: boolean; text: string } | undefined>();
+  const [untagged, setUntagged] = useState<Outcome | undefined>();
   const [confirmingRemove, setConfirmingRemove] = useState(false);
   const isTag = !reference.includes('@');
   const mayPush = !!session && (session.admin || repository.startsWith(`${session.user}/`));
@@ -121,11 +118,7 @@ function ImageActions({ reference, repository }: { reference: string; repository
           </Button>
         </p>
       ) : null}
-      {untagged ? (
-        <p role={untagged.ok ? 'status' : 'alert'} className={untagged.ok ? 'notice' : 'error'}>
-          {untagged.text} {untagged.ok ? <Link href={`/r/${repository}`}>Back to {repository}</Link> : null}
-        </p>
-      ) : null}
+      <OutcomeText outcome={untagged}> {untagged?.ok ? <Link href={`/r/${repository}`}>Back to {repository}</Link> : null}</OutcomeText>
     </>
   );
 }
@@ -250,12 +243,7 @@ export function ReferrerList({ repository, referrers }: { repository: string; re
   return (
     <>
       <h2>Referrers</h2>
-      {referrers.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {referrers.state === 'failed' ? (
-        <p role="alert" className="error">
-          The referrers could not be read.
-        </p>
-      ) : null}
+      <LoadState loaded={referrers} failed={() => 'The referrers could not be read.'} />
       {referrers.state === 'done' && referrers.value.referrers.length === 0 ? (
         <p className="hint">No signature, SBOM or other artifact names this image as its subject.</p>
       ) : null}

@@ -21,10 +21,11 @@ import {
   TextField,
 } from 'react-aria-components';
 import type { JobSummary } from '@stevedore/api-contract';
-import { ApiError, type JobProgress } from '../api';
+import type { JobProgress } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
+import { type Outcome, ErrorText, OutcomeText, messageOf } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 
 /** How often the list is read again while a job is still waiting or running. */
@@ -39,13 +40,11 @@ const COMPRESSIONS = [
 ] as const;
 type Compression = (typeof COMPRESSIONS)[number]['id'];
 
-const messageOf = (e: unknown, fallback: string) => (e instanceof ApiError ? e.message : fallback);
-
 export function JobsPage() {
   usePageTitle('Jobs');
   const { api, session } = useSession();
   const [generation, setGeneration] = useState(0);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   const jobs = useJobs(generation);
   const reload = () => setGeneration((g) => g + 1);
 
@@ -103,11 +102,7 @@ export function JobsPage() {
         />
       </div>
       <h2>{session.admin ? 'Every job' : 'Your jobs'}</h2>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
       {jobs.state === 'failed' ? (
         <p role="alert" className="error">
           The jobs could not be read.
@@ -300,11 +295,7 @@ function ExportForm({ onStarted }: { onStarted(text: string): void }) {
           </ListBox>
         </Popover>
       </Select>
-      {error ? (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       <Button type="submit" className="button" isDisabled={busy}>
         Start the export
       </Button>
@@ -379,11 +370,7 @@ function UploadForm({ onDone }: { onDone(text: string): void }) {
           )}
         </ProgressBar>
       ) : null}
-      {error ? (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       <Button type="submit" className="button" isDisabled={busy}>
         Upload
       </Button>

@@ -8,6 +8,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { type Outcome, OutcomeText, messageOf } from '../feedback';
 import { useLoad } from '../use-load';
 import { splat } from './repository';
 
@@ -18,7 +19,7 @@ export function TagHistoryPage() {
   usePageTitle(`History of ${reference}`);
   const { api, session } = useSession();
   const [generation, setGeneration] = useState(0);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   const history = useLoad(() => api.tagHistory(reference), [api, reference, session?.user, generation]);
 
   async function restore(digest: string) {
@@ -27,7 +28,7 @@ export function TagHistoryPage() {
       setMessage({ ok: true, text: `${reference} now names ${shortDigest(digest)}.` });
       setGeneration((g) => g + 1);
     } catch (e) {
-      setMessage({ ok: false, text: e instanceof ApiError ? e.message : 'The tag could not be restored.' });
+      setMessage({ ok: false, text: messageOf(e, 'The tag could not be restored.') });
     }
   }
 
@@ -37,11 +38,7 @@ export function TagHistoryPage() {
         <Link href="/repositories">Repositories</Link> / <Link href={`/r/${repository}`}>{repository}</Link> / <span>history</span>
       </p>
       <h1>History of {reference}</h1>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
       {history.state === 'failed' ? (
         <p role="alert" className="error">
           {history.error instanceof ApiError && history.error.status === 404
