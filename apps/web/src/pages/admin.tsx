@@ -10,6 +10,7 @@ import type { GcRun } from '@stevedore/api-contract';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
+import { ActionButton } from '../parts';
 import { type Outcome, OutcomeText, messageOf } from '../feedback';
 import type { Loaded } from '../use-load';
 
@@ -154,15 +155,6 @@ function ListTable<T>(props: { list: Loaded<T[]>; empty: string; caption: string
   );
 }
 
-/** A button in a row: what it does, then (for screen readers only) what it does it to. */
-function RowAction(props: { label: string; target: string; isDisabled?: boolean; onPress(): void }) {
-  return (
-    <Button className="button secondary" isDisabled={props.isDisabled} onPress={props.onPress}>
-      {props.label} <span className="visually-hidden">{props.target}</span>
-    </Button>
-  );
-}
-
 /** A form in a panel, named by its heading, with one submit button. */
 function PanelForm(props: { id: string; title: string; submit: string; onSubmit(): Promise<unknown>; children: ReactNode }) {
   return (
@@ -248,7 +240,7 @@ function UsersSection({ say }: { say: Say }) {
               <td>{u.disabled ? 'disabled' : 'enabled'}</td>
               <td>{formatTime(u.createdAt)}</td>
               <td className="actions">
-                <RowAction
+                <ActionButton
                   label={u.disabled ? 'Enable' : 'Disable'}
                   target={u.name}
                   isDisabled={self}
@@ -260,7 +252,7 @@ function UsersSection({ say }: { say: Say }) {
                     )
                   }
                 />
-                <RowAction
+                <ActionButton
                   label="Remove"
                   target={u.name}
                   isDisabled={self}
@@ -343,7 +335,7 @@ function RobotsSection({ say }: { say: Say }) {
             <td>{r.disabled ? 'disabled' : 'enabled'}</td>
             <td>{formatTime(r.createdAt)}</td>
             <td>
-              <RowAction
+              <ActionButton
                 label="Remove"
                 target={r.name}
                 onPress={() => void act(`Removed the robot ${r.name}.`, () => api.removeRobot(r.name), 'The robot could not be removed.')}
@@ -420,7 +412,7 @@ function UpstreamsSection({ say }: { say: Say }) {
             <td>{[...u.prefixes, ...(u.default ? ['everything else (default)'] : [])].join(', ') || '—'}</td>
             <td>{u.username ? `${u.username}${u.hasPassword ? ' (with password)' : ''}` : 'anonymous'}</td>
             <td>
-              <RowAction
+              <ActionButton
                 label="Remove"
                 target={u.id}
                 onPress={() =>
@@ -485,7 +477,7 @@ function RetentionSection({ say }: { say: Say }) {
             <td>{r.keepPattern ? <code>{r.keepPattern}</code> : '—'}</td>
             <td>{r.maxAgeDays === undefined ? '—' : `${r.maxAgeDays} days`}</td>
             <td>
-              <RowAction
+              <ActionButton
                 label="Remove"
                 target={`the rule of ${r.repository}`}
                 onPress={() =>
@@ -551,7 +543,7 @@ function QuotasSection({ say }: { say: Say }) {
             <td>{q.limitBytes === undefined ? 'none' : formatBytes(q.limitBytes)}</td>
             <td>
               {q.limitBytes !== undefined ? (
-                <RowAction
+                <ActionButton
                   label="Remove the limit"
                   target={`of ${q.namespace}`}
                   onPress={() =>

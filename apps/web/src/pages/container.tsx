@@ -4,7 +4,7 @@
 // it), a file's text edited in place, uploads to a path, deletes, `docker diff`, pause/unpause,
 // remove, and the way to commit it. Controls the caller may not use are not shown; the server
 // refuses those requests anyway.
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useLocation, useNavigate, useSearchParams } from 'react-router';
 import { Button, Form, Input, Label, Link, TextArea, TextField } from 'react-aria-components';
 import type { Change, Container, Entry } from '@stevedore/api-contract';
@@ -12,6 +12,7 @@ import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { ActionButton, type Fact, Facts } from '../parts';
 import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 import { commitHref, containerName } from './containers';
@@ -152,7 +153,7 @@ export function ContainerPage() {
 }
 
 function ContainerFacts({ container }: { container: Container }) {
-  const facts: Array<[string, ReactNode]> = [
+  const facts: Fact[] = [
     ['ID', <code key="id">{container.id}</code>],
     [
       'Image',
@@ -166,16 +167,7 @@ function ContainerFacts({ container }: { container: Container }) {
     ['Created', formatTime(container.createdAt)],
     ['Read-write layer', `${container.upperEntries} ${container.upperEntries === 1 ? 'entry' : 'entries'}`],
   ];
-  return (
-    <dl className="facts">
-      {facts.map(([term, value]) => (
-        <div key={term} className="fact">
-          <dt>{term}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <Facts facts={facts} />;
 }
 
 type Act = (work: () => Promise<unknown>, done: string, failed: string) => Promise<void>;
@@ -296,9 +288,12 @@ function DirectoryTable({
             {mayChange ? (
               <td>
                 {e ? (
-                  <Button className="button secondary small" onPress={() => onDelete(p, e.type === 'directory')}>
-                    Delete <span className="visually-hidden">{p}</span>
-                  </Button>
+                  <ActionButton
+                    className="button secondary small"
+                    label="Delete"
+                    target={p}
+                    onPress={() => onDelete(p, e.type === 'directory')}
+                  />
                 ) : null}
               </td>
             ) : null}
@@ -376,8 +371,9 @@ function FileView({
                 Save
               </Button>
             ) : null}
-            <Button
-              className="button secondary"
+            <ActionButton
+              label="Delete"
+              target={path}
               onPress={async () => {
                 try {
                   await api.removeContainerPath(id, path);
@@ -386,9 +382,7 @@ function FileView({
                   await act(() => Promise.reject(e), '', `${path} could not be deleted`);
                 }
               }}
-            >
-              Delete <span className="visually-hidden">{path}</span>
-            </Button>
+            />
           </div>
         ) : null}
       </Form>

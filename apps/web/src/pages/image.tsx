@@ -2,7 +2,7 @@
 // ExposedPorts, Labels, Author, created) and its layers from `docker history`, with sizes. An index
 // lists its platforms, each a link to its image. Below: the artifacts (signatures, SBOMs) that name
 // the image as their subject, with their artifact types.
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { useLocation } from 'react-router';
 import { Button, Link } from 'react-aria-components';
 import type { HistoryEntry, InspectAnswer, Referrers } from '@stevedore/api-contract';
@@ -10,6 +10,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { type Fact, Facts } from '../parts';
 import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 import { splat } from './repository';
@@ -167,26 +168,19 @@ export function ImageDetails({
     );
   }
   const config = inspect.Config;
-  const facts: Array<[string, ReactNode]> = [
+  const facts: Fact[] = [
     ['ID', <code key="id">{inspect.Id}</code>],
     ['Author', inspect.Author || '—'],
     ['Created', formatTime(inspect.Created)],
     ['Platform', [inspect.Os, inspect.Architecture, inspect.Variant].filter(Boolean).join('/')],
     ['Comment', inspect.Comment || '—'],
-    ...CONFIG_FIELDS.map((f): [string, ReactNode] => [f, <code key={f}>{show(config[f])}</code>]),
+    ...CONFIG_FIELDS.map((f): Fact => [f, <code key={f}>{show(config[f])}</code>]),
     ['Size', `${formatBytes(inspect.CompressedSize)} compressed, ${formatBytes(inspect.UncompressedSize)} unpacked`],
   ];
   return (
     <>
       <h2>Configuration</h2>
-      <dl className="facts">
-        {facts.map(([term, value]) => (
-          <div key={term} className="fact">
-            <dt>{term}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Facts facts={facts} />
       <h2>Layers</h2>
       <p>
         <Link href={`/files/${reference}`}>Browse the files</Link> of the union filesystem: each entry with the layer it comes from.

@@ -25,6 +25,7 @@ import type { JobProgress } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
+import { ActionButton } from '../parts';
 import { type Outcome, ErrorText, OutcomeText, messageOf } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 
@@ -225,19 +226,13 @@ function JobRow({
       <td>{formatTime(job.createdAt)}</td>
       <td>{formatTime(job.finishedAt)}</td>
       <td className="actions">
-        {cancellable ? (
-          <Button className="button secondary" onPress={onCancel}>
-            Cancel <span className="visually-hidden">{job.description}</span>
-          </Button>
-        ) : null}
+        {cancellable ? <ActionButton label="Cancel" target={job.description} onPress={onCancel} /> : null}
         {job.kind === 'export' && job.state === 'completed' ? (
           <>
             <a className="button" href={api.exportArchiveUrl(job.id)} download>
               Download <span className="visually-hidden">the archive of {job.description}</span>
             </a>
-            <Button className="button secondary" onPress={onRemove}>
-              Remove <span className="visually-hidden">the archive of {job.description}</span>
-            </Button>
+            <ActionButton label="Remove" target={`the archive of ${job.description}`} onPress={onRemove} />
           </>
         ) : null}
       </td>

@@ -3,11 +3,12 @@
 // do; the button is offered only to a signed-in user.
 import { useState } from 'react';
 import { useLocation } from 'react-router';
-import { Button, Link } from 'react-aria-components';
+import { Link } from 'react-aria-components';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { ActionButton } from '../parts';
 import { type Outcome, OutcomeText, messageOf } from '../feedback';
 import { useLoad } from '../use-load';
 import { splat } from './repository';
@@ -74,9 +75,12 @@ export function TagHistoryPage() {
                 {session ? (
                   <td>
                     {!e.current && e.available ? (
-                      <Button className="button" onPress={() => void restore(e.digest)}>
-                        Restore <span className="visually-hidden">{shortDigest(e.digest)}</span>
-                      </Button>
+                      <ActionButton
+                        className="button"
+                        label="Restore"
+                        target={shortDigest(e.digest)}
+                        onPress={() => void restore(e.digest)}
+                      />
                     ) : null}
                   </td>
                 ) : null}
