@@ -9,6 +9,7 @@ import { Button, Checkbox, Form, Input, Label, Link, TextField } from 'react-ari
 import type { GcRun } from '@stevedore/api-contract';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
+import type { Api } from '../api';
 import { useSession } from '../session';
 import { ActionButton } from '../parts';
 import { type Outcome, OutcomeText, messageOf } from '../feedback';
@@ -101,11 +102,16 @@ function useList<T>(load: () => Promise<T>): [Loaded<T>, () => void] {
   return [value, () => setGeneration((g) => g + 1)];
 }
 
-/** Runs a change, says how it went, and reads the list again. */
-function useAct(say: Say, reload: () => void) {
-  return async (done: string, act: () => Promise<unknown>, failed: string): Promise<boolean> => {
+/**
+ * What each section manages: its list, read through the session's client, and `act`, which runs a
+ * change, says how it went, and reads the list again.
+ */
+function useSectionList<T>(say: Say, load: (api: Api) => Promise<T>) {
+  const { api } = useSession();
+  const [list, reload] = useList(() => load(api));
+  const act = async (done: string, change: () => Promise<unknown>, failed: string): Promise<boolean> => {
     try {
-      await act();
+      await change();
       say(true, done);
       return true;
     } catch (e) {
@@ -115,6 +121,7 @@ function useAct(say: Say, reload: () => void) {
       reload();
     }
   };
+  return { api, list, reload, act };
 }
 
 /** A section of the page, named by its heading. */
@@ -215,9 +222,8 @@ function Check(props: { isSelected: boolean; onChange(v: boolean): void; childre
 // ---- users
 
 function UsersSection({ say }: { say: Say }) {
-  const { api, session } = useSession();
-  const [users, reload] = useList(() => api.users());
-  const act = useAct(say, reload);
+  const { session } = useSession();
+  const { api, list: users, act } = useSectionList(say, (api) => api.users());
   const user = useFields({ name: '', password: '', admin: false });
   const pw = useFields({ who: '', password: '' });
   const { name, password, admin } = user.fields;
@@ -304,9 +310,7 @@ function UsersSection({ say }: { say: Say }) {
 // ---- robots
 
 function RobotsSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [robots, reload] = useList(() => api.robots());
-  const act = useAct(say, reload);
+  const { api, list: robots, act } = useSectionList(say, (api) => api.robots());
   const robot = useFields({ name: '', repository: '', push: false });
   const { name, repository, push } = robot.fields;
   const [secret, setSecret] = useState<{ name: string; secret: string } | undefined>();
@@ -385,9 +389,7 @@ function RobotsSection({ say }: { say: Say }) {
 // ---- upstreams
 
 function UpstreamsSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [upstreams, reload] = useList(() => api.upstreams());
-  const act = useAct(say, reload);
+  const { api, list: upstreams, act } = useSectionList(say, (api) => api.upstreams());
   const upstream = useFields({ id: '', url: '', prefixes: '', isDefault: false });
   const { id, url, prefixes, isDefault } = upstream.fields;
 
@@ -443,9 +445,7 @@ function UpstreamsSection({ say }: { say: Say }) {
 // ---- retention
 
 function RetentionSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [rules, reload] = useList(() => api.retentionRules());
-  const act = useAct(say, reload);
+  const { api, list: rules, act } = useSectionList(say, (api) => api.retentionRules());
   const rule = useFields({ repository: '', keepLast: '', keepPattern: '', maxAgeDays: '' });
   const { repository, keepLast, keepPattern, maxAgeDays } = rule.fields;
 
@@ -511,9 +511,7 @@ function RetentionSection({ say }: { say: Say }) {
 // ---- quotas
 
 function QuotasSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [quotas, reload] = useList(() => api.quotas());
-  const act = useAct(say, reload);
+  const { api, list: quotas, act } = useSectionList(say, (api) => api.quotas());
   const quota = useFields({ namespace: '', megabytes: '' });
   const { namespace, megabytes } = quota.fields;
 
@@ -566,9 +564,7 @@ function QuotasSection({ say }: { say: Say }) {
 // ---- garbage collection
 
 function GcSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [runs, reload] = useList(() => api.gcRuns());
-  const act = useAct(say, reload);
+  const { api, list: runs, reload, act } = useSectionList(say, (api) => api.gcRuns());
   const [busy, setBusy] = useState(false);
   // Waiting or active only: the GC schedule keeps its next run delayed, which must not block a run now.
   const running = runs.state === 'done' && runs.value.some((r) => r.state === 'active' || r.state === 'waiting');
