@@ -29,3 +29,32 @@ export function ActionButton(props: { label: string; target: ReactNode; classNam
     </Button>
   );
 }
+
+/**
+ * A table named by a caption for screen readers, with a header cell for each column (a column given
+ * as false, null or undefined is left out), and the rows as children.
+ */
+export function DataTable(props: {
+  caption?: ReactNode;
+  columns: Array<string | false | null | undefined>;
+  className?: string;
+  children: ReactNode;
+}) {
+  return (
+    <table className={props.className ?? 'table'}>
+      {props.caption !== undefined ? <caption className="visually-hidden">{props.caption}</caption> : null}
+      <thead>
+        <tr>
+          {props.columns
+            .filter((c): c is string => !!c)
+            .map((c) => (
+              <th key={c} scope="col">
+                {c}
+              </th>
+            ))}
+        </tr>
+      </thead>
+      <tbody>{props.children}</tbody>
+    </table>
+  );
+}

@@ -11,8 +11,8 @@ import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import type { Api } from '../api';
 import { useSession } from '../session';
-import { ActionButton } from '../parts';
-import { type Outcome, OutcomeText, messageOf } from '../feedback';
+import { ActionButton, DataTable } from '../parts';
+import { type Outcome, LoadState, OutcomeText, messageOf } from '../feedback';
 import type { Loaded } from '../use-load';
 
 export const ADMIN_PATH = '/administration';
@@ -137,28 +137,12 @@ function Section({ id, title, children }: { id: string; title: string; children:
 /** The list as a table with a caption for screen readers, or that it is loading, failed or empty. */
 function ListTable<T>(props: { list: Loaded<T[]>; empty: string; caption: string; columns: string[]; row(item: T): ReactNode }) {
   const { list } = props;
-  if (list.state === 'loading') return <p role="status">Loading…</p>;
-  if (list.state === 'failed')
-    return (
-      <p role="alert" className="error">
-        {messageOf(list.error, 'This could not be read.')}
-      </p>
-    );
+  if (list.state !== 'done') return <LoadState loaded={list} failed={(e) => messageOf(e, 'This could not be read.')} />;
   if (!list.value.length) return <p className="hint">{props.empty}</p>;
   return (
-    <table className="table">
-      <caption className="visually-hidden">{props.caption}</caption>
-      <thead>
-        <tr>
-          {props.columns.map((c) => (
-            <th key={c} scope="col">
-              {c}
-            </th>
-          ))}
-        </tr>
-      </thead>
-      <tbody>{list.value.map((item) => props.row(item))}</tbody>
-    </table>
+    <DataTable caption={props.caption} columns={props.columns}>
+      {list.value.map((item) => props.row(item))}
+    </DataTable>
   );
 }
 

@@ -7,6 +7,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes } from '../format';
 import { useSession } from '../session';
+import { DataTable } from '../parts';
 import { LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { repositoryOf } from './image';
@@ -57,31 +58,20 @@ export function ChangesPage() {
         changes.value.length === 0 ? (
           <p>No changes.</p>
         ) : (
-          <table className="table">
-            <caption className="visually-hidden">Changes: A added, C changed, D deleted</caption>
-            <thead>
-              <tr>
-                <th scope="col">Change</th>
-                <th scope="col">Path</th>
-                <th scope="col">Type</th>
-                <th scope="col">Size</th>
+          <DataTable caption="Changes: A added, C changed, D deleted" columns={['Change', 'Path', 'Type', 'Size']}>
+            {changes.value.map((c) => (
+              <tr key={c.path}>
+                <td>
+                  <abbr title={KIND[c.kind]}>{c.kind}</abbr>
+                </td>
+                <td>
+                  <code>{c.path}</code>
+                </td>
+                <td>{c.type ?? '—'}</td>
+                <td>{c.type === 'file' ? formatBytes(c.size) : '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {changes.value.map((c) => (
-                <tr key={c.path}>
-                  <td>
-                    <abbr title={KIND[c.kind]}>{c.kind}</abbr>
-                  </td>
-                  <td>
-                    <code>{c.path}</code>
-                  </td>
-                  <td>{c.type ?? '—'}</td>
-                  <td>{c.type === 'file' ? formatBytes(c.size) : '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )
       ) : null}
     </>

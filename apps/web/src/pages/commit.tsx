@@ -12,6 +12,7 @@ import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, shortDigest } from '../format';
 import { useSession } from '../session';
+import { DataTable } from '../parts';
 import { ErrorText, LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { containerName } from './containers';
@@ -233,35 +234,20 @@ function JobProgress({ api, parent, initialChildren }: { api: Api; parent: Watch
       {result && 'digest' in result ? <CommitDone result={result} /> : null}
       {result && 'items' in result ? <BatchDone result={result} /> : null}
       {children.length ? (
-        <table className="table">
-          <caption className="visually-hidden">Each commit of the batch</caption>
-          <thead>
-            <tr>
-              <th scope="col">Image</th>
-              <th scope="col">State</th>
-              <th scope="col">Progress</th>
-            </tr>
-          </thead>
-          <tbody>
-            {children.map((c) => {
-              const r = c.job?.result;
-              return (
-                <tr key={c.id}>
-                  <td>{r && 'digest' in r ? <Link href={`/image/${r.reference}`}>{r.reference}</Link> : c.reference}</td>
-                  <td>{c.error ? `refused: ${c.error}` : (c.job?.state ?? 'waiting')}</td>
-                  <td>
-                    <Progress
-                      label={`Progress of ${c.reference}`}
-                      progress={c.progress}
-                      done={TERMINAL.has(c.job?.state ?? '')}
-                      hideLabel
-                    />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable caption="Each commit of the batch" columns={['Image', 'State', 'Progress']}>
+          {children.map((c) => {
+            const r = c.job?.result;
+            return (
+              <tr key={c.id}>
+                <td>{r && 'digest' in r ? <Link href={`/image/${r.reference}`}>{r.reference}</Link> : c.reference}</td>
+                <td>{c.error ? `refused: ${c.error}` : (c.job?.state ?? 'waiting')}</td>
+                <td>
+                  <Progress label={`Progress of ${c.reference}`} progress={c.progress} done={TERMINAL.has(c.job?.state ?? '')} hideLabel />
+                </td>
+              </tr>
+            );
+          })}
+        </DataTable>
       ) : null}
     </section>
   );

@@ -12,7 +12,7 @@ import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
-import { ActionButton, type Fact, Facts } from '../parts';
+import { ActionButton, DataTable, type Fact, Facts } from '../parts';
 import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 import { commitHref, containerName } from './containers';
@@ -260,47 +260,37 @@ function DirectoryTable({
   ].sort((a, b) => a.path.localeCompare(b.path));
   if (!rows.length) return <p>This directory is empty.</p>;
   return (
-    <table className="table">
-      <caption className="visually-hidden">Entries of {path}, with the read-write layer’s changes</caption>
-      <thead>
-        <tr>
-          <th scope="col">Change</th>
-          <th scope="col">Name</th>
-          <th scope="col">Type</th>
-          <th scope="col">Size</th>
-          <th scope="col">Mode</th>
-          {mayChange ? <th scope="col">Action</th> : null}
+    <DataTable
+      caption={`Entries of ${path}, with the read-write layer’s changes`}
+      columns={['Change', 'Name', 'Type', 'Size', 'Mode', mayChange && 'Action']}
+    >
+      {rows.map(({ path: p, entry: e }) => (
+        <tr key={p} className={e ? undefined : 'whiteout'}>
+          <td>
+            <Mark kind={kindOf.get(p)} />
+          </td>
+          <td>
+            {e ? <Link href={href(p)}>{baseName(p)}</Link> : <del>{baseName(p)}</del>}
+            {e?.linkname ? ` → ${e.linkname}` : ''}
+          </td>
+          <td>{e ? e.type : 'whiteout'}</td>
+          <td>{e?.type === 'file' ? formatBytes(e.size) : '—'}</td>
+          <td>{e ? <code>{e.mode.toString(8).padStart(4, '0')}</code> : '—'}</td>
+          {mayChange ? (
+            <td>
+              {e ? (
+                <ActionButton
+                  className="button secondary small"
+                  label="Delete"
+                  target={p}
+                  onPress={() => onDelete(p, e.type === 'directory')}
+                />
+              ) : null}
+            </td>
+          ) : null}
         </tr>
-      </thead>
-      <tbody>
-        {rows.map(({ path: p, entry: e }) => (
-          <tr key={p} className={e ? undefined : 'whiteout'}>
-            <td>
-              <Mark kind={kindOf.get(p)} />
-            </td>
-            <td>
-              {e ? <Link href={href(p)}>{baseName(p)}</Link> : <del>{baseName(p)}</del>}
-              {e?.linkname ? ` → ${e.linkname}` : ''}
-            </td>
-            <td>{e ? e.type : 'whiteout'}</td>
-            <td>{e?.type === 'file' ? formatBytes(e.size) : '—'}</td>
-            <td>{e ? <code>{e.mode.toString(8).padStart(4, '0')}</code> : '—'}</td>
-            {mayChange ? (
-              <td>
-                {e ? (
-                  <ActionButton
-                    className="button secondary small"
-                    label="Delete"
-                    target={p}
-                    onPress={() => onDelete(p, e.type === 'directory')}
-                  />
-                ) : null}
-              </td>
-            ) : null}
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }
 
@@ -423,24 +413,15 @@ function UploadForm({ dir, act, api, id }: { dir: string; act: Act; api: Api; id
 function DiffList({ changes, href }: { changes: Change[]; href: (p: string) => string }) {
   if (!changes.length) return <p>The read-write layer is empty: nothing to commit but the configuration.</p>;
   return (
-    <table className="table diff">
-      <caption className="visually-hidden">docker diff: the read-write layer’s changes</caption>
-      <thead>
-        <tr>
-          <th scope="col">Change</th>
-          <th scope="col">Path</th>
+    <DataTable caption="docker diff: the read-write layer’s changes" className="table diff" columns={['Change', 'Path']}>
+      {changes.map((c) => (
+        <tr key={c.path}>
+          <td>
+            <Mark kind={c.kind} />
+          </td>
+          <td>{c.kind === 'D' ? <code>{c.path}</code> : <Link href={href(c.path)}>{c.path}</Link>}</td>
         </tr>
-      </thead>
-      <tbody>
-        {changes.map((c) => (
-          <tr key={c.path}>
-            <td>
-              <Mark kind={c.kind} />
-            </td>
-            <td>{c.kind === 'D' ? <code>{c.path}</code> : <Link href={href(c.path)}>{c.path}</Link>}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }

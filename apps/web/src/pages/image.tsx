@@ -10,7 +10,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
-import { type Fact, Facts } from '../parts';
+import { type Fact, Facts, DataTable } from '../parts';
 import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 import { splat } from './repository';
@@ -139,31 +139,21 @@ export function ImageDetails({
     return (
       <>
         <h2>Platforms</h2>
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Platform</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Digest</th>
-              <th scope="col">Size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {inspect.Manifests.map((m) => {
-              const platform = m.Platform ? [m.Platform.os, m.Platform.architecture, m.Platform.variant].filter(Boolean).join('/') : '—';
-              return (
-                <tr key={m.Descriptor.digest}>
-                  <td>{m.Kind === 'image' ? <Link href={`/image/${repository}@${m.Descriptor.digest}`}>{platform}</Link> : platform}</td>
-                  <td>{m.Kind}</td>
-                  <td>
-                    <code>{shortDigest(m.Descriptor.digest)}</code>
-                  </td>
-                  <td>{formatBytes(m.Descriptor.size)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable columns={['Platform', 'Kind', 'Digest', 'Size']}>
+          {inspect.Manifests.map((m) => {
+            const platform = m.Platform ? [m.Platform.os, m.Platform.architecture, m.Platform.variant].filter(Boolean).join('/') : '—';
+            return (
+              <tr key={m.Descriptor.digest}>
+                <td>{m.Kind === 'image' ? <Link href={`/image/${repository}@${m.Descriptor.digest}`}>{platform}</Link> : platform}</td>
+                <td>{m.Kind}</td>
+                <td>
+                  <code>{shortDigest(m.Descriptor.digest)}</code>
+                </td>
+                <td>{formatBytes(m.Descriptor.size)}</td>
+              </tr>
+            );
+          })}
+        </DataTable>
       </>
     );
   }
@@ -185,41 +175,25 @@ export function ImageDetails({
       <p>
         <Link href={`/files/${reference}`}>Browse the files</Link> of the union filesystem: each entry with the layer it comes from.
       </p>
-      <table className="table">
-        <caption className="visually-hidden">History entries, oldest first, with the layer each made</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Created by</th>
-            <th scope="col">Layer</th>
-            <th scope="col">Size</th>
-            <th scope="col">Compressed</th>
-            <th scope="col">Created</th>
+      <DataTable
+        caption="History entries, oldest first, with the layer each made"
+        columns={['#', 'Created by', 'Layer', 'Size', 'Compressed', 'Created']}
+      >
+        {[...history].reverse().map((h, i) => (
+          <tr key={i}>
+            <td>{i + 1}</td>
+            <td>
+              <code className="wrap">{h.CreatedBy || '—'}</code>
+            </td>
+            <td>
+              {h.EmptyLayer ? <em>empty layer</em> : h.LayerDigest ? <code title={h.LayerDigest}>{shortDigest(h.LayerDigest)}</code> : '—'}
+            </td>
+            <td>{h.EmptyLayer ? '—' : formatBytes(h.Size)}</td>
+            <td>{h.EmptyLayer ? '—' : formatBytes(h.CompressedSize)}</td>
+            <td>{h.Created ? formatTime(new Date(h.Created * 1000).toISOString()) : '—'}</td>
           </tr>
-        </thead>
-        <tbody>
-          {[...history].reverse().map((h, i) => (
-            <tr key={i}>
-              <td>{i + 1}</td>
-              <td>
-                <code className="wrap">{h.CreatedBy || '—'}</code>
-              </td>
-              <td>
-                {h.EmptyLayer ? (
-                  <em>empty layer</em>
-                ) : h.LayerDigest ? (
-                  <code title={h.LayerDigest}>{shortDigest(h.LayerDigest)}</code>
-                ) : (
-                  '—'
-                )}
-              </td>
-              <td>{h.EmptyLayer ? '—' : formatBytes(h.Size)}</td>
-              <td>{h.EmptyLayer ? '—' : formatBytes(h.CompressedSize)}</td>
-              <td>{h.Created ? formatTime(new Date(h.Created * 1000).toISOString()) : '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </>
   );
 }
@@ -242,33 +216,22 @@ export function ReferrerList({ repository, referrers }: { repository: string; re
         <p className="hint">No signature, SBOM or other artifact names this image as its subject.</p>
       ) : null}
       {referrers.state === 'done' && referrers.value.referrers.length > 0 ? (
-        <table className="table">
-          <caption className="visually-hidden">Artifacts that name this image as their subject</caption>
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col">Artifact type</th>
-              <th scope="col">Digest</th>
-              <th scope="col">Size</th>
+        <DataTable caption="Artifacts that name this image as their subject" columns={['Kind', 'Artifact type', 'Digest', 'Size']}>
+          {referrers.value.referrers.map((r) => (
+            <tr key={r.digest}>
+              <td>{artifactKind(r.artifactType)}</td>
+              <td>
+                <code className="wrap">{r.artifactType ?? r.mediaType}</code>
+              </td>
+              <td>
+                <Link href={`/image/${repository}@${r.digest}`}>
+                  <code title={r.digest}>{shortDigest(r.digest)}</code>
+                </Link>
+              </td>
+              <td>{formatBytes(r.size)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {referrers.value.referrers.map((r) => (
-              <tr key={r.digest}>
-                <td>{artifactKind(r.artifactType)}</td>
-                <td>
-                  <code className="wrap">{r.artifactType ?? r.mediaType}</code>
-                </td>
-                <td>
-                  <Link href={`/image/${repository}@${r.digest}`}>
-                    <code title={r.digest}>{shortDigest(r.digest)}</code>
-                  </Link>
-                </td>
-                <td>{formatBytes(r.size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       ) : null}
     </>
   );

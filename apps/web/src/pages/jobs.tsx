@@ -25,7 +25,7 @@ import type { JobProgress } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
-import { ActionButton } from '../parts';
+import { ActionButton, DataTable } from '../parts';
 import { type Outcome, ErrorText, OutcomeText, messageOf } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 
@@ -111,33 +111,21 @@ export function JobsPage() {
       ) : null}
       {jobs.state === 'done' && jobs.value.length === 0 ? <p className="hint">No jobs yet.</p> : null}
       {jobs.state === 'done' && jobs.value.length > 0 ? (
-        <table className="table">
-          <caption className="visually-hidden">Jobs, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col">What</th>
-              {session.admin ? <th scope="col">Owner</th> : null}
-              <th scope="col">State</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Created</th>
-              <th scope="col">Finished</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {jobs.value.map((j) => (
-              <JobRow
-                key={`${j.kind}:${j.id}`}
-                job={j}
-                showOwner={session.admin}
-                tick={generation}
-                onCancel={() => void cancel(j)}
-                onRemove={() => void remove(j)}
-              />
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          caption="Jobs, newest first"
+          columns={['Kind', 'What', session.admin && 'Owner', 'State', 'Progress', 'Created', 'Finished', 'Actions']}
+        >
+          {jobs.value.map((j) => (
+            <JobRow
+              key={`${j.kind}:${j.id}`}
+              job={j}
+              showOwner={session.admin}
+              tick={generation}
+              onCancel={() => void cancel(j)}
+              onRemove={() => void remove(j)}
+            />
+          ))}
+        </DataTable>
       ) : null}
       {jobs.state === 'loading' ? <p role="status">Loading…</p> : null}
     </>

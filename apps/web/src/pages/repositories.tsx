@@ -7,6 +7,7 @@ import type { RepositorySort } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime } from '../format';
 import { useSession } from '../session';
+import { DataTable } from '../parts';
 
 const SORTS: { id: RepositorySort; label: string }[] = [
   { id: 'name', label: 'Name' },
@@ -84,29 +85,18 @@ export function RepositoriesPage() {
           The repositories could not be read. Reload the page to try again.
         </p>
       ) : null}
-      <table className="table">
-        <caption className="visually-hidden">Repositories you may pull</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Tags</th>
-            <th scope="col">Last push</th>
-            <th scope="col">Pulls</th>
+      <DataTable caption="Repositories you may pull" columns={['Name', 'Tags', 'Last push', 'Pulls']}>
+        {items.map((r) => (
+          <tr key={r.name}>
+            <td>
+              <Link href={`/r/${r.name}`}>{r.name}</Link>
+            </td>
+            <td>{r.tags}</td>
+            <td>{formatTime(r.lastPush)}</td>
+            <td>{r.pulls}</td>
           </tr>
-        </thead>
-        <tbody>
-          {items.map((r) => (
-            <tr key={r.name}>
-              <td>
-                <Link href={`/r/${r.name}`}>{r.name}</Link>
-              </td>
-              <td>{r.tags}</td>
-              <td>{formatTime(r.lastPush)}</td>
-              <td>{r.pulls}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
       <p role="status" className="hint">
         {state === 'loading'
           ? 'Loading…'

@@ -8,7 +8,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
-import { ActionButton } from '../parts';
+import { ActionButton, DataTable } from '../parts';
 import { type Outcome, OutcomeText, messageOf } from '../feedback';
 import { useLoad } from '../use-load';
 import { splat } from './repository';
@@ -48,46 +48,35 @@ export function TagHistoryPage() {
         </p>
       ) : null}
       {history.state === 'done' ? (
-        <table className="table">
-          <caption className="visually-hidden">Images {reference} has named, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Tagged</th>
-              <th scope="col">Digest</th>
-              <th scope="col">State</th>
-              {session ? <th scope="col">Action</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {history.value.entries.map((e) => (
-              <tr key={e.digest}>
-                <td>{formatTime(e.taggedAt)}</td>
-                <td>
-                  {e.available ? (
-                    <Link href={`/image/${repository}@${e.digest}`}>
-                      <code title={e.digest}>{shortDigest(e.digest)}</code>
-                    </Link>
-                  ) : (
+        <DataTable caption={`Images ${reference} has named, newest first`} columns={['Tagged', 'Digest', 'State', session && 'Action']}>
+          {history.value.entries.map((e) => (
+            <tr key={e.digest}>
+              <td>{formatTime(e.taggedAt)}</td>
+              <td>
+                {e.available ? (
+                  <Link href={`/image/${repository}@${e.digest}`}>
                     <code title={e.digest}>{shortDigest(e.digest)}</code>
-                  )}
+                  </Link>
+                ) : (
+                  <code title={e.digest}>{shortDigest(e.digest)}</code>
+                )}
+              </td>
+              <td>{e.current ? 'current' : e.available ? 'earlier' : 'deleted'}</td>
+              {session ? (
+                <td>
+                  {!e.current && e.available ? (
+                    <ActionButton
+                      className="button"
+                      label="Restore"
+                      target={shortDigest(e.digest)}
+                      onPress={() => void restore(e.digest)}
+                    />
+                  ) : null}
                 </td>
-                <td>{e.current ? 'current' : e.available ? 'earlier' : 'deleted'}</td>
-                {session ? (
-                  <td>
-                    {!e.current && e.available ? (
-                      <ActionButton
-                        className="button"
-                        label="Restore"
-                        target={shortDigest(e.digest)}
-                        onPress={() => void restore(e.digest)}
-                      />
-                    ) : null}
-                  </td>
-                ) : null}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              ) : null}
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {history.state === 'loading' ? <p role="status">Loading…</p> : null}
     </>
