@@ -1,6 +1,6 @@
 // Small pieces of markup the pages share.
 import type { ReactNode } from 'react';
-import { Button } from 'react-aria-components';
+import { Button, Checkbox, Label, ListBox, ListBoxItem, Popover, Select, SelectValue } from 'react-aria-components';
 
 /** Terms and their values, as `docker inspect` would list them. */
 export type Fact = [term: string, value: ReactNode];
@@ -56,5 +56,42 @@ export function DataTable(props: {
       </thead>
       <tbody>{props.children}</tbody>
     </table>
+  );
+}
+
+/** A checkbox with its drawn box; named by its children, or by `aria-label` where it has none. */
+export function Check(props: { isSelected: boolean; onChange(v: boolean): void; 'aria-label'?: string; children?: ReactNode }) {
+  return (
+    <Checkbox className="checkbox" isSelected={props.isSelected} onChange={props.onChange} aria-label={props['aria-label']}>
+      <span className="box" aria-hidden="true" />
+      {props.children}
+    </Checkbox>
+  );
+}
+
+/** One of a few options, chosen from a list that a button showing the current one opens. */
+export function Choice<K extends string>(props: {
+  label: string;
+  options: ReadonlyArray<{ id: K; label: string }>;
+  value: NoInfer<K>;
+  onChange(value: NoInfer<K>): void;
+}) {
+  return (
+    <Select selectedKey={props.value} onSelectionChange={(k) => props.onChange(k as K)} className="select">
+      <Label>{props.label}</Label>
+      <Button className="button secondary">
+        <SelectValue />
+        <span aria-hidden="true"> ▾</span>
+      </Button>
+      <Popover>
+        <ListBox items={props.options} className="listbox">
+          {(o) => (
+            <ListBoxItem id={o.id} className="listbox-item">
+              {o.label}
+            </ListBoxItem>
+          )}
+        </ListBox>
+      </Popover>
+    </Select>
   );
 }

@@ -5,13 +5,13 @@
 // The client path is /administration: /admin belongs to the server (the queue dashboard).
 import { useEffect, useState, type ReactNode } from 'react';
 import { useLocation } from 'react-router';
-import { Button, Checkbox, Form, Input, Label, Link, TextField } from 'react-aria-components';
+import { Button, Form, Input, Label, Link, TextField } from 'react-aria-components';
 import type { GcRun } from '@stevedore/api-contract';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import type { Api } from '../api';
 import { useSession } from '../session';
-import { ActionButton, DataTable } from '../parts';
+import { ActionButton, DataTable, Check } from '../parts';
 import { type Outcome, LoadState, OutcomeText, messageOf } from '../feedback';
 import type { Loaded } from '../use-load';
 
@@ -191,15 +191,6 @@ function Field(props: { label: string; value: string; onChange(v: string): void;
         </span>
       ) : null}
     </TextField>
-  );
-}
-
-function Check(props: { isSelected: boolean; onChange(v: boolean): void; children: ReactNode }) {
-  return (
-    <Checkbox isSelected={props.isSelected} onChange={props.onChange} className="checkbox">
-      <span className="box" aria-hidden="true" />
-      {props.children}
-    </Checkbox>
   );
 }
 

@@ -6,13 +6,13 @@
 // no stream of their own open here (a browser allows six connections to a host), are read each second.
 import { useEffect, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
-import { Button, Checkbox, Form, Input, Label, Link, ProgressBar, TextArea, TextField } from 'react-aria-components';
+import { Button, Form, Input, Label, Link, ProgressBar, TextArea, TextField } from 'react-aria-components';
 import type { BatchResult, CommitJob, CommitRequest, CommitResult } from '@stevedore/api-contract';
 import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, shortDigest } from '../format';
 import { useSession } from '../session';
-import { DataTable } from '../parts';
+import { DataTable, Check } from '../parts';
 import { ErrorText, LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { containerName } from './containers';
@@ -142,10 +142,9 @@ export function CommitPage() {
             <Label>Changes (-c), one instruction a line</Label>
             <TextArea rows={4} spellCheck={false} placeholder={'CMD ["/bin/httpd","-f","-h","/home/html"]\nENV PORT=8080'} />
           </TextField>
-          <Checkbox className="checkbox" isSelected={pause} onChange={setPause}>
-            <span className="box" aria-hidden="true" />
+          <Check isSelected={pause} onChange={setPause}>
             Pause the {batch ? 'containers' : 'container'} while committing (-p)
-          </Checkbox>
+          </Check>
           <ErrorText error={error} />
           <Button type="submit" className="button" isDisabled={busy}>
             {busy ? 'Starting…' : 'Commit'}

@@ -3,12 +3,13 @@
 // image filled in), and a choice of several to commit as one batch.
 import { useState, type FormEvent } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
-import { Button, Checkbox, Form, Input, Label, Link, TextField } from 'react-aria-components';
+import { Button, Form, Input, Label, Link, TextField } from 'react-aria-components';
 import type { Container } from '@stevedore/api-contract';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { Check } from '../parts';
 import { ErrorText, LoadState, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 
@@ -115,14 +116,7 @@ export function ContainersPage() {
               {containers.value.map((c: Container) => (
                 <tr key={c.id}>
                   <td>
-                    <Checkbox
-                      className="checkbox"
-                      isSelected={chosen.has(c.id)}
-                      onChange={(on) => choose(c.id, on)}
-                      aria-label={`Choose ${containerName(c)}`}
-                    >
-                      <span className="box" aria-hidden="true" />
-                    </Checkbox>
+                    <Check isSelected={chosen.has(c.id)} onChange={(on) => choose(c.id, on)} aria-label={`Choose ${containerName(c)}`} />
                   </td>
                   <td>
                     <Link href={`/containers/${encodeURIComponent(c.id)}`}>{containerName(c)}</Link>

@@ -4,28 +4,13 @@
 // archive downloads when it is done) and uploads an archive to load or a root filesystem to import,
 // with the upload's progress as it goes.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import {
-  Button,
-  FieldError,
-  Form,
-  Input,
-  Label,
-  ListBox,
-  ListBoxItem,
-  Popover,
-  ProgressBar,
-  Radio,
-  RadioGroup,
-  Select,
-  SelectValue,
-  TextField,
-} from 'react-aria-components';
+import { Button, FieldError, Form, Input, Label, ProgressBar, Radio, RadioGroup, TextField } from 'react-aria-components';
 import type { JobSummary } from '@stevedore/api-contract';
 import type { JobProgress } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
-import { ActionButton, DataTable } from '../parts';
+import { ActionButton, DataTable, Choice } from '../parts';
 import { type Outcome, ErrorText, OutcomeText, messageOf } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 
@@ -262,22 +247,7 @@ function ExportForm({ onStarted }: { onStarted(text: string): void }) {
         </span>
         <FieldError />
       </TextField>
-      <Select selectedKey={compression} onSelectionChange={(k) => setCompression(k as Compression)} className="select">
-        <Label>Compression</Label>
-        <Button className="button secondary">
-          <SelectValue />
-          <span aria-hidden="true"> ▾</span>
-        </Button>
-        <Popover>
-          <ListBox items={COMPRESSIONS} className="listbox">
-            {(c) => (
-              <ListBoxItem id={c.id} className="listbox-item">
-                {c.label}
-              </ListBoxItem>
-            )}
-          </ListBox>
-        </Popover>
-      </Select>
+      <Choice label="Compression" options={COMPRESSIONS} value={compression} onChange={setCompression} />
       <ErrorText error={error} />
       <Button type="submit" className="button" isDisabled={busy}>
         Start the export

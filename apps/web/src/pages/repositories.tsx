@@ -1,13 +1,13 @@
 // Repositories the caller may pull (public ones for anonymous visitors), from the server's
 // repository index: searched by name and sorted there, read a page at a time.
 import { useEffect, useRef, useState } from 'react';
-import { Button, Input, Label, Link, ListBox, ListBoxItem, Popover, SearchField, Select, SelectValue } from 'react-aria-components';
+import { Button, Input, Label, Link, SearchField } from 'react-aria-components';
 import type { RepositorySummary } from '@stevedore/api-contract';
 import type { RepositorySort } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime } from '../format';
 import { useSession } from '../session';
-import { DataTable } from '../parts';
+import { DataTable, Choice } from '../parts';
 
 const SORTS: { id: RepositorySort; label: string }[] = [
   { id: 'name', label: 'Name' },
@@ -63,22 +63,7 @@ export function RepositoriesPage() {
           <Label>Search by name</Label>
           <Input />
         </SearchField>
-        <Select selectedKey={sort} onSelectionChange={(k) => setSort(k as RepositorySort)} className="select">
-          <Label>Sort by</Label>
-          <Button className="button secondary">
-            <SelectValue />
-            <span aria-hidden="true"> ▾</span>
-          </Button>
-          <Popover>
-            <ListBox items={SORTS} className="listbox">
-              {(s) => (
-                <ListBoxItem id={s.id} className="listbox-item">
-                  {s.label}
-                </ListBoxItem>
-              )}
-            </ListBox>
-          </Popover>
-        </Select>
+        <Choice label="Sort by" options={SORTS} value={sort} onChange={setSort} />
       </div>
       {state === 'failed' ? (
         <p role="alert" className="error">
