@@ -31,14 +31,17 @@ interface AxeViolation {
   nodes: Array<{ target: string[] }>;
 }
 
-/** A browser in a fresh profile; close() also removes the profile. */
-export async function launchBrowser(): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
+/** A browser in a fresh profile; close() also removes the profile. `acceptDownloads` for a suite that saves what it downloads. */
+export async function launchBrowser(
+  options: { acceptDownloads?: boolean } = {},
+): Promise<{ context: BrowserContext; page: Page; close(): Promise<void> }> {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'stevedore-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
     args: ARGS,
     viewport: { width: 1200, height: 800 },
+    ...options,
   });
   const page = context.pages()[0] ?? (await context.newPage());
   return {

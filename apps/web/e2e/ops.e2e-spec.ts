@@ -6,42 +6,19 @@
 // uploads it back as a load with the upload's progress bar reaching 100%; a file of an image
 // downloads with the bytes it has in the image. axe-core finds no serious or critical WCAG 2.1 A/AA
 // violation on any of those pages. STEVEDORE_UI_SCREENSHOTS=<dir> writes jobs.png and admin.png.
-// The harness (browser, axe, screenshots, sign-in) is a copy of ui.e2e-spec.ts's, so the two suites
-// change independently.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import tar from 'tar-stream';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { makeLayer, pushImage, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { accessible as axeOn, basic, launchBrowser, shot as shotOf, signIn as signInAs } from './harness';
 
 jest.setTimeout(240_000);
 
-const CHROMIUM = process.env.STEVEDORE_CHROMIUM ?? '/usr/bin/chromium';
-// The flags the issue asks for; the new profile directory is launchPersistentContext's (it passes --user-data-dir).
-const ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const SHOTS = process.env.STEVEDORE_UI_SCREENSHOTS;
 const MOTD = `hello from a layer ${randomBytes(8).toString('hex')}\n`;
 const SIG = 'application/vnd.dev.cosign.artifact.sig.v1+json';
-
-const basic = (user: string, password: string) => 'Basic ' + Buffer.from(`${user}:${password}`).toString('base64');
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: Array<{ target: string[] }>;
-}
 
 /** A tar's entries by name. */
 async function tarEntries(archive: Buffer): Promise<Map<string, Buffer>> {
@@ -65,9 +42,8 @@ async function tarEntries(archive: Buffer): Promise<Map<string, Buffer>> {
 
 describe('jobs, administration and downloads in chromium', () => {
   let s: StevedoreUnderTest;
-  let profile: string;
-  let context: BrowserContext;
   let page: Page;
+  let closeBrowser: (() => Promise<void>) | undefined;
   let downloads: string;
   const passwords = { alice: 'alice-password-1' } as Record<string, string>;
   let signature: string;
@@ -76,34 +52,9 @@ describe('jobs, administration and downloads in chromium', () => {
     return fetch(s.url + p, { method, headers: { authorization: auth, ...(body ? { 'content-type': type } : {}) }, body });
   }
 
-  /** axe-core on the page as it is: no serious or critical WCAG 2.1 A/AA violation. */
-  async function accessible(name: string): Promise<void> {
-    // Evaluated by the driver, not added as a script: the page's CSP (script-src 'self') refuses inline scripts.
-    await page.evaluate(AXE);
-    const violations = await page.evaluate(async () => {
-      const axe = (globalThis as unknown as { axe: { run(o: unknown): Promise<{ violations: AxeViolation[] }> } }).axe;
-      const r = await axe.run({ runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-      return r.violations;
-    });
-    const serious = violations
-      .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-    expect({ page: name, serious }).toEqual({ page: name, serious: [] });
-  }
-
-  async function shot(name: string): Promise<void> {
-    if (!SHOTS) return;
-    mkdirSync(SHOTS, { recursive: true });
-    await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
-  }
-
-  async function signIn(user: string): Promise<void> {
-    await page.goto(`${s.url}/sign-in`);
-    await page.getByLabel('User name').fill(user);
-    await page.getByLabel('Password').fill(passwords[user]);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByText(`Signed in as ${user}`).waitFor();
-  }
+  const accessible = (name: string) => axeOn(page, name);
+  const shot = (name: string) => shotOf(page, name);
+  const signIn = (user: string) => signInAs(page, s.url, user, passwords[user]);
 
   /** Clicks what starts a download and returns the bytes the browser saved. */
   async function download(click: () => Promise<void>): Promise<{ name: string; bytes: Buffer }> {
@@ -129,21 +80,12 @@ describe('jobs, administration and downloads in chromium', () => {
     const signed = await pushImage(s.url, 'alice/signed', 'v1');
     const subject = { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: signed.digest, size: signed.manifest.length };
     signature = (await pushImage(s.url, 'alice/signed', 'v1-sig', { artifactType: SIG, subject })).digest;
-    profile = mkdtempSync(path.join(os.tmpdir(), 'stevedore-chromium-'));
     downloads = mkdtempSync(path.join(os.tmpdir(), 'stevedore-downloads-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ARGS,
-      viewport: { width: 1200, height: 800 },
-      acceptDownloads: true,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    ({ page, close: closeBrowser } = await launchBrowser({ acceptDownloads: true }));
   });
 
   afterAll(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await closeBrowser?.();
     if (downloads) rmSync(downloads, { recursive: true, force: true });
     await s?.stop();
   });

@@ -5,6 +5,7 @@ import type { GcRun, User } from '@stevedore/api-contract';
 import { aliceSession } from '../fixtures';
 import { fakeServer } from '../fake-server';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 const adminSession = { ...aliceSession, user: 'root', admin: true };
 const user = (name: string, extra: Partial<User> = {}): User => ({
@@ -56,11 +57,7 @@ describe('administration', () => {
     renderApp('/administration', s.fetch);
     await userEvent.click(await screen.findByRole('link', { name: 'Administration' }));
     const table = await screen.findByRole('table', { name: 'Users' });
-    const names = () =>
-      within(screen.getByRole('table', { name: 'Users' }))
-        .getAllByRole('row')
-        .slice(1)
-        .map((r) => within(r).getAllByRole('cell')[0].textContent);
+    const names = () => cellTexts(screen.getByRole('table', { name: 'Users' })).map((r) => r[0]);
     // Robots are not users in this table.
     expect(names()).toEqual(['root', 'alice']);
     expect(within(table).getByRole('button', { name: 'Disable root' }).hasAttribute('disabled')).toBe(true);
@@ -96,14 +93,7 @@ describe('administration', () => {
     await screen.findByText(/^Started a dry run/);
     const table = await screen.findByRole('table', { name: /Garbage collection runs/ });
     await waitFor(() => expect(within(table).getAllByRole('row')).toHaveLength(3));
-    const rows = within(table)
-      .getAllByRole('row')
-      .slice(1)
-      .map((r) =>
-        within(r)
-          .getAllByRole('cell')
-          .map((c) => c.textContent),
-      );
+    const rows = cellTexts(table);
     expect(rows[0].slice(1)).toEqual([
       'dry run',
       'completed',

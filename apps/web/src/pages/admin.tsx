@@ -3,14 +3,16 @@
 // and the queue dashboard. The nav shows it to admins alone and a direct URL says it is refused, but
 // neither is the protection: every call here is an admin route the server refuses to anyone else.
 // The client path is /administration: /admin belongs to the server (the queue dashboard).
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type ReactNode } from 'react';
 import { useLocation } from 'react-router';
-import { Button, Checkbox, Form, Input, Label, Link, TextField } from 'react-aria-components';
+import { Button, Form, Input, Label, Link, TextField } from 'react-aria-components';
 import type { GcRun } from '@stevedore/api-contract';
-import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
+import type { Api } from '../api';
 import { useSession } from '../session';
+import { ActionButton, DataTable, Check } from '../parts';
+import { type Outcome, LoadState, OutcomeText, messageOf } from '../feedback';
 import type { Loaded } from '../use-load';
 
 export const ADMIN_PATH = '/administration';
@@ -29,7 +31,6 @@ const SECTIONS = [
 type SectionId = (typeof SECTIONS)[number]['id'];
 
 type Say = (ok: boolean, text: string) => void;
-const messageOf = (e: unknown, fallback: string) => (e instanceof ApiError ? e.message : fallback);
 
 export function AdminPage() {
   const section = (useLocation()
@@ -38,7 +39,7 @@ export function AdminPage() {
   const current = SECTIONS.find((s) => s.id === section);
   usePageTitle(`Administration: ${current?.label ?? 'not found'}`);
   const { session } = useSession();
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   useEffect(() => setMessage(undefined), [section]);
   const say: Say = (ok, text) => setMessage({ ok, text });
 
@@ -63,11 +64,7 @@ export function AdminPage() {
         ))}
         <a href={QUEUE_DASHBOARD}>Queue dashboard</a>
       </nav>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
       {section === 'users' ? <UsersSection say={say} /> : null}
       {section === 'robots' ? <RobotsSection say={say} /> : null}
       {section === 'upstreams' ? <UpstreamsSection say={say} /> : null}
@@ -105,11 +102,16 @@ function useList<T>(load: () => Promise<T>): [Loaded<T>, () => void] {
   return [value, () => setGeneration((g) => g + 1)];
 }
 
-/** Runs a change, says how it went, and reads the list again. */
-function useAct(say: Say, reload: () => void) {
-  return async (done: string, act: () => Promise<unknown>, failed: string): Promise<boolean> => {
+/**
+ * What each section manages: its list, read through the session's client, and `act`, which runs a
+ * change, says how it went, and reads the list again.
+ */
+function useSectionList<T>(say: Say, load: (api: Api) => Promise<T>) {
+  const { api } = useSession();
+  const [list, reload] = useList(() => load(api));
+  const act = async (done: string, change: () => Promise<unknown>, failed: string): Promise<boolean> => {
     try {
-      await act();
+      await change();
       say(true, done);
       return true;
     } catch (e) {
@@ -119,17 +121,63 @@ function useAct(say: Say, reload: () => void) {
       reload();
     }
   };
+  return { api, list, reload, act };
 }
 
-function Listing<T>({ list, empty, children }: { list: Loaded<T[]>; empty: string; children: (items: T[]) => ReactNode }) {
-  if (list.state === 'loading') return <p role="status">Loading…</p>;
-  if (list.state === 'failed')
-    return (
-      <p role="alert" className="error">
-        {messageOf(list.error, 'This could not be read.')}
-      </p>
-    );
-  return list.value.length ? <>{children(list.value)}</> : <p className="hint">{empty}</p>;
+/** A section of the page, named by its heading. */
+function Section({ id, title, children }: { id: string; title: string; children: ReactNode }) {
+  return (
+    <section aria-labelledby={`${id}-heading`}>
+      <h2 id={`${id}-heading`}>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+/** The list as a table with a caption for screen readers, or that it is loading, failed or empty. */
+function ListTable<T>(props: { list: Loaded<T[]>; empty: string; caption: string; columns: string[]; row(item: T): ReactNode }) {
+  const { list } = props;
+  if (list.state !== 'done') return <LoadState loaded={list} failed={(e) => messageOf(e, 'This could not be read.')} />;
+  if (!list.value.length) return <p className="hint">{props.empty}</p>;
+  return (
+    <DataTable caption={props.caption} columns={props.columns}>
+      {list.value.map((item) => props.row(item))}
+    </DataTable>
+  );
+}
+
+/** A form in a panel, named by its heading, with one submit button. */
+function PanelForm(props: { id: string; title: string; submit: string; onSubmit(): Promise<unknown>; children: ReactNode }) {
+  return (
+    <Form
+      onSubmit={(e) => {
+        e.preventDefault();
+        void props.onSubmit();
+      }}
+      className="form panel"
+      aria-labelledby={`${props.id}-heading`}
+    >
+      <h3 id={`${props.id}-heading`}>{props.title}</h3>
+      {props.children}
+      <Button type="submit" className="button">
+        {props.submit}
+      </Button>
+    </Form>
+  );
+}
+
+/** A form's values, and a way back to the first ones (all, or only some) once it did its work. */
+function useFields<F extends Record<string, string | boolean>>(initial: F) {
+  const [fields, setFields] = useState(initial);
+  return {
+    fields,
+    set:
+      <K extends keyof F>(key: K) =>
+      (value: F[K]) =>
+        setFields((f) => ({ ...f, [key]: value })),
+    reset: (only?: Array<keyof F>) =>
+      setFields((f) => (only ? { ...f, ...Object.fromEntries(only.map((k) => [k, initial[k]])) } : initial)),
+  };
 }
 
 function Field(props: { label: string; value: string; onChange(v: string): void; type?: string; isRequired?: boolean; hint?: string }) {
@@ -149,146 +197,101 @@ function Field(props: { label: string; value: string; onChange(v: string): void;
 // ---- users
 
 function UsersSection({ say }: { say: Say }) {
-  const { api, session } = useSession();
-  const [users, reload] = useList(() => api.users());
-  const act = useAct(say, reload);
-  const [name, setName] = useState('');
-  const [password, setPassword] = useState('');
-  const [admin, setAdmin] = useState(false);
-  const [who, setWho] = useState('');
-  const [newPassword, setNewPassword] = useState('');
-
-  async function create(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    if (await act(`Created ${name}.`, () => api.createUser(name, password, admin), 'The user could not be created.')) {
-      setName('');
-      setPassword('');
-      setAdmin(false);
-    }
-  }
-  async function changePassword(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    if (
-      await act(
-        `Changed the password of ${who}.`,
-        () => api.updateUser(who, { password: newPassword }),
-        'The password could not be changed.',
-      )
-    ) {
-      setWho('');
-      setNewPassword('');
-    }
-  }
+  const { session } = useSession();
+  const { api, list: users, act } = useSectionList(say, (api) => api.users());
+  const user = useFields({ name: '', password: '', admin: false });
+  const pw = useFields({ who: '', password: '' });
+  const { name, password, admin } = user.fields;
+  const { who } = pw.fields;
 
   return (
-    <section aria-labelledby="users-heading">
-      <h2 id="users-heading">Users</h2>
-      <Listing list={users.state === 'done' ? { state: 'done', value: users.value.filter((u) => !u.robot) } : users} empty="No users.">
-        {(items) => (
-          <table className="table">
-            <caption className="visually-hidden">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Role</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((u) => {
-                const self = u.name === session?.user;
-                return (
-                  <tr key={u.name}>
-                    <td>{u.name}</td>
-                    <td>{u.admin ? 'admin' : 'user'}</td>
-                    <td>{u.disabled ? 'disabled' : 'enabled'}</td>
-                    <td>{formatTime(u.createdAt)}</td>
-                    <td className="actions">
-                      {/* Yourself: the server refuses to disable or remove the account you are using. */}
-                      <Button
-                        className="button secondary"
-                        isDisabled={self}
-                        onPress={() =>
-                          void act(
-                            `${u.disabled ? 'Enabled' : 'Disabled'} ${u.name}.`,
-                            () => api.updateUser(u.name, { disabled: !u.disabled }),
-                            'The user could not be changed.',
-                          )
-                        }
-                      >
-                        {u.disabled ? 'Enable' : 'Disable'} <span className="visually-hidden">{u.name}</span>
-                      </Button>
-                      <Button
-                        className="button secondary"
-                        isDisabled={self}
-                        onPress={() => void act(`Removed ${u.name}.`, () => api.removeUser(u.name), 'The user could not be removed.')}
-                      >
-                        Remove <span className="visually-hidden">{u.name}</span>
-                      </Button>
-                    </td>
-                  </tr>
-                );
-              })}
-            </tbody>
-          </table>
-        )}
-      </Listing>
+    <Section id="users" title="Users">
+      <ListTable
+        list={users.state === 'done' ? { state: 'done', value: users.value.filter((u) => !u.robot) } : users}
+        empty="No users."
+        caption="Users"
+        columns={['Name', 'Role', 'State', 'Created', 'Actions']}
+        row={(u) => {
+          // Yourself: the server refuses to disable or remove the account you are using.
+          const self = u.name === session?.user;
+          return (
+            <tr key={u.name}>
+              <td>{u.name}</td>
+              <td>{u.admin ? 'admin' : 'user'}</td>
+              <td>{u.disabled ? 'disabled' : 'enabled'}</td>
+              <td>{formatTime(u.createdAt)}</td>
+              <td className="actions">
+                <ActionButton
+                  label={u.disabled ? 'Enable' : 'Disable'}
+                  target={u.name}
+                  isDisabled={self}
+                  onPress={() =>
+                    void act(
+                      `${u.disabled ? 'Enabled' : 'Disabled'} ${u.name}.`,
+                      () => api.updateUser(u.name, { disabled: !u.disabled }),
+                      'The user could not be changed.',
+                    )
+                  }
+                />
+                <ActionButton
+                  label="Remove"
+                  target={u.name}
+                  isDisabled={self}
+                  onPress={() => void act(`Removed ${u.name}.`, () => api.removeUser(u.name), 'The user could not be removed.')}
+                />
+              </td>
+            </tr>
+          );
+        }}
+      />
       <div className="panels">
-        <Form onSubmit={create} className="form panel" aria-labelledby="new-user-heading">
-          <h3 id="new-user-heading">New user</h3>
-          <Field label="User name" value={name} onChange={setName} isRequired />
-          <Field label="Password" type="password" value={password} onChange={setPassword} isRequired />
-          <Checkbox isSelected={admin} onChange={setAdmin} className="checkbox">
-            <span className="box" aria-hidden="true" />
+        <PanelForm
+          id="new-user"
+          title="New user"
+          submit="Create the user"
+          onSubmit={async () => {
+            if (await act(`Created ${name}.`, () => api.createUser(name, password, admin), 'The user could not be created.')) user.reset();
+          }}
+        >
+          <Field label="User name" value={name} onChange={user.set('name')} isRequired />
+          <Field label="Password" type="password" value={password} onChange={user.set('password')} isRequired />
+          <Check isSelected={admin} onChange={user.set('admin')}>
             Administrator
-          </Checkbox>
-          <Button type="submit" className="button">
-            Create the user
-          </Button>
-        </Form>
-        <Form onSubmit={changePassword} className="form panel" aria-labelledby="password-heading">
-          <h3 id="password-heading">Change a password</h3>
-          <Field label="User" value={who} onChange={setWho} isRequired />
-          <Field label="New password" type="password" value={newPassword} onChange={setNewPassword} isRequired />
-          <Button type="submit" className="button">
-            Change the password
-          </Button>
-        </Form>
+          </Check>
+        </PanelForm>
+        <PanelForm
+          id="password"
+          title="Change a password"
+          submit="Change the password"
+          onSubmit={async () => {
+            if (
+              await act(
+                `Changed the password of ${who}.`,
+                () => api.updateUser(who, { password: pw.fields.password }),
+                'The password could not be changed.',
+              )
+            )
+              pw.reset();
+          }}
+        >
+          <Field label="User" value={who} onChange={pw.set('who')} isRequired />
+          <Field label="New password" type="password" value={pw.fields.password} onChange={pw.set('password')} isRequired />
+        </PanelForm>
       </div>
-    </section>
+    </Section>
   );
 }
 
 // ---- robots
 
 function RobotsSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [robots, reload] = useList(() => api.robots());
-  const act = useAct(say, reload);
-  const [name, setName] = useState('');
-  const [repository, setRepository] = useState('');
-  const [push, setPush] = useState(false);
+  const { api, list: robots, act } = useSectionList(say, (api) => api.robots());
+  const robot = useFields({ name: '', repository: '', push: false });
+  const { name, repository, push } = robot.fields;
   const [secret, setSecret] = useState<{ name: string; secret: string } | undefined>();
 
-  async function create(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    await act(
-      `Created the robot ${name}.`,
-      async () => {
-        const r = await api.createRobot(name, repository, push ? ['pull', 'push'] : ['pull']);
-        setSecret({ name: r.name, secret: r.secret });
-        setName('');
-        setRepository('');
-      },
-      'The robot could not be created.',
-    );
-  }
-
   return (
-    <section aria-labelledby="robots-heading">
-      <h2 id="robots-heading">Your robots</h2>
+    <Section id="robots" title="Your robots">
       {secret ? (
         <div className="notice">
           <p>
@@ -299,241 +302,195 @@ function RobotsSection({ say }: { say: Say }) {
           </pre>
         </div>
       ) : null}
-      <Listing list={robots} empty="You have no robots.">
-        {(items) => (
-          <table className="table">
-            <caption className="visually-hidden">Robots</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">May</th>
-                <th scope="col">State</th>
-                <th scope="col">Created</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <tr key={r.name}>
-                  <td>{r.name}</td>
-                  <td>{(r.robotScopes ?? []).map((s) => `${s.actions.join(', ')} on ${s.repository}`).join('; ') || '—'}</td>
-                  <td>{r.disabled ? 'disabled' : 'enabled'}</td>
-                  <td>{formatTime(r.createdAt)}</td>
-                  <td>
-                    <Button
-                      className="button secondary"
-                      onPress={() =>
-                        void act(`Removed the robot ${r.name}.`, () => api.removeRobot(r.name), 'The robot could not be removed.')
-                      }
-                    >
-                      Remove <span className="visually-hidden">{r.name}</span>
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+      <ListTable
+        list={robots}
+        empty="You have no robots."
+        caption="Robots"
+        columns={['Name', 'May', 'State', 'Created', 'Actions']}
+        row={(r) => (
+          <tr key={r.name}>
+            <td>{r.name}</td>
+            <td>{(r.robotScopes ?? []).map((s) => `${s.actions.join(', ')} on ${s.repository}`).join('; ') || '—'}</td>
+            <td>{r.disabled ? 'disabled' : 'enabled'}</td>
+            <td>{formatTime(r.createdAt)}</td>
+            <td>
+              <ActionButton
+                label="Remove"
+                target={r.name}
+                onPress={() => void act(`Removed the robot ${r.name}.`, () => api.removeRobot(r.name), 'The robot could not be removed.')}
+              />
+            </td>
+          </tr>
         )}
-      </Listing>
-      <Form onSubmit={create} className="form panel" aria-labelledby="new-robot-heading">
-        <h3 id="new-robot-heading">New robot</h3>
-        <Field label="Robot name" value={name} onChange={setName} isRequired hint="Your user name, a dot, then a name: alice.ci" />
-        <Field label="Repository" value={repository} onChange={setRepository} isRequired hint="A repository, or a namespace as alice/*" />
-        <Checkbox isSelected={push} onChange={setPush} className="checkbox">
-          <span className="box" aria-hidden="true" />
+      />
+      <PanelForm
+        id="new-robot"
+        title="New robot"
+        submit="Create the robot"
+        onSubmit={() =>
+          act(
+            `Created the robot ${name}.`,
+            async () => {
+              const r = await api.createRobot(name, repository, push ? ['pull', 'push'] : ['pull']);
+              setSecret({ name: r.name, secret: r.secret });
+              robot.reset(['name', 'repository']);
+            },
+            'The robot could not be created.',
+          )
+        }
+      >
+        <Field
+          label="Robot name"
+          value={name}
+          onChange={robot.set('name')}
+          isRequired
+          hint="Your user name, a dot, then a name: alice.ci"
+        />
+        <Field
+          label="Repository"
+          value={repository}
+          onChange={robot.set('repository')}
+          isRequired
+          hint="A repository, or a namespace as alice/*"
+        />
+        <Check isSelected={push} onChange={robot.set('push')}>
           May push too (always may pull)
-        </Checkbox>
-        <Button type="submit" className="button">
-          Create the robot
-        </Button>
-      </Form>
-    </section>
+        </Check>
+      </PanelForm>
+    </Section>
   );
 }
 
 // ---- upstreams
 
 function UpstreamsSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [upstreams, reload] = useList(() => api.upstreams());
-  const act = useAct(say, reload);
-  const [id, setId] = useState('');
-  const [url, setUrl] = useState('');
-  const [prefixes, setPrefixes] = useState('');
-  const [isDefault, setDefault] = useState(false);
+  const { api, list: upstreams, act } = useSectionList(say, (api) => api.upstreams());
+  const upstream = useFields({ id: '', url: '', prefixes: '', isDefault: false });
+  const { id, url, prefixes, isDefault } = upstream.fields;
 
-  async function create(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
+  async function create() {
     const request = { id: id || undefined, url, prefixes: prefixes.split(/[\s,]+/).filter(Boolean), default: isDefault };
-    if (await act(`Added the upstream ${url}.`, () => api.createUpstream(request), 'The upstream could not be added.')) {
-      setId('');
-      setUrl('');
-      setPrefixes('');
-      setDefault(false);
-    }
+    if (await act(`Added the upstream ${url}.`, () => api.createUpstream(request), 'The upstream could not be added.')) upstream.reset();
   }
 
   return (
-    <section aria-labelledby="upstreams-heading">
-      <h2 id="upstreams-heading">Upstream registries</h2>
-      <Listing list={upstreams} empty="No upstreams: images are only what was pushed here.">
-        {(items) => (
-          <table className="table">
-            <caption className="visually-hidden">Upstream registries</caption>
-            <thead>
-              <tr>
-                <th scope="col">ID</th>
-                <th scope="col">URL</th>
-                <th scope="col">Serves</th>
-                <th scope="col">Credentials</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((u) => (
-                <tr key={u.id}>
-                  <td>{u.id}</td>
-                  <td>
-                    <code>{u.url}</code>
-                  </td>
-                  <td>{[...u.prefixes, ...(u.default ? ['everything else (default)'] : [])].join(', ') || '—'}</td>
-                  <td>{u.username ? `${u.username}${u.hasPassword ? ' (with password)' : ''}` : 'anonymous'}</td>
-                  <td>
-                    <Button
-                      className="button secondary"
-                      onPress={() =>
-                        void act(`Removed the upstream ${u.id}.`, () => api.removeUpstream(u.id), 'The upstream could not be removed.')
-                      }
-                    >
-                      Remove <span className="visually-hidden">{u.id}</span>
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+    <Section id="upstreams" title="Upstream registries">
+      <ListTable
+        list={upstreams}
+        empty="No upstreams: images are only what was pushed here."
+        caption="Upstream registries"
+        columns={['ID', 'URL', 'Serves', 'Credentials', 'Actions']}
+        row={(u) => (
+          <tr key={u.id}>
+            <td>{u.id}</td>
+            <td>
+              <code>{u.url}</code>
+            </td>
+            <td>{[...u.prefixes, ...(u.default ? ['everything else (default)'] : [])].join(', ') || '—'}</td>
+            <td>{u.username ? `${u.username}${u.hasPassword ? ' (with password)' : ''}` : 'anonymous'}</td>
+            <td>
+              <ActionButton
+                label="Remove"
+                target={u.id}
+                onPress={() =>
+                  void act(`Removed the upstream ${u.id}.`, () => api.removeUpstream(u.id), 'The upstream could not be removed.')
+                }
+              />
+            </td>
+          </tr>
         )}
-      </Listing>
-      <Form onSubmit={create} className="form panel" aria-labelledby="new-upstream-heading">
-        <h3 id="new-upstream-heading">New upstream</h3>
-        <Field label="ID (optional)" value={id} onChange={setId} hint="Lowercase letters, digits and dashes" />
-        <Field label="URL" type="url" value={url} onChange={setUrl} isRequired hint="https://registry-1.docker.io" />
+      />
+      <PanelForm id="new-upstream" title="New upstream" submit="Add the upstream" onSubmit={create}>
+        <Field label="ID (optional)" value={id} onChange={upstream.set('id')} hint="Lowercase letters, digits and dashes" />
+        <Field label="URL" type="url" value={url} onChange={upstream.set('url')} isRequired hint="https://registry-1.docker.io" />
         <Field
           label="Repository prefixes it serves"
           value={prefixes}
-          onChange={setPrefixes}
+          onChange={upstream.set('prefixes')}
           hint="Separated by spaces: library docker.io"
         />
-        <Checkbox isSelected={isDefault} onChange={setDefault} className="checkbox">
-          <span className="box" aria-hidden="true" />
+        <Check isSelected={isDefault} onChange={upstream.set('isDefault')}>
           Default (serves names no prefix matches)
-        </Checkbox>
-        <Button type="submit" className="button">
-          Add the upstream
-        </Button>
-      </Form>
-    </section>
+        </Check>
+      </PanelForm>
+    </Section>
   );
 }
 
 // ---- retention
 
 function RetentionSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [rules, reload] = useList(() => api.retentionRules());
-  const act = useAct(say, reload);
-  const [repository, setRepository] = useState('');
-  const [keepLast, setKeepLast] = useState('');
-  const [keepPattern, setKeepPattern] = useState('');
-  const [maxAgeDays, setMaxAgeDays] = useState('');
+  const { api, list: rules, act } = useSectionList(say, (api) => api.retentionRules());
+  const rule = useFields({ repository: '', keepLast: '', keepPattern: '', maxAgeDays: '' });
+  const { repository, keepLast, keepPattern, maxAgeDays } = rule.fields;
 
-  async function save(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
-    const rule = {
+  async function save() {
+    const request = {
       repository,
       ...(keepLast ? { keepLast: Number(keepLast) } : {}),
       ...(keepPattern ? { keepPattern } : {}),
       ...(maxAgeDays ? { maxAgeDays: Number(maxAgeDays) } : {}),
     };
-    if (await act(`Saved the retention rule of ${repository}.`, () => api.putRetentionRule(rule), 'The rule could not be saved.')) {
-      setRepository('');
-      setKeepLast('');
-      setKeepPattern('');
-      setMaxAgeDays('');
-    }
+    if (await act(`Saved the retention rule of ${repository}.`, () => api.putRetentionRule(request), 'The rule could not be saved.'))
+      rule.reset();
   }
 
   return (
-    <section aria-labelledby="retention-heading">
-      <h2 id="retention-heading">Retention rules</h2>
+    <Section id="retention" title="Retention rules">
       <p className="hint">Garbage collection deletes the tags a rule does not keep.</p>
-      <Listing list={rules} empty="No retention rules: every tag is kept.">
-        {(items) => (
-          <table className="table">
-            <caption className="visually-hidden">Retention rules</caption>
-            <thead>
-              <tr>
-                <th scope="col">Repositories</th>
-                <th scope="col">Keep the newest</th>
-                <th scope="col">Keep tags matching</th>
-                <th scope="col">Keep younger than</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <tr key={r.repository}>
-                  <td>
-                    <code>{r.repository}</code>
-                  </td>
-                  <td>{r.keepLast ?? '—'}</td>
-                  <td>{r.keepPattern ? <code>{r.keepPattern}</code> : '—'}</td>
-                  <td>{r.maxAgeDays === undefined ? '—' : `${r.maxAgeDays} days`}</td>
-                  <td>
-                    <Button
-                      className="button secondary"
-                      onPress={() =>
-                        void act(
-                          `Removed the rule of ${r.repository}.`,
-                          () => api.removeRetentionRule(r.repository),
-                          'The rule could not be removed.',
-                        )
-                      }
-                    >
-                      Remove <span className="visually-hidden">the rule of {r.repository}</span>
-                    </Button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+      <ListTable
+        list={rules}
+        empty="No retention rules: every tag is kept."
+        caption="Retention rules"
+        columns={['Repositories', 'Keep the newest', 'Keep tags matching', 'Keep younger than', 'Actions']}
+        row={(r) => (
+          <tr key={r.repository}>
+            <td>
+              <code>{r.repository}</code>
+            </td>
+            <td>{r.keepLast ?? '—'}</td>
+            <td>{r.keepPattern ? <code>{r.keepPattern}</code> : '—'}</td>
+            <td>{r.maxAgeDays === undefined ? '—' : `${r.maxAgeDays} days`}</td>
+            <td>
+              <ActionButton
+                label="Remove"
+                target={`the rule of ${r.repository}`}
+                onPress={() =>
+                  void act(
+                    `Removed the rule of ${r.repository}.`,
+                    () => api.removeRetentionRule(r.repository),
+                    'The rule could not be removed.',
+                  )
+                }
+              />
+            </td>
+          </tr>
         )}
-      </Listing>
-      <Form onSubmit={save} className="form panel" aria-labelledby="new-rule-heading">
-        <h3 id="new-rule-heading">Set a rule</h3>
-        <Field label="Repositories" value={repository} onChange={setRepository} isRequired hint="A name, or a pattern with *: alice/*" />
-        <Field label="Keep the newest tags (count)" type="number" value={keepLast} onChange={setKeepLast} />
-        <Field label="Keep tags matching (regular expression)" value={keepPattern} onChange={setKeepPattern} />
-        <Field label="Keep tags younger than (days)" type="number" value={maxAgeDays} onChange={setMaxAgeDays} />
-        <Button type="submit" className="button">
-          Save the rule
-        </Button>
-      </Form>
-    </section>
+      />
+      <PanelForm id="new-rule" title="Set a rule" submit="Save the rule" onSubmit={save}>
+        <Field
+          label="Repositories"
+          value={repository}
+          onChange={rule.set('repository')}
+          isRequired
+          hint="A name, or a pattern with *: alice/*"
+        />
+        <Field label="Keep the newest tags (count)" type="number" value={keepLast} onChange={rule.set('keepLast')} />
+        <Field label="Keep tags matching (regular expression)" value={keepPattern} onChange={rule.set('keepPattern')} />
+        <Field label="Keep tags younger than (days)" type="number" value={maxAgeDays} onChange={rule.set('maxAgeDays')} />
+      </PanelForm>
+    </Section>
   );
 }
 
 // ---- quotas
 
 function QuotasSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [quotas, reload] = useList(() => api.quotas());
-  const act = useAct(say, reload);
-  const [namespace, setNamespace] = useState('');
-  const [megabytes, setMegabytes] = useState('');
+  const { api, list: quotas, act } = useSectionList(say, (api) => api.quotas());
+  const quota = useFields({ namespace: '', megabytes: '' });
+  const { namespace, megabytes } = quota.fields;
 
-  async function save(e: FormEvent<HTMLFormElement>) {
-    e.preventDefault();
+  async function save() {
     const bytes = Math.round(Number(megabytes) * 1e6);
     if (
       await act(
@@ -541,72 +498,48 @@ function QuotasSection({ say }: { say: Say }) {
         () => api.setQuota(namespace, bytes),
         'The quota could not be set.',
       )
-    ) {
-      setNamespace('');
-      setMegabytes('');
-    }
+    )
+      quota.reset();
   }
 
   return (
-    <section aria-labelledby="quotas-heading">
-      <h2 id="quotas-heading">Quotas</h2>
-      <Listing list={quotas} empty="No namespace stores anything yet.">
-        {(items) => (
-          <table className="table">
-            <caption className="visually-hidden">Namespaces: used and limit</caption>
-            <thead>
-              <tr>
-                <th scope="col">Namespace</th>
-                <th scope="col">Used</th>
-                <th scope="col">Limit</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((q) => (
-                <tr key={q.namespace}>
-                  <td>{q.namespace}</td>
-                  <td>{formatBytes(q.usedBytes)}</td>
-                  <td>{q.limitBytes === undefined ? 'none' : formatBytes(q.limitBytes)}</td>
-                  <td>
-                    {q.limitBytes !== undefined ? (
-                      <Button
-                        className="button secondary"
-                        onPress={() =>
-                          void act(
-                            `Removed the limit of ${q.namespace}.`,
-                            () => api.removeQuota(q.namespace),
-                            'The limit could not be removed.',
-                          )
-                        }
-                      >
-                        Remove the limit <span className="visually-hidden">of {q.namespace}</span>
-                      </Button>
-                    ) : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+    <Section id="quotas" title="Quotas">
+      <ListTable
+        list={quotas}
+        empty="No namespace stores anything yet."
+        caption="Namespaces: used and limit"
+        columns={['Namespace', 'Used', 'Limit', 'Actions']}
+        row={(q) => (
+          <tr key={q.namespace}>
+            <td>{q.namespace}</td>
+            <td>{formatBytes(q.usedBytes)}</td>
+            <td>{q.limitBytes === undefined ? 'none' : formatBytes(q.limitBytes)}</td>
+            <td>
+              {q.limitBytes !== undefined ? (
+                <ActionButton
+                  label="Remove the limit"
+                  target={`of ${q.namespace}`}
+                  onPress={() =>
+                    void act(`Removed the limit of ${q.namespace}.`, () => api.removeQuota(q.namespace), 'The limit could not be removed.')
+                  }
+                />
+              ) : null}
+            </td>
+          </tr>
         )}
-      </Listing>
-      <Form onSubmit={save} className="form panel" aria-labelledby="new-quota-heading">
-        <h3 id="new-quota-heading">Set a limit</h3>
-        <Field label="Namespace" value={namespace} onChange={setNamespace} isRequired hint="A user's namespace: alice" />
-        <Field label="Limit (MB)" type="number" value={megabytes} onChange={setMegabytes} isRequired />
-        <Button type="submit" className="button">
-          Set the limit
-        </Button>
-      </Form>
-    </section>
+      />
+      <PanelForm id="new-quota" title="Set a limit" submit="Set the limit" onSubmit={save}>
+        <Field label="Namespace" value={namespace} onChange={quota.set('namespace')} isRequired hint="A user's namespace: alice" />
+        <Field label="Limit (MB)" type="number" value={megabytes} onChange={quota.set('megabytes')} isRequired />
+      </PanelForm>
+    </Section>
   );
 }
 
 // ---- garbage collection
 
 function GcSection({ say }: { say: Say }) {
-  const { api } = useSession();
-  const [runs, reload] = useList(() => api.gcRuns());
+  const { api, list: runs, reload, act } = useSectionList(say, (api) => api.gcRuns());
   const [busy, setBusy] = useState(false);
   // Waiting or active only: the GC schedule keeps its next run delayed, which must not block a run now.
   const running = runs.state === 'done' && runs.value.some((r) => r.state === 'active' || r.state === 'waiting');
@@ -618,20 +551,16 @@ function GcSection({ say }: { say: Say }) {
 
   async function run(dryRun: boolean) {
     setBusy(true);
-    try {
-      await api.runGc(dryRun);
-      say(true, dryRun ? 'Started a dry run: it reports what a run would free and deletes nothing.' : 'Started a garbage collection run.');
-    } catch (e) {
-      say(false, messageOf(e, 'The run could not be started.'));
-    } finally {
-      setBusy(false);
-      reload();
-    }
+    await act(
+      dryRun ? 'Started a dry run: it reports what a run would free and deletes nothing.' : 'Started a garbage collection run.',
+      () => api.runGc(dryRun),
+      'The run could not be started.',
+    );
+    setBusy(false);
   }
 
   return (
-    <section aria-labelledby="gc-heading">
-      <h2 id="gc-heading">Garbage collection</h2>
+    <Section id="gc" title="Garbage collection">
       <p className="hint">
         A run deletes the tags retention rules do not keep, untagged manifests past their age, blobs nothing refers to, stale uploads and
         container contents no container needs. A dry run reports the same and deletes nothing.
@@ -645,29 +574,14 @@ function GcSection({ say }: { say: Say }) {
         </Button>
       </div>
       <h3>Runs</h3>
-      <Listing list={runs} empty="No runs yet.">
-        {(items) => (
-          <table className="table">
-            <caption className="visually-hidden">Garbage collection runs, newest first, with what each freed</caption>
-            <thead>
-              <tr>
-                <th scope="col">Queued</th>
-                <th scope="col">Kind</th>
-                <th scope="col">State</th>
-                <th scope="col">Freed</th>
-                <th scope="col">Deleted</th>
-                <th scope="col">Took</th>
-              </tr>
-            </thead>
-            <tbody>
-              {items.map((r) => (
-                <GcRunRow key={r.id} run={r} />
-              ))}
-            </tbody>
-          </table>
-        )}
-      </Listing>
-    </section>
+      <ListTable
+        list={runs}
+        empty="No runs yet."
+        caption="Garbage collection runs, newest first, with what each freed"
+        columns={['Queued', 'Kind', 'State', 'Freed', 'Deleted', 'Took']}
+        row={(r) => <GcRunRow key={r.id} run={r} />}
+      />
+    </Section>
   );
 }
 

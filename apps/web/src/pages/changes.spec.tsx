@@ -1,8 +1,9 @@
-import { screen, within } from '@testing-library/react';
+import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { error, fakeServer } from '../fake-server';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 describe('changes page', () => {
   it("shows a layer's changeset as A/C/D with sizes, and compares the image with another", async () => {
@@ -24,15 +25,7 @@ describe('changes page', () => {
     });
     renderApp('/changes/alice/busybox:v2?layer=1', s.fetch);
     expect(await screen.findByRole('heading', { level: 1, name: 'Layer 2 of alice/busybox:v2' })).toBeTruthy();
-    const rows = within(screen.getByRole('table'))
-      .getAllByRole('row')
-      .slice(1)
-      .map((r) =>
-        within(r)
-          .getAllByRole('cell')
-          .map((c) => c.textContent),
-      );
-    expect(rows).toEqual([
+    expect(cellTexts(screen.getByRole('table'))).toEqual([
       ['C', '/etc', 'directory', '—'],
       ['D', '/etc/hosts', '—', '—'],
       ['C', '/etc/motd', 'file', '17 B'],

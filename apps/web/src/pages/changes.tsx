@@ -7,6 +7,8 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes } from '../format';
 import { useSession } from '../session';
+import { DataTable } from '../parts';
+import { LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { repositoryOf } from './image';
 import { splat } from './repository';
@@ -48,43 +50,28 @@ export function ChangesPage() {
           Compare
         </Button>
       </form>
-      {changes.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {changes.state === 'failed' ? (
-        <p role="alert" className="error">
-          {changes.error instanceof ApiError && changes.error.status === 400
-            ? changes.error.message
-            : 'There is no such image, or you may not see it.'}
-        </p>
-      ) : null}
+      <LoadState
+        loaded={changes}
+        failed={(e) => (e instanceof ApiError && e.status === 400 ? e.message : 'There is no such image, or you may not see it.')}
+      />
       {changes.state === 'done' ? (
         changes.value.length === 0 ? (
           <p>No changes.</p>
         ) : (
-          <table className="table">
-            <caption className="visually-hidden">Changes: A added, C changed, D deleted</caption>
-            <thead>
-              <tr>
-                <th scope="col">Change</th>
-                <th scope="col">Path</th>
-                <th scope="col">Type</th>
-                <th scope="col">Size</th>
+          <DataTable caption="Changes: A added, C changed, D deleted" columns={['Change', 'Path', 'Type', 'Size']}>
+            {changes.value.map((c) => (
+              <tr key={c.path}>
+                <td>
+                  <abbr title={KIND[c.kind]}>{c.kind}</abbr>
+                </td>
+                <td>
+                  <code>{c.path}</code>
+                </td>
+                <td>{c.type ?? '—'}</td>
+                <td>{c.type === 'file' ? formatBytes(c.size) : '—'}</td>
               </tr>
-            </thead>
-            <tbody>
-              {changes.value.map((c) => (
-                <tr key={c.path}>
-                  <td>
-                    <abbr title={KIND[c.kind]}>{c.kind}</abbr>
-                  </td>
-                  <td>
-                    <code>{c.path}</code>
-                  </td>
-                  <td>{c.type ?? '—'}</td>
-                  <td>{c.type === 'file' ? formatBytes(c.size) : '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
         )
       ) : null}
     </>

@@ -6,12 +6,14 @@
 // no stream of their own open here (a browser allows six connections to a host), are read each second.
 import { useEffect, useState, type FormEvent } from 'react';
 import { useSearchParams } from 'react-router';
-import { Button, Checkbox, Form, Input, Label, Link, ProgressBar, TextArea, TextField } from 'react-aria-components';
+import { Button, Form, Input, Label, Link, ProgressBar, TextArea, TextField } from 'react-aria-components';
 import type { BatchResult, CommitJob, CommitRequest, CommitResult } from '@stevedore/api-contract';
 import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, shortDigest } from '../format';
 import { useSession } from '../session';
+import { DataTable, Check } from '../parts';
+import { ErrorText, LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { containerName } from './containers';
 
@@ -108,12 +110,7 @@ export function CommitPage() {
         / <span>commit</span>
       </p>
       <h1>{heading}</h1>
-      {containers.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {containers.state === 'failed' ? (
-        <p role="alert" className="error">
-          There is no such container, or you may not see it.
-        </p>
-      ) : null}
+      <LoadState loaded={containers} failed={() => 'There is no such container, or you may not see it.'} />
       {containers.state === 'done' && !session ? (
         <p>
           <Link href="/sign-in">Sign in</Link> to commit a container.
@@ -145,15 +142,10 @@ export function CommitPage() {
             <Label>Changes (-c), one instruction a line</Label>
             <TextArea rows={4} spellCheck={false} placeholder={'CMD ["/bin/httpd","-f","-h","/home/html"]\nENV PORT=8080'} />
           </TextField>
-          <Checkbox className="checkbox" isSelected={pause} onChange={setPause}>
-            <span className="box" aria-hidden="true" />
+          <Check isSelected={pause} onChange={setPause}>
             Pause the {batch ? 'containers' : 'container'} while committing (-p)
-          </Checkbox>
-          {error ? (
-            <p role="alert" className="error">
-              {error}
-            </p>
-          ) : null}
+          </Check>
+          <ErrorText error={error} />
           <Button type="submit" className="button" isDisabled={busy}>
             {busy ? 'Starting…' : 'Commit'}
           </Button>
@@ -241,35 +233,20 @@ function JobProgress({ api, parent, initialChildren }: { api: Api; parent: Watch
       {result && 'digest' in result ? <CommitDone result={result} /> : null}
       {result && 'items' in result ? <BatchDone result={result} /> : null}
       {children.length ? (
-        <table className="table">
-          <caption className="visually-hidden">Each commit of the batch</caption>
-          <thead>
-            <tr>
-              <th scope="col">Image</th>
-              <th scope="col">State</th>
-              <th scope="col">Progress</th>
-            </tr>
-          </thead>
-          <tbody>
-            {children.map((c) => {
-              const r = c.job?.result;
-              return (
-                <tr key={c.id}>
-                  <td>{r && 'digest' in r ? <Link href={`/image/${r.reference}`}>{r.reference}</Link> : c.reference}</td>
-                  <td>{c.error ? `refused: ${c.error}` : (c.job?.state ?? 'waiting')}</td>
-                  <td>
-                    <Progress
-                      label={`Progress of ${c.reference}`}
-                      progress={c.progress}
-                      done={TERMINAL.has(c.job?.state ?? '')}
-                      hideLabel
-                    />
-                  </td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable caption="Each commit of the batch" columns={['Image', 'State', 'Progress']}>
+          {children.map((c) => {
+            const r = c.job?.result;
+            return (
+              <tr key={c.id}>
+                <td>{r && 'digest' in r ? <Link href={`/image/${r.reference}`}>{r.reference}</Link> : c.reference}</td>
+                <td>{c.error ? `refused: ${c.error}` : (c.job?.state ?? 'waiting')}</td>
+                <td>
+                  <Progress label={`Progress of ${c.reference}`} progress={c.progress} done={TERMINAL.has(c.job?.state ?? '')} hideLabel />
+                </td>
+              </tr>
+            );
+          })}
+        </DataTable>
       ) : null}
     </section>
   );

@@ -1,4 +1,4 @@
-import { fireEvent, screen, waitFor, within } from '@testing-library/react';
+import { fireEvent, screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { Change, Entry } from '@stevedore/api-contract';
@@ -6,6 +6,7 @@ import { CONTAINER_ID, container, entry } from '../container-fixtures';
 import { error, fakeServer, type Sent } from '../fake-server';
 import { aliceSession } from '../fixtures';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 const pathOf = (req: Sent) => new URL(req.url, 'http://x').searchParams.get('path') ?? '/';
 
@@ -59,11 +60,7 @@ function platform(session = aliceSession, owner = 'alice') {
   });
 }
 
-const rowsOf = (table: HTMLElement) =>
-  within(table)
-    .getAllByRole('row')
-    .slice(1)
-    .map((r) => [...r.querySelectorAll('td')].slice(0, 5).map((c) => c.textContent));
+const rowsOf = (table: HTMLElement) => cellTexts(table).map((r) => r.slice(0, 5));
 
 describe('container page', () => {
   it("browses the merged view with the read-write layer's changes marked and a deleted file as a whiteout", async () => {

@@ -4,7 +4,7 @@
 // it), a file's text edited in place, uploads to a path, deletes, `docker diff`, pause/unpause,
 // remove, and the way to commit it. Controls the caller may not use are not shown; the server
 // refuses those requests anyway.
-import { useEffect, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import { useLocation, useNavigate, useSearchParams } from 'react-router';
 import { Button, Form, Input, Label, Link, TextArea, TextField } from 'react-aria-components';
 import type { Change, Container, Entry } from '@stevedore/api-contract';
@@ -12,6 +12,8 @@ import { ApiError, type Api } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { ActionButton, DataTable, type Fact, Facts } from '../parts';
+import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 import { commitHref, containerName } from './containers';
 
@@ -44,7 +46,7 @@ export function ContainerPage() {
   const path = absolute(params.get('path') ?? '/');
   const { api, session } = useSession();
   const [generation, setGeneration] = useState(0);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   const loaded = useLoad(() => loadPath(api, id, path), [api, id, path, session?.user, generation]);
   const title = loaded.state === 'done' ? containerName(loaded.value.container) : id.slice(0, 12);
   usePageTitle(`Container ${title}`);
@@ -70,19 +72,11 @@ export function ContainerPage() {
         <Link href="/containers">Containers</Link> / <span>{title}</span>
       </p>
       <h1>Container {title}</h1>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
-      {loaded.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {loaded.state === 'failed' ? (
-        <p role="alert" className="error">
-          {loaded.error instanceof ApiError && [401, 403, 404].includes(loaded.error.status)
-            ? 'There is no such container, or you may not see it.'
-            : 'The container could not be read.'}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
+      <LoadState
+        loaded={loaded}
+        failed={(e) => (isAbsentOrHidden(e) ? 'There is no such container, or you may not see it.' : 'The container could not be read.')}
+      />
       {loaded.state === 'done'
         ? (() => {
             const { container, entry, children, changes } = loaded.value;
@@ -159,7 +153,7 @@ export function ContainerPage() {
 }
 
 function ContainerFacts({ container }: { container: Container }) {
-  const facts: Array<[string, ReactNode]> = [
+  const facts: Fact[] = [
     ['ID', <code key="id">{container.id}</code>],
     [
       'Image',
@@ -173,16 +167,7 @@ function ContainerFacts({ container }: { container: Container }) {
     ['Created', formatTime(container.createdAt)],
     ['Read-write layer', `${container.upperEntries} ${container.upperEntries === 1 ? 'entry' : 'entries'}`],
   ];
-  return (
-    <dl className="facts">
-      {facts.map(([term, value]) => (
-        <div key={term} className="fact">
-          <dt>{term}</dt>
-          <dd>{value}</dd>
-        </div>
-      ))}
-    </dl>
-  );
+  return <Facts facts={facts} />;
 }
 
 type Act = (work: () => Promise<unknown>, done: string, failed: string) => Promise<void>;
@@ -275,44 +260,37 @@ function DirectoryTable({
   ].sort((a, b) => a.path.localeCompare(b.path));
   if (!rows.length) return <p>This directory is empty.</p>;
   return (
-    <table className="table">
-      <caption className="visually-hidden">Entries of {path}, with the read-write layer’s changes</caption>
-      <thead>
-        <tr>
-          <th scope="col">Change</th>
-          <th scope="col">Name</th>
-          <th scope="col">Type</th>
-          <th scope="col">Size</th>
-          <th scope="col">Mode</th>
-          {mayChange ? <th scope="col">Action</th> : null}
+    <DataTable
+      caption={`Entries of ${path}, with the read-write layer’s changes`}
+      columns={['Change', 'Name', 'Type', 'Size', 'Mode', mayChange && 'Action']}
+    >
+      {rows.map(({ path: p, entry: e }) => (
+        <tr key={p} className={e ? undefined : 'whiteout'}>
+          <td>
+            <Mark kind={kindOf.get(p)} />
+          </td>
+          <td>
+            {e ? <Link href={href(p)}>{baseName(p)}</Link> : <del>{baseName(p)}</del>}
+            {e?.linkname ? ` → ${e.linkname}` : ''}
+          </td>
+          <td>{e ? e.type : 'whiteout'}</td>
+          <td>{e?.type === 'file' ? formatBytes(e.size) : '—'}</td>
+          <td>{e ? <code>{e.mode.toString(8).padStart(4, '0')}</code> : '—'}</td>
+          {mayChange ? (
+            <td>
+              {e ? (
+                <ActionButton
+                  className="button secondary small"
+                  label="Delete"
+                  target={p}
+                  onPress={() => onDelete(p, e.type === 'directory')}
+                />
+              ) : null}
+            </td>
+          ) : null}
         </tr>
-      </thead>
-      <tbody>
-        {rows.map(({ path: p, entry: e }) => (
-          <tr key={p} className={e ? undefined : 'whiteout'}>
-            <td>
-              <Mark kind={kindOf.get(p)} />
-            </td>
-            <td>
-              {e ? <Link href={href(p)}>{baseName(p)}</Link> : <del>{baseName(p)}</del>}
-              {e?.linkname ? ` → ${e.linkname}` : ''}
-            </td>
-            <td>{e ? e.type : 'whiteout'}</td>
-            <td>{e?.type === 'file' ? formatBytes(e.size) : '—'}</td>
-            <td>{e ? <code>{e.mode.toString(8).padStart(4, '0')}</code> : '—'}</td>
-            {mayChange ? (
-              <td>
-                {e ? (
-                  <Button className="button secondary small" onPress={() => onDelete(p, e.type === 'directory')}>
-                    Delete <span className="visually-hidden">{p}</span>
-                  </Button>
-                ) : null}
-              </td>
-            ) : null}
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }
 
@@ -383,8 +361,9 @@ function FileView({
                 Save
               </Button>
             ) : null}
-            <Button
-              className="button secondary"
+            <ActionButton
+              label="Delete"
+              target={path}
               onPress={async () => {
                 try {
                   await api.removeContainerPath(id, path);
@@ -393,9 +372,7 @@ function FileView({
                   await act(() => Promise.reject(e), '', `${path} could not be deleted`);
                 }
               }}
-            >
-              Delete <span className="visually-hidden">{path}</span>
-            </Button>
+            />
           </div>
         ) : null}
       </Form>
@@ -436,24 +413,15 @@ function UploadForm({ dir, act, api, id }: { dir: string; act: Act; api: Api; id
 function DiffList({ changes, href }: { changes: Change[]; href: (p: string) => string }) {
   if (!changes.length) return <p>The read-write layer is empty: nothing to commit but the configuration.</p>;
   return (
-    <table className="table diff">
-      <caption className="visually-hidden">docker diff: the read-write layer’s changes</caption>
-      <thead>
-        <tr>
-          <th scope="col">Change</th>
-          <th scope="col">Path</th>
+    <DataTable caption="docker diff: the read-write layer’s changes" className="table diff" columns={['Change', 'Path']}>
+      {changes.map((c) => (
+        <tr key={c.path}>
+          <td>
+            <Mark kind={c.kind} />
+          </td>
+          <td>{c.kind === 'D' ? <code>{c.path}</code> : <Link href={href(c.path)}>{c.path}</Link>}</td>
         </tr>
-      </thead>
-      <tbody>
-        {changes.map((c) => (
-          <tr key={c.path}>
-            <td>
-              <Mark kind={c.kind} />
-            </td>
-            <td>{c.kind === 'D' ? <code>{c.path}</code> : <Link href={href(c.path)}>{c.path}</Link>}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+      ))}
+    </DataTable>
   );
 }

@@ -6,6 +6,7 @@ import { CONTAINER_ID, container } from '../container-fixtures';
 import { error, fakeServer } from '../fake-server';
 import { aliceSession } from '../fixtures';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 describe('containers page', () => {
   it("lists the caller's containers and creates one from the image the image page named", async () => {
@@ -24,8 +25,7 @@ describe('containers page', () => {
     });
     renderApp('/containers?image=alice%2Fbusybox%3Av1', s.fetch);
     const table = await screen.findByRole('table', { name: 'Containers, with the image each was created from' });
-    const cells = within(table).getAllByRole('row')[1].querySelectorAll('td');
-    expect([...cells].slice(1).map((c) => c.textContent)).toEqual([
+    expect(cellTexts(table)[0].slice(1)).toEqual([
       'web1',
       'alice/busybox:v1 sha256:abababababab',
       'running',

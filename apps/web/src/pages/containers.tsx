@@ -3,12 +3,14 @@
 // image filled in), and a choice of several to commit as one batch.
 import { useState, type FormEvent } from 'react';
 import { useNavigate, useSearchParams } from 'react-router';
-import { Button, Checkbox, Form, Input, Label, Link, TextField } from 'react-aria-components';
+import { Button, Form, Input, Label, Link, TextField } from 'react-aria-components';
 import type { Container } from '@stevedore/api-contract';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { Check } from '../parts';
+import { ErrorText, LoadState, isAbsentOrHidden } from '../feedback';
 import { useLoad } from '../use-load';
 
 /** The commit form's address for these containers (one, or several as a batch). */
@@ -40,7 +42,7 @@ export function ContainersPage() {
       navigate(`/containers/${encodeURIComponent(c.id)}`);
     } catch (err) {
       setError(
-        err instanceof ApiError && [401, 403, 404].includes(err.status)
+        isAbsentOrHidden(err)
           ? `There is no image ${image.trim()}, or you may not pull it.`
           : err instanceof ApiError
             ? err.message
@@ -88,19 +90,10 @@ export function ContainersPage() {
             {busy ? 'Creating…' : 'Create container'}
           </Button>
         </Form>
-        {error ? (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
       </section>
       <h2>Your containers{session?.admin ? ' (as an admin: everyone’s)' : ''}</h2>
-      {containers.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {containers.state === 'failed' ? (
-        <p role="alert" className="error">
-          The containers could not be listed.
-        </p>
-      ) : null}
+      <LoadState loaded={containers} failed={() => 'The containers could not be listed.'} />
       {containers.state === 'done' && containers.value.length === 0 ? <p>No containers yet.</p> : null}
       {containers.state === 'done' && containers.value.length > 0 ? (
         <>
@@ -123,14 +116,7 @@ export function ContainersPage() {
               {containers.value.map((c: Container) => (
                 <tr key={c.id}>
                   <td>
-                    <Checkbox
-                      className="checkbox"
-                      isSelected={chosen.has(c.id)}
-                      onChange={(on) => choose(c.id, on)}
-                      aria-label={`Choose ${containerName(c)}`}
-                    >
-                      <span className="box" aria-hidden="true" />
-                    </Checkbox>
+                    <Check isSelected={chosen.has(c.id)} onChange={(on) => choose(c.id, on)} aria-label={`Choose ${containerName(c)}`} />
                   </td>
                   <td>
                     <Link href={`/containers/${encodeURIComponent(c.id)}`}>{containerName(c)}</Link>

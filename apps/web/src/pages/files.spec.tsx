@@ -1,9 +1,10 @@
-import { screen, within } from '@testing-library/react';
+import { screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import type { ImageBrowse } from '@stevedore/api-contract';
 import { error, fakeServer } from '../fake-server';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 const L = (c: string) => `sha256:${c.repeat(64)}`;
 const e = (path: string, type: 'file' | 'directory', layer: number | null, shadows: number[], size = 0) => ({
@@ -39,15 +40,7 @@ describe('files page', () => {
     renderApp('/files/alice/busybox:v1', s.fetch);
     await userEvent.click(await screen.findByRole('link', { name: 'etc' }));
     const table = await screen.findByRole('table', { name: 'Entries of /etc' });
-    const rows = within(table)
-      .getAllByRole('row')
-      .slice(1)
-      .map((r) =>
-        within(r)
-          .getAllByRole('cell')
-          .map((c) => c.textContent),
-      );
-    expect(rows).toEqual([
+    expect(cellTexts(table)).toEqual([
       ['motd', 'file', '17 B', '0644', 'layer 2', 'layer 1'],
       ['passwd', 'file', '512 B', '0644', 'layer 1', '—'],
     ]);

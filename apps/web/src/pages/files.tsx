@@ -8,6 +8,8 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, shortDigest } from '../format';
 import { useSession } from '../session';
+import { DataTable } from '../parts';
+import { LoadState } from '../feedback';
 import { useLoad } from '../use-load';
 import { repositoryOf } from './image';
 import { splat } from './repository';
@@ -40,14 +42,14 @@ export function FilesPage() {
           </span>
         ))}
       </nav>
-      {files.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {files.state === 'failed' ? (
-        <p role="alert" className="error">
-          {files.error instanceof ApiError && files.error.status === 404
+      <LoadState
+        loaded={files}
+        failed={(e) =>
+          e instanceof ApiError && e.status === 404
             ? `There is no /${path} in this image (or it was deleted by a later layer).`
-            : 'The files could not be read, or you may not see this image.'}
-        </p>
-      ) : null}
+            : 'The files could not be read, or you may not see this image.'
+        }
+      />
       {files.state === 'done' ? (
         <>
           <p>
@@ -64,36 +66,23 @@ export function FilesPage() {
             </p>
           ) : null}
           {files.value.entry.type === 'directory' ? (
-            <table className="table">
-              <caption className="visually-hidden">Entries of /{path}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">Name</th>
-                  <th scope="col">Type</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">Mode</th>
-                  <th scope="col">From</th>
-                  <th scope="col">Shadows</th>
+            <DataTable caption={`Entries of /${path}`} columns={['Name', 'Type', 'Size', 'Mode', 'From', 'Shadows']}>
+              {files.value.children.map((e: BrowsedEntry) => (
+                <tr key={e.path}>
+                  <td>
+                    <Link href={href(e.path)}>{e.path.slice(e.path.lastIndexOf('/') + 1)}</Link>
+                    {e.linkname ? ` → ${e.linkname}` : ''}
+                  </td>
+                  <td>{e.type}</td>
+                  <td>{e.type === 'file' ? formatBytes(e.size) : '—'}</td>
+                  <td>
+                    <code>{e.mode.toString(8).padStart(4, '0')}</code>
+                  </td>
+                  <td title={e.layer === null ? undefined : files.value.layers[e.layer]}>{layerName(e.layer)}</td>
+                  <td>{e.shadows.length ? e.shadows.map(layerName).join(', ') : '—'}</td>
                 </tr>
-              </thead>
-              <tbody>
-                {files.value.children.map((e: BrowsedEntry) => (
-                  <tr key={e.path}>
-                    <td>
-                      <Link href={href(e.path)}>{e.path.slice(e.path.lastIndexOf('/') + 1)}</Link>
-                      {e.linkname ? ` → ${e.linkname}` : ''}
-                    </td>
-                    <td>{e.type}</td>
-                    <td>{e.type === 'file' ? formatBytes(e.size) : '—'}</td>
-                    <td>
-                      <code>{e.mode.toString(8).padStart(4, '0')}</code>
-                    </td>
-                    <td title={e.layer === null ? undefined : files.value.layers[e.layer]}>{layerName(e.layer)}</td>
-                    <td>{e.shadows.length ? e.shadows.map(layerName).join(', ') : '—'}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
+              ))}
+            </DataTable>
           ) : null}
           <h2>Layers</h2>
           <ol className="layers">

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { error, fakeServer } from '../fake-server';
 import { DIGEST, history, inspect } from '../fixtures';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 describe('image page', () => {
   it('shows the config as inspect does (Cmd, Author) and each layer with its sizes, empty layers marked', async () => {
@@ -20,14 +21,7 @@ describe('image page', () => {
     expect(value('Author')).toBe('Jane Doe <jane@example.com>');
     expect(value('WorkingDir')).toBe('/home');
     expect(value('User')).toBe('—');
-    const rows = within(screen.getAllByRole('table')[0]).getAllByRole('row').slice(1);
-    expect(
-      rows.map((r) =>
-        within(r)
-          .getAllByRole('cell')
-          .map((c) => c.textContent),
-      ),
-    ).toEqual([
+    expect(cellTexts(screen.getAllByRole('table')[0])).toEqual([
       ['1', '/bin/sh -c #(nop) ADD file:rootfs in /', 'sha256:cdcdcdcdcdcd', '4.5 MB', '2.3 MB', '2025-12-01 08:58:20 UTC'],
       ['2', '/bin/sh -c #(nop) CMD ["/bin/httpd"]', 'empty layer', '—', '—', '2025-12-01 09:00:00 UTC'],
     ]);
@@ -61,15 +55,7 @@ describe('image page', () => {
     });
     renderApp('/image/alice/busybox:v1', s.fetch);
     const table = await screen.findByRole('table', { name: 'Artifacts that name this image as their subject' });
-    const rows = within(table)
-      .getAllByRole('row')
-      .slice(1)
-      .map((r) =>
-        within(r)
-          .getAllByRole('cell')
-          .map((c) => c.textContent),
-      );
-    expect(rows).toEqual([
+    expect(cellTexts(table)).toEqual([
       ['signature', 'application/vnd.dev.cosign.artifact.sig.v1+json', 'sha256:111111111111', '712 B'],
       ['SBOM', 'application/spdx+json', 'sha256:222222222222', '1.5 KB'],
     ]);

@@ -2,7 +2,7 @@
 // ExposedPorts, Labels, Author, created) and its layers from `docker history`, with sizes. An index
 // lists its platforms, each a link to its image. Below: the artifacts (signatures, SBOMs) that name
 // the image as their subject, with their artifact types.
-import { useState, type ReactNode } from 'react';
+import { useState } from 'react';
 import { useLocation } from 'react-router';
 import { Button, Link } from 'react-aria-components';
 import type { HistoryEntry, InspectAnswer, Referrers } from '@stevedore/api-contract';
@@ -10,6 +10,8 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { type Fact, Facts, DataTable } from '../parts';
+import { type Outcome, LoadState, OutcomeText, isAbsentOrHidden } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 import { splat } from './repository';
 
@@ -44,14 +46,10 @@ export function ImagePage() {
         <span>{reference.slice(repository.length + 1)}</span>
       </p>
       <h1>{reference}</h1>
-      {image.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {image.state === 'failed' ? (
-        <p role="alert" className="error">
-          {image.error instanceof ApiError && [401, 403, 404].includes(image.error.status)
-            ? 'There is no such image, or you may not see it.'
-            : 'The image could not be read.'}
-        </p>
-      ) : null}
+      <LoadState
+        loaded={image}
+        failed={(e) => (isAbsentOrHidden(e) ? 'There is no such image, or you may not see it.' : 'The image could not be read.')}
+      />
       {image.state === 'done' && session && 'Config' in image.value.inspect ? (
         <ImageActions reference={reference} repository={repository} />
       ) : null}
@@ -69,7 +67,7 @@ export function ImagePage() {
  */
 function ImageActions({ reference, repository }: { reference: string; repository: string }) {
   const { api, session } = useSession();
-  const [untagged, setUntagged] = useState<{ ok: boolean; text: string } | undefined>();
+  const [untagged, setUntagged] = useState<Outcome | undefined>();
   const [confirmingRemove, setConfirmingRemove] = useState(false);
   const isTag = !reference.includes('@');
   const mayPush = !!session && (session.admin || repository.startsWith(`${session.user}/`));
@@ -121,11 +119,7 @@ function ImageActions({ reference, repository }: { reference: string; repository
           </Button>
         </p>
       ) : null}
-      {untagged ? (
-        <p role={untagged.ok ? 'status' : 'alert'} className={untagged.ok ? 'notice' : 'error'}>
-          {untagged.text} {untagged.ok ? <Link href={`/r/${repository}`}>Back to {repository}</Link> : null}
-        </p>
-      ) : null}
+      <OutcomeText outcome={untagged}> {untagged?.ok ? <Link href={`/r/${repository}`}>Back to {repository}</Link> : null}</OutcomeText>
     </>
   );
 }
@@ -145,94 +139,61 @@ export function ImageDetails({
     return (
       <>
         <h2>Platforms</h2>
-        <table className="table">
-          <thead>
-            <tr>
-              <th scope="col">Platform</th>
-              <th scope="col">Kind</th>
-              <th scope="col">Digest</th>
-              <th scope="col">Size</th>
-            </tr>
-          </thead>
-          <tbody>
-            {inspect.Manifests.map((m) => {
-              const platform = m.Platform ? [m.Platform.os, m.Platform.architecture, m.Platform.variant].filter(Boolean).join('/') : '—';
-              return (
-                <tr key={m.Descriptor.digest}>
-                  <td>{m.Kind === 'image' ? <Link href={`/image/${repository}@${m.Descriptor.digest}`}>{platform}</Link> : platform}</td>
-                  <td>{m.Kind}</td>
-                  <td>
-                    <code>{shortDigest(m.Descriptor.digest)}</code>
-                  </td>
-                  <td>{formatBytes(m.Descriptor.size)}</td>
-                </tr>
-              );
-            })}
-          </tbody>
-        </table>
+        <DataTable columns={['Platform', 'Kind', 'Digest', 'Size']}>
+          {inspect.Manifests.map((m) => {
+            const platform = m.Platform ? [m.Platform.os, m.Platform.architecture, m.Platform.variant].filter(Boolean).join('/') : '—';
+            return (
+              <tr key={m.Descriptor.digest}>
+                <td>{m.Kind === 'image' ? <Link href={`/image/${repository}@${m.Descriptor.digest}`}>{platform}</Link> : platform}</td>
+                <td>{m.Kind}</td>
+                <td>
+                  <code>{shortDigest(m.Descriptor.digest)}</code>
+                </td>
+                <td>{formatBytes(m.Descriptor.size)}</td>
+              </tr>
+            );
+          })}
+        </DataTable>
       </>
     );
   }
   const config = inspect.Config;
-  const facts: Array<[string, ReactNode]> = [
+  const facts: Fact[] = [
     ['ID', <code key="id">{inspect.Id}</code>],
     ['Author', inspect.Author || '—'],
     ['Created', formatTime(inspect.Created)],
     ['Platform', [inspect.Os, inspect.Architecture, inspect.Variant].filter(Boolean).join('/')],
     ['Comment', inspect.Comment || '—'],
-    ...CONFIG_FIELDS.map((f): [string, ReactNode] => [f, <code key={f}>{show(config[f])}</code>]),
+    ...CONFIG_FIELDS.map((f): Fact => [f, <code key={f}>{show(config[f])}</code>]),
     ['Size', `${formatBytes(inspect.CompressedSize)} compressed, ${formatBytes(inspect.UncompressedSize)} unpacked`],
   ];
   return (
     <>
       <h2>Configuration</h2>
-      <dl className="facts">
-        {facts.map(([term, value]) => (
-          <div key={term} className="fact">
-            <dt>{term}</dt>
-            <dd>{value}</dd>
-          </div>
-        ))}
-      </dl>
+      <Facts facts={facts} />
       <h2>Layers</h2>
       <p>
         <Link href={`/files/${reference}`}>Browse the files</Link> of the union filesystem: each entry with the layer it comes from.
       </p>
-      <table className="table">
-        <caption className="visually-hidden">History entries, oldest first, with the layer each made</caption>
-        <thead>
-          <tr>
-            <th scope="col">#</th>
-            <th scope="col">Created by</th>
-            <th scope="col">Layer</th>
-            <th scope="col">Size</th>
-            <th scope="col">Compressed</th>
-            <th scope="col">Created</th>
+      <DataTable
+        caption="History entries, oldest first, with the layer each made"
+        columns={['#', 'Created by', 'Layer', 'Size', 'Compressed', 'Created']}
+      >
+        {[...history].reverse().map((h, i) => (
+          <tr key={i}>
+            <td>{i + 1}</td>
+            <td>
+              <code className="wrap">{h.CreatedBy || '—'}</code>
+            </td>
+            <td>
+              {h.EmptyLayer ? <em>empty layer</em> : h.LayerDigest ? <code title={h.LayerDigest}>{shortDigest(h.LayerDigest)}</code> : '—'}
+            </td>
+            <td>{h.EmptyLayer ? '—' : formatBytes(h.Size)}</td>
+            <td>{h.EmptyLayer ? '—' : formatBytes(h.CompressedSize)}</td>
+            <td>{h.Created ? formatTime(new Date(h.Created * 1000).toISOString()) : '—'}</td>
           </tr>
-        </thead>
-        <tbody>
-          {[...history].reverse().map((h, i) => (
-            <tr key={i}>
-              <td>{i + 1}</td>
-              <td>
-                <code className="wrap">{h.CreatedBy || '—'}</code>
-              </td>
-              <td>
-                {h.EmptyLayer ? (
-                  <em>empty layer</em>
-                ) : h.LayerDigest ? (
-                  <code title={h.LayerDigest}>{shortDigest(h.LayerDigest)}</code>
-                ) : (
-                  '—'
-                )}
-              </td>
-              <td>{h.EmptyLayer ? '—' : formatBytes(h.Size)}</td>
-              <td>{h.EmptyLayer ? '—' : formatBytes(h.CompressedSize)}</td>
-              <td>{h.Created ? formatTime(new Date(h.Created * 1000).toISOString()) : '—'}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
     </>
   );
 }
@@ -250,43 +211,27 @@ export function ReferrerList({ repository, referrers }: { repository: string; re
   return (
     <>
       <h2>Referrers</h2>
-      {referrers.state === 'loading' ? <p role="status">Loading…</p> : null}
-      {referrers.state === 'failed' ? (
-        <p role="alert" className="error">
-          The referrers could not be read.
-        </p>
-      ) : null}
+      <LoadState loaded={referrers} failed={() => 'The referrers could not be read.'} />
       {referrers.state === 'done' && referrers.value.referrers.length === 0 ? (
         <p className="hint">No signature, SBOM or other artifact names this image as its subject.</p>
       ) : null}
       {referrers.state === 'done' && referrers.value.referrers.length > 0 ? (
-        <table className="table">
-          <caption className="visually-hidden">Artifacts that name this image as their subject</caption>
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col">Artifact type</th>
-              <th scope="col">Digest</th>
-              <th scope="col">Size</th>
+        <DataTable caption="Artifacts that name this image as their subject" columns={['Kind', 'Artifact type', 'Digest', 'Size']}>
+          {referrers.value.referrers.map((r) => (
+            <tr key={r.digest}>
+              <td>{artifactKind(r.artifactType)}</td>
+              <td>
+                <code className="wrap">{r.artifactType ?? r.mediaType}</code>
+              </td>
+              <td>
+                <Link href={`/image/${repository}@${r.digest}`}>
+                  <code title={r.digest}>{shortDigest(r.digest)}</code>
+                </Link>
+              </td>
+              <td>{formatBytes(r.size)}</td>
             </tr>
-          </thead>
-          <tbody>
-            {referrers.value.referrers.map((r) => (
-              <tr key={r.digest}>
-                <td>{artifactKind(r.artifactType)}</td>
-                <td>
-                  <code className="wrap">{r.artifactType ?? r.mediaType}</code>
-                </td>
-                <td>
-                  <Link href={`/image/${repository}@${r.digest}`}>
-                    <code title={r.digest}>{shortDigest(r.digest)}</code>
-                  </Link>
-                </td>
-                <td>{formatBytes(r.size)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+          ))}
+        </DataTable>
       ) : null}
     </>
   );

@@ -5,6 +5,7 @@ import type { JobSummary } from '@stevedore/api-contract';
 import { aliceSession } from '../fixtures';
 import { error, fakeServer } from '../fake-server';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 const job = (id: string, kind: JobSummary['kind'], state: JobSummary['state'], description: string, extra: Partial<JobSummary> = {}) =>
   ({
@@ -64,23 +65,13 @@ function server(session = aliceSession) {
   });
 }
 
-const cells = (table: HTMLElement) =>
-  within(table)
-    .getAllByRole('row')
-    .slice(1)
-    .map((r) =>
-      within(r)
-        .getAllByRole('cell')
-        .map((c) => c.textContent),
-    );
-
 describe('jobs page', () => {
   it('lists every kind of job with its state, progress and error; cancels a commit and downloads a finished export', async () => {
     const s = server();
     renderApp('/jobs', s.fetch);
     const table = await screen.findByRole('table', { name: 'Jobs, newest first' });
     await waitFor(() => expect(within(table).getByRole('progressbar', { name: /Progress of save alice\/app:v1 alice/ })).toBeTruthy());
-    expect(cells(table).map((c) => c.slice(0, 4))).toEqual([
+    expect(cellTexts(table).map((c) => c.slice(0, 4))).toEqual([
       ['export', 'save alice/app:v1 alice/app:v2', 'active', '40%'],
       ['commit', 'commit happy_turing -> alice/app:v3', 'waiting', '—'],
       ['export', 'save alice/app:v1', 'completed', '100%'],

@@ -4,27 +4,14 @@
 // archive downloads when it is done) and uploads an archive to load or a root filesystem to import,
 // with the upload's progress as it goes.
 import { useEffect, useRef, useState, type FormEvent } from 'react';
-import {
-  Button,
-  FieldError,
-  Form,
-  Input,
-  Label,
-  ListBox,
-  ListBoxItem,
-  Popover,
-  ProgressBar,
-  Radio,
-  RadioGroup,
-  Select,
-  SelectValue,
-  TextField,
-} from 'react-aria-components';
+import { Button, FieldError, Form, Input, Label, ProgressBar, Radio, RadioGroup, TextField } from 'react-aria-components';
 import type { JobSummary } from '@stevedore/api-contract';
-import { ApiError, type JobProgress } from '../api';
+import type { JobProgress } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime } from '../format';
 import { useSession } from '../session';
+import { ActionButton, DataTable, Choice } from '../parts';
+import { type Outcome, ErrorText, OutcomeText, messageOf } from '../feedback';
 import { useLoad, type Loaded } from '../use-load';
 
 /** How often the list is read again while a job is still waiting or running. */
@@ -39,13 +26,11 @@ const COMPRESSIONS = [
 ] as const;
 type Compression = (typeof COMPRESSIONS)[number]['id'];
 
-const messageOf = (e: unknown, fallback: string) => (e instanceof ApiError ? e.message : fallback);
-
 export function JobsPage() {
   usePageTitle('Jobs');
   const { api, session } = useSession();
   const [generation, setGeneration] = useState(0);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   const jobs = useJobs(generation);
   const reload = () => setGeneration((g) => g + 1);
 
@@ -103,11 +88,7 @@ export function JobsPage() {
         />
       </div>
       <h2>{session.admin ? 'Every job' : 'Your jobs'}</h2>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
       {jobs.state === 'failed' ? (
         <p role="alert" className="error">
           The jobs could not be read.
@@ -115,33 +96,21 @@ export function JobsPage() {
       ) : null}
       {jobs.state === 'done' && jobs.value.length === 0 ? <p className="hint">No jobs yet.</p> : null}
       {jobs.state === 'done' && jobs.value.length > 0 ? (
-        <table className="table">
-          <caption className="visually-hidden">Jobs, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Kind</th>
-              <th scope="col">What</th>
-              {session.admin ? <th scope="col">Owner</th> : null}
-              <th scope="col">State</th>
-              <th scope="col">Progress</th>
-              <th scope="col">Created</th>
-              <th scope="col">Finished</th>
-              <th scope="col">Actions</th>
-            </tr>
-          </thead>
-          <tbody>
-            {jobs.value.map((j) => (
-              <JobRow
-                key={`${j.kind}:${j.id}`}
-                job={j}
-                showOwner={session.admin}
-                tick={generation}
-                onCancel={() => void cancel(j)}
-                onRemove={() => void remove(j)}
-              />
-            ))}
-          </tbody>
-        </table>
+        <DataTable
+          caption="Jobs, newest first"
+          columns={['Kind', 'What', session.admin && 'Owner', 'State', 'Progress', 'Created', 'Finished', 'Actions']}
+        >
+          {jobs.value.map((j) => (
+            <JobRow
+              key={`${j.kind}:${j.id}`}
+              job={j}
+              showOwner={session.admin}
+              tick={generation}
+              onCancel={() => void cancel(j)}
+              onRemove={() => void remove(j)}
+            />
+          ))}
+        </DataTable>
       ) : null}
       {jobs.state === 'loading' ? <p role="status">Loading…</p> : null}
     </>
@@ -230,19 +199,13 @@ function JobRow({
       <td>{formatTime(job.createdAt)}</td>
       <td>{formatTime(job.finishedAt)}</td>
       <td className="actions">
-        {cancellable ? (
-          <Button className="button secondary" onPress={onCancel}>
-            Cancel <span className="visually-hidden">{job.description}</span>
-          </Button>
-        ) : null}
+        {cancellable ? <ActionButton label="Cancel" target={job.description} onPress={onCancel} /> : null}
         {job.kind === 'export' && job.state === 'completed' ? (
           <>
             <a className="button" href={api.exportArchiveUrl(job.id)} download>
               Download <span className="visually-hidden">the archive of {job.description}</span>
             </a>
-            <Button className="button secondary" onPress={onRemove}>
-              Remove <span className="visually-hidden">the archive of {job.description}</span>
-            </Button>
+            <ActionButton label="Remove" target={`the archive of ${job.description}`} onPress={onRemove} />
           </>
         ) : null}
       </td>
@@ -284,27 +247,8 @@ function ExportForm({ onStarted }: { onStarted(text: string): void }) {
         </span>
         <FieldError />
       </TextField>
-      <Select selectedKey={compression} onSelectionChange={(k) => setCompression(k as Compression)} className="select">
-        <Label>Compression</Label>
-        <Button className="button secondary">
-          <SelectValue />
-          <span aria-hidden="true"> ▾</span>
-        </Button>
-        <Popover>
-          <ListBox items={COMPRESSIONS} className="listbox">
-            {(c) => (
-              <ListBoxItem id={c.id} className="listbox-item">
-                {c.label}
-              </ListBoxItem>
-            )}
-          </ListBox>
-        </Popover>
-      </Select>
-      {error ? (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      ) : null}
+      <Choice label="Compression" options={COMPRESSIONS} value={compression} onChange={setCompression} />
+      <ErrorText error={error} />
       <Button type="submit" className="button" isDisabled={busy}>
         Start the export
       </Button>
@@ -379,11 +323,7 @@ function UploadForm({ onDone }: { onDone(text: string): void }) {
           )}
         </ProgressBar>
       ) : null}
-      {error ? (
-        <p role="alert" className="error">
-          {error}
-        </p>
-      ) : null}
+      <ErrorText error={error} />
       <Button type="submit" className="button" isDisabled={busy}>
         Upload
       </Button>

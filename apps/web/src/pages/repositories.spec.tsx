@@ -1,9 +1,10 @@
-import { screen, waitFor, within } from '@testing-library/react';
+import { screen, waitFor } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { describe, expect, it } from 'vitest';
 import { aliceSession } from '../fixtures';
 import { fakeServer } from '../fake-server';
 import { renderApp } from '../render-app';
+import { cellTexts } from '../test-table';
 
 const row = (name: string, pulls: number) => ({ name, lastPush: '2026-12-01T09:00:00.000Z', pulls, tags: 1 });
 
@@ -20,15 +21,7 @@ describe('repositories page', () => {
     });
     renderApp('/repositories', s.fetch);
     await screen.findByRole('link', { name: 'alice/busybox' });
-    const cells = () =>
-      within(screen.getByRole('table'))
-        .getAllByRole('row')
-        .slice(1)
-        .map((r) =>
-          within(r)
-            .getAllByRole('cell')
-            .map((c) => c.textContent),
-        );
+    const cells = () => cellTexts(screen.getByRole('table'));
     expect(cells()).toEqual([
       ['alice/busybox', '1', '2026-12-01 09:00:00 UTC', '9'],
       ['alice/web', '1', '2026-12-01 09:00:00 UTC', '3'],

@@ -1,12 +1,13 @@
 // Repositories the caller may pull (public ones for anonymous visitors), from the server's
 // repository index: searched by name and sorted there, read a page at a time.
 import { useEffect, useRef, useState } from 'react';
-import { Button, Input, Label, Link, ListBox, ListBoxItem, Popover, SearchField, Select, SelectValue } from 'react-aria-components';
+import { Button, Input, Label, Link, SearchField } from 'react-aria-components';
 import type { RepositorySummary } from '@stevedore/api-contract';
 import type { RepositorySort } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime } from '../format';
 import { useSession } from '../session';
+import { DataTable, Choice } from '../parts';
 
 const SORTS: { id: RepositorySort; label: string }[] = [
   { id: 'name', label: 'Name' },
@@ -62,51 +63,25 @@ export function RepositoriesPage() {
           <Label>Search by name</Label>
           <Input />
         </SearchField>
-        <Select selectedKey={sort} onSelectionChange={(k) => setSort(k as RepositorySort)} className="select">
-          <Label>Sort by</Label>
-          <Button className="button secondary">
-            <SelectValue />
-            <span aria-hidden="true"> ▾</span>
-          </Button>
-          <Popover>
-            <ListBox items={SORTS} className="listbox">
-              {(s) => (
-                <ListBoxItem id={s.id} className="listbox-item">
-                  {s.label}
-                </ListBoxItem>
-              )}
-            </ListBox>
-          </Popover>
-        </Select>
+        <Choice label="Sort by" options={SORTS} value={sort} onChange={setSort} />
       </div>
       {state === 'failed' ? (
         <p role="alert" className="error">
           The repositories could not be read. Reload the page to try again.
         </p>
       ) : null}
-      <table className="table">
-        <caption className="visually-hidden">Repositories you may pull</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Tags</th>
-            <th scope="col">Last push</th>
-            <th scope="col">Pulls</th>
+      <DataTable caption="Repositories you may pull" columns={['Name', 'Tags', 'Last push', 'Pulls']}>
+        {items.map((r) => (
+          <tr key={r.name}>
+            <td>
+              <Link href={`/r/${r.name}`}>{r.name}</Link>
+            </td>
+            <td>{r.tags}</td>
+            <td>{formatTime(r.lastPush)}</td>
+            <td>{r.pulls}</td>
           </tr>
-        </thead>
-        <tbody>
-          {items.map((r) => (
-            <tr key={r.name}>
-              <td>
-                <Link href={`/r/${r.name}`}>{r.name}</Link>
-              </td>
-              <td>{r.tags}</td>
-              <td>{formatTime(r.lastPush)}</td>
-              <td>{r.pulls}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </DataTable>
       <p role="status" className="hint">
         {state === 'loading'
           ? 'Loading…'

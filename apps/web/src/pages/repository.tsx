@@ -6,6 +6,7 @@ import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatBytes, formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { DataTable } from '../parts';
 import { useLoad } from '../use-load';
 
 /** The part of the path after the route's prefix (repository names contain slashes). */
@@ -34,39 +35,26 @@ export function RepositoryPage() {
       {tags.state === 'done' && tags.value.length === 0 ? <p>No tags you may see in this repository.</p> : null}
       {tags.state === 'done' && tags.value.length > 0 ? (
         <>
-          <table className="table">
-            <caption className="visually-hidden">Tags of {name}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tag</th>
-                <th scope="col">Digest</th>
-                <th scope="col">Platforms</th>
-                <th scope="col">Compressed size</th>
-                <th scope="col">Created</th>
-                <th scope="col">History</th>
+          <DataTable caption={`Tags of ${name}`} columns={['Tag', 'Digest', 'Platforms', 'Compressed size', 'Created', 'History']}>
+            {tags.value.map((t) => (
+              <tr key={t.tag}>
+                <td>
+                  <Link href={`/image/${name}:${t.tag}`}>{t.tag}</Link>
+                </td>
+                <td>
+                  <code title={t.digest}>{shortDigest(t.digest)}</code>
+                </td>
+                <td>{t.platforms?.join(', ') ?? '—'}</td>
+                <td>{formatBytes(t.compressedSize)}</td>
+                <td>{formatTime(t.created)}</td>
+                <td>
+                  <Link href={`/history/${name}:${t.tag}`} aria-label={`History of ${t.tag}`}>
+                    history
+                  </Link>
+                </td>
               </tr>
-            </thead>
-            <tbody>
-              {tags.value.map((t) => (
-                <tr key={t.tag}>
-                  <td>
-                    <Link href={`/image/${name}:${t.tag}`}>{t.tag}</Link>
-                  </td>
-                  <td>
-                    <code title={t.digest}>{shortDigest(t.digest)}</code>
-                  </td>
-                  <td>{t.platforms?.join(', ') ?? '—'}</td>
-                  <td>{formatBytes(t.compressedSize)}</td>
-                  <td>{formatTime(t.created)}</td>
-                  <td>
-                    <Link href={`/history/${name}:${t.tag}`} aria-label={`History of ${t.tag}`}>
-                      history
-                    </Link>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </DataTable>
           <h2>Pull</h2>
           <PullCommands reference={`${location.host}/${name}:${tags.value[0].tag}`} />
         </>

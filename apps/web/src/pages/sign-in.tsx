@@ -6,6 +6,7 @@ import { Button, Form, Input, Label, TextField } from 'react-aria-components';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { useSession } from '../session';
+import { ErrorText } from '../feedback';
 
 export function SignInPage() {
   usePageTitle('Sign in');
@@ -57,11 +58,7 @@ export function SignInPage() {
           <Label>Password</Label>
           <Input />
         </TextField>
-        {error ? (
-          <p role="alert" className="error">
-            {error}
-          </p>
-        ) : null}
+        <ErrorText error={error} />
         <Button type="submit" className="button" isDisabled={busy}>
           {busy ? 'Signing in…' : 'Sign in'}
         </Button>

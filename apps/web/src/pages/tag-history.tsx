@@ -3,11 +3,13 @@
 // do; the button is offered only to a signed-in user.
 import { useState } from 'react';
 import { useLocation } from 'react-router';
-import { Button, Link } from 'react-aria-components';
+import { Link } from 'react-aria-components';
 import { ApiError } from '../api';
 import { usePageTitle } from '../app';
 import { formatTime, shortDigest } from '../format';
 import { useSession } from '../session';
+import { ActionButton, DataTable } from '../parts';
+import { type Outcome, OutcomeText, messageOf } from '../feedback';
 import { useLoad } from '../use-load';
 import { splat } from './repository';
 
@@ -18,7 +20,7 @@ export function TagHistoryPage() {
   usePageTitle(`History of ${reference}`);
   const { api, session } = useSession();
   const [generation, setGeneration] = useState(0);
-  const [message, setMessage] = useState<{ ok: boolean; text: string } | undefined>();
+  const [message, setMessage] = useState<Outcome | undefined>();
   const history = useLoad(() => api.tagHistory(reference), [api, reference, session?.user, generation]);
 
   async function restore(digest: string) {
@@ -27,7 +29,7 @@ export function TagHistoryPage() {
       setMessage({ ok: true, text: `${reference} now names ${shortDigest(digest)}.` });
       setGeneration((g) => g + 1);
     } catch (e) {
-      setMessage({ ok: false, text: e instanceof ApiError ? e.message : 'The tag could not be restored.' });
+      setMessage({ ok: false, text: messageOf(e, 'The tag could not be restored.') });
     }
   }
 
@@ -37,11 +39,7 @@ export function TagHistoryPage() {
         <Link href="/repositories">Repositories</Link> / <Link href={`/r/${repository}`}>{repository}</Link> / <span>history</span>
       </p>
       <h1>History of {reference}</h1>
-      {message ? (
-        <p role={message.ok ? 'status' : 'alert'} className={message.ok ? 'notice' : 'error'}>
-          {message.text}
-        </p>
-      ) : null}
+      <OutcomeText outcome={message} />
       {history.state === 'failed' ? (
         <p role="alert" className="error">
           {history.error instanceof ApiError && history.error.status === 404
@@ -50,43 +48,35 @@ export function TagHistoryPage() {
         </p>
       ) : null}
       {history.state === 'done' ? (
-        <table className="table">
-          <caption className="visually-hidden">Images {reference} has named, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Tagged</th>
-              <th scope="col">Digest</th>
-              <th scope="col">State</th>
-              {session ? <th scope="col">Action</th> : null}
-            </tr>
-          </thead>
-          <tbody>
-            {history.value.entries.map((e) => (
-              <tr key={e.digest}>
-                <td>{formatTime(e.taggedAt)}</td>
-                <td>
-                  {e.available ? (
-                    <Link href={`/image/${repository}@${e.digest}`}>
-                      <code title={e.digest}>{shortDigest(e.digest)}</code>
-                    </Link>
-                  ) : (
+        <DataTable caption={`Images ${reference} has named, newest first`} columns={['Tagged', 'Digest', 'State', session && 'Action']}>
+          {history.value.entries.map((e) => (
+            <tr key={e.digest}>
+              <td>{formatTime(e.taggedAt)}</td>
+              <td>
+                {e.available ? (
+                  <Link href={`/image/${repository}@${e.digest}`}>
                     <code title={e.digest}>{shortDigest(e.digest)}</code>
-                  )}
+                  </Link>
+                ) : (
+                  <code title={e.digest}>{shortDigest(e.digest)}</code>
+                )}
+              </td>
+              <td>{e.current ? 'current' : e.available ? 'earlier' : 'deleted'}</td>
+              {session ? (
+                <td>
+                  {!e.current && e.available ? (
+                    <ActionButton
+                      className="button"
+                      label="Restore"
+                      target={shortDigest(e.digest)}
+                      onPress={() => void restore(e.digest)}
+                    />
+                  ) : null}
                 </td>
-                <td>{e.current ? 'current' : e.available ? 'earlier' : 'deleted'}</td>
-                {session ? (
-                  <td>
-                    {!e.current && e.available ? (
-                      <Button className="button" onPress={() => void restore(e.digest)}>
-                        Restore <span className="visually-hidden">{shortDigest(e.digest)}</span>
-                      </Button>
-                    ) : null}
-                  </td>
-                ) : null}
-              </tr>
-            ))}
-          </tbody>
-        </table>
+              ) : null}
+            </tr>
+          ))}
+        </DataTable>
       ) : null}
       {history.state === 'loading' ? <p role="status">Loading…</p> : null}
     </>
