@@ -112,6 +112,10 @@ jq -n --arg started "$STARTED" --argjson runs "$RUNS" --arg auth "$AUTH" --arg w
 
 measure() { # REGISTRY URL SUITE OUTFILE [creds...]
   local reg=$1 url=$2 suite=$3 out=$4; shift 4
+  # Write back what the last measurement left dirty first: distribution never fsyncs, so without
+  # this the next registry's fsyncs (Stevedore's write order needs them) paid for its page cache too
+  # (on ext4 an fsync waits for the journal commit, and that for other files' dirty data).
+  sync
   echo "bench: $suite against $reg ($url)" >&2
   case "$suite" in
     skopeo) bash "$BENCH" "$url" "$@" "${SKOPEO_ARGS[@]}" >"$out";;
