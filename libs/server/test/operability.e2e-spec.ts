@@ -45,9 +45,10 @@ describe('operability (all-in-one)', () => {
     expect(blobGets(after) - blobGets(before)).toBe(1);
     const puts = (t: string) => metric(t, 'stevedore_http_requests_total', { route: 'v2.upload', method: 'PUT', status: '201' });
     expect(puts(after) - puts(before)).toBe(1);
-    // An upload's bytes are appended in place on the filesystem (writeAt), streamed to an object elsewhere.
+    // An upload's bytes: a whole body written beside the blob's place on the filesystem (writeChecked),
+    // chunks appended in place (writeAt), streamed to an object elsewhere (writeStream).
     const writes = (op: string) => metric(after, 'stevedore_storage_operations_total', { operation: op, outcome: 'ok' });
-    expect(writes('writeAt') + writes('writeStream')).toBeGreaterThan(0);
+    expect(writes('writeChecked') + writes('writeAt') + writes('writeStream')).toBeGreaterThan(0);
     expect(after).toContain('stevedore_http_request_duration_seconds_bucket');
     expect(metric(after, 'stevedore_dependency_round_trip_seconds', { dependency: 'redis', service: 'all' })).toBeGreaterThan(0);
   });
