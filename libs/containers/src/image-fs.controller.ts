@@ -6,35 +6,25 @@
 //   GET /api/v1/images/changes?ref=&from=OTHER       what OTHER would need to become ref
 //   GET /api/v1/images/file?ref=&path=/etc/motd      one file's bytes, as a download
 import { Controller, Get, Inject, Query, Res } from '@nestjs/common';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { apiRoutes, type AnswerOf } from '@stevedore/api-contract';
-import { RegistryError, parseLocalReference } from '@stevedore/oci';
-import { Access, parseQuery, type AccessRequest } from '@stevedore/platform';
+import { RegistryError } from '@stevedore/oci';
+import { Access, parseQuery, queryRepositories } from '@stevedore/platform';
 import { CONTAINER_SERVICE, type ContainerService } from './container-service';
-
-function pullOn(req: FastifyRequest, ...params: string[]): AccessRequest[] {
-  const q = (req.query ?? {}) as Record<string, unknown>;
-  if (typeof q['ref'] !== 'string' || !q['ref'])
-    throw new RegistryError('INVALID_REQUEST', 'query parameter "ref" is required', { parameter: 'ref' });
-  return params
-    .map((p) => q[p])
-    .filter((v): v is string => typeof v === 'string' && v !== '')
-    .map((ref) => ({ type: 'repository', name: parseLocalReference(ref, { defaultTag: true }).name, actions: ['pull'] }));
-}
 
 @Controller('api/v1/images')
 export class ImageFsController {
   constructor(@Inject(CONTAINER_SERVICE) private readonly containers: ContainerService) {}
 
   @Get('fs')
-  @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref') })
+  @Access({ role: 'anyone', repositories: queryRepositories(['pull'], 'ref') })
   async browse(@Query() q: unknown): Promise<AnswerOf<'browseImage'>> {
     const { ref, path } = parseQuery(apiRoutes.browseImage.query, q);
     return this.containers.browseImage(ref, path ?? '/');
   }
 
   @Get('file')
-  @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref') })
+  @Access({ role: 'anyone', repositories: queryRepositories(['pull'], 'ref') })
   async file(@Res() reply: FastifyReply, @Query() q: unknown): Promise<FastifyReply> {
     const { ref, path } = parseQuery(apiRoutes.readImageFile.query, q);
     const { entry, stream } = await this.containers.readImageFile(ref, path);
@@ -53,7 +43,7 @@ export class ImageFsController {
   }
 
   @Get('changes')
-  @Access({ role: 'anyone', repositories: (req) => pullOn(req, 'ref', 'from'), description: 'pull on ref (and on from)' })
+  @Access({ role: 'anyone', repositories: queryRepositories(['pull'], 'ref', 'from'), description: 'pull on ref (and on from)' })
   async changes(@Query() q: unknown): Promise<AnswerOf<'imageChanges'>> {
     const { ref, layer, from } = parseQuery(apiRoutes.imageChanges.query, q);
     if (layer !== undefined && from !== undefined) throw new RegistryError('INVALID_REQUEST', 'give layer or from, not both');

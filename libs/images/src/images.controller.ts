@@ -4,7 +4,7 @@ import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Re
 import type { FastifyRequest } from 'fastify';
 import { TagRequestSchema, apiRoutes, type AnswerOf } from '@stevedore/api-contract';
 import { RegistryError, parseLocalReference } from '@stevedore/oci';
-import { Access, callerOf, parseQuery, type AccessRequest } from '@stevedore/platform';
+import { Access, callerOf, parseQuery, queryRepositories, type AccessRequest } from '@stevedore/platform';
 import { AccessPolicy } from '@stevedore/registry';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, imageIdPrefix, type MetadataService } from '@stevedore/metadata';
@@ -15,20 +15,12 @@ import { importRootfs } from './rootfs-import';
 import { LAYER_SIZES, type LayerSizeCache } from './layer-size-cache';
 import { IMAGES_OPTIONS, requestBody, parseBody, parseLimit, type ImagesOptions } from './images-options';
 
-function required(value: unknown, name: string): string {
-  if (typeof value !== 'string' || !value)
-    throw new RegistryError('INVALID_REQUEST', `query parameter "${name}" is required`, { parameter: name });
-  return value;
-}
-
 const query = (req: FastifyRequest) => (req.query ?? {}) as Record<string, unknown>;
 const on = (reference: string, actions: string[]): AccessRequest => ({
   type: 'repository',
   name: parseLocalReference(reference).name,
   actions,
 });
-/** The rights a request needs on the repository of its `?ref=`. */
-const refNeeds = (actions: string[]) => (req: FastifyRequest) => [on(required(query(req)['ref'], 'ref'), actions)];
 
 const list = (v: unknown): string[] => (v === undefined ? [] : Array.isArray(v) ? v.map(String) : [String(v)]);
 const truthy = (v: unknown) => v === 'true' || v === '1' || v === 'yes';
@@ -72,13 +64,13 @@ export class ImagesController {
   }
 
   @Get('inspect')
-  @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
+  @Access({ role: 'anyone', repositories: queryRepositories(['pull'], 'ref') })
   async inspect(@Query() q: unknown): Promise<AnswerOf<'inspectImage'>> {
     return this.images.inspect(parseQuery(apiRoutes.inspectImage.query, q).ref);
   }
 
   @Get('history')
-  @Access({ role: 'anyone', repositories: refNeeds(['pull']) })
+  @Access({ role: 'anyone', repositories: queryRepositories(['pull'], 'ref') })
   async history(@Query() q: unknown): Promise<AnswerOf<'imageHistory'>> {
     return this.images.history(parseQuery(apiRoutes.imageHistory.query, q).ref);
   }
@@ -100,14 +92,14 @@ export class ImagesController {
 
   /** `docker rmi REF`: a tag is untagged; a digest is deleted (with `force=true` when tagged). */
   @Delete()
-  @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
+  @Access({ role: 'authenticated', repositories: queryRepositories(['delete'], 'ref') })
   async remove(@Query() q: unknown): Promise<AnswerOf<'removeImage'>> {
     const { ref, force } = parseQuery(apiRoutes.removeImage.query, q);
     return this.images.remove(ref, truthy(force));
   }
 
   @Post('untag')
-  @Access({ role: 'authenticated', repositories: refNeeds(['delete']) })
+  @Access({ role: 'authenticated', repositories: queryRepositories(['delete'], 'ref') })
   async untag(@Query() q: unknown): Promise<AnswerOf<'untagImage'>> {
     return this.images.untag(parseQuery(apiRoutes.untagImage.query, q).ref);
   }
@@ -115,7 +107,7 @@ export class ImagesController {
   /** `docker import`: the body is a root filesystem tarball (plain, gzip, bzip2, xz or zstd). */
   @Post('import')
   @HttpCode(201)
-  @Access({ role: 'authenticated', repositories: refNeeds(['pull', 'push']) })
+  @Access({ role: 'authenticated', repositories: queryRepositories(['pull', 'push'], 'ref') })
   async importRootfs(@Req() req: FastifyRequest, @Query() raw: unknown): Promise<AnswerOf<'importRootfs'>> {
     const q = parseQuery(apiRoutes.importRootfs.query, raw);
     const reference = q.ref;

@@ -2,25 +2,17 @@
 // attestations that name the image as their subject), by reference, for the web UI: its session
 // cookie counts on /api/v1 only, and a tag is resolved here rather than in the browser.
 import { Controller, Get, Inject, Query } from '@nestjs/common';
-import type { FastifyRequest } from 'fastify';
 import { apiRoutes, type AnswerOf } from '@stevedore/api-contract';
-import { RegistryError, parseLocalReference } from '@stevedore/oci';
-import { Access, parseQuery, type AccessRequest } from '@stevedore/platform';
+import { parseLocalReference } from '@stevedore/oci';
+import { Access, parseQuery, queryRepositories } from '@stevedore/platform';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
-
-const pullOnRef = (req: FastifyRequest): AccessRequest[] => {
-  const ref = ((req.query ?? {}) as Record<string, unknown>)['ref'];
-  if (typeof ref !== 'string' || !ref)
-    throw new RegistryError('INVALID_REQUEST', 'query parameter "ref" is required', { parameter: 'ref' });
-  return [{ type: 'repository', name: parseLocalReference(ref, { defaultTag: true }).name, actions: ['pull'] }];
-};
 
 @Controller('api/v1/images/referrers')
 export class ReferrersController {
   constructor(@Inject(METADATA_SERVICE) private readonly metadata: MetadataService) {}
 
   @Get()
-  @Access({ role: 'anyone', repositories: pullOnRef })
+  @Access({ role: 'anyone', repositories: queryRepositories(['pull'], 'ref') })
   async list(@Query() q: unknown): Promise<AnswerOf<'imageReferrers'>> {
     const { ref, artifactType } = parseQuery(apiRoutes.imageReferrers.query, q);
     const r = parseLocalReference(ref, { defaultTag: true });
