@@ -10,11 +10,10 @@ import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BlobRepository } from './blob-repository';
 import type { BlobContent, BlobInfo, BlobService, OpenOptions } from './blob-service';
-import { blobPaths } from './blob-layout';
 import { DigestGuard } from './digest-guard';
 import { LinkRepository } from './link-repository';
 
-export type BlobReader = Pick<BlobService, 'stat' | 'exists' | 'open'>;
+export type BlobReader = Pick<BlobService, 'stat' | 'exists' | 'open' | 'readContent'>;
 
 export function createBlobReader(storage: StorageDriver, redis: Redis, keys: RedisKeys, onRepair?: () => void): BlobReader {
   const links = new LinkRepository(storage, redis, keys);
@@ -23,6 +22,7 @@ export function createBlobReader(storage: StorageDriver, redis: Redis, keys: Red
   return {
     stat: (name: string, digest: Digest): Promise<BlobInfo | undefined> => links.stat(name, digest),
     exists: (digest: Digest): Promise<BlobInfo | undefined> => blobs.exists(digest),
+    readContent: (digest: Digest): Promise<Buffer | undefined> => blobs.readContent(digest),
     open: async (name: string, digest: Digest, options?: OpenOptions): Promise<BlobContent> => {
       // A pull: what Redis lost but storage holds is written back (LinkRepository.statOrRepair).
       const info = await links.statOrRepair(name, digest, guard, onRepair);
@@ -30,9 +30,4 @@ export function createBlobReader(storage: StorageDriver, redis: Redis, keys: Red
       return blobs.open(info, options);
     },
   };
-}
-
-/** The bytes layer storage keeps for `digest` (manifests: BlobService.readContent), read straight from storage. */
-export function readStoredContent(storage: StorageDriver): (digest: Digest) => Promise<Buffer | undefined> {
-  return (digest) => storage.getContent(blobPaths.blobData(digest)).catch(() => undefined);
 }

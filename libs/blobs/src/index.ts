@@ -5,6 +5,6 @@
 export * from './blob-service';
 export { BLOB_RPC, BlobsRpcController, blobServiceClient } from './blob-rpc';
 export { BlobsModule } from './blobs.module';
-export { readStoredContent } from './blob-reader';
+export { createBlobReader, type BlobReader } from './blob-reader';
 export { DigestGuard, luaMayGo } from './digest-guard';
 export { createLayerStorage, type LayerStorageOptions } from './layer-storage';

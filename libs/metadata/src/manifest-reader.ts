@@ -8,7 +8,7 @@ import type Redis from 'ioredis';
 import { RegistryError, isDigest, parseDigest, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { DigestGuard, readStoredContent } from '@stevedore/blobs';
+import { DigestGuard, createBlobReader } from '@stevedore/blobs';
 import { CatalogRepository } from './catalog-repository';
 import { ImageIdRepository } from './image-id-repository';
 import { ManifestRepository } from './manifest-repository';
@@ -67,5 +67,9 @@ export function createManifestReader(
     new ImageIdRepository(redis, keys),
   );
   const tags = new TagRepository(storage, redis, keys);
-  return new ManifestReader(manifests, tags, new ManifestReadRepair(manifests, tags, guard, readStoredContent(storage), repair));
+  return new ManifestReader(
+    manifests,
+    tags,
+    new ManifestReadRepair(manifests, tags, guard, createBlobReader(storage, redis, keys).readContent, repair),
+  );
 }
