@@ -155,8 +155,7 @@ export class UploadRepository {
 
   /** End a session: its Redis record, then its storage folder (whatever chunks are left in it). */
   async discard(name: string, id: string): Promise<void> {
-    this.running.delete(id);
-    await this.redis.del(this.k.upload(id));
+    await this.forget(id);
     await this.storage.deletePrefix(blobPaths.uploadRoot(name, id));
   }
 
