@@ -131,11 +131,12 @@ export class TagRepository {
    * when there is no link (or it holds no digest).
    */
   async storedCurrent(name: string, tag: string): Promise<{ digest: Digest; at: number } | undefined> {
-    const path = metadataPaths.tagCurrent(name, tag);
-    const [content, info] = await Promise.all([this.storage.getContent(path).catch(() => undefined), this.storage.stat(path)]);
-    const digest = content?.toString().trim();
+    const [digest, info] = await Promise.all([
+      this.readCurrentLink(name, tag).catch(() => undefined),
+      this.storage.stat(metadataPaths.tagCurrent(name, tag)),
+    ]);
     if (!digest || !info || !isDigest(digest)) return undefined;
-    return { digest: digest as Digest, at: info.modTime.getTime() };
+    return { digest, at: info.modTime.getTime() };
   }
 
   /**
