@@ -24,8 +24,6 @@ const MULTIPART_DIR = '_multipart';
 const TEMP_PREFIX = '.tmp-';
 // How often a write makes its directory again after a delete beside it pruned it (see inDir).
 const DIR_RACE_ATTEMPTS = 8;
-// getContent's reads past the size fstat gave (a file that grew, or one whose size is not known).
-const READ_MORE_BYTES = 64 * 1024;
 
 function isNotFound(e: unknown): boolean {
   return (e as NodeJS.ErrnoException)?.code === 'ENOENT';
@@ -54,10 +52,10 @@ export class FilesystemDriver implements StorageDriver {
     }
   }
 
-  // Plain callbacks and one promise: fs.promises.readFile costs a FileHandle and a promise per step
-  // (open, fstat, read, close), twice the CPU for the small objects this is for (a commit reads a
-  // container's 1,000 small files through here, with every promise paying the async hooks of
-  // AsyncLocalStorage). Same bytes, same errors.
+  // Node's callback readFile under one promise: fs.promises.readFile costs a FileHandle and a promise
+  // per step (open, fstat, read, close), twice the CPU for the small objects this is for (a commit
+  // reads a container's 1,000 small files through here, with every promise paying the async hooks
+  // of AsyncLocalStorage). Same bytes, same errors.
   getContent(key: string): Promise<Buffer> {
     let file: string;
     try {
@@ -65,35 +63,12 @@ export class FilesystemDriver implements StorageDriver {
     } catch (e) {
       return Promise.reject(e);
     }
-    return new Promise((resolve, reject) => {
-      const fail = (e: NodeJS.ErrnoException) => reject(isNotFound(e) || e.code === 'EISDIR' ? new PathNotFoundError(key) : e);
-      fsCallbacks.open(file, 'r', (err, fd) => {
-        if (err) return fail(err);
-        const done = (e: NodeJS.ErrnoException | null, data?: Buffer) =>
-          fsCallbacks.close(fd, (closeErr) => {
-            if (e || closeErr) fail((e ?? closeErr)!);
-            else resolve(data!);
-          });
-        fsCallbacks.fstat(fd, (statErr, st) => {
-          if (statErr) return done(statErr);
-          if (st.isDirectory()) return done(Object.assign(new Error(`EISDIR: ${key}`), { code: 'EISDIR' }));
-          // As readFile: the size fstat gave, or to the end when it gave none.
-          const chunks: Buffer[] = [];
-          let total = 0;
-          const next = (buf: Buffer) =>
-            fsCallbacks.read(fd, buf, 0, buf.length, total, (readErr, n) => {
-              if (readErr) return done(readErr);
-              if (n > 0) {
-                chunks.push(n === buf.length ? buf : buf.subarray(0, n));
-                total += n;
-              }
-              if (n === 0 || total === st.size) return done(null, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, total));
-              next(Buffer.allocUnsafe(READ_MORE_BYTES));
-            });
-          next(Buffer.allocUnsafe(st.size > 0 ? st.size : READ_MORE_BYTES));
-        });
-      });
-    });
+    return new Promise((resolve, reject) =>
+      fsCallbacks.readFile(file, (e, data) => {
+        if (!e) resolve(data);
+        else reject(isNotFound(e) || e.code === 'EISDIR' ? new PathNotFoundError(key) : e);
+      }),
+    );
   }
 
   // Small objects (links, manifests, markers) in one write, without a stream: the same temp file,
