@@ -124,6 +124,55 @@ describeEachDriver('UploadRepository', (ctx) => {
     await replica.discard('c/elsewhere', again.id);
   });
 
+  it('syncs appended chunks once, at completion, and re-hashes when the machine that held them unsynced went down', async () => {
+    if (!ctx.storage.writeAt || ctx.storage.volatileScope === undefined) {
+      // S3: each chunk is its own object, durable when its PUT returns; nothing is deferred.
+      const up = await uploads.start('c/sync');
+      await uploads.append('c/sync', up.id, body(randomBytes(10)));
+      expect(JSON.parse((await ctx.redis.get(ctx.keys.key('upload', up.id)))!).volatileOn).toBeUndefined();
+      await uploads.cancel('c/sync', up.id);
+      return;
+    }
+    const calls: string[] = [];
+    const counted = new Proxy(ctx.storage, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver);
+        if (typeof v !== 'function') return v;
+        return (...args: unknown[]) => {
+          if (prop === 'sync') calls.push('sync');
+          if (prop === 'writeAt') calls.push(`writeAt durable=${(args[3] as { durable?: boolean } | undefined)?.durable}`);
+          return (v as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const here = new UploadRepository(counted, ctx.redis, ctx.keys);
+    const bytes = randomBytes(300_000);
+    const up = await here.start('c/sync');
+    for (let at = 0; at < bytes.length; at += 100_000)
+      await here.append('c/sync', up.id, body(bytes.subarray(at, at + 100_000)), { start: at });
+    const record = JSON.parse((await ctx.redis.get(ctx.keys.key('upload', up.id)))!);
+    expect(record.volatileOn).toBe(ctx.storage.volatileScope);
+    expect(calls).toEqual(['writeAt durable=false', 'writeAt durable=false', 'writeAt durable=false']);
+    expect((await here.verify('c/sync', up.id, digestOf(bytes))).info.size).toBe(bytes.length);
+    expect(calls.slice(3)).toEqual(['sync']);
+    await here.discard('c/sync', up.id);
+
+    // A session whose unsynced bytes were in another boot's page cache: the machine went down, and
+    // what storage holds now (here: the same length, other bytes) is not what the session hashed.
+    const lost = await here.start('c/sync');
+    await here.append('c/sync', lost.id, body(bytes));
+    const data = blobPaths.uploadChunk('c/sync', lost.id, 0);
+    await ctx.storage.writeAt(data, 0, body(Buffer.alloc(bytes.length)));
+    const key = ctx.keys.key('upload', lost.id);
+    // Trusted while the page cache is this machine's (what the session kept is what the client sent)...
+    const kept = JSON.parse((await ctx.redis.get(key))!);
+    await ctx.redis.set(key, JSON.stringify({ ...kept, volatileOn: 'another-boot' }));
+    // ...but after another boot the stored bytes are hashed again, and they no longer match.
+    const replica = new UploadRepository(ctx.storage, ctx.redis, ctx.keys);
+    expect(await code(replica.verify('c/sync', lost.id, digestOf(bytes)))).toBe('DIGEST_INVALID');
+    expect(await paths(ctx.storage, blobPaths.uploadRoot('c/sync', lost.id))).toEqual([]);
+  });
+
   it('drops what a chunk cut short left behind: the next chunk and the completion start at the offset', async () => {
     const bytes = randomBytes(300_000);
     const up = await uploads.start('c/cut');

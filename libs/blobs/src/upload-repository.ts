@@ -2,9 +2,13 @@
 // the final PUT) is appended to one data file under the upload's folder, so completing is a rename;
 // elsewhere (S3) each chunk becomes its own object, joined server-side at the end. Either way the
 // offset and the chunk list go to the session in Redis (`upload:<id>`) only after the chunk is
-// durable, and a chunk always starts at the session's offset (an appended write first cuts off what
+// written, and a chunk always starts at the session's offset (an appended write first cuts off what
 // a chunk cut short left behind). So a process killed mid-chunk leaves the session at the last whole
-// chunk, and any replica can resume or complete it.
+// chunk, and any replica can resume or complete it. Appended chunks are not fsynced one by one (an
+// fsync waits for the journal, and under write-back pressure for other files' data too): the
+// completion syncs the file once before it is placed, and a session records the machine whose page
+// cache may hold its unsynced bytes (its boot id), so a completion after that machine went down
+// hashes what storage really holds instead of trusting the digest the session kept.
 //
 // The digest is Node's native sha256 (OpenSSL: about 1.4 GB/s on one core here, against about
 // 240 MB/s for hash-wasm, whose state could be saved in Redis), kept in the process that took the
@@ -38,6 +42,13 @@ interface UploadRecord {
   startedAt: number;
   /** sha256 (hex) of the first `offset` bytes; absent in sessions older than it and at offset 0. */
   sha256?: string;
+  /**
+   * The storage's volatileScope (the machine's boot id) when chunks were appended without an fsync
+   * each: their bytes may sit in that machine's page cache until completion syncs the file once.
+   * Another scope at completion means that machine may have gone down with them, so `sha256` is not
+   * trusted and the stored bytes are hashed again.
+   */
+  volatileOn?: string;
 }
 
 /** A running sha256 of an upload's first `offset` bytes, held by the process that took them. */
@@ -115,8 +126,10 @@ export class UploadRepository {
     // An appended file may hold the tail of a chunk that was cut short after the last whole one.
     if (this.storage.writeAt && chunks.length === 1) await this.trimTo(chunks[0], record.offset, id);
     let actual: Digest;
+    // What the session says its bytes hash to holds while the page cache they may sit in is this one.
+    const kept = record.volatileOn === undefined || record.volatileOn === this.storage.volatileScope ? record.sha256 : undefined;
     if (digestAlgorithm(digest) === 'sha256') {
-      actual = `sha256:${record.sha256 ?? (await this.hashFor(id, record)).digest('hex')}` as Digest;
+      actual = `sha256:${kept ?? (await this.hashFor(id, record)).digest('hex')}` as Digest;
     } else {
       // Only sha256 state is kept; another algorithm means one read of what was stored.
       const ds = new DigestStream(digestAlgorithm(digest));
@@ -129,6 +142,8 @@ export class UploadRepository {
       await this.discard(name, id);
       throw e;
     }
+    // Durable before the caller places them: one fsync for the whole upload instead of one per chunk.
+    if (record.volatileOn !== undefined && chunks.length === 1) await this.storage.sync!(chunks[0]);
     return { info: { digest, size: record.offset }, chunks };
   }
 
@@ -304,12 +319,17 @@ export class UploadRepository {
     const counter = new HashingCounter(hasher);
     // Appended: every chunk goes to the object at offset 0; otherwise each to its own object.
     const appended = this.storage.writeAt !== undefined;
+    // Appended chunks are synced once, at completion, where the storage can tell whether a page
+    // cache holding them is still there (see volatileOn). A killed process loses nothing either way.
+    const scope = appended && this.storage.sync ? this.storage.volatileScope : undefined;
     const key = blobPaths.uploadChunk(record.name, id, appended ? 0 : record.offset);
     // What a failed chunk leaves behind does not count: an appended file goes back to the offset.
     const undo = () => (appended && record.offset > 0 ? this.trimTo(key, record.offset, id) : this.storage.delete(key));
     try {
       await writeThrough(body, counter, (out) =>
-        appended ? this.storage.writeAt!(key, record.offset, out) : this.storage.writeStream(key, out, expected),
+        appended
+          ? this.storage.writeAt!(key, record.offset, out, { durable: scope === undefined })
+          : this.storage.writeStream(key, out, expected),
       );
     } catch (e) {
       await undo().catch(() => undefined);
@@ -326,6 +346,7 @@ export class UploadRepository {
     }
     if (!appended || record.chunks.length === 0) record.chunks.push(appended ? 0 : record.offset);
     record.offset += counter.size;
+    if (scope !== undefined) record.volatileOn = scope;
     // A copy, finished: the running hash goes on with the next chunk.
     record.sha256 = hasher.copy().digest('hex');
     if (save) await this.redis.set(this.k.upload(id), JSON.stringify(record));

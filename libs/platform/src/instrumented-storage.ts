@@ -9,6 +9,7 @@ const TIMED: ReadonlySet<string> = new Set<keyof StorageDriver>([
   'reader',
   'writeStream',
   'writeAt',
+  'sync',
   'writeChecked',
   'concat',
   'delete',

@@ -74,8 +74,18 @@ export interface StorageDriver {
    * resumable upload appends its chunks to one file instead of keeping one object per chunk and
    * joining them at the end. Unlike the other writes it is not atomic: for objects nobody reads yet.
    * Throws PathNotFoundError when `offset` > 0 and the object is missing or shorter than `offset`.
+   * With `durable: false` the bytes may sit in the page cache of the machine `volatileScope` names
+   * until `sync(path)`: a process killed meanwhile loses nothing, a machine that goes down may.
    */
-  writeAt?(path: string, offset: number, source: Readable): Promise<number>;
+  writeAt?(path: string, offset: number, source: Readable, options?: { durable?: boolean }): Promise<number>;
+  /** Make an object's bytes durable (what `writeAt` with `durable: false` left in the page cache). */
+  sync?(path: string): Promise<void>;
+  /**
+   * Names the cache that holds writes not yet synced, so a caller can tell later whether they may
+   * have been lost: the machine's boot id (a new one means the page cache of the last boot is gone).
+   * Undefined where it cannot be told; then callers write durably.
+   */
+  readonly volatileScope?: string;
   /**
    * Write `source` to a temporary object beside `path`, durable, then run `check` (given the bytes
    * written; it may throw, and then the temporary object goes and `path` is untouched), and only then

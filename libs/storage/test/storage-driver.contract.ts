@@ -1,6 +1,7 @@
 // The one behaviour every StorageDriver must show, run against each driver by its e2e spec (as
 // distribution's driver/testsuites): what the registry relies on, not what a backend happens to do.
 import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { InvalidPathError, PathNotFoundError, type StorageDriver } from '../src';
 
@@ -287,6 +288,14 @@ export function describeStorageDriverContract(name: string, makeDriver: () => Pr
       await expect(driver.writeAt(key, 60_000, Readable.from([c]))).rejects.toBeInstanceOf(PathNotFoundError);
       await expect(driver.writeAt(`${p}inplace/none`, 5, Readable.from([c]))).rejects.toBeInstanceOf(PathNotFoundError);
       await expect(driver.writeAt('../escape', 0, Readable.from([c]))).rejects.toBeInstanceOf(InvalidPathError);
+      // Without an fsync each (durable: false), synced once afterwards: the same bytes.
+      const d = randomBytes(5000);
+      expect(await driver.writeAt(key, 50_010, Readable.from([d]), { durable: false })).toBe(d.length);
+      await driver.sync!(key);
+      expect(sha(await driver.getContent(key))).toBe(sha(Buffer.concat([a.subarray(0, 50_000), c, d])));
+      await expect(driver.sync!(`${p}inplace/none`)).rejects.toBeInstanceOf(PathNotFoundError);
+      // The page cache those writes may wait in is this boot's.
+      expect(driver.volatileScope).toBe(readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
     });
 
     it('joins multipart uploads in part order, visible only when complete', async () => {
