@@ -75,6 +75,8 @@ export interface ConsistencyPassOptions {
   onRepair?: (kind: ConsistencyKind, action: ConsistencyAction) => void;
   /** Tests: called after the first look at a repository found something, before the settle wait. */
   beforeSecondLook?: (name: string) => Promise<void>;
+  /** Tests: called once both looks at a repository agreed, before anything is repaired. */
+  beforeRepair?: (name: string) => Promise<void>;
   /** Tests: called after the additions of a repository were written, before they are checked again. */
   afterAdditions?: (name: string) => Promise<void>;
 }
@@ -226,8 +228,8 @@ export class ConsistencyPass {
     findings.push(...revisionFindings);
     const indexed = new Set(indexedRevisions);
     for (const d of [...s.revisions].sort()) {
-      // A revision added back brings its record; one Redis has must have its record too.
-      if (indexed.has(d) && !(await this.parts.manifests.hasRecord(d)))
+      // A revision added back brings its record; one Redis has must have its record too (when storage has the bytes).
+      if (indexed.has(d) && !(await this.parts.manifests.hasRecord(d)) && (await this.parts.blobs.hasData(d)))
         findings.push({ kind: 'manifest', action: 'add', repository: name, subject: d, expected: d });
     }
     for (const d of indexedRevisions.filter((x) => s.revisions.has(x)).sort()) {
@@ -253,6 +255,7 @@ export class ConsistencyPass {
       for (const f of found) this.note(report, f, false);
       return;
     }
+    await this.options.beforeRepair?.(name);
     const added: Finding[] = [];
     // Links and blob records, revisions and records before tags and image IDs: those need them.
     const order: ConsistencyKind[] = ['link', 'blob', 'revision', 'manifest', 'catalog', 'tag', 'imageid'];
