@@ -137,6 +137,21 @@ describe.each(STORAGE_KINDS)('consistency pass (%s)', (kind) => {
     expect(await f.tags.current('wrong/app', 'v1')).toBe(one.digest);
   });
 
+  it('shares the settle waits across a batch of repositories', async () => {
+    const names = ['batch/a', 'batch/b', 'batch/c', 'batch/d', 'batch/e', 'batch/f'];
+    for (const name of names) {
+      await push(name, 'v1');
+      await f.redis.hdel(k.tags(name), 'v1');
+    }
+    const settleMs = 1000;
+    const report = await run({ settleMs });
+    expect(report.byKind).toEqual({ tag: { add: 6, remove: 0, correct: 0 } });
+    // Two waits per batch (before the second look, before the check after writing back), not per repository.
+    expect(report.durationMs).toBeGreaterThanOrEqual(2 * settleMs);
+    expect(report.durationMs).toBeLessThan(names.length * 2 * settleMs);
+    for (const name of names) expect(await f.tags.current(name, 'v1')).toBeDefined();
+  });
+
   it('only reports in a dry run', async () => {
     await push('dry/app', 'v1');
     await f.redis.hdel(k.tags('dry/app'), 'v1');

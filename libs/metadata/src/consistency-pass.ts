@@ -73,6 +73,8 @@ export interface ConsistencyPassOptions {
   settleMs?: number;
   /** Once per entry repaired (a metric). */
   onRepair?: (kind: ConsistencyKind, action: ConsistencyAction) => void;
+  /** Repositories whose looks share one settle wait (default 50). */
+  batchSize?: number;
   /** Tests: called after the first look at a repository found something, before the settle wait. */
   beforeSecondLook?: (name: string) => Promise<void>;
   /** Tests: called once both looks at a repository agreed, before anything is repaired. */
@@ -125,6 +127,7 @@ function newReport(dryRun: boolean): ConsistencyReport {
 export class ConsistencyPass {
   private readonly k: MetadataKeys;
   private readonly settleMs: number;
+  private readonly batch: number;
 
   constructor(
     private readonly storage: StorageDriver,
@@ -144,16 +147,17 @@ export class ConsistencyPass {
   ) {
     this.k = metadataKeys(keys);
     this.settleMs = options.settleMs ?? 2000;
+    this.batch = Math.max(1, options.batchSize ?? 50);
   }
 
   async run(run: ConsistencyRunOptions = {}): Promise<ConsistencyReport> {
     const started = Date.now();
     const report = newReport(run.dryRun ?? false);
-    for (const name of await this.repositoryNames()) {
-      await this.repository(name, report);
-      report.repositories++;
-      // Never hold the event loop across repositories: requests of this process go in between.
-      await yieldToLoop();
+    const names = await this.repositoryNames();
+    for (let i = 0; i < names.length; i += this.batch) {
+      const batch = names.slice(i, i + this.batch);
+      await this.repositories(batch, report);
+      report.repositories += batch.length;
     }
     await this.blobRecords(report);
     await this.manifestRecords(report);
@@ -244,18 +248,47 @@ export class ConsistencyPass {
     return findings;
   }
 
-  private async repository(name: string, report: ConsistencyReport): Promise<void> {
-    const first = await this.look(name);
-    if (!first.length) return;
-    await this.options.beforeSecondLook?.(name);
+  /**
+   * A batch of repositories, each looked at on its own (one repository's entries in memory at a
+   * time, yielding between them), sharing the settle waits: a Redis that lost much waits twice per
+   * batch, not twice per repository.
+   */
+  private async repositories(names: string[], report: ConsistencyReport): Promise<void> {
+    const firsts = new Map<string, Finding[]>();
+    for (const name of names) {
+      const first = await this.look(name);
+      if (first.length) firsts.set(name, first);
+      // Never hold the event loop across repositories: requests of this process go in between.
+      await yieldToLoop();
+    }
+    if (!firsts.size) return;
+    for (const name of firsts.keys()) await this.options.beforeSecondLook?.(name);
     await sleep(this.settleMs);
-    const found = confirmed(first, await this.look(name));
-    if (!found.length) return;
+    const found = new Map<string, Finding[]>();
+    for (const [name, first] of firsts) {
+      const both = confirmed(first, await this.look(name));
+      if (both.length) found.set(name, both);
+      await yieldToLoop();
+    }
     if (report.dryRun) {
-      for (const f of found) this.note(report, f, false);
+      for (const f of [...found.values()].flat()) this.note(report, f, false);
       return;
     }
-    await this.options.beforeRepair?.(name);
+    const added: Finding[] = [];
+    for (const [name, findings] of found) {
+      await this.options.beforeRepair?.(name);
+      added.push(...(await this.repair(findings, report)));
+      await yieldToLoop();
+    }
+    if (!added.length) return;
+    // The check after the write-back, once more a moment later (point 2 at the top).
+    for (const name of new Set(added.flatMap((f) => (f.repository ? [f.repository] : [])))) await this.options.afterAdditions?.(name);
+    await sleep(this.settleMs);
+    for (const f of added) if (await this.takeBackIfGone(f).catch(() => false)) report.takenBack++;
+  }
+
+  /** One repository's confirmed findings, repaired in an order that has what each needs first; the additions made. */
+  private async repair(found: Finding[], report: ConsistencyReport): Promise<Finding[]> {
     const added: Finding[] = [];
     // Links and blob records, revisions and records before tags and image IDs: those need them.
     const order: ConsistencyKind[] = ['link', 'blob', 'revision', 'manifest', 'catalog', 'tag', 'imageid'];
@@ -266,11 +299,7 @@ export class ConsistencyPass {
         if (done && f.action !== 'remove') added.push(f);
       }
     }
-    if (!added.length) return;
-    // The check after the write-back, once more a moment later (point 2 at the top).
-    await this.options.afterAdditions?.(name);
-    await sleep(this.settleMs);
-    for (const f of added) if (await this.takeBackIfGone(f).catch(() => false)) report.takenBack++;
+    return added;
   }
 
   /** Repair one confirmed finding; whether Redis changed. */
