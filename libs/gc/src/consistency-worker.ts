@@ -49,9 +49,13 @@ export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
     await this.queue.queue.setGlobalConcurrency(1);
     const seconds = this.config.STEVEDORE_CONSISTENCY_INTERVAL;
     if (seconds > 0) {
+      const every = Math.round(seconds * 1000);
+      // The first run one interval after the scheduler first exists (BullMQ would run an `every`
+      // scheduler at once): a deployment's start is not a pass. Upserting again (every process,
+      // every restart) with the same interval keeps the schedule it has.
       await this.queue.queue.upsertJobScheduler(
         CONSISTENCY_SCHEDULER_ID,
-        { every: Math.round(seconds * 1000) },
+        { every, startDate: Date.now() + every },
         { name: 'run', data: { dryRun: false, scheduled: true }, opts: CONSISTENCY_JOB_OPTIONS },
       );
     } else {

@@ -99,3 +99,40 @@ describe.each(['all', 'split'] as Wiring[])('consistency pass (%s)', (wiring) =>
     expect((await runPass({ dryRun: 'yes' })).status).toBe(400);
   });
 });
+
+describe('consistency pass on its schedule (all-in-one, two processes)', () => {
+  let s: StevedoreUnderTest;
+  let redis: Redis;
+  beforeAll(async () => {
+    s = await startStevedore({ extraEnv: { STEVEDORE_CONSISTENCY_INTERVAL: '3s', STEVEDORE_PROCESSES: '2' } });
+    redis = new Redis(s.redisUrl);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await s?.stop();
+  });
+
+  it('runs every interval, once per interval across the processes, and repairs without being asked', async () => {
+    await pushImage(s.url, 'sched/app', 'v1');
+    const [tags] = await redis.keys('*:repo:{sched/app}:tags');
+    await redis.hdel(tags, 'v1');
+    const started = Date.now();
+    type Run = { state: string; request: { scheduled?: boolean }; result?: { repaired: number } };
+    let runs: Run[] = [];
+    for (let i = 0; i < 150; i++) {
+      runs = ((await http(s.url, 'GET', '/api/v1/admin/consistency/runs')).json().runs as Run[]).filter(
+        (r) => r.request.scheduled && r.state === 'completed',
+      );
+      if (runs.length >= 3 && (await redis.hget(tags, 'v1'))) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(await redis.hget(tags, 'v1')).not.toBeNull();
+    expect(runs.some((r) => r.result!.repaired === 1)).toBe(true);
+    // One job per interval for the whole group, however many processes work the queue (two
+    // processes, each upserting the scheduler): no more runs than intervals went by.
+    const all = (await http(s.url, 'GET', '/api/v1/admin/consistency/runs')).json().runs as Array<Run & { id: string }>;
+    const scheduled = all.filter((r) => r.request.scheduled);
+    expect(new Set(scheduled.map((r) => r.id)).size).toBe(scheduled.length);
+    expect(scheduled.length).toBeLessThanOrEqual(Math.ceil((Date.now() - started) / 3000) + 2);
+  });
+});
