@@ -1,17 +1,31 @@
-// The consistency pass against real processes (all-in-one, and split with the pass on a
-// commit-worker): index entries are deleted or altered in Redis behind the registry's back, an
-// admin runs the pass through POST /api/v1/admin/consistency, and every entry is repaired towards
-// storage, counted in /metrics; a tag deleted through the API stays deleted; only admins may run it.
+// The consistency pass against real processes (all-in-one and split, the pass on a commit-worker
+// there; filesystem storage, and S3 all-in-one): index entries are deleted or altered in Redis
+// behind the registry's back, an admin runs the pass through POST /api/v1/admin/consistency, and
+// every entry is repaired towards storage, counted in /metrics; a tag deleted through the API stays
+// deleted; only admins may run it. Then the schedule: it runs unasked, one job per interval.
 import Redis from 'ioredis';
-import { OCI_MANIFEST, http, pullWhole, pushImage, startStevedore, type StevedoreUnderTest, type Wiring } from '@stevedore/testing';
+import {
+  OCI_MANIFEST,
+  http,
+  pullWhole,
+  pushImage,
+  startStevedore,
+  type StevedoreUnderTest,
+  type StorageKind,
+  type Wiring,
+} from '@stevedore/testing';
 
 jest.setTimeout(240_000);
 
-describe.each(['all', 'split'] as Wiring[])('consistency pass (%s)', (wiring) => {
+describe.each([
+  ['all', 'filesystem'],
+  ['split', 'filesystem'],
+  ['all', 's3'],
+] as Array<[Wiring, StorageKind]>)('consistency pass (%s, %s)', (wiring, storage) => {
   let s: StevedoreUnderTest;
   let redis: Redis;
   beforeAll(async () => {
-    s = await startStevedore({ wiring, commitWorkers: 1 });
+    s = await startStevedore({ wiring, storage, commitWorkers: 1 });
     redis = new Redis(s.redisUrl);
   });
   afterAll(async () => {
