@@ -69,7 +69,10 @@ export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
   private async process(job: Job<ConsistencyJobData, ConsistencyReport>): Promise<ConsistencyReport> {
     const end = this.metrics.consistencyDuration.startTimer();
     try {
-      const report = await this.pass.run({ dryRun: job.data.dryRun });
+      const report = await this.pass.run({
+        dryRun: job.data.dryRun,
+        onProgress: (repositories) => void job.updateProgress({ repositories }).catch(() => undefined),
+      });
       end();
       this.metrics.consistencyLastRun.set(Date.now() / 1000);
       this.metrics.consistencyFound.set(report.found);

@@ -43,9 +43,11 @@ describe.each(STORAGE_KINDS)('consistency pass (%s)', (kind) => {
     await push('clean/app', 'v1');
     await push('clean/app', 'v2');
     await push('clean/app');
-    const report = await run();
+    const progress: number[] = [];
+    const report = await createConsistencyPass(f.storage, f.redis, f.keys, { settleMs: 20 }).run({ onProgress: (n) => progress.push(n) });
     expect(report).toMatchObject({ found: 0, repaired: 0, byKind: {} });
     expect(report.repositories).toBeGreaterThanOrEqual(1);
+    expect(progress.at(-1)).toBe(report.repositories);
   });
 
   it('writes back every kind of entry Redis lost, and a second pass finds nothing', async () => {

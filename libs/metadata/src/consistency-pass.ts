@@ -66,6 +66,8 @@ import { TagRepository } from './tag-repository';
 export interface ConsistencyRunOptions {
   /** Report what differs without repairing anything. */
   dryRun?: boolean;
+  /** After each batch of repositories: how many are done (a job's progress). */
+  onProgress?: (repositories: number) => void;
 }
 
 export interface ConsistencyPassOptions {
@@ -158,6 +160,7 @@ export class ConsistencyPass {
       const batch = names.slice(i, i + this.batch);
       await this.repositories(batch, report);
       report.repositories += batch.length;
+      run.onProgress?.(report.repositories);
     }
     await this.blobRecords(report);
     await this.manifestRecords(report);
