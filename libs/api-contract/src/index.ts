@@ -9,6 +9,7 @@ export * from './users';
 export * from './sessions';
 export * from './upstreams';
 export * from './gc';
+export * from './consistency';
 export * from './routes';
 export * from './openapi';
 export * from './queries';

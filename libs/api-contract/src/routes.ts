@@ -3,6 +3,7 @@
 // built from this table (openapi.ts), and clients parse answers through `response`.
 import { z } from 'zod';
 import * as commits from './commits';
+import * as consistency from './consistency';
 import * as containers from './containers';
 import * as gc from './gc';
 import * as q from './queries';
@@ -463,6 +464,23 @@ export const apiRoutes = {
     summary: 'Start a GC run',
     body: gc.GcRunRequestSchema,
     response: gc.GcRunSchema,
+  },
+  runConsistency: {
+    method: 'POST',
+    path: '/api/v1/admin/consistency',
+    status: 200,
+    alsoStatus: 202,
+    summary:
+      'Run the consistency pass (Redis indexes against storage) and answer what it found and repaired; 202 when it runs longer than waitSeconds',
+    body: consistency.ConsistencyRunRequestSchema,
+    response: consistency.ConsistencyRunSchema,
+  },
+  listConsistencyRuns: {
+    method: 'GET',
+    path: '/api/v1/admin/consistency/runs',
+    status: 200,
+    summary: 'Recent consistency passes, scheduled and on demand',
+    response: consistency.ConsistencyRunListSchema,
   },
   listGcRuns: { method: 'GET', path: '/api/v1/gc/runs', status: 200, summary: 'Recent GC runs', response: gc.GcRunListSchema },
   gcRun: { method: 'GET', path: '/api/v1/gc/runs/{id}', status: 200, summary: 'One GC run', response: gc.GcRunSchema },

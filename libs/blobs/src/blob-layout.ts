@@ -45,6 +45,10 @@ export const blobPaths = {
     const [alg, hex] = split(d);
     return `blobs/${alg}/${hex.slice(0, 2)}/${hex}/data`;
   },
+  /** Where one repository's layer links are listed from (the consistency pass). */
+  layersRoot(name: string): string {
+    return `repositories/${name}/_layers/`;
+  },
   layerLink(name: string, d: Digest): string {
     const [alg, hex] = split(d);
     return `repositories/${name}/_layers/${alg}/${hex}/link`;

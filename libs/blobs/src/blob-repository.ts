@@ -162,6 +162,22 @@ export class BlobRepository {
     if (!(await this.exists(digest))) await this.storage.putContent(blobPaths.blobData(digest), bytes);
   }
 
+  /** Whether storage holds the bytes of `digest` (a blob's, or manifest bytes kept by storeContent). */
+  async hasData(digest: Digest): Promise<boolean> {
+    return (await this.dataSize(digest)) !== undefined;
+  }
+
+  /** The size of the bytes storage holds for `digest`, or undefined when it holds none. */
+  async dataSize(digest: Digest): Promise<number | undefined> {
+    return (await this.storage.stat(blobPaths.blobData(digest)))?.size;
+  }
+
+  /** For the consistency pass: drop the index entry alone (its bytes are gone already). */
+  async forget(digest: Digest): Promise<void> {
+    this.small.delete(digest);
+    await this.redis.del(this.k.blob(digest));
+  }
+
   async readContent(digest: Digest): Promise<Buffer | undefined> {
     return this.storage.getContent(blobPaths.blobData(digest)).catch(() => undefined);
   }

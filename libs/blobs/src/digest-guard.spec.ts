@@ -28,6 +28,44 @@ const stamp = async (d: Digest) => {
 };
 
 describe('DigestGuard', () => {
+  it('sweep: refused while a writer holds the digest; writers that begin under it wait until it ends, thrown or not', async () => {
+    const d = fresh();
+    await guard.begin([d]);
+    let ran = false;
+    expect(
+      await guard.sweep(d, async () => {
+        ran = true;
+      }),
+    ).toBeUndefined();
+    expect(ran).toBe(false);
+    await guard.end([d], false);
+
+    const order: string[] = [];
+    let writer: Promise<void> | undefined;
+    expect(
+      await guard.sweep(d, async () => {
+        // A second sweep of the same digest is refused too.
+        expect(await guard.sweep(d, async () => 'no')).toBeUndefined();
+        writer = guard.hold([d], async () => {
+          order.push('writer');
+        });
+        await new Promise((r) => setTimeout(r, 150));
+        order.push('sweep');
+        return 7;
+      }),
+    ).toEqual({ value: 7 });
+    await writer;
+    expect(order).toEqual(['sweep', 'writer']);
+    expect(await redis.exists(guard.sweepingKey(d))).toBe(0);
+
+    await expect(
+      guard.sweep(d, async () => {
+        throw new Error('storage failed');
+      }),
+    ).rejects.toThrow('storage failed');
+    expect(await redis.exists(guard.sweepingKey(d))).toBe(0);
+  });
+
   it('counts writers in and out, once per digest, and stamps only on success', async () => {
     const d = fresh();
     await guard.begin([d, d]);

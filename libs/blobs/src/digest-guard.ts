@@ -51,6 +51,14 @@ end
 if tonumber(t) >= tonumber(ARGV[1]) then return ${ret(-3)} end`;
 }
 
+// A sweep lease without GC's stamp checks, for a removal that must not race a writer (the
+// consistency pass dropping an index entry storage no longer backs). KEYS: writing, sweeping.
+// ARGV: lease seconds. 1 when the lease is taken, 0 when a writer or another sweep holds the digest.
+const CLAIM = `
+if redis.call('EXISTS', KEYS[1]) == 1 or redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+redis.call('SET', KEYS[2], '1', 'EX', ARGV[1])
+return 1`;
+
 /** Seconds a sweep lease outlives a crashed collector (writers of that digest wait at most this long). */
 export const SWEEP_LEASE_SECONDS = 600;
 
@@ -133,6 +141,22 @@ export class DigestGuard {
 
   private async release(digests: Digest[], touch: boolean): Promise<void> {
     await Promise.all(digests.map((d) => this.redis.eval(END, 2, this.writingKey(d), this.touchedKey(d), touch ? '1' : '0')));
+  }
+
+  /**
+   * Run `fn` under a sweep lease on `digest`, as GC's sweeps do: taken only while no writer holds
+   * the digest, and every writer that begins meanwhile waits for it (begin). So a check of storage
+   * made inside `fn` cannot be overtaken by a push of the digest (pushes write storage before
+   * Redis, as writers). Undefined, without running `fn`, when the digest is busy.
+   */
+  async sweep<T>(digest: Digest, fn: () => Promise<T>): Promise<{ value: T } | undefined> {
+    const got = (await this.redis.eval(CLAIM, 2, this.writingKey(digest), this.sweepingKey(digest), SWEEP_LEASE_SECONDS)) as number;
+    if (got !== 1) return undefined;
+    try {
+      return { value: await fn() };
+    } finally {
+      await this.redis.del(this.sweepingKey(digest));
+    }
   }
 
   /** Run `fn` as a writer of `digests`; stamps them only when it succeeds. */

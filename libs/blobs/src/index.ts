@@ -8,3 +8,5 @@ export { BlobsModule } from './blobs.module';
 export { createBlobReader, type BlobReader } from './blob-reader';
 export { DigestGuard, luaMayGo } from './digest-guard';
 export { createLayerStorage, type LayerStorageOptions } from './layer-storage';
+export { BlobConsistency, createBlobConsistency } from './blob-consistency';
+export * from './consistency-diff';

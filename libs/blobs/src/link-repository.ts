@@ -79,6 +79,31 @@ export class LinkRepository {
     await this.storage.delete(blobPaths.layerLink(name, digest));
   }
 
+  /** The digests storage links into `name` (its link objects, parsed as reindex parses them). */
+  async storedLinks(name: string): Promise<Set<Digest>> {
+    const out = new Set<Digest>();
+    for await (const f of this.storage.list(blobPaths.layersRoot(name))) {
+      const link = blobPaths.parseLayerLink(f.path);
+      if (link && link.name === name) out.add(link.digest);
+    }
+    return out;
+  }
+
+  /** Whether storage holds the link object of `digest` in `name`. */
+  async hasStoredLink(name: string, digest: Digest): Promise<boolean> {
+    return (await this.storage.stat(blobPaths.layerLink(name, digest))) !== undefined;
+  }
+
+  /** Whether Redis links `digest` into `name` (the set alone, whether or not the blob record is there). */
+  async isIndexed(name: string, digest: Digest): Promise<boolean> {
+    return (await this.redis.sismember(this.k.layers(name), digest)) === 1;
+  }
+
+  /** For the consistency pass: drop the index entry alone (its object is gone already). */
+  async forget(name: string, digest: Digest): Promise<void> {
+    await this.redis.srem(this.k.layers(name), digest);
+  }
+
   async listLinks(name: string): Promise<Digest[]> {
     return (await this.redis.smembers(this.k.layers(name))) as Digest[];
   }

@@ -11,6 +11,12 @@ import { parseLocalReference } from '@stevedore/oci';
 import { CONFIG, QueueNames, closeBullmq, createQueue, parseJobFailure, type QueueName, type StevedoreConfig } from '@stevedore/platform';
 import { CommitQueues } from './commit-queues';
 
+/**
+ * The queues listed here. The consistency pass's runs are not jobs anyone follows by id: admins
+ * list them at GET /api/v1/admin/consistency/runs (libs/gc).
+ */
+type ListedQueue = Exclude<QueueName, 'consistency'>;
+
 /** A row before the access check: the summary and the repositories a robot needs pull on to see it. */
 export interface JobRow {
   summary: JobSummary;
@@ -43,7 +49,7 @@ const repoOf = (ref: string): string[] => {
 
 /** What a job is and does, from its queue and payload. */
 export function describeJob(
-  queue: QueueName,
+  queue: ListedQueue,
   data: unknown,
 ): { kind: JobKind; description: string; owner?: string; repositories: string[] } {
   const d = rec(data);
@@ -114,7 +120,7 @@ export function jobLink(kind: JobKind, id: string): string {
   }
 }
 
-export function rowOf(queue: QueueName, job: Job, state: JobState): JobRow {
+export function rowOf(queue: ListedQueue, job: Job, state: JobState): JobRow {
   const id = String(job.id);
   const d = describeJob(queue, job.data);
   const summary: JobSummary = {
@@ -168,19 +174,19 @@ export function pageOf(rows: JobRow[], n: number, last?: string): { items: JobSu
 
 @Injectable()
 export class JobList implements OnApplicationShutdown {
-  private readonly others: Array<[QueueName, Queue]>;
+  private readonly others: Array<[ListedQueue, Queue]>;
 
   constructor(
     @Inject(CONFIG) config: StevedoreConfig,
     private readonly commits: CommitQueues,
   ) {
-    this.others = ([QueueNames.export, QueueNames.import, QueueNames.replicate, QueueNames.gc] as QueueName[]).map((n) => [
+    this.others = ([QueueNames.export, QueueNames.import, QueueNames.replicate, QueueNames.gc] as ListedQueue[]).map((n) => [
       n,
       createQueue(config, n) as unknown as Queue,
     ]);
   }
 
-  private queues(): Array<[QueueName, Queue]> {
+  private queues(): Array<[ListedQueue, Queue]> {
     return [[QueueNames.commit, this.commits.queue as unknown as Queue], ...this.others];
   }
 

@@ -14,6 +14,9 @@ import { GarbageCollector } from './garbage-collector';
 import { GcQueue } from './gc-queue';
 import { GcWorker } from './gc-worker';
 import { GcController } from './gc.controller';
+import { ConsistencyController } from './consistency.controller';
+import { ConsistencyQueue } from './consistency-queue';
+import { ConsistencyWorker } from './consistency-worker';
 import { NamespaceQuotas } from './namespace-quotas';
 import { RetentionStore } from './retention-store';
 
@@ -21,7 +24,7 @@ import { RetentionStore } from './retention-store';
 @Module({})
 class GcQuotasModule {}
 
-/** api: /api/v1/gc, /retention, /quotas; workers: the gc worker and its schedule. */
+/** api: /api/v1/gc, /retention, /quotas, /admin/consistency; workers: the gc and consistency workers and their schedules. */
 export type GcModuleOptions = Pick<ModuleRoles, 'api' | 'workers'>;
 
 @Module({})
@@ -55,6 +58,7 @@ export class GcModule {
         useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys) => new RetentionStore(storage, redis, keys),
       },
       GcQueue,
+      ConsistencyQueue,
     ];
     if (options.workers) {
       providers.push(
@@ -95,14 +99,15 @@ export class GcModule {
             ),
         },
         GcWorker,
+        ConsistencyWorker,
       );
     }
     return {
       module: GcModule,
       imports: deps,
-      controllers: options.api ? [GcController] : [],
+      controllers: options.api ? [GcController, ConsistencyController] : [],
       providers,
-      exports: [GcQueue],
+      exports: [GcQueue, ConsistencyQueue],
     };
   }
 }

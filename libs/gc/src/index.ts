@@ -7,3 +7,6 @@ export * from './gc-queue';
 export * from './gc-worker';
 export * from './gc.controller';
 export * from './gc.module';
+export * from './consistency-queue';
+export * from './consistency-worker';
+export * from './consistency.controller';

@@ -23,6 +23,16 @@ export class CatalogRepository {
     m.zadd(this.k.catalog(), 0, name);
   }
 
+  /** For the consistency pass: a repository storage holds manifests of (outside any MULTI). */
+  async add(name: string): Promise<void> {
+    await this.redis.zadd(this.k.catalog(), 0, name);
+  }
+
+  /** For the consistency pass: a repository storage holds nothing of; whether it was there. */
+  async remove(name: string): Promise<boolean> {
+    return (await this.redis.zrem(this.k.catalog(), name)) === 1;
+  }
+
   async has(name: string): Promise<boolean> {
     return (await this.redis.zscore(this.k.catalog(), name)) !== null;
   }

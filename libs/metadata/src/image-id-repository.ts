@@ -83,6 +83,33 @@ export class ImageIdRepository {
     m.zadd(this.k.imageIds(), 0, id);
   }
 
+  /** For the consistency pass: whether `name@digest` is a holder of `id` and `id` is in the set. */
+  async isHeld(name: string, digest: Digest, id: Digest): Promise<boolean> {
+    const [[, held], [, score]] = (await this.redis
+      .pipeline()
+      .sismember(this.k.imageHolders(id), member({ name, digest }))
+      .zscore(this.k.imageIds(), id)
+      .exec()) as [[unknown, number], [unknown, string | null]];
+    return held === 1 && score !== null;
+  }
+
+  /** For the consistency pass: record a holder outside a MULTI (holder first, then the ID: the two keys are in different slots). */
+  async add(name: string, digest: Digest, id: Digest): Promise<void> {
+    await this.redis.sadd(this.k.imageHolders(id), member({ name, digest }));
+    await this.redis.zadd(this.k.imageIds(), 0, id);
+  }
+
+  /** For the consistency pass: drop `id` from the set when nothing holds it (UNHOLD, atomic against a holder being added). */
+  async forgetIfUnheld(id: Digest): Promise<boolean> {
+    await this.redis.eval(UNHOLD, 2, this.k.imageHolders(id), this.k.imageIds(), '', id);
+    return (await this.redis.zscore(this.k.imageIds(), id)) === null;
+  }
+
+  /** For the consistency pass: every holder of `id`, whether or not its revision is still there. */
+  async allHolders(id: Digest): Promise<ImageHolder[]> {
+    return (await this.redis.smembers(this.k.imageHolders(id))).map(parseMember);
+  }
+
   /** `name@digest` no longer holds image `id` (its revision is gone). */
   async remove(name: string, digest: Digest, id: Digest): Promise<void> {
     await this.redis.eval(UNHOLD, 2, this.k.imageHolders(id), this.k.imageIds(), member({ name, digest }), id);

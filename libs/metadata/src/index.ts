@@ -15,3 +15,10 @@ export {
   type RepositorySort,
 } from './repository-index';
 export { imageIdPrefix, MIN_IMAGE_ID_PREFIX } from './image-id-repository';
+export {
+  ConsistencyPass,
+  createConsistencyPass,
+  type ConsistencyPassOptions,
+  type ConsistencyReport,
+  type ConsistencyRunOptions,
+} from './consistency-pass';

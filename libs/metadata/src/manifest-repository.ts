@@ -103,6 +103,22 @@ export class ManifestRepository {
     return (await this.storage.stat(metadataPaths.revisionLink(name, digest))) !== undefined;
   }
 
+  /** Every manifest digest Redis says `name` holds. */
+  async indexedRevisions(name: string): Promise<Digest[]> {
+    return (await this.redis.smembers(this.k.revisions(name))) as Digest[];
+  }
+
+  /** Whether the global record of `digest` is in Redis. */
+  async hasRecord(digest: Digest): Promise<boolean> {
+    return (await this.redis.exists(this.k.manifest(digest))) === 1;
+  }
+
+  /** For the consistency pass: drop a record whose bytes storage no longer holds (nothing else of it). */
+  async dropRecord(digest: Digest): Promise<void> {
+    this.cache.delete(digest);
+    await this.redis.del(this.k.manifest(digest));
+  }
+
   /** For read repair: the record of a manifest whose bytes storage holds, without touching any repository's revisions. */
   async restoreRecord(digest: Digest, mediaType: string, bytes: Buffer): Promise<void> {
     await this.redis.hset(this.k.manifest(digest), 'mediaType', mediaType, 'bytes', bytes);

@@ -67,6 +67,14 @@ export function metadataKeys(keys: RedisKeys) {
     imageIds: () => keys.key('imageids'),
     imageHolders: (id: string) => keys.key('imageid', id),
     imageIdsIndexed: () => keys.key('indexed', 'imageids'),
+    /** SCAN pattern of every key of every repository (the consistency pass finds repositories by it). */
+    repositoryKeysPattern: keys.repo('*', '*'),
+    /** The repository a key of repositoryKeysPattern belongs to. */
+    repositoryOfKey: (key: string): string | undefined => {
+      const head = keys.repo('');
+      const at = key.startsWith(head.slice(0, -1)) ? key.indexOf('}:', head.length - 1) : -1;
+      return at < 0 ? undefined : key.slice(head.length - 1, at);
+    },
   };
 }
 
@@ -79,6 +87,10 @@ function split(d: Digest): [string, string] {
 export const metadataPaths = {
   /** Where reindex lists from: every repository's links, layer storage's among them (parseMetadataLink skips those). */
   repositoriesRoot: 'repositories/',
+  /** One repository's part (the consistency pass lists it; reindex lists repositoriesRoot whole). */
+  manifestsRoot(name: string): string {
+    return `repositories/${name}/_manifests/`;
+  },
   revisionLink(name: string, d: Digest): string {
     const [alg, hex] = split(d);
     return `repositories/${name}/_manifests/revisions/${alg}/${hex}/link`;

@@ -27,6 +27,15 @@ redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
 return 1`;
 
+// The consistency pass's correction of a tag Redis has pointing elsewhere than storage: only while
+// Redis still names the digest it saw, so a tagging since then stays. KEYS: tags, tag times (one
+// repository: one hash slot). ARGV: tag, digest seen, digest stored, the link's time.
+const RETARGET = `
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[4])
+return 1`;
+
 /** ZRANGE ... WITHSCORES of a tag history ZSET (digest, ms, digest, ms, ...), oldest first. */
 function historyEntries(withScores: string[]): TagHistoryEntry[] {
   const out: TagHistoryEntry[] = [];
@@ -143,8 +152,18 @@ export class TagRepository {
    * For read repair: undo a restore that raced a removal (the link went after the repair read it),
    * only while Redis still names that digest, so a tagging since then stays.
    */
-  async unrestore(name: string, tag: string, digest: Digest): Promise<void> {
-    await this.redis.eval(UNRESTORE, 3, this.k.tags(name), this.k.tagNames(name), this.k.tagTimes(name), tag, digest);
+  async unrestore(name: string, tag: string, digest: Digest): Promise<boolean> {
+    return (await this.redis.eval(UNRESTORE, 3, this.k.tags(name), this.k.tagNames(name), this.k.tagTimes(name), tag, digest)) === 1;
+  }
+
+  /** Every tag of `name` in Redis with the digest it names. */
+  async indexed(name: string): Promise<Map<string, Digest>> {
+    return new Map(Object.entries(await this.redis.hgetall(this.k.tags(name))) as Array<[string, Digest]>);
+  }
+
+  /** For the consistency pass: point `tag` from `from` to `to` (set at `at`) only while Redis still names `from`. */
+  async retarget(name: string, tag: string, from: Digest, to: Digest, at: number): Promise<boolean> {
+    return (await this.redis.eval(RETARGET, 2, this.k.tags(name), this.k.tagTimes(name), tag, from, to, String(at))) === 1;
   }
 
   /**

@@ -5,6 +5,25 @@ import { z } from 'zod';
 export const TARGETS = ['all', 'gateway', 'blob-service', 'metadata-service', 'commit-worker'] as const;
 export type Target = (typeof TARGETS)[number];
 
+const DURATION_UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
+
+/**
+ * A duration in seconds: a number of seconds, or a number with a unit (`500ms`, `90s`, `15m`, `1h`,
+ * `2d`); `0` or `off` is 0 (disabled, where the variable says so).
+ */
+export const durationSeconds = z
+  .string()
+  .trim()
+  .transform((v, ctx) => {
+    if (v === 'off') return 0;
+    const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(v);
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: `"${v}" is not a duration (seconds, or a number with ms, s, m, h or d; 0 or off)` });
+      return z.NEVER;
+    }
+    return Number(m[1]) * DURATION_UNITS[m[2] ?? 's'];
+  });
+
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 export const ConfigSchema = z.object({
@@ -115,6 +134,11 @@ export const ConfigSchema = z.object({
     .default(7 * 24 * 3600),
   /** GC: cron pattern of the scheduled run (a BullMQ job scheduler); 'off' for on-demand runs only. */
   STEVEDORE_GC_SCHEDULE: z.string().default('30 3 * * *'),
+  /**
+   * How often the consistency pass compares every Redis index with storage and repairs it (one
+   * process of the deployment runs it: a BullMQ job scheduler); 0 or off: on demand only.
+   */
+  STEVEDORE_CONSISTENCY_INTERVAL: durationSeconds.default(3600).refine((s) => s === 0 || s >= 1, 'at least 1s (or 0/off to disable)'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -100,6 +100,32 @@ export class StevedoreMetrics {
     registers: [this.registry],
   });
 
+  readonly consistencyRepairs = new Counter({
+    name: 'stevedore_consistency_repairs_total',
+    help: 'Index entries the consistency pass repaired towards storage, by kind (tag, revision, link, manifest, blob, catalog, imageid) and action (add, remove, correct)',
+    labelNames: ['kind', 'action'] as const,
+    registers: [this.registry],
+  });
+  readonly consistencyLastRun = new Gauge({
+    name: 'stevedore_consistency_last_run_timestamp_seconds',
+    help: 'When the last consistency pass of this process finished (Unix seconds)',
+    registers: [this.registry],
+    // One process of a group runs the pass: the newest, not the sum.
+    aggregator: 'max',
+  });
+  readonly consistencyDuration = new Histogram({
+    name: 'stevedore_consistency_run_duration_seconds',
+    help: 'Consistency pass run time',
+    buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600],
+    registers: [this.registry],
+  });
+  readonly consistencyFound = new Gauge({
+    name: 'stevedore_consistency_last_run_differences',
+    help: 'Differences between the Redis indexes and storage the last consistency pass found (repaired or not)',
+    registers: [this.registry],
+    aggregator: 'max',
+  });
+
   /** Called before each scrape (queue depths, round trips). */
   private readonly collectors: Array<() => Promise<void>> = [];
 

@@ -10,6 +10,7 @@ export const QueueNames = {
   export: 'export',
   import: 'import',
   gc: 'gc',
+  consistency: 'consistency',
   replicate: 'replicate',
 } as const;
 export type QueueName = (typeof QueueNames)[keyof typeof QueueNames];

@@ -187,6 +187,9 @@ describe('API contract (all-in-one)', () => {
     const run = await call('runGc', '/api/v1/gc', { dryRun: true });
     expect((await settle(() => call('gcRun', `/api/v1/gc/runs/${run.id}`))).state).toBe('completed');
     await call('listGcRuns', '/api/v1/gc/runs');
+    const pass = await call('runConsistency', '/api/v1/admin/consistency', { dryRun: true, waitSeconds: 120 });
+    expect({ state: pass.state, dryRun: pass.result?.dryRun }).toEqual({ state: 'completed', dryRun: true });
+    await call('listConsistencyRuns', '/api/v1/admin/consistency/runs');
     await call('removeUpstream', '/api/v1/upstreams/nowhere');
   });
 

@@ -142,7 +142,7 @@ describe('operability (all-in-one)', () => {
     const api = await http(s.url, 'GET', '/admin/queues/api/queues');
     expect(api.status).toBe(200);
     const names = (api.json().queues as Array<{ name: string }>).map((q) => q.name).sort();
-    expect(names).toEqual(['commit', 'export', 'gc', 'import', 'replicate']);
+    expect(names).toEqual(['commit', 'consistency', 'export', 'gc', 'import', 'replicate']);
   });
 
   it('documents every management route under /api/v1 and nothing else', async () => {

@@ -562,6 +562,11 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
     'POST /api/v1/gc': { request: () => ({ method: 'POST', path: '/api/v1/gc', json: { dryRun: true } }), want: adminOnly(202) },
     'GET /api/v1/gc/runs': { request: () => ({ path: '/api/v1/gc/runs' }), want: adminOnly(200) },
     'GET /api/v1/gc/runs/{id}': { request: () => ({ path: `/api/v1/gc/runs/${fx.gcRun}` }), want: adminOnly(200) },
+    'POST /api/v1/admin/consistency': {
+      request: () => ({ method: 'POST', path: '/api/v1/admin/consistency', json: { dryRun: true } }),
+      want: adminOnly(200),
+    },
+    'GET /api/v1/admin/consistency/runs': { request: () => ({ path: '/api/v1/admin/consistency/runs' }), want: adminOnly(200) },
     'GET /api/v1/retention': { request: () => ({ path: '/api/v1/retention' }), want: adminOnly(200) },
     'PUT /api/v1/retention': {
       request: () => ({ method: 'PUT', path: '/api/v1/retention', json: { repository: 'alice/app', keepLast: 50 } }),

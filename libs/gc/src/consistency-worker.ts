@@ -1,0 +1,99 @@
+// The `consistency` queue's worker and its schedule, wherever the target runs workers ('all',
+// 'commit-worker'): every STEVEDORE_CONSISTENCY_INTERVAL a BullMQ job scheduler adds one run for
+// the whole deployment (one scheduler id, upserted by every worker process alike), and the queue's
+// global concurrency of 1 runs one pass at a time across every replica. Each run is counted in
+// the metrics and logged in one summary line.
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type Redis from 'ioredis';
+import { createConsistencyPass, type ConsistencyPass, type ConsistencyReport } from '@stevedore/metadata';
+import {
+  CONFIG,
+  QueueNames,
+  REDIS,
+  ReadinessChecks,
+  RedisKeys,
+  STORAGE,
+  StevedoreMetrics,
+  closeBullmq,
+  createWorker,
+  jobFailure,
+  workerReadiness,
+  type StevedoreConfig,
+} from '@stevedore/platform';
+import type { StorageDriver } from '@stevedore/storage';
+import { CONSISTENCY_JOB_OPTIONS, CONSISTENCY_SCHEDULER_ID, ConsistencyQueue, type ConsistencyJobData } from './consistency-queue';
+
+@Injectable()
+export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('consistency');
+  private worker?: Worker<ConsistencyJobData, ConsistencyReport>;
+  private readonly pass: ConsistencyPass;
+
+  constructor(
+    @Inject(CONFIG) private readonly config: StevedoreConfig,
+    @Inject(STORAGE) storage: StorageDriver,
+    @Inject(REDIS) redis: Redis,
+    keys: RedisKeys,
+    private readonly metrics: StevedoreMetrics,
+    private readonly queue: ConsistencyQueue,
+    @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
+  ) {
+    // The pass reads storage and Redis itself (any process has both), as read repair does.
+    this.pass = createConsistencyPass(storage, redis, keys, {
+      onRepair: (kind, action) => metrics.consistencyRepairs.inc({ kind, action }),
+    });
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.queue.queue.setGlobalConcurrency(1);
+    const seconds = this.config.STEVEDORE_CONSISTENCY_INTERVAL;
+    if (seconds > 0) {
+      const every = Math.round(seconds * 1000);
+      // The first run one interval after the scheduler first exists (BullMQ would run an `every`
+      // scheduler at once): a deployment's start is not a pass. Upserting again (every process,
+      // every restart) with the same interval keeps the schedule it has.
+      await this.queue.queue.upsertJobScheduler(
+        CONSISTENCY_SCHEDULER_ID,
+        { every, startDate: Date.now() + every },
+        { name: 'run', data: { dryRun: false, scheduled: true }, opts: CONSISTENCY_JOB_OPTIONS },
+      );
+    } else {
+      await this.queue.queue.removeJobScheduler(CONSISTENCY_SCHEDULER_ID);
+    }
+    this.worker = createWorker(this.config, QueueNames.consistency, (job) => this.process(job), { concurrency: 1 });
+    this.worker.on('error', (e) => this.logger.warn(`consistency worker: ${e.message}`));
+    this.readiness.add('consistency-queue', workerReadiness(this.worker));
+  }
+
+  private async process(job: Job<ConsistencyJobData, ConsistencyReport>): Promise<ConsistencyReport> {
+    const end = this.metrics.consistencyDuration.startTimer();
+    try {
+      const report = await this.pass.run({
+        dryRun: job.data.dryRun,
+        onProgress: (repositories) => void job.updateProgress({ repositories }).catch(() => undefined),
+      });
+      end();
+      this.metrics.consistencyLastRun.set(Date.now() / 1000);
+      this.metrics.consistencyFound.set(report.found);
+      const kinds = Object.entries(report.byKind)
+        .map(([k, c]) => `${k} +${c.add} -${c.remove} ~${c.correct}`)
+        .join(', ');
+      this.logger.log(
+        `consistency pass${report.dryRun ? ' (dry run)' : ''}${job.data.scheduled ? ' (scheduled)' : ''}: ` +
+          `${report.repositories} repositories, ${report.found} differences, ${report.repaired} repaired` +
+          `${report.takenBack ? `, ${report.takenBack} taken back` : ''}${kinds ? ` (${kinds})` : ''} in ${report.durationMs} ms`,
+      );
+      return report;
+    } catch (e) {
+      end();
+      this.logger.warn(`consistency pass ${job.id} failed: ${(e as Error).message}`);
+      // The next scheduled run or request simply runs it again: every repair stands on its own.
+      throw new UnrecoverableError(jobFailure(e));
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await closeBullmq(this.worker, 2000);
+  }
+}
