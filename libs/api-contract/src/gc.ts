@@ -33,6 +33,7 @@ export const GcReportSchema = z.object({
     digests: z.array(z.string()),
   }),
   uploads: z.object({ sessions: z.number(), bytesFreed: z.number(), multipartAborted: z.number() }),
+  consistency: z.object({ found: z.number(), repaired: z.number() }).optional(),
   containers: z
     .object({
       containers: z.number(),

@@ -5,15 +5,11 @@
 // the metrics and logged in one summary line.
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { UnrecoverableError, type Job, type Worker } from 'bullmq';
-import type Redis from 'ioredis';
-import { createConsistencyPass, type ConsistencyPass, type ConsistencyReport } from '@stevedore/metadata';
+import { ConsistencyPass, type ConsistencyReport } from '@stevedore/metadata';
 import {
   CONFIG,
   QueueNames,
-  REDIS,
   ReadinessChecks,
-  RedisKeys,
-  STORAGE,
   StevedoreMetrics,
   closeBullmq,
   createWorker,
@@ -21,29 +17,20 @@ import {
   workerReadiness,
   type StevedoreConfig,
 } from '@stevedore/platform';
-import type { StorageDriver } from '@stevedore/storage';
 import { CONSISTENCY_JOB_OPTIONS, CONSISTENCY_SCHEDULER_ID, ConsistencyQueue, type ConsistencyJobData } from './consistency-queue';
 
 @Injectable()
 export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('consistency');
   private worker?: Worker<ConsistencyJobData, ConsistencyReport>;
-  private readonly pass: ConsistencyPass;
 
   constructor(
     @Inject(CONFIG) private readonly config: StevedoreConfig,
-    @Inject(STORAGE) storage: StorageDriver,
-    @Inject(REDIS) redis: Redis,
-    keys: RedisKeys,
+    private readonly pass: ConsistencyPass,
     private readonly metrics: StevedoreMetrics,
     private readonly queue: ConsistencyQueue,
     @Inject(ReadinessChecks) private readonly readiness: ReadinessChecks,
-  ) {
-    // The pass reads storage and Redis itself (any process has both), as read repair does.
-    this.pass = createConsistencyPass(storage, redis, keys, {
-      onRepair: (kind, action) => metrics.consistencyRepairs.inc({ kind, action }),
-    });
-  }
+  ) {}
 
   async onModuleInit(): Promise<void> {
     await this.queue.queue.setGlobalConcurrency(1);

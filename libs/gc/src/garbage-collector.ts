@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import type { RedisKeys, StevedoreMetrics } from '@stevedore/platform';
 import { DigestGuard, type BlobGcService, type BlobSweepItem } from '@stevedore/blobs';
-import type { ManifestGcService, ManifestRecord, MetadataService } from '@stevedore/metadata';
+import type { ConsistencyPass, ManifestGcService, ManifestRecord, MetadataService } from '@stevedore/metadata';
 import type { ContainerGcService } from '@stevedore/containers';
 import { mark, type RepositoryManifests } from './mark';
 import { ruleFor, tagsToDrop } from './retention';
@@ -34,6 +34,12 @@ export interface GcDeps {
   metrics?: StevedoreMetrics;
   /** Where containers are hosted (their file contents are collected too); absent in a target without them. */
   containers?: ContainerGcService;
+  /**
+   * Run before marking: GC marks from Redis, and Redis may have lost acknowledged index writes (an
+   * asynchronous replica promoted, a flushed Redis) that storage holds. Without it a tag whose
+   * entries Redis lost would leave its manifest and blobs unreferenced to the mark.
+   */
+  consistency?: Pick<ConsistencyPass, 'run'>;
 }
 
 const push = <T>(list: T[], v: T) => {
@@ -92,6 +98,12 @@ export class GarbageCollector {
       deleteBatches: 0,
       bytesFreed: 0,
     };
+
+    if (!dryRun && this.deps.consistency) {
+      progress('consistency');
+      const pass = await this.deps.consistency.run();
+      report.consistency = { found: pass.found, repaired: pass.repaired };
+    }
 
     progress('retention');
     const names = await this.repositories();

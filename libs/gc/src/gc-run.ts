@@ -35,6 +35,8 @@ export interface GcReport {
   };
   blobs: { scanned: number; deleted: number; unlinked: number; skipped: number; bytesFreed: number; digests: string[] };
   uploads: { sessions: number; bytesFreed: number; multipartAborted: number };
+  /** The consistency pass the run started with (not in a dry run): index entries storage had and Redis lost, and so on. */
+  consistency?: { found: number; repaired: number };
   /** Container contents and layer indexes (where the run's target reaches containers). */
   containers?: Omit<ContainerCollectReport, 'usage' | 'unreferenced'>;
   /** Storage deleteMany batches sent (each up to 1,000 blobs). */

@@ -8,7 +8,14 @@ import type Redis from 'ioredis';
 import { CONFIG, REDIS, RedisKeys, STORAGE, StevedoreMetrics, type StevedoreConfig, type ModuleRoles } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { BLOB_GC_SERVICE, BLOB_QUOTA, type BlobGcService } from '@stevedore/blobs';
-import { METADATA_GC_SERVICE, METADATA_SERVICE, type ManifestGcService, type MetadataService } from '@stevedore/metadata';
+import {
+  ConsistencyPass,
+  METADATA_GC_SERVICE,
+  METADATA_SERVICE,
+  createConsistencyPass,
+  type ManifestGcService,
+  type MetadataService,
+} from '@stevedore/metadata';
 import { CONTAINER_SERVICE, type ContainerGcService } from '@stevedore/containers';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue } from './gc-queue';
@@ -63,6 +70,14 @@ export class GcModule {
     if (options.workers) {
       providers.push(
         {
+          // One pass per process: the consistency queue's runs and the one each GC run starts with.
+          // It reads storage and Redis itself (any process has both), as read repair does.
+          provide: ConsistencyPass,
+          inject: [STORAGE, REDIS, RedisKeys, StevedoreMetrics],
+          useFactory: (storage: StorageDriver, redis: Redis, keys: RedisKeys, metrics: StevedoreMetrics) =>
+            createConsistencyPass(storage, redis, keys, { onRepair: (kind, action) => metrics.consistencyRepairs.inc({ kind, action }) }),
+        },
+        {
           provide: GarbageCollector,
           inject: [
             REDIS,
@@ -74,6 +89,7 @@ export class GcModule {
             NamespaceQuotas,
             StevedoreMetrics,
             CONFIG,
+            ConsistencyPass,
             { token: CONTAINER_SERVICE, optional: true },
           ],
           useFactory: (
@@ -86,10 +102,11 @@ export class GcModule {
             quotas: NamespaceQuotas,
             metrics: StevedoreMetrics,
             c: StevedoreConfig,
+            consistency: ConsistencyPass,
             containers?: ContainerGcService,
           ) =>
             new GarbageCollector(
-              { redis, keys, blobs, manifests, metadata, retention, quotas, metrics, containers },
+              { redis, keys, blobs, manifests, metadata, retention, quotas, metrics, consistency, containers },
               {
                 graceSeconds: c.STEVEDORE_GC_GRACE_SECONDS,
                 untaggedMaxAgeSeconds: c.STEVEDORE_GC_UNTAGGED_MAX_AGE_SECONDS,

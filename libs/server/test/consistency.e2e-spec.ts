@@ -106,6 +106,25 @@ describe.each([
     expect(runs.map((x) => x.id)).toEqual(expect.arrayContaining([run.id, dry.json().id]));
   });
 
+  it('runs before every GC: a manifest whose tag and revision Redis lost keeps itself and its blobs', async () => {
+    // What a failover that dropped the last writes leaves: the blob pushes (their links, records and
+    // touch stamps) reached the replica, the manifest's entries did not. GC marks from Redis.
+    const img = await pushImage(s.url, 'cons/gc', 'v1');
+    for (const pattern of ['*:repo:{cons/gc}:tags', '*:repo:{cons/gc}:tagnames', '*:repo:{cons/gc}:revisions', `*:manifest:${img.digest}`])
+      await redis.del(await key(pattern));
+    const res = await http(s.url, 'POST', '/api/v1/gc', JSON.stringify({ graceSeconds: 0 }), { 'content-type': 'application/json' });
+    expect(res.status).toBe(202);
+    let run: { state: string; result?: { consistency?: { repaired: number }; blobs: { digests: string[] } } } = { state: '' };
+    for (let i = 0; i < 600 && run.state !== 'completed' && run.state !== 'failed'; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      run = (await http(s.url, 'GET', `/api/v1/gc/runs/${res.json().id}`)).json();
+    }
+    expect(run.state).toBe('completed');
+    expect(run.result!.consistency!.repaired).toBeGreaterThanOrEqual(2);
+    for (const d of [img.config.digest, ...img.layers.map((l) => l.digest)]) expect(run.result!.blobs.digests).not.toContain(d);
+    expect(await pullWhole(s.url, 'cons/gc', 'v1')).toEqual({ ok: true, digest: img.digest });
+  });
+
   it('is for admins only', async () => {
     expect(
       (await http(s.url, 'POST', '/api/v1/admin/consistency', '{}', { 'content-type': 'application/json', authorization: '' })).status,
