@@ -1,0 +1,84 @@
+// haproxy.cfg for the rig: the public frontend does what deploy/k8s/base/ingress.yaml does (every
+// path, `/` Prefix, to the gateway Service: /v2, /api/v1, /auth, /admin, the web UI; the gateway runs
+// blob bytes in process, so no route goes to blob-service), and one internal listener per
+// replicated service stands in for its Kubernetes Service (one URL for the replicas).
+//
+// Why the retry settings are what they are:
+// - `retries 3` + `option redispatch 1`: a connection that fails (a replica just killed with -9
+//   refuses, or its socket is reset) is retried at once on *another* server, not the same one; a
+//   health check needs up to `fall` intervals to notice the death, and no request waits for that.
+// - `retry-on conn-failure empty-response junk-response response-timeout 502 504`: a request in flight on
+//   a replica that dies gets no response at all (empty-response); it is resent to the other replica.
+//   HAProxy can only resend what it still holds: requests without a body (GET, HEAD, DELETE)
+//   qualify; a streamed upload (request buffering off, as the ingress has it) is not replayed.
+//   503 is deliberately not retried: it is the platform's own "Redis is failing over, retry after 1
+//   s" answer, which the client should see, with its Retry-After, rather than have it hammered.
+// - `http-request disable-l7-retry if !METH_GET`: only GET and HEAD (METH_GET matches both) are
+//   resent after the server may have seen them; anything that changes state is retried only on a
+//   connection failure (when the server certainly did not see it) and otherwise left to the client.
+// - Health checks: GET /readyz every second, down after 3 failures, up after 1 success; a replica
+//   being restarted is not sent traffic before its Redis, storage and queues answer.
+// - When no replica is ready (all readyz failing while Redis fails over) HAProxy answers 503 itself:
+//   the errorfile gives that answer the same `Retry-After: 1` the platform sends, so a client treats
+//   both alike.
+// - Timeouts as the ingress: 1 h for client and server (multi-GB layer streams), no body limit.
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+export interface Backend {
+  /** Listener name (the Kubernetes Service it stands in for). */
+  name: string;
+  /** Where it listens on 127.0.0.1. */
+  port: number;
+  servers: Array<{ name: string; port: number }>;
+}
+
+const NO_SERVER_503 = [
+  'HTTP/1.1 503 Service Unavailable',
+  'content-type: application/json',
+  'retry-after: 1',
+  'cache-control: no-cache',
+  'connection: close',
+  '',
+  '{"errors":[{"code":"UNAVAILABLE","message":"no replica is ready (load balancer); retry after 1 s"}]}',
+  '',
+].join('\r\n');
+
+export function haproxyConfig(dir: string, frontends: Backend[]): string {
+  const errorfile = path.join(dir, '503.http');
+  writeFileSync(errorfile, NO_SERVER_503);
+  const lines = [
+    'global',
+    '  maxconn 4096',
+    '  log stderr format short local0 notice',
+    '',
+    'defaults',
+    '  mode http',
+    '  log global',
+    '  option dontlognull',
+    '  option forwardfor',
+    '  option redispatch 1',
+    '  retries 3',
+    '  retry-on conn-failure empty-response junk-response response-timeout 502 504',
+    '  timeout connect 2s',
+    '  timeout client 1h',
+    '  timeout server 1h',
+    '  timeout http-request 60s',
+    '  timeout http-keep-alive 10s',
+    '  timeout queue 10s',
+    '  timeout check 3s',
+    '  balance roundrobin',
+    '  option httpchk',
+    '  http-check send meth GET uri /readyz',
+    '  http-check expect status 200',
+    '  default-server inter 1s fall 3 rise 1',
+    `  errorfile 503 ${errorfile}`,
+    '',
+  ];
+  for (const f of frontends) {
+    lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${f.port}`, '  http-request disable-l7-retry if !METH_GET');
+    for (const s of f.servers) lines.push(`  server ${s.name} 127.0.0.1:${s.port} check`);
+    lines.push('');
+  }
+  return lines.join('\n');
+}
