@@ -23,6 +23,8 @@ export interface Retry {
   path: string;
   status: number;
   retryAfter: string;
+  /** Who answered: HAProxy (no replica ready) or the platform itself. */
+  from: 'load balancer' | 'platform';
 }
 
 export class RigClient {
@@ -68,7 +70,8 @@ export class RigClient {
       const a = await this.once(method, path, body, headers);
       const after = a.headers['retry-after'];
       if (a.status !== 503 || typeof after !== 'string' || Date.now() > deadline) return a;
-      this.retries.push({ at: Date.now(), method, path, status: a.status, retryAfter: after });
+      const from = a.body.toString().includes('(load balancer)') ? 'load balancer' : 'platform';
+      this.retries.push({ at: Date.now(), method, path, status: a.status, retryAfter: after, from });
       await new Promise((r) => setTimeout(r, Math.min(5, Number(after) || 1) * 1000));
     }
   }

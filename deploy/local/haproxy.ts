@@ -16,8 +16,12 @@
 // - `http-request disable-l7-retry if !METH_GET`: only GET and HEAD (METH_GET matches both) are
 //   resent after the server may have seen them; anything that changes state is retried only on a
 //   connection failure (when the server certainly did not see it) and otherwise left to the client.
-// - Health checks: GET /readyz every second, down after 3 failures, up after 1 success; a replica
-//   being restarted is not sent traffic before its Redis, storage and queues answer.
+// - Health checks as the Deployments' readiness probes (GET /readyz every 5 s, 3 failures to
+//   leave), so a Redis failover of 2-3 s does not take every replica out at once: requests keep
+//   reaching the platform, which serves reads from storage or answers 503 + Retry-After itself.
+//   A replica that refuses a connection is marked down at once (`observe layer4`, as the kubelet
+//   sees its container exit), and a down replica is checked every second (`downinter 1s`), so a
+//   restarted one takes traffic again as soon as its Redis, storage and queues answer (`rise 1`).
 // - When no replica is ready (all readyz failing while Redis fails over) HAProxy answers 503 itself:
 //   the errorfile gives that answer the same `Retry-After: 1` the platform sends, so a client treats
 //   both alike.
@@ -71,7 +75,7 @@ export function haproxyConfig(dir: string, frontends: Backend[]): string {
     '  option httpchk',
     '  http-check send meth GET uri /readyz',
     '  http-check expect status 200',
-    '  default-server inter 1s fall 3 rise 1',
+    '  default-server inter 5s downinter 1s fall 3 rise 1 observe layer4 error-limit 1 on-error mark-down',
     `  errorfile 503 ${errorfile}`,
     '',
   ];

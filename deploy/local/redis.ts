@@ -89,12 +89,17 @@ async function sentinel(): Promise<RigRedis> {
         },
         30_000,
         100,
-      );
+      ).catch(async (e: Error) => {
+        const seen = await Promise.all(sentinels.map((s) => masterPort(s).catch((x: Error) => x.message)));
+        throw new Error(`no failover from ${victim.port} to ${survivor.port}: ${e.message}; the sentinels name ${seen.join(', ')}`);
+      });
       const ms = Date.now() - t0;
       // The killed primary rejoins as a replica of the new one (the sentinels would reconfigure it too).
       await victim.stop();
       nodes.splice(nodes.indexOf(victim), 1, await startRedis({ port: victim.port, replicaOf: survivor.port }));
-      await waitFor(() => sentinelsAgree(sentinels, victim.port), 30_000, 250);
+      await waitFor(() => sentinelsAgree(sentinels, victim.port), 30_000, 250).catch((e: Error) => {
+        throw new Error(`the sentinels do not see ${victim.port} back as a replica of ${survivor.port}: ${e.message}`);
+      });
       return { killedPort: victim.port, promotedPort: survivor.port, ms };
     },
     stop: stopAll,
@@ -141,8 +146,9 @@ async function masterPort(s: RunningRedis): Promise<number> {
   });
 }
 
+/** It answers as a primary (ROLE), without writing into the platform's keyspace. */
 async function isWritable(port: number): Promise<boolean> {
-  return withClient(port, async (r) => (await r.set('rig:failover-probe', '1')) === 'OK').catch(() => false);
+  return withClient(port, async (r) => ((await r.call('ROLE')) as [string])[0] === 'master').catch(() => false);
 }
 
 /** Every sentinel sees the replica on `replicaPort` connected, and knows the two other sentinels. */

@@ -59,12 +59,12 @@ export interface Rig {
   pid(name: string): number | undefined;
   /** The log file of a replica (stdout and stderr), or 'haproxy'. */
   log(name: string): string;
-  /** pino-http lines that answered 5xx, per replica (faults are expected to cause some). */
-  answered5xx(): Record<string, number>;
+  /** Lines logged at level error or fatal, per replica (faults are expected to cause some). */
+  errorLines(): Record<string, number>;
   stop(): Promise<void>;
 }
 
-const ANSWERED_5XX = /"res":\{"statusCode":5\d\d/;
+const ERROR_LINE = /^\{"level":(5|6)0,/;
 const APP_MAIN = (service: Service) => path.join(ROOT, 'apps', service, 'src', 'main.ts');
 
 function ready(port: number, p = '/readyz'): Promise<boolean> {
@@ -261,11 +261,11 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       urlOf: (name) => `http://127.0.0.1:${get(name).port}`,
       pid: (name) => get(name).child?.pid,
       log: (name) => (name === 'haproxy' ? path.join(logs, 'haproxy.log') : get(name).logFile),
-      answered5xx() {
+      errorLines() {
         const out: Record<string, number> = {};
         for (const p of procs.values()) {
           const text = readFileSync(p.logFile, 'utf8');
-          out[p.name] = text.split('\n').filter((l) => ANSWERED_5XX.test(l)).length;
+          out[p.name] = text.split('\n').filter((l) => ERROR_LINE.test(l)).length;
         }
         return out;
       },

@@ -47,6 +47,7 @@ interface Stats {
   pulls: number;
   pushes: number;
   pushRetries: number;
+  pushRetryReasons: string[];
   tagMoves: number;
   skopeoPushes: number;
   skopeoPulls: number;
@@ -67,9 +68,9 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'rig-e2e-'));
-    rig = await startRig({ redis: 'sentinel', storage: STORAGE });
+    rig = await startRig({ redis: 'sentinel', storage: STORAGE, keep: process.env.STEVEDORE_RIG_KEEP === '1' });
     client = new RigClient(rig.url, rig.admin);
-    log(`rig up at ${rig.url}, ${rig.redis.url}, storage ${STORAGE}, ${LONG ? 'long' : 'fast'} mode`);
+    log(`rig up at ${rig.url} (${rig.dir}), ${rig.redis.url}, storage ${STORAGE}, ${LONG ? 'long' : 'fast'} mode`);
   });
 
   afterAll(async () => {
@@ -137,6 +138,7 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
       pulls: 0,
       pushes: 0,
       pushRetries: 0,
+      pushRetryReasons: [],
       tagMoves: 0,
       skopeoPushes: 0,
       skopeoPulls: 0,
@@ -155,10 +157,11 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
           return await fn();
         } catch (e) {
           if (!(e instanceof Failed) || !/: (5\d\d|no answer)/.test(e.message) || attempt === 8) {
-            stats.failedPushes.push(`${what}: ${(e as Error).message}`);
+            stats.failedPushes.push(`${new Date().toISOString()} ${what}: ${(e as Error).message}`);
             return undefined;
           }
           stats.pushRetries++;
+          stats.pushRetryReasons.push(`${new Date().toISOString()} ${(e as Error).message.slice(0, 200)}`);
           await sleep(500);
         }
       }
@@ -220,7 +223,9 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
           stable.push(ref);
           real.push(ref);
         } catch (e) {
-          stats.failedPushes.push(`skopeo push ${ref}: ${(e as Error).message.slice(0, 300)}`);
+          stats.failedPushes.push(
+            `${new Date().toISOString()} skopeo push ${ref}: ${(e as Error).message.split('\n').slice(1).join(' ').slice(0, 600)}`,
+          );
         }
         // And a skopeo pull of an acknowledged tag into a fresh layout, its digest checked.
         const from = real[Math.floor(Math.random() * real.length)];
@@ -238,7 +243,7 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
             // skopeo says "503 Service Unavailable" on the documented answer: retried only in the failover window.
             if (/503|Service Unavailable/i.test(msg) && inFailoverWindow(Date.now()) && attempt < 20) {
               stats.skopeoPullRetries++;
-              client.retries.push({ at: Date.now(), method: 'skopeo', path: from, status: 503, retryAfter: '1' });
+              client.retries.push({ at: Date.now(), method: 'skopeo', path: from, status: 503, retryAfter: '1', from: 'platform' });
               await sleep(1000);
               continue;
             }
@@ -311,7 +316,7 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
       batchJob = (await client.json<typeof batchJob>('GET', `/api/v1/jobs/${batch.json.id}`)).json;
       if (batchJob.state !== 'completed') await sleep(500);
     }
-    const commits: Array<{ id: string; tag: string; digest: string; attempts: number; data: CommitJobData }> = [];
+    const commits: Array<{ id: string; tag: string; digest: string; attempts: number; stalled: number; data: CommitJobData }> = [];
     for (const child of batch.json.children) {
       const job = await queue.getJob(child.id);
       expect({ id: child.id, state: await job?.getState() }).toEqual({ id: child.id, state: 'completed' });
@@ -320,7 +325,8 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
         id: child.id,
         tag: result.tag,
         digest: result.digest,
-        attempts: job!.attemptsMade,
+        attempts: job!.attemptsStarted,
+        stalled: job!.stalledCounter,
         data: job!.data as CommitJobData,
       });
     }
@@ -372,18 +378,21 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
       failedPulls: stats.failedPulls.length,
       failedPushes: stats.failedPushes.length,
       retries503: retries.length,
+      retries503FromLoadBalancer: retries.filter((x) => x.from === 'load balancer').length,
       retries503OutsideFailover: outsideWindow.length,
       kills,
       redisFailoverMs: fo.ms,
       commits: commits.length,
-      commitAttempts: commits.map((c) => c.attempts),
+      /** Runs started per commit (more than one: its worker was killed under it, or Redis failed over). */
+      commitRunsStarted: commits.map((c) => c.attempts),
+      commitsStalled: commits.filter((c) => c.stalled > 0).length,
       tagsChecked: acked.size,
       gc: {
         state: gcRun.state,
         manifestsDeleted: gcRun.result?.manifests.digests.length,
         blobsDeleted: gcRun.result?.blobs.digests.length,
       },
-      answered5xx: r.answered5xx(),
+      errorLines: r.errorLines(),
     };
     log(`summary ${JSON.stringify(summary, null, 1)}`);
     if (stats.failedPushes.length) log(`unacknowledged writes (not asserted; retried up to 8 times):\n${stats.failedPushes.join('\n')}`);
