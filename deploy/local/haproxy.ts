@@ -9,13 +9,15 @@
 //   health check needs up to `fall` intervals to notice the death, and no request waits for that.
 // - `retry-on conn-failure empty-response junk-response response-timeout 502 504`: a request in flight on
 //   a replica that dies gets no response at all (empty-response); it is resent to the other replica.
-//   HAProxy can only resend what it still holds: requests without a body (GET, HEAD, DELETE)
-//   qualify; a streamed upload (request buffering off, as the ingress has it) is not replayed.
-//   503 is deliberately not retried: it is the platform's own "Redis is failing over, retry after 1
-//   s" answer, which the client should see, with its Retry-After, rather than have it hammered.
-// - `http-request disable-l7-retry if !METH_GET`: only GET and HEAD (METH_GET matches both) are
-//   resent after the server may have seen them; anything that changes state is retried only on a
-//   connection failure (when the server certainly did not see it) and otherwise left to the client.
+//   HAProxy can only resend what it still holds in its buffer: a request without a body, or a small
+//   one (a manifest PUT); a streamed layer upload (request buffering off, as the ingress has it) is
+//   not replayed, and its client sees the cut and retries, as docker and skopeo do.
+//   503 is deliberately not retried: it is the platform's own "retry after 1 s" answer (Redis failing
+//   over, an internal service unreachable), meant for the client with its Retry-After.
+// - `http-request disable-l7-retry if METH_POST || { method PATCH }`: as ingress-nginx's
+//   proxy_next_upstream, only idempotent methods (GET, HEAD, PUT, DELETE) are resent after the server
+//   may have seen them; POST and PATCH (an upload's start and its chunks) only on a connection
+//   failure, when the server certainly did not see them.
 // - Health checks as the Deployments' readiness probes (GET /readyz every 5 s, 3 failures to
 //   leave), so a Redis failover of 2-3 s does not take every replica out at once: requests keep
 //   reaching the platform, which serves reads from storage or answers 503 + Retry-After itself.
@@ -80,7 +82,7 @@ export function haproxyConfig(dir: string, frontends: Backend[]): string {
     '',
   ];
   for (const f of frontends) {
-    lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${f.port}`, '  http-request disable-l7-retry if !METH_GET');
+    lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${f.port}`, '  http-request disable-l7-retry if METH_POST || { method PATCH }');
     for (const s of f.servers) lines.push(`  server ${s.name} 127.0.0.1:${s.port} check`);
     lines.push('');
   }
