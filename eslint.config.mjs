@@ -59,7 +59,7 @@ export default [
     // Production code must not pull in test helpers. (This replaces the rule's options above for
     // these files, so it repeats the deep-import patterns.)
     files: ['**/*.ts', '**/*.tsx'],
-    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.bench.ts', 'libs/testing/**', '**/test/**'],
+    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts', '**/*.bench.ts', 'libs/testing/**', '**/test/**', 'deploy/local/**'],
     rules: {
       'no-restricted-imports': [
         'error',

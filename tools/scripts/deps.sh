@@ -5,7 +5,7 @@ set -euo pipefail
 declare -A BIN_PKG=(
   [redis-server]=redis-server [skopeo]=skopeo [umoci]=umoci [docker-registry]=docker-registry
   [ceph-mon]=ceph-mon [ceph-osd]=ceph-osd [ceph-mgr]=ceph-mgr [radosgw]=radosgw [ceph]=ceph-common
-  [jq]=jq [wrk]=wrk [curl]=curl [chromium]=chromium [podman]=podman [buildah]=buildah [zstd]=zstd
+  [jq]=jq [wrk]=wrk [haproxy]=haproxy [curl]=curl [chromium]=chromium [podman]=podman [buildah]=buildah [zstd]=zstd
 )
 missing=()
 for bin in "${!BIN_PKG[@]}"; do command -v "$bin" >/dev/null 2>&1 || missing+=("${BIN_PKG[$bin]}"); done

@@ -37,6 +37,30 @@ export interface InternalResponse {
   body: Readable & { json(): Promise<unknown>; text(): Promise<string>; arrayBuffer(): Promise<ArrayBuffer> };
 }
 
+/** Errors of the connection itself (undici's and the socket's codes), as opposed to the request's. */
+const CONNECTION_LOST = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * The callee could not be reached, or the connection was lost before its answer (a replica killed
+ * or restarting, a load balancer in front with no replica ready, or one that cut the connection).
+ * Nothing is wrong with the caller's request, and another replica will take it: 503 with
+ * Retry-After, as for a Redis outage, rather than a 500 the client would not retry.
+ */
+function unreachable(why: string): RegistryError {
+  return new RegistryError('UNAVAILABLE', `an internal service is unreachable (${why}); retry shortly`, { retryAfterSeconds: 1 }, 503);
+}
+
 /** A small client for one internal service; keeps connections alive across calls. */
 export class InternalClient {
   private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 64 });
@@ -58,7 +82,14 @@ export class InternalClient {
       body = JSON.stringify(c.json);
       headers['content-type'] = 'application/json';
     } else if (c.body) headers['content-type'] = 'application/octet-stream';
-    const res = await request(url, { method: c.method, headers, body, dispatcher: this.agent });
+    let res: Awaited<ReturnType<typeof request>>;
+    try {
+      res = await request(url, { method: c.method, headers, body, dispatcher: this.agent });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code && CONNECTION_LOST.has(code)) throw unreachable(code);
+      throw e;
+    }
     if (res.statusCode >= 400) {
       const text = await res.body.text();
       let parsed: unknown;
@@ -67,6 +98,10 @@ export class InternalClient {
       } catch {
         parsed = text.slice(0, 200);
       }
+      // 502-504 without our envelope came from a proxy in between (a Kubernetes Service has none, a
+      // load balancer may), not from the service: it could not reach a replica.
+      const envelope = !!(parsed as { errors?: unknown } | undefined)?.errors;
+      if (!envelope && res.statusCode >= 502 && res.statusCode <= 504) throw unreachable(`${res.statusCode} from a proxy`);
       throw RegistryError.fromEnvelope(res.statusCode, parsed);
     }
     // Cast: undici's body type is its own BodyReadable; InternalResponse names the methods callers use, which it has.
