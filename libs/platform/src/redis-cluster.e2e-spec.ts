@@ -102,7 +102,7 @@ describe('Redis Cluster (redis+cluster://)', () => {
     // Replication is asynchronous: let the replica have it before its master dies.
     await new Promise((r) => setTimeout(r, 300));
     // The master that holds the probe key, so its slot is the one that moves.
-    const slots = (await redis.cluster('SLOTS')) as Array<[number, number, [string, number]]>;
+    const slots = (await redis.cluster('SLOTS')) as unknown as Array<[number, number, [string, number]]>;
     const owner = slots.find(([from, to]) => keySlot(key) >= from && keySlot(key) <= to)![2][1];
     const errors: unknown[] = [];
     const probing = (async () => {

@@ -1,6 +1,6 @@
 // One ioredis connection per process for indexes (BullMQ opens its own). Fails fast at start with a
 // hint when Redis cannot be reached, instead of retrying silently forever.
-import Redis, { Cluster, type ClusterOptions, type RedisOptions } from 'ioredis';
+import Redis, { Cluster, type ChainableCommander, type ClusterOptions, type RedisOptions } from 'ioredis';
 import { redactRedisUrl, redisTarget, type ClusterRedis, type RedisTarget } from './config';
 
 /** Where to connect and how to authenticate (retries and timeouts are each connection's own). */
@@ -252,15 +252,88 @@ export async function closeWithin(ms: number, close: () => Promise<unknown> | un
   ]);
 }
 
-/** Keys of one deployment: `<prefix>:<parts>`; repository names go in `{}` so Redis Cluster keeps a repo's keys together. */
+/**
+ * Keys of one deployment: `<prefix>:<parts>`; repository names go in `{}` so Redis Cluster keeps a
+ * repo's keys together. `cluster` (a redis+cluster:// REDIS_URL) makes `tag` a hash tag too: the
+ * keys of one digest (its index record and DigestGuard's stamps) then share a slot, so the GC
+ * scripts over them stay single-slot. One Redis keeps the untagged names existing deployments have.
+ */
 export class RedisKeys {
-  constructor(readonly prefix: string) {}
+  constructor(
+    readonly prefix: string,
+    readonly cluster = false,
+  ) {}
   key(...parts: string[]): string {
     return `${this.prefix}:${parts.join(':')}`;
   }
   repo(name: string, ...parts: string[]): string {
     return `${this.prefix}:repo:{${name}}${parts.length ? ':' + parts.join(':') : ''}`;
   }
+  /** `{part}` on a cluster (a hash tag), `part` on one Redis. */
+  tag(part: string): string {
+    return this.cluster ? `{${part}}` : part;
+  }
+  /** What `tag` wrapped, back from the end of a key (`<prefix>…<tag(part)>`). */
+  untag(tagged: string): string {
+    return this.cluster && tagged.startsWith('{') && tagged.endsWith('}') ? tagged.slice(1, -1) : tagged;
+  }
+}
+
+/**
+ * One page of SCAN over `pattern` with a resumable cursor; on a cluster, over every master in turn
+ * (the cursor is `<master index>:<node cursor>`, masters in address order). Undefined cursor: done.
+ * A failover between pages may make a page repeat or skip keys of the moved master, as SCAN may
+ * repeat keys: callers (GC's listing) treat a missed key as one seen next run.
+ */
+export async function scanPage(
+  redis: Redis | Cluster,
+  pattern: string,
+  cursor = '0',
+  count = 1000,
+): Promise<{ keys: string[]; cursor?: string }> {
+  if (!isCluster(redis)) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', count);
+    return next === '0' ? { keys } : { keys, cursor: next };
+  }
+  const masters = redis.nodes('master').sort((a, b) => nodeName(a).localeCompare(nodeName(b)));
+  const m = /^(\d+):(\d+)$/.exec(cursor);
+  let i = m ? Number(m[1]) : 0;
+  let c = m ? m[2] : '0';
+  if (i >= masters.length) return { keys: [] };
+  const [next, keys] = await masters[i].scan(c, 'MATCH', pattern, 'COUNT', count);
+  if (next !== '0') return { keys, cursor: `${i}:${next}` };
+  i++;
+  c = '0';
+  return i < masters.length ? { keys, cursor: `${i}:${c}` } : { keys };
+}
+
+function nodeName(r: Redis): string {
+  return `${r.options.host}:${r.options.port}`;
+}
+
+/**
+ * A MULTI per hash slot (the slot of the first key of each command queued through `tx(key)`):
+ * `exec` runs them one after another in the order their slots were first used, each atomic. On one
+ * Redis every key is in one slot: a single MULTI, as before. Callers order their commands so that a
+ * crash between two slots' MULTIs leaves a state the code already tolerates (each caller says why).
+ */
+export function slotMulti(redis: Redis | Cluster): { tx(key: string): ChainableCommander; exec(): Promise<void> } {
+  const groups = new Map<number, ChainableCommander>();
+  return {
+    tx(key: string) {
+      const slot = isCluster(redis) ? keySlot(key) : 0;
+      let m = groups.get(slot);
+      if (!m) groups.set(slot, (m = redis.multi()));
+      return m;
+    },
+    async exec() {
+      for (const m of groups.values()) {
+        const r = await m.exec();
+        const failed = r?.find(([e]) => e);
+        if (failed) throw failed[0];
+      }
+    },
+  };
 }
 
 // CRC16-CCITT (XModem), the hash of Redis Cluster's key slots (cluster-spec.md, appendix A).
