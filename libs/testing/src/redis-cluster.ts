@@ -71,7 +71,8 @@ export async function startRedisCluster(
   };
   try {
     // The cluster bus listens on port + 10000: both must be free.
-    const ports: number[] = [];
+    const ports: number[] = options.ports ? [...options.ports] : [];
+    if (ports.length && ports.length !== count) throw new Error(`${count} ports needed, ${ports.length} given`);
     while (ports.length < count) {
       const p = await freePort();
       if (p + 10000 > 65535 || ports.includes(p)) continue;
