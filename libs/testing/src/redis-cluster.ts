@@ -57,9 +57,15 @@ async function liveMasters(port: number): Promise<number[]> {
     .map((f) => Number(/:(\d+)@/.exec(f[1])![1]));
 }
 
-export async function startRedisCluster(
-  options: { masters?: number; replicasPerMaster?: number; nodeTimeoutMs?: number } = {},
-): Promise<RunningRedisCluster> {
+export interface RedisClusterOptions {
+  masters?: number;
+  replicasPerMaster?: number;
+  nodeTimeoutMs?: number;
+  /** Every port to run on (masters × (1 + replicas)): an empty cluster where a stopped one was, with the same URL. */
+  ports?: number[];
+}
+
+export async function startRedisCluster(options: RedisClusterOptions = {}): Promise<RunningRedisCluster> {
   const masterCount = options.masters ?? 3;
   const replicas = options.replicasPerMaster ?? 1;
   const count = masterCount * (1 + replicas);
