@@ -7,7 +7,7 @@ import type Redis from 'ioredis';
 import { startRedisCluster, waitFor, type RunningRedisCluster } from '@stevedore/testing';
 import { loadConfig } from './config';
 import { createQueue, createQueueEvents, createWorker, queuePrefix } from './queues';
-import { connectRedis, isCluster, isRedisUnavailable, keySlot, perSlot, RedisKeys, scanKeys } from './redis';
+import { connectRedis, isCluster, isRedisUnavailable, keySlot, perSlot, RedisKeys, scanKeys, scanPage } from './redis';
 
 jest.setTimeout(60_000);
 
@@ -60,6 +60,24 @@ describe('Redis Cluster (redis+cluster://)', () => {
     // What one master's SCAN sees (the mistake scanKeys exists for): a part only.
     const [, one] = await redis.scan('0', 'MATCH', k.key('blob', '*'), 'COUNT', 10_000);
     expect(one.length).toBeLessThan(written.length);
+  });
+
+  it('scanPage pages through every master with a resumable cursor (GC lists blobs and manifests with it)', async () => {
+    const k = new RedisKeys('page-test', true);
+    const written = Array.from({ length: 120 }, (_, i) => k.key('manifest', k.tag(`sha256:${i}`)));
+    await Promise.all(written.map((key) => redis.set(key, '1')));
+    const seen = new Set<string>();
+    let cursor: string | undefined = '0';
+    let pages = 0;
+    do {
+      const page: { keys: string[]; cursor?: string } = await scanPage(redis, k.key('manifest', '*'), cursor, 10);
+      for (const key of page.keys) seen.add(key);
+      cursor = page.cursor;
+      pages++;
+    } while (cursor !== undefined);
+    expect([...seen].sort()).toEqual([...written].sort());
+    // Several pages per master: the cursor carried the master as well as its SCAN position.
+    expect(pages).toBeGreaterThan(3);
   });
 
   it('perSlot runs one call per slot: a multi-key command over several slots succeeds, where one command is refused', async () => {

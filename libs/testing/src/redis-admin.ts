@@ -2,6 +2,8 @@
 // Redis Cluster (STEVEDORE_TEST_REDIS=cluster). A cluster's KEYS and FLUSHALL are per node, and a DEL
 // of keys in several slots is refused: these helpers go to every master, or key by key.
 import Redis, { Cluster } from 'ioredis';
+import { startRedisCluster } from './redis-cluster';
+import { startRedis } from './redis-server';
 
 /** A client for `url` (redis:// or redis+cluster://), ready; a Cluster client is typed as Redis (same commands). */
 export async function openTestRedis(url: string): Promise<Redis> {
@@ -39,4 +41,16 @@ export async function delEach(redis: Redis, keys: string[]): Promise<number> {
 /** FLUSHALL on every master (only ever a test's private Redis). */
 export async function flushEverywhere(redis: Redis): Promise<void> {
   await Promise.all(masters(redis).map((n) => n.flushall()));
+}
+
+/** A private Redis for a spec file: one redis-server, or with STEVEDORE_TEST_REDIS=cluster a 3+3 Redis Cluster. */
+export async function startTestRedis(
+  kind: 'single' | 'cluster' = process.env.STEVEDORE_TEST_REDIS === 'cluster' ? 'cluster' : 'single',
+): Promise<{ url: string; cluster: boolean; stop(): Promise<void> }> {
+  if (kind === 'cluster') {
+    const c = await startRedisCluster();
+    return { url: c.url, cluster: true, stop: () => c.stop() };
+  }
+  const r = await startRedis();
+  return { url: r.url, cluster: false, stop: () => r.stop() };
 }
