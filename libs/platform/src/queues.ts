@@ -65,7 +65,10 @@ const quiet = <Q extends { on(event: 'error', fn: (e: Error) => void): unknown }
  * A queue, worker or event stream made on a client it was given (a cluster's) closes that client
  * after itself: BullMQ closes only connections it made.
  */
-function owned<Q extends { close(): Promise<unknown>; disconnect(): Promise<unknown> }>(q: Q, connection: ConnectionOptions): Q {
+function owned<Q extends { close(...args: never[]): Promise<unknown>; disconnect(): Promise<unknown> }>(
+  q: Q,
+  connection: ConnectionOptions,
+): Q {
   const client = connection as {
     isCluster?: boolean;
     quit?: () => Promise<unknown>;
@@ -76,13 +79,14 @@ function owned<Q extends { close(): Promise<unknown>; disconnect(): Promise<unkn
   client.on?.('error', () => undefined);
   const close = q.close.bind(q);
   const disconnect = q.disconnect.bind(q);
-  q.close = async () => {
+  // Arguments pass through (a worker's close(force)).
+  q.close = (async (...args: never[]) => {
     try {
-      return await close();
+      return await close(...args);
     } finally {
       await client.quit!().catch(() => client.disconnect!());
     }
-  };
+  }) as Q['close'];
   q.disconnect = async () => {
     try {
       return await disconnect();
