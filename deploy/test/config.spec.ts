@@ -55,6 +55,8 @@ function serviceFor(objects: K8sObject[], url: string): { service: K8sObject; po
  */
 function redisPods(objects: K8sObject[], url: string): string[] {
   const target = redisTarget(url);
+  // The manifests run one Redis or Sentinel; a Redis Cluster is not deployed by them.
+  if (target.mode === 'cluster') throw new Error(`REDIS_URL ${url} is a Redis Cluster, which these manifests do not run`);
   if (target.mode === 'standalone') return serviceFor(objects, `redis://${target.host}:${target.port}`).pods.map((w) => w.metadata.name);
   const names = new Set<string>();
   for (const { host, port } of target.sentinels) {
@@ -202,6 +204,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     // KEDA's operator lives in another namespace: the address must be fully qualified and reach
     // the same Service as REDIS_URL.
     const target = redisTarget(parsed.REDIS_URL);
+    if (target.mode === 'cluster') throw new Error('these manifests run no Redis Cluster (KEDA would need its redis-cluster scaler)');
     const fq = (host: string) => `${host}.${so.metadata.namespace}.svc.cluster.local`;
     if (target.mode === 'sentinel') {
       // The same sentinels and master name as the apps.

@@ -12,6 +12,11 @@
 //                                     fingerprint, created, expires); expires with the session
 //   <p>:auth:sessions:<user>          set of that user's session keys (to end them all at once)
 //
+// Redis Cluster: no two of these keys are written in one MULTI. A session and its user's set are in
+// two slots (a session is found by its id alone): the set is written first and emptied last
+// (session-store.ts), so a session is never missing from its user's set; the failure counters of a
+// user and of an address are each their own MULTI (login-limiter.ts).
+//
 // Sessions live in Redis only: losing Redis signs everyone out, which is safe (they sign in again).
 // The key is a hash of the cookie's id, so a copy of Redis holds no usable cookie.
 import type { RedisKeys } from '@stevedore/platform';

@@ -19,7 +19,8 @@ export class LoginLimiter {
 
   /** Refuse before checking the password when either counter is at the limit. */
   async check(user: string, ip: string): Promise<void> {
-    const [u, i] = await this.redis.mget(this.k('user', user), this.k('ip', ip));
+    // Two slots on a cluster: two GETs (auto-pipelined), not MGET.
+    const [u, i] = await Promise.all([this.redis.get(this.k('user', user)), this.redis.get(this.k('ip', ip))]);
     if (Number(u ?? 0) >= this.maxFailures || Number(i ?? 0) >= this.maxFailures) {
       const ttl = Math.max(await this.redis.ttl(this.k('user', user)), await this.redis.ttl(this.k('ip', ip)), 1);
       throw new RegistryError('TOOMANYREQUESTS', 'too many failed logins; try again later', { retryAfterSeconds: ttl });
@@ -27,12 +28,11 @@ export class LoginLimiter {
   }
 
   async failed(user: string, ip: string): Promise<void> {
-    const m = this.redis.multi();
-    for (const key of [this.k('user', user), this.k('ip', ip)]) {
-      m.incr(key);
-      m.expire(key, this.windowSeconds, 'NX');
-    }
-    await m.exec();
+    // A MULTI per counter (each its own slot on a cluster): the counters are independent, each MULTI
+    // keeps a counter from being left without its expiry.
+    await Promise.all(
+      [this.k('user', user), this.k('ip', ip)].map((key) => this.redis.multi().incr(key).expire(key, this.windowSeconds, 'NX').exec()),
+    );
   }
 
   async succeeded(user: string): Promise<void> {

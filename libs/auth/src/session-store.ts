@@ -46,7 +46,11 @@ export class SessionStore {
     const key = this.key(id);
     const all = authKeys(this.keys).sessionsOf(user);
     // Every session lives ttlSeconds, so the newest one outlives the others: the set expires with it.
-    await this.redis.multi().set(key, JSON.stringify(record), 'EX', this.ttlSeconds).sadd(all, key).expire(all, this.ttlSeconds).exec();
+    // The session key and the user's set are in two slots on a Redis Cluster (a session is found by
+    // its id alone): the set first, then the session. A crash between leaves a set member with no
+    // session (revokeAll deletes a missing key, harmless), never a session revokeAll cannot find.
+    await this.redis.multi().sadd(all, key).expire(all, this.ttlSeconds).exec();
+    await this.redis.set(key, JSON.stringify(record), 'EX', this.ttlSeconds);
     return { id, record };
   }
 
@@ -63,19 +67,20 @@ export class SessionStore {
     if (!SESSION_ID.test(id)) return;
     const key = this.key(id);
     const raw = await this.redis.get(key);
-    const m = this.redis.multi().del(key);
-    if (raw) m.srem(authKeys(this.keys).sessionsOf((JSON.parse(raw) as SessionRecord).user), key);
-    await m.exec();
+    // Session first (it ends now), then its member of the user's set (two slots on a cluster; a
+    // member left behind names a missing key, which revokeAll deletes harmlessly).
+    await this.redis.del(key);
+    if (raw) await this.redis.srem(authKeys(this.keys).sessionsOf((JSON.parse(raw) as SessionRecord).user), key);
   }
 
   /** End every session of a user (password changed, account disabled or removed). */
   async revokeAll(user: string): Promise<number> {
     const all = authKeys(this.keys).sessionsOf(user);
     const keys = await this.redis.smembers(all);
-    await this.redis
-      .multi()
-      .del(...keys, all)
-      .exec();
+    // One DEL per session (each its own slot on a cluster; auto-pipelined), the set last, so a crash
+    // midway leaves the set naming the sessions still to end.
+    await Promise.all(keys.map((k) => this.redis.del(k)));
+    await this.redis.del(all);
     return keys.length;
   }
 }

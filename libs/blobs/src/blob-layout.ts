@@ -24,6 +24,12 @@
 //   <p>:<family>:sweeping:<digest>    DigestGuard: a GC sweep's lease
 //
 // <family> is `gc` for registry blobs and manifests, `containers-gc` for container contents.
+//
+// Redis Cluster (redis+cluster://): every <digest> above except in layers is a hash tag, `{<digest>}`
+// (blob:{<d>}, gc:touched:{<d>}, …), so a digest's record and its guard keys share one slot and each
+// GC script over one digest is single-slot; a repository's layers set is in its {<name>} slot, and
+// unlinking a digest from repositories runs per repository after the digest's lease is taken
+// (blob-sweeper.ts). One Redis keeps the untagged names of existing deployments.
 import { digestAlgorithm, digestHex, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';
 
@@ -85,10 +91,13 @@ export const blobPaths = {
 
 export function blobKeys(keys: RedisKeys) {
   return {
-    blob: (digest: string) => keys.key('blob', digest),
-    /** SCAN pattern of every blob entry, and the prefix to strip from a match. */
+    // On a cluster the digest is a hash tag: the record shares the slot of DigestGuard's keys of the
+    // digest, so GC's scripts over them (DROP_CONTENT, SWEEP's lease) are one slot.
+    blob: (digest: string) => keys.key('blob', keys.tag(digest)),
+    /** SCAN pattern of every blob entry. */
     blobPattern: keys.key('blob', '*'),
-    blobPrefix: keys.key('blob', ''),
+    /** The digest of a key blobPattern matched. */
+    blobDigestOf: (key: string) => keys.untag(key.slice(keys.key('blob', '').length)),
     layers: (name: string) => keys.repo(name, 'layers'),
     upload: (id: string) => keys.key('upload', id),
     /** SCAN pattern of every upload session, and the prefix to strip from a match. */
@@ -101,8 +110,8 @@ export type BlobKeys = ReturnType<typeof blobKeys>;
 
 export function digestGuardKeys(keys: RedisKeys, family: string) {
   return {
-    touched: (digest: string) => keys.key(family, 'touched', digest),
-    writing: (digest: string) => keys.key(family, 'writing', digest),
-    sweeping: (digest: string) => keys.key(family, 'sweeping', digest),
+    touched: (digest: string) => keys.key(family, 'touched', keys.tag(digest)),
+    writing: (digest: string) => keys.key(family, 'writing', keys.tag(digest)),
+    sweeping: (digest: string) => keys.key(family, 'sweeping', keys.tag(digest)),
   };
 }

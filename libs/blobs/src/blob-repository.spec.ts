@@ -1,6 +1,7 @@
 // The blob repository against a real Redis and both storage drivers: the index, placing bytes,
 // reads (whole, ranges, the small-blob cache, presigned redirects), manifest content, GC's listing
 // and dropping of content, and rebuilding the index from storage.
+import { flushEverywhere } from '@stevedore/testing';
 import { randomBytes } from 'node:crypto';
 import { digestOf, type Digest } from '@stevedore/oci';
 import { code, describeEachDriver, paths, read, redisNow } from '../test/drivers';
@@ -157,7 +158,7 @@ describeEachDriver('BlobRepository', (ctx) => {
   it('rebuilds the index from the bytes storage holds after Redis is flushed', async () => {
     const info = await stored(randomBytes(123));
     await ctx.storage.putContent('blobs/sha256/zz/not-a-blob/data', 'x');
-    await ctx.redis.flushall();
+    await flushEverywhere(ctx.redis);
     expect(await blobs.exists(info.digest)).toBeUndefined();
     const all = (await paths(ctx.storage, blobPaths.blobsRoot)).filter((p) => blobPaths.parseBlobData(p));
     expect(await blobs.reindex()).toBe(all.length);

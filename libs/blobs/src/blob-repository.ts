@@ -8,7 +8,7 @@ import { pipeline } from 'node:stream/promises';
 import type Redis from 'ioredis';
 import { DigestStream, RegistryError, digestAlgorithm, verifyDigest, type Digest } from '@stevedore/oci';
 import { LRUCache } from 'lru-cache';
-import type { RedisKeys } from '@stevedore/platform';
+import { scanPage, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobContent, BlobInfo, BlobRecord, OpenOptions } from './blob-service';
@@ -200,15 +200,16 @@ export class BlobRepository {
     try {
       if (dropped.length) await this.storage.deleteMany(dropped.map((d) => blobPaths.blobData(d)));
     } finally {
-      if (dropped.length) await this.redis.del(...dropped.map((d) => this.guard.sweepingKey(d)));
+      // One DEL per lease: each digest's lease is in its own slot on a cluster.
+      await Promise.all(dropped.map((d) => this.redis.del(this.guard.sweepingKey(d))));
     }
     return dropped;
   }
 
   async listBlobs(cursor = '0'): Promise<{ items: BlobRecord[]; cursor?: string }> {
-    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.blobPattern, 'COUNT', 1000);
-    const prefix = this.k.blobPrefix;
-    const digests = keys.map((k) => k.slice(prefix.length) as Digest);
+    // Every master's keys on a cluster (scanPage's cursor says which master and where).
+    const page = await scanPage(this.redis, this.k.blobPattern, cursor);
+    const digests = page.keys.map((k) => this.k.blobDigestOf(k) as Digest);
     const rows = await Promise.all(
       digests.map((d) => Promise.all([this.redis.hget(this.k.blob(d), 'size'), this.redis.get(this.guard.touchedKey(d))])),
     );
@@ -218,7 +219,7 @@ export class BlobRepository {
       if (size === null) return;
       items.push(touched === null ? { digest, size: Number(size) } : { digest, size: Number(size), touched: Number(touched) });
     });
-    return next === '0' ? { items } : { items, cursor: next };
+    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
   }
 
   /** Index every blob storage holds; returns how many. */

@@ -131,11 +131,10 @@ export class DigestGuard {
   /** Stamp digests as referenced now, without a writer (a reader that must keep them, e.g. a commit's snapshot). */
   async touch(digests: Iterable<Digest>): Promise<void> {
     const unique = [...new Set(digests)];
-    // One round trip; one key per script, so it stays within a hash slot on Redis Cluster.
+    // One script per digest (one key, one slot), not a pipeline: a cluster pipeline must keep to one
+    // slot. Auto-pipelining sends a chunk together (one round trip per node).
     for (let i = 0; i < unique.length; i += 1000) {
-      const p = this.redis.pipeline();
-      for (const d of unique.slice(i, i + 1000)) p.eval(TOUCH, 1, this.touchedKey(d));
-      await p.exec();
+      await Promise.all(unique.slice(i, i + 1000).map((d) => this.redis.eval(TOUCH, 1, this.touchedKey(d))));
     }
   }
 

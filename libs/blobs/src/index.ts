@@ -6,7 +6,7 @@ export * from './blob-service';
 export { BLOB_RPC, BlobsRpcController, blobServiceClient } from './blob-rpc';
 export { BlobsModule } from './blobs.module';
 export { createBlobReader, type BlobReader } from './blob-reader';
-export { DigestGuard, luaMayGo } from './digest-guard';
+export { DigestGuard, luaMayGo, SWEEP_LEASE_SECONDS } from './digest-guard';
 export { createLayerStorage, type LayerStorageOptions } from './layer-storage';
 export { BlobConsistency, createBlobConsistency } from './blob-consistency';
 export * from './consistency-diff';

@@ -2,6 +2,7 @@
 // what the registry API sees (put, stat, open, mount, unlink, uploads end to end, reindex after a
 // flush), the DigestGuard stamps its writes leave for GC, and the quota hook before anything is
 // linked. Each repository's own behaviour is in its spec.
+import { flushEverywhere } from '@stevedore/testing';
 import { randomBytes } from 'node:crypto';
 import { RegistryError, digestOf, type Digest } from '@stevedore/oci';
 import { body, code, describeEachDriver, paths, read, redisNow } from '../test/drivers';
@@ -180,7 +181,7 @@ describeEachDriver('LayerStorage', (ctx) => {
     const bytes = randomBytes(5000);
     const d = digestOf(bytes);
     await store.putBlob('d/app', body(bytes), d);
-    await ctx.redis.flushall();
+    await flushEverywhere(ctx.redis);
     expect(await store.stat('d/app', d)).toBeUndefined();
     expect(await store.reindex()).toBeGreaterThanOrEqual(1);
     expect(await store.stat('d/app', d)).toEqual({ digest: d, size: bytes.length });

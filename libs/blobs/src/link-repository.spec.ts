@@ -1,6 +1,7 @@
 // The link repository against a real Redis and both storage drivers: a link is an object in
 // storage and a member of the repository's layer set, a repository sees a blob only when both the
 // link and the blob index say so, and reindex rebuilds the sets from the objects.
+import { flushEverywhere } from '@stevedore/testing';
 import { randomBytes } from 'node:crypto';
 import { digestOf, type Digest } from '@stevedore/oci';
 import { code, describeEachDriver, paths } from '../test/drivers';
@@ -49,7 +50,7 @@ describeEachDriver('LinkRepository', (ctx) => {
     await links.link('r/app', kept);
     await links.link('r/app', gone);
     await links.link('r/nested/app', kept);
-    await ctx.redis.flushall();
+    await flushEverywhere(ctx.redis);
     expect(await links.listLinks('r/app')).toEqual([]);
     const linkObjects = (await paths(ctx.storage, blobPaths.repositoriesRoot)).filter((p) => blobPaths.parseLayerLink(p));
     const exists = new Set<Digest>([kept]);

@@ -25,11 +25,12 @@ export class LinkRepository {
 
   /** The blob if it is linked into `name` and exists, in one round trip (the hot read path). */
   async stat(name: string, digest: Digest): Promise<BlobInfo | undefined> {
-    const [[, linked], [, size]] = (await this.redis
-      .multi()
-      .sismember(this.k.layers(name), digest)
-      .hget(this.k.blob(digest), 'size')
-      .exec()) as [[unknown, number], [unknown, string | null]];
+    // Two slots on a cluster (the repository's, the digest's): two commands, sent together by
+    // auto-pipelining. Not a MULTI: either fact read a moment apart is one a reader could have seen.
+    const [linked, size] = await Promise.all([
+      this.redis.sismember(this.k.layers(name), digest),
+      this.redis.hget(this.k.blob(digest), 'size'),
+    ]);
     return linked && size !== null ? { digest, size: Number(size) } : undefined;
   }
 

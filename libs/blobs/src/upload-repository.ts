@@ -27,7 +27,7 @@ import { PassThrough, Readable, Transform, type TransformCallback } from 'node:s
 import { pipeline } from 'node:stream/promises';
 import type Redis from 'ioredis';
 import { RegistryError, digestAlgorithm, verifyDigest, DigestStream, type Digest } from '@stevedore/oci';
-import type { RedisKeys } from '@stevedore/platform';
+import { scanKeys, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo, ByteRange, UploadPurgeReport, UploadStatus } from './blob-service';
@@ -195,10 +195,8 @@ export class UploadRepository {
     // Sessions dealt with through Redis (kept or purged); storage's view of them is not counted again.
     const handled = new Set<string>();
     // Sessions Redis knows about.
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.uploadPattern, 'COUNT', 1000);
-      cursor = next;
+    // Every master's sessions on a cluster.
+    for await (const keys of scanKeys(this.redis, this.k.uploadPattern)) {
       for (const key of keys) {
         const raw = await this.redis.get(key);
         if (!raw) continue;
@@ -210,7 +208,7 @@ export class UploadRepository {
         report.bytes += record.offset;
         if (!options.dryRun) await this.discard(record.name, id);
       }
-    } while (cursor !== '0');
+    }
     // Folders storage holds without a session (Redis lost, or a crash before the session was saved).
     const folders = new Map<string, { newest: number; bytes: number }>();
     for await (const f of this.storage.list(blobPaths.repositoriesRoot)) {

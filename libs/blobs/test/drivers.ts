@@ -2,10 +2,10 @@
 // driver in turn (a temp directory, and a bucket on the shared S3), with a Redis prefix per driver
 // so both suites share the one Redis.
 import { Readable } from 'node:stream';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import { RedisKeys } from '@stevedore/platform';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
-import { startRedis, testStorage, type RunningRedis } from '@stevedore/testing';
+import { openTestRedis, startTestRedis, testStorage } from '@stevedore/testing';
 
 export interface DriverContext {
   kind: 'filesystem' | 's3';
@@ -17,9 +17,10 @@ export interface DriverContext {
 /** `describe` once per storage driver; `ctx` is filled in before the first test of each. */
 export function describeEachDriver(title: string, tests: (ctx: DriverContext) => void): void {
   jest.setTimeout(120_000);
-  let redisServer: RunningRedis;
+  // STEVEDORE_TEST_REDIS=cluster: a 3+3 Redis Cluster instead (keys then tagged as on a cluster).
+  let redisServer: Awaited<ReturnType<typeof startTestRedis>>;
   beforeAll(async () => {
-    redisServer = await startRedis();
+    redisServer = await startTestRedis();
   });
   afterAll(async () => {
     await redisServer?.stop();
@@ -35,8 +36,8 @@ export function describeEachDriver(title: string, tests: (ctx: DriverContext) =>
         await ctx.storage.close?.();
         await t.close();
       };
-      ctx.redis = new Redis(redisServer.url);
-      ctx.keys = new RedisKeys(`${title}-${kind}`);
+      ctx.redis = await openTestRedis(redisServer.url);
+      ctx.keys = new RedisKeys(`${title}-${kind}`, redisServer.cluster);
     });
     afterAll(async () => {
       ctx.redis?.disconnect();

@@ -131,7 +131,8 @@ export class ContainerCollector {
       batch = [];
       if (!items.length) return;
       if (dryRun) {
-        const stamps = await redis.mget(...items.map((i) => guard.touchedKey(i.digest)));
+        // One GET per digest (each its own slot on a cluster), sent together by auto-pipelining.
+        const stamps = await Promise.all(items.map((i) => redis.get(guard.touchedKey(i.digest))));
         items.forEach((it, i) => {
           if (stamps[i] !== null && Number(stamps[i]) < options.olderThan) {
             report.content.deleted++;
@@ -140,10 +141,12 @@ export class ContainerCollector {
         });
         return;
       }
-      const p = redis.pipeline();
-      for (const it of items) p.eval(LEASE_CONTENT, 3, ...guard.mayGoKeys(it.digest), options.olderThan, SWEEP_LEASE_SECONDS);
-      const out = (await p.exec()) ?? [];
-      const leased = items.filter((_, i) => out[i]?.[1] === 1);
+      // One script per digest (its three keys share its slot), not a pipeline: on a cluster a pipeline
+      // must keep to one slot. Auto-pipelining still sends them together.
+      const out = await Promise.all(
+        items.map((it) => redis.eval(LEASE_CONTENT, 3, ...guard.mayGoKeys(it.digest), options.olderThan, SWEEP_LEASE_SECONDS)),
+      );
+      const leased = items.filter((_, i) => out[i] === 1);
       report.content.skipped += items.length - leased.length;
       if (!leased.length) return;
       try {
@@ -151,7 +154,8 @@ export class ContainerCollector {
         report.content.deleted += leased.length;
         for (const it of leased) report.content.bytesFreed += it.size;
       } finally {
-        await redis.del(...leased.flatMap((it) => [guard.sweepingKey(it.digest), guard.touchedKey(it.digest)]));
+        // A DEL per digest: its two keys share its slot; different digests do not.
+        await Promise.all(leased.map((it) => redis.del(guard.sweepingKey(it.digest), guard.touchedKey(it.digest))));
       }
     };
     for await (const f of storage.list(ContainerPaths.contentRoot)) {

@@ -14,7 +14,12 @@
 //   <p>:containers:name:<owner>/<name>                 the id holding a name among its owner's containers
 //   <p>:containers:layer-index:{<digest>}              cached layer index JSON
 //   <p>:containers:layer-used:{<digest>}               when a container last used the layer (ms, Redis clock)
-//   <p>:containers-gc:{touched,writing,sweeping}:<d>   DigestGuard of the contents (see libs/blobs blob-layout.ts)
+//   <p>:containers-gc:{touched,writing,sweeping}:<d>   DigestGuard of the contents (see libs/blobs blob-layout.ts;
+//                                                      on a Redis Cluster <d> is {<d>}: one slot per digest)
+//
+// Redis Cluster: a container's keys share {<id>}, a layer's {<digest>}; the collector's scripts and
+// the layer stamps run per digest, never one pipeline or DEL across digests (container-collector.ts,
+// lower-layers.ts).
 import { randomUUID } from 'node:crypto';
 import { digestHex, type Digest } from '@stevedore/oci';
 import type { RedisKeys } from '@stevedore/platform';

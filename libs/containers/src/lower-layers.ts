@@ -65,11 +65,16 @@ export class LowerLayers {
    * next view reads the index again, from storage or the layer itself.
    */
   async touch(image: ContainerImage): Promise<void> {
-    const p = this.redis.pipeline();
-    for (const d of image.layers) p.eval(STAMP, 1, this.keys.used(d)).exists(this.keys.cache(d));
-    const out = (await p.exec()) ?? [];
+    // Per layer (its two keys share its {digest} slot), not one pipeline across layers: a cluster
+    // pipeline must keep to one slot. Auto-pipelining sends them together.
+    const cached = await Promise.all(
+      image.layers.map(async (d) => {
+        const [, exists] = await Promise.all([this.redis.eval(STAMP, 1, this.keys.used(d)), this.redis.exists(this.keys.cache(d))]);
+        return exists;
+      }),
+    );
     image.layers.forEach((d, i) => {
-      if (out[i * 2 + 1]?.[1] === 0) this.indexes.delete(d);
+      if (cached[i] === 0) this.indexes.delete(d);
     });
   }
 

@@ -11,6 +11,10 @@
 //   <p>:quota:{<namespace>}:used        bytes counted
 //   <p>:gc:{wait,active,<job id>,…}     BullMQ's queue (its keys are BullMQ's; beside DigestGuard's gc:touched: …)
 //
+// Redis Cluster: a namespace's two quota keys share its {<namespace>} slot (RESERVE runs over them);
+// the limits hash is its own slot and is read just before RESERVE, which takes the limit as an
+// argument (namespace-quotas.ts). BullMQ's keys are `{<p>}:gc:…` on a cluster (queues.ts).
+//
 // The digest leases GC sweeps under (`<p>:gc:{touched,writing,sweeping}:<d>`) are libs/blobs' (blob-layout.ts).
 import type { RedisKeys } from '@stevedore/platform';
 

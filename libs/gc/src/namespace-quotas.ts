@@ -7,7 +7,7 @@ import type { NamespaceQuota } from '@stevedore/api-contract';
 import { QUOTA_LIMITS_PATH, gcKeys } from './gc-layout';
 import type Redis from 'ioredis';
 import { RegistryError } from '@stevedore/oci';
-import type { RedisKeys } from '@stevedore/platform';
+import { scanKeys, type RedisKeys } from '@stevedore/platform';
 import type { BlobInfo, BlobQuota } from '@stevedore/blobs';
 import type { StorageDriver } from '@stevedore/storage';
 import { DurableHash } from './durable-hash';
@@ -16,15 +16,17 @@ export function namespaceOf(repository: string): string {
   return repository.split('/')[0];
 }
 
-// KEYS: limits, counted digests of the namespace, used. ARGV: namespace, digest, size.
-// Returns 0 when counted (or already counted), else {used, limit}.
+// KEYS: counted digests of the namespace, used (the namespace's {ns} slot). ARGV: digest, size,
+// limit ('' for none). Returns 0 when counted (or already counted), else {used, limit}. The limit is
+// read just before, not in the script: the limits hash is global (its own slot on a Redis Cluster),
+// and a limit set a moment before or after a reserve is one either order allows.
 const RESERVE = `
-if redis.call('HEXISTS', KEYS[2], ARGV[2]) == 1 then return 0 end
-local used = tonumber(redis.call('GET', KEYS[3]) or '0')
-local limit = redis.call('HGET', KEYS[1], ARGV[1])
-if limit and used + tonumber(ARGV[3]) > tonumber(limit) then return {used, tonumber(limit)} end
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
-redis.call('INCRBY', KEYS[3], ARGV[3])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return 0 end
+local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+local limit = ARGV[3]
+if limit ~= '' and used + tonumber(ARGV[2]) > tonumber(limit) then return {used, tonumber(limit)} end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+redis.call('INCRBY', KEYS[2], ARGV[2])
 return 0`;
 
 /** A namespace's limit and usage, as the API shows it (the contract's NamespaceQuota). */
@@ -72,7 +74,8 @@ export class NamespaceQuotas implements BlobQuota {
 
   async reserve(name: string, blob: BlobInfo): Promise<void> {
     const ns = namespaceOf(name);
-    const r = (await this.redis.eval(RESERVE, 3, this.limitsKey(), this.countedKey(ns), this.usedKey(ns), ns, blob.digest, blob.size)) as
+    const limitNow = (await this.redis.hget(this.limitsKey(), ns)) ?? '';
+    const r = (await this.redis.eval(RESERVE, 2, this.countedKey(ns), this.usedKey(ns), blob.digest, String(blob.size), limitNow)) as
       0 | [number, number];
     if (r === 0) return;
     const [used, limit] = r;
@@ -119,12 +122,9 @@ export class NamespaceQuotas implements BlobQuota {
   async counted(): Promise<string[]> {
     const [prefix, suffix] = this.usedKey('\u0000').split('\u0000');
     const out: string[] = [];
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.usedKey('*'), 'COUNT', 1000);
-      cursor = next;
+    // Every master's counters on a cluster (each namespace's keys are in its own slot).
+    for await (const keys of scanKeys(this.redis, this.usedKey('*')))
       for (const k of keys) if (k.startsWith(prefix) && k.endsWith(suffix)) out.push(k.slice(prefix.length, k.length - suffix.length));
-    } while (cursor !== '0');
     return out;
   }
 

@@ -2,6 +2,7 @@
 // the sorted set (property), the holders a manifest index writes in every repository, that indexes
 // and artifacts are no images, that removal and GC's untagged sweep drop holders and an ID with its
 // last holder, and that reindex rebuilds the keys after they are flushed.
+import { delEach, keysEverywhere } from '@stevedore/testing';
 import fc from 'fast-check';
 import { digestOf, parseManifest, type Digest } from '@stevedore/oci';
 import { OCI_MANIFEST, image, useMetadataFixture, useRedisServer, type MetadataFixture } from '../test/metadata-fixture';
@@ -145,7 +146,7 @@ describe('ImageIdRepository', () => {
     await f.manifests.ensureImageIds();
     expect(await repo.isComplete()).toBe(true);
     const k = metadataKeys(f.keys);
-    const wipe = async () => f.redis.del(k.imageIds(), ...(await f.redis.keys(k.imageHolders('*'))));
+    const wipe = async () => delEach(f.redis, [k.imageIds(), ...(await keysEverywhere(f.redis, k.imageHolders('*')))]);
     // Marked complete: a lookup does not backfill again.
     await wipe();
     await f.manifests.ensureImageIds();
@@ -177,9 +178,9 @@ describe('ImageIdRepository', () => {
     const before = await repo.holders(id);
     expect(before).toEqual([{ name: 'e/app', digest: d }]);
     const k = metadataKeys(f.keys);
-    const holderKeys = await f.redis.keys(k.imageHolders('*'));
+    const holderKeys = await keysEverywhere(f.redis, k.imageHolders('*'));
     expect(holderKeys.length).toBeGreaterThan(0);
-    await f.redis.del(k.imageIds(), k.imageIdsIndexed(), ...holderKeys);
+    await delEach(f.redis, [k.imageIds(), k.imageIdsIndexed(), ...holderKeys]);
     expect(await repo.find(id, 10)).toEqual([]);
     await new ManifestReindex(f.storage, f.blobs, f.manifests, f.tags).run();
     expect(await repo.isComplete()).toBe(true);

@@ -5,8 +5,8 @@
 // artifacts whose config is not an image config (signatures share the empty config, and one ID for
 // all of them would make `rmi -f` of it remove every one).
 //
-// The holder is added in the MULTI that indexes the manifest (ManifestRepository.index) and removed
-// with its revision (remove, GC's DELETE_UNTAGGED); UNHOLD drops the ID from the sorted set in the
+// The holder is added in the MULTI that indexes the manifest (ManifestRepository.index; on a cluster
+// the image-ID slot's MULTI of it) and removed after its revision (remove, GC's removeUntagged); UNHOLD drops the ID from the sorted set in the
 // same step its last holder goes, so the set lists exactly the IDs something holds. A Redis that an
 // older version indexed has revisions but no image-ID keys: the first lookup backfills them from the
 // revisions (ManifestRepository.ensureImageIds) unless reindex has marked them complete. Answers keep
@@ -60,13 +60,6 @@ redis.call('SREM', KEYS[1], ARGV[1])
 if redis.call('SCARD', KEYS[1]) == 0 then redis.call('ZREM', KEYS[2], ARGV[2]) end
 return 1`;
 
-/** The same as UNHOLD, for a Lua script that has the keys in hand (GC's DELETE_UNTAGGED). */
-export const LUA_UNHOLD_FN = `
-local function unhold(holders, ids, m, id)
-  redis.call('SREM', holders, m)
-  if redis.call('SCARD', holders) == 0 then redis.call('ZREM', ids, id) end
-end`;
-
 export class ImageIdRepository {
   private readonly k: MetadataKeys;
 
@@ -115,11 +108,6 @@ export class ImageIdRepository {
     await this.redis.eval(UNHOLD, 2, this.k.imageHolders(id), this.k.imageIds(), member({ name, digest }), id);
   }
 
-  /** For GC's script: the keys and arguments LUA_UNHOLD_FN takes for one holder. */
-  unholdArgs(name: string, digest: Digest, id: Digest): { holders: string; ids: string; member: string } {
-    return { holders: this.k.imageHolders(id), ids: this.k.imageIds(), member: member({ name, digest }) };
-  }
-
   /**
    * The IDs starting with `prefix` (`sha256:` and hex, see imageIdPrefix), in order, at most `n`,
    * strictly after `after` when given (the last of the previous page).
@@ -135,11 +123,11 @@ export class ImageIdRepository {
   async holders(id: Digest): Promise<ImageHolder[]> {
     const all = (await this.redis.smembers(this.k.imageHolders(id))).map(parseMember);
     if (!all.length) return [];
-    const p = this.redis.pipeline();
-    for (const h of all) p.sismember(this.k.revisions(h.name), h.digest);
-    const linked = (await p.exec()) ?? [];
+    // One command per repository, not a pipeline: on a cluster a pipeline must stay in one slot
+    // (auto-pipelining still sends them together, per node).
+    const linked = await Promise.all(all.map((h) => this.redis.sismember(this.k.revisions(h.name), h.digest)));
     return all
-      .filter((_, i) => linked[i]?.[1] === 1)
+      .filter((_, i) => linked[i] === 1)
       .sort((a, b) => (a.name === b.name ? a.digest.localeCompare(b.digest) : a.name < b.name ? -1 : 1));
   }
 

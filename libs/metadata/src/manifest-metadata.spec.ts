@@ -2,6 +2,7 @@
 // real Redis and both storage drivers (filesystem, and S3 on the shared Ceph RGW): puts by tag and by
 // digest with their checks, tag moves and deletes, manifest deletes, referrers, tag and catalog
 // paging, reindex after a flush, and GC's removal of untagged manifests and purge of records.
+import { flushEverywhere } from '@stevedore/testing';
 import { digestOf, type Digest } from '@stevedore/oci';
 import { OCI_MANIFEST, STORAGE_KINDS, absent, code, image as imageOf, useMetadataFixture, useRedisServer } from '../test/metadata-fixture';
 import { createManifestMetadata } from './manifest-metadata';
@@ -72,7 +73,7 @@ describe.each(STORAGE_KINDS)('ManifestMetadata (%s)', (kind) => {
   it('rebuilds manifests, tags and the catalog from storage after Redis is flushed', async () => {
     const bytes = await image('c/app', 'one');
     await store.putManifest({ name: 'c/app', tag: 'v1' }, bytes, OCI_MANIFEST);
-    await f.redis.flushall();
+    await flushEverywhere(f.redis);
     // Redis knows nothing now: listings are empty until reindex, but a pull is served from storage (read repair).
     expect((await store.catalog()).items).toEqual([]);
     expect((await store.getManifest({ name: 'c/app', tag: 'v1' })).digest).toBe(digestOf(bytes));

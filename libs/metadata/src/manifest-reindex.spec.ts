@@ -2,6 +2,7 @@
 // catalog, tag history (deleted tags included) and tags come back from storage's links; a revision
 // whose bytes are gone or unreadable stays out, and so does a tag onto it; a second run over the
 // live index changes nothing.
+import { flushEverywhere } from '@stevedore/testing';
 import { digestOf, parseManifest, type Digest } from '@stevedore/oci';
 import { STORAGE_KINDS, image, useMetadataFixture, useRedisServer, type MetadataFixture } from '../test/metadata-fixture';
 import { ManifestReindex } from './manifest-reindex';
@@ -48,7 +49,7 @@ describe.each(STORAGE_KINDS)('ManifestReindex (%s)', (kind) => {
   it('rebuilds manifests, referrers, the catalog, history and tags after a flush, leaving out what it cannot serve', async () => {
     const historyBefore = await f.tags.history('a/app', 'v1');
     const taggingsBefore = await f.tags.taggings('a/app');
-    await f.redis.flushall();
+    await flushEverywhere(f.redis);
     expect(await f.manifests.isLinked('a/app', m1)).toBe(false);
 
     const report = await reindex.run();

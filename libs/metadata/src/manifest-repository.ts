@@ -5,43 +5,39 @@
 import type Redis from 'ioredis';
 import { RegistryError, parseManifest, type Digest, type ParsedManifest } from '@stevedore/oci';
 import { LRUCache } from 'lru-cache';
-import type { RedisKeys } from '@stevedore/platform';
+import { scanPage, slotMulti, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
-import { luaMayGo, type DigestGuard } from '@stevedore/blobs';
+import { SWEEP_LEASE_SECONDS, luaMayGo, type DigestGuard } from '@stevedore/blobs';
 import type { CatalogRepository } from './catalog-repository';
-import { LUA_UNHOLD_FN, imageIdOf, type ImageIdRepository } from './image-id-repository';
+import { imageIdOf, type ImageIdRepository } from './image-id-repository';
 import { metadataKeys, metadataPaths, type MetadataKeys } from './metadata-layout';
 import type { ManifestDataRecord, ManifestRecord } from './metadata-service';
 import type { ReferrerRepository } from './referrer-repository';
 
-// GC's removal of untagged manifests from one repository, atomic against tagging and pushes (which
-// run as DigestGuard writers): so it reads the tag hash and drops referrer entries itself rather
-// than through the tag, referrer and image-ID repositories. KEYS: revisions, tags, image IDs, then
-// per candidate touched, writing, referrers, image holders. ARGV: cutoff ms, then per candidate
-// digest, '1' when it has a referrers entry to drop, and its image ID ('' when it is no image) and
-// holder member.
-const DELETE_UNTAGGED = `${LUA_UNHOLD_FN}
-local tagged = {}
-for _, d in ipairs(redis.call('HVALS', KEYS[2])) do tagged[d] = true end
-local removed = {}
-local n = (#KEYS - 3) / 4
-for i = 0, n - 1 do
-  local d = ARGV[2 + i * 4]
-  local touched, writing, referrers, holders = KEYS[4 + i * 4], KEYS[5 + i * 4], KEYS[6 + i * 4], KEYS[7 + i * 4]
-  if not tagged[d] and redis.call('EXISTS', writing) == 0 and redis.call('SISMEMBER', KEYS[1], d) == 1 then
-    local t = redis.call('GET', touched)
-    if not t then
-      local now = redis.call('TIME')
-      redis.call('SET', touched, now[1] * 1000 + math.floor(now[2] / 1000))
-    elseif tonumber(t) < tonumber(ARGV[1]) then
-      redis.call('SREM', KEYS[1], d)
-      if ARGV[3 + i * 4] == '1' then redis.call('HDEL', referrers, d) end
-      if ARGV[4 + i * 4] ~= '' then unhold(holders, KEYS[3], ARGV[5 + i * 4], ARGV[4 + i * 4]) end
-      table.insert(removed, d)
-    end
-  end
-end
-return removed`;
+// GC's removal of untagged manifests from one repository, per candidate digest in steps that each
+// keep to one hash slot (Redis Cluster):
+//   1. LEASE_UNTAGGED, the digest's slot: luaMayGo (no writer, no sweep, stamped before the cutoff)
+//      and the sweep lease, so pushes and taggings of the digest (DigestGuard writers) wait;
+//   2. UNLINK_UNTAGGED, the repository's slot: still untagged and a revision, then the revision and
+//      its referrer entry go, atomically against tag writes (same slot);
+//   3. the image holder (image-ID slot), then the revision link in storage;
+//   4. the lease is released.
+// A crash after 1 leaves a lease that expires (writers wait, then 429: a crashed sweep's case); after
+// 2 or 3 a revision link in storage the index no longer lists, which read repair and reindex restore
+// (the same state as a crash between the index update and the storage delete always was), and an
+// image holder whose revision is gone, which holders() never answers with.
+// KEYS: touched, writing, sweeping. ARGV: cutoff ms, lease seconds. 1: leased; <0 as luaMayGo.
+const LEASE_UNTAGGED = `${luaMayGo({ touched: 1, writing: 2, sweeping: 3 })}
+redis.call('SET', KEYS[3], '1', 'EX', ARGV[2])
+return 1`;
+
+// KEYS: revisions, tags, referrers (or revisions again when there is no referrer entry). ARGV: digest,
+// '1' when it has a referrers entry to drop. 1 when it was removed.
+const UNLINK_UNTAGGED = `
+for _, d in ipairs(redis.call('HVALS', KEYS[2])) do if d == ARGV[1] then return 0 end end
+if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+if ARGV[2] == '1' then redis.call('HDEL', KEYS[3], ARGV[1]) end
+return 1`;
 
 // GC's purge of one manifest record no repository holds. KEYS: manifest, touched, writing, sweeping.
 // ARGV: cutoff ms. Returns -1 busy, -2 first seen, -3 recent, else the size purged. The touched stamp
@@ -131,8 +127,13 @@ export class ManifestRepository {
 
   /**
    * Index a manifest whose bytes and revision link are stored: its record, its revision, its
-   * repository in the catalog, its referrer entry and (an image) its image ID, in one MULTI so no
-   * reader sees part of it.
+   * repository in the catalog, its referrer entry and (an image) its image ID. One MULTI on one
+   * Redis. On a cluster one MULTI per slot, in this order: the record (digest slot), the image ID
+   * (image-ID slot), the catalog, then the revision with its referrer entry (repository slot). The
+   * revision comes last: readers (isLinked) see nothing of the manifest until it is there, and a
+   * crash before it leaves a record no revision holds (GC's purge removes it), an image holder
+   * holders() filters out, or the repository in the catalog while storage holds its revision link
+   * (read repair and reindex index it) — states storage, the truth, already allows.
    */
   async index(
     name: string,
@@ -140,14 +141,15 @@ export class ManifestRepository {
     parsed: Pick<ParsedManifest, 'mediaType' | 'subject' | 'artifactType' | 'annotations' | 'isIndex' | 'references'>,
     bytes: Buffer,
   ): Promise<void> {
-    const m = this.redis.multi();
-    m.hset(this.k.manifest(digest), 'mediaType', parsed.mediaType, 'bytes', bytes);
-    m.sadd(this.k.revisions(name), digest);
-    this.catalog.queueAdd(m, name);
+    const { tx, exec } = slotMulti(this.redis);
+    tx(this.k.manifest(digest)).hset(this.k.manifest(digest), 'mediaType', parsed.mediaType, 'bytes', bytes);
     const id = imageIdOf(parsed);
-    if (id) this.imageIds.queueAdd(m, name, digest, id);
+    if (id) this.imageIds.queueAdd(tx(this.k.imageIds()), name, digest, id);
+    this.catalog.queueAdd(tx(this.k.catalog()), name);
+    const repo = tx(this.k.revisions(name));
+    repo.sadd(this.k.revisions(name), digest);
     if (parsed.subject) {
-      this.referrers.queueAdd(m, name, parsed.subject.digest, {
+      this.referrers.queueAdd(repo, name, parsed.subject.digest, {
         mediaType: parsed.mediaType,
         digest,
         size: bytes.length,
@@ -155,7 +157,7 @@ export class ManifestRepository {
         annotations: parsed.annotations,
       });
     }
-    await m.exec();
+    await exec();
   }
 
   /**
@@ -181,9 +183,10 @@ export class ManifestRepository {
           }
         }
         if (!found.length) continue;
-        const m = this.redis.multi();
-        for (const [d, id] of found) this.imageIds.queueAdd(m, name, d, id);
-        await m.exec();
+        // Every image-ID key is in one slot (metadata-layout.ts): one MULTI on a cluster too.
+        const { tx, exec } = slotMulti(this.redis);
+        for (const [d, id] of found) this.imageIds.queueAdd(tx(this.k.imageIds()), name, d, id);
+        await exec();
       }
       last = page.next;
     } while (last);
@@ -242,39 +245,47 @@ export class ManifestRepository {
     return records.filter((r): r is ManifestRecord => r !== undefined);
   }
 
-  /** GC: unlink those of `digests` still untagged, not being written and untouched since `olderThan` (DELETE_UNTAGGED). */
+  /** GC: unlink those of `digests` still untagged, not being written and untouched since `olderThan` (LEASE_UNTAGGED, UNLINK_UNTAGGED). */
   async removeUntagged(name: string, digests: Digest[], olderThan: number): Promise<Digest[]> {
-    if (!digests.length) return [];
-    const keys = [this.k.revisions(name), this.k.tags(name), this.k.imageIds()];
-    const args: string[] = [String(olderThan)];
-    for (const d of digests) {
-      const { subject, imageId } = await this.factsOf(d);
-      const unhold = imageId ? this.imageIds.unholdArgs(name, d, imageId) : undefined;
-      // Without a subject (or an image ID) the slot still needs a key; the script leaves it alone.
-      keys.push(
-        this.guard.touchedKey(d),
-        this.guard.writingKey(d),
-        subject ? this.k.referrers(name, subject) : this.k.revisions(name),
-        unhold ? unhold.holders : this.k.revisions(name),
-      );
-      args.push(d, subject ? '1' : '0', imageId ?? '', unhold ? unhold.member : '');
-    }
-    const removed = (await this.redis.eval(DELETE_UNTAGGED, keys.length, ...keys, ...args)) as Digest[];
-    if (removed.length) await this.storage.deleteMany(removed.map((d) => metadataPaths.revisionLink(name, d)));
-    return removed;
+    const removed = await Promise.all(digests.map((d) => this.removeOneUntagged(name, d, olderThan)));
+    return digests.filter((_, i) => removed[i]);
   }
 
-  /** One SCAN page of every manifest record. */
+  private async removeOneUntagged(name: string, d: Digest, olderThan: number): Promise<boolean> {
+    const [touched, writing, sweeping] = this.guard.mayGoKeys(d);
+    if ((await this.redis.eval(LEASE_UNTAGGED, 3, touched, writing, sweeping, olderThan, SWEEP_LEASE_SECONDS)) !== 1) return false;
+    try {
+      const { subject, imageId } = await this.factsOf(d);
+      const referrers = subject ? this.k.referrers(name, subject) : this.k.revisions(name);
+      const unlinked = await this.redis.eval(
+        UNLINK_UNTAGGED,
+        3,
+        this.k.revisions(name),
+        this.k.tags(name),
+        referrers,
+        d,
+        subject ? '1' : '0',
+      );
+      if (unlinked !== 1) return false;
+      if (imageId) await this.imageIds.remove(name, d, imageId);
+      await this.storage.delete(metadataPaths.revisionLink(name, d));
+      return true;
+    } finally {
+      await this.redis.del(sweeping);
+    }
+  }
+
+  /** One SCAN page of every manifest record (every master's, on a cluster). */
   async listData(cursor = '0'): Promise<{ items: ManifestDataRecord[]; cursor?: string }> {
-    const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.manifestPattern, 'COUNT', 1000);
+    const page = await scanPage(this.redis, this.k.manifestPattern, cursor);
     const items = await Promise.all(
-      keys.map(async (key): Promise<ManifestDataRecord> => {
-        const digest = key.slice(this.k.manifestPrefix.length) as Digest;
+      page.keys.map(async (key): Promise<ManifestDataRecord> => {
+        const digest = this.k.manifestDigestOf(key) as Digest;
         const [size, touched] = await Promise.all([this.redis.hstrlen(key, 'bytes'), this.redis.get(this.guard.touchedKey(digest))]);
         return touched === null ? { digest, size } : { digest, size, touched: Number(touched) };
       }),
     );
-    return next === '0' ? { items } : { items, cursor: next };
+    return page.cursor === undefined ? { items } : { items, cursor: page.cursor };
   }
 
   /** GC: delete the records of `digests` (no repository holds them) that PURGE lets go; returns those purged. */

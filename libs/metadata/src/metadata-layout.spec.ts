@@ -2,7 +2,7 @@
 // repositories/ (layer storage's) parse to nothing, and the paths are distribution's.
 import fc from 'fast-check';
 import type { Digest } from '@stevedore/oci';
-import { RedisKeys } from '@stevedore/platform';
+import { keySlot, RedisKeys } from '@stevedore/platform';
 import { metadataKeys, metadataPaths, parseMetadataLink } from './metadata-layout';
 
 const component = fc.stringMatching(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/).filter((s) => s.length > 0 && s.length < 20);
@@ -47,6 +47,18 @@ describe('metadata layout', () => {
     expect(k.tagHistory('a/b', 'v1')).toBe('p:repo:{a/b}:taghist:v1');
     expect(k.manifest('sha256:x')).toBe('p:manifest:sha256:x');
     expect(k.manifestPattern).toBe('p:manifest:*');
-    expect(k.manifest('sha256:x').slice(k.manifestPrefix.length)).toBe('sha256:x');
+    expect(k.manifestDigestOf(k.manifest('sha256:x'))).toBe('sha256:x');
+    expect(k.imageIds()).toBe('p:imageids');
+    expect(k.imageHolders('sha256:i')).toBe('p:imageid:sha256:i');
+  });
+
+  it('on a Redis Cluster, tags a digest (its record with its guard keys) and the image-ID index (one slot)', () => {
+    const keys = new RedisKeys('p', true);
+    const k = metadataKeys(keys);
+    expect(k.manifest('sha256:x')).toBe('p:manifest:{sha256:x}');
+    expect(k.manifestDigestOf(k.manifest('sha256:x'))).toBe('sha256:x');
+    expect(keySlot(k.manifest('sha256:x'))).toBe(keySlot(keys.key('gc', 'touched', keys.tag('sha256:x'))));
+    expect(keySlot(k.imageIds())).toBe(keySlot(k.imageHolders('sha256:i')));
+    expect(keySlot(k.tags('a/b'))).toBe(keySlot(k.referrers('a/b', 'sha256:s')));
   });
 });

@@ -18,7 +18,7 @@
 //
 // Redis (an index of storage, rebuilt by reindex; <p> is STEVEDORE_REDIS_PREFIX):
 //
-//   <p>:manifest:<digest>                      hash {mediaType, bytes}
+//   <p>:manifest:<digest>                      hash {mediaType, bytes} (cluster: manifest:{<digest>})
 //   <p>:catalog                                zset of repository names (score 0: lexical order)
 //   <p>:repo:{<name>}:revisions                set of manifest digests in the repository
 //   <p>:repo:{<name>}:tags                     hash tag -> digest
@@ -30,9 +30,18 @@
 //   <p>:repos:pulls                            zset repository -> manifest GETs counted (Redis only: a
 //                                              counter, not a fact of storage; lost with Redis)
 //   <p>:imageids                               zset of image IDs (score 0: lexical order, for prefix lookup)
+//                                              (cluster: <p>:{imageids})
 //   <p>:imageid:<id>                           set of `<name>@<manifest digest>` holding image <id>
+//                                              (cluster: <p>:imageid:{imageids}:<id>, the zset's slot)
 //   <p>:indexed:imageids                       set once the two above cover every revision (reindex, or
 //                                              a backfill from the revisions on the first lookup)
+//
+// Redis Cluster (STEVEDORE: redis+cluster://): a MULTI or script keeps to one hash slot. A
+// repository's keys share {<name>}; a digest's record and DigestGuard keys share {<digest>}; the
+// image-ID index shares {imageids}; catalog, repos:pushed and repos:pulls are one slot each. What
+// spans them (indexing a manifest, GC's removal of untagged ones) runs as ordered per-slot steps:
+// manifest-repository.ts says why each order is safe. One Redis keeps the untagged names (no {}
+// around digests or imageids), so existing deployments keep their index.
 //
 // An image ID is Docker's: the config digest of an image manifest (image-id-repository.ts). Both
 // image-ID keys are written in the MULTI that indexes the manifest and dropped with its revision; an
@@ -45,10 +54,13 @@ import type { RedisKeys } from '@stevedore/platform';
 
 export function metadataKeys(keys: RedisKeys) {
   return {
-    manifest: (digest: string) => keys.key('manifest', digest),
-    /** SCAN pattern of every manifest record, and the prefix to strip from a match. */
+    // On a cluster the digest is a hash tag: the record shares the slot of DigestGuard's keys of the
+    // digest (blob-layout.ts), so GC's PURGE over them is one slot.
+    manifest: (digest: string) => keys.key('manifest', keys.tag(digest)),
+    /** SCAN pattern of every manifest record. */
     manifestPattern: keys.key('manifest', '*'),
-    manifestPrefix: keys.key('manifest', ''),
+    /** The digest of a key manifestPattern matched. */
+    manifestDigestOf: (key: string) => keys.untag(key.slice(keys.key('manifest', '').length)),
     catalog: () => keys.key('catalog'),
     revisions: (name: string) => keys.repo(name, 'revisions'),
     tags: (name: string) => keys.repo(name, 'tags'),
@@ -64,8 +76,10 @@ export function metadataKeys(keys: RedisKeys) {
     // One key each across repositories (never in a repository's MULTI, whose keys share its slot).
     reposPushed: () => keys.key('repos', 'pushed'),
     reposPulls: () => keys.key('repos', 'pulls'),
-    imageIds: () => keys.key('imageids'),
-    imageHolders: (id: string) => keys.key('imageid', id),
+    // On a cluster both image-ID keys carry the hash tag {imageids}: one index in one slot, so UNHOLD
+    // and the MULTI that adds a holder stay atomic over the holder set and the ID set.
+    imageIds: () => keys.key(keys.tag('imageids')),
+    imageHolders: (id: string) => (keys.cluster ? keys.key('imageid', '{imageids}', id) : keys.key('imageid', id)),
     imageIdsIndexed: () => keys.key('indexed', 'imageids'),
     /** SCAN pattern of every key of every repository (the consistency pass finds repositories by it). */
     repositoryKeysPattern: keys.repo('*', '*'),

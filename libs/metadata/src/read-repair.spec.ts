@@ -2,6 +2,7 @@
 // platform gone, as after a failover that dropped acknowledged writes) is served from storage and
 // written back; what storage does not have stays a 404, remembered for a moment; a tag removed
 // while its repair writes back is not brought back.
+import { delEach, keysEverywhere } from '@stevedore/testing';
 import { digestOf, type Digest } from '@stevedore/oci';
 import type { StorageDriver } from '@stevedore/storage';
 import { OCI_MANIFEST, STORAGE_KINDS, code, image as imageOf, useMetadataFixture, useRedisServer } from '../test/metadata-fixture';
@@ -23,8 +24,7 @@ describe.each(STORAGE_KINDS)('read repair (%s)', (kind) => {
 
   /** Redis forgets everything this suite wrote. */
   async function loseRedis(): Promise<void> {
-    const keys = await f.redis.keys(`${f.keys.prefix}*`);
-    if (keys.length) await f.redis.del(...keys);
+    await delEach(f.redis, await keysEverywhere(f.redis, `${f.keys.prefix}*`));
   }
 
   /** `storage` with every call counted, and a hook to run before a call goes through. */

@@ -60,6 +60,7 @@ export class RepositoryIndex {
     const batch = this.pending;
     this.pending = new Map();
     const m = this.redis.pipeline();
+    // One key: one slot, so one pipeline on a cluster too.
     for (const [name, n] of batch) m.zincrby(this.k.reposPulls(), n, name);
     const results = await m.exec().catch(() => null);
     if (!results || results.some(([e]) => e)) for (const [name, n] of batch) this.pending.set(name, (this.pending.get(name) ?? 0) + n);
@@ -68,18 +69,17 @@ export class RepositoryIndex {
   /** How many tags each repository has, in the order given. */
   async tagCounts(names: string[]): Promise<number[]> {
     if (names.length === 0) return [];
-    const m = this.redis.pipeline();
-    for (const name of names) m.hlen(this.k.tags(name));
-    return ((await m.exec()) ?? []).map(([, n]) => Number(n ?? 0));
+    // One command per repository (a cluster pipeline must keep to one slot); auto-pipelining batches them.
+    return (await Promise.all(names.map((name) => this.redis.hlen(this.k.tags(name))))).map((n) => Number(n ?? 0));
   }
 
   async rows(query: RepositoryQuery): Promise<{ rows: RepositoryRow[]; total: number; next?: number }> {
-    const [[, names], [, pushed], [, pulls]] = (await this.redis
-      .pipeline()
-      .zrange(this.k.catalog(), '0', '-1')
-      .zrange(this.k.reposPushed(), '0', '-1', 'WITHSCORES')
-      .zrange(this.k.reposPulls(), '0', '-1', 'WITHSCORES')
-      .exec()) as [[null, string[]], [null, string[]], [null, string[]]];
+    // Three keys, three slots on a cluster: three commands (auto-pipelined), not one pipeline.
+    const [names, pushed, pulls] = await Promise.all([
+      this.redis.zrange(this.k.catalog(), '0', '-1'),
+      this.redis.zrange(this.k.reposPushed(), '0', '-1', 'WITHSCORES'),
+      this.redis.zrange(this.k.reposPulls(), '0', '-1', 'WITHSCORES'),
+    ]);
     const scores = (flat: string[]) => {
       const m = new Map<string, number>();
       for (let i = 0; i < flat.length; i += 2) m.set(flat[i], Number(flat[i + 1]));

@@ -3,12 +3,12 @@
 // storage for the manifest bytes and config blobs, and the repositories wired as
 // createManifestMetadata wires them.
 import { Readable } from 'node:stream';
-import Redis from 'ioredis';
+import type Redis from 'ioredis';
 import type { Digest } from '@stevedore/oci';
 import { RedisKeys } from '@stevedore/platform';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import { DigestGuard, createLayerStorage, type BlobGcService, type BlobService } from '@stevedore/blobs';
-import { startRedis, testStorage, type RunningRedis, type TestStorageKind } from '@stevedore/testing';
+import { openTestRedis, startTestRedis, testStorage, type TestStorageKind } from '@stevedore/testing';
 import { CatalogRepository } from '../src/catalog-repository';
 import { ImageIdRepository } from '../src/image-id-repository';
 import { ManifestRepository } from '../src/manifest-repository';
@@ -29,18 +29,19 @@ export const code = (p: Promise<unknown>) =>
  * Starts a redis-server for the spec file and a client of it (beforeAll/afterAll); call at the top
  * level. The client disconnects before the server stops, so no reconnect timer outlives the file.
  */
-export function useRedisServer(): { url(): string; client(): Redis } {
-  let server: RunningRedis;
+export function useRedisServer(): { url(): string; client(): Redis; cluster(): boolean } {
+  // STEVEDORE_TEST_REDIS=cluster: a 3+3 Redis Cluster instead (keys then tagged as on a cluster).
+  let server: Awaited<ReturnType<typeof startTestRedis>>;
   let client: Redis;
   beforeAll(async () => {
-    server = await startRedis();
-    client = new Redis(server.url);
+    server = await startTestRedis();
+    client = await openTestRedis(server.url);
   });
   afterAll(async () => {
     client?.disconnect();
     await server?.stop();
   });
-  return { url: () => server.url, client: () => client };
+  return { url: () => server.url, client: () => client, cluster: () => server.cluster };
 }
 
 export interface MetadataFixture {
@@ -59,7 +60,7 @@ export interface MetadataFixture {
 }
 
 /** Inside a describe: a fresh storage of `kind` and the repositories over it, filled in by beforeAll. */
-export function useMetadataFixture(server: { url(): string }, kind: TestStorageKind, label: string): MetadataFixture {
+export function useMetadataFixture(server: { url(): string; cluster?(): boolean }, kind: TestStorageKind, label: string): MetadataFixture {
   const f = {} as MetadataFixture;
   let close: (() => Promise<void>) | undefined;
   beforeAll(async () => {
@@ -69,9 +70,9 @@ export function useMetadataFixture(server: { url(): string }, kind: TestStorageK
       await f.storage.close?.();
       await t.close();
     };
-    f.redis = new Redis(server.url());
+    f.redis = await openTestRedis(server.url());
     // A prefix per spec and driver: the suites of a file share one Redis.
-    f.keys = new RedisKeys(`${label}-${kind}`);
+    f.keys = new RedisKeys(`${label}-${kind}`, server.cluster?.() ?? false);
     f.blobs = createLayerStorage(f.storage, f.redis, f.keys);
     f.guard = new DigestGuard(f.redis, f.keys);
     f.catalog = new CatalogRepository(f.redis, f.keys);

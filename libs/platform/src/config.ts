@@ -42,7 +42,8 @@ export const ConfigSchema = z.object({
   /**
    * `redis[s]://[user:pass@]host:port[/db]`, or Sentinel:
    * `redis[s]+sentinel://[user:pass@]host1:26379,host2:26379/<masterName>[?db=N&sentinelPassword=...]`.
-   * `redis+cluster://` parses but is refused (see redisTarget).
+   * Or Redis Cluster: `redis[s]+cluster://[user:pass@]host1:port1,host2:port2` (any of its nodes; BullMQ's
+   * queues then use the prefix as a hash tag, `{<prefix>}`).
    */
   REDIS_URL: z.string().default('redis://127.0.0.1:6379'),
   /** Prefix for every Redis key and queue, so several deployments can share one Redis. */
@@ -271,16 +272,12 @@ export function parseRedisUrl(url: string): RedisTarget {
   }
 }
 
-/** The target of REDIS_URL this platform can run on: a Redis Cluster is refused (multi-key scripts). */
-export function redisTarget(url: string): StandaloneRedis | SentinelRedis {
-  const target = parseRedisUrl(url);
-  if (target.mode === 'cluster')
-    throw new Error(
-      'redis+cluster:// is not supported yet: Stevedore runs multi-key Lua scripts and transactions whose keys are not all ' +
-        'in one hash slot, which a Redis Cluster refuses (CROSSSLOT). Use one primary (redis://) or a primary with ' +
-        'replicas and Sentinel (redis+sentinel://host:26379,.../<masterName>).',
-    );
-  return target;
+/**
+ * The target of REDIS_URL: one primary, a primary found through Sentinel, or a Redis Cluster (every
+ * multi-key operation keeps to one hash slot: see the layout files' key tables).
+ */
+export function redisTarget(url: string): RedisTarget {
+  return parseRedisUrl(url);
 }
 
 /** REDIS_URL for messages and logs: the password replaced by ***. */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type Redis from 'ioredis';
 import { createStorageDriver, type StorageDriver } from '@stevedore/storage';
 import type { StevedoreConfig } from './config';
-import { closeWithin, connectRedis, RedisKeys } from './redis';
+import { closeWithin, connectRedis, isRedisCluster, RedisKeys } from './redis';
 import { Logger } from '@nestjs/common';
 
 const logger = new Logger('redis');
@@ -68,7 +68,7 @@ export class PlatformModule {
             return redis;
           },
         },
-        { provide: RedisKeys, useValue: new RedisKeys(config.STEVEDORE_REDIS_PREFIX) },
+        { provide: RedisKeys, useValue: new RedisKeys(config.STEVEDORE_REDIS_PREFIX, isRedisCluster(config.REDIS_URL)) },
         {
           provide: STORAGE,
           inject: [StevedoreMetrics],

@@ -1,9 +1,9 @@
 // BullMQ queues of the platform, named once. Every queue shares the deployment's Redis prefix so
-// KEDA and dashboards find `<prefix>:<queue>:wait`.
+// KEDA and dashboards find `<prefix>:<queue>:wait` (`{<prefix>}:<queue>:wait` on a Redis Cluster).
 import { Queue, Worker, QueueEvents, FlowProducer, type Processor, type WorkerOptions, type ConnectionOptions } from 'bullmq';
 import type { StevedoreConfig } from './config';
 import type { JobTypes } from './jobs';
-import { closeWithin, redisConnectionOptions } from './redis';
+import { closeWithin, createRedisCluster, isRedisCluster, redisConnectionOptions } from './redis';
 
 export const QueueNames = {
   commit: 'commit',
@@ -20,18 +20,37 @@ export type JobData<N extends QueueName> = N extends keyof JobTypes ? (JobTypes[
 export type JobResult<N extends QueueName> = N extends keyof JobTypes ? (JobTypes[N] extends { result: infer R } ? R : unknown) : unknown;
 
 /**
+ * The prefix of BullMQ's keys. On a Redis Cluster it is a hash tag, `{<prefix>}`: BullMQ's scripts
+ * touch many keys of a queue (and a flow's of several queues) at once, which a cluster allows only
+ * within one slot (BullMQ's documented way). One Redis keeps the bare prefix, so the queues of
+ * existing deployments are found where they are.
+ */
+export function queuePrefix(config: StevedoreConfig): string {
+  return isRedisCluster(config.REDIS_URL) ? `{${config.STEVEDORE_REDIS_PREFIX}}` : config.STEVEDORE_REDIS_PREFIX;
+}
+
+/**
  * BullMQ needs its own connections, with no per-command retry limit (workers block on Redis). A
  * producer (a Queue that requests add jobs to) must fail fast instead: a command timeout, so a
- * request answers 503 when Redis is gone.
+ * request answers 503 when Redis is gone. On a cluster this is a Cluster client of its own (BullMQ
+ * takes a cluster only as a client; `owned` closes it with the queue, as BullMQ leaves a client it
+ * was given open).
  */
 export function queueConnection(config: StevedoreConfig, role: 'worker' | 'producer' = 'worker'): ConnectionOptions {
+  const timeout = role === 'producer' ? { commandTimeout: config.STEVEDORE_REDIS_COMMAND_TIMEOUT_MS } : {};
+  if (isRedisCluster(config.REDIS_URL))
+    return createRedisCluster(config.REDIS_URL, {
+      // The offline queue stays, as below; BullMQ's own retries need no per-command limit.
+      enableOfflineQueue: true,
+      node: { maxRetriesPerRequest: null, ...timeout },
+    });
   return {
     // The same Redis as the index connection: one primary, or the sentinels that name it.
     ...redisConnectionOptions(config.REDIS_URL),
     maxRetriesPerRequest: null,
     // The offline queue stays (a queue is used right after start, before its connection is up);
     // the timeout also runs for queued commands, so an outage still fails the request in time.
-    ...(role === 'producer' ? { commandTimeout: config.STEVEDORE_REDIS_COMMAND_TIMEOUT_MS } : {}),
+    ...timeout,
   };
 }
 
@@ -43,18 +62,55 @@ const quiet = <Q extends { on(event: 'error', fn: (e: Error) => void): unknown }
   return q;
 };
 
+/**
+ * A queue, worker or event stream made on a client it was given (a cluster's) closes that client
+ * after itself: BullMQ closes only connections it made.
+ */
+function owned<Q extends { close(...args: never[]): Promise<unknown>; disconnect(): Promise<unknown> }>(
+  q: Q,
+  connection: ConnectionOptions,
+): Q {
+  const client = connection as {
+    isCluster?: boolean;
+    quit?: () => Promise<unknown>;
+    disconnect?: () => void;
+    on?: (e: string, f: () => void) => void;
+  };
+  if (!client.isCluster) return q;
+  client.on?.('error', () => undefined);
+  const close = q.close.bind(q);
+  const disconnect = q.disconnect.bind(q);
+  // Arguments pass through (a worker's close(force)).
+  q.close = (async (...args: never[]) => {
+    try {
+      return await close(...args);
+    } finally {
+      await client.quit!().catch(() => client.disconnect!());
+    }
+  }) as Q['close'];
+  q.disconnect = async () => {
+    try {
+      return await disconnect();
+    } finally {
+      client.disconnect!();
+    }
+  };
+  return q;
+}
+
 export function createQueue<N extends QueueName>(config: StevedoreConfig, name: N): Queue<JobData<N>, JobResult<N>> {
-  return quiet(
-    new Queue<JobData<N>, JobResult<N>>(name, { connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }),
-  );
+  const connection = queueConnection(config, 'producer');
+  return owned(quiet(new Queue<JobData<N>, JobResult<N>>(name, { connection, prefix: queuePrefix(config) })), connection);
 }
 
 export function createQueueEvents(config: StevedoreConfig, name: QueueName): QueueEvents {
-  return quiet(new QueueEvents(name, { connection: queueConnection(config), prefix: config.STEVEDORE_REDIS_PREFIX }));
+  const connection = queueConnection(config);
+  return owned(quiet(new QueueEvents(name, { connection, prefix: queuePrefix(config) })), connection);
 }
 
 export function createFlowProducer(config: StevedoreConfig): FlowProducer {
-  return quiet(new FlowProducer({ connection: queueConnection(config, 'producer'), prefix: config.STEVEDORE_REDIS_PREFIX }));
+  const connection = queueConnection(config, 'producer');
+  return owned(quiet(new FlowProducer({ connection, prefix: queuePrefix(config) })), connection);
 }
 
 export function createWorker<N extends QueueName>(
@@ -63,11 +119,15 @@ export function createWorker<N extends QueueName>(
   processor: Processor<JobData<N>, JobResult<N>>,
   options: Partial<WorkerOptions> = {},
 ): Worker<JobData<N>, JobResult<N>> {
-  return new Worker<JobData<N>, JobResult<N>>(name, processor, {
-    connection: queueConnection(config),
-    prefix: config.STEVEDORE_REDIS_PREFIX,
-    ...options,
-  });
+  const connection = queueConnection(config);
+  return owned(
+    new Worker<JobData<N>, JobResult<N>>(name, processor, {
+      connection,
+      prefix: queuePrefix(config),
+      ...options,
+    }),
+    connection,
+  );
 }
 
 /**

@@ -38,7 +38,7 @@ describe('REDIS_URL', () => {
     });
   });
 
-  it('parses cluster startup nodes, and refuses a cluster at start with the reason', () => {
+  it('parses cluster startup nodes, and accepts a cluster at start', () => {
     expect(parseRedisUrl('redis+cluster://a:7000,b:7001,c')).toEqual({
       mode: 'cluster',
       nodes: [
@@ -48,10 +48,10 @@ describe('REDIS_URL', () => {
       ],
       tls: false,
     });
-    expect(() => redisTarget('redis+cluster://a:7000,b:7001')).toThrow(/not supported yet.*CROSSSLOT/);
-    expect(() => loadConfig({ REDIS_URL: 'redis+cluster://a:7000,b:7001' })).toThrow(
-      /invalid configuration:\n {2}REDIS_URL: redis\+cluster:\/\/ is not supported yet/,
-    );
+    expect(redisTarget('redis+cluster://a:7000,b:7001')).toMatchObject({ mode: 'cluster', nodes: [{ host: 'a' }, { host: 'b' }] });
+    expect(loadConfig({ REDIS_URL: 'redis+cluster://a:7000,b:7001' }).REDIS_URL).toBe('redis+cluster://a:7000,b:7001');
+    // A cluster has database 0 only: a path is still refused at start, with the reason.
+    expect(() => loadConfig({ REDIS_URL: 'redis+cluster://a:7000/2' })).toThrow(/invalid configuration:\n {2}REDIS_URL: .*no database/);
   });
 
   it.each([
@@ -138,7 +138,7 @@ describe('REDIS_URL', () => {
       );
     });
 
-    it('a cluster URL parses into its startup nodes, and is always refused at start', () => {
+    it('a cluster URL parses into its startup nodes, and is the target at start', () => {
       fc.assert(
         fc.property(fc.array(node, { minLength: 1, maxLength: 6 }), auth, (nodes, a) => {
           const url = `redis+cluster://${userinfo(a)}${nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
@@ -146,7 +146,7 @@ describe('REDIS_URL', () => {
           if (t.mode !== 'cluster') throw new Error(t.mode);
           expect(t.nodes).toEqual(nodes.map((n) => ({ host: bare(n.host), port: n.port })));
           expectAuth(t, a);
-          expect(() => redisTarget(url)).toThrow(/not supported yet/);
+          expect(redisTarget(url)).toEqual(t);
         }),
       );
     });

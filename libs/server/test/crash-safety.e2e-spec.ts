@@ -1,9 +1,8 @@
 // Crash safety: kill -9 mid-upload and resume after restart; kill during manifest pushes never
 // leaves a tag on a missing manifest; after Redis is flushed, reindex makes everything pullable.
 import { randomBytes } from 'node:crypto';
-import Redis from 'ioredis';
 import { startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
-import { OCI_MANIFEST, http, pushImage, sha256 } from '@stevedore/testing';
+import { OCI_MANIFEST, flushEverywhere, http, openTestRedis, pushImage, sha256 } from '@stevedore/testing';
 
 jest.setTimeout(240_000);
 
@@ -101,8 +100,8 @@ describe.each(['all', 'split'] as const)('crash safety (%s)', (wiring) => {
 
   it('rebuilds every index from storage after Redis is flushed', async () => {
     const imgs = [await pushImage(s.url, 'reindex/a', 'v1'), await pushImage(s.url, 'reindex/b', 'v2')];
-    const redis = new Redis(s.redisUrl);
-    await redis.flushall();
+    const redis = await openTestRedis(s.redisUrl);
+    await flushEverywhere(redis);
     await redis.quit();
     // Listings come from Redis alone until reindex; a pull of b is served from storage (read
     // repair) meanwhile, which writes b's entries back. a is left for reindex to bring back.

@@ -29,10 +29,18 @@ function client(s: StevedoreUnderTest) {
   };
 }
 
-async function redisPid(url: string): Promise<number> {
-  const port = new URL(url).port;
-  const info = (await run('redis-cli', ['-p', port, 'info', 'server'])).stdout;
-  return Number(/process_id:(\d+)/.exec(info)![1]);
+/** The redis-server processes of REDIS_URL: one, or every node of a cluster (STEVEDORE_TEST_REDIS=cluster). */
+async function redisPids(url: string): Promise<number[]> {
+  const ports = /^redis\+cluster:\/\/(.*)$/
+    .exec(url)?.[1]
+    .split(',')
+    .map((hp) => hp.split(':')[1]) ?? [new URL(url).port];
+  return Promise.all(
+    ports.map(async (port) => {
+      const info = (await run('redis-cli', ['-p', port, 'info', 'server'])).stdout;
+      return Number(/process_id:(\d+)/.exec(info)![1]);
+    }),
+  );
 }
 
 function exited(pid: number): Promise<void> {
@@ -98,15 +106,15 @@ describe('Redis outages fail fast and recover', () => {
   });
 
   it('with Redis frozen (SIGSTOP): 503 within 2 s, then answers again when it thaws', async () => {
-    const pid = await redisPid(s.redisUrl);
-    process.kill(pid, 'SIGSTOP');
+    const pids = await redisPids(s.redisUrl);
+    for (const pid of pids) process.kill(pid, 'SIGSTOP');
     try {
       for (const p of needRedis.slice(0, 3)) {
         const a = await call('GET', p);
         expect({ p, status: a.status, fast: a.ms < 2000 }).toEqual({ p, status: 503, fast: true });
       }
     } finally {
-      process.kill(pid, 'SIGCONT');
+      for (const pid of pids) process.kill(pid, 'SIGCONT');
     }
     const deadline = Date.now() + 10_000;
     let status = 0;

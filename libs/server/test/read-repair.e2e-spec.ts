@@ -2,8 +2,19 @@
 // repository (as a failover that dropped acknowledged writes would: replication is asynchronous),
 // storage still holds everything, and pulls by tag and by digest go on working, the entries written
 // back and counted in /metrics; a tag deleted before the loss stays deleted.
-import Redis from 'ioredis';
-import { OCI_MANIFEST, http, pullWhole, pushImage, startStevedore, type StevedoreUnderTest, type Wiring } from '@stevedore/testing';
+import type Redis from 'ioredis';
+import {
+  OCI_MANIFEST,
+  delEach,
+  http,
+  keysEverywhere,
+  openTestRedis,
+  pullWhole,
+  pushImage,
+  startStevedore,
+  type StevedoreUnderTest,
+  type Wiring,
+} from '@stevedore/testing';
 
 jest.setTimeout(180_000);
 
@@ -12,7 +23,7 @@ describe.each(['all', 'split'] as Wiring[])('read repair (%s)', (wiring) => {
   let redis: Redis;
   beforeAll(async () => {
     s = await startStevedore({ wiring });
-    redis = new Redis(s.redisUrl);
+    redis = await openTestRedis(s.redisUrl);
   });
   afterAll(async () => {
     redis?.disconnect();
@@ -22,11 +33,12 @@ describe.each(['all', 'split'] as Wiring[])('read repair (%s)', (wiring) => {
   /** Every index entry of `name`, and every manifest and blob record, gone from Redis. */
   async function loseIndex(name: string): Promise<number> {
     const keys = [
-      ...(await redis.keys(`*repo:{${name}}*`)),
-      ...(await redis.keys('*:manifest:sha256:*')),
-      ...(await redis.keys('*:blob:sha256:*')),
+      ...(await keysEverywhere(redis, `*repo:{${name}}*`)),
+      // On a cluster the digest is in {} (manifest:{sha256:…}).
+      ...(await keysEverywhere(redis, '*:manifest:*sha256:*')),
+      ...(await keysEverywhere(redis, '*:blob:*sha256:*')),
     ];
-    if (keys.length) await redis.del(...keys);
+    await delEach(redis, keys);
     return keys.length;
   }
 

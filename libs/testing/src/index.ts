@@ -1,5 +1,7 @@
 export * from './net';
 export * from './redis-server';
+export * from './redis-cluster';
+export * from './redis-admin';
 export * from './ceph-rgw';
 export * from './s3-server';
 export * from './reference-registry';

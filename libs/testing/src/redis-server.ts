@@ -30,7 +30,8 @@ async function answersPing(port: number): Promise<boolean> {
   });
 }
 
-async function spawnRedis(what: string, port: number, dir: string, args: string[]): Promise<RunningRedis> {
+/** Spawn redis-server with `args` (which must make it listen on `port`), wait for PONG; stop() removes `dir`. */
+export async function startRedisProcess(what: string, port: number, dir: string, args: string[]): Promise<RunningRedis> {
   const bin = requireBinary('redis-server', 'redis-server');
   const child = spawn(bin, args, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -70,7 +71,7 @@ export async function startRedis(options: { port?: number; replicaOf?: number } 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'redis-test-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no'];
   if (options.replicaOf !== undefined) args.push('--replicaof', '127.0.0.1', String(options.replicaOf));
-  return spawnRedis('redis-server', port, dir, args);
+  return startRedisProcess('redis-server', port, dir, args);
 }
 
 export interface SentinelOptions {
@@ -103,5 +104,5 @@ export async function startSentinel(options: SentinelOptions): Promise<RunningRe
       '',
     ].join('\n'),
   );
-  return spawnRedis('redis-sentinel', port, dir, [conf, '--sentinel']);
+  return startRedisProcess('redis-sentinel', port, dir, [conf, '--sentinel']);
 }

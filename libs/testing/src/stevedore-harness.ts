@@ -8,6 +8,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { freePort, waitFor } from './net';
 import { startRedis } from './redis-server';
+import { startRedisCluster, type RunningRedisCluster } from './redis-cluster';
 import { useSharedS3 } from './s3-server';
 import { useCredentials } from './registry-client';
 
@@ -22,6 +23,8 @@ export type StorageKind = 'filesystem' | 's3';
 export interface StevedoreUnderTest {
   url: string;
   redisUrl: string;
+  /** The Redis Cluster it runs on (STEVEDORE_TEST_REDIS=cluster or StartOptions.redis), to fail a master over. */
+  redisCluster?: RunningRedisCluster;
   /** Stop Redis (an outage) and start an empty one on the same port again. */
   stopRedis(): Promise<void>;
   startRedis(): Promise<void>;
@@ -117,11 +120,49 @@ export interface StartOptions {
    * suite fails at stop() when a process answered a request with a 5xx.
    */
   allow5xx?: boolean;
+  /** The Redis to run on; by default STEVEDORE_TEST_REDIS (`cluster`), else one redis-server. */
+  redis?: 'single' | 'cluster';
+}
+
+/** The Redis a suite's platform runs on: one redis-server, or (STEVEDORE_TEST_REDIS=cluster) a 3+3 Redis Cluster. */
+interface HarnessRedis {
+  url: string;
+  cluster?: RunningRedisCluster;
+  stop(): Promise<void>;
+  restart(): Promise<HarnessRedis>;
+}
+
+async function harnessRedis(kind: 'single' | 'cluster'): Promise<HarnessRedis> {
+  if (kind === 'cluster') {
+    const wrap = (c: RunningRedisCluster): HarnessRedis => ({
+      url: c.url,
+      cluster: c,
+      stop: () => c.stop(),
+      // An empty cluster on the same ports: the same URL, as an empty redis-server on the same port.
+      restart: async () => wrap(await startRedisCluster({ ports: c.nodes.map((n) => n.port) })),
+    });
+    return wrap(await startRedisCluster());
+  }
+  const r = await startRedis();
+  const wrap = (x: typeof r): HarnessRedis => ({
+    url: x.url,
+    stop: () => x.stop(),
+    restart: async () => wrap(await startRedis({ port: x.port })),
+  });
+  return wrap(r);
+}
+
+/**
+ * Which Redis suites run on: STEVEDORE_TEST_REDIS=cluster runs whole suites on a Redis Cluster
+ * (3 masters + 3 replicas); a suite may ask for one itself (StartOptions.redis).
+ */
+function redisKind(opts: StartOptions): 'single' | 'cluster' {
+  return opts.redis ?? (process.env.STEVEDORE_TEST_REDIS === 'cluster' ? 'cluster' : 'single');
 }
 
 export async function startStevedore(opts: StartOptions = {}): Promise<StevedoreUnderTest> {
   const wiring = opts.wiring ?? 'all';
-  let redis = await startRedis();
+  let redis = await harnessRedis(redisKind(opts));
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'stevedore-e2e-'));
   const env: Record<string, string> = {
     REDIS_URL: redis.url,
@@ -184,11 +225,12 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
   return {
     url: `http://127.0.0.1:${edge.port}`,
     redisUrl: redis.url,
+    redisCluster: redis.cluster,
     async stopRedis() {
       await redis.stop();
     },
     async startRedis() {
-      redis = await startRedis({ port: redis.port });
+      redis = await redis.restart();
     },
     env,
     admin,

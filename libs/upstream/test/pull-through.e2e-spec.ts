@@ -9,7 +9,9 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import {
+  flushEverywhere,
   http,
+  openTestRedis,
   pushImage,
   startReferenceRegistry,
   startStevedore,
@@ -303,7 +305,9 @@ describe('upstream origins survive a Redis loss', () => {
     }
     const mine = await pushImage(s.url, 'docker.io/library/shadowed', 'latest');
     expect(mine.digest).not.toBe(digests.shadowed);
-    await run('redis-cli', ['-p', new URL(s.redisUrl).port, 'flushall']);
+    // Every master on a cluster (STEVEDORE_TEST_REDIS=cluster).
+    const redis = await openTestRedis(s.redisUrl);
+    await flushEverywhere(redis).finally(() => redis.quit());
     await s.reindex();
     await new Promise((r) => setTimeout(r, 1200)); // past the 1 s tag TTL
     const before = { cached: asked('cached'), shadowed: asked('shadowed') };
