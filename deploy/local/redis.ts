@@ -1,9 +1,8 @@
 // The rig's Redis, pluggable: `single` (one redis-server), `sentinel` (a primary, one replica and three
 // sentinels with a quorum of two, as the production overlay runs it) or `cluster` (3 masters and 3
-// replicas, from libs/testing's startRedisCluster once that lands). Every node is a private
+// replicas, libs/testing's startRedisCluster). Every node is a private
 // redis-server on a free loopback port: the shared Redis on 6379 is never touched.
-import * as testing from '@stevedore/testing';
-import { startRedis, startSentinel, waitFor, type RunningRedis } from '@stevedore/testing';
+import { startRedis, startRedisCluster, startSentinel, waitFor, type RunningRedis } from '@stevedore/testing';
 import IORedis from 'ioredis';
 
 export type RedisMode = 'single' | 'sentinel' | 'cluster';
@@ -21,9 +20,6 @@ export interface RigRedis {
   failover(): Promise<{ killedPort?: number; promotedPort?: number; ms: number }>;
   stop(): Promise<void>;
 }
-
-/** libs/testing/src/redis-cluster.ts (issue 24, being added alongside this rig). */
-type StartRedisCluster = () => Promise<{ url: string; failoverMaster(): Promise<void>; stop(): Promise<void> }>;
 
 const MASTER_NAME = 'stevedore';
 
@@ -107,22 +103,16 @@ async function sentinel(): Promise<RigRedis> {
 }
 
 async function cluster(): Promise<RigRedis> {
-  // Written against the helper's announced signature; when it is merged this becomes a plain
-  // `import { startRedisCluster } from '@stevedore/testing'`.
-  const start = (testing as Record<string, unknown>).startRedisCluster as StartRedisCluster | undefined;
-  if (!start)
-    throw new Error(
-      'redis mode cluster needs startRedisCluster from libs/testing/src/redis-cluster.ts (issue 24, not merged on this branch yet); ' +
-        'use sentinel or single',
-    );
-  const c = await start();
+  const c = await startRedisCluster();
   return {
     mode: 'cluster',
     url: c.url,
     async failover() {
+      // The killed master stays down (its slots are its replica's now): the cluster runs on with
+      // three masters and two replicas, as one that lost a node.
       const t0 = Date.now();
-      await c.failoverMaster();
-      return { ms: Date.now() - t0 };
+      const killedPort = await c.failoverMaster();
+      return { killedPort, ms: Date.now() - t0 };
     },
     stop: () => c.stop(),
   };

@@ -4,7 +4,7 @@
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import { LRUCache } from 'lru-cache';
-import type { RedisKeys } from '@stevedore/platform';
+import { isRedisUnavailable, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo } from './blob-service';
@@ -42,7 +42,19 @@ export class LinkRepository {
    * HEAD about every blob they are about to send, and those misses must stay one Redis read.
    */
   async statOrRepair(name: string, digest: Digest, guard: DigestGuard, onRepair?: () => void): Promise<BlobInfo | undefined> {
-    const info = await this.stat(name, digest);
+    let info: BlobInfo | undefined;
+    try {
+      info = await this.stat(name, digest);
+    } catch (e) {
+      // Redis gone for the moment: a pull still gets what storage links (nothing written back).
+      if (!isRedisUnavailable(e)) throw e;
+      const [linked, data] = await Promise.all([
+        this.storage.stat(blobPaths.layerLink(name, digest)),
+        this.storage.stat(blobPaths.blobData(digest)),
+      ]);
+      if (!linked || !data) throw e;
+      return { digest, size: data.size };
+    }
     if (info) return info;
     const key = `${name}\0${digest}`;
     if (this.misses.has(key)) return undefined;

@@ -40,7 +40,7 @@
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
 import type Redis from 'ioredis';
 import { parseManifest, type Digest } from '@stevedore/oci';
-import type { RedisKeys } from '@stevedore/platform';
+import { scanKeys, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import {
   DigestGuard,
@@ -182,15 +182,13 @@ export class ConsistencyPass {
       for (const n of page.items) names.add(n);
       last = page.next;
     } while (last);
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.redis.scan(cursor, 'MATCH', this.k.repositoryKeysPattern, 'COUNT', 1000);
+    // Every master's keys on a cluster (scanKeys), one Redis's otherwise.
+    for await (const keys of scanKeys(this.redis, this.k.repositoryKeysPattern)) {
       for (const key of keys) {
         const n = this.k.repositoryOfKey(key);
         if (n) names.add(n);
       }
-      cursor = next;
-    } while (cursor !== '0');
+    }
     return [...names].sort();
   }
 

@@ -107,6 +107,20 @@ export class ManifestReadRepair {
     return record;
   }
 
+  /**
+   * While Redis cannot answer (a cluster slot without a master during a failover, a Sentinel
+   * promotion, an outage): the manifest `name` holds under `reference` (a tag or digest), from
+   * storage alone, which is the truth: nothing is written back (Redis is what is missing) and nothing
+   * remembered. Undefined when storage has no such manifest for `name`.
+   */
+  async readStored(name: string, reference: string): Promise<{ digest: Digest; mediaType: string; bytes: Buffer } | undefined> {
+    const digest = isDigest(reference) ? reference : (await this.tags.storedCurrent(name, reference))?.digest;
+    if (!digest || !(await this.manifests.hasStoredLink(name, digest))) return undefined;
+    const bytes = await this.verifiedBytes(digest);
+    if (!bytes) return undefined;
+    return { digest, mediaType: parseManifest(bytes, undefined).mediaType, bytes };
+  }
+
   /** The stored bytes of `digest` if they are there and are what the digest says. */
   private async verifiedBytes(digest: Digest): Promise<Buffer | undefined> {
     const bytes = await this.readContent(digest);

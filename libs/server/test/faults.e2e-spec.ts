@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { freePort, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
+import { freePort, pushImage, startStevedore, type StevedoreUnderTest } from '@stevedore/testing';
 
 const run = promisify(execFile);
 jest.setTimeout(300_000);
@@ -59,6 +59,7 @@ function exited(pid: number): Promise<void> {
 describe('Redis outages fail fast and recover', () => {
   let s: StevedoreUnderTest;
   let call: ReturnType<typeof client>;
+  let kept: Awaited<ReturnType<typeof pushImage>>;
 
   beforeAll(async () => {
     // The outages are the point: their 503s are asked for.
@@ -66,6 +67,7 @@ describe('Redis outages fail fast and recover', () => {
     call = client(s);
     const data = randomBytes(100);
     expect((await call('POST', `/v2/app/x/blobs/uploads/?digest=${sha256(data)}`, data)).status).toBe(201);
+    kept = await pushImage(s.url, 'app/kept', 'v1');
   });
   afterAll(() => s?.stop());
 
@@ -77,7 +79,11 @@ describe('Redis outages fail fast and recover', () => {
     '/api/v1/images?repository=app/x',
   ];
 
-  it('with Redis stopped: 503 and Retry-After within 2 s on every path that needs it; health says down; then recovers', async () => {
+  it('with Redis stopped: 503 and Retry-After within 2 s on every path that needs it, pulls from storage; health says down; then recovers', async () => {
+    // A client that has its token (docker, skopeo, podman: Bearer) pulls on through the outage.
+    const scope = 'repository:app/kept:pull';
+    const token = JSON.parse((await call('GET', `/auth/token?service=stevedore&scope=${scope}`)).text).token as string;
+    const bearer = { authorization: `Bearer ${token}` };
     await s.stopRedis();
     for (const p of needRedis) {
       const a = await call('GET', p);
@@ -88,6 +94,15 @@ describe('Redis outages fail fast and recover', () => {
         retry: '1',
       });
     }
+    // What storage holds is still pulled, by tag and by digest, with its blobs: Redis only indexes it.
+    const OCI = { accept: 'application/vnd.oci.image.manifest.v1+json', ...bearer };
+    for (const ref of ['v1', kept.digest]) {
+      const m = await call('GET', `/v2/app/kept/manifests/${ref}`, undefined, OCI);
+      expect({ ref, status: m.status, digest: m.headers.get('docker-content-digest') }).toEqual({ ref, status: 200, digest: kept.digest });
+      expect(sha256(Buffer.from(m.text))).toBe(kept.digest);
+    }
+    for (const b of [kept.config, ...kept.layers])
+      expect((await call('GET', `/v2/app/kept/blobs/${b.digest}`, undefined, bearer)).status).toBe(200);
     const ready = await call('GET', '/readyz');
     expect(ready.status).toBe(503);
     const checks = JSON.parse(ready.text).error;
