@@ -34,7 +34,7 @@ describe.each(STORAGE_KINDS)('consistency pass (%s)', (kind) => {
   }
 
   // Layer storage's keys and paths as its layout builds them (blob-layout.ts; not exported past libs/blobs).
-  const blobKey = (d: Digest) => f.keys.key('blob', d);
+  const blobKey = (d: Digest) => f.keys.key('blob', f.keys.tag(d));
   const layersKey = (name: string) => f.keys.repo(name, 'layers');
   const blobData = (d: Digest) => `blobs/sha256/${digestHex(d).slice(0, 2)}/${digestHex(d)}/data`;
   const layerLink = (name: string, d: Digest) => `repositories/${name}/_layers/sha256/${digestHex(d)}/link`;
