@@ -33,8 +33,8 @@ import { startRig, type Rig, type Service } from '../local/rig';
 const run = promisify(execFile);
 const LONG = /^(1|true|yes)$/.test(process.env.STEVEDORE_RIG_LONG ?? '');
 const STORAGE = process.env.STEVEDORE_RIG_STORAGE === 'filesystem' ? 'filesystem' : 's3';
-/** sentinel (default), or cluster once libs/testing's startRedisCluster is merged (deploy/local/redis.ts); single cannot fail over. */
-const REDIS = (process.env.STEVEDORE_RIG_REDIS ?? 'sentinel') as RedisMode;
+/** cluster (default: 3 masters + 3 replicas, as issue 24 asks), or sentinel (the production overlay's shape); single cannot fail over. */
+const REDIS = (process.env.STEVEDORE_RIG_REDIS ?? 'cluster') as RedisMode;
 const COMMITS = LONG ? 50 : 8;
 /** After a kill: this long with one replica left, under load, before the restart. */
 const DOWN_MS = LONG ? 5000 : 3000;
