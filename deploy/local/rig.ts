@@ -9,7 +9,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, removeTestBucket, requireBinary, useSharedS3, waitFor, type S3Endpoint } from '@stevedore/testing';
+import { freePort, platformS3Env, removeTestBucket, requireBinary, useSharedS3, waitFor, type S3Endpoint } from '@stevedore/testing';
 import { haproxyConfig, type Backend } from './haproxy';
 import { startRigRedis, type RedisMode, type RigRedis } from './redis';
 
@@ -171,13 +171,7 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
       const endpoint = await useSharedS3();
       const bucket = `rig-${randomBytes(6).toString('hex')}`;
       s3 = { endpoint, bucket };
-      Object.assign(env, {
-        S3_ENDPOINT: endpoint.endpoint,
-        S3_ACCESS_KEY: endpoint.accessKey,
-        S3_SECRET_KEY: endpoint.secretKey,
-        S3_REGION: endpoint.region,
-        S3_BUCKET: bucket,
-      });
+      Object.assign(env, platformS3Env(endpoint, bucket));
     }
     // One URL per replicated service, as its Kubernetes Service: the HAProxy listener.
     const serviceUrl = (s: Service, port: number) => (count(s) === 1 ? undefined : `http://127.0.0.1:${port}`);

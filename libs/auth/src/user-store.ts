@@ -5,7 +5,7 @@ import { AuthPaths, authKeys } from './auth-layout';
 import bcrypt from 'bcryptjs';
 import type Redis from 'ioredis';
 import { RegistryError, assertRepositoryName } from '@stevedore/oci';
-import { RedisKeys, isRedisUnavailable } from '@stevedore/platform';
+import { RedisKeys, unlessRedisUnavailable } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import type { Principal, RobotScope } from './principal';
 import type { SessionStore } from './session-store';
@@ -79,16 +79,11 @@ export class UserStore {
   async get(name: string): Promise<UserRecord | undefined> {
     if (!USER_NAME.test(name) || name.length > 64) return undefined;
     // Redis only caches storage's record: while it cannot answer, storage does (a pull goes on).
-    const cached = await this.redis.get(this.cacheKey(name)).catch((e: unknown) => {
-      if (isRedisUnavailable(e)) return undefined;
-      throw e;
-    });
+    const cached = await unlessRedisUnavailable(this.redis.get(this.cacheKey(name)), () => undefined);
     if (cached) return JSON.parse(cached) as UserRecord;
     const raw = await this.storage.getContent(this.userKey(name)).catch(() => undefined);
     if (!raw) return undefined;
-    await this.redis.set(this.cacheKey(name), raw.toString(), 'EX', CACHE_SECONDS).catch((e: unknown) => {
-      if (!isRedisUnavailable(e)) throw e;
-    });
+    await unlessRedisUnavailable(this.redis.set(this.cacheKey(name), raw.toString(), 'EX', CACHE_SECONDS), () => undefined);
     return JSON.parse(raw.toString()) as UserRecord;
   }
 
@@ -187,14 +182,10 @@ export class UserStore {
   }
 
   async isPublic(repository: string): Promise<boolean> {
-    let member: number, indexed: number;
-    try {
-      [member, indexed] = await this.redis.smismember(this.publicKey(), repository, PUBLIC_INDEXED);
-    } catch (e) {
-      // The set indexes storage's flags: while Redis cannot answer, the flag itself does.
-      if (!isRedisUnavailable(e)) throw e;
-      return (await this.storage.stat(AuthPaths.publicFlag(repository))) !== undefined;
-    }
+    // The set indexes storage's flags: while Redis cannot answer, the flag itself does.
+    const flags = await unlessRedisUnavailable(this.redis.smismember(this.publicKey(), repository, PUBLIC_INDEXED), () => undefined);
+    if (!flags) return (await this.storage.stat(AuthPaths.publicFlag(repository))) !== undefined;
+    const [member, indexed] = flags;
     if (indexed) return member === 1;
     // Redis lost the set (restart, outage): rebuild it from storage rather than answer "private" forever.
     await this.reindexPublic();

@@ -4,7 +4,7 @@
 import type Redis from 'ioredis';
 import { RegistryError, type Digest } from '@stevedore/oci';
 import { LRUCache } from 'lru-cache';
-import { isRedisUnavailable, type RedisKeys } from '@stevedore/platform';
+import { unlessRedisUnavailable, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { blobKeys, blobPaths, type BlobKeys } from './blob-layout';
 import type { BlobInfo } from './blob-service';
@@ -42,31 +42,23 @@ export class LinkRepository {
    * HEAD about every blob they are about to send, and those misses must stay one Redis read.
    */
   async statOrRepair(name: string, digest: Digest, guard: DigestGuard, onRepair?: () => void): Promise<BlobInfo | undefined> {
-    let info: BlobInfo | undefined;
-    try {
-      info = await this.stat(name, digest);
-    } catch (e) {
-      // Redis gone for the moment: a pull still gets what storage links (nothing written back).
-      if (!isRedisUnavailable(e)) throw e;
-      const [linked, data] = await Promise.all([
-        this.storage.stat(blobPaths.layerLink(name, digest)),
-        this.storage.stat(blobPaths.blobData(digest)),
-      ]);
-      if (!linked || !data) throw e;
-      return { digest, size: data.size };
-    }
+    // Redis gone for the moment: a pull still gets what storage links (nothing written back).
+    const info = await unlessRedisUnavailable(this.stat(name, digest), async (e) => {
+      const stored = await this.statStored(name, digest);
+      if (!stored) throw e;
+      return stored;
+    });
     if (info) return info;
     const key = `${name}\0${digest}`;
     if (this.misses.has(key)) return undefined;
-    const link = blobPaths.layerLink(name, digest);
     const repaired = await guard
       .hold([digest], async () => {
-        const [linked, data] = await Promise.all([this.storage.stat(link), this.storage.stat(blobPaths.blobData(digest))]);
-        if (!linked || !data) return undefined;
+        const stored = await this.statStored(name, digest);
+        if (!stored) return undefined;
         // Two keys in two hash slots: two commands, blob record first (a link is only read with it).
-        await this.redis.hset(this.k.blob(digest), 'size', String(data.size));
+        await this.redis.hset(this.k.blob(digest), 'size', String(stored.size));
         await this.redis.sadd(this.k.layers(name), digest);
-        if (await this.storage.stat(link)) return { digest, size: data.size };
+        if (await this.hasStoredLink(name, digest)) return stored;
         await this.redis.srem(this.k.layers(name), digest);
         return undefined;
       })
@@ -77,6 +69,12 @@ export class LinkRepository {
     }
     onRepair?.();
     return repaired;
+  }
+
+  /** What storage says of a repository's blob, Redis aside: linked there and its data present. */
+  private async statStored(name: string, digest: Digest): Promise<BlobInfo | undefined> {
+    const [linked, data] = await Promise.all([this.hasStoredLink(name, digest), this.storage.stat(blobPaths.blobData(digest))]);
+    return linked && data ? { digest, size: data.size } : undefined;
   }
 
   /** Link object first, then the index: a link Redis shows always has its object for reindex. */

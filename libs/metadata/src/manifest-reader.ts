@@ -6,7 +6,7 @@
 // metadata's own repositories.
 import type Redis from 'ioredis';
 import { RegistryError, isDigest, parseDigest, referenceOf, type Digest, type LocalReference } from '@stevedore/oci';
-import { isRedisUnavailable, type RedisKeys } from '@stevedore/platform';
+import { unlessRedisUnavailable, type RedisKeys } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
 import { DigestGuard, createBlobReader } from '@stevedore/blobs';
 import { CatalogRepository } from './catalog-repository';
@@ -29,15 +29,12 @@ export class ManifestReader implements Pick<MetadataService, 'getManifest'> {
   ) {}
 
   async getManifest(ref: LocalReference): Promise<StoredManifest> {
-    try {
-      return await this.fromIndex(ref);
-    } catch (e) {
-      // Redis gone for the moment: a pull still gets what storage holds (writes answer 503 meanwhile).
-      if (!this.repair || !isRedisUnavailable(e)) throw e;
-      const stored = await this.repair.readStored(ref.name, referenceOf(ref));
+    // Redis gone for the moment: a pull still gets what storage holds (writes answer 503 meanwhile).
+    return unlessRedisUnavailable(this.fromIndex(ref), async (e) => {
+      const stored = await this.repair?.readStored(ref.name, referenceOf(ref));
       if (!stored) throw e;
       return { digest: stored.digest, mediaType: stored.mediaType, size: stored.bytes.length, bytes: stored.bytes };
-    }
+    });
   }
 
   private async fromIndex(ref: LocalReference): Promise<StoredManifest> {

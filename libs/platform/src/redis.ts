@@ -220,6 +220,20 @@ export function isRedisUnavailable(e: unknown): boolean {
   );
 }
 
+/**
+ * `op` (something Redis answers), or, while Redis cannot answer, `fallback` (given the error; it may
+ * throw it again): for the reads Redis only indexes or caches, which storage can answer instead.
+ * Any other error is thrown as it is.
+ */
+export async function unlessRedisUnavailable<T>(op: Promise<T>, fallback: (e: unknown) => T | Promise<T>): Promise<T> {
+  try {
+    return await op;
+  } catch (e) {
+    if (!isRedisUnavailable(e)) throw e;
+    return fallback(e);
+  }
+}
+
 // Whether the process's index connection last saw Redis answer. Queues and workers use the same
 // Redis: when it is gone, waiting for their orderly close only delays the exit.
 let redisReachable = true;

@@ -15,6 +15,11 @@ export interface S3Endpoint {
   region: string;
 }
 
+/** The environment that puts a platform's storage in `bucket` of this S3 (libs/platform config.ts). */
+export function platformS3Env(s3: S3Endpoint, bucket: string): Record<string, string> {
+  return { S3_ENDPOINT: s3.endpoint, S3_ACCESS_KEY: s3.accessKey, S3_SECRET_KEY: s3.secretKey, S3_REGION: s3.region, S3_BUCKET: bucket };
+}
+
 export interface CephRgwOptions {
   /** RGW port; a free one when omitted. */
   port?: number;

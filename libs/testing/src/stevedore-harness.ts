@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { freePort, waitFor } from './net';
 import { startRedis } from './redis-server';
 import { startRedisCluster, type RunningRedisCluster } from './redis-cluster';
+import { platformS3Env } from './ceph-rgw';
 import { useSharedS3 } from './s3-server';
 import { useCredentials } from './registry-client';
 
@@ -174,14 +175,7 @@ export async function startStevedore(opts: StartOptions = {}): Promise<Stevedore
     ...(opts.extraEnv ?? {}),
   };
   if (opts.storage === 's3') {
-    const s3 = await useSharedS3();
-    Object.assign(env, {
-      S3_ENDPOINT: s3.endpoint,
-      S3_ACCESS_KEY: s3.accessKey,
-      S3_SECRET_KEY: s3.secretKey,
-      S3_REGION: s3.region,
-      S3_BUCKET: `e2e-${randomBytes(6).toString('hex')}`,
-    });
+    Object.assign(env, platformS3Env(await useSharedS3(), `e2e-${randomBytes(6).toString('hex')}`));
   }
   const procs = new Map<string, Proc>();
   try {
