@@ -28,6 +28,15 @@
 //   the errorfile gives that answer the same `Retry-After: 1` the platform sends, so a client treats
 //   both alike.
 // - Timeouts as the ingress: 1 h for client and server (multi-GB layer streams), no body limit.
+// - Upload sessions stay on one replica (`stickyUploads`, the public listener; the Ingress's
+//   `stevedore-uploads` does the same with `upstream-hash-by: $uri`): a session's PATCHes and its
+//   closing PUT (`/v2/<name>/blobs/uploads/<id>`) are hashed by path, so the replica that hashed the
+//   first chunk in memory gets the next one too. Round robin spread them, and every replica that got
+//   a chunk after another had one re-read what was stored before it from storage (chunked pushes on
+//   the rig at 0.71x of one replica). Consistent hashing moves only a dead replica's sessions, and
+//   those resume as before: any replica can take any chunk, reading the stored ones once. The POST
+//   that opens a session has no id yet and goes round robin. The upload servers `track` the main
+//   backend's, so one health check per replica decides both.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 
@@ -37,7 +46,12 @@ export interface Backend {
   /** Where it listens on 127.0.0.1. */
   port: number;
   servers: Array<{ name: string; port: number }>;
+  /** Hash upload-session paths onto one server (the public listener: see the header). */
+  stickyUploads?: boolean;
 }
+
+/** An upload session's own URL: PATCH, PUT, GET and DELETE of `/v2/<name>/blobs/uploads/<id>`. */
+export const UPLOAD_SESSION_PATH = '^/v2/.+/blobs/uploads/[^/]+$';
 
 const NO_SERVER_503 = [
   'HTTP/1.1 503 Service Unavailable',
@@ -81,10 +95,31 @@ export function haproxyConfig(dir: string, frontends: Backend[]): string {
     `  errorfile 503 ${errorfile}`,
     '',
   ];
+  const noL7RetryOfWrites = '  http-request disable-l7-retry if METH_POST || { method PATCH }';
   for (const f of frontends) {
-    lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${f.port}`, '  http-request disable-l7-retry if METH_POST || { method PATCH }');
-    for (const s of f.servers) lines.push(`  server ${s.name} 127.0.0.1:${s.port} check`);
-    lines.push('');
+    if (!f.stickyUploads) {
+      lines.push(`listen ${f.name}`, `  bind 127.0.0.1:${f.port}`, noL7RetryOfWrites);
+      for (const s of f.servers) lines.push(`  server ${s.name} 127.0.0.1:${s.port} check`);
+      lines.push('');
+      continue;
+    }
+    lines.push(
+      `frontend ${f.name}`,
+      `  bind 127.0.0.1:${f.port}`,
+      `  use_backend ${f.name}-uploads if { path_reg ${UPLOAD_SESSION_PATH} }`,
+      `  default_backend ${f.name}-servers`,
+      '',
+      `backend ${f.name}-servers`,
+      noL7RetryOfWrites,
+      ...f.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} check`),
+      '',
+      `backend ${f.name}-uploads`,
+      '  balance uri path-only',
+      '  hash-type consistent',
+      noL7RetryOfWrites,
+      ...f.servers.map((s) => `  server ${s.name} 127.0.0.1:${s.port} track ${f.name}-servers/${s.name}`),
+      '',
+    );
   }
   return lines.join('\n');
 }

@@ -195,7 +195,12 @@ export async function startRig(opts: RigOptions = {}): Promise<Rig> {
     }
 
     const frontends: Backend[] = [
-      { name: 'ingress', port: publicPort, servers: byService.get('gateway')!.map((p) => ({ name: p.name, port: p.port })) },
+      {
+        name: 'ingress',
+        port: publicPort,
+        servers: byService.get('gateway')!.map((p) => ({ name: p.name, port: p.port })),
+        stickyUploads: true,
+      },
     ];
     if (count('blob-service') > 1)
       frontends.push({

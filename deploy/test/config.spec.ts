@@ -219,31 +219,48 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     expect(Number(trigger.metadata.databaseIndex ?? 0)).toBe(target.db);
   });
 
-  it('the Ingress host is STEVEDORE_PUBLIC_URL, with TLS when the URL is https, and takes multi-GB uploads', () => {
-    const ing = get(objects, 'Ingress', 'stevedore');
-    const publicUrl = new URL(must(ConfigSchema.parse(config.data).STEVEDORE_PUBLIC_URL, 'STEVEDORE_PUBLIC_URL'));
-    expect(ing.spec.rules.map((r: YamlValue) => r.host)).toEqual([publicUrl.hostname]);
-    const backend = ing.spec.rules[0].http.paths[0].backend.service;
-    const gateway = serviceFor(
-      objects,
-      `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: YamlValue) => p.name === backend.port.name).port}`,
-    );
-    expect(gateway.pods.map(stevedoreApp)).toEqual(['gateway']);
-    if (publicUrl.protocol === 'https:') {
-      expect(ing.spec.tls?.flatMap((t: YamlValue) => t.hosts)).toContain(publicUrl.hostname);
-      expect(overlay).toBe('production');
-    } else {
-      expect(ing.spec.tls).toBeUndefined();
-      expect(overlay).toBe('dev');
-    }
-    const a = must(ing.metadata.annotations, 'Ingress annotations');
-    expect(ing.spec.ingressClassName).toBe('nginx');
-    expect(a['nginx.ingress.kubernetes.io/proxy-body-size']).toBe('0');
-    expect(a['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
-    expect(a['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
-    expect(Number(a['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(600);
-    expect(Number(a['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(600);
-  });
+  it.each(['stevedore', 'stevedore-uploads'])(
+    'Ingress %s: the host is STEVEDORE_PUBLIC_URL, with TLS when the URL is https, and takes multi-GB uploads',
+    (name) => {
+      const ing = get(objects, 'Ingress', name);
+      const publicUrl = new URL(must(ConfigSchema.parse(config.data).STEVEDORE_PUBLIC_URL, 'STEVEDORE_PUBLIC_URL'));
+      expect(ing.spec.rules.map((r: YamlValue) => r.host)).toEqual([publicUrl.hostname]);
+      const backend = ing.spec.rules[0].http.paths[0].backend.service;
+      const gateway = serviceFor(
+        objects,
+        `http://${backend.name}:${get(objects, 'Service', backend.name).spec.ports.find((p: YamlValue) => p.name === backend.port.name).port}`,
+      );
+      expect(gateway.pods.map(stevedoreApp)).toEqual(['gateway']);
+      if (publicUrl.protocol === 'https:') {
+        expect(ing.spec.tls?.flatMap((t: YamlValue) => t.hosts)).toContain(publicUrl.hostname);
+        expect(overlay).toBe('production');
+      } else {
+        expect(ing.spec.tls).toBeUndefined();
+        expect(overlay).toBe('dev');
+      }
+      const a = must(ing.metadata.annotations, 'Ingress annotations');
+      expect(ing.spec.ingressClassName).toBe('nginx');
+      expect(a['nginx.ingress.kubernetes.io/proxy-body-size']).toBe('0');
+      expect(a['nginx.ingress.kubernetes.io/proxy-request-buffering']).toBe('off');
+      expect(a['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+      expect(Number(a['nginx.ingress.kubernetes.io/proxy-read-timeout'])).toBeGreaterThanOrEqual(600);
+      expect(Number(a['nginx.ingress.kubernetes.io/proxy-send-timeout'])).toBeGreaterThanOrEqual(600);
+      if (name === 'stevedore-uploads') {
+        // Upload sessions hashed by path (no query) onto one gateway; a regex that matches a session's
+        // URL and not the POST that opens one, nor any other route.
+        expect(a['nginx.ingress.kubernetes.io/upstream-hash-by']).toBe('$uri');
+        expect(a['nginx.ingress.kubernetes.io/use-regex']).toBe('true');
+        const re = new RegExp(ing.spec.rules[0].http.paths[0].path);
+        expect(ing.spec.rules[0].http.paths).toHaveLength(1);
+        expect(['/v2/team/app/blobs/uploads/3f1c-9a', '/v2/a/b/c/blobs/uploads/x'].map((u) => re.test(u))).toEqual([true, true]);
+        expect(
+          ['/v2/team/app/blobs/uploads/', '/v2/team/app/blobs/sha256:ab', '/v2/team/app/manifests/uploads'].map((u) => re.test(u)),
+        ).toEqual([false, false, false]);
+        // The certificate is the main Ingress's: cert-manager is asked once for the host.
+        expect(a['cert-manager.io/cluster-issuer']).toBeUndefined();
+      } else expect(a['nginx.ingress.kubernetes.io/upstream-hash-by']).toBeUndefined();
+    },
+  );
 
   it('MinIO runs distributed on 4 pods whose credentials are the apps S3 credentials; Redis keeps an AOF', () => {
     const minio = get(objects, 'StatefulSet', 'minio');

@@ -51,10 +51,10 @@ describe('haproxy.cfg of the rig', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function start(replicas: Array<{ name: string; port: number }>): Promise<string> {
+  async function start(replicas: Array<{ name: string; port: number }>, stickyUploads = false): Promise<string> {
     const port = await freePort();
     const cfg = path.join(dir, `haproxy-${port}.cfg`);
-    writeFileSync(cfg, haproxyConfig(dir, [{ name: 'ingress', port, servers: replicas }]));
+    writeFileSync(cfg, haproxyConfig(dir, [{ name: 'ingress', port, servers: replicas, stickyUploads }]));
     if (proxy?.pid) process.kill(proxy.pid, 'SIGKILL');
     proxy = spawn(requireBinary('haproxy', 'haproxy'), ['-db', '-f', cfg], { stdio: 'ignore' });
     await waitFor(`http://127.0.0.1:${port}/readyz`, 10_000);
@@ -93,6 +93,46 @@ describe('haproxy.cfg of the rig', () => {
     const posts = (r: Replica) => r.hits.filter((h) => h.startsWith('POST')).length;
     // Each POST reached exactly one replica: 6 in all, none twice.
     expect(posts(dying) + posts(alive)).toBe(6);
+  });
+
+  it('keeps each upload session on one replica, spreads sessions and everything else, and moves the sessions of a replica that went away', async () => {
+    const rs = await Promise.all(['r1', 'r2', 'r3'].map((n) => replica(n)));
+    servers.push(...rs.map((r) => r.server));
+    const url = await start(
+      rs.map((r, i) => ({ name: `r${i + 1}`, port: r.port })),
+      true,
+    );
+    const served = async (method: string, p: string) => {
+      const res = await fetch(`${url}${p}`, { method, body: method === 'PATCH' || method === 'PUT' ? 'chunk' : undefined });
+      return res.text();
+    };
+    const sessions = Array.from({ length: 24 }, (_, i) => `/v2/team/app/blobs/uploads/session-${i}`);
+    const home = new Map<string, string>();
+    for (const s of sessions) {
+      // A session's chunks, a status GET and its closing PUT (with a query) all reach one replica.
+      const seen = new Set<string>();
+      for (let c = 0; c < 3; c++) seen.add(await served('PATCH', s));
+      seen.add(await served('GET', s));
+      seen.add(await served('PUT', `${s}?digest=sha256:${'0'.repeat(64)}`));
+      expect({ s, replicas: seen.size }).toEqual({ s, replicas: 1 });
+      home.set(s, [...seen][0]);
+    }
+    // Sessions are spread over the replicas, and so is everything else (round robin).
+    expect(new Set(home.values()).size).toBeGreaterThanOrEqual(2);
+    const others = new Set<string>();
+    for (let i = 0; i < 6; i++) others.add(await served('GET', '/v2/team/app/manifests/latest'));
+    expect(others.size).toBe(3);
+    // A replica goes away: its sessions move to the others; every other session stays where it was.
+    const goneName = home.get(sessions[0])!;
+    const gone = rs[Number(goneName.slice(1)) - 1];
+    gone.server.closeAllConnections();
+    await new Promise((r) => gone.server.close(r));
+    for (let i = 0; i < 3; i++) await served('GET', '/v2/team/app/manifests/latest').catch(() => undefined); // seen refused: marked down
+    for (const s of sessions) {
+      const now = await served('PATCH', s);
+      if (home.get(s) === goneName) expect({ s, moved: now !== goneName }).toEqual({ s, moved: true });
+      else expect({ s, replica: now }).toEqual({ s, replica: home.get(s) });
+    }
   });
 
   it('passes a 503 with Retry-After through, and answers 503 with Retry-After itself when no replica is up', async () => {

@@ -327,9 +327,9 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
     }
   });
 
-  it('the Ingress sends every path to an existing Service port', () => {
+  it('the Ingresses (every route; upload sessions hashed) send every path to an existing Service port', () => {
     const ingresses = objects.filter((o) => o.kind === 'Ingress');
-    expect(ingresses).toHaveLength(1);
+    expect(ingresses.map((i) => i.metadata.name).sort()).toEqual(['stevedore', 'stevedore-uploads']);
     for (const ing of ingresses) {
       for (const rule of ing.spec.rules) {
         expect(rule.host).toMatch(DNS1123_SUBDOMAIN);

@@ -60,7 +60,7 @@ interface Stats {
   failedPushes: string[];
 }
 
-describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel', () => {
+describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster (or Sentinel)', () => {
   let rig: Rig | undefined;
   let client: RigClient;
   let dir: string;
@@ -354,12 +354,23 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Sentinel
       replays.push({ id, original: c });
     }
     for (const rp of replays) {
-      let view: { state: string; result?: CommitResult } = { state: 'waiting' };
+      let view: { state: string; result?: CommitResult; error?: unknown } = { state: 'waiting' };
       for (let i = 0; i < 600 && !['completed', 'failed'].includes(view.state); i++) {
         view = (await client.json<typeof view>('GET', `/api/v1/jobs/${rp.id}`)).json;
         if (view.state !== 'completed') await sleep(250);
       }
-      expect({ tag: rp.original.tag, digest: view.result?.digest }).toEqual({ tag: rp.original.tag, digest: rp.original.digest });
+      if (view.state !== 'completed') {
+        // What the workers said about it: a failed replay is otherwise hard to explain after the rig is gone.
+        for (const name of ['commit-worker-1', 'commit-worker-2'])
+          for (const line of readFileSync(r.log(name), 'utf8').split('\n')) if (line.includes(rp.id)) log(`${name}: ${line}`);
+      }
+      // The state and error ride along so a failure says why, not only that the digest is missing.
+      expect({ tag: rp.original.tag, state: view.state, error: view.error, digest: view.result?.digest }).toEqual({
+        tag: rp.original.tag,
+        state: 'completed',
+        error: undefined,
+        digest: rp.original.digest,
+      });
     }
 
     // ---- Every acknowledged tag, whole, after the GC ------------------------------------------------
