@@ -25,7 +25,7 @@ import { promisify } from 'node:util';
 import type { Queue } from 'bullmq';
 import { buildLayout, policyFile } from '@stevedore/testing';
 import { QueueNames, createQueue, loadConfig } from '@stevedore/platform';
-import { commitJobId, type CommitJobData, type CommitResult, type BatchResult } from '@stevedore/commits';
+import { commitJobId, commitJobOptions, type CommitJobData, type CommitResult, type BatchResult } from '@stevedore/commits';
 import { Failed, RigClient } from '../local/client';
 import type { RedisMode } from '../local/redis';
 import { startRig, type Rig, type Service } from '../local/rig';
@@ -350,7 +350,8 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
       delete data.holder;
       delete data.requestId;
       const id = commitJobId(data);
-      await queue.add('commit', data, { jobId: id, attempts: 3, backoff: { type: 'exponential', delay: 1000 } });
+      // As the platform queues a commit (its attempts and backoff): a transient error is retried as in production.
+      await queue.add('commit', data, commitJobOptions(id));
       replays.push({ id, original: c });
     }
     for (const rp of replays) {

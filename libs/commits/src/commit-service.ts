@@ -29,7 +29,8 @@ export function parseTarget(reference: string): CommitTarget {
   return { repository: ref.name, tag: ref.tag ?? 'latest' };
 }
 
-const jobOptions = (id: string) => ({
+/** How the platform queues a commit: the test rig replays jobs with the same options. */
+export const commitJobOptions = (id: string) => ({
   jobId: id,
   attempts: COMMIT_ATTEMPTS,
   backoff: { type: 'exponential' as const, delay: 1000 },
@@ -95,7 +96,7 @@ export class CommitService {
     const { id, data } = await this.prepare(spec, commitTime(), owner);
     try {
       if (await this.existing(id, data)) return { id, created: false };
-      await this.queues.queue.add('commit', data, jobOptions(id));
+      await this.queues.queue.add('commit', data, commitJobOptions(id));
     } catch (e) {
       if (data.holder) await this.containers.release(spec.container, data.holder).catch(() => undefined);
       throw e;
@@ -146,7 +147,7 @@ export class CommitService {
         name: 'commit',
         queueName: this.queues.queue.name,
         data: c.data,
-        opts: { ...jobOptions(c.id), ignoreDependencyOnFailure: true },
+        opts: { ...commitJobOptions(c.id), ignoreDependencyOnFailure: true },
       })),
     });
     return { id, children: [...items, ...rejected] };
