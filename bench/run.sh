@@ -7,11 +7,15 @@
 #          [--size-mb N] [--small N] [--duration S]
 #          [--light-mb N] [--chunk-mb N] [--light-runs N] [--light-small N]
 #          [--mixed-sizes 1,10,100] [--mixed-concurrency 1,8,16] [--mixed-duration S]
+#          [--gateway-processes N]
 #   --runs N       interleaved runs: distribution, Stevedore, distribution, Stevedore, ... (each suite in
 #                  turn); medians are printed (default 1; use >= 3 for figures worth quoting)
 #   --auth         Stevedore with Docker token auth (default on) or STEVEDORE_AUTH=false
 #   --wiring       all: one process (apps/stevedore); split: apps/blob-service, apps/metadata-service and
 #                  apps/gateway as three processes sharing one Redis and data dir
+#   --gateway-processes N  split only: HTTP processes of the gateway (default: one per core, as the
+#                  all-in-one runs, so split against all-in-one measures the wiring, not the process
+#                  count; on Kubernetes the gateway's replicas play this part). 1 = a single process.
 #   --suite        skopeo: ../shared/bench/registry-bench.sh (skopeo + wrk), which takes --size-mb, --small
 #                  and --duration; light: bench/light.ts (--light-mb, --chunk-mb, --light-runs,
 #                  --light-small); mixed: bench/mixed.ts (--mixed-*); all (default): the three
@@ -25,9 +29,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-usage() { sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '2,28p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
-RUNS=1 AUTH=on WIRING=all SUITE=all
+RUNS=1 AUTH=on WIRING=all SUITE=all GATEWAY_PROCESSES=$(nproc)
 SKOPEO_ARGS=() LIGHT_ARGS=() MIXED_ARGS=()
 while [ $# -gt 0 ]; do
   [ $# -ge 2 ] || usage
@@ -38,11 +42,13 @@ while [ $# -gt 0 ]; do
     --light-runs) LIGHT_ARGS+=(--runs "$2");; --light-small) LIGHT_ARGS+=(--small "$2");;
     --mixed-sizes) MIXED_ARGS+=(--sizes "$2");; --mixed-concurrency) MIXED_ARGS+=(--concurrency "$2");;
     --mixed-duration) MIXED_ARGS+=(--duration "$2");;
+    --gateway-processes) GATEWAY_PROCESSES=$2;;
     *) usage;;
   esac
   shift 2
 done
 [[ $RUNS =~ ^[0-9]+$ ]] && [ "$RUNS" -ge 1 ] || { echo "bench: --runs must be >= 1" >&2; exit 2; }
+[[ $GATEWAY_PROCESSES =~ ^[0-9]+$ ]] && [ "$GATEWAY_PROCESSES" -ge 1 ] || { echo "bench: --gateway-processes must be >= 1" >&2; exit 2; }
 case "$AUTH" in on|off) ;; *) usage;; esac
 case "$WIRING" in all|split) ;; *) usage;; esac
 case "$SUITE" in skopeo) SUITES=(skopeo);; light) SUITES=(light);; mixed) SUITES=(mixed);; all) SUITES=(skopeo light mixed);; *) usage;; esac
@@ -87,7 +93,7 @@ if [ "$WIRING" = all ]; then
 else
   BPORT=$(port); start_target blob-service blob-service "$BPORT"
   MPORT=$(port); start_target metadata-service metadata-service "$MPORT" STEVEDORE_BLOB_SERVICE_URL="http://127.0.0.1:$BPORT"
-  SPORT=$(port); start_target gateway gateway "$SPORT" \
+  SPORT=$(port); start_target gateway gateway "$SPORT" STEVEDORE_PROCESSES="$GATEWAY_PROCESSES" \
     STEVEDORE_BLOB_SERVICE_URL="http://127.0.0.1:$BPORT" STEVEDORE_METADATA_SERVICE_URL="http://127.0.0.1:$MPORT"
 fi
 CREDS=(); [ "$AUTH" = on ] && CREDS=(--user admin --password "$PASS")
@@ -104,10 +110,10 @@ docker-registry serve "$T/distribution.yml" >"$T/distribution.log" 2>&1 &
 pids+=($!)
 wait_http "http://127.0.0.1:$DPORT/v2/"
 
-jq -n --arg started "$STARTED" --argjson runs "$RUNS" --arg auth "$AUTH" --arg wiring "$WIRING" --arg suite "$SUITE" \
+jq -n --arg started "$STARTED" --argjson runs "$RUNS" --arg auth "$AUTH" --arg wiring "$WIRING" --argjson gatewayProcesses "$GATEWAY_PROCESSES" --arg suite "$SUITE" \
   --arg skopeo "${SKOPEO_ARGS[*]:-}" --arg light "${LIGHT_ARGS[*]:-}" --arg mixed "${MIXED_ARGS[*]:-}" \
   --arg host "$(uname -n)" --arg cpus "$(nproc)" --arg load "$(cut -d' ' -f1-3 /proc/loadavg)" \
-  '{started: $started, runs: $runs, auth: $auth, wiring: $wiring, suite: $suite,
+  '{started: $started, runs: $runs, auth: $auth, wiring: $wiring, gatewayProcesses: $gatewayProcesses, suite: $suite,
     args: {skopeo: $skopeo, light: $light, mixed: $mixed}, host: $host, cpus: $cpus, loadavg_at_start: $load}' >"$OUT/config.json"
 
 measure() { # REGISTRY URL SUITE OUTFILE [creds...]

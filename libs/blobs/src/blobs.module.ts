@@ -8,7 +8,13 @@ import { BlobsRpcController, blobServiceClient } from './blob-rpc';
 import { createBlobReader } from './blob-reader';
 import { createLayerStorage } from './layer-storage';
 
-/** The writes a split gateway runs in process (its reads are createBlobReader's): every method that takes a blob's bytes. */
+/**
+ * The writes a split gateway or metadata-service runs in process (its reads are createBlobReader's):
+ * every method that takes a blob's bytes, and manifest bytes (storeContent), which every manifest
+ * PUT stores before its revision link: on blob-service that was a second internal round trip per
+ * push (gateway -> metadata-service -> blob-service), for a write any process with the storage can
+ * make itself.
+ */
 const WRITE_PATH = [
   'startUpload',
   'uploadStatus',
@@ -17,6 +23,7 @@ const WRITE_PATH = [
   'cancelUpload',
   'mount',
   'putBlob',
+  'storeContent',
 ] as const satisfies ReadonlyArray<keyof BlobService>;
 
 @Module({})
@@ -42,10 +49,11 @@ export class BlobsModule {
 
   /**
    * Blobs are owned by another process (STEVEDORE_BLOB_SERVICE_URL), but the bytes of a push or a
-   * pull do not take a second hop: this process (a split gateway) runs layer storage's byte path
-   * itself, on the same storage and Redis (HEAD, GET, uploads, mounts, monolithic PUTs). Sessions,
-   * running hashes and digest leases are the same as in any replica of blob-service, so an upload may
-   * move between them. Links, content for metadata, reindex and GC go to blob-service.
+   * pull do not take a second hop: this process (a split gateway or metadata-service) runs layer
+   * storage's byte path itself, on the same storage and Redis (HEAD, GET, uploads, mounts, monolithic
+   * PUTs, manifest bytes). Sessions, running hashes and digest leases are the same as in any replica
+   * of blob-service, so an upload may move between them. Links, reading content back for metadata,
+   * reindex and GC go to blob-service.
    */
   static remote(): DynamicModule {
     return {
