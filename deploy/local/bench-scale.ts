@@ -10,7 +10,7 @@
 //   --configs GxB,...  G gateways and B blob-services per configuration (one metadata-service and one
 //                      commit-worker each: they are not on the byte path)
 // A brief proof run: --light-mb 8 --light-runs 1 --light-small 5 --mixed-sizes 1 --mixed-concurrency 4 --mixed-duration 3
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { REDIS_MODES, type RedisMode } from './redis';
 import { ROOT, startRig } from './rig';
@@ -87,8 +87,14 @@ function parse(argv: string[]): Options {
   return o;
 }
 
-/** Run one harness script; its stdout's "name value unit" lines are the figures. */
+/**
+ * Run one harness script; its stdout's "name value unit" lines are the figures. What the previous
+ * configuration (or suite) left dirty in the page cache is written back first, as bench/run.sh does:
+ * a completing upload's fsync waits for the journal commit and that for other files' dirty data, so
+ * a configuration must not pay for the writes of the one before it.
+ */
 function bench(script: string, args: string[]): Promise<Map<string, { value: number; unit: string }>> {
+  spawnSync('sync');
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, 'bench', script), ...args], {
       cwd: ROOT,
