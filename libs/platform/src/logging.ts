@@ -26,7 +26,14 @@ export function loggingModule(config: StevedoreConfig): DynamicModule {
       base: { service: config.STEVEDORE_TARGET },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
       genReqId: (req: IncomingMessage) => currentRequestId() ?? String(req.headers[REQUEST_ID_HEADER] ?? ''),
-      customProps: () => ({ requestId: currentRequestId() }),
+      // The request id joins a line when the line is written, not as bindings of a child logger made
+      // for every request (customProps): pino-http made two more children per request for them,
+      // each re-running the serializers and redaction. Those children cost about a fifth of
+      // the CPU of a blob HEAD at LOG_LEVEL=warn, where no request line is ever written.
+      mixin: () => {
+        const requestId = currentRequestId();
+        return requestId ? { requestId } : {};
+      },
       // Probes and scrapes would drown everything else.
       autoLogging: { ignore: (req: IncomingMessage) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') },
       serializers: {

@@ -227,6 +227,11 @@ describe('operability (split)', () => {
     });
     expect(r.status).toBe(201);
     expect(r.headers.get('x-request-id')).toBe(id);
+    // A manifest PUT reaches metadata-service only (the gateway and metadata-service store bytes
+    // themselves); a blob DELETE reaches blob-service, which owns the links. Both under the same id.
+    const spare = await pushBlob(s.url, 'ops/trace', randomBytes(64));
+    const d = await http(s.url, 'DELETE', `/v2/ops/trace/blobs/${spare}`, undefined, { 'x-request-id': id });
+    expect(d.status).toBe(202);
     await new Promise((res) => setTimeout(res, 500));
     for (const target of ['gateway', 'metadata-service', 'blob-service']) {
       const lines = s
