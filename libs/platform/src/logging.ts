@@ -19,8 +19,15 @@ export const REDACT_PATHS = [
   '*.secretKey',
 ];
 
+/** Levels at which pino-http writes its line per answered request (it logs them at info). */
+const REQUEST_LINE_LEVELS: ReadonlySet<string> = new Set(['info', 'debug', 'trace']);
+
 export function loggingModule(config: StevedoreConfig): DynamicModule {
   return LoggerModule.forRoot({
+    // Above info no request line is ever written, and the request id reaches every other line
+    // through the mixin below; the per-request logger (two child loggers, listeners and an
+    // AsyncLocalStorage scope a request) would cost CPU for nothing, so no route gets it.
+    forRoutes: REQUEST_LINE_LEVELS.has(config.LOG_LEVEL) ? undefined : [],
     pinoHttp: {
       level: config.LOG_LEVEL,
       base: { service: config.STEVEDORE_TARGET },
