@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
 function linesAt(level: string): Array<Record<string, unknown>> {
-  const run = spawnSync(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, 'fixtures', 'log-lines.ts'), level], {
+  const run = spawnSync(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', 'test', 'log-lines.ts'), level], {
     encoding: 'utf8',
     timeout: 30_000,
   });
