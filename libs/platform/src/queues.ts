@@ -103,9 +103,14 @@ export function createQueue<N extends QueueName>(config: StevedoreConfig, name: 
   return owned(quiet(new Queue<JobData<N>, JobResult<N>>(name, { connection, prefix: queuePrefix(config) })), connection);
 }
 
-export function createQueueEvents(config: StevedoreConfig, name: QueueName): QueueEvents {
+/**
+ * `lastEventId`: where in the queue's event stream to start (BullMQ reads from '$', the events after
+ * its first read; '0-0' also delivers those written before that read, for a caller that must not miss
+ * the end of a job it adds right after connecting).
+ */
+export function createQueueEvents(config: StevedoreConfig, name: QueueName, options: { lastEventId?: string } = {}): QueueEvents {
   const connection = queueConnection(config);
-  return owned(quiet(new QueueEvents(name, { connection, prefix: queuePrefix(config) })), connection);
+  return owned(quiet(new QueueEvents(name, { connection, prefix: queuePrefix(config), ...options })), connection);
 }
 
 export function createFlowProducer(config: StevedoreConfig): FlowProducer {

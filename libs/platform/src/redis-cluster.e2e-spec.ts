@@ -99,7 +99,9 @@ describe('Redis Cluster (redis+cluster://)', () => {
     expect(queuePrefix(config)).toBe('{cluster-test}');
     expect(queuePrefix(loadConfig({ REDIS_URL: 'redis://127.0.0.1:1', STEVEDORE_REDIS_PREFIX: 'cluster-test' }))).toBe('cluster-test');
     const queue = createQueue(config, 'gc');
-    const events = createQueueEvents(config, 'gc');
+    // From the stream's start: waitUntilReady does not wait for the first XREAD, and under load the
+    // job could finish before it, its event then missed (seen once in CI: the wait timed out).
+    const events = createQueueEvents(config, 'gc', { lastEventId: '0-0' });
     const worker = createWorker(config, 'gc', async (job) => ({ echoed: (job.data as { n: number }).n }) as never);
     try {
       await events.waitUntilReady();
