@@ -299,18 +299,21 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
 
     // GC under load, right after the failover.
     while (Date.now() - garbageAt < (GC_AGE_SECONDS + 2) * 1000) await sleep(500);
-    const gc = await client.json<{ id: string }>('POST', '/api/v1/gc', {
-      graceSeconds: GC_AGE_SECONDS,
-      untaggedMaxAgeSeconds: GC_AGE_SECONDS,
-    });
-    expect(gc.status).toBe(202);
-    let gcRun: { state: string; result?: { manifests: { digests: Array<{ digest: string }> }; blobs: { digests: string[] } } } = {
-      state: 'waiting',
+    type GcRun = { state: string; result?: { manifests: { digests: Array<{ digest: string }> }; blobs: { digests: string[] } } };
+    const runGc = async (): Promise<GcRun> => {
+      const gc = await client.json<{ id: string }>('POST', '/api/v1/gc', {
+        graceSeconds: GC_AGE_SECONDS,
+        untaggedMaxAgeSeconds: GC_AGE_SECONDS,
+      });
+      expect(gc.status).toBe(202);
+      let run: GcRun = { state: 'waiting' };
+      for (let i = 0; i < 600 && !['completed', 'failed'].includes(run.state); i++) {
+        await sleep(500);
+        run = (await client.json<GcRun>('GET', `/api/v1/gc/runs/${gc.json.id}`)).json;
+      }
+      return run;
     };
-    for (let i = 0; i < 600 && !['completed', 'failed'].includes(gcRun.state); i++) {
-      await sleep(500);
-      gcRun = (await client.json<typeof gcRun>('GET', `/api/v1/gc/runs/${gc.json.id}`)).json;
-    }
+    const gcRun = await runGc();
     log(`GC ${gcRun.state}`);
     await sleep(LONG ? 20_000 : 4000);
     stopping = true;
@@ -381,7 +384,21 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
       const [repo, tag] = ref.split(':');
       await client.pull(repo, tag, digest).catch((e: Error) => lost.push(e.message));
     }
-    // The GC did collect what was garbage.
+    // The GC did collect what was garbage. Right after a failover, GC's listing may miss keys of the
+    // master that moved (scanPage: "a missed key is seen next run"); a second run, settled, must then
+    // take what the first one missed.
+    const collected = (run: GcRun) => ({
+      orphan: !!run.result?.blobs.digests.includes(orphan),
+      untagged: !!run.result?.manifests.digests.some((d) => d.digest === untagged.digest),
+    });
+    const firstRun = collected(gcRun);
+    let secondRun: ReturnType<typeof collected> | undefined;
+    if (!firstRun.orphan || !firstRun.untagged) {
+      log(`GC right after the failover missed ${JSON.stringify(firstRun)}; a second run`);
+      const again = await runGc();
+      expect(again.state).toBe('completed');
+      secondRun = collected(again);
+    }
     const orphanHead = await client.call('HEAD', `/v2/rig/garbage/blobs/${orphan}`);
     const untaggedGet = await client.call('GET', `/v2/rig/garbage/manifests/${untagged.digest}`, undefined, {
       accept: 'application/vnd.oci.image.manifest.v1+json',
@@ -411,6 +428,7 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
       tagsChecked: acked.size,
       gc: {
         state: gcRun.state,
+        secondRun: secondRun ?? null,
         manifestsDeleted: gcRun.result?.manifests.digests.length,
         blobsDeleted: gcRun.result?.blobs.digests.length,
       },
@@ -426,9 +444,11 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
     expect(stats.pushes).toBeGreaterThan(5);
     expect(stats.skopeoPulls).toBeGreaterThan(0);
     expect(gcRun.state).toBe('completed');
-    expect(gcRun.result!.blobs.digests).toContain(orphan);
+    expect({ orphan: firstRun.orphan || secondRun?.orphan, untagged: firstRun.untagged || secondRun?.untagged }).toEqual({
+      orphan: true,
+      untagged: true,
+    });
     expect(orphanHead.status).toBe(404);
-    expect(gcRun.result!.manifests.digests.map((d) => d.digest)).toContain(untagged.digest);
     expect(untaggedGet.status).toBe(404);
   });
 });

@@ -46,7 +46,9 @@ describe('kill -9 mid-copy (all-in-one)', () => {
   });
 
   it('mid-load: no tag before every blob is stored; the load finishes after the restart', async () => {
-    const layers = [0, 1, 2].map(() => randomBytes(24 * 1024 * 1024));
+    // Big enough that the load is still storing when the poll below sees it: at 24 MB a layer, a
+    // faster platform once finished before the kill.
+    const layers = [0, 1, 2].map(() => randomBytes(48 * 1024 * 1024));
     const images = await Promise.all(
       [0, 1].map((i) =>
         buildImage({
