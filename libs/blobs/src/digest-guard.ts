@@ -132,7 +132,8 @@ export class DigestGuard {
   async touch(digests: Iterable<Digest>): Promise<void> {
     const unique = [...new Set(digests)];
     // One script per digest (one key, one slot), not a pipeline: a cluster pipeline must keep to one
-    // slot. Auto-pipelining sends a chunk together (one round trip per node).
+    // slot. On a single Redis, auto-pipelining sends a chunk together; a cluster connection does not
+    // auto-pipeline (libs/platform redis.ts), so there each is its own round trip, a chunk in flight at once.
     for (let i = 0; i < unique.length; i += 1000) {
       await Promise.all(unique.slice(i, i + 1000).map((d) => this.redis.eval(TOUCH, 1, this.touchedKey(d))));
     }
