@@ -2,7 +2,9 @@
 // HAProxy against the rig with 1 gateway + 1 blob-service, then 2 + 2 (or the --configs given), on
 // filesystem storage, and a table of each metric per configuration and its ratio to the first. On
 // two cores the point is that nothing serialises (a second replica must not make things slower),
-// not the absolute figures. A benchmark, not a test: nothing here asserts a figure.
+// not the absolute figures; `<suite>_machine_busy_pct` (the whole machine's CPU use while the suite
+// ran) tells a configuration that waits on something from one that pays for more processes on full
+// cores. A benchmark, not a test: nothing here asserts a figure.
 //
 // Usage: deploy/local/bench-scale.sh [--configs 1x1,2x2] [--suite light|mixed|all] [--redis single|sentinel]
 //          [--light-mb N] [--light-runs N] [--light-small N] [--get-concurrency N]
@@ -11,6 +13,7 @@
 //                      commit-worker each: they are not on the byte path)
 // A brief proof run: --light-mb 8 --light-runs 1 --light-small 5 --mixed-sizes 1 --mixed-concurrency 4 --mixed-duration 3
 import { spawn, spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { REDIS_MODES, type RedisMode } from './redis';
 import { ROOT, startRig } from './rig';
@@ -95,6 +98,7 @@ function parse(argv: string[]): Options {
  */
 function bench(script: string, args: string[]): Promise<Map<string, { value: number; unit: string }>> {
   spawnSync('sync');
+  const before = machineCpu();
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['-r', '@swc-node/register', path.join(ROOT, 'bench', script), ...args], {
       cwd: ROOT,
@@ -108,10 +112,27 @@ function bench(script: string, args: string[]): Promise<Map<string, { value: num
         const m = /^(\S+) (-?[\d.]+) ?(.*)$/.exec(line.trim());
         if (m) figures.set(m[1], { value: Number(m[2]), unit: m[3] });
       }
-      if (code !== 0 && figures.size === 0) reject(new Error(`${script} exited with ${code}`));
+      // How busy the whole machine was while the suite ran (client, HAProxy and every replica): a
+      // configuration that answers slower with the cores not full is waiting on something (a lock, a
+      // single process, a queue), one that answers slower with them full is paying for processes.
+      const after = machineCpu();
+      const suite = path.basename(script, '.ts');
+      const busy = after.busy - before.busy;
+      figures.set(`${suite}_machine_busy_pct`, { value: Math.round((1000 * busy) / (busy + after.idle - before.idle)) / 10, unit: '%' });
+      if (code !== 0 && figures.size === 1) reject(new Error(`${script} exited with ${code}`));
       else resolve(figures);
     });
   });
+}
+
+/** The machine's CPU time so far, in clock ticks, from /proc/stat's first line: busy and idle (iowait counts as idle). */
+function machineCpu(): { busy: number; idle: number } {
+  const [, user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]
+    .trim()
+    .split(/\s+/)
+    .map(Number);
+  return { busy: user + nice + system + irq + softirq + steal, idle: idle + iowait };
 }
 
 async function main(): Promise<void> {
@@ -154,7 +175,8 @@ async function main(): Promise<void> {
   const fmt = (r: string[]) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
   console.log(fmt(header));
   for (const r of rows) console.log(fmt(r));
-  console.log('(throughputs: higher is better; latencies (_ms) and errors: lower is better)');
+  console.log('(throughputs: higher is better; latencies (_ms) and errors: lower is better; machine_busy_pct: the');
+  console.log(" machine's CPU use while the suite ran, client and HAProxy included)");
 }
 
 main().catch((e) => {
