@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 
-function linesAt(level: string): Array<Record<string, unknown>> {
+function allLinesAt(level: string): Array<Record<string, unknown>> {
   const run = spawnSync(process.execPath, ['-r', '@swc-node/register', path.join(__dirname, '..', 'test', 'log-lines.ts'), level], {
     encoding: 'utf8',
     timeout: 30_000,
@@ -12,9 +12,9 @@ function linesAt(level: string): Array<Record<string, unknown>> {
   return run.stdout
     .split('\n')
     .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((l) => l.context === 'fixture');
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
+const linesAt = (level: string) => allLinesAt(level).filter((l) => l.context === 'fixture');
 
 describe('log lines', () => {
   it.each(['warn', 'info'])('at %s carry the request id inside a request and none outside', (level) => {
@@ -23,5 +23,20 @@ describe('log lines', () => {
       { msg: 'inside a request', requestId: 'fixture-request-1' },
       { msg: 'outside any request', requestId: undefined },
     ]);
+  });
+
+  // A 5xx answer is in the log whatever the level: above info serverErrorLogger writes it at error,
+  // at info pino-http's request line does (and serverErrorLogger adds nothing, so it is there once).
+  it.each([
+    ['warn', 50],
+    ['error', 50],
+    ['info', 30],
+  ])('at %s an answered 5xx is one line (level %d), a 200 none above info', (level, pinoLevel) => {
+    const answers = allLinesAt(level).filter((l) => (l.res as { statusCode?: number } | undefined)?.statusCode !== undefined);
+    const errored = answers.filter((l) => (l.res as { statusCode: number }).statusCode === 503);
+    expect(errored).toHaveLength(1);
+    expect(errored[0]).toMatchObject({ level: pinoLevel, msg: 'request errored', req: { method: 'GET', url: '/fixture/unavailable' } });
+    expect(JSON.stringify(errored[0])).toMatch(/"res":\{"statusCode":503/);
+    expect(answers.filter((l) => (l.res as { statusCode: number }).statusCode === 200)).toHaveLength(level === 'info' ? 1 : 0);
   });
 });

@@ -1,8 +1,8 @@
 // Structured JSON logs (pino through nestjs-pino). Every line of a request carries its request id;
 // credentials are redacted wherever they could appear.
-import { LoggerModule } from 'nestjs-pino';
+import { LoggerModule, PinoLogger } from 'nestjs-pino';
 import type { DynamicModule } from '@nestjs/common';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { StevedoreConfig } from './config';
 import { REQUEST_ID_HEADER, currentRequestId } from './request-context';
 
@@ -18,6 +18,9 @@ export const REDACT_PATHS = [
   '*.secret',
   '*.secretKey',
 ];
+
+/** Probes and scrapes: their answers are never logged, they would drown everything else (a readiness 503 every few seconds while Redis is down). */
+const isProbeOrScrape = (req: IncomingMessage): boolean => /^\/(healthz|readyz|metrics)/.test(req.url ?? '');
 
 /** Levels at which pino-http writes its line per answered request (it logs them at info). */
 const REQUEST_LINE_LEVELS: ReadonlySet<string> = new Set(['info', 'debug', 'trace']);
@@ -41,8 +44,7 @@ export function loggingModule(config: StevedoreConfig): DynamicModule {
         const requestId = currentRequestId();
         return requestId ? { requestId } : {};
       },
-      // Probes and scrapes would drown everything else.
-      autoLogging: { ignore: (req: IncomingMessage) => /^\/(healthz|readyz|metrics)/.test(req.url ?? '') },
+      autoLogging: { ignore: isProbeOrScrape },
       serializers: {
         req: (req: { method: string; url: string; id: unknown }) => ({
           method: req.method,
@@ -53,4 +55,22 @@ export function loggingModule(config: StevedoreConfig): DynamicModule {
       quietReqLogger: true,
     },
   });
+}
+
+/**
+ * Above info no request line is written (loggingModule gives no route pino-http's middleware), so an
+ * answered 5xx left nothing in the log, only a metric. The function returned here, called for every
+ * answer (bootstrap's onResponse hook), writes one line at error for each 5xx, with the fields of
+ * pino-http's own line (req, res.statusCode, responseTime, msg 'request errored') and the request id
+ * (the mixin). At info and below pino-http's line already says it, so there is none. Per answer it
+ * costs one comparison.
+ */
+export function serverErrorLogger(
+  config: StevedoreConfig,
+): ((req: IncomingMessage, res: ServerResponse, elapsedMs: number) => void) | undefined {
+  if (REQUEST_LINE_LEVELS.has(config.LOG_LEVEL)) return undefined;
+  return (req, res, elapsedMs) => {
+    if (res.statusCode >= 500 && !isProbeOrScrape(req))
+      PinoLogger.root.error({ req, res, responseTime: Math.round(elapsedMs) }, 'request errored');
+  };
 }

@@ -10,6 +10,7 @@ import {
   acceptRequestId,
   loadConfig,
   loggingModule,
+  serverErrorLogger,
   PlatformModule,
   REQUEST_ID_HEADER,
   RegistryExceptionFilter,
@@ -120,11 +121,13 @@ export async function startServer(env: Record<string, string | undefined> = proc
   // Request metrics by a bounded route label: the /v2 API sets its endpoint kind, Nest routes have
   // their route pattern; anything else (404s) counts as 'other'.
   const metrics = app.get(StevedoreMetrics);
+  const logServerError = serverErrorLogger(config);
   fastify.addHook('onResponse', (req, reply, done) => {
     const label = (req as { routeLabel?: string }).routeLabel ?? req.routeOptions?.url ?? 'other';
     const route = label === '/v2/*' || label === '/v2' ? 'v2.unknown' : label;
     metrics.httpRequests.inc({ route, method: req.method, status: String(reply.statusCode) });
     metrics.httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000);
+    logServerError?.(req.raw, reply.raw, reply.elapsedTime);
     done();
   });
   app.useGlobalFilters(new RegistryExceptionFilter());
