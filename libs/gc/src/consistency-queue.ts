@@ -50,7 +50,12 @@ export class ConsistencyQueue implements OnApplicationShutdown {
 
   private async events(): Promise<QueueEvents> {
     if (!this.queueEvents) {
-      this.queueEvents = createQueueEvents(this.config, QueueNames.consistency);
+      // From the event stream's start, not from '$' (BullMQ's default): waitUntilReady does not wait
+      // for the first XREAD, so with '$' a pass that finished before that read had its event missed
+      // and the first run() of a process waited out its waitSeconds for nothing. The stream is short
+      // (a few events per pass, passes are rare and BullMQ trims it), and listeners filter by job id,
+      // so reading the old events once costs little and changes nothing.
+      this.queueEvents = createQueueEvents(this.config, QueueNames.consistency, { lastEventId: '0-0' });
       this.queueEvents.setMaxListeners(0);
       this.queueEvents.on('error', () => undefined);
     }
