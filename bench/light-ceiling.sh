@@ -39,14 +39,9 @@ STEVEDORE_DATA_DIR="$T/stevedore" REDIS_URL="redis://127.0.0.1:$RPORT" HOST=127.
   STEVEDORE_TARGET=all STEVEDORE_AUTH=false STEVEDORE_PROCESSES="$PROCS" \
   node -r @swc-node/register apps/stevedore/src/main.ts >"$T/stevedore.log" 2>&1 &
 pids+=($!); URL[stevedore]=http://127.0.0.1:$SPORT
-DPORT=$(port); mkdir -p "$T/distribution"
-cat >"$T/distribution.yml" <<YML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $T/distribution }, delete: { enabled: true } }
-http: { addr: 127.0.0.1:$DPORT }
-YML
-docker-registry serve "$T/distribution.yml" >"$T/distribution.log" 2>&1 &
+DPORT=$(port)
+source bench/distribution.sh
+start_distribution "$T/distribution" "$DPORT"
 pids+=($!); URL[distribution]=http://127.0.0.1:$DPORT
 ceiling() { # NAME STORE FSYNC PROCESSES
   local p; p=$(port)

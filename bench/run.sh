@@ -99,14 +99,9 @@ fi
 CREDS=(); [ "$AUTH" = on ] && CREDS=(--user admin --password "$PASS")
 
 # ---- distribution
-DPORT=$(port); mkdir -p "$T/distribution"
-cat >"$T/distribution.yml" <<YML
-version: 0.1
-log: { level: error }
-storage: { filesystem: { rootdirectory: $T/distribution }, delete: { enabled: true } }
-http: { addr: 127.0.0.1:$DPORT }
-YML
-docker-registry serve "$T/distribution.yml" >"$T/distribution.log" 2>&1 &
+DPORT=$(port)
+source bench/distribution.sh
+start_distribution "$T/distribution" "$DPORT"
 pids+=($!)
 wait_http "http://127.0.0.1:$DPORT/v2/"
 

@@ -49,8 +49,8 @@ env STEVEDORE_TARGET=all PORT="$SPORT" HOST=127.0.0.1 STEVEDORE_DATA_DIR="$T/s" 
   STEVEDORE_INTERNAL_TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n') \
   node -r @swc-node/register apps/stevedore/src/main.ts >"$T/s.log" 2>&1 &
 pids+=($!); SP=$!
-printf 'version: 0.1\nlog: { level: error }\nstorage: { filesystem: { rootdirectory: %s }, delete: { enabled: true } }\nhttp: { addr: 127.0.0.1:%s }\n' "$T/d" "$DPORT" >"$T/d.yml"
-docker-registry serve "$T/d.yml" >"$T/d.log" 2>&1 &
+source bench/distribution.sh
+start_distribution "$T/d" "$DPORT"
 pids+=($!); DP=$!
 wait_http "http://127.0.0.1:$SPORT/healthz"; wait_http "http://127.0.0.1:$DPORT/v2/"
 cpu() { local t=0 p; for p in $1 $(pgrep -P "$1" || true); do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo "$t"; }
