@@ -80,7 +80,8 @@ describe('upstreams: pull-through and replication', () => {
     }
     proxy = await startCountingProxy(upstream.url, creds);
     target = await startHtpasswdRegistry();
-    s = await startStevedore({ extraEnv: { STEVEDORE_AUTH: 'false', STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS: '1' } });
+    // The upstream is shut down on purpose: a never-cached image then answers 503 (UNAVAILABLE).
+    s = await startStevedore({ extraEnv: { STEVEDORE_AUTH: 'false', STEVEDORE_UPSTREAM_MANIFEST_TTL_SECONDS: '1' }, allow5xx: true });
     base = s.url;
     const created = await api(base, 'POST', '/api/v1/upstreams', {
       id: 'hub',
