@@ -31,14 +31,16 @@ port() { node -e 's=require("net").createServer().listen(0,"127.0.0.1",()=>{cons
 wait_http() { for _ in $(seq 1 120); do curl -s -o /dev/null "$1" && return 0; sleep 0.5; done; echo "bench: $1 did not answer" >&2; exit 1; }
 
 declare -A URL
-RPORT=$(port); redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
-pids+=($!)
-SPORT=$(port)
-STEVEDORE_DATA_DIR="$T/stevedore" REDIS_URL="redis://127.0.0.1:$RPORT" HOST=127.0.0.1 PORT=$SPORT LOG_LEVEL=warn \
-  STEVEDORE_ADMIN_PASSWORD=bench-only NODE_ENV=production STEVEDORE_INTERNAL_TOKEN=bench-only-internal-token \
-  STEVEDORE_TARGET=all STEVEDORE_AUTH=false STEVEDORE_PROCESSES="$PROCS" \
-  node -r @swc-node/register apps/stevedore/src/main.ts >"$T/stevedore.log" 2>&1 &
-pids+=($!); URL[stevedore]=http://127.0.0.1:$SPORT
+if [[ ",$WANT," == *,stevedore,* ]]; then
+  RPORT=$(port); redis-server --port "$RPORT" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir "$T" >"$T/redis.log" 2>&1 &
+  pids+=($!)
+  SPORT=$(port)
+  STEVEDORE_DATA_DIR="$T/stevedore" REDIS_URL="redis://127.0.0.1:$RPORT" HOST=127.0.0.1 PORT=$SPORT LOG_LEVEL=warn \
+    STEVEDORE_ADMIN_PASSWORD=bench-only NODE_ENV=production STEVEDORE_INTERNAL_TOKEN=bench-only-internal-token \
+    STEVEDORE_TARGET=all STEVEDORE_AUTH=false STEVEDORE_PROCESSES="$PROCS" \
+    node -r @swc-node/register apps/stevedore/src/main.ts >"$T/stevedore.log" 2>&1 &
+  pids+=($!); URL[stevedore]=http://127.0.0.1:$SPORT
+fi
 DPORT=$(port)
 source bench/distribution.sh
 start_distribution "$T/distribution" "$DPORT"

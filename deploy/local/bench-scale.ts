@@ -115,12 +115,12 @@ function bench(script: string, args: string[]): Promise<Map<string, { value: num
       // How busy the whole machine was while the suite ran (client, HAProxy and every replica): a
       // configuration that answers slower with the cores not full is waiting on something (a lock, a
       // single process, a queue), one that answers slower with them full is paying for processes.
+      if (code !== 0 && figures.size === 0) return reject(new Error(`${script} exited with ${code}`));
       const after = machineCpu();
-      const suite = path.basename(script, '.ts');
       const busy = after.busy - before.busy;
+      const suite = path.basename(script, '.ts');
       figures.set(`${suite}_machine_busy_pct`, { value: Math.round((1000 * busy) / (busy + after.idle - before.idle)) / 10, unit: '%' });
-      if (code !== 0 && figures.size === 1) reject(new Error(`${script} exited with ${code}`));
-      else resolve(figures);
+      resolve(figures);
     });
   });
 }
