@@ -119,11 +119,14 @@ describe('Redis Cluster (redis+cluster://)', () => {
     const k = new RedisKeys('failover-test');
     const key = k.key('probe');
     await redis.set(key, 'before');
-    // Replication is asynchronous: let the replica have it before its master dies.
-    await new Promise((r) => setTimeout(r, 300));
     // The master that holds the probe key, so its slot is the one that moves.
     const slots = (await redis.cluster('SLOTS')) as unknown as Array<[number, number, [string, number]]>;
     const owner = slots.find(([from, to]) => keySlot(key) >= from && keySlot(key) <= to)![2][1];
+    // Replication is asynchronous: the replica must have the write before its master dies, or the
+    // promoted replica answers null for ever (seen in CI with a fixed 300 ms pause instead). WAIT asks
+    // the owner itself until its replica acknowledged.
+    const ownerClient = redis.nodes('master').find((n) => n.options.port === owner)!;
+    expect(await ownerClient.call('WAIT', '1', '10000')).toBe(1);
     const errors: unknown[] = [];
     const probing = (async () => {
       const until = Date.now() + 30_000;
