@@ -130,8 +130,8 @@ describe('accounts and docker token auth', () => {
 
   afterAll(async () => {
     for (const a of agents.values()) await a.close();
-    await s?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await s?.stop();
   });
 
   it('challenges anonymous callers with the token realm, service and scope, and never lets them push', async () => {

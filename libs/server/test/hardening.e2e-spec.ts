@@ -146,8 +146,8 @@ describe('bad input gets a fast 4xx and loses nothing', () => {
   });
 
   afterAll(async () => {
-    await s?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await s?.stop();
   });
 
   it('import: a body that is not a tar answers 400 at once and leaves no descriptor or temp file (20 requests)', async () => {

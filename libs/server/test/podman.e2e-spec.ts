@@ -135,8 +135,8 @@ describe('podman and buildah against Stevedore', () => {
     await stevedore(['login', '-u', s.admin.user, '--password-stdin'], s.admin.password + '\n');
   });
   afterAll(async () => {
-    await s?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await s?.stop();
   });
 
   it('podman login gets a token through the Bearer challenge; a wrong password is refused', async () => {

@@ -40,8 +40,8 @@ describe('skopeo against Stevedore', () => {
     };
   });
   afterAll(async () => {
-    await s?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await s?.stop();
   });
 
   it('copies a multi-layer image in and back out with identical digests', async () => {

@@ -205,8 +205,8 @@ describe.each<Wiring>(['all', 'split'])('tenancy of the management API (%s)', (w
   });
 
   afterAll(async () => {
-    await s?.stop();
     if (dir) rmSync(dir, { recursive: true, force: true });
+    await s?.stop();
   });
 
   const c = () => fx.container;

@@ -36,6 +36,10 @@ export interface StevedoreUnderTest {
   kill(which?: string): void;
   /** Start a killed process again with the same environment. */
   restart(which?: string): Promise<void>;
+  /**
+   * Stops every process and Redis, then throws if a process answered a 5xx the suite did not allow.
+   * Call it last in afterAll: a throw skips what follows, and a helper left running keeps jest alive.
+   */
   stop(): Promise<void>;
   /** Run `reindex` as its own process with the same environment; resolves to what it printed. */
   reindex(): Promise<Record<string, number>>;
