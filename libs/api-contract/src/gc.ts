@@ -10,6 +10,7 @@ export const GcRunRequestSchema = z.strictObject({
   uploadMaxAgeSeconds: z.number().min(0).optional(),
 });
 
+/** Lists in a report stop at REPORT_LIST_LIMIT entries (libs/gc); the counts are always whole. */
 export const GcReportSchema = z.object({
   dryRun: z.boolean(),
   startedAt: z.string(),
@@ -33,7 +34,9 @@ export const GcReportSchema = z.object({
     digests: z.array(z.string()),
   }),
   uploads: z.object({ sessions: z.number(), bytesFreed: z.number(), multipartAborted: z.number() }),
+  /** The consistency pass the run started with (not in a dry run): index entries storage had and Redis lost, and so on. */
   consistency: z.object({ found: z.number(), repaired: z.number() }).optional(),
+  /** Container contents and layer indexes (where the run's target reaches containers). */
   containers: z
     .object({
       containers: z.number(),
@@ -42,6 +45,7 @@ export const GcReportSchema = z.object({
       tmpFiles: z.number(),
     })
     .optional(),
+  /** Storage deleteMany batches sent (each up to 1,000 blobs). */
   deleteBatches: z.number(),
   bytesFreed: z.number(),
   quotas: z.record(z.string(), z.number()).optional(),
