@@ -17,10 +17,9 @@ import {
   closeBullmq,
   REDIS,
   ReadinessChecks,
-  workerReadiness,
   RedisKeys,
   StevedoreMetrics,
-  createWorker,
+  startWorker,
   jobFailure,
   parseJobFailure,
   runWithRequestId,
@@ -73,15 +72,15 @@ export class CommitWorkers implements OnModuleInit, OnApplicationShutdown {
 
   onModuleInit(): void {
     const lockMs = this.config.STEVEDORE_COMMIT_LOCK_SECONDS * 1000;
-    this.worker = createWorker(this.config, QueueNames.commit, (job) => this.process(job), {
+    // Ready once is not ready now: the worker's own Redis connection is a readiness check (its timeout bounds the wait).
+    this.worker = startWorker(this.config, QueueNames.commit, (job) => this.process(job), {
       concurrency: this.config.STEVEDORE_COMMIT_CONCURRENCY,
       lockDuration: lockMs,
       stalledInterval: lockMs,
       maxStalledCount: 3,
+      log: this.logger,
+      readiness: this.readiness,
     });
-    this.worker.on('error', (e) => this.logger.warn(`commit worker: ${e.message}`));
-    // Ready once is not ready now: the worker's own Redis connection must answer (the check's timeout bounds the wait).
-    this.readiness.add('commit-worker-queue', workerReadiness(this.worker));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -4,7 +4,7 @@
 // global concurrency of 1 runs one pass at a time across every replica. Each run is counted in
 // the metrics and logged in one summary line.
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import { ConsistencyPass, type ConsistencyReport } from '@stevedore/metadata';
 import {
   CONFIG,
@@ -12,9 +12,9 @@ import {
   ReadinessChecks,
   StevedoreMetrics,
   closeBullmq,
-  createWorker,
-  jobFailure,
-  workerReadiness,
+  finalJob,
+  scheduleSingleton,
+  startWorker,
   type StevedoreConfig,
 } from '@stevedore/platform';
 import { CONSISTENCY_JOB_OPTIONS, CONSISTENCY_SCHEDULER_ID, ConsistencyQueue, type ConsistencyJobData } from './consistency-queue';
@@ -33,24 +33,28 @@ export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.queue.queue.setGlobalConcurrency(1);
     const seconds = this.config.STEVEDORE_CONSISTENCY_INTERVAL;
-    if (seconds > 0) {
-      const every = Math.round(seconds * 1000);
-      // The first run one interval after the scheduler first exists (BullMQ would run an `every`
-      // scheduler at once): a deployment's start is not a pass. Upserting again (every process,
-      // every restart) with the same interval keeps the schedule it has.
-      await this.queue.queue.upsertJobScheduler(
-        CONSISTENCY_SCHEDULER_ID,
-        { every, startDate: Date.now() + every },
-        { name: 'run', data: { dryRun: false, scheduled: true }, opts: CONSISTENCY_JOB_OPTIONS },
-      );
-    } else {
-      await this.queue.queue.removeJobScheduler(CONSISTENCY_SCHEDULER_ID);
-    }
-    this.worker = createWorker(this.config, QueueNames.consistency, (job) => this.process(job), { concurrency: 1 });
-    this.worker.on('error', (e) => this.logger.warn(`consistency worker: ${e.message}`));
-    this.readiness.add('consistency-queue', workerReadiness(this.worker));
+    const every = Math.round(seconds * 1000);
+    // The first run one interval after the scheduler first exists (BullMQ would run an `every`
+    // scheduler at once): a deployment's start is not a pass. Upserting again (every process,
+    // every restart) with the same interval keeps the schedule it has.
+    await scheduleSingleton(
+      this.queue.queue,
+      CONSISTENCY_SCHEDULER_ID,
+      seconds > 0 ? { every, startDate: Date.now() + every } : undefined,
+      {
+        name: 'run',
+        data: { dryRun: false, scheduled: true },
+        opts: CONSISTENCY_JOB_OPTIONS,
+      },
+    );
+    // Failures are final: the next scheduled run or request simply runs it again, and every repair stands on its own.
+    this.worker = startWorker(
+      this.config,
+      QueueNames.consistency,
+      finalJob(this.logger, (job) => this.process(job)),
+      { concurrency: 1, log: this.logger, readiness: this.readiness },
+    );
   }
 
   private async process(job: Job<ConsistencyJobData, ConsistencyReport>): Promise<ConsistencyReport> {
@@ -60,7 +64,6 @@ export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
         dryRun: job.data.dryRun,
         onProgress: (repositories) => void job.updateProgress({ repositories }).catch(() => undefined),
       });
-      end();
       this.metrics.consistencyLastRun.set(Date.now() / 1000);
       this.metrics.consistencyFound.set(report.found);
       const kinds = Object.entries(report.byKind)
@@ -72,11 +75,8 @@ export class ConsistencyWorker implements OnModuleInit, OnApplicationShutdown {
           `${report.takenBack ? `, ${report.takenBack} taken back` : ''}${kinds ? ` (${kinds})` : ''} in ${report.durationMs} ms`,
       );
       return report;
-    } catch (e) {
+    } finally {
       end();
-      this.logger.warn(`consistency pass ${job.id} failed: ${(e as Error).message}`);
-      // The next scheduled run or request simply runs it again: every repair stands on its own.
-      throw new UnrecoverableError(jobFailure(e));
     }
   }
 

@@ -1,16 +1,17 @@
 // The `gc` queue's worker and its schedule, wherever the target runs workers ('all', 'commit-worker').
-// One run at a time across every replica (the queue's global concurrency is 1).
+// One run at a time across every replica (the queue's global concurrency is 1); a failed run is
+// final, since the next schedule or request simply runs it again and nothing half-done needs a retry.
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { Worker } from 'bullmq';
 import {
   CONFIG,
   QueueNames,
   ReadinessChecks,
-  createWorker,
-  jobFailure,
-  workerReadiness,
-  type StevedoreConfig,
   closeBullmq,
+  finalJob,
+  scheduleSingleton,
+  startWorker,
+  type StevedoreConfig,
 } from '@stevedore/platform';
 import { GarbageCollector } from './garbage-collector';
 import { GcQueue, GC_SCHEDULER_ID } from './gc-queue';
@@ -29,30 +30,18 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    await this.queue.queue.setGlobalConcurrency(1);
     const schedule = this.config.STEVEDORE_GC_SCHEDULE.trim();
-    if (schedule && schedule !== 'off') {
-      await this.queue.queue.upsertJobScheduler(
-        GC_SCHEDULER_ID,
-        { pattern: schedule },
-        { name: 'run', data: { dryRun: false, scheduled: true }, opts: { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } } },
-      );
-    } else {
-      await this.queue.queue.removeJobScheduler(GC_SCHEDULER_ID);
-    }
-    this.worker = createWorker(this.config, QueueNames.gc, (job) => this.process(job), { concurrency: 1 });
-    this.worker.on('error', (e) => this.logger.warn(`gc worker: ${e.message}`));
-    this.readiness.add('gc-queue', workerReadiness(this.worker));
-  }
-
-  private async process(job: Job<GcRunRequest, GcReport>): Promise<GcReport> {
-    try {
-      return await this.collector.run(job.data, (phase) => void job.updateProgress({ phase }).catch(() => undefined));
-    } catch (e) {
-      this.logger.warn(`gc run ${job.id} failed: ${(e as Error).message}`);
-      // A failed run is simply run again by the next schedule or request; nothing half-done needs a retry.
-      throw new UnrecoverableError(jobFailure(e));
-    }
+    await scheduleSingleton(this.queue.queue, GC_SCHEDULER_ID, schedule && schedule !== 'off' ? { pattern: schedule } : undefined, {
+      name: 'run',
+      data: { dryRun: false, scheduled: true },
+      opts: { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } },
+    });
+    this.worker = startWorker(
+      this.config,
+      QueueNames.gc,
+      finalJob(this.logger, (job) => this.collector.run(job.data, (phase) => void job.updateProgress({ phase }).catch(() => undefined))),
+      { concurrency: 1, log: this.logger, readiness: this.readiness },
+    );
   }
 
   async onApplicationShutdown(): Promise<void> {

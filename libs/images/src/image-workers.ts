@@ -4,17 +4,16 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { UnrecoverableError, type Job, type Worker } from 'bullmq';
+import type { Job, Worker } from 'bullmq';
 import {
   CONFIG,
   QueueNames,
   ReadinessChecks,
   STORAGE,
-  createWorker,
-  jobFailure,
-  workerReadiness,
-  type StevedoreConfig,
   closeBullmq,
+  finalJob,
+  startWorker,
+  type StevedoreConfig,
 } from '@stevedore/platform';
 import { BLOB_SERVICE, type BlobService } from '@stevedore/blobs';
 import { METADATA_SERVICE, type MetadataService } from '@stevedore/metadata';
@@ -39,27 +38,25 @@ export class ImageJobWorkers implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
+    const options = { concurrency: 1, log: this.logger, readiness: this.readiness };
     this.workers = [
-      createWorker(this.config, QueueNames.export, (job) => this.final(job, () => this.runExport(job)), { concurrency: 1 }),
-      createWorker(this.config, QueueNames.import, (job) => this.final(job, () => this.runImport(job)), { concurrency: 1 }),
+      startWorker(
+        this.config,
+        QueueNames.export,
+        finalJob(this.logger, (job) => this.runExport(job)),
+        options,
+      ),
+      startWorker(
+        this.config,
+        QueueNames.import,
+        finalJob(this.logger, (job) => this.runImport(job)),
+        options,
+      ),
     ];
-    for (const w of this.workers) {
-      w.on('error', (e) => this.logger.warn(`${w.name} worker: ${e.message}`));
-      this.readiness.add(`${w.name}-queue`, workerReadiness(w));
-    }
   }
 
   async onApplicationShutdown(): Promise<void> {
     await Promise.all(this.workers.map((w) => closeBullmq(w, 2000)));
-  }
-
-  private async final<T>(job: Job, run: () => Promise<T>): Promise<T> {
-    try {
-      return await run();
-    } catch (e) {
-      this.logger.warn(`${job.queueName} job ${job.id} failed: ${(e as Error).message}`);
-      throw new UnrecoverableError(jobFailure(e));
-    }
   }
 
   async runExport(job: Job<ExportJobData>): Promise<ExportResult> {

@@ -1,8 +1,21 @@
 // BullMQ queues of the platform, named once. Every queue shares the deployment's Redis prefix so
 // KEDA and dashboards find `<prefix>:<queue>:wait` (`{<prefix>}:<queue>:wait` on a Redis Cluster).
-import { Queue, Worker, QueueEvents, FlowProducer, type Processor, type WorkerOptions, type ConnectionOptions } from 'bullmq';
+import {
+  Queue,
+  Worker,
+  QueueEvents,
+  FlowProducer,
+  UnrecoverableError,
+  type Job,
+  type JobSchedulerTemplateOptions,
+  type Processor,
+  type RepeatOptions,
+  type WorkerOptions,
+  type ConnectionOptions,
+} from 'bullmq';
 import type { StevedoreConfig } from './config';
-import type { JobTypes } from './jobs';
+import type { ReadinessChecks } from './health.controller';
+import { jobFailure, type JobTypes } from './jobs';
 import { closeWithin, createRedisCluster, isRedisCluster, redisConnectionOptions } from './redis';
 
 export const QueueNames = {
@@ -155,4 +168,58 @@ export async function closeBullmq(c: { close(): Promise<unknown>; disconnect(): 
       () => c.close(),
       () => c.disconnect(),
     );
+}
+
+/** Where a worker reports what goes wrong (a Nest Logger). */
+export interface WorkerLog {
+  warn(message: string): void;
+}
+
+/**
+ * A worker as every service runs one: its connection errors logged, and (given `readiness`) its own
+ * Redis connection one of the process's readiness checks, as `<queue>-queue`.
+ */
+export function startWorker<N extends QueueName>(
+  config: StevedoreConfig,
+  name: N,
+  processor: Processor<JobData<N>, JobResult<N>>,
+  { log, readiness, ...options }: Partial<WorkerOptions> & { log: WorkerLog; readiness?: ReadinessChecks },
+): Worker<JobData<N>, JobResult<N>> {
+  const worker = createWorker(config, name, processor, options);
+  worker.on('error', (e) => log.warn(`${name} worker: ${e.message}`));
+  readiness?.add(`${name}-queue`, workerReadiness(worker));
+  return worker;
+}
+
+/**
+ * A job handler whose failures are final: a failed run is not retried (a bad archive does not get
+ * better, and a GC or consistency run is simply run again by its next schedule or request). The
+ * failure is logged once and kept as the API's error body, so the status route shows it as the
+ * API would (parseJobFailure).
+ */
+export function finalJob<D, R>(log: WorkerLog, run: (job: Job<D, R>) => Promise<R>): (job: Job<D, R>) => Promise<R> {
+  return async (job) => {
+    try {
+      return await run(job);
+    } catch (e) {
+      log.warn(`${job.queueName} job ${job.id} failed: ${(e as Error).message}`);
+      throw new UnrecoverableError(jobFailure(e));
+    }
+  };
+}
+
+/**
+ * A queue that runs one job at a time across every replica (its global concurrency is 1), on a
+ * schedule every worker process upserts alike under one scheduler id (so replicas share one
+ * schedule, and a restart keeps it); `repeat` undefined removes the schedule.
+ */
+export async function scheduleSingleton<D, R>(
+  queue: Queue<D, R, string, D, R, string>,
+  schedulerId: string,
+  repeat: Omit<RepeatOptions, 'key'> | undefined,
+  template: { name: string; data: D; opts?: JobSchedulerTemplateOptions },
+): Promise<void> {
+  await queue.setGlobalConcurrency(1);
+  if (repeat) await queue.upsertJobScheduler(schedulerId, repeat, template);
+  else await queue.removeJobScheduler(schedulerId);
 }

@@ -12,7 +12,7 @@ import { startRedis, waitFor, type RunningRedis } from '@stevedore/testing';
 import { loadConfig } from './config';
 import { ReadinessChecks } from './health.controller';
 import { PlatformModule } from './platform.module';
-import { createWorker, workerReadiness } from './queues';
+import { startWorker } from './queues';
 
 jest.setTimeout(60_000);
 
@@ -27,10 +27,9 @@ describe('/healthz and /readyz', () => {
     const config = loadConfig({ REDIS_URL: redis.url, STEVEDORE_DATA_DIR: dataDir, STEVEDORE_REDIS_PREFIX: 'readyz-test' });
     app = await NestFactory.create<NestFastifyApplication>(PlatformModule.forRoot(config), new FastifyAdapter(), { logger: false });
     await app.init();
-    worker = createWorker(config, 'gc', async () => ({}) as never);
-    worker.on('error', () => undefined);
+    // As every worker registers: startWorker names its readiness check after the queue.
+    worker = startWorker(config, 'gc', async () => ({}) as never, { log: { warn: () => undefined }, readiness: app.get(ReadinessChecks) });
     await worker.waitUntilReady();
-    app.get(ReadinessChecks).add('gc-queue', workerReadiness(worker));
   });
 
   afterAll(async () => {

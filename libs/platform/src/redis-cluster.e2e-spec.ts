@@ -3,7 +3,7 @@
 // helpers (keySlot, perSlot), SCAN over every master (scanKeys) and BullMQ's connections with the
 // hash-tagged queue prefix. Then a master is killed: the index connection answers again once its
 // replica is promoted, and the errors in between are the ones that answer 503.
-import type Redis from 'ioredis';
+import type { Cluster, default as Redis } from 'ioredis';
 import { startRedisCluster, waitFor, type RunningRedisCluster } from '@stevedore/testing';
 import { loadConfig } from './config';
 import { createQueue, createQueueEvents, createWorker, queuePrefix } from './queues';
@@ -125,7 +125,7 @@ describe('Redis Cluster (redis+cluster://)', () => {
     // Replication is asynchronous: the replica must have the write before its master dies, or the
     // promoted replica answers null for ever (seen in CI with a fixed 300 ms pause instead). WAIT asks
     // the owner itself until its replica acknowledged.
-    const ownerClient = redis.nodes('master').find((n) => n.options.port === owner)!;
+    const ownerClient = (redis as unknown as Cluster).nodes('master').find((n) => n.options.port === owner)!;
     expect(await ownerClient.call('WAIT', '1', '10000')).toBe(1);
     const errors: unknown[] = [];
     const probing = (async () => {

@@ -107,7 +107,7 @@ describe('Redis outages fail fast and recover', () => {
     expect(ready.status).toBe(503);
     const checks = JSON.parse(ready.text).error;
     expect(checks.redis.status).toBe('down');
-    expect(checks['commit-worker-queue'].status).toBe('down');
+    expect(checks['commit-queue'].status).toBe('down');
     await s.startRedis();
     // The index is empty now (a fresh Redis); what matters is that requests are answered again.
     const deadline = Date.now() + 15_000;

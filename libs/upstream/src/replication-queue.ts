@@ -7,7 +7,8 @@ import { RegistryError, isValidTag, parseLocalReference, type Digest } from '@st
 import {
   QueueNames,
   createQueue,
-  createWorker,
+  startWorker,
+  type ReadinessChecks,
   findJob,
   jobFailure,
   jobStatusOf,
@@ -96,9 +97,13 @@ export function replicateRequest(body: unknown): ReplicateJobData {
   return out;
 }
 
-export function startReplicationWorker(config: StevedoreConfig, replicator: Replicator): Worker<ReplicateJobData, ReplicateResult> {
+export function startReplicationWorker(
+  config: StevedoreConfig,
+  replicator: Replicator,
+  readiness: ReadinessChecks,
+): Worker<ReplicateJobData, ReplicateResult> {
   const logger = new Logger('replicate');
-  const worker = createWorker(
+  const worker = startWorker(
     config,
     QueueNames.replicate,
     async (job: Job<ReplicateJobData, ReplicateResult>) => {
@@ -113,11 +118,10 @@ export function startReplicationWorker(config: StevedoreConfig, replicator: Repl
         throw new Error(jobFailure(e));
       }
     },
-    { concurrency: config.STEVEDORE_REPLICATE_CONCURRENCY },
+    { concurrency: config.STEVEDORE_REPLICATE_CONCURRENCY, log: logger, readiness },
   );
   worker.on('failed', (job, e) =>
     logger.warn(`job ${job?.id} attempt ${job?.attemptsMade} failed: ${parseJobFailure(e.message)?.message}`),
   );
-  worker.on('error', (e) => logger.warn(`worker: ${e.message}`));
   return worker;
 }

@@ -12,7 +12,6 @@ import {
   STORAGE,
   type StevedoreConfig,
   closeBullmq,
-  workerReadiness,
   type ModuleRoles,
 } from '@stevedore/platform';
 import type { StorageDriver } from '@stevedore/storage';
@@ -48,8 +47,7 @@ class UpstreamLifecycle implements OnModuleInit, OnApplicationShutdown {
   ) {}
   onModuleInit(): void {
     if (!this.runWorker) return;
-    this.worker = startReplicationWorker(this.config, this.replicator);
-    this.readiness.add('replicate-queue', workerReadiness(this.worker));
+    this.worker = startReplicationWorker(this.config, this.replicator, this.readiness);
   }
   async onApplicationShutdown(): Promise<void> {
     await closeBullmq(this.worker, 2000);
