@@ -19,7 +19,7 @@ while [ $# -gt 0 ]; do
   shift 2
 done
 case "$METHOD" in HEAD) CURL_METHOD=(-I);; GET) CURL_METHOD=();; *) echo "bench: --method HEAD|GET" >&2; exit 2;; esac
-port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
+source bench/common.sh
 
 run_once() {
   local W rp pp pid d loc c0 c1 t0 t1 n

@@ -15,8 +15,7 @@ T=$(mktemp -d "${TMPDIR:-/tmp}/stevedore-push.XXXXXX")
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; redis-cli -p "$RPORT" shutdown nosave >/dev/null 2>&1 || true; rm -rf "$T"; }
 trap cleanup EXIT
-port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
-wait_http() { for _ in $(seq 150); do curl -s -o /dev/null "$1" && return 0; sleep 0.2; done; echo "no answer from $1" >&2; exit 1; }
+source bench/common.sh
 
 # layout DIR: an OCI layout of 3 layers of SIZE/3 MB random data each
 layout() {
