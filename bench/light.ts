@@ -15,6 +15,7 @@
 //   blob_put_chunked_mbps  POST, PATCH chunks with Content-Range, final PUT ?digest=
 //   blob_get_c4_mbps       N parallel GETs of the blob, each checked against its digest as it streams
 //   small_push_per_s       per image: HEAD, POST+PUT of a new 1 KB layer and of a new config, PUT manifest
+//   small_*_p50_ms         the median latency of each of those steps: a blob HEAD, a blob upload (POST+PUT), a manifest PUT
 //   light_errors           requests that answered other than expected (the run goes on)
 // A blob read back with another digest fails the run (exit 1).
 import {
@@ -122,6 +123,14 @@ async function main(): Promise<void> {
   // ---- small pushes: the whole sequence of a client pushing a new one-layer image
   let smallOk = 0;
   let smallS = 0;
+  // Each step's latency, so a difference in pushes/s can be placed (the blob upload or the manifest PUT).
+  const steps = { head: [] as number[], upload: [] as number[], manifest: [] as number[] };
+  const timed = async <T>(into: number[], step: () => Promise<T>): Promise<T> => {
+    const t = process.hrtime.bigint();
+    const r = await step();
+    into.push(Number(process.hrtime.bigint() - t) / 1e6);
+    return r;
+  };
   if (small > 0) {
     const images = Array.from({ length: small }, (_, i) => {
       const layer = randomBuffer(1024);
@@ -135,8 +144,10 @@ async function main(): Promise<void> {
     const t0 = process.hrtime.bigint();
     for (const [i, img] of images.entries()) {
       try {
-        for (const b of img.blobs) if (!(await reg.hasBlob(repo, b.digest))) await reg.putBlob(repo, [b.bytes], b.digest);
-        await reg.putManifest(repo, `s${Date.now().toString(36)}-${i}`, img.manifest);
+        for (const b of img.blobs)
+          if (!(await timed(steps.head, () => reg.hasBlob(repo, b.digest))))
+            await timed(steps.upload, () => reg.putBlob(repo, [b.bytes], b.digest));
+        await timed(steps.manifest, () => reg.putManifest(repo, `s${Date.now().toString(36)}-${i}`, img.manifest));
         smallOk++;
       } catch (e) {
         if (!(e instanceof RequestFailed)) throw e;
@@ -154,6 +165,9 @@ async function main(): Promise<void> {
   metric('blob_put_chunked_mbps', median(chunked), 'MB/s');
   metric(`blob_get_c${getConcurrency}_mbps`, median(gets), 'MB/s');
   metric('small_push_per_s', smallS > 0 ? smallOk / smallS : 0, 'push/s');
+  metric('small_head_p50_ms', median(steps.head), 'ms');
+  metric('small_blob_upload_p50_ms', median(steps.upload), 'ms');
+  metric('small_manifest_put_p50_ms', median(steps.manifest), 'ms');
   metric('light_errors', reg.errors, 'count');
 }
 
