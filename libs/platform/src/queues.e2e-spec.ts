@@ -33,7 +33,7 @@ describe('worker helpers', () => {
     const worker = startWorker(
       config,
       'export',
-      finalJob({ warn: (m) => warned.push(m) }, async () => {
+      finalJob<unknown, unknown>({ warn: (m) => warned.push(m) }, async (): Promise<unknown> => {
         runs++;
         throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: 'nope/nothing' });
       }),
