@@ -24,7 +24,8 @@ import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { Queue } from 'bullmq';
 import { buildLayout, policyFile } from '@stevedore/testing';
-import { QueueNames, createQueue, loadConfig } from '@stevedore/platform';
+import { QueueNames, RedisKeys, connectRedis, createQueue, isRedisCluster, loadConfig } from '@stevedore/platform';
+import { DigestGuard } from '@stevedore/blobs';
 import { commitJobId, commitJobOptions, type CommitJobData, type CommitResult, type BatchResult } from '@stevedore/commits';
 import { Failed, RigClient } from '../local/client';
 import type { RedisMode } from '../local/redis';
@@ -300,6 +301,28 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
     // GC under load, right after the failover.
     while (Date.now() - garbageAt < (GC_AGE_SECONDS + 2) * 1000) await sleep(500);
     type GcRun = { state: string; result?: { manifests: { digests: Array<{ digest: string }> }; blobs: { digests: string[] } } };
+    /** What GC's scripts read of a blob (DigestGuard's keys), its record and its repository link, as Redis has them now. */
+    const gcStateOf = async (digest: string) => {
+      const redis = await connectRedis(r.env.REDIS_URL, { commandTimeoutMs: 3000 });
+      try {
+        const keys = new RedisKeys(r.env.STEVEDORE_REDIS_PREFIX ?? 'stevedore', isRedisCluster(r.env.REDIS_URL));
+        const guard = new DigestGuard(redis, keys);
+        const [touched, writing, writingTtl, sweeping] = await Promise.all([
+          redis.get(guard.touchedKey(digest)),
+          redis.get(guard.writingKey(digest)),
+          redis.ttl(guard.writingKey(digest)),
+          redis.get(guard.sweepingKey(digest)),
+        ]);
+        const [record, linked, now] = await Promise.all([
+          redis.hgetall(keys.key('blob', keys.tag(digest))),
+          redis.sismember(keys.repo('rig/garbage', 'layers'), digest),
+          guard.now(),
+        ]);
+        return { now, touched, writing, writingTtl, sweeping, record, linked };
+      } finally {
+        redis.disconnect();
+      }
+    };
     const runGc = async (): Promise<GcRun> => {
       const gc = await client.json<{ id: string }>('POST', '/api/v1/gc', {
         graceSeconds: GC_AGE_SECONDS,
@@ -384,11 +407,13 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
       const [repo, tag] = ref.split(':');
       await client.pull(repo, tag, digest).catch((e: Error) => lost.push(e.message));
     }
-    // The GC did collect what was garbage. Right after a failover, GC's listing may miss keys of the
+    // The GC did collect what was garbage. A failover during GC's listing may make it miss keys of the
     // master that moved (scanPage: "a missed key is seen next run"), and a blob whose gc:touched stamp
     // the failover lost counts as never stamped: the run stamps it now and keeps it, as it keeps
-    // anything touched within the grace (seen in CI: the orphan kept by two runs in a row). So a
-    // second run, once the grace has passed since the first, must take what the first one missed.
+    // anything touched within the grace. So a second run, once the grace has passed since the first,
+    // must take what the first one missed. (Seen in CI twice: the orphan kept by both runs. Its keys
+    // were on the promoted master, which the GC process's scans left out until scanPage asked the
+    // cluster for its masters first; libs/platform redis.ts currentMasters.)
     const collected = (run: GcRun) => ({
       orphan: !!run.result?.blobs.digests.includes(orphan),
       untagged: !!run.result?.manifests.digests.some((d) => d.digest === untagged.digest),
@@ -402,6 +427,9 @@ describe('scale-out rig under faults: HAProxy, 2 of each service, Redis Cluster 
       const again = await runGc();
       expect(again.state).toBe('completed');
       secondRun = collected(again);
+      // Should a run keep the orphan again, what GC decides by is logged, so the failure says why.
+      if (!secondRun.orphan)
+        log(`orphan ${orphan} kept again: ${JSON.stringify({ ...(await gcStateOf(orphan)), first: gcRun.result, second: again.result })}`);
     }
     const orphanHead = await client.call('HEAD', `/v2/rig/garbage/blobs/${orphan}`);
     const untaggedGet = await client.call('GET', `/v2/rig/garbage/manifests/${untagged.digest}`, undefined, {

@@ -23,14 +23,17 @@ export async function openTestRedis(url: string): Promise<Redis> {
   return cluster as unknown as Redis;
 }
 
-function masters(redis: Redis): Redis[] {
+/** The masters as the cluster says now (a client's own list lags a failover it did not run into). */
+async function masters(redis: Redis): Promise<Redis[]> {
   const c = redis as unknown as Cluster;
-  return c.isCluster ? c.nodes('master') : [redis];
+  if (!c.isCluster) return [redis];
+  await new Promise<void>((resolve) => c.refreshSlotsCache(() => resolve()));
+  return c.nodes('master');
 }
 
 /** KEYS `pattern` on every master. */
 export async function keysEverywhere(redis: Redis, pattern: string): Promise<string[]> {
-  return (await Promise.all(masters(redis).map((n) => n.keys(pattern)))).flat();
+  return (await Promise.all((await masters(redis)).map((n) => n.keys(pattern)))).flat();
 }
 
 /** Delete `keys`, one DEL each (they may be in different slots). */
@@ -40,7 +43,7 @@ export async function delEach(redis: Redis, keys: string[]): Promise<number> {
 
 /** FLUSHALL on every master (only ever a test's private Redis). */
 export async function flushEverywhere(redis: Redis): Promise<void> {
-  await Promise.all(masters(redis).map((n) => n.flushall()));
+  await Promise.all((await masters(redis)).map((n) => n.flushall()));
 }
 
 /** A private Redis for a spec file: one redis-server, or with STEVEDORE_TEST_REDIS=cluster a 3+3 Redis Cluster. */
