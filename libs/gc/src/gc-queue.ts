@@ -21,6 +21,9 @@ export type GcRunStatus = JobStatus<'gc', { phase: string }, GcReport> & { reque
 /** Id of the repeatable job scheduler (BullMQ) that starts scheduled runs. */
 export const GC_SCHEDULER_ID = 'gc-scheduled';
 
+/** Runs on demand and scheduled ones alike: the last 200 of each outcome stay listed (GET /api/v1/gc/runs). */
+export const GC_JOB_OPTIONS = { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } };
+
 @Injectable()
 export class GcQueue implements OnApplicationShutdown {
   readonly queue: Queue<GcRunRequest, GcReport>;
@@ -29,7 +32,7 @@ export class GcQueue implements OnApplicationShutdown {
   }
 
   async enqueue(request: GcRunRequest): Promise<GcRunStatus> {
-    const job = await this.queue.add('run', request, { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } });
+    const job = await this.queue.add('run', request, GC_JOB_OPTIONS);
     return this.view(job);
   }
 

@@ -14,7 +14,7 @@ import {
   type StevedoreConfig,
 } from '@stevedore/platform';
 import { GarbageCollector } from './garbage-collector';
-import { GcQueue, GC_SCHEDULER_ID } from './gc-queue';
+import { GcQueue, GC_JOB_OPTIONS, GC_SCHEDULER_ID } from './gc-queue';
 import type { GcReport, GcRunRequest } from './gc-run';
 
 @Injectable()
@@ -34,7 +34,7 @@ export class GcWorker implements OnModuleInit, OnApplicationShutdown {
     await scheduleSingleton(this.queue.queue, GC_SCHEDULER_ID, schedule && schedule !== 'off' ? { pattern: schedule } : undefined, {
       name: 'run',
       data: { dryRun: false, scheduled: true },
-      opts: { removeOnComplete: { count: 200 }, removeOnFail: { count: 200 } },
+      opts: GC_JOB_OPTIONS,
     });
     this.worker = startWorker(
       this.config,
